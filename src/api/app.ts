@@ -1,0 +1,57 @@
+/**
+ * The Elysia application behind API_PORT and the API hostnames: /health,
+ * /healthz, /api/v1/*, the OpenAPI document and the /docs page. Paths answer
+ * with or without a trailing slash; nothing redirects.
+ */
+import { Elysia } from "elysia";
+import { openapi } from "@elysiajs/openapi";
+import type { Redis } from "ioredis";
+import type { Logger } from "../core/logger";
+import { VERSION } from "../core/version";
+import type { TokenRepository } from "../storage/token-repository";
+import { renderDocsPage, type OpenApiDocument } from "./docs-page";
+import { errorHandler } from "./error-handler";
+import { healthRoutes } from "./routes/health";
+import { tokenRoutes } from "./routes/tokens";
+
+export interface ApiDependencies {
+  readonly redis: Redis;
+  readonly tokens: TokenRepository;
+  readonly log: Logger;
+  readonly startedAt: number;
+}
+
+export const OPENAPI_PATH = "/api/v1/openapi.json";
+
+export function createApiApp(deps: ApiDependencies) {
+  const app = new Elysia({ strictPath: false })
+    .use(errorHandler(deps.log))
+    .use(
+      openapi({
+        provider: null,
+        specPath: OPENAPI_PATH,
+        documentation: {
+          info: {
+            title: "Portcullis",
+            version: VERSION,
+            description: "HTTPS gateway with OAuth 2.1. Authenticate with `Authorization: Bearer acm_…`.",
+          },
+          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+          security: [{ bearer: [] }],
+        },
+      }),
+    )
+    .use(healthRoutes(deps.redis, deps.startedAt))
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)));
+
+  return app.get(
+    "/docs",
+    async () => {
+      const spec = await app.handle(new Request(`http://localhost${OPENAPI_PATH}`)).then((r) => r.json() as Promise<OpenApiDocument>);
+      return new Response(renderDocsPage(spec, OPENAPI_PATH), { headers: { "content-type": "text/html; charset=utf-8" } });
+    },
+    { detail: { hide: true } },
+  );
+}
+
+export type ApiApp = ReturnType<typeof createApiApp>;

@@ -1,0 +1,51 @@
+/**
+ * Turns every failure inside the API into `{ error, detail }` with the right
+ * status. Bad input is a 4xx naming the problem; only our own bugs are a 500,
+ * and those are logged without echoing internals to the client.
+ */
+import { Elysia, ValidationError } from "elysia";
+import { ApiError } from "../core/errors";
+import type { Logger } from "../core/logger";
+
+export function errorHandler(log: Logger) {
+  return new Elysia({ name: "error-handler" }).onError({ as: "global" }, ({ code, error, set, request }) => {
+    set.headers["content-type"] = "application/json";
+    const reply = (status: number, body: { error: string; detail: string }) => {
+      set.status = status;
+      return body;
+    };
+
+    if (error instanceof ApiError) return reply(error.status, error.toJSON());
+    switch (code) {
+      case "PARSE":
+        return reply(400, { error: "invalid_json", detail: "the request body is not valid JSON" });
+      case "VALIDATION":
+        return reply(422, { error: "invalid_request", detail: describeValidation(error as ValidationError) });
+      case "NOT_FOUND":
+        return reply(404, { error: "not_found", detail: `no endpoint ${request.method} ${new URL(request.url).pathname}` });
+    }
+    if (isStorageOutage(error)) {
+      log.warn({ err: (error as Error).message }, "api request failed: redis unavailable");
+      return reply(503, { error: "unavailable", detail: "storage is unreachable; retry shortly" });
+    }
+    log.error({ err: error, method: request.method, path: new URL(request.url).pathname }, "unhandled api error");
+    return reply(500, { error: "internal_error", detail: "internal error; see the gateway log" });
+  });
+}
+
+function describeValidation(error: ValidationError): string {
+  const first = error.all[0];
+  if (!first) return "the request does not match the expected schema";
+  const where = "path" in first && first.path ? first.path.replace(/^\//, "").replaceAll("/", ".") : error.type;
+  const message = "summary" in first && first.summary ? first.summary : first.message;
+  return `${where || error.type}: ${message}`;
+}
+
+/** ioredis reports a lost connection and a timed-out command through these. */
+function isStorageOutage(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === "MaxRetriesPerRequestError" ||
+    /Connection is closed|Command timed out|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue/.test(error.message)
+  );
+}

@@ -1,0 +1,162 @@
+/**
+ * /api/v1/tokens — API token management (spec "Token Management").
+ *
+ * Visibility: the admin sees every token; any other token sees only itself.
+ * A resource the caller may not see answers 404, so existence is not leaked;
+ * an action the caller may never take answers 403.
+ */
+import { Elysia, t } from "elysia";
+import { generateApiToken, hashApiToken, previewApiToken } from "../../core/api-token";
+import { isEmail } from "../../core/config";
+import { ApiError, conflict, forbidden, invalid, notFound } from "../../core/errors";
+import type { TokenRecord, TokenRepository } from "../../storage/token-repository";
+import { authenticate, canSee, type Caller } from "../caller";
+
+const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Names that would shadow the fixed paths under /tokens/, and the bootstrap admin token's name. */
+const RESERVED_NAMES = new Set(["info", "generate", "email", "admin"]);
+
+const CreateBody = t.Object(
+  {
+    name: t.String({ description: "Unique name: letters, digits, `_`, `.`, `-`; at most 64 characters" }),
+    cert_email: t.Optional(t.Union([t.String(), t.Null()], { description: "Email used for ACME certificates" })),
+  },
+  { additionalProperties: false },
+);
+
+const EmailBody = t.Object(
+  {
+    email: t.String({ description: "New certificate email" }),
+    name: t.Optional(t.String({ description: "Token to change (admin only); defaults to the caller" })),
+  },
+  { additionalProperties: false },
+);
+
+const TokenView = t.Object({
+  name: t.String(),
+  token_preview: t.String(),
+  hash: t.String(),
+  role: t.Union([t.Literal("admin"), t.Literal("user")]),
+  cert_email: t.Union([t.String(), t.Null()]),
+  created_at: t.String(),
+  created_by: t.Union([t.String(), t.Null()]),
+});
+
+const TokenWithSecret = t.Composite([TokenView, t.Object({ token: t.String() })]);
+
+export function tokenView(record: TokenRecord) {
+  return {
+    name: record.name,
+    token_preview: previewApiToken(record.token),
+    hash: record.hash,
+    role: record.role,
+    cert_email: record.cert_email,
+    created_at: record.created_at,
+    created_by: record.created_by,
+  };
+}
+
+export function validateTokenName(name: string): void {
+  if (!TOKEN_NAME.test(name)) {
+    throw invalid("name: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit");
+  }
+  if (RESERVED_NAMES.has(name.toLowerCase())) throw invalid(`name: "${name}" is reserved`);
+}
+
+function validateEmail(field: string, email: string): void {
+  if (!isEmail(email)) throw invalid(`${field}: ${JSON.stringify(email)} is not an email address`);
+}
+
+export function tokenRoutes(tokens: TokenRepository) {
+  /** Loads a token the caller is allowed to see, or 404. */
+  const visibleToken = async (caller: Caller, name: string): Promise<TokenRecord> => {
+    const record = await tokens.getByName(name);
+    if (!record || !canSee(caller, record.owner_token_hash, record.hash)) throw notFound(`token ${JSON.stringify(name)}`);
+    return record;
+  };
+
+  const create = async ({ body, caller, set }: { body: typeof CreateBody.static; caller: Caller; set: { status?: number | string } }) => {
+    if (!caller.isAdmin) throw forbidden("only the admin token can create tokens");
+    validateTokenName(body.name);
+    if (body.cert_email) validateEmail("cert_email", body.cert_email);
+    const secret = generateApiToken();
+    const record: TokenRecord = {
+      name: body.name,
+      token: secret,
+      hash: hashApiToken(secret),
+      role: "user",
+      cert_email: body.cert_email ?? null,
+      created_at: new Date().toISOString(),
+      created_by: caller.name,
+      owner_token_hash: caller.hash,
+    };
+    const result = await tokens.create(record);
+    if (result === "name_taken") throw conflict(`a token named ${JSON.stringify(body.name)} already exists`);
+    if (result !== "ok") throw new ApiError("internal_error", "token generation collided; retry");
+    set.status = 201;
+    return { ...tokenView(record), token: secret };
+  };
+
+  return new Elysia({ prefix: "/tokens", tags: ["tokens"] })
+    .resolve(async ({ request }) => ({ caller: await authenticate(request, tokens) }))
+    .get(
+      "/",
+      async ({ caller }) => {
+        const all = await tokens.list();
+        return all.filter((r) => canSee(caller, r.owner_token_hash, r.hash)).map(tokenView);
+      },
+      { response: t.Array(TokenView), detail: { summary: "List the tokens the caller can see" } },
+    )
+    .post("/", create, {
+      body: CreateBody,
+      response: { 201: TokenWithSecret },
+      detail: { summary: "Create a token (admin only); the response holds the full token" },
+    })
+    .post("/generate", create, {
+      body: CreateBody,
+      response: { 201: TokenWithSecret },
+      detail: { summary: "Generate a token for display (same as POST /tokens/)" },
+    })
+    .get("/info", async ({ caller }) => tokenView(await visibleToken(caller, caller.name)), {
+      response: TokenView,
+      detail: { summary: "The calling token" },
+    })
+    .put(
+      "/email",
+      async ({ body, caller }) => {
+        const name = body.name ?? caller.name;
+        validateEmail("email", body.email);
+        await visibleToken(caller, name);
+        const updated = await tokens.setCertEmail(name, body.email);
+        if (!updated) throw notFound(`token ${JSON.stringify(name)}`);
+        return tokenView(updated);
+      },
+      { body: EmailBody, response: TokenView, detail: { summary: "Set the certificate email of a token" } },
+    )
+    .get("/:name", async ({ caller, params }) => tokenView(await visibleToken(caller, params.name)), {
+      response: TokenView,
+      detail: { summary: "One token, without its secret" },
+    })
+    .get(
+      "/:name/reveal",
+      async ({ caller, params }) => {
+        const record = await visibleToken(caller, params.name);
+        return { ...tokenView(record), token: record.token };
+      },
+      { response: TokenWithSecret, detail: { summary: "The full token, to its owner or the admin" } },
+    )
+    .delete(
+      "/:name",
+      async ({ caller, params }) => {
+        const record = await visibleToken(caller, params.name);
+        if (record.role === "admin") throw forbidden("the admin token cannot be deleted; change ADMIN_TOKEN to rotate it");
+        const deleted = await tokens.deleteCascading(record.name);
+        if (!deleted) throw notFound(`token ${JSON.stringify(params.name)}`);
+        return { deleted: record.name, owned_resources_deleted: deleted };
+      },
+      {
+        response: t.Object({ deleted: t.String(), owned_resources_deleted: t.Record(t.String(), t.Number()) }),
+        detail: { summary: "Delete a token and every resource it owns" },
+      },
+    );
+}

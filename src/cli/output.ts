@@ -1,0 +1,69 @@
+/**
+ * Renders API results for people (table) and for scripts (json, yaml, csv).
+ * Tables show relative times and ✓/✗; an empty list says how to create the
+ * first item. json/yaml print the API's objects untouched; csv the raw values.
+ */
+import Table from "cli-table3";
+import { stringify as toCsv } from "csv-stringify/sync";
+import { stringify as toYaml } from "yaml";
+import { relativeTime } from "./relative-time";
+import type { OutputFormat } from "./settings";
+
+export interface Column<T> {
+  readonly header: string;
+  readonly value: (row: T) => unknown;
+  /** How the table shows the value; csv always gets it raw. */
+  readonly kind?: "text" | "date" | "bool";
+}
+
+function cell(value: unknown, kind: Column<unknown>["kind"]): string {
+  if (kind === "date") return relativeTime(value as string | null);
+  if (kind === "bool") return value ? "✓" : "✗";
+  if (value === null || value === undefined || value === "") return "—";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+const plainTable = (head: string[]) => new Table({ head, style: { head: [], border: [] } });
+
+export function renderList<T>(rows: readonly T[], columns: readonly Column<T>[], format: OutputFormat, emptyHint: string): string {
+  switch (format) {
+    case "json":
+      return JSON.stringify(rows, null, 2);
+    case "yaml":
+      return toYaml(rows).trimEnd();
+    case "csv":
+      return toCsv(
+        rows.map((row) => columns.map((c) => raw(c.value(row)))),
+        { header: true, columns: columns.map((c) => c.header) },
+      ).trimEnd();
+    case "table": {
+      if (rows.length === 0) return emptyHint;
+      const table = plainTable(columns.map((c) => c.header));
+      for (const row of rows) table.push(columns.map((c) => cell(c.value(row), c.kind)));
+      return table.toString();
+    }
+  }
+}
+
+export function renderItem(item: Record<string, unknown>, format: OutputFormat): string {
+  switch (format) {
+    case "json":
+      return JSON.stringify(item, null, 2);
+    case "yaml":
+      return toYaml(item).trimEnd();
+    case "csv":
+      return toCsv([Object.values(item).map(raw)], { header: true, columns: Object.keys(item) }).trimEnd();
+    case "table": {
+      const table = new Table({ style: { head: [], border: [] } });
+      for (const [key, value] of Object.entries(item)) {
+        table.push({ [key]: cell(value, key.endsWith("_at") ? "date" : typeof value === "boolean" ? "bool" : "text") });
+      }
+      return table.toString();
+    }
+  }
+}
+
+function raw(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}

@@ -1,0 +1,41 @@
+/**
+ * The `portcullis` command line: `serve` runs the gateway; every other command
+ * is a client of the REST API.
+ */
+import { Command, Option } from "commander";
+import { VERSION } from "../core/version";
+import { ApiClient } from "./api-client";
+import { registerTokenCommands } from "./commands/token";
+import type { CommandContext } from "./context";
+import { OUTPUT_FORMATS, resolveSettings, type GlobalFlags } from "./settings";
+
+export function buildProgram(env: Readonly<Record<string, string | undefined>> = process.env): Command {
+  const program = new Command("portcullis")
+    .description("HTTPS gateway with OAuth 2.1, automatic certificates and MCP support")
+    .version(VERSION, "-V, --version", "print the version")
+    .option("--token <token>", "API token (default: $TOKEN, $ADMIN_TOKEN, config file, ./data/admin-token)")
+    .option("--base-url <url>", "API base URL (default: $API_URL or http://localhost:9000)")
+    .addOption(new Option("--format <format>", "output format").choices([...OUTPUT_FORMATS]))
+    .showHelpAfterError()
+    .enablePositionalOptions();
+
+  program
+    .command("serve")
+    .description("Run the gateway (configured by environment variables; see .env.example)")
+    .action(async () => {
+      const { serve } = await import("./serve-command");
+      await serve();
+    });
+
+  program
+    .command("version")
+    .description("Print the version")
+    .action(() => console.log(VERSION));
+
+  const context: CommandContext = () => {
+    const settings = resolveSettings(program.opts<GlobalFlags>(), env);
+    return { settings, client: new ApiClient(settings), print: (text: string) => console.log(text) };
+  };
+  registerTokenCommands(program, context);
+  return program;
+}

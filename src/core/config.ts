@@ -1,0 +1,155 @@
+/**
+ * The gateway's static settings, read once from the environment.
+ *
+ * `parseConfig` is pure: an env object in, a frozen `Config` or a `ConfigError`
+ * listing every bad variable out. Nothing else in src/ reads `process.env`.
+ */
+import { resolve } from "node:path";
+
+export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
+
+export type RedisSettings =
+  | { readonly mode: "embedded"; readonly serverBinary: string; readonly password?: string }
+  | { readonly mode: "external"; readonly url: string; readonly password?: string };
+
+export interface Config {
+  readonly serverHost: string;
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  readonly apiPort: number;
+  readonly apiBind: string;
+  /** Hostnames that the HTTP listener hands to the API (localhost always included). */
+  readonly apiHostnames: readonly string[];
+  readonly logLevel: LogLevel;
+  readonly dataDir: string;
+  readonly redis: RedisSettings;
+  readonly adminToken?: string;
+  readonly adminEmail?: string;
+  readonly baseDomain: string;
+}
+
+/** One or more environment variables hold values the gateway cannot use. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** The spec names Python's levels; accept those and the usual short forms. */
+const LOG_LEVELS: Record<string, LogLevel> = {
+  debug: "debug",
+  info: "info",
+  warning: "warn",
+  warn: "warn",
+  error: "error",
+  critical: "fatal",
+  fatal: "fatal",
+};
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function parseConfig(env: Env, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === "" ? undefined : value;
+  };
+
+  const port = (name: string, fallback: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value > 65535) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected a port number from 0 to 65535`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const host = (name: string, fallback: string): string => {
+    const raw = read(name) ?? fallback;
+    if (!/^[0-9a-zA-Z.:\-[\]]+$/.test(raw)) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected an IP address or hostname to bind`);
+    }
+    return raw;
+  };
+
+  const rawLevel = read("LOG_LEVEL") ?? "INFO";
+  const logLevel = LOG_LEVELS[rawLevel.toLowerCase()];
+  if (!logLevel) {
+    problems.push(`LOG_LEVEL=${JSON.stringify(rawLevel)}: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL`);
+  }
+
+  const apiHostnames = ["localhost"];
+  for (const name of (read("API_HOSTNAME") ?? "").split(",").map((h) => h.trim().toLowerCase())) {
+    if (!name) continue;
+    if (!HOSTNAME.test(name)) problems.push(`API_HOSTNAME: ${JSON.stringify(name)} is not a hostname`);
+    else if (!apiHostnames.includes(name)) apiHostnames.push(name);
+  }
+
+  const baseDomain = (read("BASE_DOMAIN") ?? "localhost").toLowerCase();
+  if (!HOSTNAME.test(baseDomain)) problems.push(`BASE_DOMAIN=${JSON.stringify(baseDomain)}: expected a domain name`);
+
+  const adminToken = read("ADMIN_TOKEN");
+  if (adminToken !== undefined && (adminToken.length < 24 || /\s/.test(adminToken))) {
+    problems.push("ADMIN_TOKEN: expected at least 24 characters without spaces (leave it unset to have one generated)");
+  }
+
+  const adminEmail = read("ADMIN_EMAIL");
+  if (adminEmail !== undefined && !isEmail(adminEmail)) {
+    problems.push(`ADMIN_EMAIL=${JSON.stringify(adminEmail)}: expected an email address`);
+  }
+
+  const redis = parseRedis(read("REDIS_URL"), read("REDIS_PASSWORD"), read("REDIS_SERVER_BIN"), problems);
+  const listeners = {
+    serverHost: host("SERVER_HOST", "0.0.0.0"),
+    httpPort: port("HTTP_PORT", 80),
+    httpsPort: port("HTTPS_PORT", 443),
+    apiPort: port("API_PORT", 9000),
+    apiBind: host("API_BIND", "127.0.0.1"),
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    ...listeners,
+    apiHostnames: Object.freeze(apiHostnames),
+    logLevel: logLevel!,
+    dataDir: resolve(cwd, read("PORTCULLIS_DATA_DIR") ?? "data"),
+    redis: Object.freeze(redis),
+    adminToken,
+    adminEmail,
+    baseDomain,
+  });
+}
+
+function parseRedis(
+  url: string | undefined,
+  password: string | undefined,
+  serverBinary: string | undefined,
+  problems: string[],
+): RedisSettings {
+  if (url === undefined) return { mode: "embedded", serverBinary: serverBinary ?? "redis-server", password };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    problems.push("REDIS_URL: expected redis://[:password@]host[:port][/db] or rediss://… for TLS");
+    return { mode: "external", url };
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    problems.push(`REDIS_URL: scheme ${JSON.stringify(parsed.protocol)} is not supported; expected redis:// or rediss://`);
+  } else if (!parsed.hostname) {
+    problems.push("REDIS_URL: expected a host, as in redis://:password@127.0.0.1:6379/0");
+  } else if (parsed.pathname.length > 1 && !/^\/\d{1,2}$/.test(parsed.pathname)) {
+    problems.push("REDIS_URL: the path must be a database index such as /0");
+  }
+  return { mode: "external", url, password };
+}
+
+export function isEmail(value: string): boolean {
+  return value.length <= 254 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value);
+}

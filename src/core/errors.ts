@@ -1,0 +1,42 @@
+/**
+ * One error taxonomy for the whole gateway: every failure a client can see has a
+ * stable `code` and an HTTP status, and is rendered as `{ error, detail }`.
+ */
+export type ErrorCode =
+  | "invalid_json"
+  | "invalid_request"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "unavailable"
+  | "internal_error";
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_json: 400,
+  invalid_request: 422,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  internal_error: 500,
+};
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(readonly code: ErrorCode, readonly detail: string) {
+    super(detail);
+    this.name = "ApiError";
+    this.status = STATUS[code];
+  }
+
+  toJSON(): { error: ErrorCode; detail: string } {
+    return { error: this.code, detail: this.detail };
+  }
+}
+
+export const notFound = (what: string) => new ApiError("not_found", `${what} not found`);
+export const conflict = (detail: string) => new ApiError("conflict", detail);
+export const forbidden = (detail: string) => new ApiError("forbidden", detail);
+export const invalid = (detail: string) => new ApiError("invalid_request", detail);

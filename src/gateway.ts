@@ -1,0 +1,90 @@
+/**
+ * `portcullis serve`: composes storage, the admin token, the API and the
+ * listeners, and takes them down again in reverse order.
+ */
+import { chmodSync, mkdirSync } from "node:fs";
+import type { Server } from "bun";
+import type { Redis } from "ioredis";
+import type { Config } from "./core/config";
+import type { Logger } from "./core/logger";
+import { VERSION } from "./core/version";
+import { ensureAdminToken } from "./api/admin-token-bootstrap";
+import { createApiApp } from "./api/app";
+import { startHttpListener } from "./dispatcher/http-listener";
+import { listenOrExplain } from "./dispatcher/listen";
+import { EmbeddedRedis } from "./storage/embedded-redis";
+import { OwnershipRegistry } from "./storage/ownership";
+import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
+import { TokenRepository } from "./storage/token-repository";
+
+export interface Gateway {
+  readonly apiPort: number;
+  readonly httpPort: number;
+  readonly redis: Redis;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+  const startedAt = Date.now();
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
+
+  let embedded: EmbeddedRedis | undefined;
+  let target: RedisTarget;
+  if (config.redis.mode === "embedded") {
+    embedded = await EmbeddedRedis.start({
+      dataDir: config.dataDir,
+      serverBinary: config.redis.serverBinary,
+      password: config.redis.password,
+      log,
+    });
+    target = { path: embedded.socketPath, password: embedded.password };
+  } else {
+    target = { url: config.redis.url, password: config.redis.password };
+  }
+
+  const servers: Server<undefined>[] = [];
+  const redis = connectRedis(target, log);
+  const stop = async () => {
+    for (const server of servers) await server.stop(true);
+    redis.disconnect();
+    await embedded?.stop();
+  };
+
+  try {
+    log.info({ redis: describe(target) }, "waiting for redis");
+    await waitUntilReady(redis);
+
+    const ownership = new OwnershipRegistry();
+    const tokens = new TokenRepository(redis, ownership);
+    await ensureAdminToken({
+      tokens,
+      configuredToken: config.adminToken,
+      adminEmail: config.adminEmail,
+      dataDir: config.dataDir,
+      log,
+    });
+
+    const api = createApiApp({ redis, tokens, log, startedAt });
+    const apiServer = listenOrExplain("API_PORT", () =>
+      Bun.serve({ hostname: config.apiBind, port: config.apiPort, fetch: api.fetch }),
+    );
+    servers.push(apiServer);
+    const httpServer = startHttpListener({
+      hostname: config.serverHost,
+      port: config.httpPort,
+      apiHostnames: config.apiHostnames,
+      api,
+    });
+    servers.push(httpServer);
+
+    log.info(
+      { version: VERSION, api: `http://${config.apiBind}:${apiServer.port}`, http_port: httpServer.port },
+      "portcullis is serving",
+    );
+    return { apiPort: apiServer.port!, httpPort: httpServer.port!, redis, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Connections to Redis. A lost connection is retried forever with capped
+ * exponential backoff, and every failed attempt is logged, so an outage is loud
+ * but never fatal: the gateway keeps serving from memory and catches up.
+ */
+import { Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "../core/logger";
+
+export type RedisTarget = { url: string; password?: string } | { path: string; password: string };
+
+const MAX_BACKOFF_MS = 10_000;
+
+export function backoffDelay(attempt: number): number {
+  return Math.min(100 * 2 ** Math.min(attempt, 10), MAX_BACKOFF_MS);
+}
+
+export function connectRedis(target: RedisTarget, log: Logger, name = "main"): Redis {
+  const options: RedisOptions = {
+    connectionName: `portcullis-${name}`,
+    lazyConnect: false,
+    // Commands fail fast during an outage (the API answers 503) instead of piling up.
+    maxRetriesPerRequest: 1,
+    commandTimeout: 5_000,
+    connectTimeout: 5_000,
+    retryStrategy(attempt) {
+      const delay = backoffDelay(attempt);
+      log.warn({ redis: describe(target), attempt, retry_in_ms: delay }, "redis unreachable, retrying");
+      return delay;
+    },
+  };
+  if (target.password) options.password = target.password;
+  const client = "path" in target ? new Redis({ ...options, path: target.path }) : new Redis(target.url, options);
+  client.on("error", (err) => log.debug({ redis: describe(target), err: err.message }, "redis connection error"));
+  client.on("ready", () => log.info({ redis: describe(target), name }, "redis connected"));
+  return client;
+}
+
+/** Resolves once the client is ready; retries (and their logs) come from the retry strategy. */
+export function waitUntilReady(client: Redis): Promise<void> {
+  if (client.status === "ready") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      client.off("end", onEnd);
+      resolve();
+    };
+    const onEnd = () => {
+      client.off("ready", onReady);
+      reject(new Error("redis connection closed before it was ready"));
+    };
+    client.once("ready", onReady);
+    client.once("end", onEnd);
+  });
+}
+
+/** Where Redis is, without its password: safe for logs. */
+export function describe(target: RedisTarget): string {
+  if ("path" in target) return `unix:${target.path}`;
+  const url = new URL(target.url);
+  url.password = "";
+  url.username = "";
+  return url.toString();
+}

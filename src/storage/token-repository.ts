@@ -1,0 +1,150 @@
+/**
+ * API tokens, stored twice (spec "Token Management"): the record by name
+ * (`token:{name}`) and the name by hash (`token:hash:{hash}`) for bearer lookup.
+ * `tokens:names` indexes the names so listing never scans the keyspace.
+ */
+import type { ChainableCommander, Redis } from "ioredis";
+import { keys } from "./keys";
+import type { OwnershipRegistry } from "./ownership";
+
+export type TokenRole = "admin" | "user";
+
+export interface TokenRecord {
+  name: string;
+  token: string;
+  hash: string;
+  role: TokenRole;
+  cert_email: string | null;
+  created_at: string;
+  created_by: string | null;
+  owner_token_hash: string | null;
+}
+
+const NAMES_INDEX = "tokens:names";
+
+/** Sets record, hash index and name index only if neither the name nor the hash is taken. */
+const CREATE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'name_taken' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'hash_taken' end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[2])
+return 'ok'
+`;
+
+export type CreateResult = "ok" | "name_taken" | "hash_taken";
+
+/** How many times an optimistic (WATCH) transaction is retried when a concurrent writer wins. */
+const MAX_TX_ATTEMPTS = 5;
+
+export class TokenRepository {
+  constructor(
+    private readonly redis: Redis,
+    private readonly ownership: OwnershipRegistry,
+  ) {}
+
+  async create(record: TokenRecord): Promise<CreateResult> {
+    const result = await this.redis.eval(
+      CREATE_SCRIPT,
+      3,
+      keys.token(record.name),
+      keys.tokenByHash(record.hash),
+      NAMES_INDEX,
+      JSON.stringify(record),
+      record.name,
+    );
+    return result as CreateResult;
+  }
+
+  async getByName(name: string): Promise<TokenRecord | null> {
+    return parse(await this.redis.get(keys.token(name)));
+  }
+
+  async getByHash(hash: string): Promise<TokenRecord | null> {
+    const name = await this.redis.get(keys.tokenByHash(hash));
+    if (name === null) return null;
+    const record = await this.getByName(name);
+    // A record whose hash no longer matches is a stale index entry, not a match.
+    return record && record.hash === hash ? record : null;
+  }
+
+  async list(): Promise<TokenRecord[]> {
+    const names = (await this.redis.smembers(NAMES_INDEX)).sort();
+    if (names.length === 0) return [];
+    const values = await this.redis.mget(names.map(keys.token));
+    return values.map(parse).filter((r): r is TokenRecord => r !== null);
+  }
+
+  async setCertEmail(name: string, email: string | null): Promise<TokenRecord | null> {
+    return this.update(name, (record) => ({ ...record, cert_email: email }));
+  }
+
+  /** Replaces the secret of an existing token (ADMIN_TOKEN changed): the old value stops working. */
+  async replaceSecret(name: string, token: string, hash: string): Promise<TokenRecord | null> {
+    return this.transact(name, async (record, tx) => {
+      tx.del(keys.tokenByHash(record.hash));
+      tx.set(keys.tokenByHash(hash), name);
+      const updated = { ...record, token, hash };
+      tx.set(keys.token(name), JSON.stringify(updated));
+      return updated;
+    });
+  }
+
+  /**
+   * Deletes the token and, in the same transaction, every resource it owns.
+   * Returns how many resources of each kind went with it, or null if absent.
+   */
+  async deleteCascading(name: string): Promise<Record<string, number> | null> {
+    let counts: Record<string, number> = {};
+    const deleted = await this.transact(name, async (record, tx, conn) => {
+      // Watching the owner set makes a resource created meanwhile abort and retry the cascade.
+      const ownedKey = keys.ownedBy(record.hash);
+      await conn.watch(ownedKey);
+      counts = await this.ownership.queueCascade(tx, await conn.smembers(ownedKey));
+      tx.del(keys.token(name), keys.tokenByHash(record.hash), ownedKey);
+      tx.srem(NAMES_INDEX, name);
+      return record;
+    });
+    return deleted ? counts : null;
+  }
+
+  private update(name: string, change: (record: TokenRecord) => TokenRecord): Promise<TokenRecord | null> {
+    return this.transact(name, async (record, tx) => {
+      const updated = change(record);
+      tx.set(keys.token(name), JSON.stringify(updated));
+      return updated;
+    });
+  }
+
+  /**
+   * WATCH the record, let `build` read and queue writes, EXEC; retry if another
+   * writer touched a watched key in between. Needs a connection of its own for
+   * WATCH semantics, so it duplicates the client for the duration.
+   */
+  private async transact<T>(
+    name: string,
+    build: (record: TokenRecord, tx: ChainableCommander, conn: Redis) => Promise<T>,
+  ): Promise<T | null> {
+    const conn = this.redis.duplicate();
+    try {
+      for (let attempt = 0; attempt < MAX_TX_ATTEMPTS; attempt++) {
+        await conn.watch(keys.token(name));
+        const record = parse(await conn.get(keys.token(name)));
+        if (!record) {
+          await conn.unwatch();
+          return null;
+        }
+        const tx = conn.multi();
+        const result = await build(record, tx, conn);
+        if ((await tx.exec()) !== null) return result;
+      }
+      throw new Error(`token ${name} kept changing during ${MAX_TX_ATTEMPTS} attempts to update it`);
+    } finally {
+      conn.disconnect();
+    }
+  }
+}
+
+function parse(raw: string | null): TokenRecord | null {
+  return raw === null ? null : (JSON.parse(raw) as TokenRecord);
+}
