@@ -24,7 +24,8 @@ export interface ApiDependencies {
 export const OPENAPI_PATH = "/api/v1/openapi.json";
 
 export function createApiApp(deps: ApiDependencies) {
-  const app = new Elysia({ strictPath: false })
+  // normalize: false makes unknown body fields a 422 instead of silently dropping them.
+  const app = new Elysia({ strictPath: false, normalize: false })
     .use(errorHandler(deps.log))
     .use(
       openapi({

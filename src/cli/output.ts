@@ -23,7 +23,12 @@ function cell(value: unknown, kind: Column<unknown>["kind"]): string {
   return typeof value === "object" ? JSON.stringify(value) : String(value);
 }
 
-const plainTable = (head: string[]) => new Table({ head, style: { head: [], border: [] } });
+/** No colours (output is often piped) and no rules between rows. */
+const TABLE_STYLE = {
+  style: { head: [], border: [] },
+  chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+};
+const plainTable = (head: string[]) => new Table({ head, ...TABLE_STYLE });
 
 export function renderList<T>(rows: readonly T[], columns: readonly Column<T>[], format: OutputFormat, emptyHint: string): string {
   switch (format) {
@@ -54,7 +59,7 @@ export function renderItem(item: Record<string, unknown>, format: OutputFormat):
     case "csv":
       return toCsv([Object.values(item).map(raw)], { header: true, columns: Object.keys(item) }).trimEnd();
     case "table": {
-      const table = new Table({ style: { head: [], border: [] } });
+      const table = new Table(TABLE_STYLE);
       for (const [key, value] of Object.entries(item)) {
         table.push({ [key]: cell(value, key.endsWith("_at") ? "date" : typeof value === "boolean" ? "bool" : "text") });
       }

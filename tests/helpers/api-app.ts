@@ -1,0 +1,52 @@
+/**
+ * The real API app wired to a real (test) Redis, driven in-process with
+ * `app.handle(new Request(...))`.
+ */
+import pino from "pino";
+import { createApiApp } from "../../src/api/app";
+import { ensureAdminToken } from "../../src/api/admin-token-bootstrap";
+import { OwnershipRegistry } from "../../src/storage/ownership";
+import { TokenRepository } from "../../src/storage/token-repository";
+import type { TestRedis } from "./redis-server";
+
+export const ADMIN = "acm_test_admin_token_0123456789abcdef";
+
+export async function apiHarness(redis: TestRedis) {
+  const ownership = new OwnershipRegistry();
+  const tokens = new TokenRepository(redis.client, ownership);
+  const log = pino({ level: "silent" });
+  await ensureAdminToken({ tokens, configuredToken: ADMIN, dataDir: "/nonexistent", log });
+  const app = createApiApp({ redis: redis.client, tokens, log, startedAt: Date.now() });
+
+  const call = async (method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string } = {}) => {
+    const headers: Record<string, string> = {};
+    const token = options.token === undefined ? ADMIN : options.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (options.raw !== undefined || options.body !== undefined) {
+      headers["content-type"] = "application/json";
+      body = options.raw ?? JSON.stringify(options.body);
+    }
+    const response = await app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
+    const text = await response.text();
+    let json: any = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: response.status, json, headers: response.headers };
+  };
+
+  return { app, tokens, ownership, call };
+}
+
+/** Every key and its value: to prove a rejected request wrote nothing. */
+export async function snapshot(redis: TestRedis): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const key of (await redis.client.keys("*")).sort()) {
+    const type = await redis.client.type(key);
+    out[key] = type === "string" ? ((await redis.client.get(key)) ?? "") : JSON.stringify(await redis.client.smembers(key));
+  }
+  return out;
+}
