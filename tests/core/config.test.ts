@@ -1,0 +1,116 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, parseConfig } from "../../src/core/config";
+
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    parseConfig(env, "/srv");
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+};
+
+describe("parseConfig", () => {
+  test("defaults", () => {
+    const config = parseConfig({}, "/srv");
+    expect(config).toMatchObject({
+      httpPort: 80,
+      httpsPort: 443,
+      apiPort: 9000,
+      apiBind: "127.0.0.1",
+      serverHost: "0.0.0.0",
+      logLevel: "info",
+      dataDir: "/srv/data",
+      baseDomain: "localhost",
+      apiHostnames: ["localhost"],
+      redis: { mode: "embedded", serverBinary: "redis-server" },
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  test("reads every variable", () => {
+    const config = parseConfig(
+      {
+        HTTP_PORT: "8080",
+        HTTPS_PORT: "8443",
+        API_PORT: "9100",
+        API_BIND: "0.0.0.0",
+        SERVER_HOST: "::",
+        LOG_LEVEL: "warning",
+        PORTCULLIS_DATA_DIR: "/var/lib/portcullis",
+        REDIS_URL: "rediss://:pw@redis.internal:6380/2",
+        ADMIN_TOKEN: "acm_" + "a".repeat(64),
+        ADMIN_EMAIL: "ops@example.com",
+        BASE_DOMAIN: "Example.COM",
+        API_HOSTNAME: "api.example.com, admin.example.com",
+      },
+      "/srv",
+    );
+    expect(config).toMatchObject({
+      httpPort: 8080,
+      httpsPort: 8443,
+      apiPort: 9100,
+      apiBind: "0.0.0.0",
+      serverHost: "::",
+      logLevel: "warn",
+      dataDir: "/var/lib/portcullis",
+      redis: { mode: "external", url: "rediss://:pw@redis.internal:6380/2" },
+      adminEmail: "ops@example.com",
+      baseDomain: "example.com",
+      apiHostnames: ["localhost", "api.example.com", "admin.example.com"],
+    });
+  });
+
+  test("the spec's level names map to logger levels", () => {
+    const levels = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"].map((l) => parseConfig({ LOG_LEVEL: l }).logLevel);
+    expect(levels).toEqual(["debug", "info", "warn", "error", "fatal"]);
+  });
+
+  const bad: [string, Record<string, string>, RegExp][] = [
+    ["non-numeric port", { HTTP_PORT: "eighty" }, /^HTTP_PORT="eighty": expected a port number/],
+    ["port out of range", { API_PORT: "70000" }, /^API_PORT="70000": expected a port number/],
+    ["negative port", { HTTPS_PORT: "-1" }, /^HTTPS_PORT/],
+    ["unknown log level", { LOG_LEVEL: "LOUD" }, /^LOG_LEVEL="LOUD": expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL/],
+    ["malformed REDIS_URL", { REDIS_URL: "not a url" }, /^REDIS_URL: expected redis:\/\//],
+    ["wrong REDIS_URL scheme", { REDIS_URL: "http://localhost:6379" }, /^REDIS_URL: scheme "http:"/],
+    ["REDIS_URL with a bad db", { REDIS_URL: "redis://localhost:6379/abc" }, /^REDIS_URL: the path must be a database index/],
+    ["short ADMIN_TOKEN", { ADMIN_TOKEN: "short" }, /^ADMIN_TOKEN: expected at least 24 characters/],
+    ["bad ADMIN_EMAIL", { ADMIN_EMAIL: "nobody" }, /^ADMIN_EMAIL="nobody": expected an email address/],
+    ["bad API_HOSTNAME", { API_HOSTNAME: "bad_host!" }, /^API_HOSTNAME: "bad_host!" is not a hostname/],
+  ];
+  for (const [name, env, expected] of bad) {
+    test(`rejects ${name}`, () => {
+      const problems = problemsOf(env);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(expected);
+    });
+  }
+
+  test("reports every bad variable at once", () => {
+    expect(problemsOf({ HTTP_PORT: "x", API_PORT: "y", LOG_LEVEL: "z" }).map((p) => p.split("=")[0])).toEqual([
+      "LOG_LEVEL",
+      "HTTP_PORT",
+      "API_PORT",
+    ]);
+  });
+
+  test("never echoes the ADMIN_TOKEN value", () => {
+    const secret = "short-secret";
+    expect(problemsOf({ ADMIN_TOKEN: secret }).join()).not.toContain(secret);
+  });
+});
+
+describe("portcullis serve with a bad environment", () => {
+  test("exits 2 naming the variable and the expected form", async () => {
+    const child = Bun.spawn(["bun", "src/main.ts", "serve"], {
+      env: { ...process.env, HTTP_PORT: "http", LOG_LEVEL: "chatty", REDIS_URL: "" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('HTTP_PORT="http": expected a port number from 0 to 65535');
+    expect(stderr).toContain('LOG_LEVEL="chatty": expected one of DEBUG');
+  });
+});
