@@ -41,11 +41,15 @@ function describeValidation(error: ValidationError): string {
   return `${where || error.type}: ${message}`;
 }
 
-/** ioredis reports a lost connection and a timed-out command through these. */
+/**
+ * ioredis reports a lost connection and a timed-out command through these
+ * messages. Matched by text, not class name: the compiled binary is minified.
+ */
 function isStorageOutage(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
   return (
-    error.name === "MaxRetriesPerRequestError" ||
-    /Connection is closed|Command timed out|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue/.test(error.message)
+    error instanceof Error &&
+    /max retries per request|Connection is closed|Command timed out|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue/i.test(
+      error.message,
+    )
   );
 }
