@@ -35,7 +35,7 @@ export function createApiApp(deps: ApiDependencies) {
           info: {
             title: "Portcullis",
             version: VERSION,
-            description: "HTTPS gateway with OAuth 2.1. Authenticate with `Authorization: Bearer acm_…`.",
+            description: "HTTPS gateway with OAuth 2.1. Authenticate with the header Authorization: Bearer acm_….",
           },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
           security: [{ bearer: [] }],
