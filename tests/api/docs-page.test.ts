@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 test("the OpenAPI document lists every token endpoint", async () => {
-  const doc = await fetch(`http://127.0.0.1:${server.port}/api/v1/openapi.json`).then((r) => r.json());
+  const doc = await fetch(`http://127.0.0.1:${server.port}/api/v1/openapi.json`).then((r) => r.json() as Promise<any>);
   expect(doc.openapi).toMatch(/^3\./);
   expect(doc.info.title).toBe("Portcullis");
   const operations = Object.entries(doc.paths as Record<string, object>).flatMap(([path, ops]) =>

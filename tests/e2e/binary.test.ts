@@ -28,7 +28,7 @@ describe("portcullis serve with embedded defaults", () => {
   afterAll(() => gateway?.stop());
 
   test("answers /health and /healthz", async () => {
-    const health = await fetch(`${gateway.apiUrl}/health`).then((r) => r.json());
+    const health = await fetch(`${gateway.apiUrl}/health`).then((r) => r.json() as Promise<any>);
     expect(health).toMatchObject({ status: "healthy", redis: "ok", version: expect.any(String) });
     expect(health.uptime_seconds).toBeGreaterThanOrEqual(0);
     expect(await fetch(`${gateway.apiUrl}/healthz`).then((r) => r.text())).toBe("ok");
@@ -42,7 +42,7 @@ describe("portcullis serve with embedded defaults", () => {
     const logLines = gateway.output().split("\n").filter((l) => l.startsWith("{"));
     expect(logLines.some((l) => l.includes(adminToken))).toBe(false);
     const info = await fetch(`${gateway.apiUrl}/api/v1/tokens/info`, { headers: { authorization: `Bearer ${adminToken}` } });
-    expect((await info.json()).role).toBe("admin");
+    expect(((await info.json()) as any).role).toBe("admin");
   });
 
   test("the managed redis-server listens on a private socket only", () => {
@@ -163,7 +163,7 @@ describe("state survives a restart; the embedded redis stops with the gateway", 
       await second.waitForHealthy();
       expect(second.output()).not.toContain(admin); // not announced again
       const list = await fetch(`${second.apiUrl}/api/v1/tokens/`, { headers: { authorization: `Bearer ${admin}` } });
-      expect((await list.json()).map((t: { name: string }) => t.name)).toEqual(["admin", "keeper"]);
+      expect(((await list.json()) as any).map((t: { name: string }) => t.name)).toEqual(["admin", "keeper"]);
     } finally {
       await second.stop();
     }

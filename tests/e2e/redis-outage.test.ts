@@ -36,7 +36,7 @@ describe("external redis", () => {
       redis = startRedisOn(port);
       await gateway.waitForHealthy(20_000);
       const info = await fetch(`${gateway.apiUrl}/api/v1/tokens/info`, { headers: { authorization: `Bearer ${ADMIN}` } });
-      expect((await info.json()).name).toBe("admin");
+      expect(((await info.json()) as any).name).toBe("admin");
     } finally {
       await gateway.stop();
       redis?.kill("SIGKILL");
@@ -57,10 +57,10 @@ describe("external redis", () => {
 
       const health = await fetch(`${gateway.apiUrl}/health`);
       expect(health.status).toBe(503);
-      expect(await health.json()).toMatchObject({ status: "degraded", redis: "unreachable" });
+      expect((await health.json()) as any).toMatchObject({ status: "degraded", redis: "unreachable" });
       const tokens = await fetch(`${gateway.apiUrl}/api/v1/tokens/`, { headers: { authorization: `Bearer ${ADMIN}` } });
       expect(tokens.status).toBe(503);
-      expect(await tokens.json()).toEqual({ error: "unavailable", detail: "storage is unreachable; retry shortly" });
+      expect((await tokens.json()) as any).toEqual({ error: "unavailable", detail: "storage is unreachable; retry shortly" });
       expect(gateway.child.exitCode).toBeNull();
 
       redis = startRedisOn(port);
