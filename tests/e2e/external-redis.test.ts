@@ -1,9 +1,12 @@
 /**
- * An external Redis (REDIS_URL) that is missing at start, or goes away while the
- * gateway runs: the gateway retries with backoff and says so, never crashes,
- * answers 503 meanwhile, and recovers by itself.
+ * An external Redis (REDIS_URL): over TLS with a database index; missing at
+ * start, or gone while the gateway runs — the gateway retries with backoff and
+ * says so, never crashes, answers 503 meanwhile, and recovers by itself.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
 import { ensureBinary, startGatewayProcess, tempDataDir } from "../helpers/gateway-process";
 import { freePort } from "../helpers/ports";
 
@@ -19,7 +22,48 @@ function startRedisOn(port: number) {
 
 beforeAll(() => ensureBinary(), 120_000);
 
+/** A throwaway CA and a server certificate for 127.0.0.1, made with openssl. */
+async function makeTlsFiles(dir: string) {
+  const run = async (...args: string[]) => {
+    const child = Bun.spawn(["openssl", ...args], { cwd: dir, stdout: "ignore", stderr: "pipe" });
+    if ((await child.exited) !== 0) throw new Error(await new Response(child.stderr).text());
+  };
+  await run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.pem");
+  await run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr");
+  await Bun.write(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  await run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", "san.ext", "-out", "server.pem");
+  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
+}
+
 describe("external redis", () => {
+  test("rediss:// with a password and a database index", async () => {
+    const dir = tempDataDir();
+    const tls = await makeTlsFiles(dir);
+    const port = await freePort();
+    const redis = Bun.spawn(
+      ["redis-server", "--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1", "--tls-cert-file", tls.cert, "--tls-key-file", tls.key,
+        "--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "no", "--requirepass", PASSWORD, "--save", "", "--dir", dir],
+      { stdout: "ignore", stderr: "ignore" },
+    );
+    const gateway = await startGatewayProcess({
+      dataDir: tempDataDir(),
+      env: { REDIS_URL: `rediss://:${PASSWORD}@127.0.0.1:${port}/3`, ADMIN_TOKEN: ADMIN, NODE_EXTRA_CA_CERTS: tls.ca },
+    });
+    const probe = new Redis({ host: "127.0.0.1", port, password: PASSWORD, db: 3, tls: { ca: readFileSync(tls.ca) }, lazyConnect: true });
+    try {
+      await gateway.waitForHealthy();
+      await probe.connect();
+      expect(JSON.parse((await probe.get("token:admin"))!).role).toBe("admin");
+      await probe.select(0);
+      expect(await probe.exists("token:admin")).toBe(0);
+    } finally {
+      probe.disconnect();
+      await gateway.stop();
+      redis.kill("SIGKILL");
+    }
+  });
+
+
   test("unreachable at start: retries with logged backoff, then serves once it appears", async () => {
     const port = await freePort();
     const gateway = await startGatewayProcess({
