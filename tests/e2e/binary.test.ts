@@ -21,7 +21,7 @@ describe("portcullis serve with embedded defaults", () => {
   const cliEnv = () => ({ API_URL: gateway.apiUrl, HOME: home, PORTCULLIS_DATA_DIR: dataDir });
 
   beforeAll(async () => {
-    gateway = await startGatewayProcess({ dataDir });
+    gateway = await startGatewayProcess({ dataDir, env: { API_HOSTNAME: "Admin.Example.test" } });
     await gateway.waitForHealthy();
     adminToken = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
   });
@@ -54,10 +54,12 @@ describe("portcullis serve with embedded defaults", () => {
     expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain(password);
   });
 
-  test("HTTP_PORT hands localhost to the API and names unknown hosts", async () => {
+  test("HTTP_PORT hands localhost and API_HOSTNAME to the API and names unknown hosts", async () => {
     const base = `http://127.0.0.1:${gateway.httpPort}`;
-    const api = await fetch(`${base}/health`, { headers: { host: "localhost" } });
-    expect(api.status).toBe(200);
+    for (const host of ["localhost", "localhost:80", "admin.example.test", "ADMIN.example.test."]) {
+      const api = await fetch(`${base}/health`, { headers: { host } });
+      expect({ host, status: api.status }).toEqual({ host, status: 200 });
+    }
     const unknown = await fetch(`${base}/`, { headers: { host: "nothing.example.net:8080" } });
     expect(unknown.status).toBe(404);
     expect(await unknown.text()).toContain("nothing.example.net");
