@@ -1,0 +1,271 @@
+# Portcullis operator recipes. `just` loads .env first (see .env.example);
+# recipes run in this directory, so a relative PORTCULLIS_DATA_DIR means ./data here.
+
+set dotenv-load
+set positional-arguments
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Where the local gateway keeps its state, pid file and log (same default as the gateway).
+data_dir := if trim(env('PORTCULLIS_DATA_DIR', '')) == '' { 'data' } else { trim(env('PORTCULLIS_DATA_DIR')) }
+api_port := if trim(env('API_PORT', '')) == '' { '9000' } else { trim(env('API_PORT')) }
+api_bind := if trim(env('API_BIND', '')) == '' { '127.0.0.1' } else { trim(env('API_BIND')) }
+# A wildcard bind is reached over loopback; an IPv6 literal needs brackets in a URL.
+api_host := if api_bind == '0.0.0.0' { '127.0.0.1' } else if api_bind == '::' { '[::1]' } else if api_bind =~ ':' { '[' + api_bind + ']' } else { api_bind }
+local_api := 'http://' + api_host + ':' + api_port
+
+# The CLI talks to API_URL; unless it is set, point it at this gateway's API_PORT.
+export API_URL := if trim(env('API_URL', '')) == '' { local_api } else { trim(env('API_URL')) }
+
+binary := justfile_directory() / 'dist' / 'portcullis'
+cli := if path_exists(binary) == 'true' { quote(binary) } else { 'bun ' + quote(justfile_directory() / 'src' / 'main.ts') }
+
+# List the recipes
+default:
+    @just --justfile {{ quote(justfile()) }} --list --unsorted
+
+# List the recipes
+help:
+    @just --justfile {{ quote(justfile()) }} --list --unsorted
+
+# Install Bun, just and redis-server if missing, install dependencies, build
+setup:
+    ./scripts/setup
+
+# Compile the single executable dist/portcullis
+build:
+    bun run build
+
+# Build dist/portcullis when it is missing or older than the sources
+[private]
+build-if-stale:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -x dist/portcullis ]; then
+        echo "dist/portcullis is missing: building it"
+    elif [ -n "$(find src native-tls package.json bun.lock -newer dist/portcullis -print -quit 2>/dev/null)" ]; then
+        echo "dist/portcullis is older than the sources: rebuilding it"
+    else
+        exit 0
+    fi
+    bun run build
+
+# Run the gateway in the foreground (Ctrl-C stops it and its embedded Redis)
+serve: build-if-stale
+    exec dist/portcullis serve
+
+# Start the gateway in the background (pid and log in the data dir)
+up: build-if-stale
+    #!/usr/bin/env bash
+    set -euo pipefail
+    umask 077
+    data={{ quote(data_dir) }}
+    pidfile="$data/portcullis.pid"
+    log="$data/portcullis.log"
+    running() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && { [ ! -r "/proc/$1/cmdline" ] || tr '\0' ' ' <"/proc/$1/cmdline" | grep -q portcullis; }; }
+
+    mkdir -p "$data"
+    if [ -f "$pidfile" ]; then
+        pid="$(cat "$pidfile")"
+        if running "$pid"; then
+            echo "portcullis is already running (pid $pid); \`just restart\` restarts it, \`just down\` stops it." >&2
+            exit 1
+        fi
+        rm -f "$pidfile"
+    fi
+
+    touch "$log"
+    offset="$(wc -c <"$log")"
+    rm -f "$pidfile.new"
+    # setsid: a Ctrl-C in this terminal later must not reach the gateway or its Redis.
+    # The child writes its own pid (setsid may fork), then becomes the gateway.
+    nohup setsid bash -c 'echo $$ >"$1"; exec "$2" serve' portcullis-up "$pidfile.new" "$PWD/dist/portcullis" \
+        >>"$log" 2>&1 </dev/null &
+    for _ in $(seq 50); do [ -s "$pidfile.new" ] && break; sleep 0.1; done
+    pid="$(cat "$pidfile.new" 2>/dev/null || true)"
+    [ -n "$pid" ] || { echo "portcullis did not start; see $log" >&2; exit 1; }
+    mv "$pidfile.new" "$pidfile"
+
+    health={{ quote(local_api + '/health') }}
+    status=""
+    for _ in $(seq 80); do
+        if ! running "$pid"; then
+            echo "portcullis exited during start-up. Last lines of $log:" >&2
+            tail -c +"$((offset + 1))" "$log" | tail -n 25 >&2
+            rm -f "$pidfile"
+            exit 1
+        fi
+        status="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$health" || true)"
+        [ "$status" = 200 ] && break
+        sleep 0.25
+    done
+    if [ "$status" != 200 ]; then
+        echo "portcullis (pid $pid) is running but $health did not report healthy within 20 s (last status: ${status:-none})." >&2
+        echo "Last lines of $log (\`just down\` stops it):" >&2
+        tail -c +"$((offset + 1))" "$log" | tail -n 25 >&2
+        exit 1
+    fi
+
+    echo "portcullis is up (pid $pid); API $health"
+    echo "  log:         $log   (just logs)"
+    if [ -n "${ADMIN_TOKEN:-}" ]; then
+        echo "  admin token: ADMIN_TOKEN from the environment"
+    else
+        echo "  admin token: $data/admin-token"
+    fi
+    banner="$(tail -c +"$((offset + 1))" "$log" | sed -n '/Generated the admin token/,/Set ADMIN_TOKEN to choose your own/p')"
+    if [ -n "$banner" ]; then
+        echo
+        echo "$banner"
+    fi
+
+# Stop the background gateway (it stops its embedded Redis itself)
+down:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    pidfile={{ quote(data_dir / 'portcullis.pid') }}
+    running() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && { [ ! -r "/proc/$1/cmdline" ] || tr '\0' ' ' <"/proc/$1/cmdline" | grep -q portcullis; }; }
+    if [ ! -f "$pidfile" ]; then
+        echo "portcullis is not running (no $pidfile)"
+        exit 0
+    fi
+    pid="$(cat "$pidfile")"
+    if ! running "$pid"; then
+        echo "portcullis is not running (stale pid file removed)"
+        rm -f "$pidfile"
+        exit 0
+    fi
+    kill -TERM "$pid"
+    # Redis flushes its AOF on the way down; give it the time the gateway allows it.
+    for _ in $(seq 300); do
+        running "$pid" || { rm -f "$pidfile"; echo "portcullis stopped (pid $pid)"; exit 0; }
+        sleep 0.1
+    done
+    echo "portcullis (pid $pid) is still running 30 s after SIGTERM; see {{ data_dir }}/portcullis.log" >&2
+    exit 1
+
+# Stop the background gateway, then start it again
+restart: down up
+
+# Is the background gateway running, and is it healthy?
+status:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    pidfile={{ quote(data_dir / 'portcullis.pid') }}
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "running (pid $pid)"; else echo "not running"; fi
+    curl -s -m 5 -w '\n' {{ quote(local_api + '/health') }} || { echo "no answer from {{ local_api }}/health"; exit 1; }
+
+# Follow the background gateway's log
+logs lines="50":
+    tail -n {{ quote(lines) }} -F {{ quote(data_dir / 'portcullis.log') }}
+
+# Run the test suite (bun test); arguments pass through, e.g. `just test tests/cli`
+test *args:
+    bun test "$@"
+
+# Show the API's /health (Redis reachability, version, uptime)
+health:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    url="$API_URL/health"
+    body="$(mktemp)"
+    trap 'rm -f "$body"' EXIT
+    code="$(curl -sS -m 10 -o "$body" -w '%{http_code}' "$url")" || { echo "no answer from $url (is the gateway up? \`just up\`)" >&2; exit 1; }
+    if command -v jq >/dev/null; then jq . "$body" 2>/dev/null || cat "$body"; else cat "$body"; echo; fi
+    [ "$code" = 200 ] || { echo "$url answered HTTP $code" >&2; exit 1; }
+
+# redis-cli on the gateway's Redis: REDIS_URL, or the embedded server's socket
+redis-cli *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # The password goes through REDISCLI_AUTH, never argv where `ps` shows it.
+    if [ -n "${REDIS_URL:-}" ]; then
+        url="$REDIS_URL" user="" pass="${REDIS_PASSWORD:-}"
+        # Take user:password out of the URL (percent-decoded), as the gateway reads it.
+        if [[ "$url" =~ ^(rediss?://)([^@/]*)@(.*)$ ]]; then
+            url="${BASH_REMATCH[1]}${BASH_REMATCH[3]}"
+            userinfo="${BASH_REMATCH[2]}"
+            if [[ "$userinfo" == *:* ]]; then
+                user="${userinfo%%:*}"
+                raw="${userinfo#*:}"
+                pass="$(printf '%b' "${raw//%/\\x}")"
+            else
+                user="$userinfo"
+            fi
+        fi
+        if [ -n "$pass" ]; then export REDISCLI_AUTH="$pass"; fi
+        exec redis-cli -u "$url" ${user:+--user "$user"} "$@"
+    fi
+    dir={{ quote(data_dir / 'redis') }}
+    if [ -n "${REDIS_PASSWORD:-}" ]; then
+        REDISCLI_AUTH="$REDIS_PASSWORD"
+    elif [ -r "$dir/password" ]; then
+        REDISCLI_AUTH="$(cat "$dir/password")"
+    else
+        echo "no $dir/password: has the gateway run with this data dir? (or set REDIS_URL)" >&2
+        exit 1
+    fi
+    export REDISCLI_AUTH
+    exec redis-cli -s "$dir/redis.sock" "$@"
+
+# Create a token (admin only) and print it in full
+token-generate name email="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token generate {{ quote(name) }} {{ if email != '' { quote(email) } else { '' } }}
+
+# Print a token in full (owner or admin)
+token-show name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token show {{ quote(name) }}
+
+# List the tokens you can see
+token-list token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token list
+
+# Delete a token and every resource it owns
+token-delete name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token delete {{ quote(name) }}
+
+# Set the certificate email of a token
+token-email name email token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token email {{ quote(name) }} {{ quote(email) }}
+
+# Install as a systemd service: binary, user, /var/lib/portcullis, env file, unit
+install-systemd: build-if-stale
+    #!/usr/bin/env bash
+    set -euo pipefail
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "install-systemd needs root (or sudo)" >&2; exit 1; }
+        sudo="sudo"
+    fi
+    echo "==> /usr/local/bin/portcullis"
+    $sudo install -m 0755 dist/portcullis /usr/local/bin/portcullis
+    if id -u portcullis >/dev/null 2>&1; then
+        echo "==> user portcullis exists"
+    else
+        echo "==> creating system user portcullis"
+        $sudo useradd --system --home /var/lib/portcullis --shell /usr/sbin/nologin --user-group portcullis
+    fi
+    echo "==> /var/lib/portcullis (portcullis, 0700)"
+    $sudo install -d -m 0700 -o portcullis -g portcullis /var/lib/portcullis
+    $sudo install -d -m 0755 /etc/portcullis
+    if $sudo test -e /etc/portcullis/portcullis.env; then
+        echo "==> /etc/portcullis/portcullis.env exists: left as it is"
+    else
+        echo "==> /etc/portcullis/portcullis.env (root:portcullis, 0640): edit it, then restart the service"
+        $sudo install -m 0640 -o root -g portcullis docs/systemd/portcullis.env /etc/portcullis/portcullis.env
+    fi
+    echo "==> /etc/systemd/system/portcullis.service"
+    $sudo install -m 0644 docs/systemd/portcullis.service /etc/systemd/system/portcullis.service
+    if [ -d /run/systemd/system ]; then
+        $sudo systemctl daemon-reload
+        $sudo systemctl enable --now portcullis
+        echo "portcullis is enabled and started: systemctl status portcullis; journalctl -u portcullis"
+        echo "The admin token (if generated) is in /var/lib/portcullis/admin-token."
+    else
+        echo "systemd is not running here; once it is, run:"
+        echo "  systemctl daemon-reload && systemctl enable --now portcullis"
+    fi
+
+# Build the container image portcullis (needs a Docker engine)
+docker-build:
+    docker build -t portcullis .
