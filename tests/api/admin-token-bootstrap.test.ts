@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, statSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { ensureAdminToken } from "../../src/api/admin-token-bootstrap";
 import { hashApiToken } from "../../src/core/api-token";
 import { OwnershipRegistry } from "../../src/storage/ownership";
 import { TokenRepository } from "../../src/storage/token-repository";
+import { tempDir } from "../helpers/temp";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
 let redis: TestRedis;
@@ -21,7 +21,7 @@ afterAll(() => redis.stop());
 beforeEach(() => redis.client.flushdb());
 
 test("unset ADMIN_TOKEN: generated once, announced once, saved 0600", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "portcullis-admin-"));
+  const dataDir = tempDir("admin");
   const announcements: string[] = [];
   const announce = (text: string) => announcements.push(text);
 
@@ -38,7 +38,7 @@ test("unset ADMIN_TOKEN: generated once, announced once, saved 0600", async () =
 });
 
 test("ADMIN_TOKEN set: used as is, nothing written to disk", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "portcullis-admin-"));
+  const dataDir = tempDir("admin");
   const configured = "acm_configured_admin_token_value_1";
   await ensureAdminToken({ tokens, dataDir, log, configuredToken: configured, adminEmail: "ops@example.com" });
   const admin = await tokens.getByHash(hashApiToken(configured));
@@ -47,7 +47,7 @@ test("ADMIN_TOKEN set: used as is, nothing written to disk", async () => {
 });
 
 test("changing ADMIN_TOKEN rotates it: the old value stops working", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "portcullis-admin-"));
+  const dataDir = tempDir("admin");
   const first = "acm_first_admin_token_value_000001";
   const second = "acm_second_admin_token_value_00002";
   await ensureAdminToken({ tokens, dataDir, log, configuredToken: first });

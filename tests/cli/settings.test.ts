@@ -1,12 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "../../src/cli/cli-error";
 import { resolveSettings } from "../../src/cli/settings";
+import { tempDir } from "../helpers/temp";
 
 function home(config?: string) {
-  const dir = mkdtempSync(join(tmpdir(), "portcullis-cli-"));
+  const dir = tempDir("cli");
   if (config !== undefined) {
     mkdirSync(join(dir, ".config/portcullis"), { recursive: true });
     writeFileSync(join(dir, ".config/portcullis/config.yml"), config);
@@ -16,7 +16,7 @@ function home(config?: string) {
 
 describe("resolveSettings", () => {
   test("defaults: local API, table, the local admin-token file", () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "portcullis-data-"));
+    const dataDir = tempDir("data");
     writeFileSync(join(dataDir, "admin-token"), "acm_from_file\n");
     expect(resolveSettings({}, { HOME: home(), PORTCULLIS_DATA_DIR: dataDir })).toEqual({
       baseUrl: "http://localhost:9000",

@@ -3,10 +3,10 @@
  * admin token bootstrap, persistence across restarts, and the CLI's formats.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { tempDir } from "../helpers/temp";
 import { ensureBinary, runCli, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
 
 const processAlive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
@@ -17,7 +17,7 @@ describe("portcullis serve with embedded defaults", () => {
   const dataDir = tempDataDir();
   let gateway: RunningGateway;
   let adminToken: string;
-  const home = mkdtempSync(join(tmpdir(), "portcullis-home-"));
+  const home = tempDir("home");
   const cliEnv = () => ({ API_URL: gateway.apiUrl, HOME: home, PORTCULLIS_DATA_DIR: dataDir });
 
   beforeAll(async () => {

@@ -2,11 +2,11 @@
  * Runs the real `portcullis` executable as a child process: the compiled binary
  * (built once per test run) or the sources, with a private data dir and ports.
  */
-import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "./ports";
+import { tempDir } from "./temp";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BINARY = join(ROOT, "dist/portcullis");
@@ -23,7 +23,7 @@ export function ensureBinary(): Promise<void> {
   return build;
 }
 
-export const tempDataDir = () => mkdtempSync(join(tmpdir(), "portcullis-data-"));
+export const tempDataDir = () => tempDir("data");
 
 export interface RunningGateway {
   readonly child: Subprocess<"ignore", "pipe", "pipe">;

@@ -2,11 +2,9 @@
  * A private, throwaway redis-server for one test file: real Redis on a free
  * loopback port, no persistence, killed when the file is done.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort } from "./ports";
+import { tempDir } from "./temp";
 
 export interface TestRedis {
   readonly port: number;
@@ -18,7 +16,7 @@ export interface TestRedis {
 
 export async function startTestRedis(): Promise<TestRedis> {
   const password = "test-" + crypto.randomUUID();
-  const dir = mkdtempSync(join(tmpdir(), "portcullis-redis-"));
+  const dir = tempDir("redis");
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const child = Bun.spawn(
@@ -34,7 +32,6 @@ export async function startTestRedis(): Promise<TestRedis> {
           client.disconnect();
           child.kill("SIGKILL");
           await child.exited;
-          rmSync(dir, { recursive: true, force: true });
         };
         return { port, url: `redis://:${password}@127.0.0.1:${port}/0`, password, client, stop };
       } catch {
