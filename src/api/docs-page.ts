@@ -2,6 +2,8 @@
  * `/docs`: the OpenAPI document rendered on the server as plain HTML, so the page
  * works offline and inside the single binary (no CDN scripts).
  */
+import { escapeHtml } from "../core/html";
+
 interface OpenApiOperation {
   summary?: string;
   tags?: string[];
@@ -13,8 +15,6 @@ export interface OpenApiDocument {
 
 const METHODS = ["get", "post", "put", "patch", "delete"];
 
-const escape = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 export function renderDocsPage(doc: OpenApiDocument, specUrl: string): string {
   const byTag = new Map<string, string[]>();
@@ -25,27 +25,27 @@ export function renderDocsPage(doc: OpenApiDocument, specUrl: string): string {
       const tag = op.tags?.[0] ?? "other";
       const rows = byTag.get(tag) ?? [];
       rows.push(
-        `<tr><td class="m ${method}">${method.toUpperCase()}</td><td><code>${escape(path)}</code></td><td>${escape(op.summary ?? "")}</td></tr>`,
+        `<tr><td class="m ${method}">${method.toUpperCase()}</td><td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(op.summary ?? "")}</td></tr>`,
       );
       byTag.set(tag, rows);
     }
   }
   const sections = [...byTag.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([tag, rows]) => `<h2>${escape(tag)}</h2><table>${rows.join("")}</table>`)
+    .map(([tag, rows]) => `<h2>${escapeHtml(tag)}</h2><table>${rows.join("")}</table>`)
     .join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(doc.info.title)} API</title>
+<title>${escapeHtml(doc.info.title)} API</title>
 <style>
 body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#1d2330}
 h1{margin-bottom:0}table{border-collapse:collapse;width:100%}td{padding:.35rem .6rem;border-bottom:1px solid #e3e6ec}
 .m{font-weight:700;width:4.5rem}.get{color:#1a7f37}.post{color:#0a58ca}.put{color:#9a6700}.delete{color:#cf222e}
 code{font-size:14px}
 </style></head><body>
-<h1>${escape(doc.info.title)} API</h1>
-<p>Version ${escape(doc.info.version)} · <a href="${escape(specUrl)}">OpenAPI document (JSON)</a></p>
-<p>${escape(doc.info.description ?? "")}</p>
+<h1>${escapeHtml(doc.info.title)} API</h1>
+<p>Version ${escapeHtml(doc.info.version)} · <a href="${escapeHtml(specUrl)}">OpenAPI document (JSON)</a></p>
+<p>${escapeHtml(doc.info.description ?? "")}</p>
 ${sections}
 </body></html>`;
 }

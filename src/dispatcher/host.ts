@@ -1,4 +1,6 @@
 /** Pure helpers for the Host header: lowercase, no port, no trailing dot. */
+import { escapeHtml } from "../core/html";
+
 export function normalizeHost(header: string | null): string {
   if (!header) return "";
   let host = header.trim().toLowerCase();
@@ -11,8 +13,6 @@ export function normalizeHost(header: string | null): string {
   return host.endsWith(".") ? host.slice(0, -1) : host;
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 /** The short page for a hostname this gateway does not serve. */
 export function unknownHostResponse(host: string): Response {
