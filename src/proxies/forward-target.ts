@@ -1,0 +1,41 @@
+/**
+ * What the dispatcher hands the forwarding engine for one request: where to send
+ * it and how to rewrite it. Built once per config change (see dispatcher's host
+ * table), never per request.
+ */
+export interface ForwardTarget {
+  /** Backend URL from target_url: scheme http or https, host, port, optional base path. */
+  readonly url: URL;
+  /** target_url's path without a trailing slash ("" for none), prefixed to the request path. */
+  readonly basePath: string;
+  /** Send the client's Host header instead of the backend's host (preserve_host_header). */
+  readonly preserveHost: boolean;
+  /** custom_headers: set on the request to the backend (replacing same-named ones). */
+  readonly requestHeaders: readonly (readonly [name: string, value: string])[];
+  /** custom_response_headers: set on the response to the client. */
+  readonly responseHeaders: readonly (readonly [name: string, value: string])[];
+}
+
+/** Facts about the client connection, known to the listener. */
+export interface ForwardContext {
+  /** The TCP peer's address (no port). */
+  readonly clientIp: string;
+  /** The scheme the client used to reach the gateway. */
+  readonly proto: "http" | "https";
+  /** The peer is in TRUSTED_PROXY_CIDRS: its X-Forwarded-* headers are extended, not replaced. */
+  readonly trustedPeer: boolean;
+}
+
+export function forwardTarget(
+  targetUrl: string,
+  options: { preserveHost?: boolean; requestHeaders?: Record<string, string> | null; responseHeaders?: Record<string, string> | null } = {},
+): ForwardTarget {
+  const url = new URL(targetUrl);
+  return Object.freeze({
+    url,
+    basePath: url.pathname.replace(/\/+$/, ""),
+    preserveHost: options.preserveHost ?? false,
+    requestHeaders: Object.freeze(Object.entries(options.requestHeaders ?? {})),
+    responseHeaders: Object.freeze(Object.entries(options.responseHeaders ?? {})),
+  });
+}
