@@ -10,12 +10,13 @@ import type { Logger } from "./core/logger";
 import { VERSION } from "./core/version";
 import { ensureAdminToken } from "./api/admin-token-bootstrap";
 import { createApiApp } from "./api/app";
-import { startHttpListener } from "./dispatcher/http-listener";
+import { startHttpEdge } from "./dispatcher/edge";
 import { listenOrExplain } from "./dispatcher/listen";
+import { LiveConfig } from "./dispatcher/live-config";
+import { createForwardingEngine } from "./proxies";
 import { EmbeddedRedis } from "./storage/embedded-redis";
-import { OwnershipRegistry } from "./storage/ownership";
 import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
-import { TokenRepository } from "./storage/token-repository";
+import { createStores } from "./storage/stores";
 
 export interface Gateway {
   readonly apiPort: number;
@@ -43,10 +44,17 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     target = { url: config.redis.url, password: config.redis.password };
   }
 
-  const servers: Server<undefined>[] = [];
+  const servers: Server<unknown>[] = [];
   const redis = connectRedis(target, log);
+  const engine = createForwardingEngine({
+    connectTimeoutMs: config.proxyConnectTimeoutMs,
+    requestTimeoutMs: config.proxyRequestTimeoutMs,
+  });
+  let live: LiveConfig | undefined;
   const stop = async () => {
     for (const server of servers) await server.stop(true);
+    engine.close();
+    await live?.stop();
     redis.disconnect();
     await embedded?.stop();
   };
@@ -55,26 +63,32 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log.info({ redis: describe(target) }, "waiting for redis");
     await waitUntilReady(redis);
 
-    const ownership = new OwnershipRegistry();
-    const tokens = new TokenRepository(redis, ownership);
+    const stores = createStores(redis);
     await ensureAdminToken({
-      tokens,
+      tokens: stores.tokens,
       configuredToken: config.adminToken,
       adminEmail: config.adminEmail,
       dataDir: config.dataDir,
       log,
     });
 
-    const api = createApiApp({ redis, tokens, log, startedAt });
+    const liveConfig = new LiveConfig(redis, stores, log);
+    live = liveConfig;
+    await liveConfig.start();
+
+    const api = createApiApp({ ...stores, redis, log, startedAt, apiHostnames: config.apiHostnames });
     const apiServer = listenOrExplain("API_PORT", () =>
       Bun.serve({ hostname: config.apiBind, port: config.apiPort, fetch: api.fetch }),
     );
     servers.push(apiServer);
-    const httpServer = startHttpListener({
+    const httpServer = startHttpEdge({
       hostname: config.serverHost,
       port: config.httpPort,
       apiHostnames: config.apiHostnames,
       api,
+      table: () => liveConfig.table,
+      engine,
+      trustedProxies: config.trustedProxies,
     });
     servers.push(httpServer);
 

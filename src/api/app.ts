@@ -8,15 +8,23 @@ import { openapi } from "@elysiajs/openapi";
 import type { Redis } from "ioredis";
 import type { Logger } from "../core/logger";
 import { VERSION } from "../core/version";
+import type { ProxyRepository } from "../storage/proxy-repository";
+import type { RouteRepository } from "../storage/route-repository";
 import type { TokenRepository } from "../storage/token-repository";
 import { renderDocsPage, type OpenApiDocument } from "./docs-page";
 import { errorHandler } from "./error-handler";
 import { healthRoutes } from "./routes/health";
+import { proxyTargetRoutes } from "./routes/proxy-targets";
+import { routeRoutes } from "./routes/routes";
 import { tokenRoutes } from "./routes/tokens";
 
 export interface ApiDependencies {
   readonly redis: Redis;
   readonly tokens: TokenRepository;
+  readonly proxies: ProxyRepository;
+  readonly routes: RouteRepository;
+  /** Hostnames the API answers on HTTP_PORT; no proxy may take them. */
+  readonly apiHostnames: readonly string[];
   readonly log: Logger;
   readonly startedAt: number;
 }
@@ -43,7 +51,7 @@ export function createApiApp(deps: ApiDependencies) {
       }),
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)).use(proxyTargetRoutes(deps)).use(routeRoutes(deps)));
 
   return app.get(
     "/docs",

@@ -5,6 +5,7 @@
  * listing every bad variable out. Nothing else in src/ reads `process.env`.
  */
 import { resolve } from "node:path";
+import { parseCidrList, type CidrList } from "../proxies/cidr";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
 
@@ -26,6 +27,12 @@ export interface Config {
   readonly adminToken?: string;
   readonly adminEmail?: string;
   readonly baseDomain: string;
+  /** PROXY_CONNECT_TIMEOUT: backend connect limit. */
+  readonly proxyConnectTimeoutMs: number;
+  /** PROXY_REQUEST_TIMEOUT: limit until the backend's response head arrives. */
+  readonly proxyRequestTimeoutMs: number;
+  /** TRUSTED_PROXY_CIDRS: peers whose X-Forwarded-* headers are extended rather than replaced. */
+  readonly trustedProxies: CidrList;
 }
 
 /** One or more environment variables hold values the gateway cannot use. */
@@ -103,6 +110,24 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     problems.push(`ADMIN_EMAIL=${JSON.stringify(adminEmail)}: expected an email address`);
   }
 
+  const seconds = (name: string, fallback: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback * 1000;
+    const value = Number(raw);
+    if (!/^\d+(\.\d+)?$/.test(raw) || value <= 0 || value > 86_400) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected a number of seconds greater than 0 (at most 86400)`);
+      return fallback * 1000;
+    }
+    return Math.round(value * 1000);
+  };
+
+  const trusted = parseCidrList(read("TRUSTED_PROXY_CIDRS") ?? "");
+  if (!trusted.ok) problems.push(`TRUSTED_PROXY_CIDRS: ${trusted.error}; expected comma-separated addresses or ranges like 10.0.0.0/8, ::1`);
+  const forwarding = {
+    proxyConnectTimeoutMs: seconds("PROXY_CONNECT_TIMEOUT", 30),
+    proxyRequestTimeoutMs: seconds("PROXY_REQUEST_TIMEOUT", 120),
+  };
+
   const redis = parseRedis(read("REDIS_URL"), read("REDIS_PASSWORD"), read("REDIS_SERVER_BIN"), problems);
   const listeners = {
     serverHost: host("SERVER_HOST", "0.0.0.0"),
@@ -116,6 +141,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
 
   return Object.freeze({
     ...listeners,
+    ...forwarding,
+    trustedProxies: (trusted as { list: CidrList }).list,
     apiHostnames: Object.freeze(apiHostnames),
     logLevel: logLevel!,
     dataDir: resolve(cwd, read("PORTCULLIS_DATA_DIR") ?? "data"),

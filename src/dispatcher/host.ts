@@ -14,12 +14,20 @@ export function normalizeHost(header: string | null): string {
 }
 
 
+function page(status: number, title: string, message: string): Response {
+  return new Response(
+    `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${title}</title></head>` +
+      `<body><h1>${title}</h1><p>${message}</p></body></html>\n`,
+    { status, headers: { "content-type": "text/html; charset=utf-8" } },
+  );
+}
+
 /** The short page for a hostname this gateway does not serve. */
 export function unknownHostResponse(host: string): Response {
-  const shown = escapeHtml(host || "(none)");
-  return new Response(
-    `<!doctype html><html><head><meta charset="utf-8"><title>404 Unknown host</title></head>` +
-      `<body><h1>Unknown host</h1><p>No proxy is configured for <code>${shown}</code> on this gateway.</p></body></html>\n`,
-    { status: 404, headers: { "content-type": "text/html; charset=utf-8" } },
-  );
+  return page(404, "Unknown host", `No proxy is configured for <code>${escapeHtml(host || "(none)")}</code> on this gateway.`);
+}
+
+/** The page for a proxy that exists but is switched off (`enabled: false`). */
+export function disabledProxyResponse(host: string): Response {
+  return page(503, "Service disabled", `The proxy for <code>${escapeHtml(host)}</code> is disabled.`);
 }

@@ -5,9 +5,23 @@
 export const keys = {
   token: (name: string) => `token:${name}`,
   tokenByHash: (hash: string) => `token:hash:${hash}`,
-  /** Pattern for SCAN over token records (excludes the hash index by a filter in the repository). */
-  tokenScan: "token:*",
-  tokenHashPrefix: "token:hash:",
-  /** Set of `kind\u0000id` members naming every resource a token owns (for cascade delete). */
+  /** Set of token names, so listing never scans the keyspace. */
+  tokenNames: "tokens:names",
+  /** Set of `kind:id` members naming every resource a token owns (for cascade delete). */
   ownedBy: (ownerHash: string) => `owner:${ownerHash}`,
+
+  proxy: (hostname: string) => `proxy:${hostname}`,
+  /** Set of proxy hostnames. */
+  proxyHostnames: "proxies:hostnames",
+
+  route: (id: string) => `route:${id}`,
+  routeUnique: (path: string, priority: number) => `route:unique:${path}:${priority}`,
+  routePriority: (priority: number, id: string) => `route:priority:${priority}:${id}`,
+  /** Set of route ids. */
+  routeIds: "routes:ids",
+
+  serviceUrl: (name: string) => `service:url:${name}`,
+
+  /** Every configuration change, in order; each gateway node follows it (spec "Workflow Stream Keys"). */
+  workflowStream: "events:workflow",
 } as const;

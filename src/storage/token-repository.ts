@@ -6,6 +6,7 @@
 import type { ChainableCommander, Redis } from "ioredis";
 import { keys } from "./keys";
 import type { OwnershipRegistry } from "./ownership";
+import { watchAndCommit } from "./transaction";
 
 export type TokenRole = "admin" | "user";
 
@@ -20,7 +21,7 @@ export interface TokenRecord {
   owner_token_hash: string | null;
 }
 
-const NAMES_INDEX = "tokens:names";
+const NAMES_INDEX = keys.tokenNames;
 
 /** Sets record, hash index and name index only if neither the name nor the hash is taken. */
 const CREATE_SCRIPT = `
@@ -33,9 +34,6 @@ return 'ok'
 `;
 
 export type CreateResult = "ok" | "name_taken" | "hash_taken";
-
-/** How many times an optimistic (WATCH) transaction is retried when a concurrent writer wins. */
-const MAX_TX_ATTEMPTS = 5;
 
 export class TokenRepository {
   constructor(
@@ -116,32 +114,17 @@ export class TokenRepository {
     });
   }
 
-  /**
-   * WATCH the record, let `build` read and queue writes, EXEC; retry if another
-   * writer touched a watched key in between. Needs a connection of its own for
-   * WATCH semantics, so it duplicates the client for the duration.
-   */
-  private async transact<T>(
+  /** Reads the record under WATCH, lets `build` queue writes, commits; null when the token is absent. */
+  private transact<T>(
     name: string,
     build: (record: TokenRecord, tx: ChainableCommander, conn: Redis) => Promise<T>,
   ): Promise<T | null> {
-    const conn = this.redis.duplicate();
-    try {
-      for (let attempt = 0; attempt < MAX_TX_ATTEMPTS; attempt++) {
-        await conn.watch(keys.token(name));
-        const record = parse(await conn.get(keys.token(name)));
-        if (!record) {
-          await conn.unwatch();
-          return null;
-        }
-        const tx = conn.multi();
-        const result = await build(record, tx, conn);
-        if ((await tx.exec()) !== null) return result;
-      }
-      throw new Error(`token ${name} kept changing during ${MAX_TX_ATTEMPTS} attempts to update it`);
-    } finally {
-      conn.disconnect();
-    }
+    return watchAndCommit(this.redis, [keys.token(name)], async (conn) => {
+      const record = parse(await conn.get(keys.token(name)));
+      if (!record) return { result: null };
+      const tx = conn.multi();
+      return { commit: tx, result: await build(record, tx, conn) };
+    });
   }
 }
 

@@ -5,18 +5,17 @@
 import pino from "pino";
 import { createApiApp } from "../../src/api/app";
 import { ensureAdminToken } from "../../src/api/admin-token-bootstrap";
-import { OwnershipRegistry } from "../../src/storage/ownership";
-import { TokenRepository } from "../../src/storage/token-repository";
+import { createStores } from "../../src/storage/stores";
 import type { TestRedis } from "./redis-server";
 
 export const ADMIN = "acm_test_admin_token_0123456789abcdef";
 
 export async function apiHarness(redis: TestRedis) {
-  const ownership = new OwnershipRegistry();
-  const tokens = new TokenRepository(redis.client, ownership);
+  const stores = createStores(redis.client);
+  const { tokens, ownership } = stores;
   const log = pino({ level: "silent" });
   await ensureAdminToken({ tokens, configuredToken: ADMIN, dataDir: "/nonexistent", log });
-  const app = createApiApp({ redis: redis.client, tokens, log, startedAt: Date.now() });
+  const app = createApiApp({ ...stores, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"] });
 
   const call = async (method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string } = {}) => {
     const headers: Record<string, string> = {};
@@ -38,7 +37,7 @@ export async function apiHarness(redis: TestRedis) {
     return { status: response.status, json, headers: response.headers };
   };
 
-  return { app, tokens, ownership, call };
+  return { app, ...stores, tokens, ownership, call };
 }
 
 /** Every key and its value: to prove a rejected request wrote nothing. */

@@ -1,0 +1,143 @@
+/**
+ * The proxy target schema of the API (002 "Proxy Target Schema"): the shape of
+ * request bodies, the defaults a new proxy gets, and the checks a shape cannot
+ * express. Server-managed fields (owner, timestamps) and secrets are not
+ * accepted here.
+ */
+import { t, type Static } from "elysia";
+import { invalid } from "../../core/errors";
+import type { ProxyRecord } from "../../storage/proxy-repository";
+import { checkHeaderMap } from "./headers";
+import { checkHostnamePattern } from "./hostname";
+
+const strings = t.Union([t.Array(t.String({ maxLength: 512 }), { maxItems: 1000 }), t.Null()]);
+const object = t.Union([t.Record(t.String(), t.Unknown()), t.Null()]);
+const headers = t.Union([t.Record(t.String(), t.String()), t.Null()]);
+
+/** Every field an operator may set; all optional so PUT can change any subset. */
+export const proxySettingsFields = {
+  target_url: t.String({ description: "Backend URL: http or https, no credentials" }),
+  cert_name: t.Union([t.String(), t.Null()]),
+  enabled: t.Boolean(),
+  enable_http: t.Boolean(),
+  enable_https: t.Boolean(),
+  preserve_host_header: t.Boolean({ description: "Send the client's Host header to the backend" }),
+  custom_headers: headers,
+  custom_response_headers: headers,
+  auth_enabled: t.Boolean(),
+  auth_proxy: t.Union([t.String(), t.Null()]),
+  auth_mode: t.Union([t.Literal("forward"), t.Literal("redirect"), t.Literal("passthrough")]),
+  auth_required_users: strings,
+  auth_required_emails: strings,
+  auth_required_groups: strings,
+  auth_allowed_scopes: strings,
+  auth_allowed_audiences: strings,
+  auth_pass_headers: t.Boolean(),
+  auth_cookie_name: t.String({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]{1,128}$" }),
+  auth_header_prefix: t.String({ pattern: "^[A-Za-z0-9-]{1,64}$" }),
+  auth_excluded_paths: strings,
+  route_mode: t.Union([t.Literal("all"), t.Literal("selective"), t.Literal("none")]),
+  enabled_routes: t.Array(t.String(), { maxItems: 1000 }),
+  disabled_routes: t.Array(t.String(), { maxItems: 1000 }),
+  resource_endpoint: t.Union([t.String(), t.Null()]),
+  resource_scopes: strings,
+  resource_stateful: t.Boolean(),
+  resource_versions: strings,
+  resource_server_info: object,
+  resource_override_backend: t.Boolean(),
+  resource_bearer_methods: strings,
+  resource_documentation_suffix: t.Union([t.String(), t.Null()]),
+  resource_custom_metadata: object,
+  oauth_server_issuer: t.Union([t.String(), t.Null()]),
+  oauth_server_scopes: strings,
+  oauth_server_grant_types: strings,
+  oauth_server_response_types: strings,
+  oauth_server_token_auth_methods: strings,
+  oauth_server_claims: strings,
+  oauth_server_pkce_required: t.Boolean(),
+  oauth_server_custom_metadata: object,
+  oauth_server_override_defaults: t.Boolean(),
+};
+
+const settings = t.Partial(t.Object(proxySettingsFields));
+
+export const ProxyCreateBody = t.Composite(
+  [settings, t.Object({ hostname: t.String({ description: "Exact hostname or *.wildcard" }), target_url: proxySettingsFields.target_url })],
+  { additionalProperties: false },
+);
+export const ProxyUpdateBody = t.Composite(
+  [settings, t.Partial(t.Object({ hostname: t.String({ description: "Must equal the path's hostname if given" }) }))],
+  { additionalProperties: false },
+);
+export type ProxyCreate = Static<typeof ProxyCreateBody>;
+export type ProxyUpdate = Static<typeof ProxyUpdateBody>;
+
+export const PROXY_DEFAULTS: Omit<ProxyRecord, "hostname" | "target_url" | "owner_token_hash" | "created_by" | "created_at" | "updated_at"> = {
+  cert_name: null,
+  enabled: true,
+  enable_http: true,
+  enable_https: true,
+  preserve_host_header: true,
+  custom_headers: null,
+  custom_response_headers: null,
+  auth_enabled: false,
+  auth_proxy: null,
+  auth_mode: "forward",
+  auth_required_users: null,
+  auth_required_emails: null,
+  auth_required_groups: null,
+  auth_allowed_scopes: null,
+  auth_allowed_audiences: null,
+  auth_pass_headers: true,
+  auth_cookie_name: "unified_auth_token",
+  auth_header_prefix: "X-Auth-",
+  auth_excluded_paths: null,
+  route_mode: "all",
+  enabled_routes: [],
+  disabled_routes: [],
+  resource_endpoint: null,
+  resource_scopes: null,
+  resource_stateful: false,
+  resource_versions: null,
+  resource_server_info: null,
+  resource_override_backend: false,
+  resource_bearer_methods: null,
+  resource_documentation_suffix: null,
+  resource_custom_metadata: null,
+  oauth_server_issuer: null,
+  oauth_server_scopes: null,
+  oauth_server_grant_types: null,
+  oauth_server_response_types: null,
+  oauth_server_token_auth_methods: null,
+  oauth_server_claims: null,
+  oauth_server_pkce_required: false,
+  oauth_server_custom_metadata: null,
+  oauth_server_override_defaults: false,
+  github_client_id: null,
+  github_client_secret: null,
+};
+
+/** The backend URL rules: http(s), a host, no credentials, no query or fragment. */
+export function checkTargetUrl(field: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(`${field}: ${JSON.stringify(value)} is not a URL; expected http://host[:port][/path]`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid(`${field}: only http and https URLs are supported`);
+  if (url.username || url.password) throw invalid(`${field}: credentials in the URL are not allowed; use custom_headers`);
+  if (!url.hostname) throw invalid(`${field}: the URL has no host`);
+  if (url.search || url.hash || value.includes("#")) throw invalid(`${field}: a query or fragment is not allowed`);
+  return url.href;
+}
+
+/** Checks what the schema cannot, and returns the values to store. */
+export function checkProxySettings<T extends ProxyUpdate>(body: T): T {
+  const checked = { ...body };
+  if (body.target_url !== undefined) checked.target_url = checkTargetUrl("target_url", body.target_url);
+  if (body.custom_headers) checkHeaderMap("custom_headers", body.custom_headers, "request");
+  if (body.custom_response_headers) checkHeaderMap("custom_response_headers", body.custom_response_headers, "response");
+  if (body.hostname !== undefined) checked.hostname = checkHostnamePattern("hostname", body.hostname);
+  return checked;
+}

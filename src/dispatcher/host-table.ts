@@ -1,0 +1,98 @@
+/**
+ * The in-memory host table: hostname → compiled proxy (target, routes). Built
+ * whole from the current records and swapped in one step, so a request sees
+ * either the old table or the new one, never a mix. A record that cannot be
+ * compiled is left out with its error; the rest keeps serving.
+ */
+import { forwardTarget, type ForwardTarget } from "../proxies/forward-target";
+import type { ProxyRecord } from "../storage/proxy-repository";
+import type { RouteRecord } from "../storage/route-repository";
+import { compileRoute, pathMatcher, routesForProxy, type CompiledRoute } from "./routes";
+
+export interface HostEntry {
+  readonly hostname: string;
+  readonly enabled: boolean;
+  readonly enableHttp: boolean;
+  readonly enableHttps: boolean;
+  readonly target: ForwardTarget;
+  readonly routes: readonly CompiledRoute[];
+}
+
+export interface HostTableSource {
+  readonly proxies: Iterable<ProxyRecord>;
+  readonly routes: Iterable<RouteRecord>;
+  /** service name → URL (`service:url:{name}`), for routes of target_type "service". */
+  readonly serviceUrls: ReadonlyMap<string, string>;
+}
+
+export class HostTable {
+  constructor(
+    private readonly exact: ReadonlyMap<string, HostEntry>,
+    /** Problems found while building, for logs and diagnostics. */
+    readonly problems: readonly string[] = [],
+  ) {}
+
+  get size(): number {
+    return this.exact.size;
+  }
+
+  /** Exact hostname first, then the wildcard one label up (`a.example.com` → `*.example.com`). */
+  lookup(host: string): HostEntry | undefined {
+    const hit = this.exact.get(host);
+    if (hit) return hit;
+    const dot = host.indexOf(".");
+    return dot > 0 ? this.exact.get("*" + host.slice(dot)) : undefined;
+  }
+}
+
+export function buildHostTable(source: HostTableSource): HostTable {
+  const problems: string[] = [];
+  const routes = [...source.routes];
+  const matchers = new Map<string, (path: string) => boolean>();
+  for (const route of routes) {
+    try {
+      matchers.set(route.route_id, pathMatcher(route));
+    } catch (err) {
+      problems.push(`route ${route.route_id}: ${(err as Error).message}; route skipped`);
+    }
+  }
+
+  const entries = new Map<string, HostEntry>();
+  for (const proxy of source.proxies) {
+    const headers = {
+      preserveHost: proxy.preserve_host_header,
+      requestHeaders: proxy.custom_headers,
+      responseHeaders: proxy.custom_response_headers,
+    };
+    let target: ForwardTarget;
+    try {
+      target = forwardTarget(proxy.target_url, headers);
+    } catch {
+      problems.push(`proxy ${proxy.hostname}: target_url ${JSON.stringify(proxy.target_url)} is not a URL; proxy skipped`);
+      continue;
+    }
+    const compiled: CompiledRoute[] = [];
+    for (const route of routesForProxy(proxy, routes)) {
+      const matches = matchers.get(route.route_id);
+      if (!matches) continue;
+      const url = route.target_type === "service" ? source.serviceUrls.get(route.target_value) : route.target_value;
+      let routeTarget: ForwardTarget | null = null;
+      try {
+        if (url) routeTarget = forwardTarget(url, headers);
+        else problems.push(`route ${route.route_id}: service ${JSON.stringify(route.target_value)} has no URL; requests get 502`);
+      } catch {
+        problems.push(`route ${route.route_id}: target ${JSON.stringify(url)} is not a URL; requests get 502`);
+      }
+      compiled.push(compileRoute(route, matches, routeTarget));
+    }
+    entries.set(proxy.hostname, {
+      hostname: proxy.hostname,
+      enabled: proxy.enabled,
+      enableHttp: proxy.enable_http,
+      enableHttps: proxy.enable_https,
+      target,
+      routes: compiled,
+    });
+  }
+  return new HostTable(entries, problems);
+}

@@ -1,0 +1,128 @@
+/**
+ * Keeps this node's host table in step with Redis: a snapshot at start, then
+ * every event on `events:workflow`, each applied by re-reading the record it
+ * names and rebuilding the table, which is swapped in one step. Requests read
+ * `table` and never wait on Redis; if Redis goes away the last table keeps
+ * serving, and a full reload runs when it comes back.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "../core/logger";
+import { parseStreamEntry, type WorkflowEvent } from "../orchestration/events";
+import { keys } from "../storage/keys";
+import type { ProxyRecord, ProxyRepository } from "../storage/proxy-repository";
+import type { RouteRecord, RouteRepository } from "../storage/route-repository";
+import { buildHostTable, HostTable } from "./host-table";
+
+const BLOCK_MS = 1_000;
+const RETRY_MS = 500;
+
+export class LiveConfig {
+  private proxies = new Map<string, ProxyRecord>();
+  private routes = new Map<string, RouteRecord>();
+  private serviceUrls = new Map<string, string>();
+  private current = new HostTable(new Map());
+  private lastEventId = "0-0";
+  private running = false;
+  private follower: Redis | undefined;
+  private stopped: Promise<void> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly repos: { proxies: ProxyRepository; routes: RouteRepository },
+    private readonly log: Logger,
+  ) {}
+
+  get table(): HostTable {
+    return this.current;
+  }
+
+  /** Loads the snapshot, then follows the stream in the background. */
+  async start(): Promise<void> {
+    await this.reload();
+    this.running = true;
+    this.follower = this.redis.duplicate({ connectionName: "portcullis-config-follower" });
+    this.follower.on("error", () => {});
+    this.stopped = this.follow(this.follower);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.follower?.disconnect();
+    await this.stopped;
+  }
+
+  /** Everything from Redis again. The stream position is taken first, so no event falls in between. */
+  async reload(): Promise<void> {
+    const [latest] = await this.redis.xrevrange(keys.workflowStream, "+", "-", "COUNT", 1);
+    this.lastEventId = latest?.[0] ?? "0-0";
+    const [proxies, routes, serviceUrls] = await Promise.all([this.repos.proxies.list(), this.repos.routes.list(), this.loadServiceUrls()]);
+    this.proxies = new Map(proxies.map((p) => [p.hostname, p]));
+    this.routes = new Map(routes.map((r) => [r.route_id, r]));
+    this.serviceUrls = serviceUrls;
+    this.rebuild();
+  }
+
+  private async follow(conn: Redis): Promise<void> {
+    let needsReload = false;
+    while (this.running) {
+      try {
+        if (needsReload) {
+          await this.reload();
+          needsReload = false;
+          this.log.info({ proxies: this.proxies.size, routes: this.routes.size }, "configuration reloaded after a redis interruption");
+        }
+        const reply = (await conn.xread("COUNT", 500, "BLOCK", BLOCK_MS, "STREAMS", keys.workflowStream, this.lastEventId)) as
+          | [string, [string, string[]][]][]
+          | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (entries.length === 0) continue;
+        for (const entry of entries) await this.apply(parseStreamEntry(entry));
+        this.lastEventId = entries[entries.length - 1]![0];
+        this.rebuild();
+      } catch (err) {
+        if (!this.running) break;
+        needsReload = true;
+        this.log.debug({ err: (err as Error).message }, "config follower interrupted, retrying");
+        await Bun.sleep(RETRY_MS);
+      }
+    }
+  }
+
+  /** Brings the one record an event names up to date; the table is rebuilt after the batch. */
+  private async apply(event: WorkflowEvent): Promise<void> {
+    if (event.event_type.startsWith("proxy_") && event.hostname) {
+      const record = await this.repos.proxies.get(event.hostname);
+      if (record) this.proxies.set(event.hostname, record);
+      else this.proxies.delete(event.hostname);
+    } else if (event.event_type.startsWith("route_") && typeof event.data.route_id === "string") {
+      const record = await this.repos.routes.get(event.data.route_id);
+      if (record) this.routes.set(record.route_id, record);
+      else this.routes.delete(event.data.route_id);
+    } else if (event.event_type === "service_url_changed" && typeof event.data.name === "string") {
+      const url = await this.redis.get(keys.serviceUrl(event.data.name));
+      if (url) this.serviceUrls.set(event.data.name, url);
+      else this.serviceUrls.delete(event.data.name);
+    }
+  }
+
+  private rebuild(): void {
+    const table = buildHostTable({ proxies: this.proxies.values(), routes: this.routes.values(), serviceUrls: this.serviceUrls });
+    const known = new Set(this.current.problems);
+    for (const problem of table.problems) if (!known.has(problem)) this.log.warn({ problem }, "configuration problem");
+    this.current = table;
+  }
+
+  private async loadServiceUrls(): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const prefix = keys.serviceUrl("");
+    let cursor = "0";
+    do {
+      const [next, batch] = await this.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      cursor = next;
+      if (batch.length === 0) continue;
+      const values = await this.redis.mget(batch);
+      batch.forEach((key, i) => values[i] && found.set(key.slice(prefix.length), values[i]!));
+    } while (cursor !== "0");
+    return found;
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * All repositories over one Redis client, with every owned resource kind
+ * registered for cascade delete. The one place that wires storage together.
+ */
+import type { Redis } from "ioredis";
+import { OwnershipRegistry } from "./ownership";
+import { ProxyRepository } from "./proxy-repository";
+import { RouteRepository } from "./route-repository";
+import { TokenRepository } from "./token-repository";
+
+export interface Stores {
+  readonly ownership: OwnershipRegistry;
+  readonly tokens: TokenRepository;
+  readonly proxies: ProxyRepository;
+  readonly routes: RouteRepository;
+}
+
+export function createStores(redis: Redis): Stores {
+  const ownership = new OwnershipRegistry();
+  const proxies = new ProxyRepository(redis);
+  const routes = new RouteRepository(redis);
+  ownership.register(proxies.ownedKind());
+  ownership.register(routes.ownedKind());
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes };
+}
