@@ -56,13 +56,11 @@ export function proxyTargetRoutes(deps: {
     .post(
       "/",
       async ({ body, caller, set }) => {
-        const settings = checkProxySettings(body);
-        const hostname = settings.hostname;
+        const { hostname, ...settings } = checkProxySettings(body);
         if (deps.apiHostnames.includes(hostname)) throw conflict(`${hostname} is reserved for the API (API_HOSTNAME)`);
         const now = new Date().toISOString();
         const record: ProxyRecord = {
           hostname,
-          target_url: settings.target_url,
           ...PROXY_DEFAULTS,
           ...settings,
           owner_token_hash: caller.hash,

@@ -63,7 +63,7 @@ export function routeRoutes(deps: { tokens: TokenRepository; proxies: ProxyRepos
         const id = body.route_id ?? `route-${randomBytes(4).toString("hex")}`;
         if (!ROUTE_ID.test(id) || id === "formatted") throw invalid("route_id: use 1-64 letters, digits, '_', '.' or '-' (not \"formatted\")");
         const { route_id: _, ...settings } = body;
-        const route = checkRoute({ path_pattern: body.path_pattern, ...ROUTE_DEFAULTS, ...settings });
+        const route = checkRoute({ ...ROUTE_DEFAULTS, ...settings });
         await checkScopeAllowed(caller, route);
         const now = new Date().toISOString();
         const record: RouteRecord = {
