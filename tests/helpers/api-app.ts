@@ -45,7 +45,10 @@ export async function snapshot(redis: TestRedis): Promise<Record<string, string>
   const out: Record<string, string> = {};
   for (const key of (await redis.client.keys("*")).sort()) {
     const type = await redis.client.type(key);
-    out[key] = type === "string" ? ((await redis.client.get(key)) ?? "") : JSON.stringify(await redis.client.smembers(key));
+    if (type === "string") out[key] = (await redis.client.get(key)) ?? "";
+    else if (type === "set") out[key] = JSON.stringify((await redis.client.smembers(key)).sort());
+    else if (type === "stream") out[key] = JSON.stringify(await redis.client.xrange(key, "-", "+"));
+    else out[key] = type;
   }
   return out;
 }
