@@ -1,0 +1,225 @@
+/**
+ * The HTTP edge of a running gateway, over real sockets to real backends:
+ * dispatch by host, error pages, routes, and configuration changes that take
+ * effect without a restart and without disturbing open streams.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
+import { freePort } from "../helpers/ports";
+import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+
+let redis: TestRedis;
+let gw: TestGateway;
+const alpha = namedBackend("alpha");
+const beta = namedBackend("beta");
+const url = (server: { port: number | undefined }, path = "") => `http://127.0.0.1:${server.port}${path}`;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  gw = await startTestGateway(redis, { PROXY_REQUEST_TIMEOUT: "0.5" });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await redis?.stop();
+  alpha.stop(true);
+  beta.stop(true);
+});
+beforeEach(async () => {
+  for (const p of (await gw.api("GET", "/api/v1/proxy/targets/")).json) await gw.api("DELETE", `/api/v1/proxy/targets/${p.hostname}`);
+  for (const r of (await gw.api("GET", "/api/v1/routes/")).json) await gw.api("DELETE", `/api/v1/routes/${r.route_id}`);
+});
+
+/** Polls the edge until `check` passes; returns how long it took. */
+async function until(check: () => Promise<boolean>, timeoutMs = 2_000): Promise<number> {
+  const start = performance.now();
+  while (performance.now() - start < timeoutMs) {
+    if (await check()) return performance.now() - start;
+    await Bun.sleep(1);
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+const backendOf = async (host: string, path = "/") => {
+  const res = await gw.get(host, path);
+  return res.status === 200 ? ((await res.json()) as any).backend : res.status;
+};
+
+async function createProxy(hostname: string, target: string, extra: Record<string, unknown> = {}) {
+  const res = await gw.api("POST", "/api/v1/proxy/targets/", { hostname, target_url: target, ...extra });
+  expect(res.status).toBe(201);
+  await until(async () => (await gw.get(hostname)).status !== 404);
+}
+
+describe("dispatch", () => {
+  test("exact host, then the wildcard; unknown hosts get a page naming them", async () => {
+    await createProxy("app.example.test", url(alpha));
+    await createProxy("*.example.test", url(beta));
+    expect(await backendOf("app.example.test")).toBe("alpha");
+    expect(await backendOf("other.example.test")).toBe("beta");
+    const unknown = await gw.get("nothing.example.org");
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).toContain("nothing.example.org");
+  });
+
+  test("a disabled proxy answers 503; enable_http false is not served over HTTP", async () => {
+    await createProxy("off.example.test", url(alpha), { enabled: false });
+    expect((await gw.get("off.example.test")).status).toBe(503);
+    await gw.api("POST", "/api/v1/proxy/targets/", { hostname: "tls-only.example.test", target_url: url(alpha), enable_http: false });
+    await Bun.sleep(50);
+    expect((await gw.get("tls-only.example.test")).status).toBe(404);
+  });
+
+  test("502 when the backend refuses, 504 when it does not answer in time; no internal address shown", async () => {
+    const closedPort = await freePort();
+    await createProxy("refused.example.test", `http://127.0.0.1:${closedPort}`);
+    const refused = await gw.get("refused.example.test", "/", { headers: { accept: "application/json" } });
+    expect(refused.status).toBe(502);
+    const body = await refused.text();
+    expect(body).not.toContain(String(closedPort));
+    expect(body).not.toContain("127.0.0.1");
+
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      await createProxy("slow.example.test", `http://127.0.0.1:${silent.port}`);
+      const started = performance.now();
+      const slow = await gw.get("slow.example.test");
+      expect(slow.status).toBe(504);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(await slow.text()).not.toContain(String(silent.port));
+    } finally {
+      silent.stop(true);
+    }
+  });
+
+  test("routes send matching paths elsewhere, with the target's base path", async () => {
+    await createProxy("routed.example.test", url(alpha));
+    const created = await gw.api("POST", "/api/v1/routes/", {
+      route_id: "to-beta",
+      path_pattern: "/api/",
+      target_type: "url",
+      target_value: url(beta, "/v2"),
+      methods: ["GET"],
+      scope: "proxy",
+      proxy_hostnames: ["routed.example.test"],
+    });
+    expect(created.status).toBe(201);
+    await until(async () => (await backendOf("routed.example.test", "/api/x")) === "beta");
+    const res = (await (await gw.get("routed.example.test", "/api/items?page=2")).json()) as any;
+    expect(res).toMatchObject({ backend: "beta", path: "/v2/api/items?page=2" });
+    expect(await backendOf("routed.example.test", "/web")).toBe("alpha");
+    const post = (await (await gw.get("routed.example.test", "/api/x", { method: "POST" })).json()) as any;
+    expect(post.backend).toBe("alpha");
+  });
+
+  test("client X-Forwarded-* and X-Auth-* headers do not reach the backend", async () => {
+    await createProxy("headers.example.test", url(alpha));
+    const res = await gw.get("headers.example.test", "/", {
+      headers: { "x-forwarded-for": "6.6.6.6", "x-real-ip": "6.6.6.6", "x-auth-user": "root", "x-forwarded-host": "evil" },
+    });
+    const seen = ((await res.json()) as any).headers;
+    expect(seen["x-forwarded-for"]).toBe("127.0.0.1");
+    expect(seen["x-real-ip"]).toBe("127.0.0.1");
+    expect(seen["x-forwarded-host"]).toBe("headers.example.test");
+    expect(seen["x-auth-user"]).toBeUndefined();
+  });
+});
+
+describe("changes apply without a restart", () => {
+  test("100 target changes each visible on the edge; p99 under 100 ms", async () => {
+    await createProxy("live.example.test", url(alpha));
+    const delays: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const [next, name] = i % 2 === 0 ? [beta, "beta"] : [alpha, "alpha"];
+      const res = await gw.api("PUT", "/api/v1/proxy/targets/live.example.test", { target_url: url(next) });
+      expect(res.status).toBe(200);
+      delays.push(await until(async () => (await backendOf("live.example.test")) === name));
+    }
+    delays.sort((a, b) => a - b);
+    const p99 = delays[Math.ceil(delays.length * 0.99) - 1]!;
+    console.log(`config change → edge: p50 ${delays[49]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+    expect(p99).toBeLessThan(100);
+  });
+
+  test("route create and delete take effect live", async () => {
+    await createProxy("r.example.test", url(alpha));
+    await gw.api("POST", "/api/v1/routes/", { route_id: "live-route", path_pattern: "/b", target_type: "url", target_value: url(beta) });
+    await until(async () => (await backendOf("r.example.test", "/b")) === "beta");
+    await gw.api("DELETE", "/api/v1/routes/live-route");
+    await until(async () => (await backendOf("r.example.test", "/b")) === "alpha");
+  });
+
+  test("a deleted proxy's in-flight request finishes; new requests get 404", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: async (req) => (req.url.endsWith("/slow") && (await gate), new Response("finished")),
+    });
+    try {
+      await createProxy("doomed.example.test", url(slow));
+      const inFlight = gw.get("doomed.example.test", "/slow");
+      await Bun.sleep(50);
+      expect((await gw.api("DELETE", "/api/v1/proxy/targets/doomed.example.test")).status).toBe(200);
+      await until(async () => (await gw.get("doomed.example.test")).status === 404);
+      release();
+      const res = await inFlight;
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe("finished");
+    } finally {
+      slow.stop(true);
+    }
+  });
+
+  test("open WebSocket and SSE streams survive changes to any proxy or route", async () => {
+    const streams = Bun.serve<undefined>({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req, server) {
+        if (server.upgrade(req)) return undefined;
+        let n = 0;
+        let timer: Timer;
+        return new Response(
+          new ReadableStream({
+            start(controller) {
+              timer = setInterval(() => controller.enqueue(new TextEncoder().encode(`data: ${n++}\n\n`)), 20);
+            },
+            cancel() {
+              clearInterval(timer);
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        );
+      },
+      websocket: { message: (ws, message) => ws.send(message) },
+    });
+    try {
+      await createProxy("streams.example.test", url(streams));
+      const ws = new WebSocket(`ws://127.0.0.1:${gw.gateway.httpPort}/`, { headers: { host: "streams.example.test" } } as any);
+      await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
+      const echo = (text: string) =>
+        new Promise<string>((resolve) => {
+          ws.onmessage = (e) => resolve(String(e.data));
+          ws.send(text);
+        });
+      const sse = (await gw.get("streams.example.test", "/events")).body!.getReader();
+      const nextEvent = async () => new TextDecoder().decode((await sse.read()).value);
+
+      expect(await echo("before")).toBe("before");
+      expect(await nextEvent()).toContain("data:");
+      for (let i = 0; i < 10; i++) {
+        await gw.api("PUT", "/api/v1/proxy/targets/streams.example.test", { custom_response_headers: { "X-Change": String(i) } });
+        await gw.api("POST", "/api/v1/proxy/targets/", { hostname: `other${i}.example.test`, target_url: url(alpha) });
+        await gw.api("POST", "/api/v1/routes/", { route_id: `churn${i}`, path_pattern: `/churn${i}`, target_type: "url", target_value: url(beta) });
+      }
+      await Bun.sleep(100);
+      expect(ws.readyState).toBe(WebSocket.OPEN);
+      expect(await echo("after")).toBe("after");
+      expect(await nextEvent()).toContain("data:");
+      ws.close();
+      await sse.cancel();
+    } finally {
+      streams.stop(true);
+    }
+  });
+});

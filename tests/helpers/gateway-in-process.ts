@@ -1,0 +1,70 @@
+/**
+ * A whole gateway (API, live config, HTTP edge, forwarding engine) started in
+ * this process on free loopback ports, against a test Redis.
+ */
+import pino from "pino";
+import { parseConfig } from "../../src/core/config";
+import { startGateway, type Gateway } from "../../src/gateway";
+import { freePort } from "./ports";
+import type { TestRedis } from "./redis-server";
+import { tempDir } from "./temp";
+
+export const GATEWAY_ADMIN = "acm_in_process_admin_token_000000";
+
+export interface TestGateway {
+  readonly gateway: Gateway;
+  readonly edge: string;
+  /** Calls the REST API as the admin; JSON in and out. */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
+  /** A request to the edge for `host`. */
+  get(host: string, path?: string, init?: RequestInit): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export async function startTestGateway(redis: TestRedis, env: Record<string, string> = {}): Promise<TestGateway> {
+  const config = parseConfig({
+    REDIS_URL: redis.url,
+    ADMIN_TOKEN: GATEWAY_ADMIN,
+    SERVER_HOST: "127.0.0.1",
+    HTTP_PORT: String(await freePort()),
+    HTTPS_PORT: String(await freePort()),
+    API_PORT: String(await freePort()),
+    PORTCULLIS_DATA_DIR: tempDir("gateway"),
+    ...env,
+  });
+  const gateway = await startGateway(config, pino({ level: "silent" }));
+  const apiBase = `http://127.0.0.1:${gateway.apiPort}`;
+  const edge = `http://127.0.0.1:${gateway.httpPort}`;
+  return {
+    gateway,
+    edge,
+    async api(method, path, body) {
+      const res = await fetch(apiBase + path, {
+        method,
+        headers: { authorization: `Bearer ${GATEWAY_ADMIN}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    },
+    get(host, path = "/", init = {}) {
+      return fetch(edge + path, { ...init, headers: { ...(init.headers as Record<string, string>), host } });
+    },
+    stop: () => gateway.stop(),
+  };
+}
+
+/** A backend that answers with its name and what it received. */
+export function namedBackend(name: string) {
+  return Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req) =>
+      Response.json({
+        backend: name,
+        path: new URL(req.url).pathname + new URL(req.url).search,
+        host: req.headers.get("host"),
+        headers: Object.fromEntries(req.headers),
+      }),
+  });
+}
