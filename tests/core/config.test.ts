@@ -25,7 +25,10 @@ describe("parseConfig", () => {
       baseDomain: "localhost",
       apiHostnames: ["localhost"],
       redis: { mode: "embedded", serverBinary: "redis-server" },
+      proxyConnectTimeoutMs: 30_000,
+      proxyRequestTimeoutMs: 120_000,
     });
+    expect(config.trustedProxies.contains("127.0.0.1")).toBe(false);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -62,6 +65,16 @@ describe("parseConfig", () => {
     });
   });
 
+  test("forwarding settings", () => {
+    const config = parseConfig({ PROXY_CONNECT_TIMEOUT: "2.5", PROXY_REQUEST_TIMEOUT: "60", TRUSTED_PROXY_CIDRS: "10.0.0.0/8, ::1" });
+    expect(config.proxyConnectTimeoutMs).toBe(2500);
+    expect(config.proxyRequestTimeoutMs).toBe(60_000);
+    expect(config.trustedProxies.contains("10.1.2.3")).toBe(true);
+    expect(config.trustedProxies.contains("::ffff:10.9.9.9")).toBe(true);
+    expect(config.trustedProxies.contains("::1")).toBe(true);
+    expect(config.trustedProxies.contains("11.0.0.1")).toBe(false);
+  });
+
   test("the spec's level names map to logger levels", () => {
     const levels = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"].map((l) => parseConfig({ LOG_LEVEL: l }).logLevel);
     expect(levels).toEqual(["debug", "info", "warn", "error", "fatal"]);
@@ -77,6 +90,10 @@ describe("parseConfig", () => {
     ["REDIS_URL with a bad db", { REDIS_URL: "redis://localhost:6379/abc" }, /^REDIS_URL: the path must be a database index/],
     ["short ADMIN_TOKEN", { ADMIN_TOKEN: "short" }, /^ADMIN_TOKEN: expected at least 24 characters/],
     ["bad ADMIN_EMAIL", { ADMIN_EMAIL: "nobody" }, /^ADMIN_EMAIL="nobody": expected an email address/],
+    ["zero timeout", { PROXY_CONNECT_TIMEOUT: "0" }, /^PROXY_CONNECT_TIMEOUT="0": expected a number of seconds greater than 0/],
+    ["non-numeric timeout", { PROXY_REQUEST_TIMEOUT: "2m" }, /^PROXY_REQUEST_TIMEOUT="2m": expected a number of seconds/],
+    ["bad trusted range", { TRUSTED_PROXY_CIDRS: "10.0.0.0/33" }, /^TRUSTED_PROXY_CIDRS: "10.0.0.0\/33": the prefix length must be 0 to 32/],
+    ["trusted garbage", { TRUSTED_PROXY_CIDRS: "lb.internal" }, /^TRUSTED_PROXY_CIDRS: "lb.internal" is not an IPv4 or IPv6 address/],
     ["bad API_HOSTNAME", { API_HOSTNAME: "bad_host!" }, /^API_HOSTNAME: "bad_host!" is not a hostname/],
   ];
   for (const [name, env, expected] of bad) {
