@@ -89,6 +89,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       table: () => liveConfig.table,
       engine,
       trustedProxies: config.trustedProxies,
+      idleTimeoutSeconds: config.clientIdleTimeoutSeconds,
     });
     servers.push(httpServer);
 

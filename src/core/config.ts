@@ -31,6 +31,8 @@ export interface Config {
   readonly proxyConnectTimeoutMs: number;
   /** PROXY_REQUEST_TIMEOUT: limit until the backend's response head arrives. */
   readonly proxyRequestTimeoutMs: number;
+  /** CLIENT_IDLE_TIMEOUT: seconds an idle client connection (keep-alive, stalled stream) stays open. */
+  readonly clientIdleTimeoutSeconds: number;
   /** TRUSTED_PROXY_CIDRS: peers whose X-Forwarded-* headers are extended rather than replaced. */
   readonly trustedProxies: CidrList;
 }
@@ -121,11 +123,23 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     return Math.round(value * 1000);
   };
 
+  // Bun's idle timeout is whole seconds up to 255.
+  const idleSeconds = (name: string, fallback: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 255) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected whole seconds from 1 to 255`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+
   const trusted = parseCidrList(read("TRUSTED_PROXY_CIDRS") ?? "");
   if (!trusted.ok) problems.push(`TRUSTED_PROXY_CIDRS: ${trusted.error}; expected comma-separated addresses or ranges like 10.0.0.0/8, ::1`);
   const forwarding = {
     proxyConnectTimeoutMs: seconds("PROXY_CONNECT_TIMEOUT", 30),
     proxyRequestTimeoutMs: seconds("PROXY_REQUEST_TIMEOUT", 120),
+    clientIdleTimeoutSeconds: idleSeconds("CLIENT_IDLE_TIMEOUT", 120),
   };
 
   const redis = parseRedis(read("REDIS_URL"), read("REDIS_PASSWORD"), read("REDIS_SERVER_BIN"), problems);

@@ -20,6 +20,8 @@ export interface EdgeOptions {
   readonly table: () => HostTable;
   readonly engine: ForwardingEngine;
   readonly trustedProxies: CidrList;
+  /** Seconds an idle client connection stays open (CLIENT_IDLE_TIMEOUT). */
+  readonly idleTimeoutSeconds: number;
 }
 
 /** The path of an absolute request URL, without parsing it into a URL object. */
@@ -37,6 +39,7 @@ export function startHttpEdge(options: EdgeOptions): Server<WebSocketProxyData> 
     Bun.serve<WebSocketProxyData>({
       hostname: options.hostname,
       port: options.port,
+      idleTimeout: options.idleTimeoutSeconds,
       websocket: engine.websocket,
       fetch(request, server) {
         const host = normalizeHost(request.headers.get("host"));
@@ -52,7 +55,11 @@ export function startHttpEdge(options: EdgeOptions): Server<WebSocketProxyData> 
         const clientIp = server.requestIP(request)?.address ?? "";
         const context = { clientIp, proto: "http" as const, trustedPeer: trustedProxies.contains(clientIp) };
         if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
-        return engine.forward(request, target, context);
+        return engine.forward(request, target, context).then((response) => {
+          // An event stream may be quiet for longer than the idle timeout and must stay open.
+          if (response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
+          return response;
+        });
       },
     }),
   );

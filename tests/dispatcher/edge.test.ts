@@ -16,7 +16,7 @@ const url = (server: { port: number | undefined }, path = "") => `http://127.0.0
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  gw = await startTestGateway(redis, { PROXY_REQUEST_TIMEOUT: "0.5" });
+  gw = await startTestGateway(redis, { PROXY_REQUEST_TIMEOUT: "0.5", CLIENT_IDLE_TIMEOUT: "1" });
 });
 afterAll(async () => {
   await gw?.stop();
@@ -124,6 +124,39 @@ describe("dispatch", () => {
   });
 });
 
+describe("streams", () => {
+  test("an event stream quieter than the idle timeout stays open", async () => {
+    const quiet = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch() {
+        let n = 0;
+        return new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode(": open\n\n")); // sends the head at once
+            },
+            async pull(controller) {
+              await Bun.sleep(1_500); // longer than CLIENT_IDLE_TIMEOUT=1
+              controller.enqueue(new TextEncoder().encode(`data: ${n++}\n\n`));
+              if (n === 2) controller.close();
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        );
+      },
+    });
+    try {
+      expect((await gw.api("POST", "/api/v1/proxy/targets/", { hostname: "quiet.example.test", target_url: url(quiet) })).status).toBe(201);
+      await Bun.sleep(50);
+      const res = await gw.get("quiet.example.test", "/events");
+      expect(await res.text()).toBe(": open\n\ndata: 0\n\ndata: 1\n\n");
+    } finally {
+      quiet.stop(true);
+    }
+  }, 10_000);
+});
+
 describe("changes apply without a restart", () => {
   test("100 target changes each visible on the edge; p99 under 100 ms", async () => {
     await createProxy("live.example.test", url(alpha));
@@ -191,7 +224,11 @@ describe("changes apply without a restart", () => {
           { headers: { "content-type": "text/event-stream" } },
         );
       },
-      websocket: { message: (ws, message) => ws.send(message) },
+      websocket: {
+        message(ws, message) {
+          ws.send(message);
+        },
+      },
     });
     try {
       await createProxy("streams.example.test", url(streams));
