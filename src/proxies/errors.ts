@@ -1,0 +1,76 @@
+/**
+ * What the client sees when the backend fails. Bodies are fixed text: they never
+ * name the backend's host, port or address, nor echo the underlying error.
+ */
+import { escapeHtml } from "../core/html";
+
+export type UpstreamFailure = "refused" | "connect_timeout" | "request_timeout" | "unreachable" | "invalid_response";
+
+const FAILURES: Record<UpstreamFailure, { status: 502 | 504; code: string; detail: string }> = {
+  refused: { status: 502, code: "bad_gateway", detail: "the upstream service refused the connection" },
+  unreachable: { status: 502, code: "bad_gateway", detail: "the upstream service could not be reached" },
+  invalid_response: { status: 502, code: "bad_gateway", detail: "the upstream service sent an invalid response" },
+  connect_timeout: { status: 504, code: "gateway_timeout", detail: "the upstream service did not accept the connection in time" },
+  request_timeout: { status: 504, code: "gateway_timeout", detail: "the upstream service did not respond in time" },
+};
+
+/** Thrown inside the engine to carry a classified failure to the response builder. */
+export class UpstreamError extends Error {
+  constructor(readonly failure: UpstreamFailure, options?: { cause?: unknown }) {
+    super(FAILURES[failure].detail, options);
+    this.name = "UpstreamError";
+  }
+}
+
+/** Maps an error from fetch / Bun.connect / WebSocket to a failure kind by its code. */
+export function classifyError(error: unknown): UpstreamFailure {
+  if (error instanceof UpstreamError) return error.failure;
+  const code = String((error as { code?: unknown } | null)?.code ?? "");
+  if (code === "ECONNREFUSED" || code === "ConnectionRefused") return "refused";
+  if (code === "ETIMEDOUT" || code === "TimeoutError") return "connect_timeout";
+  return "unreachable";
+}
+
+const STATUS_TEXT = { 502: "Bad Gateway", 504: "Gateway Timeout" } as const;
+
+export function upstreamErrorResponse(failure: UpstreamFailure, accept: string | null): Response {
+  const { status, code, detail } = FAILURES[failure];
+  const headers = { "cache-control": "no-store" };
+  if (prefersJson(accept)) {
+    return Response.json({ error: code, detail }, { status, headers });
+  }
+  const title = `${status} ${STATUS_TEXT[status]}`;
+  return new Response(
+    `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head>` +
+      `<body><h1>${title}</h1><p>${escapeHtml(detail[0]!.toUpperCase() + detail.slice(1))}.</p></body></html>\n`,
+    { status, headers: { ...headers, "content-type": "text/html; charset=utf-8" } },
+  );
+}
+
+/**
+ * JSON unless the Accept header ranks HTML strictly higher than JSON (browsers
+ * do; API clients, curl and an absent header do not). Specificity decides which
+ * range's q applies: `text/html` beats `text/*` beats `*\/*`.
+ */
+export function prefersJson(accept: string | null): boolean {
+  if (!accept) return true;
+  return quality(accept, "application", "json") >= quality(accept, "text", "html");
+}
+
+function quality(accept: string, type: string, subtype: string): number {
+  let best = -1;
+  let q = 0;
+  for (const range of accept.split(",")) {
+    const [media = "", ...params] = range.split(";");
+    const [t = "", s = ""] = media.trim().toLowerCase().split("/");
+    const specificity = t === type && s === subtype ? 2 : t === type && s === "*" ? 1 : t === "*" && s === "*" ? 0 : -1;
+    if (specificity <= best) continue;
+    best = specificity;
+    q = 1;
+    for (const param of params) {
+      const [key, value] = param.split("=");
+      if (key?.trim().toLowerCase() === "q") q = Number(value) || 0;
+    }
+  }
+  return q;
+}

@@ -1,0 +1,143 @@
+/**
+ * Header rewriting between client and backend, as pure functions.
+ *
+ * The request side is a visitor (`visitUpstreamRequestHeaders`) so the raw
+ * HTTP/1.1 client can write the request head straight into one string while
+ * WebSocket and tests get a `Headers` from the same rules
+ * (`upstreamRequestHeaders`). Everything that depends only on the target is
+ * computed once per target and cached.
+ */
+import type { ForwardContext, ForwardTarget } from "./forward-target";
+
+/** RFC 9110 §7.6.1 plus the de-facto ones (Keep-Alive, Proxy-Connection). */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authorization",
+  "proxy-authenticate",
+]);
+
+/** Replaced by the gateway (or, from a trusted peer, extended) — never copied as sent. */
+const FORWARDING = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "host"]);
+
+export type HeaderSink = (name: string, value: string) => void;
+
+interface CompiledTarget {
+  readonly backendHost: string;
+  readonly requestNames: ReadonlySet<string>;
+  readonly requestHeaders: readonly (readonly [string, string])[];
+  readonly responseHeaders: readonly (readonly [string, string])[];
+}
+
+const compiled = new WeakMap<ForwardTarget, CompiledTarget>();
+
+function compile(target: ForwardTarget): CompiledTarget {
+  let entry = compiled.get(target);
+  if (!entry) {
+    // Operator config, but a CR/LF in a value would let it inject headers.
+    const safe = (pairs: readonly (readonly [string, string])[]) =>
+      pairs.filter(([name, value]) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && !/[\r\n\0]/.test(value));
+    const requestHeaders = safe(target.requestHeaders);
+    entry = {
+      backendHost: target.url.host,
+      requestNames: new Set(requestHeaders.map(([name]) => name.toLowerCase())),
+      requestHeaders,
+      responseHeaders: safe(target.responseHeaders),
+    };
+    compiled.set(target, entry);
+  }
+  return entry;
+}
+
+/** The header names a Connection header lists (lowercased); usually none. */
+function connectionTokens(value: string | null): ReadonlySet<string> | undefined {
+  if (!value) return undefined;
+  const tokens = value.toLowerCase().split(",").map((t) => t.trim()).filter((t) => t !== "" && t !== "close" && t !== "keep-alive");
+  return tokens.length === 0 ? undefined : new Set(tokens);
+}
+
+/** "::ffff:10.0.0.1" as the backend expects to see it: "10.0.0.1". */
+export function displayIp(ip: string): string {
+  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
+}
+
+/**
+ * Emits the headers to send upstream, Host first. Hop-by-hop and X-Auth-*
+ * headers are dropped; X-Forwarded-* / X-Real-IP / Forwarded are replaced
+ * unless the peer is trusted; custom_headers are applied last and win.
+ */
+export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTarget, context: ForwardContext, emit: HeaderSink): void {
+  const t = compile(target);
+  const clientHost = incoming.get("host");
+  const hopByHop = connectionTokens(incoming.get("connection"));
+  const custom = t.requestNames;
+  if (!custom.has("host")) emit("host", target.preserveHost && clientHost ? clientHost : t.backendHost);
+
+  let xff: string | undefined;
+  let xfp: string | undefined;
+  let xfh: string | undefined;
+  let realIp: string | undefined;
+  for (const [name, value] of incoming) {
+    if (FORWARDING.has(name)) {
+      if (!context.trustedPeer) continue;
+      if (name === "x-forwarded-for") xff = value;
+      else if (name === "x-forwarded-proto") xfp = value;
+      else if (name === "x-forwarded-host") xfh = value;
+      else if (name === "x-real-ip") realIp = value;
+      else if (name === "forwarded" && !custom.has(name)) emit(name, value);
+      continue;
+    }
+    if (HOP_BY_HOP.has(name) || custom.has(name) || name.startsWith("x-auth-") || hopByHop?.has(name)) continue;
+    emit(name, value);
+  }
+
+  const peer = displayIp(context.clientIp);
+  const set = (name: string, value: string | undefined | null) => {
+    if (value && !custom.has(name)) emit(name, value);
+  };
+  set("x-forwarded-for", xff ? `${xff}, ${peer}` : peer);
+  set("x-forwarded-proto", xfp ?? context.proto);
+  set("x-forwarded-host", xfh ?? clientHost);
+  set("x-real-ip", realIp ?? (xff ? firstHop(xff) : undefined) ?? peer);
+  for (const [name, value] of t.requestHeaders) emit(name, value);
+}
+
+function firstHop(xff: string): string | undefined {
+  const comma = xff.indexOf(",");
+  const hop = (comma < 0 ? xff : xff.slice(0, comma)).trim();
+  return hop === "" ? undefined : hop;
+}
+
+/** The same rules as a `Headers` object (WebSocket handshakes, tests). */
+export function upstreamRequestHeaders(incoming: Headers, target: ForwardTarget, context: ForwardContext): Headers {
+  const out = new Headers();
+  visitUpstreamRequestHeaders(incoming, target, context, (name, value) => out.append(name, value));
+  return out;
+}
+
+/** True for a response header that must not be passed to the client. */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}
+
+/**
+ * Rewrites a backend response's headers in place for the client: hop-by-hop
+ * (and those the Connection header names) removed, custom_response_headers set.
+ */
+export function rewriteResponseHeaders(headers: Headers, target: ForwardTarget): Headers {
+  const named = connectionTokens(headers.get("connection"));
+  for (const name of HOP_BY_HOP) headers.delete(name);
+  if (named) for (const name of named) headers.delete(name);
+  for (const [name, value] of compile(target).responseHeaders) headers.set(name, value);
+  return headers;
+}
+
+/** custom_response_headers, validated, for code that builds its own response head. */
+export function customResponseHeaders(target: ForwardTarget): readonly (readonly [string, string])[] {
+  return compile(target).responseHeaders;
+}

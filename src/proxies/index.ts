@@ -1,0 +1,56 @@
+/**
+ * The forwarding engine: what the dispatcher calls once it has picked a
+ * ForwardTarget for a request. One engine per gateway process; it owns the
+ * keep-alive connections to backends.
+ */
+import type { Server, WebSocketHandler } from "bun";
+import { createFetchForwarder } from "./fetch-forward";
+import type { ForwardContext, ForwardTarget } from "./forward-target";
+import type { ForwardingOptions } from "./options";
+import { createWebSocketProxy, isWebSocketUpgrade, type WebSocketProxyData } from "./websocket";
+
+export { parseCidrList, type CidrList } from "./cidr";
+export { upstreamErrorResponse, prefersJson, type UpstreamFailure } from "./errors";
+export { forwardTarget, type ForwardContext, type ForwardTarget } from "./forward-target";
+export { rewriteResponseHeaders, upstreamRequestHeaders, visitUpstreamRequestHeaders } from "./headers";
+export { DEFAULT_FORWARDING_OPTIONS, type ForwardingOptions } from "./options";
+export type { WebSocketProxyData } from "./websocket";
+
+export interface ForwardingEngine {
+  /** Forwards one HTTP request (not a WebSocket upgrade). Never throws: backend failures become error responses. */
+  forward(request: Request, target: ForwardTarget, context: ForwardContext): Promise<Response>;
+  /** True if the request asks for a WebSocket upgrade. */
+  isWebSocketUpgrade(request: Request): boolean;
+  /**
+   * Connects the backend WebSocket, then upgrades the client; resolves to
+   * undefined when upgraded, else to an error Response (502/504 when the backend
+   * cannot be reached). Asynchronous because the backend's answer (reachable?
+   * which subprotocol?) must be known before the client's 101 is sent.
+   */
+  upgradeWebSocket(
+    request: Request,
+    server: Server<WebSocketProxyData>,
+    target: ForwardTarget,
+    context: ForwardContext,
+  ): Promise<Response | undefined>;
+  /** Pass to Bun.serve({ websocket }) of every listener that may upgrade. */
+  readonly websocket: WebSocketHandler<WebSocketProxyData>;
+  /** Closes pooled backend connections and relayed WebSockets. */
+  close(): void;
+}
+
+export function createForwardingEngine(options: ForwardingOptions): ForwardingEngine {
+  const session = new Bun.FetchSession({ proxy: undefined, keepAlive: { idleTimeout: 60 } });
+  const forward = createFetchForwarder(options, session);
+  const websockets = createWebSocketProxy(options);
+  return {
+    forward,
+    isWebSocketUpgrade,
+    upgradeWebSocket: websockets.upgrade,
+    websocket: websockets.websocket,
+    close() {
+      session.close();
+      websockets.close();
+    },
+  };
+}
