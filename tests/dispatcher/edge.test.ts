@@ -137,7 +137,7 @@ describe("streams", () => {
               controller.enqueue(new TextEncoder().encode(": open\n\n")); // sends the head at once
             },
             async pull(controller) {
-              await Bun.sleep(1_500); // longer than CLIENT_IDLE_TIMEOUT=1
+              await Bun.sleep(3_000); // past CLIENT_IDLE_TIMEOUT=1 and the timer's ~4 s granularity
               controller.enqueue(new TextEncoder().encode(`data: ${n++}\n\n`));
               if (n === 2) controller.close();
             },
@@ -154,7 +154,7 @@ describe("streams", () => {
     } finally {
       quiet.stop(true);
     }
-  }, 10_000);
+  }, 15_000);
 });
 
 describe("changes apply without a restart", () => {
