@@ -111,6 +111,27 @@ describe("dispatch", () => {
     expect(post.backend).toBe("alpha");
   });
 
+  test("malformed bytes close that connection only; the edge keeps serving", async () => {
+    await createProxy("sturdy.example.test", url(alpha));
+    for (const garbage of ["\x16\x03\x01\x00\xff\x01", "GET / HTTP/1.1\r\nHost: sturdy.example.test\r\nContent-Length: -5\r\n\r\n", "NOT HTTP AT ALL\r\n\r\n"]) {
+      const reply = await new Promise<string>((resolve) => {
+        let received = "";
+        Bun.connect({
+          hostname: "127.0.0.1",
+          port: gw.gateway.httpPort,
+          socket: {
+            open: (socket) => void socket.write(garbage),
+            data: (_socket, chunk) => void (received += chunk.toString()),
+            close: () => resolve(received),
+            error: () => resolve(received),
+          },
+        });
+      });
+      expect(reply === "" || reply.startsWith("HTTP/1.1 400")).toBe(true);
+    }
+    expect(await backendOf("sturdy.example.test")).toBe("alpha");
+  });
+
   test("client X-Forwarded-* and X-Auth-* headers do not reach the backend", async () => {
     await createProxy("headers.example.test", url(alpha));
     const res = await gw.get("headers.example.test", "/", {
