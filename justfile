@@ -269,3 +269,7 @@ install-systemd: build-if-stale
 # Build the container image portcullis (needs a Docker engine)
 docker-build:
     docker build -t portcullis .
+
+# Benchmark direct vs nginx vs Portcullis over loopback (needs wrk, nginx); rewrites docs/benchmarks.md. E.g. `just bench --duration 5`
+bench *args: build-if-stale
+    bun bench/run.ts "$@"

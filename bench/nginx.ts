@@ -1,0 +1,86 @@
+/**
+ * nginx as the reference proxy: one worker, upstream keep-alive, no access log,
+ * started from a generated config in a temp prefix so it needs no root and
+ * touches nothing under /etc or /var.
+ */
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { freePort, makeTempDir, OutputTail, spawnChild, stopChild } from "./processes";
+import { waitForHttp } from "./ready";
+
+export interface RunningNginx {
+  readonly port: number;
+  readonly configText: string;
+  stop(): Promise<void>;
+}
+
+export function nginxConfig(options: { dir: string; port: number; backendPort: number; runAsRoot: boolean }): string {
+  const { dir, port, backendPort } = options;
+  // As root, nginx would drop its worker to "nobody", which cannot enter the
+  // 0700 temp prefix: keep the worker as the current user instead.
+  const user = options.runAsRoot ? "user root;\n" : "";
+  return `${user}worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+
+events {
+    # wrk -c and the concurrent WebSocket run each need a client and an upstream connection.
+    worker_connections 4096;
+}
+
+http {
+    access_log off;
+    client_body_temp_path ${dir}/client_body;
+    proxy_temp_path ${dir}/proxy;
+    fastcgi_temp_path ${dir}/fastcgi;
+    uwsgi_temp_path ${dir}/uwsgi;
+    scgi_temp_path ${dir}/scgi;
+
+    upstream backend {
+        server 127.0.0.1:${backendPort};
+        keepalive 64;
+    }
+
+    server {
+        listen 127.0.0.1:${port};
+
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            # Without this nginx sends "Connection: close" and the upstream keep-alive pool is unused.
+            proxy_set_header Connection "";
+        }
+
+        location /ws {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_read_timeout 300s;
+        }
+    }
+}
+`;
+}
+
+export async function startNginx(backendPort: number): Promise<RunningNginx> {
+  const dir = makeTempDir("nginx");
+  const port = freePort();
+  const configText = nginxConfig({ dir, port, backendPort, runAsRoot: process.getuid?.() === 0 });
+  const configPath = join(dir, "nginx.conf");
+  await Bun.write(configPath, configText);
+  // -e: the error log nginx writes to before it has read the config (default /var/log/nginx).
+  const child: Subprocess<"ignore", "pipe", "pipe"> = spawnChild(
+    ["nginx", "-p", dir, "-e", join(dir, "error.log"), "-c", configPath, "-g", "daemon off;"],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  const output = new OutputTail([child.stdout, child.stderr]);
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/`, child, 10_000);
+  } catch (err) {
+    const log = await Bun.file(join(dir, "error.log")).text().catch(() => "");
+    await stopChild(child);
+    throw new Error(`nginx did not start: ${(err as Error).message}\n${output.value}${log}`);
+  }
+  return { port, configText, stop: () => stopChild(child) };
+}
