@@ -273,3 +273,67 @@ docker-build:
 # Benchmark direct vs nginx vs Portcullis over loopback (needs wrk, nginx); rewrites docs/benchmarks.md. E.g. `just bench --duration 5`
 bench *args: build-if-stale
     bun bench/run.ts "$@"
+
+# ---- Proxy targets and routes (wrap `portcullis proxy …` and `portcullis route …`) ----
+# Booleans are "true" or "false"; "" leaves the server's default.
+
+# Create a proxy target; staging and email are for certificates (accepted, not used yet)
+proxy-create hostname target-url staging="" preserve-host="" enable-http="" enable-https="" email="" token="":
+    @{{ if staging + email != '' { 'echo "note: staging/email apply once certificates are available; ignored" >&2;' } else { '' } }} \
+    {{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy create {{ quote(hostname) }} {{ quote(target-url) }} \
+        {{ if preserve-host == 'true' { '--preserve-host' } else if preserve-host == 'false' { '--no-preserve-host' } else if preserve-host == '' { '' } else { error('preserve-host: expected true or false, got ' + quote(preserve-host)) } }} \
+        {{ if enable-http == 'true' { '--enable-http' } else if enable-http == 'false' { '--no-enable-http' } else if enable-http == '' { '' } else { error('enable-http: expected true or false, got ' + quote(enable-http)) } }} \
+        {{ if enable-https == 'true' { '--enable-https' } else if enable-https == 'false' { '--no-enable-https' } else if enable-https == '' { '' } else { error('enable-https: expected true or false, got ' + quote(enable-https)) } }}
+
+# List the proxies you can see
+proxy-list token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy list
+
+# Show every setting of a proxy
+proxy-show hostname token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy show {{ quote(hostname) }}
+
+# Delete a proxy; delete-cert and force are for certificates (accepted, not used yet)
+proxy-delete hostname delete-cert="" force="" token="":
+    @{{ if delete-cert + force != '' { 'echo "note: delete-cert/force apply once certificates are available; ignored" >&2;' } else { '' } }} \
+    {{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy delete {{ quote(hostname) }}
+
+# List the routes you can see, highest priority first
+route-list token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} route list
+
+# Show a route in JSON
+route-show route-id token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} --format json route show {{ quote(route-id) }}
+
+# Create a route (scope: the server default, global); target-type is url or service
+route-create path target-type target-value priority="50" methods="" is-regex="false" description="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} route create {{ quote(path) }} {{ quote(target-type) }} {{ quote(target-value) }} \
+        {{ if priority != '' { '--priority ' + quote(priority) } else { '' } }} \
+        {{ if methods != '' { '--methods ' + quote(methods) } else { '' } }} \
+        {{ if is-regex == 'true' { '--regex' } else if is-regex == 'false' { '' } else if is-regex == '' { '' } else { error('is-regex: expected true or false, got ' + quote(is-regex)) } }} \
+        {{ if description != '' { '--description ' + quote(description) } else { '' } }}
+
+# Delete a route
+route-delete route-id token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} route delete {{ quote(route-id) }}
+
+# Create a global route: it applies to every proxy (admin only)
+route-create-global path target-type target-value priority="50" methods="" is-regex="false" description="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} route create {{ quote(path) }} {{ quote(target-type) }} {{ quote(target-value) }} --scope global \
+        {{ if priority != '' { '--priority ' + quote(priority) } else { '' } }} \
+        {{ if methods != '' { '--methods ' + quote(methods) } else { '' } }} \
+        {{ if is-regex == 'true' { '--regex' } else if is-regex == 'false' { '' } else if is-regex == '' { '' } else { error('is-regex: expected true or false, got ' + quote(is-regex)) } }} \
+        {{ if description != '' { '--description ' + quote(description) } else { '' } }}
+
+# Create a route for the proxies listed (comma-separated hostnames)
+route-create-proxy path target-type target-value proxies priority="50" methods="" is-regex="false" description="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} route create {{ quote(path) }} {{ quote(target-type) }} {{ quote(target-value) }} --scope proxy --proxies {{ quote(proxies) }} \
+        {{ if priority != '' { '--priority ' + quote(priority) } else { '' } }} \
+        {{ if methods != '' { '--methods ' + quote(methods) } else { '' } }} \
+        {{ if is-regex == 'true' { '--regex' } else if is-regex == 'false' { '' } else if is-regex == '' { '' } else { error('is-regex: expected true or false, got ' + quote(is-regex)) } }} \
+        {{ if description != '' { '--description ' + quote(description) } else { '' } }}
+
+# List routes filtered by scope: all, global or proxy
+route-list-by-scope scope="all" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} route list --scope {{ quote(scope) }}

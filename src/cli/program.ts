@@ -5,6 +5,8 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../core/version";
 import { ApiClient } from "./api-client";
+import { registerProxyCommands } from "./commands/proxy";
+import { registerRouteCommands } from "./commands/route";
 import { registerTokenCommands } from "./commands/token";
 import type { CommandContext } from "./context";
 import { OUTPUT_FORMATS, resolveSettings, type GlobalFlags } from "./settings";
@@ -37,5 +39,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
     return { settings, client: new ApiClient(settings), print: (text: string) => console.log(text) };
   };
   registerTokenCommands(program, context);
+  registerProxyCommands(program, context);
+  registerRouteCommands(program, context);
   return program;
 }
