@@ -1,13 +1,14 @@
 /** GET /api/v1/routes/formatted: routes as a fixed-width text table, in evaluation order. */
+import { routeMethods, routePath, routeScope, routeTarget } from "../../dispatcher/route-labels";
 import type { RouteRecord } from "../../storage/route-repository";
 
 const COLUMNS: [header: string, value: (r: RouteRecord) => string][] = [
   ["PRIORITY", (r) => String(r.priority)],
   ["ID", (r) => r.route_id],
-  ["PATH", (r) => (r.is_regex ? `~${r.path_pattern}` : r.path_pattern)],
-  ["METHODS", (r) => (r.methods.length ? r.methods.join(",") : "*")],
-  ["TARGET", (r) => `${r.target_type}:${r.target_value}`],
-  ["SCOPE", (r) => (r.scope === "global" ? "global" : `proxy:${r.proxy_hostnames.join(",")}`)],
+  ["PATH", routePath],
+  ["METHODS", routeMethods],
+  ["TARGET", routeTarget],
+  ["SCOPE", routeScope],
   ["ENABLED", (r) => (r.enabled ? "yes" : "no")],
   ["DESCRIPTION", (r) => r.description],
 ];

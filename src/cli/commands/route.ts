@@ -1,5 +1,6 @@
 /** `portcullis route …`: the spec's route commands over /api/v1/routes. */
 import { Option, type Command } from "commander";
+import { routeMethods, routePath, routeScope, routeTarget } from "../../dispatcher/route-labels";
 import type { RouteRecord } from "../../storage/route-repository";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
@@ -7,10 +8,7 @@ import { renderItem, renderList, type Column } from "../output";
 
 export type RouteView = Omit<RouteRecord, "owner_token_hash">;
 
-export const routePath = (r: RouteView) => (r.is_regex ? `~${r.path_pattern}` : r.path_pattern);
-export const routeMethods = (r: RouteView) => (r.methods.length ? r.methods.join(",") : "*");
-export const routeTarget = (r: RouteView) => `${r.target_type}:${r.target_value}`;
-export const routeScope = (r: RouteView) => (r.scope === "global" ? "global" : `proxy:${r.proxy_hostnames.join(",")}`);
+export { routeMethods, routePath, routeScope, routeTarget };
 
 export const ROUTE_COLUMNS: Column<RouteView>[] = [
   { header: "Priority", value: (r) => r.priority },
