@@ -4,12 +4,13 @@
  */
 import { escapeHtml } from "../core/html";
 
-export type UpstreamFailure = "refused" | "connect_timeout" | "request_timeout" | "unreachable" | "invalid_response";
+export type UpstreamFailure = "refused" | "connect_timeout" | "request_timeout" | "unreachable" | "invalid_response" | "closed";
 
 const FAILURES: Record<UpstreamFailure, { status: 502 | 504; code: string; detail: string }> = {
   refused: { status: 502, code: "bad_gateway", detail: "the upstream service refused the connection" },
   unreachable: { status: 502, code: "bad_gateway", detail: "the upstream service could not be reached" },
   invalid_response: { status: 502, code: "bad_gateway", detail: "the upstream service sent an invalid response" },
+  closed: { status: 502, code: "bad_gateway", detail: "the upstream service closed the connection without a response" },
   connect_timeout: { status: 504, code: "gateway_timeout", detail: "the upstream service did not accept the connection in time" },
   request_timeout: { status: 504, code: "gateway_timeout", detail: "the upstream service did not respond in time" },
 };

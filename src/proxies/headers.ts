@@ -137,7 +137,20 @@ export function rewriteResponseHeaders(headers: Headers, target: ForwardTarget):
   return headers;
 }
 
-/** custom_response_headers, validated, for code that builds its own response head. */
-export function customResponseHeaders(target: ForwardTarget): readonly (readonly [string, string])[] {
-  return compile(target).responseHeaders;
+/**
+ * The same response rules over parsed header pairs (lowercase names) from the
+ * raw HTTP/1.1 client; `connectionTokens` are the names the response's
+ * Connection header listed.
+ */
+export function responseHeaderPairs(pairs: [string, string][], connectionTokens: readonly string[], target: ForwardTarget): [string, string][] {
+  const custom = compile(target).responseHeaders;
+  const out: [string, string][] = [];
+  for (const pair of pairs) {
+    const name = pair[0];
+    if (HOP_BY_HOP.has(name) || (connectionTokens.length > 0 && connectionTokens.includes(name))) continue;
+    if (custom.length > 0 && custom.some(([c]) => c.toLowerCase() === name)) continue;
+    out.push(pair);
+  }
+  for (const [name, value] of custom) out.push([name, value]);
+  return out;
 }

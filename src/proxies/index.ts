@@ -4,7 +4,8 @@
  * keep-alive connections to backends.
  */
 import type { Server, WebSocketHandler } from "bun";
-import { createFetchForwarder } from "./fetch-forward";
+import { createHttpForwarder } from "./http-forward";
+import { PoolSet } from "./http1/pool";
 import type { ForwardContext, ForwardTarget } from "./forward-target";
 import type { ForwardingOptions } from "./options";
 import { createWebSocketProxy, isWebSocketUpgrade, type WebSocketProxyData } from "./websocket";
@@ -40,8 +41,8 @@ export interface ForwardingEngine {
 }
 
 export function createForwardingEngine(options: ForwardingOptions): ForwardingEngine {
-  const session = new Bun.FetchSession({ proxy: undefined, keepAlive: { idleTimeout: 60 } });
-  const forward = createFetchForwarder(options, session);
+  const pools = new PoolSet(options.connectTimeoutMs);
+  const forward = createHttpForwarder(options, pools);
   const websockets = createWebSocketProxy(options);
   return {
     forward,
@@ -49,7 +50,7 @@ export function createForwardingEngine(options: ForwardingOptions): ForwardingEn
     upgradeWebSocket: websockets.upgrade,
     websocket: websockets.websocket,
     close() {
-      session.close();
+      pools.close();
       websockets.close();
     },
   };

@@ -1,0 +1,123 @@
+/**
+ * One TCP (or TLS) connection to a backend, owned either by its pool (idle) or
+ * by the one exchange using it. Bun's client sockets do not buffer writes, so
+ * unwritten bytes are queued here and flushed on `drain`.
+ */
+import type { Socket, SocketHandler } from "bun";
+
+/** The exchange currently using a connection. */
+export interface ConnectionUser {
+  onData(chunk: Buffer): void;
+  onWritable(): void;
+  onClose(): void;
+}
+
+export interface ConnectionOwner {
+  /** Called when an idle connection goes away, so the pool forgets it. */
+  forget(connection: BackendConnection): void;
+}
+
+export class BackendConnection {
+  socket: Socket<BackendConnection> | undefined;
+  user: ConnectionUser | undefined;
+  /** Requests started on this connection: above 1 it was reused from the pool. */
+  uses = 0;
+  closed = false;
+  /** While connecting: told whether the connection became usable (TLS handshake verified, or closed first). */
+  connecting: ((ok: boolean) => void) | undefined;
+  private queue: Uint8Array[] = [];
+
+  constructor(readonly owner: ConnectionOwner) {}
+
+  /** Writes or queues `data`; true when everything has reached the socket. */
+  write(data: Uint8Array): boolean {
+    if (this.closed || !this.socket) return false;
+    if (this.queue.length > 0) {
+      this.queue.push(data);
+      return false;
+    }
+    const written = this.socket.write(data);
+    if (written === data.length) return true;
+    if (written < 0) return false;
+    this.queue.push(data.subarray(written));
+    return false;
+  }
+
+  get flushed(): boolean {
+    return this.queue.length === 0;
+  }
+
+  flush(): void {
+    const socket = this.socket;
+    while (socket && this.queue.length > 0) {
+      const head = this.queue[0]!;
+      const written = socket.write(head);
+      if (written < 0) return;
+      if (written < head.length) {
+        this.queue[0] = head.subarray(written);
+        return;
+      }
+      this.queue.shift();
+    }
+    this.user?.onWritable();
+  }
+
+  pause(): void {
+    this.socket?.pause();
+  }
+
+  resume(): void {
+    this.socket?.resume();
+  }
+
+  /** Drops the connection at once (RST): used for anything that leaves it in an unknown state. */
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.socket?.terminate();
+  }
+
+  handleClose(): void {
+    this.closed = true;
+    this.queue = [];
+    this.connecting?.(false);
+    const user = this.user;
+    this.user = undefined;
+    if (user) user.onClose();
+    else this.owner.forget(this);
+  }
+}
+
+export const socketHandlers: SocketHandler<BackendConnection> = {
+  binaryType: "buffer",
+  data(socket, chunk) {
+    const user = socket.data.user;
+    // Bytes on an idle connection belong to no request: the connection is unusable.
+    if (user) user.onData(chunk);
+    else socket.data.destroy();
+  },
+  drain(socket) {
+    socket.data.flush();
+  },
+  handshake(socket, success) {
+    // Bun closes a connection whose certificate does not verify; `close` then reports it.
+    socket.data.socket = socket;
+    if (success) socket.data.connecting?.(true);
+    else socket.data.destroy();
+  },
+  end(socket) {
+    // The backend half-closed: nothing more will arrive. Finish closing our side too.
+    socket.end();
+  },
+  close(socket) {
+    socket.data.handleClose();
+  },
+  timeout(socket) {
+    // Only idle pooled connections have a timeout set.
+    socket.data.destroy();
+  },
+  error() {
+    // `close` follows; the error text could name the backend, so it is not kept.
+  },
+};

@@ -1,0 +1,264 @@
+/**
+ * One request/response on a backend connection: sends the head (and body),
+ * parses the response head under the request timeout, then hands the body to
+ * the client — as one buffer when it arrived with the head (the common small
+ * response: no stream, and Bun.serve sends a Content-Length), else as a
+ * ReadableStream that pauses the backend socket while the client is behind.
+ * The connection goes back to the pool only after a clean, complete exchange.
+ */
+import { UpstreamError } from "../errors";
+import { ChunkedDecoder } from "./chunked-decoder";
+import type { BackendConnection, ConnectionUser } from "./connection";
+import type { OriginPool } from "./pool";
+import { pumpRequestBody } from "./request-body";
+import { findHeadEnd, MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } from "./response-head";
+
+/** Bytes queued toward the client before the backend socket is paused. */
+const STREAM_HIGH_WATER = 256 * 1024;
+
+/** Builds the client's Response from the backend's head (headers rewritten by the caller). */
+export type Respond = (head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null) => Response;
+
+/** A reused connection closed before answering: the backend timed it out. Safe to retry on a new one. */
+export class StaleConnectionError extends UpstreamError {
+  constructor() {
+    super("closed");
+  }
+}
+
+const enum Phase {
+  Head,
+  Body,
+  Done,
+}
+
+export class Exchange implements ConnectionUser {
+  private phase = Phase.Head;
+  private head: Buffer | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private resolve!: (response: Response) => void;
+  private reject!: (error: unknown) => void;
+  readonly response: Promise<Response>;
+  private reusable = true;
+  private requestSent = false;
+  private responseDone = false;
+  private remaining = 0;
+  private decoder: ChunkedDecoder | undefined;
+  private untilClose = false;
+  private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  private paused = false;
+  private drained: (() => void) | undefined;
+
+  constructor(
+    private readonly connection: BackendConnection,
+    private readonly pool: OriginPool,
+    private readonly method: string,
+    private readonly respond: Respond,
+    requestTimeoutMs: number,
+  ) {
+    this.response = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    connection.user = this;
+    this.timer = setTimeout(() => this.fail(new UpstreamError("request_timeout")), requestTimeoutMs);
+  }
+
+  /** Sends the request head, then the body if any. */
+  send(head: Uint8Array, body: ReadableStream<Uint8Array> | null, chunked: boolean): void {
+    // Closed between leaving the pool (or connecting) and now: no close event will come any more.
+    if (this.connection.closed) return this.onClose();
+    this.connection.write(head);
+    if (!body) {
+      this.requestSent = true;
+      return;
+    }
+    const sink = {
+      write: (data: Uint8Array) => this.connection.write(data),
+      writable: () => (this.connection.flushed || this.phase === Phase.Done ? Promise.resolve() : new Promise<void>((r) => (this.drained = r))),
+      active: () => this.phase !== Phase.Done && !this.connection.closed,
+    };
+    pumpRequestBody(body, chunked, sink).then(
+      (complete) => {
+        this.requestSent = complete;
+        this.finishIfDone();
+      },
+      // The client's upload broke off (it disconnected): the backend must not see a truncated request as whole.
+      () => this.fail(new UpstreamError("closed")),
+    );
+  }
+
+  onWritable(): void {
+    const drained = this.drained;
+    this.drained = undefined;
+    drained?.();
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.phase === Phase.Body) return this.onBody(chunk);
+    if (this.phase === Phase.Done) return;
+    let bytes: Buffer = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+    const searchFrom = this.head ? this.head.length - 3 : 0;
+    let end = findHeadEnd(bytes, searchFrom);
+    while (end >= 0) {
+      const parsed = parseResponseHead(bytes.toString("latin1", 0, end - 4), this.method);
+      if (typeof parsed === "string") return this.fail(new UpstreamError("invalid_response"));
+      const rest = bytes.subarray(end);
+      // 1xx interim responses (100 Continue, 103 Early Hints) are not passed on: the final one follows.
+      if (parsed.status < 200) {
+        if (parsed.status === 101) return this.fail(new UpstreamError("invalid_response"));
+        bytes = rest;
+        end = findHeadEnd(bytes, 0);
+        continue;
+      }
+      this.head = undefined;
+      return this.onHead(parsed, rest);
+    }
+    if (bytes.length > MAX_HEAD_BYTES) return this.fail(new UpstreamError("invalid_response"));
+    this.head = bytes;
+  }
+
+  private onHead(head: ResponseHead, rest: Buffer): void {
+    clearTimeout(this.timer);
+    this.reusable = head.keepAlive;
+    const framing = head.framing;
+    let buffered: Uint8Array | null | undefined;
+    if (framing.kind === "none") {
+      buffered = null;
+      if (rest.length > 0) this.reusable = false;
+    } else if (framing.kind === "length" && rest.length >= framing.length) {
+      buffered = rest.subarray(0, framing.length);
+      if (rest.length > framing.length) this.reusable = false;
+    } else if (framing.kind === "chunked") {
+      const decoder = new ChunkedDecoder();
+      const pieces: Uint8Array[] = [];
+      const result = decoder.push(rest, (piece) => pieces.push(piece));
+      if (result === "error") return this.fail(new UpstreamError("invalid_response"));
+      if (result === "done") {
+        buffered = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+        if (decoder.leftover > 0) this.reusable = false;
+      } else {
+        this.decoder = decoder;
+        return this.startStream(head, pieces);
+      }
+    }
+    if (buffered !== undefined) {
+      this.phase = Phase.Done;
+      this.responseDone = true;
+      this.settle(head, buffered);
+      return this.finishIfDone();
+    }
+    this.untilClose = framing.kind === "close";
+    if (framing.kind === "length") this.remaining = framing.length;
+    this.startStream(head, rest.length > 0 ? [rest] : []);
+    if (framing.kind === "length") {
+      // rest went out as-is above; account for it.
+      this.remaining -= rest.length;
+    }
+  }
+
+  private settle(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): void {
+    try {
+      this.resolve(this.respond(head, body));
+    } catch {
+      this.reject(new UpstreamError("invalid_response"));
+    }
+  }
+
+  private startStream(head: ResponseHead, first: Uint8Array[]): void {
+    this.phase = Phase.Body;
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+        },
+        pull: () => {
+          if (!this.paused) return;
+          this.paused = false;
+          this.connection.resume();
+        },
+        // The client went away (or Bun.serve gave up on it): abandon the backend request.
+        cancel: () => this.abandon(),
+      },
+      { highWaterMark: STREAM_HIGH_WATER, size: (chunk) => chunk?.byteLength ?? 0 },
+    );
+    for (const piece of first) this.enqueue(piece);
+    this.settle(head, stream);
+  }
+
+  private onBody(chunk: Buffer): void {
+    if (this.decoder) {
+      const result = this.decoder.push(chunk, (piece) => this.enqueue(piece));
+      if (result === "error") return this.fail(new UpstreamError("invalid_response"));
+      if (result === "done") {
+        if (this.decoder.leftover > 0) this.reusable = false;
+        return this.endBody();
+      }
+      return;
+    }
+    if (this.untilClose) return this.enqueue(chunk);
+    const take = Math.min(this.remaining, chunk.length);
+    if (take > 0) this.enqueue(take === chunk.length ? chunk : chunk.subarray(0, take));
+    this.remaining -= take;
+    if (take < chunk.length) this.reusable = false;
+    if (this.remaining === 0) this.endBody();
+  }
+
+  private enqueue(piece: Uint8Array): void {
+    const controller = this.controller;
+    if (!controller || piece.length === 0) return;
+    controller.enqueue(piece);
+    if (!this.paused && controller.desiredSize! <= 0) {
+      this.paused = true;
+      this.connection.pause();
+    }
+  }
+
+  private endBody(): void {
+    this.phase = Phase.Done;
+    this.responseDone = true;
+    this.controller?.close();
+    this.finishIfDone();
+  }
+
+  /** Hands the connection back, or drops it, once both directions are complete. */
+  private finishIfDone(): void {
+    if (!this.responseDone) return;
+    if (this.requestSent && this.reusable && !this.connection.closed) {
+      this.pool.release(this.connection);
+      return;
+    }
+    // The response is complete but the upload is not (an early answer like 413), or the backend said close.
+    this.connection.user = undefined;
+    this.connection.destroy();
+  }
+
+  onClose(): void {
+    if (this.phase === Phase.Body && this.untilClose) return this.endBody();
+    if (this.phase === Phase.Head && this.head === undefined && this.connection.uses > 1) {
+      return this.fail(new StaleConnectionError());
+    }
+    this.fail(new UpstreamError("closed"));
+  }
+
+  /** The client is gone: drop the backend request without reporting anything. */
+  private abandon(): void {
+    this.controller = undefined;
+    this.fail(new UpstreamError("closed"));
+  }
+
+  private fail(error: Error): void {
+    if (this.phase === Phase.Done) return;
+    const wasHead = this.phase === Phase.Head;
+    this.phase = Phase.Done;
+    clearTimeout(this.timer);
+    this.connection.user = undefined;
+    this.connection.destroy();
+    this.onWritable();
+    if (wasHead) this.reject(error);
+    // Erroring the stream makes Bun.serve cut the client connection (a truncated body must not look complete).
+    // With `undefined` as the reason Bun does so without printing a stack trace for every broken backend.
+    else this.controller?.error(undefined);
+    this.controller = undefined;
+  }
+}
