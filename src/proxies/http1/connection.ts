@@ -4,20 +4,28 @@
  * unwritten bytes are queued here and flushed on `drain`.
  */
 import type { Socket, SocketHandler } from "bun";
+import type { Expirable } from "./deadlines";
 
 /** The exchange currently using a connection. */
 export interface ConnectionUser {
   onData(chunk: Buffer): void;
   onWritable(): void;
   onClose(): void;
+  /** The response head did not arrive within the request timeout. */
+  onTimeout(): void;
 }
 
 export interface ConnectionOwner {
-  /** Called when an idle connection goes away, so the pool forgets it. */
-  forget(connection: BackendConnection): void;
+  /** Called once when the connection has closed, idle or not. */
+  closed(connection: BackendConnection): void;
 }
 
-export class BackendConnection {
+export class BackendConnection implements Expirable {
+  /**
+   * When the current request's response head is due, or (idle in the pool)
+   * when the connection is closed as unused; 0 for neither. See Deadlines.
+   */
+  deadline = 0;
   socket: Socket<BackendConnection> | undefined;
   user: ConnectionUser | undefined;
   /** Requests started on this connection: above 1 it was reused from the pool. */
@@ -29,17 +37,21 @@ export class BackendConnection {
 
   constructor(readonly owner: ConnectionOwner) {}
 
-  /** Writes or queues `data`; true when everything has reached the socket. */
-  write(data: Uint8Array): boolean {
+  /**
+   * Writes or queues `data`; true when everything has reached the socket. A
+   * string must be ASCII (its length is its byte count): writing it directly
+   * spares a Buffer per request.
+   */
+  write(data: Uint8Array | string): boolean {
     if (this.closed || !this.socket) return false;
     if (this.queue.length > 0) {
-      this.queue.push(data);
+      this.queue.push(typeof data === "string" ? Buffer.from(data, "latin1") : data);
       return false;
     }
     const written = this.socket.write(data);
     if (written === data.length) return true;
     if (written < 0) return false;
-    this.queue.push(data.subarray(written));
+    this.queue.push(typeof data === "string" ? Buffer.from(data.slice(written), "latin1") : data.subarray(written));
     return false;
   }
 
@@ -62,11 +74,17 @@ export class BackendConnection {
     this.user?.onWritable();
   }
 
+  private paused = false;
+
   pause(): void {
+    if (this.paused) return;
+    this.paused = true;
     this.socket?.pause();
   }
 
   resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
     this.socket?.resume();
   }
 
@@ -78,14 +96,20 @@ export class BackendConnection {
     this.socket?.terminate();
   }
 
+  expire(): void {
+    if (this.user) this.user.onTimeout();
+    else this.destroy();
+  }
+
   handleClose(): void {
     this.closed = true;
     this.queue = [];
+    this.deadline = 0;
     this.connecting?.(false);
+    this.owner.closed(this);
     const user = this.user;
     this.user = undefined;
-    if (user) user.onClose();
-    else this.owner.forget(this);
+    user?.onClose();
   }
 }
 
@@ -112,10 +136,6 @@ export const socketHandlers: SocketHandler<BackendConnection> = {
   },
   close(socket) {
     socket.data.handleClose();
-  },
-  timeout(socket) {
-    // Only idle pooled connections have a timeout set.
-    socket.data.destroy();
   },
   error() {
     // `close` follows; the error text could name the backend, so it is not kept.

@@ -6,8 +6,9 @@
  * ReadableStream that pauses the backend socket while the client is behind.
  * The connection goes back to the pool only after a clean, complete exchange.
  */
-import { UpstreamError } from "../errors";
+import type { UpstreamFailure } from "../errors";
 import { ChunkedDecoder } from "./chunked-decoder";
+import type { UpstreamRequest } from "./client";
 import type { BackendConnection, ConnectionUser } from "./connection";
 import type { OriginPool } from "./pool";
 import { pumpRequestBody } from "./request-body";
@@ -15,16 +16,6 @@ import { findHeadEnd, MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } fro
 
 /** Bytes queued toward the client before the backend socket is paused. */
 const STREAM_HIGH_WATER = 256 * 1024;
-
-/** Builds the client's Response from the backend's head (headers rewritten by the caller). */
-export type Respond = (head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null) => Response;
-
-/** A reused connection closed before answering: the backend timed it out. Safe to retry on a new one. */
-export class StaleConnectionError extends UpstreamError {
-  constructor() {
-    super("closed");
-  }
-}
 
 const enum Phase {
   Head,
@@ -35,10 +26,6 @@ const enum Phase {
 export class Exchange implements ConnectionUser {
   private phase = Phase.Head;
   private head: Buffer | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private resolve!: (response: Response) => void;
-  private reject!: (error: unknown) => void;
-  readonly response: Promise<Response>;
   private reusable = true;
   private requestSent = false;
   private responseDone = false;
@@ -52,23 +39,21 @@ export class Exchange implements ConnectionUser {
   constructor(
     private readonly connection: BackendConnection,
     private readonly pool: OriginPool,
-    private readonly method: string,
-    private readonly respond: Respond,
-    requestTimeoutMs: number,
+    private readonly request: UpstreamRequest,
+    private readonly resolve: (response: Response) => void,
+    /** Set when a stale reused connection may be retried: called instead of failing. */
+    private readonly onStale: (() => void) | undefined,
   ) {
-    this.response = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
     connection.user = this;
-    this.timer = setTimeout(() => this.fail(new UpstreamError("request_timeout")), requestTimeoutMs);
   }
 
-  /** Sends the request head, then the body if any. */
-  send(head: Uint8Array, body: ReadableStream<Uint8Array> | null, chunked: boolean): void {
+  /** Sends the request head, then streams the body if any. */
+  send(): void {
     // Closed between leaving the pool (or connecting) and now: no close event will come any more.
     if (this.connection.closed) return this.onClose();
-    this.connection.write(head);
+    this.connection.deadline = this.pool.deadlines.fromNow();
+    this.connection.write(this.request.bytes);
+    const body = this.request.body;
     if (!body) {
       this.requestSent = true;
       return;
@@ -78,14 +63,18 @@ export class Exchange implements ConnectionUser {
       writable: () => (this.connection.flushed || this.phase === Phase.Done ? Promise.resolve() : new Promise<void>((r) => (this.drained = r))),
       active: () => this.phase !== Phase.Done && !this.connection.closed,
     };
-    pumpRequestBody(body, chunked, sink).then(
+    pumpRequestBody(body, this.request.chunked, sink).then(
       (complete) => {
         this.requestSent = complete;
         this.finishIfDone();
       },
       // The client's upload broke off (it disconnected): the backend must not see a truncated request as whole.
-      () => this.fail(new UpstreamError("closed")),
+      () => this.fail("closed"),
     );
+  }
+
+  onTimeout(): void {
+    this.fail("request_timeout");
   }
 
   onWritable(): void {
@@ -97,43 +86,44 @@ export class Exchange implements ConnectionUser {
   onData(chunk: Buffer): void {
     if (this.phase === Phase.Body) return this.onBody(chunk);
     if (this.phase === Phase.Done) return;
-    let bytes: Buffer = this.head ? Buffer.concat([this.head, chunk]) : chunk;
-    const searchFrom = this.head ? this.head.length - 3 : 0;
-    let end = findHeadEnd(bytes, searchFrom);
+    const bytes: Buffer = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+    let start = 0;
+    let end = findHeadEnd(bytes, this.head ? this.head.length - 3 : 0);
     while (end >= 0) {
-      const parsed = parseResponseHead(bytes.toString("latin1", 0, end - 4), this.method);
-      if (typeof parsed === "string") return this.fail(new UpstreamError("invalid_response"));
-      const rest = bytes.subarray(end);
+      const parsed = parseResponseHead(bytes.toString("latin1", start, end - 4), this.request.method);
+      if (typeof parsed === "string") return this.fail("invalid_response");
       // 1xx interim responses (100 Continue, 103 Early Hints) are not passed on: the final one follows.
       if (parsed.status < 200) {
-        if (parsed.status === 101) return this.fail(new UpstreamError("invalid_response"));
-        bytes = rest;
-        end = findHeadEnd(bytes, 0);
+        if (parsed.status === 101) return this.fail("invalid_response");
+        start = end;
+        end = findHeadEnd(bytes, start);
         continue;
       }
       this.head = undefined;
-      return this.onHead(parsed, rest);
+      return this.onHead(parsed, bytes, end);
     }
-    if (bytes.length > MAX_HEAD_BYTES) return this.fail(new UpstreamError("invalid_response"));
-    this.head = bytes;
+    if (bytes.length - start > MAX_HEAD_BYTES) return this.fail("invalid_response");
+    this.head = start === 0 ? bytes : bytes.subarray(start);
   }
 
-  private onHead(head: ResponseHead, rest: Buffer): void {
-    clearTimeout(this.timer);
+  /** `bytes` from `offset` on are the first body bytes (and whatever follows). */
+  private onHead(head: ResponseHead, bytes: Buffer, offset: number): void {
+    this.connection.deadline = 0;
     this.reusable = head.keepAlive;
     const framing = head.framing;
+    const available = bytes.length - offset;
     let buffered: Uint8Array | null | undefined;
     if (framing.kind === "none") {
       buffered = null;
-      if (rest.length > 0) this.reusable = false;
-    } else if (framing.kind === "length" && rest.length >= framing.length) {
-      buffered = rest.subarray(0, framing.length);
-      if (rest.length > framing.length) this.reusable = false;
+      if (available > 0) this.reusable = false;
+    } else if (framing.kind === "length" && available >= framing.length) {
+      buffered = bytes.subarray(offset, offset + framing.length);
+      if (available > framing.length) this.reusable = false;
     } else if (framing.kind === "chunked") {
       const decoder = new ChunkedDecoder();
       const pieces: Uint8Array[] = [];
-      const result = decoder.push(rest, (piece) => pieces.push(piece));
-      if (result === "error") return this.fail(new UpstreamError("invalid_response"));
+      const result = decoder.push(bytes.subarray(offset), (piece) => pieces.push(piece));
+      if (result === "error") return this.fail("invalid_response");
       if (result === "done") {
         buffered = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
         if (decoder.leftover > 0) this.reusable = false;
@@ -149,20 +139,22 @@ export class Exchange implements ConnectionUser {
       return this.finishIfDone();
     }
     this.untilClose = framing.kind === "close";
-    if (framing.kind === "length") this.remaining = framing.length;
-    this.startStream(head, rest.length > 0 ? [rest] : []);
-    if (framing.kind === "length") {
-      // rest went out as-is above; account for it.
-      this.remaining -= rest.length;
-    }
+    // Only here with `available` below the length: all of it is body.
+    if (framing.kind === "length") this.remaining = framing.length - available;
+    this.startStream(head, available > 0 ? [bytes.subarray(offset)] : []);
   }
 
   private settle(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): void {
+    let response: Response;
     try {
-      this.resolve(this.respond(head, body));
+      response = this.request.respond(head, body);
     } catch {
-      this.reject(new UpstreamError("invalid_response"));
+      // A header value Bun refuses (Headers validation): the response cannot be passed on.
+      this.connection.user = undefined;
+      this.connection.destroy();
+      response = this.request.fail("invalid_response");
     }
+    this.resolve(response);
   }
 
   private startStream(head: ResponseHead, first: Uint8Array[]): void {
@@ -189,7 +181,7 @@ export class Exchange implements ConnectionUser {
   private onBody(chunk: Buffer): void {
     if (this.decoder) {
       const result = this.decoder.push(chunk, (piece) => this.enqueue(piece));
-      if (result === "error") return this.fail(new UpstreamError("invalid_response"));
+      if (result === "error") return this.fail("invalid_response");
       if (result === "done") {
         if (this.decoder.leftover > 0) this.reusable = false;
         return this.endBody();
@@ -235,27 +227,31 @@ export class Exchange implements ConnectionUser {
 
   onClose(): void {
     if (this.phase === Phase.Body && this.untilClose) return this.endBody();
-    if (this.phase === Phase.Head && this.head === undefined && this.connection.uses > 1) {
-      return this.fail(new StaleConnectionError());
+    // A reused connection closed before any answer: the backend timed it out while idle; nothing was processed.
+    if (this.phase === Phase.Head && this.head === undefined && this.connection.uses > 1 && this.onStale) {
+      this.phase = Phase.Done;
+      this.connection.deadline = 0;
+      this.connection.user = undefined;
+      return this.onStale();
     }
-    this.fail(new UpstreamError("closed"));
+    this.fail("closed");
   }
 
   /** The client is gone: drop the backend request without reporting anything. */
   private abandon(): void {
     this.controller = undefined;
-    this.fail(new UpstreamError("closed"));
+    this.fail("closed");
   }
 
-  private fail(error: Error): void {
+  private fail(failure: UpstreamFailure): void {
     if (this.phase === Phase.Done) return;
     const wasHead = this.phase === Phase.Head;
     this.phase = Phase.Done;
-    clearTimeout(this.timer);
+    this.connection.deadline = 0;
     this.connection.user = undefined;
     this.connection.destroy();
     this.onWritable();
-    if (wasHead) this.reject(error);
+    if (wasHead) this.resolve(this.request.fail(failure));
     // Erroring the stream makes Bun.serve cut the client connection (a truncated body must not look complete).
     // With `undefined` as the reason Bun does so without printing a stack trace for every broken backend.
     else this.controller?.error(undefined);

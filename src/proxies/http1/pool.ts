@@ -1,14 +1,15 @@
 /**
  * Keep-alive connections per backend origin (scheme, host, port). Idle
  * connections are reused most-recently-used first (warm ones; the cold tail
- * times out), and closed after IDLE_SECONDS — below the 5 s keep-alive timeout
+ * times out), and closed after IDLE_MS — below the 5 s keep-alive timeout
  * of Node's http server, the shortest common default, so the pool rarely hands
  * out a connection the backend is about to close.
  */
 import { UpstreamError } from "../errors";
 import { BackendConnection, socketHandlers, type ConnectionOwner } from "./connection";
+import type { Deadlines } from "./deadlines";
 
-const IDLE_SECONDS = 4;
+const IDLE_MS = 4_000;
 const MAX_IDLE_PER_ORIGIN = 256;
 
 export interface Origin {
@@ -23,13 +24,15 @@ export class OriginPool implements ConnectionOwner {
   constructor(
     readonly origin: Origin,
     private readonly connectTimeoutMs: number,
+    /** Request timeouts of the connections of this pool. */
+    readonly deadlines: Deadlines,
   ) {}
 
   /** An idle connection, or undefined when a new one must be opened. */
   takeIdle(): BackendConnection | undefined {
     for (let connection = this.idle.pop(); connection; connection = this.idle.pop()) {
       if (connection.closed) continue;
-      connection.socket!.timeout(0);
+      connection.deadline = 0;
       connection.uses++;
       return connection;
     }
@@ -62,6 +65,7 @@ export class OriginPool implements ConnectionOwner {
           connection.socket = socket;
           if (settled) return connection.destroy();
           socket.setNoDelay(true);
+          this.deadlines.register(connection);
           // TLS: usable only after the handshake callback.
           if (!tls) finish();
         },
@@ -76,12 +80,13 @@ export class OriginPool implements ConnectionOwner {
     if (connection.closed) return;
     if (this.idle.length >= MAX_IDLE_PER_ORIGIN) return connection.destroy();
     connection.resume();
-    connection.socket!.timeout(IDLE_SECONDS);
+    connection.deadline = this.deadlines.fromNow(IDLE_MS);
     this.idle.push(connection);
   }
 
-  forget(connection: BackendConnection): void {
-    const index = this.idle.indexOf(connection);
+  closed(connection: BackendConnection): void {
+    this.deadlines.unregister(connection);
+    const index = this.idle.lastIndexOf(connection);
     if (index >= 0) this.idle.splice(index, 1);
   }
 
@@ -94,7 +99,10 @@ export class OriginPool implements ConnectionOwner {
 export class PoolSet {
   private pools = new Map<string, OriginPool>();
 
-  constructor(private readonly connectTimeoutMs: number) {}
+  constructor(
+    private readonly connectTimeoutMs: number,
+    private readonly deadlines: Deadlines,
+  ) {}
 
   private byUrl = new WeakMap<URL, OriginPool>();
 
@@ -109,7 +117,7 @@ export class PoolSet {
       const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
       // URL keeps IPv6 literals bracketed; sockets want them bare.
       const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-      pool = new OriginPool({ hostname, port, tls }, this.connectTimeoutMs);
+      pool = new OriginPool({ hostname, port, tls }, this.connectTimeoutMs, this.deadlines);
       this.pools.set(key, pool);
     }
     this.byUrl.set(url, pool);

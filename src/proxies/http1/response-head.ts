@@ -27,69 +27,95 @@ export interface ResponseHead {
   readonly connectionTokens: readonly string[];
 }
 
+const HEAD_END = Buffer.from("\r\n\r\n");
+
 /** Index just past "\r\n\r\n" in `bytes` (searching from `from`), or -1. */
-export function findHeadEnd(bytes: Uint8Array, from: number): number {
-  for (let i = Math.max(from, 3); i < bytes.length; i++) {
-    if (bytes[i] === 10 && bytes[i - 1] === 13 && bytes[i - 2] === 10 && bytes[i - 3] === 13) return i + 1;
-  }
-  return -1;
+export function findHeadEnd(bytes: Buffer, from: number): number {
+  const at = bytes.indexOf(HEAD_END, Math.max(0, from));
+  return at < 0 ? -1 : at + 4;
 }
 
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** `head` is the latin1 text of the head without its final CRLFCRLF. */
+/**
+ * `head` is the latin1 text of the head without its final CRLFCRLF. Hop-by-hop
+ * headers are left out of `headers` (names the Connection header lists are
+ * reported in `connectionTokens` for the caller to drop).
+ */
 export function parseResponseHead(head: string, requestMethod: string): ResponseHead | string {
-  const lines = head.split("\r\n");
-  const status = STATUS_LINE.exec(lines[0]!);
-  if (!status) return "bad status line";
-  const code = Number(status[2]);
-  const http10 = status[1] === "0";
+  let lineEnd = head.indexOf("\r\n");
+  if (lineEnd < 0) lineEnd = head.length;
+  // "HTTP/1.1 200 OK": version, a space, three digits, then a space and a reason or nothing.
+  if (lineEnd < 12 || !head.startsWith("HTTP/1.") || head[8] !== " " || (lineEnd > 12 && head[12] !== " ")) return "bad status line";
+  const minor = head[7];
+  if (minor !== "1" && minor !== "0") return "bad status line";
+  const digits = head.slice(9, 12);
+  if (!/^[1-9]\d\d$/.test(digits)) return "bad status line";
+  const code = Number(digits);
+  const reason = lineEnd > 13 ? head.slice(13, lineEnd) : "";
+
   const headers: [string, string][] = [];
   let contentLength: string | undefined;
   let transferEncoding: string | undefined;
   let connection = "";
   let hasContentType = false;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(":");
+  let pos = lineEnd + 2;
+  while (pos < head.length) {
+    let end = head.indexOf("\r\n", pos);
+    if (end < 0) end = head.length;
+    const colon = head.indexOf(":", pos);
     // obs-fold (a line starting with whitespace) and names with spaces are refused, as RFC 9112 allows.
-    if (colon <= 0) return "malformed header line";
-    const name = line.slice(0, colon);
+    if (colon <= pos || colon > end) return "malformed header line";
+    const name = head.slice(pos, colon).toLowerCase();
     if (!TOKEN.test(name)) return "malformed header name";
-    const value = line.slice(colon + 1).trim();
-    if (/[\0\r\n]/.test(value)) return "malformed header value";
-    const lower = name.toLowerCase();
-    if (lower === "content-length") {
-      if (!/^\d{1,15}$/.test(value) || (contentLength !== undefined && contentLength !== value)) return "bad content-length";
-      contentLength = value;
-      continue;
+    const value = head.slice(colon + 1, end).trim();
+    pos = end + 2;
+    switch (name) {
+      case "content-length":
+        if (!/^\d{1,15}$/.test(value) || (contentLength !== undefined && contentLength !== value)) return "bad content-length";
+        contentLength = value;
+        continue;
+      case "transfer-encoding":
+        transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+        continue;
+      case "connection":
+        connection = connection === "" ? value : `${connection}, ${value}`;
+        continue;
+      case "content-type":
+        hasContentType = true;
+        break;
+      case "keep-alive":
+      case "proxy-connection":
+      case "te":
+      case "trailer":
+      case "upgrade":
+      case "proxy-authorization":
+      case "proxy-authenticate":
+        continue; // hop-by-hop
     }
-    if (lower === "transfer-encoding") {
-      transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
-      continue;
-    }
-    if (lower === "connection") connection = connection === "" ? value : `${connection}, ${value}`;
-    else if (lower === "content-type") hasContentType = true;
-    headers.push([lower, value]);
+    headers.push([name, value]);
   }
   const connectionTokens = connection === "" ? [] : connection.toLowerCase().split(",").map((t) => t.trim()).filter(Boolean);
-  let keepAlive = http10 ? connectionTokens.includes("keep-alive") : !connectionTokens.includes("close");
+  let keepAlive = minor === "0" ? connectionTokens.includes("keep-alive") : !connectionTokens.includes("close");
 
   let framing: BodyFraming;
   if (requestMethod === "HEAD" || code === 204 || code === 304 || code < 200) {
-    framing = { kind: "none" };
+    framing = NONE;
   } else if (transferEncoding !== undefined) {
     // Only plain chunked is understood; another coding's framing cannot be found.
     if (transferEncoding.toLowerCase() !== "chunked") return "unsupported transfer-encoding";
-    framing = { kind: "chunked" };
+    framing = CHUNKED;
     if (contentLength !== undefined) keepAlive = false; // both present: a smuggling smell, never reuse
     contentLength = undefined;
   } else if (contentLength !== undefined) {
-    framing = Number(contentLength) === 0 ? { kind: "none" } : { kind: "length", length: Number(contentLength) };
+    framing = contentLength === "0" ? NONE : { kind: "length", length: Number(contentLength) };
   } else {
-    framing = { kind: "close" };
+    framing = CLOSE;
     keepAlive = false;
   }
-  return { status: code, reason: status[3] ?? "", headers, framing, contentLength, hasContentType, keepAlive, connectionTokens };
+  return { status: code, reason, headers, framing, contentLength, hasContentType, keepAlive, connectionTokens };
 }
+
+const NONE: BodyFraming = { kind: "none" };
+const CHUNKED: BodyFraming = { kind: "chunked" };
+const CLOSE: BodyFraming = { kind: "close" };

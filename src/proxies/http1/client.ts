@@ -1,0 +1,42 @@
+/**
+ * Sends one prepared request to a backend origin and resolves to the client's
+ * Response — never rejects: failures resolve to the caller's error response.
+ * Takes an idle pooled connection when there is one (no promise hop), else
+ * connects; a reused connection that turns out stale is retried once on a
+ * fresh one when the request can be replayed.
+ */
+import { classifyError, type UpstreamFailure } from "../errors";
+import { Exchange } from "./exchange";
+import type { OriginPool } from "./pool";
+import type { ResponseHead } from "./response-head";
+
+export interface UpstreamRequest {
+  readonly method: string;
+  /** The request head (an ASCII string, or bytes), and the whole body when it was small enough to buffer. */
+  readonly bytes: string | Uint8Array;
+  /** The body still to stream after `bytes`, if any. */
+  readonly body: ReadableStream<Uint8Array> | null;
+  readonly chunked: boolean;
+  /** Builds the client's Response from the backend's head (headers rewritten by the caller). */
+  respond(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): Response;
+  /** The error response for a failure before the response head arrived. */
+  fail(failure: UpstreamFailure): Response;
+}
+
+export function sendRequest(pool: OriginPool, request: UpstreamRequest): Promise<Response> {
+  return new Promise((resolve) => attempt(pool, request, resolve, 0));
+}
+
+function attempt(pool: OriginPool, request: UpstreamRequest, resolve: (r: Response) => void, tries: number): void {
+  // A retry always takes a fresh connection: the other idle ones may be stale too.
+  const idle = tries === 0 ? pool.takeIdle() : undefined;
+  const onStale = tries === 0 && request.body === null ? () => attempt(pool, request, resolve, 1) : undefined;
+  if (idle) {
+    new Exchange(idle, pool, request, resolve, onStale).send();
+    return;
+  }
+  pool.connect().then(
+    (connection) => new Exchange(connection, pool, request, resolve, undefined).send(),
+    (error: unknown) => resolve(request.fail(classifyError(error))),
+  );
+}
