@@ -18,6 +18,9 @@ import { EmbeddedRedis } from "./storage/embedded-redis";
 import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
 import { createStores } from "./storage/stores";
 
+/** How long a stopping gateway lets requests in flight finish. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 export interface Gateway {
   readonly apiPort: number;
   readonly httpPort: number;
@@ -50,11 +53,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     connectTimeoutMs: config.proxyConnectTimeoutMs,
     requestTimeoutMs: config.proxyRequestTimeoutMs,
   });
-  let live: LiveConfig | undefined;
+  const stores = createStores(redis);
+  const live = new LiveConfig(redis, stores, log);
   const stop = async () => {
+    // Stop accepting, let requests in flight finish for a while, then cut what remains.
+    await Promise.all(servers.map((server) => Promise.race([server.stop(false), Bun.sleep(SHUTDOWN_GRACE_MS)])));
     for (const server of servers) await server.stop(true);
     engine.close();
-    await live?.stop();
+    await live.stop();
     redis.disconnect();
     await embedded?.stop();
   };
@@ -63,7 +69,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log.info({ redis: describe(target) }, "waiting for redis");
     await waitUntilReady(redis);
 
-    const stores = createStores(redis);
     await ensureAdminToken({
       tokens: stores.tokens,
       configuredToken: config.adminToken,
@@ -72,9 +77,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       log,
     });
 
-    const liveConfig = new LiveConfig(redis, stores, log);
-    live = liveConfig;
-    await liveConfig.start();
+    await live.start();
 
     const api = createApiApp({ ...stores, redis, log, startedAt, apiHostnames: config.apiHostnames });
     const apiServer = listenOrExplain("API_PORT", () =>
@@ -86,7 +89,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       port: config.httpPort,
       apiHostnames: config.apiHostnames,
       api,
-      table: () => liveConfig.table,
+      table: () => live.table,
       engine,
       trustedProxies: config.trustedProxies,
       idleTimeoutSeconds: config.clientIdleTimeoutSeconds,

@@ -281,3 +281,31 @@ describe("changes apply without a restart", () => {
     }
   });
 });
+
+describe("shutdown", () => {
+  test("a stopping gateway lets requests in flight finish", async () => {
+    const own = await startTestGateway(redis);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: async (req) => (req.url.endsWith("/slow") && (await gate), new Response("drained")),
+    });
+    try {
+      await own.api("POST", "/api/v1/proxy/targets/", { hostname: "drain.example.test", target_url: url(slow) });
+      await until(async () => (await own.get("drain.example.test")).status === 200);
+      const inFlight = own.get("drain.example.test", "/slow");
+      await Bun.sleep(50);
+      const stopped = own.stop();
+      await Bun.sleep(100);
+      release();
+      const res = await inFlight;
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe("drained");
+      await stopped;
+    } finally {
+      slow.stop(true);
+    }
+  });
+});
