@@ -78,6 +78,10 @@ class Forwarded implements UpstreamRequest {
   fail(failure: UpstreamFailure): Response {
     return upstreamErrorResponse(failure, this.request.headers.get("accept"));
   }
+
+  clientGone(): boolean {
+    return this.request.signal.aborted;
+  }
 }
 
 function buildResponse(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null, method: string, target: ForwardTarget): Response {

@@ -103,3 +103,55 @@ export async function rawExchange(port: number, payload: string | Uint8Array, id
   socket.end();
   return text;
 }
+
+export interface RawRequest {
+  readonly head: string;
+  readonly body: Buffer;
+  /** 1 for the first connection the backend accepted, 2 for the next... */
+  readonly connection: number;
+  /** Requests seen on this connection so far, this one included. */
+  readonly index: number;
+}
+
+/**
+ * A backend speaking raw bytes (Bun.listen), for behaviour Bun.serve would
+ * not produce: interim responses, odd framing, closing at the wrong moment.
+ * `reply` gets each complete request (Content-Length bodies only).
+ */
+export function startRawBackend(reply: (socket: import("bun").Socket<{ id: number; buffer: Buffer; index: number }>, request: RawRequest) => void) {
+  let connections = 0;
+  const closed: number[] = [];
+  const listener = Bun.listen<{ id: number; buffer: Buffer; index: number }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        socket.data = { id: ++connections, buffer: Buffer.alloc(0), index: 0 };
+      },
+      data(socket, chunk) {
+        const state = socket.data;
+        state.buffer = Buffer.concat([state.buffer, chunk]);
+        for (;;) {
+          const end = state.buffer.indexOf("\r\n\r\n");
+          if (end < 0) return;
+          const head = state.buffer.toString("latin1", 0, end);
+          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          if (state.buffer.length < end + 4 + length) return;
+          const body = state.buffer.subarray(end + 4, end + 4 + length);
+          state.buffer = state.buffer.subarray(end + 4 + length);
+          reply(socket, { head, body, connection: state.id, index: ++state.index });
+        }
+      },
+      close(socket) {
+        closed.push(socket.data.id);
+      },
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${listener.port}`,
+    port: listener.port,
+    connections: () => connections,
+    closed: () => [...closed],
+    stop: () => listener.stop(true),
+  };
+}

@@ -39,7 +39,7 @@ export class ChunkedDecoder {
         case State.Size: {
           const byte = input[i++]!;
           if (byte === 13) this.state = State.SizeLf;
-          else if (this.sizeLine.length >= MAX_SIZE_LINE) return "error";
+          else if (byte === 10 || this.sizeLine.length >= MAX_SIZE_LINE) return "error";
           else this.sizeLine += String.fromCharCode(byte);
           break;
         }

@@ -3,7 +3,7 @@
  * Response — never rejects: failures resolve to the caller's error response.
  * Takes an idle pooled connection when there is one (no promise hop), else
  * connects; a reused connection that turns out stale is retried once on a
- * fresh one when the request can be replayed.
+ * fresh one when the request can be replayed (no streamed body, idempotent).
  */
 import { classifyError, type UpstreamFailure } from "../errors";
 import { Exchange } from "./exchange";
@@ -21,7 +21,15 @@ export interface UpstreamRequest {
   respond(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): Response;
   /** The error response for a failure before the response head arrived. */
   fail(failure: UpstreamFailure): Response;
+  /** True once the client has disconnected. */
+  clientGone(): boolean;
 }
+
+/**
+ * Replayed after a stale connection: the backend closed without answering, so
+ * it most likely never saw the request, but only these methods are safe if it did.
+ */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 export function sendRequest(pool: OriginPool, request: UpstreamRequest): Promise<Response> {
   return new Promise((resolve) => attempt(pool, request, resolve, 0));
@@ -30,7 +38,7 @@ export function sendRequest(pool: OriginPool, request: UpstreamRequest): Promise
 function attempt(pool: OriginPool, request: UpstreamRequest, resolve: (r: Response) => void, tries: number): void {
   // A retry always takes a fresh connection: the other idle ones may be stale too.
   const idle = tries === 0 ? pool.takeIdle() : undefined;
-  const onStale = tries === 0 && request.body === null ? () => attempt(pool, request, resolve, 1) : undefined;
+  const onStale = tries === 0 && request.body === null && IDEMPOTENT.has(request.method) ? () => attempt(pool, request, resolve, 1) : undefined;
   if (idle) {
     new Exchange(idle, pool, request, resolve, onStale).send();
     return;

@@ -13,6 +13,8 @@ export interface ConnectionUser {
   onClose(): void;
   /** The response head did not arrive within the request timeout. */
   onTimeout(): void;
+  /** A periodic look while the response head is awaited. */
+  onPoll(): void;
 }
 
 export interface ConnectionOwner {
@@ -99,6 +101,10 @@ export class BackendConnection implements Expirable {
   expire(): void {
     if (this.user) this.user.onTimeout();
     else this.destroy();
+  }
+
+  poll(): void {
+    this.user?.onPoll();
   }
 
   handleClose(): void {

@@ -5,13 +5,16 @@
  * the connection, and the clock is the one read at the last sweep. A per-request
  * setTimeout/clearTimeout pair, or a Set of waiting requests, measurably cost
  * throughput on the hot path. A deadline fires between `ms` and `ms + 2 × tick`
- * after it was set.
+ * after it was set. Each sweep also lets waiting items look around (`poll`):
+ * that is how a request notices its client has gone.
  */
 
 export interface Expirable {
   /** Coarse clock value at which `expire` runs; 0 when not waiting. */
   deadline: number;
   expire(): void;
+  /** Called on every sweep while waiting and not yet expired. */
+  poll(): void;
 }
 
 export class Deadlines {
@@ -48,7 +51,11 @@ export class Deadlines {
   private sweep(): void {
     const now = (this.now = performance.now());
     for (const item of this.items) {
-      if (item.deadline === 0 || item.deadline > now) continue;
+      if (item.deadline === 0) continue;
+      if (item.deadline > now) {
+        item.poll();
+        continue;
+      }
       item.deadline = 0;
       item.expire();
     }

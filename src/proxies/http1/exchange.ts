@@ -77,6 +77,16 @@ export class Exchange implements ConnectionUser {
     this.fail("request_timeout");
   }
 
+  /**
+   * The client may have left while the backend is still thinking (a slow
+   * request, a long poll): then the backend request is dropped. Checked on the
+   * deadline sweep rather than with an abort listener per request, which costs
+   * too much on the hot path.
+   */
+  onPoll(): void {
+    if (this.phase === Phase.Head && this.request.clientGone()) this.fail("closed");
+  }
+
   onWritable(): void {
     const drained = this.drained;
     this.drained = undefined;
@@ -90,6 +100,7 @@ export class Exchange implements ConnectionUser {
     let start = 0;
     let end = findHeadEnd(bytes, this.head ? this.head.length - 3 : 0);
     while (end >= 0) {
+      if (end - start > MAX_HEAD_BYTES) return this.fail("invalid_response");
       const parsed = parseResponseHead(bytes.toString("latin1", start, end - 4), this.request.method);
       if (typeof parsed === "string") return this.fail("invalid_response");
       // 1xx interim responses (100 Continue, 103 Early Hints) are not passed on: the final one follows.
