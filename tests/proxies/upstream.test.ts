@@ -104,7 +104,10 @@ describe("body framing", () => {
       const socket = await Bun.connect({
         hostname: "127.0.0.1",
         port: gateway.port,
-        socket: { data: (_s, d) => chunks.push(Buffer.from(d)), close: () => resolve(Buffer.concat(chunks)) },
+        socket: {
+          data: (_s, d) => void chunks.push(Buffer.from(d)),
+          close: () => resolve(Buffer.concat(chunks)),
+        },
       });
       socket.write(Buffer.from("GET / HTTP/1.1\r\nHost: h\r\nX-Name: Jos\xe9\r\nConnection: close\r\n\r\n", "latin1"));
     });
