@@ -14,8 +14,8 @@ import type { OriginPool } from "./pool";
 import { pumpRequestBody } from "./request-body";
 import { findHeadEnd, MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } from "./response-head";
 
-/** Bytes queued toward the client before the backend socket is paused. */
-const STREAM_HIGH_WATER = 256 * 1024;
+/** Bytes queued toward the client before the backend socket is paused (per response: kept small, slow clients add up). */
+const STREAM_HIGH_WATER = 64 * 1024;
 
 const enum Phase {
   Head,
