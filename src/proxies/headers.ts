@@ -160,11 +160,15 @@ export function rewriteResponseHeaders(headers: Headers, target: ForwardTarget):
  * the names the response's Connection header listed. Returns `pairs` itself
  * when there is nothing to change (the usual case).
  */
-export function responseHeaderPairs(pairs: [string, string][], connectionTokens: readonly string[], target: ForwardTarget): [string, string][] {
+export function responseHeaderPairs(
+  pairs: readonly (readonly [string, string])[],
+  connectionTokens: readonly string[],
+  target: ForwardTarget,
+): readonly (readonly [string, string])[] {
   const custom = compile(target).responseHeaders;
   const named = connectionTokens.length > 0 && connectionTokens.some((t) => t !== "close" && t !== "keep-alive");
   if (custom.length === 0 && !named) return pairs;
-  const out: [string, string][] = [];
+  const out: (readonly [string, string])[] = [];
   for (const pair of pairs) {
     const name = pair[0];
     if (named && connectionTokens.includes(name)) continue;

@@ -12,7 +12,7 @@ import type { UpstreamRequest } from "./client";
 import type { BackendConnection, ConnectionUser } from "./connection";
 import type { OriginPool } from "./pool";
 import { pumpRequestBody } from "./request-body";
-import { findHeadEnd, MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } from "./response-head";
+import { findHeadEnd, MAX_HEAD_BYTES, type ResponseHead } from "./response-head";
 
 /** Bytes queued toward the client before the backend socket is paused (per response: kept small, slow clients add up). */
 const STREAM_HIGH_WATER = 64 * 1024;
@@ -101,7 +101,7 @@ export class Exchange implements ConnectionUser {
     let end = findHeadEnd(bytes, this.head ? this.head.length - 3 : 0);
     while (end >= 0) {
       if (end - start > MAX_HEAD_BYTES) return this.fail("invalid_response");
-      const parsed = parseResponseHead(bytes.toString("latin1", start, end - 4), this.request.method);
+      const parsed = this.pool.heads.parse(bytes, start, end - 4, this.request.method);
       if (typeof parsed === "string") return this.fail("invalid_response");
       // 1xx interim responses (100 Continue, 103 Early Hints) are not passed on: the final one follows.
       if (parsed.status < 200) {

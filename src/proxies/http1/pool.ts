@@ -8,6 +8,7 @@
 import { UpstreamError } from "../errors";
 import { BackendConnection, socketHandlers, type ConnectionOwner } from "./connection";
 import type { Deadlines } from "./deadlines";
+import { HeadCache } from "./head-cache";
 
 const IDLE_MS = 4_000;
 const MAX_IDLE_PER_ORIGIN = 256;
@@ -20,6 +21,7 @@ export interface Origin {
 
 export class OriginPool implements ConnectionOwner {
   private idle: BackendConnection[] = [];
+  readonly heads = new HeadCache();
 
   constructor(
     readonly origin: Origin,

@@ -15,8 +15,8 @@ export type BodyFraming =
 export interface ResponseHead {
   readonly status: number;
   readonly reason: string;
-  /** Headers in arrival order, names lowercased, without Content-Length and Transfer-Encoding. */
-  readonly headers: [string, string][];
+  /** Headers in arrival order, names lowercased, without Content-Length and Transfer-Encoding. Shared (HeadCache): never modify. */
+  readonly headers: readonly (readonly [string, string])[];
   readonly framing: BodyFraming;
   /** The backend's Content-Length, also for bodiless responses (HEAD, 304). */
   readonly contentLength: string | undefined;
@@ -25,6 +25,12 @@ export interface ResponseHead {
   readonly keepAlive: boolean;
   /** Names listed in the response's Connection header (lowercase). */
   readonly connectionTokens: readonly string[];
+  /**
+   * The client-side headers last built from this head, and for which target:
+   * a cached head reuses them (Response copies its init headers, so sharing is safe).
+   * The only mutable part of a head.
+   */
+  memo?: { readonly key: object; readonly headers: Headers };
 }
 
 const HEAD_END = Buffer.from("\r\n\r\n");
@@ -95,7 +101,7 @@ export function parseResponseHead(head: string, requestMethod: string): Response
     }
     headers.push([name, value]);
   }
-  const connectionTokens = connection === "" ? [] : connection.toLowerCase().split(",").map((t) => t.trim()).filter(Boolean);
+  const connectionTokens = connection === "" ? NO_TOKENS : connection.toLowerCase().split(",").map((t) => t.trim()).filter(Boolean);
   let keepAlive = minor === "0" ? connectionTokens.includes("keep-alive") : !connectionTokens.includes("close");
 
   let framing: BodyFraming;
@@ -116,6 +122,7 @@ export function parseResponseHead(head: string, requestMethod: string): Response
   return { status: code, reason, headers, framing, contentLength, hasContentType, keepAlive, connectionTokens };
 }
 
+const NO_TOKENS: readonly string[] = Object.freeze([]);
 const NONE: BodyFraming = { kind: "none" };
 const CHUNKED: BodyFraming = { kind: "chunked" };
 const CLOSE: BodyFraming = { kind: "close" };
