@@ -68,7 +68,7 @@ describe("paths", () => {
 });
 
 describe("methods and bodies", () => {
-  test("methods, request bodies and status text pass through", async () => {
+  test("methods, request bodies and statuses pass through", async () => {
     const g = gateway(echo.url);
     for (const method of ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]) {
       const response = await fetch(g.url + "/m", { method, body: method === "OPTIONS" ? undefined : `body of ${method}` });

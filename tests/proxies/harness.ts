@@ -26,6 +26,8 @@ export function startGateway(target: ForwardTarget | string, opts: GatewayOption
     hostname: "127.0.0.1",
     port: 0,
     idleTimeout: 60,
+    // Bun.serve answers 413 to bodies over 128 MiB by default; a gateway must not.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch(request, srv) {
       const context: ForwardContext = {
         clientIp: srv.requestIP(request)?.address ?? "",

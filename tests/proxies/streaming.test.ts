@@ -224,6 +224,45 @@ describe("uploads", () => {
     expect(await (await pending).text()).toBe("got part-two");
   });
 
+  test("a backend that stops reading holds the uploading client back (bounded buffering)", async () => {
+    // The backend reads the head, then nothing more: its socket buffers fill, then the gateway's, then the client's.
+    const backend = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: (socket) => socket.pause() } });
+    const gateway = startGateway(`http://127.0.0.1:${backend.port}`);
+    cleanups.push(() => backend.stop(true), () => gateway.stop());
+    const total = 512 * MiB;
+    let accepted = 0;
+    const chunk = new Uint8Array(256 * 1024);
+    const client = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: gateway.port,
+      socket: {
+        data() {},
+        drain(socket) {
+          while (accepted < total) {
+            const written = socket.write(chunk);
+            accepted += Math.max(0, written);
+            if (written < chunk.length) return;
+          }
+        },
+      },
+    });
+    client.write(`PUT /up HTTP/1.1\r\nHost: h\r\nContent-Length: ${total}\r\n\r\n`);
+    await Bun.sleep(50);
+    while (accepted < total) {
+      const written = client.write(chunk);
+      accepted += Math.max(0, written);
+      if (written < chunk.length) break;
+    }
+    await Bun.sleep(1_500);
+    const stalledAt = accepted;
+    await Bun.sleep(500);
+    // Socket buffers on two loopback hops (plus Bun.serve's request body buffer); never the 512 MiB.
+    expect(stalledAt).toBeGreaterThan(MiB);
+    expect(stalledAt).toBeLessThan(64 * MiB);
+    expect(accepted - stalledAt).toBeLessThan(4 * MiB);
+    client.terminate();
+  }, 15_000);
+
   test("64 MiB upload arrives byte-exact (chunked and with Content-Length)", async () => {
     const total = 64 * MiB + 7;
     const g = serve(async (request) => {
