@@ -3,7 +3,7 @@
  * parses the response head under the request timeout, then hands the body to
  * the client — as one buffer when it arrived with the head (the common small
  * response: no stream, and Bun.serve sends a Content-Length), else as a
- * ReadableStream that pauses the backend socket while the client is behind.
+ * StreamedBody that pauses the backend socket while the client is behind.
  * The connection goes back to the pool only after a clean, complete exchange.
  */
 import type { UpstreamFailure } from "../errors";
@@ -13,9 +13,7 @@ import type { BackendConnection, ConnectionUser } from "./connection";
 import type { OriginPool } from "./pool";
 import { pumpRequestBody } from "./request-body";
 import { findHeadEnd, MAX_HEAD_BYTES, type ResponseHead } from "./response-head";
-
-/** Bytes queued toward the client before the backend socket is paused (per response: kept small, slow clients add up). */
-const STREAM_HIGH_WATER = 64 * 1024;
+import { StreamedBody, type StreamFraming } from "./streamed-body";
 
 const enum Phase {
   Head,
@@ -29,11 +27,7 @@ export class Exchange implements ConnectionUser {
   private reusable = true;
   private requestSent = false;
   private responseDone = false;
-  private remaining = 0;
-  private decoder: ChunkedDecoder | undefined;
-  private untilClose = false;
-  private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  private paused = false;
+  private body: StreamedBody | undefined;
   private drained: (() => void) | undefined;
 
   constructor(
@@ -139,8 +133,7 @@ export class Exchange implements ConnectionUser {
         buffered = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
         if (decoder.leftover > 0) this.reusable = false;
       } else {
-        this.decoder = decoder;
-        return this.startStream(head, pieces);
+        return this.startStream(head, { kind: "chunked", decoder }, pieces);
       }
     }
     if (buffered !== undefined) {
@@ -149,10 +142,10 @@ export class Exchange implements ConnectionUser {
       this.settle(head, buffered);
       return this.finishIfDone();
     }
-    this.untilClose = framing.kind === "close";
+    const first = available > 0 ? [bytes.subarray(offset)] : [];
     // Only here with `available` below the length: all of it is body.
-    if (framing.kind === "length") this.remaining = framing.length - available;
-    this.startStream(head, available > 0 ? [bytes.subarray(offset)] : []);
+    if (framing.kind === "length") this.startStream(head, { kind: "length", remaining: framing.length - available }, first);
+    else this.startStream(head, { kind: "close" }, first);
   }
 
   private settle(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): void {
@@ -168,59 +161,25 @@ export class Exchange implements ConnectionUser {
     this.resolve(response);
   }
 
-  private startStream(head: ResponseHead, first: Uint8Array[]): void {
+  private startStream(head: ResponseHead, framing: StreamFraming, first: Uint8Array[]): void {
     this.phase = Phase.Body;
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.controller = controller;
-        },
-        pull: () => {
-          if (!this.paused) return;
-          this.paused = false;
-          this.connection.resume();
-        },
-        // The client went away (or Bun.serve gave up on it): abandon the backend request.
-        cancel: () => this.abandon(),
-      },
-      { highWaterMark: STREAM_HIGH_WATER, size: (chunk) => chunk?.byteLength ?? 0 },
-    );
-    for (const piece of first) this.enqueue(piece);
-    this.settle(head, stream);
+    const body = new StreamedBody(this.connection, framing, () => this.abandon());
+    this.body = body;
+    for (const piece of first) body.enqueue(piece);
+    this.settle(head, body.stream);
   }
 
   private onBody(chunk: Buffer): void {
-    if (this.decoder) {
-      const result = this.decoder.push(chunk, (piece) => this.enqueue(piece));
-      if (result === "error") return this.fail("invalid_response");
-      if (result === "done") {
-        if (this.decoder.leftover > 0) this.reusable = false;
-        return this.endBody();
-      }
-      return;
-    }
-    if (this.untilClose) return this.enqueue(chunk);
-    const take = Math.min(this.remaining, chunk.length);
-    if (take > 0) this.enqueue(take === chunk.length ? chunk : chunk.subarray(0, take));
-    this.remaining -= take;
-    if (take < chunk.length) this.reusable = false;
-    if (this.remaining === 0) this.endBody();
-  }
-
-  private enqueue(piece: Uint8Array): void {
-    const controller = this.controller;
-    if (!controller || piece.length === 0) return;
-    controller.enqueue(piece);
-    if (!this.paused && controller.desiredSize! <= 0) {
-      this.paused = true;
-      this.connection.pause();
-    }
+    const result = this.body!.push(chunk);
+    if (result === "error") return this.fail("invalid_response");
+    if (result === "done") this.endBody();
   }
 
   private endBody(): void {
     this.phase = Phase.Done;
     this.responseDone = true;
-    this.controller?.close();
+    if (this.body!.overrun) this.reusable = false;
+    this.body!.end();
     this.finishIfDone();
   }
 
@@ -237,7 +196,7 @@ export class Exchange implements ConnectionUser {
   }
 
   onClose(): void {
-    if (this.phase === Phase.Body && this.untilClose) return this.endBody();
+    if (this.phase === Phase.Body && this.body!.untilClose) return this.endBody();
     // A reused connection closed before any answer: the backend timed it out while idle; nothing was processed.
     if (this.phase === Phase.Head && this.head === undefined && this.connection.uses > 1 && this.onStale) {
       this.phase = Phase.Done;
@@ -250,7 +209,6 @@ export class Exchange implements ConnectionUser {
 
   /** The client is gone: drop the backend request without reporting anything. */
   private abandon(): void {
-    this.controller = undefined;
     this.fail("closed");
   }
 
@@ -263,9 +221,6 @@ export class Exchange implements ConnectionUser {
     this.connection.destroy();
     this.onWritable();
     if (wasHead) this.resolve(this.request.fail(failure));
-    // Erroring the stream makes Bun.serve cut the client connection (a truncated body must not look complete).
-    // With `undefined` as the reason Bun does so without printing a stack trace for every broken backend.
-    else this.controller?.error(undefined);
-    this.controller = undefined;
+    else this.body?.abort();
   }
 }
