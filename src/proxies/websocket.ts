@@ -45,10 +45,12 @@ export function createWebSocketProxy(options: ForwardingOptions): WebSocketProxy
 
     let backend: WebSocket;
     try {
-      backend = new WebSocket(url, { headers, protocols: offered, perMessageDeflate: false, proxy: undefined });
+      backend = new WebSocket(url, { headers, protocols: offered, perMessageDeflate: false });
     } catch (error) {
       return upstreamErrorResponse(classifyError(error), accept);
     }
+    live.add(backend);
+    backend.addEventListener("close", () => live.delete(backend));
     const relay = newRelay(backend);
     try {
       await opened(backend, handshakeMs, handshakeFailure);
@@ -62,8 +64,6 @@ export function createWebSocketProxy(options: ForwardingOptions): WebSocketProxy
       relay.abandon();
       return new Response("WebSocket upgrade failed\n", { status: 400 });
     }
-    live.add(backend);
-    backend.addEventListener("close", () => live.delete(backend));
     return undefined;
   };
 

@@ -64,8 +64,9 @@ export class OriginPool implements ConnectionOwner {
       connection.connecting = (ok) => finish(ok ? undefined : new UpstreamError(tls ? "unreachable" : "closed"));
       Bun.connect({ hostname, port, data: connection, socket: socketHandlers, tls: tls ? { serverName: hostname } : undefined }).then(
         (socket) => {
+          // Connected only after the timeout gave up on it: nobody wants this socket any more.
+          if (settled) return socket.terminate();
           connection.socket = socket;
-          if (settled) return connection.destroy();
           socket.setNoDelay(true);
           this.deadlines.register(connection);
           // TLS: usable only after the handshake callback.
