@@ -9,7 +9,8 @@ import type { Config } from "./core/config";
 import type { Logger } from "./core/logger";
 import { VERSION } from "./core/version";
 import { ensureAdminToken } from "./api/admin-token-bootstrap";
-import { createApiApp } from "./api/app";
+import { apiFetch, createApiApp } from "./api/app";
+import { API_MAX_BODY_BYTES } from "./api/body-limit";
 import { startHttpEdge } from "./dispatcher/edge";
 import { listenOrExplain } from "./dispatcher/listen";
 import { LiveConfig } from "./dispatcher/live-config";
@@ -79,9 +80,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
     await live.start();
 
-    const api = createApiApp({ ...stores, redis, log, startedAt, apiHostnames: config.apiHostnames });
+    const api = { fetch: apiFetch(createApiApp({ ...stores, redis, log, startedAt, apiHostnames: config.apiHostnames })) };
     const apiServer = listenOrExplain("API_PORT", () =>
-      Bun.serve({ hostname: config.apiBind, port: config.apiPort, fetch: api.fetch }),
+      Bun.serve({ hostname: config.apiBind, port: config.apiPort, maxRequestBodySize: API_MAX_BODY_BYTES, fetch: api.fetch }),
     );
     servers.push(apiServer);
     const httpServer = startHttpEdge({

@@ -12,6 +12,7 @@ import type { ProxyRepository } from "../storage/proxy-repository";
 import type { RouteRepository } from "../storage/route-repository";
 import type { TokenRepository } from "../storage/token-repository";
 import { renderDocsPage, type OpenApiDocument } from "./docs-page";
+import { refuseApiBody } from "./body-limit";
 import { errorHandler } from "./error-handler";
 import { healthRoutes } from "./routes/health";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
@@ -64,3 +65,8 @@ export function createApiApp(deps: ApiDependencies) {
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;
+
+/** The API's entry point for both listeners: the body limit first, then the app. */
+export function apiFetch(app: ApiApp): (request: Request) => Response | Promise<Response> {
+  return (request) => refuseApiBody(request) ?? app.fetch(request);
+}

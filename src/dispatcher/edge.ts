@@ -40,6 +40,8 @@ export function startHttpEdge(options: EdgeOptions): Server<WebSocketProxyData> 
       hostname: options.hostname,
       port: options.port,
       idleTimeout: options.idleTimeoutSeconds,
+      // Bodies stream through to backends, which set their own limits; Bun's default caps them at 128 MiB.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       websocket: engine.websocket,
       fetch(request, server) {
         const host = normalizeHost(request.headers.get("host"));

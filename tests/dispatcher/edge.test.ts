@@ -145,6 +145,51 @@ describe("dispatch", () => {
   });
 });
 
+describe("bodies", () => {
+  test("an upload larger than Bun's default 128 MiB cap streams through", async () => {
+    const counter = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      async fetch(req) {
+        let bytes = 0;
+        for await (const chunk of req.body ?? []) bytes += chunk.byteLength;
+        return new Response(String(bytes));
+      },
+    });
+    try {
+      await createProxy("upload.example.test", url(counter));
+      const chunk = new Uint8Array(1024 * 1024);
+      const total = 200;
+      const body = new ReadableStream({
+        pull(controller) {
+          sent < total ? (controller.enqueue(chunk), sent++) : controller.close();
+        },
+      });
+      let sent = 0;
+      const res = await gw.get("upload.example.test", "/upload", { method: "POST", body, duplex: "half" } as RequestInit);
+      expect(await res.text()).toBe(String(total * chunk.byteLength));
+    } finally {
+      counter.stop(true);
+    }
+  }, 30_000);
+
+  test("the API refuses large or unsized bodies before reading them", async () => {
+    const big = "x".repeat(2 * 1024 * 1024);
+    for (const base of [`http://127.0.0.1:${gw.gateway.apiPort}`, gw.edge]) {
+      const tooLarge = await fetch(`${base}/api/v1/tokens/`, { method: "POST", headers: { host: "localhost", "content-type": "application/json" }, body: big });
+      expect(tooLarge.status).toBe(413); // on API_PORT, Bun.serve's own limit answers first
+      const chunked = await fetch(`${base}/api/v1/tokens/`, {
+        method: "POST",
+        headers: { host: "localhost", "content-type": "application/json" },
+        body: new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode("{}")), c.close()) }),
+        duplex: "half",
+      } as RequestInit);
+      expect(chunked.status).toBe(411);
+    }
+  });
+});
+
 describe("streams", () => {
   test("an event stream quieter than the idle timeout stays open", async () => {
     const quiet = Bun.serve({
