@@ -197,6 +197,32 @@ describe("downloads", () => {
 });
 
 describe("uploads", () => {
+  test("an upload slower than PROXY_REQUEST_TIMEOUT is not cut off while bytes flow", async () => {
+    const backend = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        let bytes = 0;
+        for await (const chunk of request.body ?? []) bytes += chunk.byteLength;
+        return new Response(String(bytes));
+      },
+    });
+    const gateway = startGateway(`http://127.0.0.1:${backend.port}`, { options: { requestTimeoutMs: 400 } });
+    cleanups.push(() => backend.stop(true), () => gateway.stop());
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 8) return controller.close();
+        await Bun.sleep(150); // 8 × 150 ms: three times the request timeout in all
+        sent++;
+        controller.enqueue(new Uint8Array(1024));
+      },
+    });
+    const response = await fetch(gateway.url + "/slow-upload", { method: "POST", body, duplex: "half" } as RequestInit);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("8192");
+  });
+
   test("the backend receives the first chunk before the client has finished sending", async () => {
     let firstSeen!: (text: string) => void;
     const sawFirst = new Promise<string>((resolve) => (firstSeen = resolve));

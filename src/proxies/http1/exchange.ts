@@ -53,7 +53,11 @@ export class Exchange implements ConnectionUser {
       return;
     }
     const sink = {
-      write: (data: Uint8Array) => this.connection.write(data),
+      // A long upload is not a slow backend: the wait for the response starts after the last byte sent.
+      write: (data: Uint8Array) => {
+        this.connection.deadline = this.pool.deadlines.fromNow();
+        return this.connection.write(data);
+      },
       writable: () => (this.connection.flushed || this.phase === Phase.Done ? Promise.resolve() : new Promise<void>((r) => (this.drained = r))),
       active: () => this.phase !== Phase.Done && !this.connection.closed,
     };
