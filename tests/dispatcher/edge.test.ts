@@ -61,12 +61,20 @@ describe("dispatch", () => {
     expect(await unknown.text()).toContain("nothing.example.org");
   });
 
-  test("a disabled proxy answers 503; enable_http false is not served over HTTP", async () => {
+  test("a disabled proxy answers 503", async () => {
     await createProxy("off.example.test", url(alpha), { enabled: false });
     expect((await gw.get("off.example.test")).status).toBe(503);
+  });
+
+  test("an HTTPS-only proxy sends HTTP clients to https with a 308, except ACME challenges", async () => {
     await gw.api("POST", "/api/v1/proxy/targets/", { hostname: "tls-only.example.test", target_url: url(alpha), enable_http: false });
-    await Bun.sleep(50);
-    expect((await gw.get("tls-only.example.test")).status).toBe(404);
+    await gw.api("POST", "/api/v1/proxy/targets/", { hostname: "nowhere.example.test", target_url: url(alpha), enable_http: false, enable_https: false });
+    await until(async () => (await gw.get("tls-only.example.test", "/", { redirect: "manual" })).status === 308);
+    const redirect = await gw.get("tls-only.example.test", "/a/b?c=d", { method: "POST", body: "x", redirect: "manual" });
+    expect(redirect.status).toBe(308);
+    expect(redirect.headers.get("location")).toBe("https://tls-only.example.test/a/b?c=d");
+    expect((await gw.get("tls-only.example.test", "/.well-known/acme-challenge/tok", { redirect: "manual" })).status).toBe(404);
+    expect((await gw.get("nowhere.example.test", "/", { redirect: "manual" })).status).toBe(404);
   });
 
   test("502 when the backend refuses, 504 when it does not answer in time; no internal address shown", async () => {

@@ -1,0 +1,84 @@
+/**
+ * What every edge listener does with a request, whatever carried it (plain
+ * HTTP, TLS, PROXY protocol): API hostnames go to the API; anything else is
+ * looked up in the in-memory host table, matched against the proxy's routes
+ * and forwarded. Nothing here waits on Redis.
+ */
+import type { Server } from "bun";
+import type { CidrList } from "../proxies/cidr";
+import { upstreamErrorResponse, type ForwardingEngine, type WebSocketProxyData } from "../proxies";
+import { disabledProxyResponse, normalizeHost, unknownHostResponse } from "./host";
+import type { HostTable } from "./host-table";
+import { matchRoute } from "./routes";
+
+export interface DispatchOptions {
+  readonly apiHostnames: readonly string[];
+  readonly api: { fetch(request: Request): Response | Promise<Response> };
+  /** The current host table; read once per request so a swap never splits one. */
+  readonly table: () => HostTable;
+  readonly engine: ForwardingEngine;
+  readonly trustedProxies: CidrList;
+  /**
+   * The client's address. Defaults to the TCP peer; a listener behind a PROXY
+   * protocol relay supplies the address from the header instead.
+   */
+  readonly clientAddress?: (request: Request, server: Server<WebSocketProxyData>) => string;
+}
+
+export type Dispatch = (
+  request: Request,
+  server: Server<WebSocketProxyData>,
+) => Response | undefined | Promise<Response | undefined>;
+
+/** The path of an absolute request URL, without parsing it into a URL object. */
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
+const peerAddress = (request: Request, server: Server<WebSocketProxyData>) => server.requestIP(request)?.address ?? "";
+
+const ACME_CHALLENGE = "/.well-known/acme-challenge/";
+
+/** A dispatcher for one listener; `proto` is how clients reach that listener. */
+export function createDispatch(options: DispatchOptions, proto: "http" | "https"): Dispatch {
+  const apiHosts = new Set(options.apiHostnames);
+  const { engine, trustedProxies } = options;
+  const clientAddress = options.clientAddress ?? peerAddress;
+  const served = proto === "http" ? "enableHttp" : "enableHttps";
+
+  return (request, server) => {
+    const host = normalizeHost(request.headers.get("host"));
+    if (apiHosts.has(host)) return options.api.fetch(request);
+    const entry = options.table().lookup(host);
+    if (!entry) return unknownHostResponse(host);
+    const path = pathOf(request.url);
+    if (!entry[served]) {
+      // HTTPS-only proxies send plain-HTTP clients to https, except ACME's HTTP-01 challenges.
+      if (proto === "http" && entry.enableHttps && !path.startsWith(ACME_CHALLENGE)) return redirectToHttps(request.url, host);
+      return unknownHostResponse(host);
+    }
+    if (!entry.enabled) return disabledProxyResponse(host);
+
+    const route = entry.routes.length > 0 ? matchRoute(entry.routes, request.method, path) : undefined;
+    const target = route ? route.target : entry.target;
+    if (!target) return upstreamErrorResponse("unreachable", request.headers.get("accept"));
+
+    const clientIp = clientAddress(request, server);
+    const context = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp) };
+    if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
+    return engine.forward(request, target, context).then((response) => {
+      // An event stream may be quiet for longer than the idle timeout and must stay open.
+      if (response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
+      return response;
+    });
+  };
+}
+
+/** 308 keeps the method and body; the target keeps the path and query as the client sent them. */
+function redirectToHttps(url: string, host: string): Response {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  return new Response(null, { status: 308, headers: { location: `https://${host}${start < 0 ? "/" : url.slice(start)}` } });
+}
