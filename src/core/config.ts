@@ -33,6 +33,17 @@ export interface Config {
   readonly proxyRequestTimeoutMs: number;
   /** CLIENT_IDLE_TIMEOUT: seconds an idle client connection (keep-alive, stalled stream) stays open. */
   readonly clientIdleTimeoutSeconds: number;
+  /** SELF_SIGNED_CN: common name of the default certificate for hostnames without one. */
+  readonly selfSignedCn: string;
+  /** SELF_SIGNED_DAYS: validity of that certificate. */
+  readonly selfSignedDays: number;
+  /** PROXY_PROTOCOL_PORT: listener that requires a PROXY protocol v1/v2 header (0 disables it). */
+  readonly proxyProtocolPort: number;
+  /** HTTP_PROXY_PROTOCOL / HTTPS_PROXY_PROTOCOL: require the header on HTTP_PORT / HTTPS_PORT. */
+  readonly httpProxyProtocol: boolean;
+  readonly httpsProxyProtocol: boolean;
+  /** PROXY_PROTOCOL_TRUSTED_CIDRS: peers allowed to send a PROXY protocol header. */
+  readonly proxyProtocolTrusted: CidrList;
   /** TRUSTED_PROXY_CIDRS: peers whose X-Forwarded-* headers are extended rather than replaced. */
   readonly trustedProxies: CidrList;
 }
@@ -134,6 +145,30 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     return Number(raw);
   };
 
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = ({ true: true, "1": true, yes: true, false: false, "0": false, no: false } as Record<string, boolean>)[raw.toLowerCase()];
+    if (value === undefined) problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`);
+    return value ?? fallback;
+  };
+
+  const ppTrusted = parseCidrList(read("PROXY_PROTOCOL_TRUSTED_CIDRS") ?? "127.0.0.0/8,::1/128");
+  if (!ppTrusted.ok) problems.push(`PROXY_PROTOCOL_TRUSTED_CIDRS: ${ppTrusted.error}; expected comma-separated addresses or ranges`);
+  const selfSignedDays = Number(read("SELF_SIGNED_DAYS") ?? "365");
+  if (!Number.isInteger(selfSignedDays) || selfSignedDays < 1 || selfSignedDays > 3650) {
+    problems.push(`SELF_SIGNED_DAYS=${JSON.stringify(read("SELF_SIGNED_DAYS"))}: expected whole days from 1 to 3650`);
+  }
+  const selfSignedCn = (read("SELF_SIGNED_CN") ?? "localhost").toLowerCase();
+  if (!HOSTNAME.test(selfSignedCn)) problems.push(`SELF_SIGNED_CN=${JSON.stringify(selfSignedCn)}: expected a hostname`);
+  const tlsSettings = {
+    selfSignedCn,
+    selfSignedDays,
+    proxyProtocolPort: port("PROXY_PROTOCOL_PORT", 10001),
+    httpProxyProtocol: bool("HTTP_PROXY_PROTOCOL", false),
+    httpsProxyProtocol: bool("HTTPS_PROXY_PROTOCOL", false),
+  };
+
   const trusted = parseCidrList(read("TRUSTED_PROXY_CIDRS") ?? "");
   if (!trusted.ok) problems.push(`TRUSTED_PROXY_CIDRS: ${trusted.error}; expected comma-separated addresses or ranges like 10.0.0.0/8, ::1`);
   const forwarding = {
@@ -156,6 +191,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   return Object.freeze({
     ...listeners,
     ...forwarding,
+    ...tlsSettings,
+    proxyProtocolTrusted: (ppTrusted as { list: CidrList }).list,
     trustedProxies: (trusted as { list: CidrList }).list,
     apiHostnames: Object.freeze(apiHostnames),
     logLevel: logLevel!,

@@ -75,6 +75,18 @@ describe("parseConfig", () => {
     expect(config.trustedProxies.contains("11.0.0.1")).toBe(false);
   });
 
+  test("TLS and PROXY protocol settings", () => {
+    const defaults = parseConfig({});
+    expect(defaults).toMatchObject({ selfSignedCn: "localhost", selfSignedDays: 365, proxyProtocolPort: 10001, httpProxyProtocol: false, httpsProxyProtocol: false });
+    expect(defaults.proxyProtocolTrusted.contains("127.0.0.1")).toBe(true);
+    expect(defaults.proxyProtocolTrusted.contains("::1")).toBe(true);
+    expect(defaults.proxyProtocolTrusted.contains("10.0.0.1")).toBe(false);
+    const set = parseConfig({ SELF_SIGNED_CN: "Gateway.Example.com", SELF_SIGNED_DAYS: "30", PROXY_PROTOCOL_PORT: "0", HTTP_PROXY_PROTOCOL: "true", HTTPS_PROXY_PROTOCOL: "yes", PROXY_PROTOCOL_TRUSTED_CIDRS: "10.0.0.0/8" });
+    expect(set).toMatchObject({ selfSignedCn: "gateway.example.com", selfSignedDays: 30, proxyProtocolPort: 0, httpProxyProtocol: true, httpsProxyProtocol: true });
+    expect(set.proxyProtocolTrusted.contains("10.2.3.4")).toBe(true);
+    expect(set.proxyProtocolTrusted.contains("127.0.0.1")).toBe(false);
+  });
+
   test("the spec's level names map to logger levels", () => {
     const levels = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"].map((l) => parseConfig({ LOG_LEVEL: l }).logLevel);
     expect(levels).toEqual(["debug", "info", "warn", "error", "fatal"]);
@@ -94,6 +106,10 @@ describe("parseConfig", () => {
     ["non-numeric timeout", { PROXY_REQUEST_TIMEOUT: "2m" }, /^PROXY_REQUEST_TIMEOUT="2m": expected a number of seconds/],
     ["bad trusted range", { TRUSTED_PROXY_CIDRS: "10.0.0.0/33" }, /^TRUSTED_PROXY_CIDRS: "10.0.0.0\/33": the prefix length must be 0 to 32/],
     ["trusted garbage", { TRUSTED_PROXY_CIDRS: "lb.internal" }, /^TRUSTED_PROXY_CIDRS: "lb.internal" is not an IPv4 or IPv6 address/],
+    ["bad boolean", { HTTP_PROXY_PROTOCOL: "maybe" }, /^HTTP_PROXY_PROTOCOL="maybe": expected true or false/],
+    ["bad SELF_SIGNED_DAYS", { SELF_SIGNED_DAYS: "0" }, /^SELF_SIGNED_DAYS="0": expected whole days/],
+    ["bad SELF_SIGNED_CN", { SELF_SIGNED_CN: "not a name" }, /^SELF_SIGNED_CN/],
+    ["bad PROXY_PROTOCOL_TRUSTED_CIDRS", { PROXY_PROTOCOL_TRUSTED_CIDRS: "nope" }, /^PROXY_PROTOCOL_TRUSTED_CIDRS: "nope" is not/],
     ["bad API_HOSTNAME", { API_HOSTNAME: "bad_host!" }, /^API_HOSTNAME: "bad_host!" is not a hostname/],
   ];
   for (const [name, env, expected] of bad) {
