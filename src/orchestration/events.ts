@@ -14,7 +14,10 @@ export type WorkflowEventType =
   | "route_created"
   | "route_updated"
   | "route_deleted"
-  | "service_url_changed";
+  | "service_url_changed"
+  | "certificate_ready"
+  | "certificate_deleted"
+  | "self_signed_certificate_ready";
 
 export interface WorkflowEvent {
   readonly id: string;

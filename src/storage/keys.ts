@@ -22,6 +22,14 @@ export const keys = {
 
   serviceUrl: (name: string) => `service:url:${name}`,
 
+  certificate: (name: string) => `cert:${name}`,
+  /** Domain (exact, or `*.example.com`) → the name of the certificate that serves it. */
+  certificateByDomain: (domain: string) => `cert:domain:${domain}`,
+  /** Set of certificate names. */
+  certificateNames: "certs:names",
+  /** The self-signed certificate for names without one, shared by every node with this SELF_SIGNED_CN. */
+  selfSignedCertificate: (commonName: string) => `cert:self-signed:${commonName}`,
+
   /** Every configuration change, in order; each gateway node follows it (spec "Workflow Stream Keys"). */
   workflowStream: "events:workflow",
 } as const;

@@ -3,6 +3,7 @@
  * registered for cascade delete. The one place that wires storage together.
  */
 import type { Redis } from "ioredis";
+import { CertificateRepository } from "./certificate-repository";
 import { OwnershipRegistry } from "./ownership";
 import { ProxyRepository } from "./proxy-repository";
 import { RouteRepository } from "./route-repository";
@@ -13,13 +14,16 @@ export interface Stores {
   readonly tokens: TokenRepository;
   readonly proxies: ProxyRepository;
   readonly routes: RouteRepository;
+  readonly certificates: CertificateRepository;
 }
 
 export function createStores(redis: Redis): Stores {
   const ownership = new OwnershipRegistry();
   const proxies = new ProxyRepository(redis);
   const routes = new RouteRepository(redis);
+  const certificates = new CertificateRepository(redis);
   ownership.register(proxies.ownedKind());
   ownership.register(routes.ownedKind());
-  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes };
+  ownership.register(certificates.ownedKind());
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates };
 }
