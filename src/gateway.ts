@@ -11,7 +11,9 @@ import { VERSION } from "./core/version";
 import { ensureAdminToken } from "./api/admin-token-bootstrap";
 import { apiFetch, createApiApp } from "./api/app";
 import { API_MAX_BODY_BYTES } from "./api/body-limit";
+import { LiveCertificates } from "./certificates/live-certificates";
 import { startHttpEdge } from "./dispatcher/edge";
+import { startHttpsEdge } from "./dispatcher/https-edge";
 import { listenOrExplain } from "./dispatcher/listen";
 import { LiveConfig } from "./dispatcher/live-config";
 import { createForwardingEngine } from "./proxies";
@@ -25,6 +27,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export interface Gateway {
   readonly apiPort: number;
   readonly httpPort: number;
+  readonly httpsPort: number;
   readonly redis: Redis;
   stop(): Promise<void>;
 }
@@ -48,20 +51,22 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     target = { url: config.redis.url, password: config.redis.password };
   }
 
-  const servers: Server<unknown>[] = [];
+  const servers: Pick<Server<unknown>, "stop">[] = [];
   const redis = connectRedis(target, log);
   const engine = createForwardingEngine({
     connectTimeoutMs: config.proxyConnectTimeoutMs,
     requestTimeoutMs: config.proxyRequestTimeoutMs,
   });
   const stores = createStores(redis);
-  const live = new LiveConfig(redis, stores, log);
+  const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log);
+  const live = new LiveConfig(redis, stores, log, [certificates]);
   const stop = async () => {
     // Stop accepting, let requests in flight finish for a while, then cut what remains.
     await Promise.all(servers.map((server) => Promise.race([server.stop(false), Bun.sleep(SHUTDOWN_GRACE_MS)])));
     for (const server of servers) await server.stop(true);
     engine.close();
     await live.stop();
+    certificates.stop();
     redis.disconnect();
     await embedded?.stop();
   };
@@ -96,12 +101,25 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       idleTimeoutSeconds: config.clientIdleTimeoutSeconds,
     });
     servers.push(httpServer);
+    const httpsServer = startHttpsEdge({
+      hostname: config.serverHost,
+      port: config.httpsPort,
+      apiHostnames: config.apiHostnames,
+      api,
+      table: () => live.table,
+      engine,
+      trustedProxies: config.trustedProxies,
+      idleTimeoutSeconds: config.clientIdleTimeoutSeconds,
+      certificates,
+      log,
+    });
+    servers.push(httpsServer);
 
     log.info(
-      { version: VERSION, api: `http://${config.apiBind}:${apiServer.port}`, http_port: httpServer.port },
+      { version: VERSION, api: `http://${config.apiBind}:${apiServer.port}`, http_port: httpServer.port, https_port: httpsServer.port },
       "portcullis is serving",
     );
-    return { apiPort: apiServer.port!, httpPort: httpServer.port!, redis, stop };
+    return { apiPort: apiServer.port!, httpPort: httpServer.port!, httpsPort: httpsServer.port, redis, stop };
   } catch (err) {
     await stop();
     throw err;

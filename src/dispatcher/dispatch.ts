@@ -69,9 +69,11 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     const clientIp = clientAddress(request, server);
     const context = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp) };
     if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
+    const hsts = proto === "https" ? entry.hsts : null;
     return engine.forward(request, target, context).then((response) => {
       // An event stream may be quiet for longer than the idle timeout and must stay open.
       if (response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
+      if (hsts) response.headers.set("strict-transport-security", hsts);
       return response;
     });
   };

@@ -14,6 +14,8 @@ export interface HostEntry {
   readonly enabled: boolean;
   readonly enableHttp: boolean;
   readonly enableHttps: boolean;
+  /** The Strict-Transport-Security value for HTTPS responses, or null. */
+  readonly hsts: string | null;
   readonly target: ForwardTarget;
   readonly routes: readonly CompiledRoute[];
 }
@@ -90,6 +92,7 @@ export function buildHostTable(source: HostTableSource): HostTable {
       enabled: proxy.enabled,
       enableHttp: proxy.enable_http,
       enableHttps: proxy.enable_https,
+      hsts: typeof proxy.hsts_max_age === "number" ? `max-age=${proxy.hsts_max_age}` : null,
       target,
       routes: compiled,
     });

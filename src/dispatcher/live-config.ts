@@ -4,6 +4,10 @@
  * names and rebuilding the table, which is swapped in one step. Requests read
  * `table` and never wait on Redis; if Redis goes away the last table keeps
  * serving, and a full reload runs when it comes back.
+ *
+ * Other in-memory state that follows the same stream (certificates) joins as
+ * a `StreamFollower`: reloaded with the snapshot, and once after each batch
+ * of events that concerns it, so a burst of changes costs one reload.
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "../core/logger";
@@ -12,6 +16,12 @@ import { keys } from "../storage/keys";
 import type { ProxyRecord, ProxyRepository } from "../storage/proxy-repository";
 import type { RouteRecord, RouteRepository } from "../storage/route-repository";
 import { buildHostTable, HostTable } from "./host-table";
+
+export interface StreamFollower {
+  /** True for the event types that should make it reload. */
+  wants(eventType: string): boolean;
+  reload(): Promise<void>;
+}
 
 const BLOCK_MS = 1_000;
 const RETRY_MS = 500;
@@ -30,6 +40,7 @@ export class LiveConfig {
     private readonly redis: Redis,
     private readonly repos: { proxies: ProxyRepository; routes: RouteRepository },
     private readonly log: Logger,
+    private readonly followers: readonly StreamFollower[] = [],
   ) {}
 
   get table(): HostTable {
@@ -55,7 +66,12 @@ export class LiveConfig {
   async reload(): Promise<void> {
     const [latest] = await this.redis.xrevrange(keys.workflowStream, "+", "-", "COUNT", 1);
     this.lastEventId = latest?.[0] ?? "0-0";
-    const [proxies, routes, serviceUrls] = await Promise.all([this.repos.proxies.list(), this.repos.routes.list(), this.loadServiceUrls()]);
+    const [proxies, routes, serviceUrls] = await Promise.all([
+      this.repos.proxies.list(),
+      this.repos.routes.list(),
+      this.loadServiceUrls(),
+      ...this.followers.map((f) => f.reload()),
+    ]);
     this.proxies = new Map(proxies.map((p) => [p.hostname, p]));
     this.routes = new Map(routes.map((r) => [r.route_id, r]));
     this.serviceUrls = serviceUrls;
@@ -76,7 +92,10 @@ export class LiveConfig {
           | null;
         const entries = reply?.[0]?.[1] ?? [];
         if (entries.length === 0) continue;
-        for (const entry of entries) await this.apply(parseStreamEntry(entry));
+        const events = entries.map(parseStreamEntry);
+        for (const event of events) await this.apply(event);
+        const concerned = this.followers.filter((f) => events.some((e) => f.wants(e.event_type)));
+        await Promise.all(concerned.map((f) => f.reload()));
         this.lastEventId = entries[entries.length - 1]![0];
         this.rebuild();
       } catch (err) {

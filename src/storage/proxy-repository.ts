@@ -28,6 +28,8 @@ export interface ProxyRecord {
   preserve_host_header: boolean;
   custom_headers: Record<string, string> | null;
   custom_response_headers: Record<string, string> | null;
+  /** Seconds for Strict-Transport-Security on HTTPS responses; null sends none (records older than the field lack it). */
+  hsts_max_age: number | null;
 
   auth_enabled: boolean;
   auth_proxy: string | null;

@@ -65,6 +65,19 @@ describe("portcullis serve with embedded defaults", () => {
     expect(await unknown.text()).toContain("nothing.example.net");
   });
 
+  test("HTTPS_PORT answers over TLS with the self-signed fallback (curl -k)", async () => {
+    const port = gateway.env.HTTPS_PORT;
+    const curl = Bun.spawn(["curl", "-sSk", "-v", "--resolve", `localhost:${port}:127.0.0.1`, `https://localhost:${port}/health`], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [code, body, trace] = await Promise.all([curl.exited, new Response(curl.stdout).text(), new Response(curl.stderr).text()]);
+    expect(code).toBe(0);
+    expect(trace).toContain("subject: CN=localhost");
+    expect(JSON.parse(body)).toMatchObject({ status: "healthy" });
+  });
+
   test("the CLI generates, lists and shows tokens in every format", async () => {
     const generated = await runCli(["--format", "json", "token", "generate", "ci-bot", "bot@example.com"], cliEnv());
     expect(generated.stderr).toBe("");

@@ -10,6 +10,9 @@ import type { ProxyRecord } from "../../storage/proxy-repository";
 import { checkHeaderMap } from "./headers";
 import { checkHostnamePattern } from "./hostname";
 
+/** Ten years: far beyond the two years browsers' preload lists ask for. */
+const HSTS_MAX_AGE_LIMIT = 315_360_000;
+
 const strings = t.Union([t.Array(t.String({ maxLength: 512 }), { maxItems: 1000 }), t.Null()]);
 const object = t.Union([t.Record(t.String(), t.Unknown()), t.Null()]);
 const headers = t.Union([t.Record(t.String(), t.String()), t.Null()]);
@@ -24,6 +27,9 @@ export const proxySettingsFields = {
   preserve_host_header: t.Boolean({ description: "Send the client's Host header to the backend" }),
   custom_headers: headers,
   custom_response_headers: headers,
+  hsts_max_age: t.Union([t.Integer({ minimum: 0, maximum: HSTS_MAX_AGE_LIMIT }), t.Null()], {
+    description: "Seconds; HTTPS responses carry Strict-Transport-Security: max-age=N. null (the default) sends none",
+  }),
   auth_enabled: t.Boolean(),
   auth_proxy: t.Union([t.String(), t.Null()]),
   auth_mode: t.Union([t.Literal("forward"), t.Literal("redirect"), t.Literal("passthrough")]),
@@ -80,6 +86,7 @@ export const PROXY_DEFAULTS: Omit<ProxyRecord, "hostname" | "target_url" | "owne
   preserve_host_header: true,
   custom_headers: null,
   custom_response_headers: null,
+  hsts_max_age: null,
   auth_enabled: false,
   auth_proxy: null,
   auth_mode: "forward",

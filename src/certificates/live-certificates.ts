@@ -1,0 +1,193 @@
+/**
+ * This node's copy of the certificates to serve: every stored certificate
+ * whose PEMs are usable, each under the domains the index gives it, plus the
+ * shared self-signed fallback. LiveConfig calls `reload` at start and after
+ * every certificate event; listeners (the HTTPS listener) hear about changes.
+ *
+ * A certificate whose chain or key cannot be used is left out with a warning
+ * naming it (never its key); the rest keeps serving.
+ */
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import type { Logger } from "../core/logger";
+import type { CertificateRecord, CertificateRepository } from "../storage/certificate-repository";
+import { createSelfSignedCertificate } from "./self-signed";
+
+export interface ServedCertificate {
+  readonly cert_name: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface ServedCertificates {
+  readonly fallback: ServedCertificate;
+  /** Domain (exact or `*.example.com`) → certificate. */
+  readonly byServerName: ReadonlyMap<string, ServedCertificate>;
+}
+
+export interface SelfSignedSettings {
+  /** SELF_SIGNED_CN */
+  readonly commonName: string;
+  /** SELF_SIGNED_DAYS */
+  readonly days: number;
+}
+
+/** The fallback is replaced this long before it expires, so no client ever sees it expired. */
+export const SELF_SIGNED_RENEW_BEFORE_MS = 60 * 60_000;
+export const SELF_SIGNED_NAME = "self-signed";
+const CERTIFICATE_EVENTS = new Set(["certificate_ready", "certificate_deleted", "self_signed_certificate_ready"]);
+/** setTimeout's limit; a later renewal is re-checked when this one fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class LiveCertificates {
+  private current: ServedCertificates | undefined;
+  private readonly listeners = new Set<() => void>();
+  /** Validation results by certificate name, reused while the PEMs stay the same. */
+  private readonly checked = new Map<string, { cert: string; key: string; problem: string | null }>();
+  private renewal: ReturnType<typeof setTimeout> | undefined;
+  private loading: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly repository: CertificateRepository,
+    private readonly selfSigned: SelfSignedSettings,
+    private readonly log: Logger,
+  ) {}
+
+  /** Throws before the first `reload`. */
+  get served(): ServedCertificates {
+    if (!this.current) throw new Error("certificates are not loaded yet");
+    return this.current;
+  }
+
+  /** Calls `listener` after each reload that changed what is served; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The events after which LiveConfig calls `reload`. */
+  wants(eventType: string): boolean {
+    return CERTIFICATE_EVENTS.has(eventType);
+  }
+
+  /**
+   * Reads everything again; creates or renews the shared fallback when needed.
+   * Calls run one after another, so a slow older read never replaces a newer one.
+   */
+  reload(): Promise<void> {
+    const run = this.loading.then(() => this.load());
+    this.loading = run.catch(() => {});
+    return run;
+  }
+
+  private async load(): Promise<void> {
+    const [fallback, records] = await Promise.all([this.ensureFallback(), this.repository.list()]);
+    const domains = [...new Set(records.flatMap((r) => r.domains))];
+    const owners = await this.repository.domainOwners(domains);
+    const usable = new Map<string, ServedCertificate>();
+    for (const record of records) {
+      const served = this.usable(record);
+      if (served) usable.set(record.cert_name, served);
+    }
+    const byServerName = new Map<string, ServedCertificate>();
+    for (const record of records) {
+      for (const domain of record.domains) {
+        const owner = usable.get(owners.get(domain) ?? "");
+        const mine = usable.get(record.cert_name);
+        // The index decides; a domain whose owner is unusable falls to any usable certificate listing it.
+        if (owner) byServerName.set(domain, owner);
+        else if (mine && !byServerName.has(domain)) byServerName.set(domain, mine);
+      }
+    }
+    const next = { fallback: toServed(fallback), byServerName };
+    const changed = !this.current || !sameCertificates(this.current, next);
+    this.current = next;
+    this.scheduleRenewal(fallback);
+    if (changed) for (const listener of this.listeners) listener();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.renewal);
+    this.listeners.clear();
+  }
+
+  private ensureFallback(): Promise<CertificateRecord> {
+    const { commonName, days } = this.selfSigned;
+    return this.repository.ensureSelfSigned(
+      commonName,
+      (stored) => this.usable(stored) !== null && !renewalDue(stored),
+      async () => {
+        const created = await createSelfSignedCertificate(commonName, days);
+        this.log.info({ common_name: commonName, expires_at: created.expires_at }, "generated a self-signed fallback certificate");
+        return {
+          cert_name: SELF_SIGNED_NAME,
+          domains: [commonName],
+          email: null,
+          acme_directory_url: null,
+          status: "self-signed",
+          owner_token_hash: null,
+          ...created,
+        };
+      },
+    );
+  }
+
+  private scheduleRenewal(fallback: CertificateRecord): void {
+    clearTimeout(this.renewal);
+    if (this.stopped) return;
+    const due = Date.parse(fallback.expires_at ?? "") - SELF_SIGNED_RENEW_BEFORE_MS - Date.now();
+    const delay = Math.min(Math.max(due, 1_000), MAX_TIMER_MS);
+    this.renewal = setTimeout(() => {
+      this.reload().catch((err) => this.log.warn({ err: (err as Error).message }, "could not renew the self-signed fallback certificate; retrying"));
+    }, delay);
+    this.renewal.unref?.();
+  }
+
+  /** The record as served, or null (with a warning, once per content) when its PEMs cannot be used. */
+  private usable(record: CertificateRecord): ServedCertificate | null {
+    const cert = record.fullchain_pem;
+    const key = record.private_key_pem;
+    let verdict = this.checked.get(record.cert_name);
+    if (!verdict || verdict.cert !== cert || verdict.key !== key) {
+      verdict = { cert, key, problem: pemProblem(cert, key) };
+      this.checked.set(record.cert_name, verdict);
+      if (verdict.problem) this.log.warn({ cert_name: record.cert_name, problem: verdict.problem }, "certificate not served");
+    }
+    return verdict.problem ? null : toServed(record);
+  }
+}
+
+/** Why a chain and key cannot be served, or null. Never includes key material. */
+export function pemProblem(cert: unknown, key: unknown): string | null {
+  if (typeof cert !== "string" || !cert.includes("-----BEGIN CERTIFICATE-----")) return "fullchain_pem holds no PEM certificate";
+  if (typeof key !== "string" || !key.includes("PRIVATE KEY-----")) return "private_key_pem holds no PEM private key";
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(cert);
+  } catch {
+    return "fullchain_pem cannot be parsed";
+  }
+  try {
+    if (!leaf.checkPrivateKey(createPrivateKey(key))) return "private_key_pem does not match the certificate";
+  } catch {
+    return "private_key_pem cannot be parsed";
+  }
+  return null;
+}
+
+function toServed(record: CertificateRecord): ServedCertificate {
+  return { cert_name: record.cert_name, cert: record.fullchain_pem, key: record.private_key_pem };
+}
+
+function renewalDue(record: CertificateRecord): boolean {
+  const expires = Date.parse(record.expires_at ?? "");
+  return !Number.isFinite(expires) || expires - Date.now() <= SELF_SIGNED_RENEW_BEFORE_MS;
+}
+
+function sameCertificates(a: ServedCertificates, b: ServedCertificates): boolean {
+  const same = (x: ServedCertificate | undefined, y: ServedCertificate | undefined) => !!x && !!y && x.cert === y.cert && x.key === y.key;
+  if (!same(a.fallback, b.fallback) || a.byServerName.size !== b.byServerName.size) return false;
+  for (const [name, served] of a.byServerName) if (!same(served, b.byServerName.get(name))) return false;
+  return true;
+}
