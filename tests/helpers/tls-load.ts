@@ -1,0 +1,182 @@
+/**
+ * A strict keep-alive HTTPS load generator on raw TLS sockets: each
+ * connection sends its next GET the moment the previous response is complete,
+ * never retries, and counts every way a request or connection can go wrong.
+ * (fetch() would hide failures: it silently retries a request whose pooled
+ * connection was closed under it.)
+ */
+
+export interface LoadCounts {
+  /** Complete 200 responses. */
+  ok: number;
+  /** Responses with another status. */
+  badStatus: number;
+  /** Requests sent whose response never came complete (the connection closed or reset first). */
+  failedRequests: number;
+  /** Connections that ended with ECONNRESET/EPIPE or a TLS error. */
+  resets: number;
+  /** Connections the server closed while the client was still using them (no request outstanding). */
+  serverCloses: number;
+  /** Connections that could not be opened or failed their handshake. */
+  connectErrors: number;
+  /** Connections opened in total (stays at `connections` when nothing is dropped). */
+  opened: number;
+  /** Distinct error texts, for the failure message. */
+  errors: string[];
+}
+
+export interface LoadOptions {
+  readonly port: number;
+  /** SNI and Host. */
+  readonly host: string;
+  readonly ca: string;
+  readonly connections: number;
+  readonly path?: string;
+}
+
+export interface RunningLoad {
+  readonly counts: LoadCounts;
+  /** Stops sending, lets each connection finish its outstanding request, closes them; resolves with the counts. */
+  stop(): Promise<LoadCounts>;
+}
+
+export function startTlsLoad(options: LoadOptions): RunningLoad {
+  const counts: LoadCounts = { ok: 0, badStatus: 0, failedRequests: 0, resets: 0, serverCloses: 0, connectErrors: 0, opened: 0, errors: [] };
+  const note = (text: string) => counts.errors.includes(text) || counts.errors.push(text);
+  const request = `GET ${options.path ?? "/"} HTTP/1.1\r\nHost: ${options.host}\r\n\r\n`;
+  let running = true;
+
+  const connection = () =>
+    new Promise<void>((resolve) => {
+      const parser = new ResponseParser();
+      let outstanding = false;
+      let clientClosing = false;
+      Bun.connect({
+        hostname: "127.0.0.1",
+        port: options.port,
+        tls: { ca: options.ca, serverName: options.host },
+        socket: {
+          handshake(socket, success, error) {
+            if (!success) {
+              counts.connectErrors++;
+              note(`handshake: ${error?.message}`);
+              socket.terminate();
+              return;
+            }
+            counts.opened++;
+            outstanding = true;
+            socket.write(request);
+          },
+          data(socket, chunk) {
+            for (const status of parser.push(chunk)) {
+              outstanding = false;
+              if (status === 200) counts.ok++;
+              else {
+                counts.badStatus++;
+                note(`status ${status}`);
+              }
+              if (!running) {
+                clientClosing = true;
+                socket.end();
+                return;
+              }
+              outstanding = true;
+              socket.write(request);
+            }
+          },
+          close(_socket, error) {
+            if (error) {
+              counts.resets++;
+              note(`closed with ${(error as { code?: string }).code ?? error.message}`);
+            }
+            if (outstanding) {
+              counts.failedRequests++;
+              note("connection closed with a request outstanding");
+            } else if (!clientClosing && !error) {
+              counts.serverCloses++;
+              note("server closed a keep-alive connection");
+            }
+            resolve();
+          },
+          error(_socket, error) {
+            note(`socket error ${(error as { code?: string }).code ?? error.message}`);
+          },
+          connectError(_socket, error) {
+            counts.connectErrors++;
+            note(`connect: ${(error as { code?: string }).code ?? error.message}`);
+            resolve();
+          },
+        },
+      }).catch((error) => {
+        counts.connectErrors++;
+        note(`connect: ${error?.code ?? error}`);
+        resolve();
+      });
+    });
+
+  // Each slot keeps one connection busy, and opens a new one if it is lost (which the counts record).
+  const slots = Array.from({ length: options.connections }, async () => {
+    while (running) await connection();
+  });
+  return {
+    counts,
+    async stop() {
+      running = false;
+      await Promise.race([Promise.all(slots), Bun.sleep(5_000)]);
+      return counts;
+    },
+  };
+}
+
+/** HTTP/1.1 response framing (Content-Length or chunked), enough to tell where each response ends. */
+class ResponseParser {
+  private buffer = "";
+  private status = 0;
+  /** Body bytes still to come, or -1 while reading chunk sizes, or -2 while reading the head. */
+  private remaining = -2;
+  private chunked = false;
+
+  /** Feeds bytes; returns the statuses of the responses they completed. */
+  push(chunk: Uint8Array): number[] {
+    this.buffer += Buffer.from(chunk).toString("latin1");
+    const done: number[] = [];
+    for (;;) {
+      if (this.remaining === -2) {
+        const end = this.buffer.indexOf("\r\n\r\n");
+        if (end < 0) return done;
+        const head = this.buffer.slice(0, end);
+        this.buffer = this.buffer.slice(end + 4);
+        this.status = Number(head.slice(9, 12));
+        this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(head);
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        this.remaining = this.chunked ? -1 : length ? Number(length[1]) : 0;
+      }
+      if (this.chunked && this.remaining === -1) {
+        const end = this.buffer.indexOf("\r\n");
+        if (end < 0) return done;
+        const size = parseInt(this.buffer.slice(0, end), 16);
+        this.buffer = this.buffer.slice(end + 2);
+        if (size === 0) {
+          // The last chunk, then an (empty) trailer section.
+          const trailerEnd = this.buffer.indexOf("\r\n");
+          if (trailerEnd < 0) {
+            this.buffer = "0\r\n" + this.buffer;
+            return done;
+          }
+          this.buffer = this.buffer.slice(trailerEnd + 2);
+          this.remaining = -2;
+          done.push(this.status);
+          continue;
+        }
+        this.remaining = size + 2; // the chunk and its CRLF
+      }
+      if (this.buffer.length < this.remaining) return done;
+      this.buffer = this.buffer.slice(this.remaining);
+      if (this.chunked) this.remaining = -1;
+      else {
+        this.remaining = -2;
+        done.push(this.status);
+      }
+    }
+  }
+}
