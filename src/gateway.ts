@@ -14,6 +14,7 @@ import { API_MAX_BODY_BYTES } from "./api/body-limit";
 import { LiveCertificates } from "./certificates/live-certificates";
 import { startHttpEdge } from "./dispatcher/edge";
 import { startHttpsEdge } from "./dispatcher/https-edge";
+import { startProxyProtocolHttp } from "./dispatcher/proxy-protocol";
 import { listenOrExplain } from "./dispatcher/listen";
 import { LiveConfig } from "./dispatcher/live-config";
 import { createForwardingEngine } from "./proxies";
@@ -28,6 +29,8 @@ export interface Gateway {
   readonly apiPort: number;
   readonly httpPort: number;
   readonly httpsPort: number;
+  /** PROXY_PROTOCOL_PORT as bound; 0 when it is off. */
+  readonly proxyProtocolPort: number;
   readonly redis: Redis;
   stop(): Promise<void>;
 }
@@ -90,7 +93,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       Bun.serve({ hostname: config.apiBind, port: config.apiPort, maxRequestBodySize: API_MAX_BODY_BYTES, fetch: api.fetch }),
     );
     servers.push(apiServer);
-    const httpServer = startHttpEdge({
+    const edge = {
       hostname: config.serverHost,
       port: config.httpPort,
       apiHostnames: config.apiHostnames,
@@ -99,8 +102,17 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       engine,
       trustedProxies: config.trustedProxies,
       idleTimeoutSeconds: config.clientIdleTimeoutSeconds,
-    });
+    };
+    const proxyProtocol = { trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.proxyProtocolTimeoutMs, log, redis };
+    const httpServer = config.httpProxyProtocol
+      ? startProxyProtocolHttp({ ...edge, ...proxyProtocol, setting: "HTTP_PORT" })
+      : startHttpEdge(edge);
     servers.push(httpServer);
+    const proxyProtocolServer =
+      config.proxyProtocolPort === 0
+        ? undefined
+        : startProxyProtocolHttp({ ...edge, ...proxyProtocol, port: config.proxyProtocolPort, setting: "PROXY_PROTOCOL_PORT" });
+    if (proxyProtocolServer) servers.push(proxyProtocolServer);
     const httpsServer = startHttpsEdge({
       hostname: config.serverHost,
       port: config.httpsPort,
@@ -116,10 +128,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     servers.push(httpsServer);
 
     log.info(
-      { version: VERSION, api: `http://${config.apiBind}:${apiServer.port}`, http_port: httpServer.port, https_port: httpsServer.port },
+      {
+        version: VERSION,
+        api: `http://${config.apiBind}:${apiServer.port}`,
+        http_port: httpServer.port,
+        https_port: httpsServer.port,
+        proxy_protocol_port: proxyProtocolServer?.port ?? 0,
+      },
       "portcullis is serving",
     );
-    return { apiPort: apiServer.port!, httpPort: httpServer.port!, httpsPort: httpsServer.port, redis, stop };
+    return { apiPort: apiServer.port!, httpPort: httpServer.port!, httpsPort: httpsServer.port, proxyProtocolPort: proxyProtocolServer?.port ?? 0, redis, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -44,6 +44,8 @@ export interface Config {
   readonly httpsProxyProtocol: boolean;
   /** PROXY_PROTOCOL_TRUSTED_CIDRS: peers allowed to send a PROXY protocol header. */
   readonly proxyProtocolTrusted: CidrList;
+  /** PROXY_PROTOCOL_TIMEOUT: time for a PROXY protocol header to arrive complete. */
+  readonly proxyProtocolTimeoutMs: number;
   /** TRUSTED_PROXY_CIDRS: peers whose X-Forwarded-* headers are extended rather than replaced. */
   readonly trustedProxies: CidrList;
 }
@@ -167,6 +169,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     proxyProtocolPort: port("PROXY_PROTOCOL_PORT", 10001),
     httpProxyProtocol: bool("HTTP_PROXY_PROTOCOL", false),
     httpsProxyProtocol: bool("HTTPS_PROXY_PROTOCOL", false),
+    proxyProtocolTimeoutMs: seconds("PROXY_PROTOCOL_TIMEOUT", 5),
   };
 
   const trusted = parseCidrList(read("TRUSTED_PROXY_CIDRS") ?? "");

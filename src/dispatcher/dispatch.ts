@@ -7,6 +7,7 @@
 import type { Server } from "bun";
 import type { CidrList } from "../proxies/cidr";
 import { upstreamErrorResponse, type ForwardingEngine, type WebSocketProxyData } from "../proxies";
+import { displayIp } from "../proxies/headers";
 import { disabledProxyResponse, normalizeHost, unknownHostResponse } from "./host";
 import type { HostTable } from "./host-table";
 import { matchRoute } from "./routes";
@@ -51,7 +52,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
 
   return (request, server) => {
     const host = normalizeHost(request.headers.get("host"));
-    if (apiHosts.has(host)) return options.api.fetch(request);
+    if (apiHosts.has(host)) return options.api.fetch(withClientAddress(request, clientAddress(request, server), trustedProxies));
     const entry = options.table().lookup(host);
     if (!entry) return unknownHostResponse(host);
     const path = pathOf(request.url);
@@ -77,6 +78,21 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
       return response;
     });
   };
+}
+
+/**
+ * The API learns the client's address as backends do, from X-Real-IP and
+ * X-Forwarded-For; values the client sent count only from TRUSTED_PROXY_CIDRS.
+ */
+function withClientAddress(request: Request, clientIp: string, trustedProxies: CidrList): Request {
+  const headers = request.headers;
+  const ip = displayIp(clientIp);
+  const trusted = trustedProxies.contains(clientIp);
+  const forwarded = trusted ? headers.get("x-forwarded-for") : null;
+  const realIp = (trusted ? headers.get("x-real-ip") : null) ?? forwarded?.split(",")[0]!.trim() ?? ip;
+  headers.set("x-forwarded-for", forwarded ? `${forwarded}, ${ip}` : ip);
+  headers.set("x-real-ip", realIp || ip);
+  return request;
 }
 
 /** 308 keeps the method and body; the target keeps the path and query as the client sent them. */

@@ -13,6 +13,11 @@ export const keys = {
   proxy: (hostname: string) => `proxy:${hostname}`,
   /** Set of proxy hostnames. */
   proxyHostnames: "proxies:hostnames",
+  /**
+   * Who is behind a PROXY protocol connection (60 s TTL): `serverPort` is the
+   * internal listener's, `clientPort` the relay's end of that connection.
+   */
+  proxyClient: (serverPort: number, clientPort: number) => `proxy:client:${serverPort}:${clientPort}`,
 
   route: (id: string) => `route:${id}`,
   routeUnique: (path: string, priority: number) => `route:unique:${path}:${priority}`,

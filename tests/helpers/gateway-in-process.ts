@@ -29,6 +29,8 @@ export async function startTestGateway(redis: TestRedis, env: Record<string, str
     HTTP_PORT: String(await freePort()),
     HTTPS_PORT: String(await freePort()),
     API_PORT: String(await freePort()),
+    // Not the default 10001: test gateways run side by side.
+    PROXY_PROTOCOL_PORT: String(await freePort()),
     PORTCULLIS_DATA_DIR: tempDir("gateway"),
     ...env,
   });

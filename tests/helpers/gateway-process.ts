@@ -45,6 +45,8 @@ export async function startGatewayProcess(options: { dataDir: string; env?: Reco
     HTTP_PORT: String(httpPort),
     HTTPS_PORT: String(await freePort()),
     API_PORT: String(apiPort),
+    // Not the default 10001: test gateways run side by side.
+    PROXY_PROTOCOL_PORT: String(await freePort()),
     SERVER_HOST: "127.0.0.1",
     PORTCULLIS_DATA_DIR: options.dataDir,
     LOG_LEVEL: "DEBUG",
