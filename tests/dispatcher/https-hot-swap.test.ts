@@ -10,7 +10,7 @@ import { createStores, type Stores } from "../../src/storage/stores";
 import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { certificateRecord, createTestCa, peerCertificate, type TestCa } from "../helpers/test-ca";
-import { startTlsLoad } from "../helpers/tls-load";
+import { startTlsLoad } from "../../bench/tls-load";
 
 const HOST = "load.example.test";
 const CONNECTIONS = 50;
@@ -136,6 +136,7 @@ test(
       failedRequests: 0,
       resets: 0,
       serverCloses: 0,
+      politeCloses: 0,
       connectErrors: 0,
       errors: [],
     });

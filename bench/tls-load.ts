@@ -17,6 +17,8 @@ export interface LoadCounts {
   resets: number;
   /** Connections the server closed while the client was still using them (no request outstanding). */
   serverCloses: number;
+  /** Connections the server ended politely: a response with `Connection: close`, after which the client reconnects. */
+  politeCloses: number;
   /** Connections that could not be opened or failed their handshake. */
   connectErrors: number;
   /** Connections opened in total (stays at `connections` when nothing is dropped). */
@@ -41,7 +43,7 @@ export interface RunningLoad {
 }
 
 export function startTlsLoad(options: LoadOptions): RunningLoad {
-  const counts: LoadCounts = { ok: 0, badStatus: 0, failedRequests: 0, resets: 0, serverCloses: 0, connectErrors: 0, opened: 0, errors: [] };
+  const counts: LoadCounts = { ok: 0, badStatus: 0, failedRequests: 0, resets: 0, serverCloses: 0, politeCloses: 0, connectErrors: 0, opened: 0, errors: [] };
   const note = (text: string) => counts.errors.includes(text) || counts.errors.push(text);
   const request = `GET ${options.path ?? "/"} HTTP/1.1\r\nHost: ${options.host}\r\n\r\n`;
   let running = true;
@@ -51,6 +53,7 @@ export function startTlsLoad(options: LoadOptions): RunningLoad {
       const parser = new ResponseParser();
       let outstanding = false;
       let clientClosing = false;
+      let handshook = false;
       Bun.connect({
         hostname: "127.0.0.1",
         port: options.port,
@@ -63,19 +66,21 @@ export function startTlsLoad(options: LoadOptions): RunningLoad {
               socket.terminate();
               return;
             }
+            handshook = true;
             counts.opened++;
             outstanding = true;
             socket.write(request);
           },
           data(socket, chunk) {
-            for (const status of parser.push(chunk)) {
+            for (const { status, close } of parser.push(chunk)) {
               outstanding = false;
               if (status === 200) counts.ok++;
               else {
                 counts.badStatus++;
                 note(`status ${status}`);
               }
-              if (!running) {
+              if (close) counts.politeCloses++;
+              if (!running || close) {
                 clientClosing = true;
                 socket.end();
                 return;
@@ -87,7 +92,8 @@ export function startTlsLoad(options: LoadOptions): RunningLoad {
           close(_socket, error) {
             if (error) {
               counts.resets++;
-              note(`closed with ${(error as { code?: string }).code ?? error.message}`);
+              const when = handshook ? "" : " before the TLS handshake completed";
+              note(`closed with ${(error as { code?: string }).code ?? error.message}${when}`);
             }
             if (outstanding) {
               counts.failedRequests++;
@@ -135,11 +141,12 @@ class ResponseParser {
   /** Body bytes still to come, or -1 while reading chunk sizes, or -2 while reading the head. */
   private remaining = -2;
   private chunked = false;
+  private close = false;
 
-  /** Feeds bytes; returns the statuses of the responses they completed. */
-  push(chunk: Uint8Array): number[] {
+  /** Feeds bytes; returns the responses they completed: status, and whether the server will close. */
+  push(chunk: Uint8Array): { status: number; close: boolean }[] {
     this.buffer += Buffer.from(chunk).toString("latin1");
-    const done: number[] = [];
+    const done: { status: number; close: boolean }[] = [];
     for (;;) {
       if (this.remaining === -2) {
         const end = this.buffer.indexOf("\r\n\r\n");
@@ -147,6 +154,7 @@ class ResponseParser {
         const head = this.buffer.slice(0, end);
         this.buffer = this.buffer.slice(end + 4);
         this.status = Number(head.slice(9, 12));
+        this.close = /\r\nconnection:\s*close/i.test(head);
         this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(head);
         const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
         this.remaining = this.chunked ? -1 : length ? Number(length[1]) : 0;
@@ -165,7 +173,7 @@ class ResponseParser {
           }
           this.buffer = this.buffer.slice(trailerEnd + 2);
           this.remaining = -2;
-          done.push(this.status);
+          done.push({ status: this.status, close: this.close });
           continue;
         }
         this.remaining = size + 2; // the chunk and its CRLF
@@ -175,7 +183,7 @@ class ResponseParser {
       if (this.chunked) this.remaining = -1;
       else {
         this.remaining = -2;
-        done.push(this.status);
+        done.push({ status: this.status, close: this.close });
       }
     }
   }
