@@ -14,6 +14,8 @@ export const BINARY = join(ROOT, "dist/portcullis");
 
 export interface RunningPortcullis {
   readonly httpPort: number;
+  /** PROXY_PROTOCOL_PORT: the same dispatch behind a PROXY protocol relay. */
+  readonly proxyProtocolPort: number;
   readonly apiUrl: string;
   /** POST a JSON body to the admin API; throws unless it answers 201. */
   create(path: string, body: unknown): Promise<Record<string, unknown>>;
@@ -46,6 +48,7 @@ export async function startPortcullis(): Promise<RunningPortcullis> {
   const dataDir = makeTempDir("portcullis");
   const httpPort = freePort();
   const apiPort = freePort();
+  const proxyProtocolPort = freePort();
   // The gateway's token format (acm_ + 64 hex); generated here so the bench does not import src/.
   const adminToken = `acm_${randomBytes(32).toString("hex")}`;
   const env: Record<string, string> = {
@@ -54,6 +57,7 @@ export async function startPortcullis(): Promise<RunningPortcullis> {
     HTTP_PORT: String(httpPort),
     HTTPS_PORT: String(freePort()),
     API_PORT: String(apiPort),
+    PROXY_PROTOCOL_PORT: String(proxyProtocolPort),
     SERVER_HOST: "127.0.0.1",
     PORTCULLIS_DATA_DIR: dataDir,
     ADMIN_TOKEN: adminToken,
@@ -82,7 +86,7 @@ export async function startPortcullis(): Promise<RunningPortcullis> {
     return JSON.parse(text) as Record<string, unknown>;
   };
 
-  return { httpPort, apiUrl, create, output: () => output.value, stop: () => stopChild(child) };
+  return { httpPort, proxyProtocolPort, apiUrl, create, output: () => output.value, stop: () => stopChild(child) };
 }
 
 export const PLAIN_HOST = "bench.local";

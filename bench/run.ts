@@ -21,6 +21,7 @@ import {
 } from "./portcullis";
 import { cleanup, installExitHandlers } from "./processes";
 import { markdownSection, terminalReport, type HttpScenario, type WsScenario } from "./report";
+import { benchProxyProtocol } from "./proxy-protocol";
 import { runStreamRss } from "./run-stream-rss";
 import { measureHttp, measureWs, shellJoin, WS_WARMUP_MESSAGES, type HttpTarget } from "./scenarios";
 
@@ -94,6 +95,9 @@ async function benchPortcullis(backend: RunningBackend, options: BenchOptions, o
     out.http.push(await measureHttp({ name: plain, description: plainDescription, port: gateway.httpPort, host: PLAIN_HOST, path: "/" }, options));
     out.http.push(await measureHttp({ name: routed, description: routedDescription, port: gateway.httpPort, host: ROUTES_HOST, path: ROUTES_PATH }, options));
     out.ws.push(...(await measureWs("portcullis", `ws://127.0.0.1:${gateway.httpPort}/ws`, PLAIN_HOST, options)));
+    const proxyProtocol = await benchProxyProtocol(gateway, options);
+    out.http.push(...proxyProtocol.http);
+    out.notes.push(...proxyProtocol.notes);
     const warnings = gateway.output().trim();
     if (warnings) out.notes.push(`Portcullis printed (LOG_LEVEL=WARNING): ${warnings.split("\n").slice(-5).join(" / ")}`);
   } finally {
