@@ -46,6 +46,12 @@ export interface TlsListenerOptions<WS> {
   readonly http: HttpHandlers<WS>;
   /** A client that has not sent its whole ClientHello by then is disconnected. */
   readonly helloTimeoutSeconds?: number;
+  /**
+   * Who the client is, given the TCP peer (default: the peer's address). A
+   * PROXY protocol relay in front of this listener maps its connection back to
+   * the client here; it is asked once per connection, before any byte is relayed.
+   */
+  readonly identifyClient?: (peerAddress: string, peerPort: number) => string;
 }
 
 /**
@@ -236,7 +242,8 @@ export class TlsListenerSet<WS> {
       generation.connections--;
       this.stopIfIdle(generation);
     };
-    const data: UpstreamState<WS> = { client, clientAddress: client.remoteAddress, released: false };
+    const clientAddress = this.options.identifyClient?.(client.remoteAddress, client.remotePort) ?? client.remoteAddress;
+    const data: UpstreamState<WS> = { client, clientAddress, released: false };
     Bun.connect<UpstreamState<WS>>({
       hostname: INTERNAL_HOST,
       port: generation.server.port!,

@@ -18,6 +18,8 @@ export interface HttpsEdgeOptions extends Omit<DispatchOptions, "clientAddress">
   readonly idleTimeoutSeconds: number;
   readonly certificates: LiveCertificates;
   readonly log: Logger;
+  /** Behind a PROXY protocol relay (HTTPS_PROXY_PROTOCOL): the client behind the relay's connection. */
+  readonly identifyClient?: (peerAddress: string, peerPort: number) => string;
 }
 
 export interface HttpsEdge {
@@ -38,6 +40,7 @@ export function startHttpsEdge(options: HttpsEdgeOptions): HttpsEdge {
       {
         hostname: options.hostname,
         port: options.port,
+        identifyClient: options.identifyClient,
         http: {
           fetch: dispatch,
           websocket: options.engine.websocket,

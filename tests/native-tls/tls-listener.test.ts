@@ -94,6 +94,23 @@ describe("TlsListenerSet", () => {
     expect(reply.endsWith("\r\n\r\n127.0.0.7")).toBe(true);
   });
 
+  test("identifyClient names the client when something (a PROXY protocol relay) sits in front", async () => {
+    const peers: string[] = [];
+    const set: TlsListenerSet<undefined> = new TlsListenerSet<undefined>(
+      {
+        hostname: "127.0.0.1",
+        port: 0,
+        identifyClient: (address, port) => (peers.push(`${address}:${port}`), "203.0.113.9"),
+        http: { fetch: (request, server) => new Response(set.clientAddress(request, server)), websocket: { message() {} } },
+      },
+      tls(first),
+    );
+    opened.push(set);
+    expect(await (await get(set)).text()).toBe("203.0.113.9");
+    expect(peers).toHaveLength(1);
+    expect(peers[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
   test("a certificate change applies to new connections; the old server stops when its last connection closes", async () => {
     const set = start(() => new Response("ok"));
     // A keep-alive connection opened before the change.
