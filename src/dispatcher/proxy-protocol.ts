@@ -59,6 +59,14 @@ export function relayedClientAddress(registry: ClientRegistry): NonNullable<Disp
 }
 
 /**
+ * `identifyClient` for a TLS front behind a relay (the HTTPS edge with
+ * HTTPS_PROXY_PROTOCOL): the client from the header, by the peer port.
+ */
+export function relayedClientIdentity(registry: ClientRegistry): (peerAddress: string, peerPort: number) => string {
+  return (peerAddress, peerPort) => registry.lookup(peerPort)?.address ?? peerAddress;
+}
+
+/**
  * PROXY_PROTOCOL_PORT, or HTTP_PORT with HTTP_PROXY_PROTOCOL: a relay on
  * hostname:port in front of a plain-HTTP listener on 127.0.0.1 that dispatches
  * exactly like the HTTP edge.
@@ -93,8 +101,9 @@ export function startProxyProtocolHttp(options: EdgeOptions & ProxyProtocolSetti
  * HTTPS_PORT with HTTPS_PROXY_PROTOCOL: a relay on hostname:port in front of
  * the TLS listener on 127.0.0.1:upstreamPort. The relay never touches TLS: the
  * bytes after the header reach the TLS listener as the client sent them. That
- * listener gets the client's address with `relayedClientAddress(registry)`;
- * pass the same registry here.
+ * listener learns the client from the same registry: `relayedClientIdentity`
+ * for the HTTPS edge's `identifyClient`, `relayedClientAddress` for a plain
+ * Bun.serve({ tls }).
  */
 export function startProxyProtocolPassthrough(
   options: ProxyProtocolSettings & {

@@ -9,8 +9,10 @@ import { join } from "node:path";
 import pino from "pino";
 import { ConfigError, parseConfig } from "../../src/core/config";
 import { HostTable } from "../../src/dispatcher/host-table";
+import { TlsListenerSet } from "../../native-tls/tls-listener";
 import {
   relayedClientAddress,
+  relayedClientIdentity,
   startProxyProtocolHttp,
   startProxyProtocolPassthrough,
   type ProxyProtocolListener,
@@ -120,28 +122,24 @@ describe("the API path", () => {
 });
 
 describe("HTTPS_PROXY_PROTOCOL", () => {
-  test("TLS passes through the relay untouched; the TLS listener reads the client from the registry", async () => {
-    const dir = tempDir("pp-tls");
+  const dir = tempDir("pp-tls");
+  const certificate = async () => {
     const child = Bun.spawn(
       ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1",
         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
       { stdout: "ignore", stderr: "pipe" },
     );
     expect(await child.exited).toBe(0);
-    const registry = new ClientRegistry();
-    const clientAddress = relayedClientAddress(registry);
-    const tlsServer = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      tls: { cert: Bun.file(join(dir, "cert.pem")), key: Bun.file(join(dir, "key.pem")) },
-      fetch: (req, server) => Response.json({ client: clientAddress(req, server as never), host: req.headers.get("host") }),
-    });
-    cleanups.push(() => tlsServer.stop(true));
+    return { cert: await Bun.file(join(dir, "cert.pem")).text(), key: await Bun.file(join(dir, "key.pem")).text() };
+  };
+
+  /** The relay on HTTPS_PORT in front of a TLS listener on `upstreamPort`, and an LB sending client 203.0.113.44. */
+  function relayInFront(upstreamPort: number, registry: ClientRegistry) {
     const { log, lines } = memoryLogger();
     const relay = startProxyProtocolPassthrough({
       hostname: "127.0.0.1",
       port: 0,
-      upstreamPort: tlsServer.port!,
+      upstreamPort,
       registry,
       setting: "HTTPS_PORT",
       trusted: cidrs("127.0.0.1"),
@@ -149,18 +147,50 @@ describe("HTTPS_PROXY_PROTOCOL", () => {
       log,
     });
     cleanups.push(() => relay.stop(true));
-    expect(relay.internalPort).toBe(tlsServer.port!);
-
+    expect(relay.internalPort).toBe(upstreamPort);
     const sender = startHeaderSender(relay.port, () => proxyHeader(2, { address: "203.0.113.44", port: 443 }));
     cleanups.push(() => sender.stop());
+    return { relay, sender, lines };
+  }
+
+  const insecure = { tls: { rejectUnauthorized: false } } as RequestInit;
+
+  test("TLS passes through the relay untouched to a Bun.serve({ tls }), which reads the client from the registry", async () => {
+    const { cert, key } = await certificate();
+    const registry = new ClientRegistry();
+    const clientAddress = relayedClientAddress(registry);
+    const tlsServer = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert, key },
+      fetch: (req, server) => Response.json({ client: clientAddress(req, server as never), host: req.headers.get("host") }),
+    });
+    cleanups.push(() => tlsServer.stop(true));
+    const { relay, sender, lines } = relayInFront(tlsServer.port!, registry);
     for (let i = 0; i < 3; i++) {
-      const res = await fetch(`https://localhost:${sender.port}/`, { tls: { rejectUnauthorized: false } } as RequestInit);
+      const res = await fetch(`https://localhost:${sender.port}/`, insecure);
       expect(await res.json()).toEqual({ client: "203.0.113.44", host: `localhost:${sender.port}` });
     }
     // A TLS ClientHello without a header is refused before the TLS listener sees it.
-    await expect(fetch(`https://localhost:${relay.port}/`, { tls: { rejectUnauthorized: false } } as RequestInit)).rejects.toThrow();
+    await expect(fetch(`https://localhost:${relay.port}/`, insecure)).rejects.toThrow();
     await Bun.sleep(20);
     expect(lines.map((l) => [l.listener, l.reason, l.code])).toEqual([["HTTPS_PORT", "malformed_header", "not_proxy_protocol"]]);
+  });
+
+  test("in front of the HTTPS edge's TLS listener set, identifyClient names the header's client", async () => {
+    const registry = new ClientRegistry();
+    const set: TlsListenerSet<undefined> = new TlsListenerSet<undefined>(
+      {
+        hostname: "127.0.0.1",
+        port: 0,
+        identifyClient: relayedClientIdentity(registry),
+        http: { fetch: (request, server) => new Response(set.clientAddress(request, server)), websocket: { message() {} } },
+      },
+      { fallback: await certificate(), byServerName: new Map() },
+    );
+    cleanups.push(() => set.stop(true));
+    const { sender } = relayInFront(set.port, registry);
+    for (let i = 0; i < 3; i++) expect(await (await fetch(`https://localhost:${sender.port}/`, insecure)).text()).toBe("203.0.113.44");
   });
 });
 
