@@ -14,7 +14,8 @@ import { API_MAX_BODY_BYTES } from "./api/body-limit";
 import { LiveCertificates } from "./certificates/live-certificates";
 import { startHttpEdge } from "./dispatcher/edge";
 import { startHttpsEdge } from "./dispatcher/https-edge";
-import { startProxyProtocolHttp } from "./dispatcher/proxy-protocol";
+import { ClientRegistry } from "../native-tls/relay";
+import { relayedClientIdentity, startProxyProtocolHttp, startProxyProtocolPassthrough } from "./dispatcher/proxy-protocol";
 import { listenOrExplain } from "./dispatcher/listen";
 import { LiveConfig } from "./dispatcher/live-config";
 import { createForwardingEngine } from "./proxies";
@@ -113,9 +114,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         ? undefined
         : startProxyProtocolHttp({ ...edge, ...proxyProtocol, port: config.proxyProtocolPort, setting: "PROXY_PROTOCOL_PORT" });
     if (proxyProtocolServer) servers.push(proxyProtocolServer);
-    const httpsServer = startHttpsEdge({
-      hostname: config.serverHost,
-      port: config.httpsPort,
+    // With HTTPS_PROXY_PROTOCOL the TLS edge moves to loopback behind a relay that owns HTTPS_PORT.
+    const httpsRegistry = config.httpsProxyProtocol ? new ClientRegistry() : undefined;
+    const httpsEdge = startHttpsEdge({
+      hostname: httpsRegistry ? "127.0.0.1" : config.serverHost,
+      port: httpsRegistry ? 0 : config.httpsPort,
+      identifyClient: httpsRegistry && relayedClientIdentity(httpsRegistry),
       apiHostnames: config.apiHostnames,
       api,
       table: () => live.table,
@@ -125,7 +129,18 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       certificates,
       log,
     });
-    servers.push(httpsServer);
+    servers.push(httpsEdge);
+    const httpsServer = httpsRegistry
+      ? startProxyProtocolPassthrough({
+          ...proxyProtocol,
+          hostname: config.serverHost,
+          port: config.httpsPort,
+          upstreamPort: httpsEdge.port,
+          registry: httpsRegistry,
+          setting: "HTTPS_PORT",
+        })
+      : httpsEdge;
+    if (httpsServer !== httpsEdge) servers.push(httpsServer);
 
     log.info(
       {
