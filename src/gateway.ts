@@ -117,15 +117,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     // With HTTPS_PROXY_PROTOCOL the TLS edge moves to loopback behind a relay that owns HTTPS_PORT.
     const httpsRegistry = config.httpsProxyProtocol ? new ClientRegistry() : undefined;
     const httpsEdge = startHttpsEdge({
+      ...edge,
       hostname: httpsRegistry ? "127.0.0.1" : config.serverHost,
       port: httpsRegistry ? 0 : config.httpsPort,
       identifyClient: httpsRegistry && relayedClientIdentity(httpsRegistry),
-      apiHostnames: config.apiHostnames,
-      api,
-      table: () => live.table,
-      engine,
-      trustedProxies: config.trustedProxies,
-      idleTimeoutSeconds: config.clientIdleTimeoutSeconds,
       certificates,
       log,
     });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { freePort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { streamBackend } from "../helpers/stream-backend";
 
 let redis: TestRedis;
 let gw: TestGateway;
@@ -279,31 +280,7 @@ describe("changes apply without a restart", () => {
   });
 
   test("open WebSocket and SSE streams survive changes to any proxy or route", async () => {
-    const streams = Bun.serve<undefined>({
-      hostname: "127.0.0.1",
-      port: 0,
-      fetch(req, server) {
-        if (server.upgrade(req)) return undefined;
-        let n = 0;
-        let timer: Timer;
-        return new Response(
-          new ReadableStream({
-            start(controller) {
-              timer = setInterval(() => controller.enqueue(new TextEncoder().encode(`data: ${n++}\n\n`)), 20);
-            },
-            cancel() {
-              clearInterval(timer);
-            },
-          }),
-          { headers: { "content-type": "text/event-stream" } },
-        );
-      },
-      websocket: {
-        message(ws, message) {
-          ws.send(message);
-        },
-      },
-    });
+    const streams = streamBackend();
     try {
       await createProxy("streams.example.test", url(streams));
       const ws = new WebSocket(`ws://127.0.0.1:${gw.gateway.httpPort}/`, { headers: { host: "streams.example.test" } } as any);

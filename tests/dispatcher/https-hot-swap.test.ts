@@ -11,6 +11,7 @@ import { startTestGateway, type TestGateway } from "../helpers/gateway-in-proces
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { certificateRecord, createTestCa, peerCertificate, type TestCa } from "../helpers/test-ca";
 import { startTlsLoad } from "../../bench/tls-load";
+import { streamBackend } from "../helpers/stream-backend";
 
 const HOST = "load.example.test";
 const CONNECTIONS = 50;
@@ -22,32 +23,7 @@ let stores: Stores;
 let ca: TestCa;
 
 /** The backend: small responses, an SSE stream ticking every 20 ms, and a WebSocket echo. */
-const backend = Bun.serve<undefined>({
-  hostname: "127.0.0.1",
-  port: 0,
-  fetch(req, server) {
-    if (server.upgrade(req)) return undefined;
-    if (!req.url.endsWith("/events")) return new Response("ok");
-    let n = 0;
-    let timer: Timer;
-    return new Response(
-      new ReadableStream({
-        start(controller) {
-          timer = setInterval(() => controller.enqueue(new TextEncoder().encode(`data: ${n++}\n\n`)), 20);
-        },
-        cancel() {
-          clearInterval(timer);
-        },
-      }),
-      { headers: { "content-type": "text/event-stream" } },
-    );
-  },
-  websocket: {
-    message(ws, message) {
-      ws.send(message);
-    },
-  },
-});
+const backend = streamBackend({ eventsOnlyOn: "/events" });
 
 beforeAll(async () => {
   redis = await startTestRedis();
