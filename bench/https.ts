@@ -15,8 +15,8 @@ import { Redis } from "ioredis";
 import { startBackend } from "./backend-process";
 import { machineInfo } from "./machine";
 import { nginxConfig } from "./nginx";
-import { BINARY, ensureBinary, PLAIN_HOST, ROOT } from "./portcullis";
-import { cleanup, freePort, installExitHandlers, makeTempDir, OutputTail, spawnChild, stopChild } from "./processes";
+import { ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
+import { cleanup, freePort, installExitHandlers, makeTempDir, spawnChild, stopChild } from "./processes";
 import { waitForHttp } from "./ready";
 import { runWrk, wrkArgs, type WrkOptions, type WrkResult } from "./wrk";
 
@@ -58,39 +58,9 @@ async function startRedis(): Promise<{ url: string; client: Redis }> {
 }
 
 async function startGateway(redisUrl: string, backendPort: number) {
-  const dataDir = makeTempDir("portcullis-https");
-  const [httpPort, httpsPort, apiPort] = [freePort(), freePort(), freePort()];
-  const adminToken = `acm_${randomBytes(32).toString("hex")}`;
-  const env = {
-    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-    HOME: process.env.HOME ?? dataDir,
-    REDIS_URL: redisUrl,
-    HTTP_PORT: String(httpPort),
-    HTTPS_PORT: String(httpsPort),
-    API_PORT: String(apiPort),
-    PROXY_PROTOCOL_PORT: "0",
-    SERVER_HOST: "127.0.0.1",
-    SELF_SIGNED_CN: PLAIN_HOST,
-    PORTCULLIS_DATA_DIR: dataDir,
-    ADMIN_TOKEN: adminToken,
-    LOG_LEVEL: "WARNING",
-  };
-  const child = spawnChild([BINARY, "serve"], { env, stdout: "pipe", stderr: "pipe", cwd: dataDir });
-  const output = new OutputTail([child.stdout, child.stderr]);
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-  try {
-    await waitForHttp(`${apiUrl}/health`, child, 30_000);
-  } catch (err) {
-    await stopChild(child);
-    throw new Error(`portcullis did not become healthy: ${(err as Error).message}\n${output.value}`);
-  }
-  const created = await fetch(`${apiUrl}/api/v1/proxy/targets/`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ hostname: PLAIN_HOST, target_url: `http://127.0.0.1:${backendPort}` }),
-  });
-  if (created.status !== 201) throw new Error(`creating the proxy answered ${created.status}: ${await created.text()}`);
-  return { httpPort, httpsPort, stop: () => stopChild(child) };
+  const gateway = await startPortcullis({ REDIS_URL: redisUrl, PROXY_PROTOCOL_PORT: "0", SELF_SIGNED_CN: PLAIN_HOST });
+  await gateway.create("/api/v1/proxy/targets/", { hostname: PLAIN_HOST, target_url: `http://127.0.0.1:${backendPort}` });
+  return gateway;
 }
 
 /** nginx's usual proxy config plus a TLS server on the same upstream, with Portcullis's certificate. */

@@ -14,6 +14,7 @@ export const BINARY = join(ROOT, "dist/portcullis");
 
 export interface RunningPortcullis {
   readonly httpPort: number;
+  readonly httpsPort: number;
   /** PROXY_PROTOCOL_PORT: the same dispatch behind a PROXY protocol relay. */
   readonly proxyProtocolPort: number;
   readonly apiUrl: string;
@@ -44,10 +45,12 @@ export async function ensureBinary(): Promise<string | undefined> {
   return undefined;
 }
 
-export async function startPortcullis(): Promise<RunningPortcullis> {
+/** Starts dist/portcullis on free ports; `extraEnv` adds or overrides settings (e.g. REDIS_URL). */
+export async function startPortcullis(extraEnv: Record<string, string> = {}): Promise<RunningPortcullis> {
   const dataDir = makeTempDir("portcullis");
   const httpPort = freePort();
   const apiPort = freePort();
+  const httpsPort = freePort();
   const proxyProtocolPort = freePort();
   // The gateway's token format (acm_ + 64 hex); generated here so the bench does not import src/.
   const adminToken = `acm_${randomBytes(32).toString("hex")}`;
@@ -55,7 +58,7 @@ export async function startPortcullis(): Promise<RunningPortcullis> {
     PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: process.env.HOME ?? dataDir,
     HTTP_PORT: String(httpPort),
-    HTTPS_PORT: String(freePort()),
+    HTTPS_PORT: String(httpsPort),
     API_PORT: String(apiPort),
     PROXY_PROTOCOL_PORT: String(proxyProtocolPort),
     SERVER_HOST: "127.0.0.1",
@@ -63,6 +66,7 @@ export async function startPortcullis(): Promise<RunningPortcullis> {
     ADMIN_TOKEN: adminToken,
     // Per-request logging at info level would be part of the measurement; warnings still show.
     LOG_LEVEL: "WARNING",
+    ...extraEnv,
   };
   const child = spawnChild([BINARY, "serve"], { env, stdout: "pipe", stderr: "pipe", cwd: dataDir });
   const output = new OutputTail([child.stdout, child.stderr]);
@@ -86,7 +90,7 @@ export async function startPortcullis(): Promise<RunningPortcullis> {
     return JSON.parse(text) as Record<string, unknown>;
   };
 
-  return { httpPort, proxyProtocolPort, apiUrl, create, output: () => output.value, stop: () => stopChild(child) };
+  return { httpPort, httpsPort, proxyProtocolPort, apiUrl, create, output: () => output.value, stop: () => stopChild(child) };
 }
 
 export const PLAIN_HOST = "bench.local";
