@@ -1,29 +1,18 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { PROXY_DEFAULTS } from "../../src/api/schemas/proxy-target";
 import { keys } from "../../src/storage/keys";
-import { apiHarness, snapshot } from "../helpers/api-app";
-import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { useApiHarness, snapshot } from "../helpers/api-app";
 
-let redis: TestRedis;
-let api: Awaited<ReturnType<typeof apiHarness>>;
+const suite = useApiHarness();
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(() => redis.stop());
-beforeEach(async () => {
-  await redis.client.flushdb();
-  api = await apiHarness(redis);
-});
-
-const create = (body: unknown, token?: string) => api.call("POST", "/api/v1/proxy/targets/", { body, token });
+const create = (body: unknown, token?: string) => suite.api.call("POST", "/api/v1/proxy/targets/", { body, token });
 
 async function userToken(name: string): Promise<string> {
-  return (await api.call("POST", "/api/v1/tokens/", { body: { name } })).json.token;
+  return (await suite.api.call("POST", "/api/v1/tokens/", { body: { name } })).json.token;
 }
 
 async function events(): Promise<{ event_type: string; hostname: string; data: Record<string, unknown> }[]> {
-  const entries = await redis.client.xrange(keys.workflowStream, "-", "+");
+  const entries = await suite.redis.client.xrange(keys.workflowStream, "-", "+");
   return entries.map(([, fields]) => {
     const f = Object.fromEntries(fields.reduce<[string, string][]>((acc, v, i) => (i % 2 ? acc : [...acc, [v, fields[i + 1]!]]), []));
     return { event_type: f.event_type!, hostname: f.hostname!, data: JSON.parse(f.data!) };
@@ -41,7 +30,7 @@ describe("proxy targets", () => {
     expect(res.json.target_url).toBe("http://127.0.0.1:3000/");
     expect(res.json.created_by).toBe("admin");
     expect(res.json.github_client_secret_set).toBe(false);
-    expect(JSON.parse((await redis.client.get(keys.proxy("app.example.com")))!).route_mode).toBe("all");
+    expect(JSON.parse((await suite.redis.client.get(keys.proxy("app.example.com")))!).route_mode).toBe("all");
     expect(await events()).toEqual([
       { event_type: "proxy_created", hostname: "app.example.com", data: { enable_http: true, enable_https: true, cert_name: null } },
     ]);
@@ -49,32 +38,32 @@ describe("proxy targets", () => {
 
   test("list, show, update, delete — each change announced", async () => {
     await create({ hostname: "a.example.com", target_url: "http://127.0.0.1:3000", custom_headers: { "X-Team": "blue" } });
-    const list = await api.call("GET", "/api/v1/proxy/targets");
+    const list = await suite.api.call("GET", "/api/v1/proxy/targets");
     expect(list.json.map((p: any) => p.hostname)).toEqual(["a.example.com"]);
 
-    const updated = await api.call("PUT", "/api/v1/proxy/targets/a.example.com", { body: { enabled: false, preserve_host_header: false } });
+    const updated = await suite.api.call("PUT", "/api/v1/proxy/targets/a.example.com", { body: { enabled: false, preserve_host_header: false } });
     expect(updated.status).toBe(200);
     expect(updated.json).toMatchObject({ enabled: false, preserve_host_header: false, custom_headers: { "X-Team": "blue" } });
-    expect((await api.call("GET", "/api/v1/proxy/targets/a.example.com/")).json.enabled).toBe(false);
+    expect((await suite.api.call("GET", "/api/v1/proxy/targets/a.example.com/")).json.enabled).toBe(false);
 
-    expect((await api.call("DELETE", "/api/v1/proxy/targets/a.example.com")).status).toBe(200);
-    expect(await redis.client.exists(keys.proxy("a.example.com"))).toBe(0);
+    expect((await suite.api.call("DELETE", "/api/v1/proxy/targets/a.example.com")).status).toBe(200);
+    expect(await suite.redis.client.exists(keys.proxy("a.example.com"))).toBe(0);
     expect((await events()).map((e) => e.event_type)).toEqual(["proxy_created", "proxy_updated", "proxy_deleted"]);
   });
 
   test("wildcard hostnames are accepted", async () => {
     expect((await create({ hostname: "*.apps.example.com", target_url: "https://10.0.0.5:8443/base" })).status).toBe(201);
-    expect((await api.call("GET", "/api/v1/proxy/targets/*.apps.example.com")).json.target_url).toBe("https://10.0.0.5:8443/base");
+    expect((await suite.api.call("GET", "/api/v1/proxy/targets/*.apps.example.com")).json.target_url).toBe("https://10.0.0.5:8443/base");
   });
 
   test("route control: mode and lists, with the effective routes in evaluation order", async () => {
     await create({ hostname: "a.example.com", target_url: "http://127.0.0.1:3000" });
     for (const [id, priority] of [["r1", 10], ["r2", 90]] as const) {
-      await api.call("POST", "/api/v1/routes/", { body: { route_id: id, path_pattern: `/${id}`, target_type: "url", target_value: "http://127.0.0.1:4000", priority } });
+      await suite.api.call("POST", "/api/v1/routes/", { body: { route_id: id, path_pattern: `/${id}`, target_type: "url", target_value: "http://127.0.0.1:4000", priority } });
     }
-    const before = await api.call("GET", "/api/v1/proxy/targets/a.example.com/routes");
+    const before = await suite.api.call("GET", "/api/v1/proxy/targets/a.example.com/routes");
     expect(before.json.effective_routes.map((r: any) => r.route_id)).toEqual(["r2", "r1"]);
-    const after = await api.call("PUT", "/api/v1/proxy/targets/a.example.com/routes", { body: { route_mode: "selective", enabled_routes: ["r1"] } });
+    const after = await suite.api.call("PUT", "/api/v1/proxy/targets/a.example.com/routes", { body: { route_mode: "selective", enabled_routes: ["r1"] } });
     expect(after.json).toMatchObject({ route_mode: "selective", enabled_routes: ["r1"] });
     expect(after.json.effective_routes.map((r: any) => r.route_id)).toEqual(["r1"]);
   });
@@ -85,16 +74,16 @@ describe("proxy targets", () => {
     expect((await create({ hostname: "alice.example.com", target_url: "http://127.0.0.1:3000" }, alice)).status).toBe(201);
     expect((await create({ hostname: "bob.example.com", target_url: "http://127.0.0.1:3000" }, bob)).status).toBe(201);
 
-    expect((await api.call("GET", "/api/v1/proxy/targets/", { token: alice })).json.map((p: any) => p.hostname)).toEqual(["alice.example.com"]);
-    expect((await api.call("GET", "/api/v1/proxy/targets/bob.example.com", { token: alice })).status).toBe(404);
-    expect((await api.call("PUT", "/api/v1/proxy/targets/bob.example.com", { token: alice, body: { enabled: false } })).status).toBe(404);
-    expect((await api.call("DELETE", "/api/v1/proxy/targets/bob.example.com", { token: alice })).status).toBe(404);
-    expect((await api.call("GET", "/api/v1/proxy/targets/", { token: undefined })).json.length).toBe(2);
+    expect((await suite.api.call("GET", "/api/v1/proxy/targets/", { token: alice })).json.map((p: any) => p.hostname)).toEqual(["alice.example.com"]);
+    expect((await suite.api.call("GET", "/api/v1/proxy/targets/bob.example.com", { token: alice })).status).toBe(404);
+    expect((await suite.api.call("PUT", "/api/v1/proxy/targets/bob.example.com", { token: alice, body: { enabled: false } })).status).toBe(404);
+    expect((await suite.api.call("DELETE", "/api/v1/proxy/targets/bob.example.com", { token: alice })).status).toBe(404);
+    expect((await suite.api.call("GET", "/api/v1/proxy/targets/", { token: undefined })).json.length).toBe(2);
 
-    const deleted = await api.call("DELETE", "/api/v1/tokens/alice");
+    const deleted = await suite.api.call("DELETE", "/api/v1/tokens/alice");
     expect(deleted.json.owned_resources_deleted).toEqual({ proxy: 1 });
-    expect(await redis.client.exists(keys.proxy("alice.example.com"))).toBe(0);
-    expect(await redis.client.exists(keys.proxy("bob.example.com"))).toBe(1);
+    expect(await suite.redis.client.exists(keys.proxy("alice.example.com"))).toBe(0);
+    expect(await suite.redis.client.exists(keys.proxy("bob.example.com"))).toBe(1);
     expect((await events()).filter((e) => e.event_type === "proxy_deleted").map((e) => e.hostname)).toEqual(["alice.example.com"]);
   });
 });
@@ -129,22 +118,22 @@ describe("bad proxy input gets a 4xx JSON error and writes nothing", () => {
   for (const [name, method, path, body, status, detail] of cases) {
     test(name, async () => {
       await create({ hostname: "taken.example.com", target_url: "http://127.0.0.1:3000" });
-      const before = await snapshot(redis);
-      const res = await api.call(method, path, { body });
+      const before = await snapshot(suite.redis);
+      const res = await suite.api.call(method, path, { body });
       expect(res.status).toBe(status);
       expect(res.json.detail).toMatch(detail);
-      expect(await snapshot(redis)).toEqual(before);
+      expect(await snapshot(suite.redis)).toEqual(before);
     });
   }
 
   test("malformed JSON", async () => {
-    const before = await snapshot(redis);
-    const res = await api.call("POST", "/api/v1/proxy/targets/", { raw: "{" });
+    const before = await snapshot(suite.redis);
+    const res = await suite.api.call("POST", "/api/v1/proxy/targets/", { raw: "{" });
     expect(res.status).toBe(400);
-    expect(await snapshot(redis)).toEqual(before);
+    expect(await snapshot(suite.redis)).toEqual(before);
   });
 
   test("no bearer", async () => {
-    expect((await api.call("POST", "/api/v1/proxy/targets/", { token: null, body: base })).status).toBe(401);
+    expect((await suite.api.call("POST", "/api/v1/proxy/targets/", { token: null, body: base })).status).toBe(401);
   });
 });

@@ -1,22 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { keys } from "../../src/storage/keys";
-import { ADMIN, apiHarness, snapshot } from "../helpers/api-app";
-import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { ADMIN, useApiHarness, snapshot } from "../helpers/api-app";
 
-let redis: TestRedis;
-let api: Awaited<ReturnType<typeof apiHarness>>;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(() => redis.stop());
-beforeEach(async () => {
-  await redis.client.flushdb();
-  api = await apiHarness(redis);
-});
+const suite = useApiHarness();
 
 const route = (extra: Record<string, unknown> = {}) => ({ path_pattern: "/api/", target_type: "url", target_value: "http://127.0.0.1:4000", ...extra });
-const create = (body: unknown, token?: string) => api.call("POST", "/api/v1/routes/", { body, token });
+const create = (body: unknown, token?: string) => suite.api.call("POST", "/api/v1/routes/", { body, token });
 
 describe("routes", () => {
   test("create with defaults; stored with its unique and priority indexes; announced", async () => {
@@ -32,9 +21,9 @@ describe("routes", () => {
       proxy_hostnames: [],
       target_value: "http://127.0.0.1:4000/",
     });
-    expect(await redis.client.get(keys.routeUnique("/api/", 50))).toBe("api-v1");
-    expect(await redis.client.get(keys.routePriority(50, "api-v1"))).toBe("api-v1");
-    const [[, fields]] = (await redis.client.xrange(keys.workflowStream, "-", "+")) as [string, string[]][];
+    expect(await suite.redis.client.get(keys.routeUnique("/api/", 50))).toBe("api-v1");
+    expect(await suite.redis.client.get(keys.routePriority(50, "api-v1"))).toBe("api-v1");
+    const [[, fields]] = (await suite.redis.client.xrange(keys.workflowStream, "-", "+")) as [string, string[]][];
     expect(fields.slice(0, 2)).toEqual(["event_type", "route_created"]);
   });
 
@@ -45,21 +34,21 @@ describe("routes", () => {
   test("list in priority order, show, update (indexes move), delete", async () => {
     await create(route({ route_id: "low", priority: 10 }));
     await create(route({ route_id: "high", priority: 90, path_pattern: "/x/" }));
-    expect((await api.call("GET", "/api/v1/routes")).json.map((r: any) => r.route_id)).toEqual(["high", "low"]);
-    expect((await api.call("GET", "/api/v1/routes/low")).json.priority).toBe(10);
+    expect((await suite.api.call("GET", "/api/v1/routes")).json.map((r: any) => r.route_id)).toEqual(["high", "low"]);
+    expect((await suite.api.call("GET", "/api/v1/routes/low")).json.priority).toBe(10);
 
-    const updated = await api.call("PUT", "/api/v1/routes/low", { body: { priority: 95, description: "now first" } });
+    const updated = await suite.api.call("PUT", "/api/v1/routes/low", { body: { priority: 95, description: "now first" } });
     expect(updated.json).toMatchObject({ priority: 95, description: "now first" });
-    expect(await redis.client.exists(keys.routeUnique("/api/", 10), keys.routePriority(10, "low"))).toBe(0);
-    expect(await redis.client.get(keys.routeUnique("/api/", 95))).toBe("low");
+    expect(await suite.redis.client.exists(keys.routeUnique("/api/", 10), keys.routePriority(10, "low"))).toBe(0);
+    expect(await suite.redis.client.get(keys.routeUnique("/api/", 95))).toBe("low");
 
-    expect((await api.call("DELETE", "/api/v1/routes/low")).status).toBe(200);
-    expect(await redis.client.exists(keys.route("low"), keys.routeUnique("/api/", 95), keys.routePriority(95, "low"))).toBe(0);
+    expect((await suite.api.call("DELETE", "/api/v1/routes/low")).status).toBe(200);
+    expect(await suite.redis.client.exists(keys.route("low"), keys.routeUnique("/api/", 95), keys.routePriority(95, "low"))).toBe(0);
   });
 
   test("formatted lists routes as a text table", async () => {
     await create(route({ route_id: "one", description: "first route", methods: ["GET"] }));
-    const res = await api.app.handle(new Request("http://localhost/api/v1/routes/formatted", { headers: { authorization: `Bearer ${ADMIN}` } }));
+    const res = await suite.api.app.handle(new Request("http://localhost/api/v1/routes/formatted", { headers: { authorization: `Bearer ${ADMIN}` } }));
     const text = await res.text();
     expect(res.headers.get("content-type")).toContain("text/plain");
     expect(text.split("\n")[0]).toMatch(/^PRIORITY\s+ID\s+PATH\s+METHODS\s+TARGET\s+SCOPE\s+ENABLED\s+DESCRIPTION$/);
@@ -67,9 +56,9 @@ describe("routes", () => {
   });
 
   test("users create routes only for proxies they own; global routes are the admin's", async () => {
-    const alice = (await api.call("POST", "/api/v1/tokens/", { body: { name: "alice" } })).json.token;
-    await api.call("POST", "/api/v1/proxy/targets/", { body: { hostname: "alice.example.com", target_url: "http://127.0.0.1:1" }, token: alice });
-    await api.call("POST", "/api/v1/proxy/targets/", { body: { hostname: "admin.example.com", target_url: "http://127.0.0.1:1" } });
+    const alice = (await suite.api.call("POST", "/api/v1/tokens/", { body: { name: "alice" } })).json.token;
+    await suite.api.call("POST", "/api/v1/proxy/targets/", { body: { hostname: "alice.example.com", target_url: "http://127.0.0.1:1" }, token: alice });
+    await suite.api.call("POST", "/api/v1/proxy/targets/", { body: { hostname: "admin.example.com", target_url: "http://127.0.0.1:1" } });
     await create(route({ route_id: "global-one" }));
 
     expect((await create(route({ route_id: "g" }), alice)).status).toBe(403);
@@ -78,14 +67,14 @@ describe("routes", () => {
     expect(own.status).toBe(201);
 
     // Alice sees her route and the global ones; she cannot change the global one.
-    expect((await api.call("GET", "/api/v1/routes/", { token: alice })).json.map((r: any) => r.route_id)).toEqual(["mine", "global-one"]);
-    expect((await api.call("PUT", "/api/v1/routes/global-one", { token: alice, body: { enabled: false } })).status).toBe(403);
-    expect((await api.call("DELETE", "/api/v1/routes/global-one", { token: alice })).status).toBe(403);
-    expect((await api.call("PUT", "/api/v1/routes/mine", { token: alice, body: { scope: "global" } })).status).toBe(403);
+    expect((await suite.api.call("GET", "/api/v1/routes/", { token: alice })).json.map((r: any) => r.route_id)).toEqual(["mine", "global-one"]);
+    expect((await suite.api.call("PUT", "/api/v1/routes/global-one", { token: alice, body: { enabled: false } })).status).toBe(403);
+    expect((await suite.api.call("DELETE", "/api/v1/routes/global-one", { token: alice })).status).toBe(403);
+    expect((await suite.api.call("PUT", "/api/v1/routes/mine", { token: alice, body: { scope: "global" } })).status).toBe(403);
 
-    const deleted = await api.call("DELETE", "/api/v1/tokens/alice");
+    const deleted = await suite.api.call("DELETE", "/api/v1/tokens/alice");
     expect(deleted.json.owned_resources_deleted).toEqual({ proxy: 1, route: 1 });
-    expect(await redis.client.exists(keys.route("mine"), keys.routeUnique("/api/", 70))).toBe(0);
+    expect(await suite.redis.client.exists(keys.route("mine"), keys.routeUnique("/api/", 70))).toBe(0);
   });
 });
 
@@ -114,12 +103,12 @@ describe("bad route input gets a 4xx JSON error and writes nothing", () => {
     test(name, async () => {
       await create(route({ route_id: "taken" }));
       await create(route({ route_id: "second", path_pattern: "/b/" }));
-      const before = await snapshot(redis);
-      const res = await api.call(method, path, { body });
+      const before = await snapshot(suite.redis);
+      const res = await suite.api.call(method, path, { body });
       expect(res.status).toBe(status);
       expect(res.json.error).toBeString();
       expect(res.json.detail).toMatch(detail);
-      expect(await snapshot(redis)).toEqual(before);
+      expect(await snapshot(suite.redis)).toEqual(before);
     });
   }
 });

@@ -1,31 +1,20 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { hashApiToken } from "../../src/core/api-token";
 import { keys } from "../../src/storage/keys";
 import { queueOwn } from "../../src/storage/ownership";
-import { ADMIN, apiHarness, snapshot } from "../helpers/api-app";
-import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { ADMIN, useApiHarness, snapshot } from "../helpers/api-app";
 
-let redis: TestRedis;
-let api: Awaited<ReturnType<typeof apiHarness>>;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(() => redis.stop());
-beforeEach(async () => {
-  await redis.client.flushdb();
-  api = await apiHarness(redis);
-});
+const suite = useApiHarness();
 
 async function createToken(name: string, email: string | null = null): Promise<string> {
-  const res = await api.call("POST", "/api/v1/tokens/", { body: { name, cert_email: email } });
+  const res = await suite.api.call("POST", "/api/v1/tokens/", { body: { name, cert_email: email } });
   expect(res.status).toBe(201);
   return res.json.token;
 }
 
 describe("token lifecycle", () => {
   test("create, list, show, info, reveal, email, delete", async () => {
-    const created = await api.call("POST", "/api/v1/tokens/", { body: { name: "dev", cert_email: "dev@example.com" } });
+    const created = await suite.api.call("POST", "/api/v1/tokens/", { body: { name: "dev", cert_email: "dev@example.com" } });
     expect(created.status).toBe(201);
     expect(created.json.token).toMatch(/^acm_[0-9a-f]{64}$/);
     expect(created.json.hash).toBe(hashApiToken(created.json.token));
@@ -33,10 +22,10 @@ describe("token lifecycle", () => {
     const secret: string = created.json.token;
 
     // Stored under both keys of the schema.
-    expect(await redis.client.get(keys.tokenByHash(created.json.hash))).toBe("dev");
-    expect(JSON.parse((await redis.client.get(keys.token("dev")))!).cert_email).toBe("dev@example.com");
+    expect(await suite.redis.client.get(keys.tokenByHash(created.json.hash))).toBe("dev");
+    expect(JSON.parse((await suite.redis.client.get(keys.token("dev")))!).cert_email).toBe("dev@example.com");
 
-    const list = await api.call("GET", "/api/v1/tokens/");
+    const list = await suite.api.call("GET", "/api/v1/tokens/");
     expect(list.status).toBe(200);
     expect(list.json.map((t: any) => t.name)).toEqual(["admin", "dev"]);
     // Listings never carry a secret.
@@ -44,46 +33,46 @@ describe("token lifecycle", () => {
     expect(JSON.stringify(list.json)).not.toContain(ADMIN);
     expect(list.json[1].token_preview).toBe(secret.slice(0, 10) + "…");
 
-    const shown = await api.call("GET", "/api/v1/tokens/dev");
+    const shown = await suite.api.call("GET", "/api/v1/tokens/dev");
     expect(shown.status).toBe(200);
     expect(shown.json.token).toBeUndefined();
 
-    const info = await api.call("GET", "/api/v1/tokens/info", { token: secret });
+    const info = await suite.api.call("GET", "/api/v1/tokens/info", { token: secret });
     expect(info.json.name).toBe("dev");
     expect(info.json.role).toBe("user");
 
-    const revealedByOwner = await api.call("GET", "/api/v1/tokens/dev/reveal", { token: secret });
+    const revealedByOwner = await suite.api.call("GET", "/api/v1/tokens/dev/reveal", { token: secret });
     expect(revealedByOwner.json.token).toBe(secret);
-    const revealedByAdmin = await api.call("GET", "/api/v1/tokens/dev/reveal");
+    const revealedByAdmin = await suite.api.call("GET", "/api/v1/tokens/dev/reveal");
     expect(revealedByAdmin.json.token).toBe(secret);
 
-    const ownEmail = await api.call("PUT", "/api/v1/tokens/email", { token: secret, body: { email: "me@example.org" } });
+    const ownEmail = await suite.api.call("PUT", "/api/v1/tokens/email", { token: secret, body: { email: "me@example.org" } });
     expect(ownEmail.status).toBe(200);
     expect(ownEmail.json.cert_email).toBe("me@example.org");
-    const adminEmail = await api.call("PUT", "/api/v1/tokens/email", { body: { name: "dev", email: "ops@example.org" } });
+    const adminEmail = await suite.api.call("PUT", "/api/v1/tokens/email", { body: { name: "dev", email: "ops@example.org" } });
     expect(adminEmail.json.cert_email).toBe("ops@example.org");
 
-    const deleted = await api.call("DELETE", "/api/v1/tokens/dev");
+    const deleted = await suite.api.call("DELETE", "/api/v1/tokens/dev");
     expect(deleted.status).toBe(200);
     expect(deleted.json.deleted).toBe("dev");
-    expect(await redis.client.exists(keys.token("dev"), keys.tokenByHash(created.json.hash))).toBe(0);
-    expect((await api.call("GET", "/api/v1/tokens/info", { token: secret })).status).toBe(401);
+    expect(await suite.redis.client.exists(keys.token("dev"), keys.tokenByHash(created.json.hash))).toBe(0);
+    expect((await suite.api.call("GET", "/api/v1/tokens/info", { token: secret })).status).toBe(401);
   });
 
   test("paths answer with and without the trailing slash, never redirecting", async () => {
     for (const path of ["/api/v1/tokens", "/api/v1/tokens/", "/api/v1/tokens/info", "/api/v1/tokens/info/", "/api/v1/tokens/admin/"]) {
-      const res = await api.call("GET", path);
+      const res = await suite.api.call("GET", path);
       expect({ path, status: res.status }).toEqual({ path, status: 200 });
     }
-    const res = await api.call("POST", "/api/v1/tokens", { body: { name: "noslash" } });
+    const res = await suite.api.call("POST", "/api/v1/tokens", { body: { name: "noslash" } });
     expect(res.status).toBe(201);
   });
 
   test("generate is the same operation as create", async () => {
-    const res = await api.call("POST", "/api/v1/tokens/generate", { body: { name: "shown" } });
+    const res = await suite.api.call("POST", "/api/v1/tokens/generate", { body: { name: "shown" } });
     expect(res.status).toBe(201);
     expect(res.json.token).toMatch(/^acm_/);
-    expect((await api.call("GET", "/api/v1/tokens/info", { token: res.json.token })).json.name).toBe("shown");
+    expect((await suite.api.call("GET", "/api/v1/tokens/info", { token: res.json.token })).json.name).toBe("shown");
   });
 });
 
@@ -92,7 +81,7 @@ describe("ownership", () => {
     const alice = await createToken("alice");
     await createToken("bob");
 
-    const list = await api.call("GET", "/api/v1/tokens/", { token: alice });
+    const list = await suite.api.call("GET", "/api/v1/tokens/", { token: alice });
     expect(list.json.map((t: any) => t.name)).toEqual(["alice"]);
 
     for (const [method, path, body] of [
@@ -102,36 +91,36 @@ describe("ownership", () => {
       ["DELETE", "/api/v1/tokens/bob", undefined],
       ["PUT", "/api/v1/tokens/email", { name: "bob", email: "x@example.com" }],
     ] as const) {
-      const res = await api.call(method, path, { token: alice, body });
+      const res = await suite.api.call(method, path, { token: alice, body });
       expect({ path, status: res.status, error: res.json.error }).toEqual({ path, status: 404, error: "not_found" });
     }
-    expect(await redis.client.exists(keys.token("bob"))).toBe(1);
+    expect(await suite.redis.client.exists(keys.token("bob"))).toBe(1);
   });
 
   test("only the admin creates tokens", async () => {
     const alice = await createToken("alice");
-    const before = await snapshot(redis);
-    const res = await api.call("POST", "/api/v1/tokens/", { token: alice, body: { name: "sneaky" } });
+    const before = await snapshot(suite.redis);
+    const res = await suite.api.call("POST", "/api/v1/tokens/", { token: alice, body: { name: "sneaky" } });
     expect(res.status).toBe(403);
     expect(res.json.error).toBe("forbidden");
-    expect(await snapshot(redis)).toEqual(before);
+    expect(await snapshot(suite.redis)).toEqual(before);
   });
 
   test("the admin token cannot be deleted; a token may delete itself", async () => {
-    const res = await api.call("DELETE", "/api/v1/tokens/admin");
+    const res = await suite.api.call("DELETE", "/api/v1/tokens/admin");
     expect(res.status).toBe(403);
-    expect(await redis.client.exists(keys.token("admin"))).toBe(1);
+    expect(await suite.redis.client.exists(keys.token("admin"))).toBe(1);
 
     const alice = await createToken("alice");
-    expect((await api.call("DELETE", "/api/v1/tokens/alice", { token: alice })).status).toBe(200);
-    expect(await redis.client.exists(keys.token("alice"))).toBe(0);
+    expect((await suite.api.call("DELETE", "/api/v1/tokens/alice", { token: alice })).status).toBe(200);
+    expect(await suite.redis.client.exists(keys.token("alice"))).toBe(0);
   });
 });
 
 describe("cascade delete", () => {
   /** A resource type plugged in the way certificates, proxies and services do. */
   const registerWidgets = () =>
-    api.ownership.register({
+    suite.api.ownership.register({
       kind: "widget",
       async queueDelete(tx, ids) {
         for (const id of ids) tx.del(`widget:${id}`);
@@ -139,7 +128,7 @@ describe("cascade delete", () => {
     });
 
   async function createWidget(id: string, ownerToken: string) {
-    const tx = redis.client.multi();
+    const tx = suite.redis.client.multi();
     tx.set(`widget:${id}`, "{}");
     queueOwn(tx, hashApiToken(ownerToken), "widget", id);
     await tx.exec();
@@ -153,22 +142,22 @@ describe("cascade delete", () => {
     await createWidget("a2", alice);
     await createWidget("b1", bob);
 
-    const res = await api.call("DELETE", "/api/v1/tokens/alice");
+    const res = await suite.api.call("DELETE", "/api/v1/tokens/alice");
     expect(res.status).toBe(200);
     expect(res.json.owned_resources_deleted).toEqual({ widget: 2 });
-    expect(await redis.client.exists("widget:a1", "widget:a2")).toBe(0);
-    expect(await redis.client.exists("widget:b1")).toBe(1);
-    expect(await redis.client.exists(keys.ownedBy(hashApiToken(alice)))).toBe(0);
-    expect(await redis.client.smembers(keys.ownedBy(hashApiToken(bob)))).toEqual(["widget:b1"]);
+    expect(await suite.redis.client.exists("widget:a1", "widget:a2")).toBe(0);
+    expect(await suite.redis.client.exists("widget:b1")).toBe(1);
+    expect(await suite.redis.client.exists(keys.ownedBy(hashApiToken(alice)))).toBe(0);
+    expect(await suite.redis.client.smembers(keys.ownedBy(hashApiToken(bob)))).toEqual(["widget:b1"]);
   });
 
   test("a resource of an unregistered kind stops the delete instead of being orphaned", async () => {
     const alice = await createToken("alice");
     await createWidget("a1", alice);
-    const before = await snapshot(redis);
-    const res = await api.call("DELETE", "/api/v1/tokens/alice");
+    const before = await snapshot(suite.redis);
+    const res = await suite.api.call("DELETE", "/api/v1/tokens/alice");
     expect(res.status).toBe(500);
-    expect(await snapshot(redis)).toEqual(before);
+    expect(await snapshot(suite.redis)).toEqual(before);
   });
 });
 
@@ -194,14 +183,14 @@ describe("bad input gets a 4xx JSON error and writes nothing", () => {
   for (const c of cases) {
     test(c.name, async () => {
       await createToken("taken");
-      const before = await snapshot(redis);
-      const res = await api.call(c.method, c.path, { token: c.token, body: c.body, raw: c.raw });
+      const before = await snapshot(suite.redis);
+      const res = await suite.api.call(c.method, c.path, { token: c.token, body: c.body, raw: c.raw });
       expect(res.status).toBe(c.status);
       expect(res.headers.get("content-type")).toContain("application/json");
       expect(res.json.error).toBe(c.error);
       expect(typeof res.json.detail).toBe("string");
       if (c.detail) expect(res.json.detail).toMatch(c.detail);
-      expect(await snapshot(redis)).toEqual(before);
+      expect(await snapshot(suite.redis)).toEqual(before);
     });
   }
 });

@@ -2,11 +2,12 @@
  * The real API app wired to a real (test) Redis, driven in-process with
  * `app.handle(new Request(...))`.
  */
+import { afterAll, beforeAll, beforeEach } from "bun:test";
 import pino from "pino";
 import { createApiApp } from "../../src/api/app";
 import { ensureAdminToken } from "../../src/api/admin-token-bootstrap";
 import { createStores } from "../../src/storage/stores";
-import type { TestRedis } from "./redis-server";
+import { startTestRedis, type TestRedis } from "./redis-server";
 
 export const ADMIN = "acm_test_admin_token_0123456789abcdef";
 
@@ -51,4 +52,23 @@ export async function snapshot(redis: TestRedis): Promise<Record<string, string>
     else out[key] = type;
   }
   return out;
+}
+
+export type ApiHarness = Awaited<ReturnType<typeof apiHarness>>;
+
+/**
+ * Registers the usual hooks of an API test file: one test Redis for the file,
+ * emptied before each test, and a fresh harness on it.
+ */
+export function useApiHarness(): { redis: TestRedis; api: ApiHarness } {
+  const suite = {} as { redis: TestRedis; api: ApiHarness };
+  beforeAll(async () => {
+    suite.redis = await startTestRedis();
+  });
+  afterAll(() => suite.redis.stop());
+  beforeEach(async () => {
+    await suite.redis.client.flushdb();
+    suite.api = await apiHarness(suite.redis);
+  });
+  return suite;
 }
