@@ -8,6 +8,8 @@ import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gat
 import { freePort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { streamBackend } from "../helpers/stream-backend";
+import { queueEvent } from "../../src/orchestration/events";
+import { keys } from "../../src/storage/keys";
 
 let redis: TestRedis;
 let gw: TestGateway;
@@ -246,6 +248,24 @@ describe("changes apply without a restart", () => {
     const p99 = delays[Math.ceil(delays.length * 0.99) - 1]!;
     console.log(`config change → edge: p50 ${delays[49]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
     expect(p99).toBeLessThan(100);
+  });
+
+  test("a service route follows its service URL when it changes", async () => {
+    await createProxy("svc.example.test", url(alpha));
+    const setServiceUrl = async (target: string) => {
+      const tx = redis.client.multi();
+      tx.set(keys.serviceUrl("billing"), target);
+      queueEvent(tx, { event_type: "service_url_changed", data: { name: "billing" } });
+      await tx.exec();
+    };
+    await gw.api("POST", "/api/v1/routes/", { route_id: "svc-route", path_pattern: "/bill", target_type: "service", target_value: "billing" });
+    // No URL for the service yet: 502, and the proxy's own paths still work.
+    await until(async () => (await gw.get("svc.example.test", "/bill")).status === 502);
+    expect(await backendOf("svc.example.test", "/other")).toBe("alpha");
+    await setServiceUrl(url(beta));
+    await until(async () => (await backendOf("svc.example.test", "/bill")) === "beta");
+    await setServiceUrl(url(alpha));
+    await until(async () => (await backendOf("svc.example.test", "/bill")) === "alpha");
   });
 
   test("route create and delete take effect live", async () => {
