@@ -254,6 +254,9 @@ install-systemd: build-if-stale
         echo "==> /etc/portcullis/portcullis.env (root:portcullis, 0640): edit it, then restart the service"
         $sudo install -m 0640 -o root -g portcullis docs/systemd/portcullis.env /etc/portcullis/portcullis.env
     fi
+    echo "==> /etc/sysctl.d/60-portcullis.conf (net.ipv4.tcp_migrate_req = 1: fast HTTPS certificate swaps)"
+    $sudo install -m 0644 docs/systemd/60-portcullis.conf /etc/sysctl.d/60-portcullis.conf
+    $sudo sysctl -q -w net.ipv4.tcp_migrate_req=1 || echo "    could not set it now (kernel older than 5.14?); HTTPS still works, through a relay"
     echo "==> /etc/systemd/system/portcullis.service"
     $sudo install -m 0644 docs/systemd/portcullis.service /etc/systemd/system/portcullis.service
     if [ -d /run/systemd/system ]; then

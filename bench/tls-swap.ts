@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import type { Server } from "bun";
-import { TlsListenerSet, type TlsCertificates } from "../native-tls/tls-listener";
+import { TlsListenerSet, TlsServerSet, type TlsCertificates } from "../native-tls/tls-listener";
 import { cleanup, installExitHandlers, makeTempDir, spawnChild } from "./processes";
 import { startTlsLoad, type LoadCounts } from "./tls-load";
 
@@ -77,6 +77,7 @@ function reusePort(first: { cert: string; key: string }, drainMs: number): Mecha
       retire() {
         if (drainMs === 0) return void server.stop(false);
         draining = true;
+        if (drainMs < 0) return void server.stop(false);
         setTimeout(() => void server.stop(false), drainMs);
       },
     };
@@ -91,9 +92,19 @@ function reusePort(first: { cert: string; key: string }, drainMs: number): Mecha
       previous.retire();
     },
     async stop() {
-      await Bun.sleep(drainMs);
+      await Bun.sleep(Math.max(0, drainMs));
       await current.server.stop(true);
     },
+  };
+}
+
+function serverSet(first: { cert: string; key: string }): Mechanism {
+  const set = (certificate: { cert: string; key: string }): TlsCertificates => ({ fallback: certificate, byServerName: new Map([[HOST, certificate]]) });
+  const servers = new TlsServerSet<undefined>({ hostname: "127.0.0.1", port: 0, http: { fetch: respond, websocket: { message() {} } } }, set(first));
+  return {
+    port: servers.port,
+    change: (certificate) => servers.setCertificates(set(certificate)),
+    stop: () => servers.stop(true),
   };
 }
 
@@ -129,7 +140,9 @@ async function main(): Promise<void> {
   const results = [
     await run("reuse-port + stop(false)", reusePort(certificates[0]!, 0), certificates, ca),
     await run(`drain ${DRAIN_MS} ms, then stop(false)`, reusePort(certificates[0]!, DRAIN_MS), certificates, ca),
+    await run("stop(false), then Connection: close", reusePort(certificates[0]!, -1), certificates, ca),
     await run("front (TlsListenerSet)", front(certificates[0]!), certificates, ca),
+    await run("TlsServerSet", serverSet(certificates[0]!), certificates, ca),
   ];
   console.log(`\n${CONNECTIONS} keep-alive connections, ${CHANGES} certificate changes ${GAP_MS} ms apart; Bun ${Bun.version}\n`);
   console.log("| mechanism | failed requests | resets | closed under the client | closed with Connection: close | connect errors | connections opened | req/s during changes |");

@@ -32,6 +32,8 @@ export interface Gateway {
   readonly httpsPort: number;
   /** PROXY_PROTOCOL_PORT as bound; 0 when it is off. */
   readonly proxyProtocolPort: number;
+  /** True while a TLS server from before the last certificate change may still accept a connection. */
+  readonly httpsDraining: boolean;
   readonly redis: Redis;
   stop(): Promise<void>;
 }
@@ -147,7 +149,17 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
       "portcullis is serving",
     );
-    return { apiPort: apiServer.port!, httpPort: httpServer.port!, httpsPort: httpsServer.port, proxyProtocolPort: proxyProtocolServer?.port ?? 0, redis, stop };
+    return {
+      apiPort: apiServer.port!,
+      httpPort: httpServer.port!,
+      httpsPort: httpsServer.port,
+      proxyProtocolPort: proxyProtocolServer?.port ?? 0,
+      get httpsDraining() {
+        return httpsEdge.draining;
+      },
+      redis,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -1,2 +1,4 @@
-export { MODERN_TLS12_CIPHERS, TlsListenerSet, type HttpHandlers, type TlsCertificate, type TlsCertificates, type TlsListenerOptions } from "./tls-listener-set";
+export { bunTlsOptions, MODERN_TLS12_CIPHERS, type HttpHandlers, type TlsCertificate, type TlsCertificates, type TlsListener, type TlsListenerBaseOptions } from "./tls-config";
+export { TlsListenerSet, type TlsListenerOptions } from "./tls-listener-set";
+export { DEFAULT_DRAIN_MS, migratesPendingConnections, TlsServerSet, type TlsServerSetOptions } from "./tls-server-set";
 export { RelayDirection, type RelaySocket } from "./relay-direction";

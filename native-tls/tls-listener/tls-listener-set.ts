@@ -15,59 +15,15 @@
  * The internal servers see the front as their peer; `clientAddress` maps a
  * request back to the real client by the relay connection's local port.
  */
-import type { Server, Socket, TCPSocketListener, WebSocketHandler } from "bun";
+import type { Server, Socket, TCPSocketListener } from "bun";
 import { parseClientHello } from "../tls/client-hello";
+import { bunTlsOptions, type TlsCertificates, type TlsListener, type TlsListenerBaseOptions } from "./tls-config";
 import { RelayDirection } from "./relay-direction";
 
-/** A PEM certificate chain (leaf first) and its private key. */
-export interface TlsCertificate {
-  readonly cert: string;
-  readonly key: string;
-}
-
-export interface TlsCertificates {
-  /** Served when the client sends no SNI or a name without a certificate. */
-  readonly fallback: TlsCertificate;
-  /** Server name (exact, or `*.example.com` for one label) → certificate. */
-  readonly byServerName: ReadonlyMap<string, TlsCertificate>;
-}
-
-/** What each internal server does with HTTP: the same for every generation. */
-export interface HttpHandlers<WS> {
-  fetch(request: Request, server: Server<WS>): Response | undefined | Promise<Response | undefined>;
-  readonly websocket: WebSocketHandler<WS>;
-  readonly idleTimeout?: number;
-  readonly maxRequestBodySize?: number;
-}
-
-export interface TlsListenerOptions<WS> {
-  readonly hostname: string;
-  readonly port: number;
-  readonly http: HttpHandlers<WS>;
+export interface TlsListenerOptions<WS> extends TlsListenerBaseOptions<WS> {
   /** A client that has not sent its whole ClientHello by then is disconnected. */
   readonly helloTimeoutSeconds?: number;
-  /**
-   * Who the client is, given the TCP peer (default: the peer's address). A
-   * PROXY protocol relay in front of this listener maps its connection back to
-   * the client here; it is asked once per connection, before any byte is relayed.
-   */
-  readonly identifyClient?: (peerAddress: string, peerPort: number) => string;
 }
-
-/**
- * TLS 1.2 suites: ECDHE key exchange with AEAD ciphers only (Mozilla's
- * "intermediate" list without DHE, which BoringSSL lacks). TLS 1.3 suites are
- * all AEAD and not configurable; TLS 1.0/1.1 are refused by Bun's default
- * minimum version (tests check it).
- */
-export const MODERN_TLS12_CIPHERS = [
-  "ECDHE-ECDSA-AES128-GCM-SHA256",
-  "ECDHE-RSA-AES128-GCM-SHA256",
-  "ECDHE-ECDSA-AES256-GCM-SHA384",
-  "ECDHE-RSA-AES256-GCM-SHA384",
-  "ECDHE-ECDSA-CHACHA20-POLY1305",
-  "ECDHE-RSA-CHACHA20-POLY1305",
-].join(":");
 
 const INTERNAL_HOST = "127.0.0.1";
 const DEFAULT_HELLO_TIMEOUT_SECONDS = 10;
@@ -102,7 +58,7 @@ interface UpstreamState<WS> {
   released: boolean;
 }
 
-export class TlsListenerSet<WS> {
+export class TlsListenerSet<WS> implements TlsListener<WS> {
   private readonly generations = new Map<number, Generation<WS>>();
   private current: Generation<WS>;
   private readonly front: TCPSocketListener<ClientState<WS>>;
@@ -130,6 +86,9 @@ export class TlsListenerSet<WS> {
   get generationCount(): number {
     return this.generations.size;
   }
+
+  /** Never: the front sends every new connection to the current server. */
+  readonly draining = false;
 
   /**
    * New connections get these certificates from now on; open ones keep theirs.
@@ -164,13 +123,10 @@ export class TlsListenerSet<WS> {
 
   private startGeneration(certificates: TlsCertificates): Generation<WS> {
     const { http } = this.options;
-    const entry = (c: TlsCertificate, serverName?: string) => ({ serverName, cert: c.cert, key: c.key, ciphers: MODERN_TLS12_CIPHERS });
-    const tls = [entry(certificates.fallback)];
-    for (const [name, certificate] of certificates.byServerName) tls.push(entry(certificate, name));
     const server = Bun.serve<WS>({
       hostname: INTERNAL_HOST,
       port: 0,
-      tls,
+      tls: bunTlsOptions(certificates),
       idleTimeout: http.idleTimeout,
       maxRequestBodySize: http.maxRequestBodySize,
       websocket: http.websocket,

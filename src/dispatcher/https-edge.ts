@@ -1,12 +1,12 @@
 /**
  * The HTTPS edge on HTTPS_PORT: the same dispatch as HTTP behind TLS, with the
  * certificates from Redis picked by SNI (the self-signed fallback for other
- * names). Certificate changes reach new connections within milliseconds and
- * never touch open ones (see native-tls/tls-listener for how).
+ * names). Certificate changes never fail a request or drop an open stream;
+ * how depends on the kernel (see pickTlsListener).
  */
 import type { Logger } from "../core/logger";
 import type { LiveCertificates } from "../certificates/live-certificates";
-import { TlsListenerSet } from "../../native-tls/tls-listener";
+import { migratesPendingConnections, TlsListenerSet, TlsServerSet, type TlsListener, type TlsListenerBaseOptions } from "../../native-tls/tls-listener";
 import type { WebSocketProxyData } from "../proxies";
 import { createDispatch, type DispatchOptions } from "./dispatch";
 import { listenOrExplain } from "./listen";
@@ -24,19 +24,18 @@ export interface HttpsEdgeOptions extends Omit<DispatchOptions, "clientAddress">
 
 export interface HttpsEdge {
   readonly port: number;
-  /** Internal TLS servers running (the current one plus any still holding connections from before a change). */
-  readonly generationCount: number;
+  /** A server from before the last certificate change may still accept a connection. */
+  readonly draining: boolean;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 
-/** Changes arriving within this window are applied together: a burst costs one new internal server. */
+/** Changes arriving within this window are applied together: a burst costs one new TLS server. */
 const COALESCE_MS = 20;
 
 export function startHttpsEdge(options: HttpsEdgeOptions): HttpsEdge {
-  // The internal servers see the front as their peer; the listener knows the client behind each connection.
   const dispatch = createDispatch({ ...options, clientAddress: (request, server) => listener.clientAddress(request, server) }, "https");
-  const listener: TlsListenerSet<WebSocketProxyData> = listenOrExplain("HTTPS_PORT", () =>
-    new TlsListenerSet<WebSocketProxyData>(
+  const listener = listenOrExplain("HTTPS_PORT", () =>
+    pickTlsListener(
       {
         hostname: options.hostname,
         port: options.port,
@@ -49,7 +48,7 @@ export function startHttpsEdge(options: HttpsEdgeOptions): HttpsEdge {
           maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         },
       },
-      options.certificates.served,
+      options,
     ),
   );
 
@@ -69,8 +68,8 @@ export function startHttpsEdge(options: HttpsEdgeOptions): HttpsEdge {
 
   return {
     port: listener.port,
-    get generationCount() {
-      return listener.generationCount;
+    get draining() {
+      return listener.draining;
     },
     stop(closeActiveConnections = false) {
       unsubscribe();
@@ -78,4 +77,19 @@ export function startHttpsEdge(options: HttpsEdgeOptions): HttpsEdge {
       return listener.stop(closeActiveConnections);
     },
   };
+}
+
+/**
+ * Bun.serve on the port itself (TlsServerSet: as fast as plain HTTP) where
+ * the kernel moves connections queued on a retiring SO_REUSEPORT listener to
+ * the new one; elsewhere a TCP front that relays to internal TLS servers
+ * (TlsListenerSet: the same guarantees, at one extra loopback hop per byte).
+ */
+function pickTlsListener(base: TlsListenerBaseOptions<WebSocketProxyData>, options: HttpsEdgeOptions): TlsListener<WebSocketProxyData> {
+  const certificates = options.certificates.served;
+  if (migratesPendingConnections() === true) return new TlsServerSet(base, certificates);
+  options.log.warn(
+    "net.ipv4.tcp_migrate_req is not 1, so HTTPS runs behind a relay that costs throughput; `sysctl -w net.ipv4.tcp_migrate_req=1` before start makes it faster (docs/operations.md)",
+  );
+  return new TlsListenerSet(base, certificates);
 }

@@ -1,15 +1,17 @@
 /**
  * Zero-downtime certificate changes under load: 50 keep-alive HTTPS
  * connections sending requests back to back while certificates change 20
- * times. No request may fail, no connection may be reset or closed under its
- * client, and WebSocket and SSE streams opened before the changes keep
- * flowing after them.
+ * times. No request may fail and no connection may be reset or closed under
+ * its client (a server about to retire may say `Connection: close` first,
+ * and the client reconnects), and WebSocket and SSE streams opened before the
+ * changes keep flowing after them. Which TLS listener the edge runs depends on
+ * net.ipv4.tcp_migrate_req (scripts/test sets it to 1 when it can).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createStores, type Stores } from "../../src/storage/stores";
-import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
+import { servedEverywhere, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
-import { certificateRecord, createTestCa, peerCertificate, type TestCa } from "../helpers/test-ca";
+import { certificateRecord, createTestCa, type TestCa } from "../helpers/test-ca";
 import { startTlsLoad } from "../../bench/tls-load";
 import { streamBackend } from "../helpers/stream-backend";
 
@@ -34,7 +36,7 @@ beforeAll(async () => {
   await stores.certificates.create(certificateRecord("load", [HOST, "*.example.test"], first));
   const created = await gw.api("POST", "/api/v1/proxy/targets/", { hostname: HOST, target_url: `http://127.0.0.1:${backend.port}` });
   expect(created.status).toBe(201);
-  while ((await peerCertificate(gw.gateway.httpsPort, HOST)).fingerprint256 !== first.fingerprint256) await Bun.sleep(5);
+  await servedEverywhere([gw], HOST, first.fingerprint256);
   while ((await gw.get(HOST)).status !== 200) await Bun.sleep(5);
 });
 afterAll(async () => {
@@ -93,33 +95,29 @@ test(
       await Bun.sleep(100);
     }
     // New connections get the last certificate...
-    const start = performance.now();
-    while ((await peerCertificate(port, HOST)).fingerprint256 !== last) {
-      expect(performance.now() - start).toBeLessThan(1_000);
-      await Bun.sleep(5);
-    }
+    expect(await servedEverywhere([gw], HOST, last)).toBeLessThan(1_000);
     await Bun.sleep(300);
     const during = { ok: load.counts.ok - before.ok, sse: sseEvents - before.sse, echoes: echoes.length - before.echoes };
     clearInterval(wsTicker);
     const counts = await load.stop();
 
-    // ...while the open ones never noticed.
-    const problems = { ...counts, ok: undefined, opened: undefined };
+    // ...while the busy ones were told to reconnect and never lost a request.
+    const problems = { ...counts, ok: undefined, opened: undefined, politeCloses: undefined };
     expect(problems).toEqual({
       ok: undefined,
       opened: undefined,
+      politeCloses: undefined,
       badStatus: 0,
       failedRequests: 0,
       resets: 0,
       serverCloses: 0,
-      politeCloses: 0,
       connectErrors: 0,
       errors: [],
     });
-    expect(counts.opened).toBe(CONNECTIONS);
+    expect(counts.opened).toBe(CONNECTIONS + counts.politeCloses);
     expect(during.ok).toBeGreaterThan(1_000);
     console.log(
-      `hot swap: ${counts.ok} requests on ${counts.opened} connections, ${CHANGES} certificate changes, ` +
+      `hot swap: ${counts.ok} requests on ${counts.opened} connections (${counts.politeCloses} closed with Connection: close), ${CHANGES} certificate changes, ` +
         `0 failures; SSE events during: ${during.sse}, WebSocket echoes during: ${during.echoes}`,
     );
 

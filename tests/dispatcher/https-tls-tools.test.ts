@@ -5,10 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createStores } from "../../src/storage/stores";
-import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
+import { namedBackend, servedEverywhere, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
-import { certificateRecord, createTestCa, peerCertificate, type IssuedCertificate } from "../helpers/test-ca";
+import { certificateRecord, createTestCa, type IssuedCertificate } from "../helpers/test-ca";
 
 let redis: TestRedis;
 let gw: TestGateway;
@@ -29,8 +29,8 @@ beforeAll(async () => {
   await stores.certificates.create(certificateRecord("site", ["site.example.test"], site));
   await stores.certificates.create(certificateRecord("apps", ["*.apps.example.test"], wildcard));
   await gw.api("POST", "/api/v1/proxy/targets/", { hostname: "site.example.test", target_url: `http://127.0.0.1:${backend.port}` });
-  while ((await peerCertificate(gw.gateway.httpsPort, "x.apps.example.test")).fingerprint256 !== wildcard.fingerprint256) await Bun.sleep(5);
-  while ((await peerCertificate(gw.gateway.httpsPort, "site.example.test")).fingerprint256 !== site.fingerprint256) await Bun.sleep(5);
+  await servedEverywhere([gw], "x.apps.example.test", wildcard.fingerprint256);
+  await servedEverywhere([gw], "site.example.test", site.fingerprint256);
   while ((await gw.get("site.example.test")).status !== 200) await Bun.sleep(5);
 });
 afterAll(async () => {

@@ -6,6 +6,7 @@ import pino from "pino";
 import { parseConfig } from "../../src/core/config";
 import { startGateway, type Gateway } from "../../src/gateway";
 import { freePort } from "./ports";
+import { peerCertificate } from "./test-ca";
 import type { TestRedis } from "./redis-server";
 import { tempDir } from "./temp";
 
@@ -69,4 +70,20 @@ export function namedBackend(name: string) {
         headers: Object.fromEntries(req.headers),
       }),
   });
+}
+
+/**
+ * Polls until every gateway serves the certificate with `fingerprint` for
+ * `serverName` on every new connection (no TLS server from before the change
+ * still accepts); returns the milliseconds it took.
+ */
+export async function servedEverywhere(gateways: readonly TestGateway[], serverName: string, fingerprint: string, timeoutMs = 2_000): Promise<number> {
+  const start = performance.now();
+  for (const { gateway } of gateways) {
+    while (gateway.httpsDraining || (await peerCertificate(gateway.httpsPort, serverName)).fingerprint256 !== fingerprint) {
+      if (performance.now() - start > timeoutMs) throw new Error(`${serverName} not served with the expected certificate within ${timeoutMs} ms`);
+      await Bun.sleep(2);
+    }
+  }
+  return performance.now() - start;
 }
