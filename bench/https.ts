@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     const r = row.result;
     const errors = Object.entries(r.socketErrors).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ") || "0";
     const bad = r.non2xx3xx > 0 ? ` (${r.non2xx3xx} non-2xx!)` : "";
-    console.log(`| ${row.name} | ${Math.round(r.requestsPerSecond)}${bad} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${errors} |`);
+    console.log(`| ${row.name} | ${Math.round(r.requestsPerSecond)}${bad} | ${r.latencyMs.p50.toFixed(2)} | ${r.latencyMs.p99.toFixed(2)} | ${errors} |`);
   }
   console.log("\n(with Connection: close, wrk counts each server-side close as a read error)");
   redis.client.disconnect();
