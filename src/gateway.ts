@@ -11,6 +11,7 @@ import { VERSION } from "./core/version";
 import { ensureAdminToken } from "./api/admin-token-bootstrap";
 import { apiFetch, createApiApp } from "./api/app";
 import { API_MAX_BODY_BYTES } from "./api/body-limit";
+import { CertificateManager } from "./certificates/certificate-manager";
 import { LiveCertificates } from "./certificates/live-certificates";
 import { startHttpEdge } from "./dispatcher/edge";
 import { startHttpsEdge } from "./dispatcher/https-edge";
@@ -66,11 +67,21 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const stores = createStores(redis);
   const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log);
   const live = new LiveConfig(redis, stores, log, [certificates]);
+  const certificateManager = new CertificateManager({
+    redis,
+    certificates: stores.certificates,
+    settings: config.certificates,
+    httpPort: config.httpPort,
+    selfSignedDays: config.selfSignedDays,
+    adminEmail: config.adminEmail ?? null,
+    log,
+  });
   const stop = async () => {
     // Stop accepting, let requests in flight finish for a while, then cut what remains.
     await Promise.all(servers.map((server) => Promise.race([server.stop(false), Bun.sleep(SHUTDOWN_GRACE_MS)])));
     for (const server of servers) await server.stop(true);
     engine.close();
+    await certificateManager.stop();
     await live.stop();
     certificates.stop();
     redis.disconnect();
@@ -91,7 +102,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
     await live.start();
 
-    const api = { fetch: apiFetch(createApiApp({ ...stores, redis, log, startedAt, apiHostnames: config.apiHostnames })) };
+    certificateManager.start();
+
+    const api = { fetch: apiFetch(createApiApp({ ...stores, certificateManager, redis, log, startedAt, apiHostnames: config.apiHostnames })) };
     const apiServer = listenOrExplain("API_PORT", () =>
       Bun.serve({ hostname: config.apiBind, port: config.apiPort, maxRequestBodySize: API_MAX_BODY_BYTES, fetch: api.fetch }),
     );
@@ -105,6 +118,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       engine,
       trustedProxies: config.trustedProxies,
       idleTimeoutSeconds: config.clientIdleTimeoutSeconds,
+      acmeChallenges: certificateManager.challenges,
     };
     const proxyProtocol = { trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.proxyProtocolTimeoutMs, log, redis };
     const httpServer = config.httpProxyProtocol

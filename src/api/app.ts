@@ -8,12 +8,15 @@ import { openapi } from "@elysiajs/openapi";
 import type { Redis } from "ioredis";
 import type { Logger } from "../core/logger";
 import { VERSION } from "../core/version";
+import type { CertificateManager } from "../certificates/certificate-manager";
+import type { CertificateRepository } from "../storage/certificate-repository";
 import type { ProxyRepository } from "../storage/proxy-repository";
 import type { RouteRepository } from "../storage/route-repository";
 import type { TokenRepository } from "../storage/token-repository";
 import { renderDocsPage, type OpenApiDocument } from "./docs-page";
 import { refuseApiBody } from "./body-limit";
 import { errorHandler } from "./error-handler";
+import { certificateRoutes } from "./routes/certificates";
 import { healthRoutes } from "./routes/health";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
@@ -24,6 +27,8 @@ export interface ApiDependencies {
   readonly tokens: TokenRepository;
   readonly proxies: ProxyRepository;
   readonly routes: RouteRepository;
+  readonly certificates: CertificateRepository;
+  readonly certificateManager: CertificateManager;
   /** Hostnames the API answers on HTTP_PORT; no proxy may take them. */
   readonly apiHostnames: readonly string[];
   readonly log: Logger;
@@ -52,7 +57,7 @@ export function createApiApp(deps: ApiDependencies) {
       }),
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)).use(proxyTargetRoutes(deps)).use(routeRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)).use(proxyTargetRoutes(deps)).use(routeRoutes(deps)).use(certificateRoutes(deps)));
 
   return app.get(
     "/docs",

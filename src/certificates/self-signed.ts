@@ -26,7 +26,13 @@ const DAY_MS = 86_400_000;
 /** notBefore is set back a little so clients with a slow clock accept a fresh certificate. */
 const BACKDATE_MS = 5 * 60_000;
 
-export async function createSelfSignedCertificate(commonName: string, days: number, now = new Date()): Promise<SelfSignedCertificate> {
+/** A self-signed server certificate for `commonName` (and `altNames`, which default to it alone). */
+export async function createSelfSignedCertificate(
+  commonName: string,
+  days: number,
+  now = new Date(),
+  altNames: readonly string[] = [commonName],
+): Promise<SelfSignedCertificate> {
   const x509 = await loadX509();
   const keys = (await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
   const notAfter = new Date(now.getTime() + days * DAY_MS);
@@ -43,7 +49,7 @@ export async function createSelfSignedCertificate(commonName: string, days: numb
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: "dns", value: commonName }]),
+      new x509.SubjectAlternativeNameExtension(altNames.map((value) => ({ type: "dns" as const, value }))),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });

@@ -6,6 +6,7 @@
  */
 import { resolve } from "node:path";
 import { parseCidrList, type CidrList } from "../proxies/cidr";
+import { parseCertificateSettings, type CertificateSettings } from "./certificate-config";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
 
@@ -48,6 +49,8 @@ export interface Config {
   readonly proxyProtocolTimeoutMs: number;
   /** TRUSTED_PROXY_CIDRS: peers whose X-Forwarded-* headers are extended rather than replaced. */
   readonly trustedProxies: CidrList;
+  /** ACME, renewal and certificate worker settings. */
+  readonly certificates: CertificateSettings;
 }
 
 /** One or more environment variables hold values the gateway cannot use. */
@@ -180,6 +183,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     clientIdleTimeoutSeconds: idleSeconds("CLIENT_IDLE_TIMEOUT", 120),
   };
 
+  const certificates = parseCertificateSettings({ read, bool }, problems);
+
   const redis = parseRedis(read("REDIS_URL"), read("REDIS_PASSWORD"), read("REDIS_SERVER_BIN"), problems);
   const listeners = {
     serverHost: host("SERVER_HOST", "0.0.0.0"),
@@ -201,6 +206,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     logLevel: logLevel!,
     dataDir: resolve(cwd, read("PORTCULLIS_DATA_DIR") ?? "data"),
     redis: Object.freeze(redis),
+    certificates: Object.freeze(certificates),
     adminToken,
     adminEmail,
     baseDomain,

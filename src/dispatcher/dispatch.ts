@@ -24,6 +24,12 @@ export interface DispatchOptions {
    * protocol relay supplies the address from the header instead.
    */
   readonly clientAddress?: (request: Request, server: Server<WebSocketProxyData>) => string;
+  /**
+   * HTTP-01 answers (from Redis, so any node can answer the CA). Asked only for
+   * GET /.well-known/acme-challenge/{token} on plain HTTP, for every hostname,
+   * before routing: the one edge path that waits on Redis.
+   */
+  readonly acmeChallenges?: { answer(token: string): Promise<string | null> };
 }
 
 export type Dispatch = (
@@ -49,8 +55,13 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
   const { engine, trustedProxies } = options;
   const clientAddress = options.clientAddress ?? peerAddress;
   const served = proto === "http" ? "enableHttp" : "enableHttps";
+  const challenges = proto === "http" ? options.acmeChallenges : undefined;
 
   return (request, server) => {
+    if (challenges && request.method === "GET") {
+      const path = pathOf(request.url);
+      if (path.startsWith(ACME_CHALLENGE)) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
+    }
     const host = normalizeHost(request.headers.get("host"));
     if (apiHosts.has(host)) return options.api.fetch(withClientAddress(request, clientAddress(request, server), trustedProxies));
     const entry = options.table().lookup(host);
@@ -99,4 +110,15 @@ function withClientAddress(request: Request, clientIp: string, trustedProxies: C
 function redirectToHttps(url: string, host: string): Response {
   const start = url.indexOf("/", url.indexOf("//") + 2);
   return new Response(null, { status: 308, headers: { location: `https://${host}${start < 0 ? "/" : url.slice(start)}` } });
+}
+
+async function answerChallenge(challenges: NonNullable<DispatchOptions["acmeChallenges"]>, token: string): Promise<Response> {
+  const text = { "content-type": "text/plain" };
+  try {
+    const keyAuthorization = await challenges.answer(token);
+    if (keyAuthorization === null) return new Response("no such ACME challenge\n", { status: 404, headers: text });
+    return new Response(keyAuthorization, { headers: text });
+  } catch {
+    return new Response("ACME challenge store unavailable\n", { status: 503, headers: text });
+  }
 }

@@ -34,6 +34,20 @@ export const keys = {
   certificateNames: "certs:names",
   /** The self-signed certificate for names without one, shared by every node with this SELF_SIGNED_CN. */
   selfSignedCertificate: (commonName: string) => `cert:self-signed:${commonName}`,
+  /** Progress of the latest issuance or renewal of a certificate (spec "Certificate Keys"). */
+  certificateStatus: (name: string) => `cert:status:${name}`,
+  /** Held by the one node issuing or renewing the certificate; expires if that node dies. */
+  certificateLock: (name: string) => `cert:lock:${name}`,
+  /** Issuance jobs waiting for a worker on any node (a list, oldest first). */
+  certificateJobs: "cert:jobs",
+  /** Jobs to run later (failed renewals backing off): a sorted set scored by due time in ms. */
+  certificateJobsLater: "cert:jobs:later",
+  /** Held by the node running a renewal sweep, so one node per interval enqueues renewals. */
+  renewalSweepLock: "cert:renewal:sweep",
+  /** HTTP-01 key authorization for a challenge token; any node answers the CA from it. */
+  acmeChallenge: (token: string) => `acme:challenge:${token}`,
+  /** An ACME account key (PEM) for one (email, directory) pair; the id is a hash of both. */
+  acmeAccount: (id: string) => `acme:account:${id}`,
 
   /** Every configuration change, in order; each gateway node follows it (spec "Workflow Stream Keys"). */
   workflowStream: "events:workflow",

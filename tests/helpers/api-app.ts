@@ -6,17 +6,34 @@ import { afterAll, beforeAll, beforeEach } from "bun:test";
 import pino from "pino";
 import { createApiApp } from "../../src/api/app";
 import { ensureAdminToken } from "../../src/api/admin-token-bootstrap";
+import { CertificateManager } from "../../src/certificates/certificate-manager";
+import { parseConfig } from "../../src/core/config";
 import { createStores } from "../../src/storage/stores";
 import { startTestRedis, type TestRedis } from "./redis-server";
 
 export const ADMIN = "acm_test_admin_token_0123456789abcdef";
 
-export async function apiHarness(redis: TestRedis) {
+/**
+ * `env` sets certificate manager variables; new proxies request no
+ * certificates unless it says AUTO_CERTIFICATES=true. The manager's workers
+ * do not run: ACME requests wait in Redis.
+ */
+export async function apiHarness(redis: TestRedis, env: Record<string, string> = {}) {
   const stores = createStores(redis.client);
   const { tokens, ownership } = stores;
   const log = pino({ level: "silent" });
   await ensureAdminToken({ tokens, configuredToken: ADMIN, dataDir: "/nonexistent", log });
-  const app = createApiApp({ ...stores, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"] });
+  const config = parseConfig({ AUTO_CERTIFICATES: "false", ...env });
+  const certificateManager = new CertificateManager({
+    redis: redis.client,
+    certificates: stores.certificates,
+    settings: config.certificates,
+    httpPort: 80,
+    selfSignedDays: 30,
+    adminEmail: "admin@example.test",
+    log,
+  });
+  const app = createApiApp({ ...stores, certificateManager, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"] });
 
   const call = async (method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string } = {}) => {
     const headers: Record<string, string> = {};
@@ -38,7 +55,7 @@ export async function apiHarness(redis: TestRedis) {
     return { status: response.status, json, headers: response.headers };
   };
 
-  return { app, ...stores, tokens, ownership, call };
+  return { app, ...stores, certificateManager, tokens, ownership, call };
 }
 
 /** Every key and its value: to prove a rejected request wrote nothing. */

@@ -8,6 +8,10 @@ import { routesForProxy } from "../../dispatcher/routes";
 import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repository";
 import type { RouteRepository } from "../../storage/route-repository";
 import type { TokenRepository } from "../../storage/token-repository";
+import { isEmail } from "../../core/config";
+import type { CertificateManager } from "../../certificates/certificate-manager";
+import { planProxyCertificate, requestProxyCertificate } from "../../certificates/proxy-certificates";
+import type { CertificateRepository } from "../../storage/certificate-repository";
 import { authenticate, canSee, type Caller } from "../caller";
 import { checkProxySettings, PROXY_DEFAULTS, ProxyCreateBody, ProxyUpdateBody } from "../schemas/proxy-target";
 
@@ -30,6 +34,8 @@ export function proxyTargetRoutes(deps: {
   tokens: TokenRepository;
   proxies: ProxyRepository;
   routes: RouteRepository;
+  certificates: CertificateRepository;
+  certificateManager: CertificateManager;
   apiHostnames: readonly string[];
 }) {
   const { proxies } = deps;
@@ -56,7 +62,9 @@ export function proxyTargetRoutes(deps: {
     .post(
       "/",
       async ({ body, caller, set }) => {
-        const { hostname, ...settings } = checkProxySettings(body);
+        const { staging = false, cert_email, ...fields } = body;
+        if (cert_email !== undefined && !isEmail(cert_email)) throw invalid(`cert_email: ${JSON.stringify(cert_email)} is not an email address`);
+        const { hostname, ...settings } = checkProxySettings(fields);
         if (deps.apiHostnames.includes(hostname)) throw conflict(`${hostname} is reserved for the API (API_HOSTNAME)`);
         const now = new Date().toISOString();
         const record: ProxyRecord = {
@@ -68,7 +76,17 @@ export function proxyTargetRoutes(deps: {
           created_at: now,
           updated_at: now,
         };
+        const manager = deps.certificateManager;
+        const plan =
+          settings.cert_name !== undefined
+            ? ({ kind: "none" } as const)
+            : await planProxyCertificate(record, deps.certificates, manager.settings.autoCertificates);
+        if (plan.kind !== "none") record.cert_name = plan.cert_name;
         if (!(await proxies.create(record))) throw conflict(`a proxy for ${hostname} already exists`);
+        if (plan.kind === "request") {
+          const email = cert_email ?? (await deps.tokens.getByHash(caller.hash))?.cert_email ?? manager.adminEmail;
+          await requestProxyCertificate(manager, plan, { hostname, email, staging, owner_token_hash: caller.hash });
+        }
         set.status = 201;
         return proxyView(record);
       },
@@ -93,12 +111,27 @@ export function proxyTargetRoutes(deps: {
     )
     .delete(
       "/:hostname",
-      async ({ caller, params }) => {
+      async ({ caller, params, query }) => {
         const current = await visibleProxy(caller, params.hostname);
+        const certName = query.delete_cert === "true" ? current.cert_name : null;
+        const certificate = certName ? await deps.certificates.get(certName) : null;
+        if (certificate && canSee(caller, certificate.owner_token_hash) && query.force !== "true") {
+          const others = (await proxies.list()).filter((p) => p.cert_name === certName && p.hostname !== current.hostname).map((p) => p.hostname);
+          if (others.length > 0) {
+            throw conflict(`certificate ${certName} is also used by ${others.join(", ")}; add force=true to delete it anyway, or leave out delete_cert`);
+          }
+        }
         if (!(await proxies.delete(current.hostname))) throw notFound(`proxy ${JSON.stringify(params.hostname)}`);
-        return { deleted: current.hostname };
+        const certificateDeleted = certificate !== null && canSee(caller, certificate.owner_token_hash) && (await deps.certificateManager.delete(certificate.cert_name));
+        return certName ? { deleted: current.hostname, certificate_deleted: certificateDeleted ? certName : null } : { deleted: current.hostname };
       },
-      { detail: { summary: "Delete a proxy target; requests in flight finish" } },
+      {
+        query: t.Object({
+          delete_cert: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])),
+          force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])),
+        }),
+        detail: { summary: "Delete a proxy target (requests in flight finish); delete_cert=true also deletes its certificate" },
+      },
     )
     .get("/:hostname/routes", async ({ caller, params }) => routeControl(await visibleProxy(caller, params.hostname)), {
       detail: { summary: "The proxy's route mode and the routes that apply to it, in evaluation order" },

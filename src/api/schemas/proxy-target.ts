@@ -67,8 +67,17 @@ export const proxySettingsFields = {
 
 const settings = t.Partial(t.Object(proxySettingsFields));
 
+/** Not stored on the proxy: they shape the certificate requested for it. */
+export const proxyCertificateFields = {
+  staging: t.Optional(t.Boolean({ description: "Request the proxy's certificate from ACME_STAGING_URL" })),
+  cert_email: t.Optional(t.String({ description: "ACME contact for the proxy's certificate; default: the token's cert_email, else ADMIN_EMAIL" })),
+};
+
 export const ProxyCreateBody = t.Composite(
-  [settings, t.Object({ hostname: t.String({ description: "Exact hostname or *.wildcard" }), target_url: proxySettingsFields.target_url })],
+  [
+    settings,
+    t.Object({ hostname: t.String({ description: "Exact hostname or *.wildcard" }), target_url: proxySettingsFields.target_url, ...proxyCertificateFields }),
+  ],
   { additionalProperties: false },
 );
 export const ProxyUpdateBody = t.Composite(

@@ -1,0 +1,168 @@
+/**
+ * /api/v1/certificates — ACME certificates issued asynchronously (202 and a
+ * status URL), self-signed ones on request, renewal and deletion (spec
+ * "Certificate Manager"). The admin sees every certificate; other tokens see
+ * what they own. Private keys are shown only when asked for (`?pem=true`).
+ */
+import { Elysia, t } from "elysia";
+import { conflict, notFound } from "../../core/errors";
+import type { CertificateManager } from "../../certificates/certificate-manager";
+import type { CertificateStatus } from "../../certificates/status-store";
+import type { CertificateRecord, CertificateRepository } from "../../storage/certificate-repository";
+import type { ProxyRepository } from "../../storage/proxy-repository";
+import type { TokenRepository } from "../../storage/token-repository";
+import { authenticate, canSee, type Caller } from "../caller";
+import { CertificateCreateBody, checkCertificateRequest, MultiDomainCreateBody, type CheckedCertificateRequest } from "../schemas/certificate";
+
+/** What a listing shows: no PEMs at all. */
+export function certificateSummary(record: CertificateRecord) {
+  const { fullchain_pem, private_key_pem, ...summary } = record;
+  return summary;
+}
+
+/** One certificate: the chain always, the private key only on request. */
+export function certificateView(record: CertificateRecord, withKey: boolean) {
+  const { private_key_pem, ...view } = record;
+  return withKey ? record : view;
+}
+
+const statusView = ({ owner_token_hash, ...status }: CertificateStatus) => status;
+const statusUrl = (name: string) => `/api/v1/certificates/${encodeURIComponent(name)}/status`;
+
+const NameParams = t.Object({ name: t.String() });
+
+export function certificateRoutes(deps: {
+  tokens: TokenRepository;
+  proxies: ProxyRepository;
+  certificates: CertificateRepository;
+  certificateManager: CertificateManager;
+}) {
+  const { certificates, certificateManager: manager } = deps;
+
+  const visibleCertificate = async (caller: Caller, name: string): Promise<CertificateRecord> => {
+    const record = await certificates.get(name);
+    if (!record || !canSee(caller, record.owner_token_hash)) throw notFound(`certificate ${JSON.stringify(name)}`);
+    return record;
+  };
+
+  /** The ACME contact: the request's, else the token's cert_email, else ADMIN_EMAIL. */
+  const contactFor = async (caller: Caller, email: string | null | undefined) =>
+    email ?? (await deps.tokens.getByHash(caller.hash))?.cert_email ?? manager.adminEmail;
+
+  const create = async (caller: Caller, request: CheckedCertificateRequest, set: { status?: number | string }) => {
+    if (!request.acme) {
+      const record = await manager.createSelfSigned(request.cert_name, request.domains, caller.hash);
+      if (!record) throw conflict(`a certificate named ${request.cert_name} already exists`);
+      set.status = 201;
+      return certificateView(record, false);
+    }
+    const outcome = await manager.requestAcme({
+      cert_name: request.cert_name,
+      domains: request.domains,
+      email: await contactFor(caller, request.email),
+      staging: request.staging,
+      key_type: request.key_type,
+      owner_token_hash: caller.hash,
+    });
+    if (!outcome.queued) {
+      throw conflict(
+        outcome.reason === "in_progress"
+          ? `certificate ${request.cert_name} is already being issued; see ${statusUrl(request.cert_name)}`
+          : `a certificate named ${request.cert_name} already exists`,
+      );
+    }
+    set.status = 202;
+    return {
+      cert_name: request.cert_name,
+      domains: request.domains,
+      status: "pending",
+      status_url: statusUrl(request.cert_name),
+      message: `issuance queued with ${outcome.job.directory_url}; poll the status URL`,
+    };
+  };
+
+  return new Elysia({ prefix: "/certificates", tags: ["certificates"] })
+    .resolve(async ({ request }) => ({ caller: await authenticate(request, deps.tokens) }))
+    .get("/", async ({ caller }) => (await certificates.list()).filter((c) => canSee(caller, c.owner_token_hash)).map(certificateSummary), {
+      detail: { summary: "List the certificates the caller can see (without PEMs)" },
+    })
+    .post("/", ({ body, caller, set }) => create(caller, checkCertificateRequest({ ...body, domains: [body.domain] }), set), {
+      body: CertificateCreateBody,
+      detail: { summary: "Request a certificate for one domain: 202 and a status URL (ACME), or 201 (acme: false, self-signed)" },
+    })
+    .post("/multi-domain", ({ body, caller, set }) => create(caller, checkCertificateRequest(body), set), {
+      body: MultiDomainCreateBody,
+      detail: { summary: "Request one certificate for up to 100 domains" },
+    })
+    .get(
+      "/:name",
+      async ({ caller, params, query }) => {
+        const record = await visibleCertificate(caller, params.name);
+        return certificateView(record, query.pem === "true");
+      },
+      {
+        params: NameParams,
+        query: t.Object({ pem: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])) }),
+        detail: { summary: "One certificate with its chain; ?pem=true adds the private key" },
+      },
+    )
+    .get(
+      "/:name/status",
+      async ({ caller, params }) => {
+        const status = await manager.statuses.get(params.name);
+        const record = await certificates.get(params.name);
+        const visible = record ? canSee(caller, record.owner_token_hash) : status !== null && canSee(caller, status.owner_token_hash);
+        if (!visible) throw notFound(`certificate ${JSON.stringify(params.name)}`);
+        if (status) return statusView(status);
+        // Finished long ago (the status expired) or never issued here: the certificate speaks for itself.
+        return {
+          cert_name: record!.cert_name,
+          status: "ready",
+          operation: "issue",
+          domains: record!.domains,
+          message: `valid until ${record!.expires_at}`,
+          error: null,
+          attempts: 0,
+          retry_at: null,
+          updated_at: null,
+        };
+      },
+      { params: NameParams, detail: { summary: "Progress of the latest issuance or renewal; ACME problems verbatim in `error`" } },
+    )
+    .post(
+      "/:name/renew",
+      async ({ caller, params, set }) => {
+        const record = await visibleCertificate(caller, params.name);
+        if (!record.acme_directory_url) {
+          const remade = await manager.remakeSelfSigned(record);
+          if (!remade) throw notFound(`certificate ${JSON.stringify(params.name)}`);
+          return certificateView(remade, false);
+        }
+        const outcome = await manager.requests.renew(record);
+        if (!outcome.queued) {
+          if (outcome.reason === "missing") throw notFound(`certificate ${JSON.stringify(params.name)}`);
+          throw conflict(`certificate ${record.cert_name} is already being issued or renewed; see ${statusUrl(record.cert_name)}`);
+        }
+        set.status = 202;
+        return { cert_name: record.cert_name, status: "pending", status_url: statusUrl(record.cert_name), message: "renewal queued" };
+      },
+      { params: NameParams, detail: { summary: "Renew now: 202 for ACME certificates, a new self-signed one at once otherwise" } },
+    )
+    .delete(
+      "/:name",
+      async ({ caller, params, query }) => {
+        const record = await visibleCertificate(caller, params.name);
+        const users = (await deps.proxies.list()).filter((p) => p.cert_name === record.cert_name).map((p) => p.hostname);
+        if (users.length > 0 && query.force !== "true") {
+          throw conflict(`certificate ${record.cert_name} is used by ${users.join(", ")}; add ?force=true to delete it anyway (they fall back to the default certificate)`);
+        }
+        if (!(await manager.delete(record.cert_name))) throw notFound(`certificate ${JSON.stringify(params.name)}`);
+        return { deleted: record.cert_name };
+      },
+      {
+        params: NameParams,
+        query: t.Object({ force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])) }),
+        detail: { summary: "Delete a certificate; names it served fall back to another certificate or the default one" },
+      },
+    );
+}

@@ -1,0 +1,162 @@
+/**
+ * Runs issuance jobs from the shared queue, at most CERT_GEN_MAX_WORKERS at
+ * once on this node; the rest wait in Redis for any node's free worker. A
+ * certificate is worked on by one node at a time (`cert:lock:{name}`, renewed
+ * while the work lasts and expiring if the node dies). Issued certificates are
+ * stored through the repository, whose `certificate_ready` event makes every
+ * node serve them.
+ */
+import type { Redis } from "ioredis";
+import type { CertificateSettings } from "../core/certificate-config";
+import type { Logger } from "../core/logger";
+import type { CertificateRepository } from "../storage/certificate-repository";
+import { keys } from "../storage/keys";
+import { issueCertificate, type IssuerDeps } from "./acme-issuer";
+import { IssuanceError } from "./acme-problem";
+import type { IssuanceJob, JobQueue } from "./job-queue";
+import type { StatusStore } from "./status-store";
+
+const LOCK_TTL_MS = 120_000;
+const LOCK_REFRESH_MS = 30_000;
+const TAKE_TIMEOUT_SECONDS = 1;
+const MOVE_DUE_EVERY_MS = 1_000;
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const REFRESH = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+
+export interface WorkerDeps {
+  readonly redis: Redis;
+  readonly queue: JobQueue;
+  readonly statuses: StatusStore;
+  readonly certificates: CertificateRepository;
+  readonly issuer: Omit<IssuerDeps, "onProgress">;
+  readonly settings: CertificateSettings;
+  readonly log: Logger;
+  /** Names this node in locks. */
+  readonly nodeId: string;
+}
+
+export class IssuanceWorkers {
+  private readonly blocking: Redis;
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+  private loop?: Promise<void>;
+  private mover?: ReturnType<typeof setInterval>;
+  private slotFreed?: () => void;
+
+  constructor(private readonly deps: WorkerDeps) {
+    // BLPOP holds its connection: give it one of its own.
+    this.blocking = deps.redis.duplicate();
+  }
+
+  start(): void {
+    this.loop = this.takeJobs();
+    this.mover = setInterval(() => void this.deps.queue.moveDue().catch(() => {}), MOVE_DUE_EVERY_MS);
+  }
+
+  /** Stops taking jobs and waits for the ones running. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.mover);
+    this.slotFreed?.();
+    this.blocking.disconnect();
+    await this.loop;
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async takeJobs(): Promise<void> {
+    while (!this.stopped) {
+      if (this.running.size >= this.deps.settings.maxWorkers) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        continue;
+      }
+      let job: IssuanceJob | null = null;
+      try {
+        job = await this.deps.queue.take(this.blocking, TAKE_TIMEOUT_SECONDS);
+      } catch {
+        if (!this.stopped) await Bun.sleep(1_000);
+      }
+      if (!job || this.stopped) continue;
+      const work = this.run(job).finally(() => {
+        this.running.delete(work);
+        this.slotFreed?.();
+      });
+      this.running.add(work);
+    }
+  }
+
+  private async run(job: IssuanceJob): Promise<void> {
+    const { redis, log, nodeId } = this.deps;
+    const lock = keys.certificateLock(job.cert_name);
+    if (!(await redis.set(lock, nodeId, "PX", LOCK_TTL_MS, "NX"))) {
+      log.info({ cert_name: job.cert_name }, "another node is already issuing this certificate; job dropped");
+      return;
+    }
+    const refresh = setInterval(() => void redis.eval(REFRESH, 1, lock, nodeId, String(LOCK_TTL_MS)).catch(() => {}), LOCK_REFRESH_MS);
+    try {
+      await this.issue(job);
+    } finally {
+      clearInterval(refresh);
+      await redis.eval(RELEASE, 1, lock, nodeId).catch(() => {});
+    }
+  }
+
+  private async issue(job: IssuanceJob): Promise<void> {
+    const { statuses, log } = this.deps;
+    const base = {
+      cert_name: job.cert_name,
+      operation: job.operation,
+      domains: job.domains,
+      attempts: job.attempt,
+      retry_at: null,
+      owner_token_hash: job.owner_token_hash,
+    };
+    const progress = (message: string) => void statuses.set({ ...base, status: "issuing", message, error: null }).catch(() => {});
+    const context = { cert_name: job.cert_name, domains: job.domains, operation: job.operation, attempt: job.attempt };
+    log.info(context, job.operation === "renew" ? "renewing certificate" : "issuing certificate");
+    try {
+      await statuses.set({ ...base, status: "issuing", message: "starting", error: null });
+      const issued = await issueCertificate(
+        { domains: job.domains, email: job.email, directoryUrl: job.directory_url, keyType: job.key_type },
+        { ...this.deps.issuer, onProgress: progress },
+      );
+      await this.store(job, issued);
+      await statuses.set({ ...base, status: "ready", message: `issued; valid until ${issued.expires_at}`, error: null });
+      log.info({ ...context, expires_at: issued.expires_at }, "certificate ready");
+    } catch (err) {
+      const problem = err instanceof IssuanceError ? err.problem : { detail: (err as Error).message };
+      const retryAt = job.operation === "renew" ? Date.now() + this.backoff(job.attempt) : null;
+      await statuses.set({
+        ...base,
+        status: "failed",
+        message: retryAt ? `renewal failed; trying again at ${new Date(retryAt).toISOString()}` : "issuance failed",
+        error: problem,
+        retry_at: retryAt ? new Date(retryAt).toISOString() : null,
+      });
+      log.warn({ ...context, problem }, "certificate issuance failed");
+      if (retryAt) await this.deps.queue.later({ ...job, attempt: job.attempt + 1 }, retryAt);
+    }
+  }
+
+  /** Doubles from CERT_RETRY_BASE_SECONDS, capped at the renewal check interval. */
+  private backoff(attempt: number): number {
+    const { retryBaseMs, renewalCheckIntervalMs } = this.deps.settings;
+    return Math.min(retryBaseMs * 2 ** (attempt - 1), renewalCheckIntervalMs);
+  }
+
+  /** A renewal replaces the record (owner kept); a first issuance creates it, or replaces one made meanwhile. */
+  private async store(job: IssuanceJob, issued: { fullchain_pem: string; private_key_pem: string; expires_at: string }): Promise<void> {
+    const { certificates } = this.deps;
+    const record = {
+      cert_name: job.cert_name,
+      domains: job.domains,
+      email: job.email,
+      acme_directory_url: job.directory_url,
+      status: "active",
+      owner_token_hash: job.owner_token_hash,
+      ...issued,
+    };
+    if (job.operation === "issue" && (await certificates.create(record))) return;
+    if (!(await certificates.replace(record))) await certificates.create(record);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * "Smart certificate handling" for a new proxy: reuse a certificate that
+ * already covers the hostname (exact or wildcard), else request one for it.
+ * The proxy serves HTTP at once and HTTPS with the default certificate until
+ * the issued one is stored; its `certificate_ready` event then makes every
+ * node serve it, with no restart.
+ */
+import type { CertificateRepository } from "../storage/certificate-repository";
+import type { CertificateManager } from "./certificate-manager";
+
+export type ProxyCertificatePlan =
+  | { readonly kind: "none" }
+  | { readonly kind: "reuse"; readonly cert_name: string }
+  | { readonly kind: "request"; readonly cert_name: string };
+
+/** The name a certificate requested for a proxy gets. */
+export const proxyCertificateName = (hostname: string) => `proxy-${hostname.replace(/\./g, "-")}`;
+
+/**
+ * What a new proxy's certificate will be. Nothing is requested for HTTPS-off
+ * proxies, wildcard hostnames (HTTP-01 cannot prove them), single-label names
+ * (no public CA issues for them), or when AUTO_CERTIFICATES is off.
+ */
+export async function planProxyCertificate(
+  proxy: { readonly hostname: string; readonly enable_https: boolean },
+  certificates: CertificateRepository,
+  autoCertificates: boolean,
+): Promise<ProxyCertificatePlan> {
+  if (!proxy.enable_https) return { kind: "none" };
+  const covering = await certificates.getByDomain(proxy.hostname);
+  if (covering) return { kind: "reuse", cert_name: covering.cert_name };
+  if (!autoCertificates || proxy.hostname.startsWith("*.") || !proxy.hostname.includes(".")) return { kind: "none" };
+  return { kind: "request", cert_name: proxyCertificateName(proxy.hostname) };
+}
+
+export async function requestProxyCertificate(
+  manager: CertificateManager,
+  plan: { readonly cert_name: string },
+  request: { readonly hostname: string; readonly email: string | null; readonly staging: boolean; readonly owner_token_hash: string },
+): Promise<void> {
+  await manager.requestAcme({
+    cert_name: plan.cert_name,
+    domains: [request.hostname],
+    email: request.email,
+    staging: request.staging,
+    key_type: "rsa",
+    owner_token_hash: request.owner_token_hash,
+  });
+}
