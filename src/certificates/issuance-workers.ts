@@ -20,6 +20,8 @@ const LOCK_TTL_MS = 120_000;
 const LOCK_REFRESH_MS = 30_000;
 const TAKE_TIMEOUT_SECONDS = 1;
 const MOVE_DUE_EVERY_MS = 1_000;
+/** How long a stopping node lets running issuances finish before handing them back to the queue. */
+const STOP_GRACE_MS = 2_000;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 const REFRESH = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
@@ -38,7 +40,8 @@ export interface WorkerDeps {
 
 export class IssuanceWorkers {
   private readonly blocking: Redis;
-  private readonly running = new Set<Promise<void>>();
+  /** Issuances running on this node, and their jobs (handed back if the node stops first). */
+  private readonly running = new Map<Promise<void>, IssuanceJob>();
   private stopped = false;
   private loop?: Promise<void>;
   private mover?: ReturnType<typeof setInterval>;
@@ -54,14 +57,27 @@ export class IssuanceWorkers {
     this.mover = setInterval(() => void this.deps.queue.moveDue().catch(() => {}), MOVE_DUE_EVERY_MS);
   }
 
-  /** Stops taking jobs and waits for the ones running. */
+  /**
+   * Stops taking jobs, gives running ones a moment, then puts the rest back at
+   * the head of the queue (and frees their locks) for another node or the next
+   * start. An issuance left running here may still finish; storing it twice is harmless.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.mover);
     this.slotFreed?.();
     this.blocking.disconnect();
     await this.loop;
-    await Promise.allSettled([...this.running]);
+    await Promise.race([Promise.allSettled([...this.running.keys()]), Bun.sleep(STOP_GRACE_MS)]);
+    const { redis, queue, statuses, nodeId } = this.deps;
+    for (const job of this.running.values()) {
+      await queue.requeue(job).catch(() => {});
+      await redis.eval(RELEASE, 1, keys.certificateLock(job.cert_name), nodeId).catch(() => {});
+      await statuses
+        .set({ ...statusBase(job), attempts: job.attempt - 1, status: "pending", message: "handed back to the queue: the node working on it stopped", error: null })
+        .catch(() => {});
+    }
+    this.running.clear();
   }
 
   private async takeJobs(): Promise<void> {
@@ -77,11 +93,11 @@ export class IssuanceWorkers {
         if (!this.stopped) await Bun.sleep(1_000);
       }
       if (!job || this.stopped) continue;
-      const work = this.run(job).finally(() => {
+      const work: Promise<void> = this.run(job).finally(() => {
         this.running.delete(work);
         this.slotFreed?.();
       });
-      this.running.add(work);
+      this.running.set(work, job);
     }
   }
 
@@ -103,14 +119,7 @@ export class IssuanceWorkers {
 
   private async issue(job: IssuanceJob): Promise<void> {
     const { statuses, log } = this.deps;
-    const base = {
-      cert_name: job.cert_name,
-      operation: job.operation,
-      domains: job.domains,
-      attempts: job.attempt,
-      retry_at: null,
-      owner_token_hash: job.owner_token_hash,
-    };
+    const base = statusBase(job);
     const progress = (message: string) => void statuses.set({ ...base, status: "issuing", message, error: null }).catch(() => {});
     const context = { cert_name: job.cert_name, domains: job.domains, operation: job.operation, attempt: job.attempt };
     log.info(context, job.operation === "renew" ? "renewing certificate" : "issuing certificate");
@@ -159,4 +168,15 @@ export class IssuanceWorkers {
     if (job.operation === "issue" && (await certificates.create(record))) return;
     if (!(await certificates.replace(record))) await certificates.create(record);
   }
+}
+
+function statusBase(job: IssuanceJob) {
+  return {
+    cert_name: job.cert_name,
+    operation: job.operation,
+    domains: job.domains,
+    attempts: job.attempt,
+    retry_at: null,
+    owner_token_hash: job.owner_token_hash,
+  };
 }

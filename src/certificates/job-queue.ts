@@ -35,6 +35,11 @@ export class JobQueue {
     tx.rpush(keys.certificateJobs, JSON.stringify(job));
   }
 
+  /** Puts a job taken but not done back at the head of the list. */
+  async requeue(job: IssuanceJob): Promise<void> {
+    await this.redis.lpush(keys.certificateJobs, JSON.stringify(job));
+  }
+
   /** Waits up to `timeoutSeconds` for a job, on a connection of its own (BLPOP blocks it). */
   async take(blocking: Redis, timeoutSeconds: number): Promise<IssuanceJob | null> {
     const popped = await blocking.blpop(keys.certificateJobs, timeoutSeconds);

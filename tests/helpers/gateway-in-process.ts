@@ -33,6 +33,8 @@ export async function startTestGateway(redis: TestRedis, env: Record<string, str
     // Not the default 10001: test gateways run side by side.
     PROXY_PROTOCOL_PORT: String(await freePort()),
     PORTCULLIS_DATA_DIR: tempDir("gateway"),
+    // New proxies would otherwise ask a public CA for certificates; ACME tests turn it on.
+    AUTO_CERTIFICATES: "false",
     ...env,
   });
   const gateway = await startGateway(config, pino({ level: "silent" }));

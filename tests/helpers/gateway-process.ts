@@ -50,6 +50,8 @@ export async function startGatewayProcess(options: { dataDir: string; env?: Reco
     SERVER_HOST: "127.0.0.1",
     PORTCULLIS_DATA_DIR: options.dataDir,
     LOG_LEVEL: "DEBUG",
+    // New proxies would otherwise ask a public CA for certificates; ACME tests turn it on.
+    AUTO_CERTIFICATES: "false",
     ...options.env,
   };
   const child = Bun.spawn([BINARY, "serve"], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
