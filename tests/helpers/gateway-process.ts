@@ -29,6 +29,7 @@ export interface RunningGateway {
   readonly child: Subprocess<"ignore", "pipe", "pipe">;
   readonly apiUrl: string;
   readonly httpPort: number;
+  readonly httpsPort: number;
   readonly env: Record<string, string>;
   output(): string;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<string>;
@@ -62,7 +63,7 @@ export async function startGatewayProcess(options: { dataDir: string; env?: Reco
   };
   void pump(child.stdout);
   void pump(child.stderr);
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const apiUrl = `http://127.0.0.1:${env.API_PORT}`;
 
   const waitForOutput = async (pattern: RegExp, timeoutMs = 15_000) => {
     const deadline = Date.now() + timeoutMs;
@@ -91,7 +92,7 @@ export async function startGatewayProcess(options: { dataDir: string; env?: Reco
     return child.exited;
   };
 
-  return { child, apiUrl, httpPort, env, output: () => text, waitForOutput, waitForHealthy, stop };
+  return { child, apiUrl, httpPort: Number(env.HTTP_PORT), httpsPort: Number(env.HTTPS_PORT), env, output: () => text, waitForOutput, waitForHealthy, stop };
 }
 
 /** Runs a CLI command of the compiled binary and returns what it printed. */
