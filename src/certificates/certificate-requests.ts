@@ -70,10 +70,17 @@ export class CertificateRequests {
   private enqueue(job: IssuanceJob, mustBeNew: boolean): Promise<RequestOutcome> {
     const name = job.cert_name;
     return watchAndCommit<RequestOutcome>(this.redis, [keys.certificate(name), keys.certificateStatus(name)], async (conn) => {
-      const [exists, rawStatus] = await Promise.all([conn.exists(keys.certificate(name)), conn.get(keys.certificateStatus(name))]);
+      const [exists, rawStatus, locked] = await Promise.all([
+        conn.exists(keys.certificate(name)),
+        conn.get(keys.certificateStatus(name)),
+        conn.exists(keys.certificateLock(name)),
+      ]);
       if (mustBeNew && exists) return { result: { queued: false, reason: "exists" } };
       if (!mustBeNew && !exists) return { result: { queued: false, reason: "missing" } };
-      if (rawStatus && inProgress(JSON.parse(rawStatus) as CertificateStatus)) return { result: { queued: false, reason: "in_progress" } };
+      const status = rawStatus ? (JSON.parse(rawStatus) as CertificateStatus) : null;
+      // "issuing" with no lock: the node doing it died (its lock expired), so the request may start over.
+      const abandoned = status?.status === "issuing" && !locked;
+      if (status && inProgress(status) && !abandoned) return { result: { queued: false, reason: "in_progress" } };
       const tx = conn.multi();
       this.statuses.queueSet(tx, {
         cert_name: name,
