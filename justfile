@@ -280,13 +280,14 @@ bench *args: build-if-stale
 # ---- Proxy targets and routes (wrap `portcullis proxy …` and `portcullis route …`) ----
 # Booleans are "true" or "false"; "" leaves the server's default.
 
-# Create a proxy target; staging and email are for certificates (accepted, not used yet)
+# Create a proxy target; staging and email are for the certificate the gateway requests for it
 proxy-create hostname target-url staging="" preserve-host="" enable-http="" enable-https="" email="" token="":
-    @{{ if staging + email != '' { 'echo "note: staging/email apply once certificates are available; ignored" >&2;' } else { '' } }} \
-    {{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy create {{ quote(hostname) }} {{ quote(target-url) }} \
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy create {{ quote(hostname) }} {{ quote(target-url) }} \
+        {{ if staging == 'true' { '--staging' } else if staging == 'false' { '--no-staging' } else if staging == '' { '' } else { error('staging: expected true or false, got ' + quote(staging)) } }} \
         {{ if preserve-host == 'true' { '--preserve-host' } else if preserve-host == 'false' { '--no-preserve-host' } else if preserve-host == '' { '' } else { error('preserve-host: expected true or false, got ' + quote(preserve-host)) } }} \
         {{ if enable-http == 'true' { '--enable-http' } else if enable-http == 'false' { '--no-enable-http' } else if enable-http == '' { '' } else { error('enable-http: expected true or false, got ' + quote(enable-http)) } }} \
-        {{ if enable-https == 'true' { '--enable-https' } else if enable-https == 'false' { '--no-enable-https' } else if enable-https == '' { '' } else { error('enable-https: expected true or false, got ' + quote(enable-https)) } }}
+        {{ if enable-https == 'true' { '--enable-https' } else if enable-https == 'false' { '--no-enable-https' } else if enable-https == '' { '' } else { error('enable-https: expected true or false, got ' + quote(enable-https)) } }} \
+        {{ if email != '' { '--email ' + quote(email) } else { '' } }}
 
 # List the proxies you can see
 proxy-list token="":
@@ -296,10 +297,11 @@ proxy-list token="":
 proxy-show hostname token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy show {{ quote(hostname) }}
 
-# Delete a proxy; delete-cert and force are for certificates (accepted, not used yet)
+# Delete a proxy; delete-cert also deletes its certificate, force even if other proxies use it
 proxy-delete hostname delete-cert="" force="" token="":
-    @{{ if delete-cert + force != '' { 'echo "note: delete-cert/force apply once certificates are available; ignored" >&2;' } else { '' } }} \
-    {{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy delete {{ quote(hostname) }}
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy delete {{ quote(hostname) }} \
+        {{ if delete-cert == 'true' { '--delete-cert' } else if delete-cert == 'false' { '' } else if delete-cert == '' { '' } else { error('delete-cert: expected true or false, got ' + quote(delete-cert)) } }} \
+        {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}
 
 # List the routes you can see, highest priority first
 route-list token="":
@@ -340,3 +342,33 @@ route-create-proxy path target-type target-value proxies priority="50" methods="
 # List routes filtered by scope: all, global or proxy
 route-list-by-scope scope="all" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} route list --scope {{ quote(scope) }}
+
+# ---- Certificates (wrap `portcullis cert …`) ----
+
+# Request a certificate for a domain (ACME, issued in the background); staging is true or false
+cert-create name domain staging="" email="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cert create {{ quote(name) }} {{ quote(domain) }} \
+        {{ if staging == 'true' { '--staging' } else if staging == 'false' { '--no-staging' } else if staging == '' { '' } else { error('staging: expected true or false, got ' + quote(staging)) } }} \
+        {{ if email != '' { '--email ' + quote(email) } else { '' } }}
+
+# List the certificates you can see
+cert-list token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cert list
+
+# Show a certificate and its chain; pem=true also prints the private key
+cert-show name pem="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cert show {{ quote(name) }} \
+        {{ if pem == 'true' { '--pem' } else if pem == 'false' { '' } else if pem == '' { '' } else { error('pem: expected true or false, got ' + quote(pem)) } }}
+
+# Show where a certificate's issuance or renewal stands
+cert-status name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cert status {{ quote(name) }}
+
+# Renew a certificate now (in the background; cert-status follows it)
+cert-renew name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cert renew {{ quote(name) }}
+
+# Delete a certificate; force=true even if proxies use it (they fall back to the default certificate)
+cert-delete name force="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cert delete {{ quote(name) }} \
+        {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}

@@ -2,6 +2,18 @@
 import { CliError } from "./cli-error";
 import type { CliSettings } from "./settings";
 
+/** An API answer outside 2xx: the status and error code stay available for hints. */
+export class ApiError extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
 export class ApiClient {
   constructor(private readonly settings: CliSettings) {}
 
@@ -39,7 +51,7 @@ export class ApiClient {
     if (!response.ok) {
       const { error, detail } = (payload ?? {}) as { error?: string; detail?: string };
       const hint = response.status === 401 && !this.settings.token ? " (pass --token or set TOKEN)" : "";
-      throw new CliError(`${method} ${path}: ${response.status} ${error ?? ""}${detail ? `: ${detail}` : ""}${hint}`.trim());
+      throw new ApiError(`${method} ${path}: ${response.status} ${error ?? ""}${detail ? `: ${detail}` : ""}${hint}`.trim(), response.status, error);
     }
     return payload as T;
   }

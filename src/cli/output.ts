@@ -6,18 +6,24 @@
 import Table from "cli-table3";
 import { stringify as toCsv } from "csv-stringify/sync";
 import { stringify as toYaml } from "yaml";
-import { relativeTime } from "./relative-time";
+import { expiresIn, relativeTime, timeUntil } from "./relative-time";
 import type { OutputFormat } from "./settings";
 
 export interface Column<T> {
   readonly header: string;
   readonly value: (row: T) => unknown;
-  /** How the table shows the value; csv always gets it raw. */
-  readonly kind?: "text" | "date" | "bool";
+  /**
+   * How the table shows the value; csv always gets it raw. "date" is a time
+   * past ("5m ago"), "upcoming" one usually ahead ("in 5m"), "expiry" an
+   * upcoming one that says so once past ("expired 3d ago").
+   */
+  readonly kind?: "text" | "date" | "upcoming" | "expiry" | "bool";
 }
 
 function cell(value: unknown, kind: Column<unknown>["kind"]): string {
   if (kind === "date") return relativeTime(value as string | null);
+  if (kind === "upcoming") return timeUntil(value as string | null);
+  if (kind === "expiry") return expiresIn(value as string | null);
   if (kind === "bool") return value ? "✓" : "✗";
   if (value === null || value === undefined || value === "") return "—";
   return typeof value === "object" ? JSON.stringify(value) : String(value);
@@ -61,11 +67,19 @@ export function renderItem(item: Record<string, unknown>, format: OutputFormat):
     case "table": {
       const table = new Table(TABLE_STYLE);
       for (const [key, value] of Object.entries(item)) {
-        table.push({ [key]: cell(value, key.endsWith("_at") ? "date" : typeof value === "boolean" ? "bool" : "text") });
+        table.push({ [key]: cell(value, itemKind(key, value)) });
       }
       return table.toString();
     }
   }
+}
+
+/** How renderItem's table shows a field: by its name (`*_at` are times, some of them ahead) or its type. */
+function itemKind(key: string, value: unknown): Column<unknown>["kind"] {
+  if (key.endsWith("expires_at")) return "expiry";
+  if (key.endsWith("retry_at")) return "upcoming";
+  if (key.endsWith("_at")) return "date";
+  return typeof value === "boolean" ? "bool" : "text";
 }
 
 function raw(value: unknown): string {

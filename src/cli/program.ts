@@ -5,13 +5,19 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../core/version";
 import { ApiClient } from "./api-client";
+import { registerCertCommands } from "./commands/cert";
 import { registerProxyCommands } from "./commands/proxy";
 import { registerRouteCommands } from "./commands/route";
 import { registerTokenCommands } from "./commands/token";
-import type { CommandContext } from "./context";
+import type { CommandContext, CommandOutput } from "./context";
 import { OUTPUT_FORMATS, resolveSettings, type GlobalFlags } from "./settings";
 
-export function buildProgram(env: Readonly<Record<string, string | undefined>> = process.env): Command {
+const STANDARD_OUTPUT: CommandOutput = {
+  print: (text) => console.log(text),
+  note: (text) => process.stderr.write(`${text}\n`),
+};
+
+export function buildProgram(env: Readonly<Record<string, string | undefined>> = process.env, output: CommandOutput = STANDARD_OUTPUT): Command {
   const program = new Command("portcullis")
     .description("HTTPS gateway with OAuth 2.1, automatic certificates and MCP support")
     .version(VERSION, "-V, --version", "print the version")
@@ -36,10 +42,11 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
 
   const context: CommandContext = () => {
     const settings = resolveSettings(program.opts<GlobalFlags>(), env);
-    return { settings, client: new ApiClient(settings), print: (text: string) => console.log(text) };
+    return { settings, client: new ApiClient(settings), ...output };
   };
   registerTokenCommands(program, context);
   registerProxyCommands(program, context);
   registerRouteCommands(program, context);
+  registerCertCommands(program, context);
   return program;
 }

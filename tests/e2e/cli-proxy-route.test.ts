@@ -285,10 +285,11 @@ describe.skipIf(!justBinary)("just recipes", () => {
   const api = (path: string) =>
     fetch(`${gateway.apiUrl}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.json() as Promise<any>);
 
-  test("proxy recipes: booleans, certificate arguments noted and ignored", async () => {
+  test("proxy recipes: booleans, certificate arguments passed through", async () => {
+    // staging and email reach the API (tests/e2e/cli-cert.test.ts shows their effect); no certificate is requested here.
     const created = await just("proxy-create", "just.example.com", "http://127.0.0.1:5000", "true", "false", "", "false", "ops@example.com", ADMIN_TOKEN);
     expect(created.code).toBe(0);
-    expect(created.stderr).toBe("note: staging/email apply once certificates are available; ignored\n");
+    expect(created.stderr).toBe("");
     expect(await api("/api/v1/proxy/targets/just.example.com")).toMatchObject({
       preserve_host_header: false,
       enable_http: true,
@@ -305,10 +306,16 @@ describe.skipIf(!justBinary)("just recipes", () => {
     expect((await just("proxy-list", ADMIN_TOKEN)).stdout).toMatch(/just\.example\.com[\s\S]*Summary: 2 proxies/);
     expect((await just("proxy-show", "just.example.com", ADMIN_TOKEN)).stdout).toMatch(/│ hostname\s+│ just\.example\.com/);
 
+    const badEmail = await just("proxy-create", "mail.example.com", "http://127.0.0.1:5000", "", "", "", "", "not-an-email", ADMIN_TOKEN);
+    expect(badEmail.code).toBe(1);
+    expect(badEmail.stderr).toContain("422 invalid_request: cert_email");
+
     const deleted = await just("proxy-delete", "just.example.com", "true", "", ADMIN_TOKEN);
     expect(deleted.code).toBe(0);
-    expect(deleted.stderr).toBe("note: delete-cert/force apply once certificates are available; ignored\n");
+    expect(deleted.stderr).toBe("");
     expect(deleted.stdout).toMatch(/│ deleted\s+│ just\.example\.com/);
+    // It had no certificate, so there was none to delete.
+    expect(deleted.stdout).not.toContain("certificate_deleted");
   });
 
   test("route recipes: create (plain, global, proxy), list, list by scope, show in JSON, delete", async () => {

@@ -1,6 +1,7 @@
 /** `portcullis proxy …`: the spec's proxy commands over /api/v1/proxy/targets. */
 import { Option, type Command } from "commander";
 import type { ProxyRecord } from "../../storage/proxy-repository";
+import { ApiError } from "../api-client";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
 import { renderItem, renderList, type Column } from "../output";
@@ -98,6 +99,21 @@ export function proxyBody(flags: ProxyFlags): Record<string, unknown> {
   return body;
 }
 
+/** The certificate fields of `proxy create`, only when given: the gateway requests the proxy's certificate with them. */
+export function proxyCertificateBody(flags: { staging?: boolean; email?: string }): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (flags.staging !== undefined) body.staging = flags.staging;
+  if (flags.email !== undefined) body.cert_email = flags.email;
+  return body;
+}
+
+/** The query of `proxy delete`: ?delete_cert=true, and &force=true, which only means something with it. */
+export function proxyDeleteQuery(flags: { deleteCert?: boolean; force?: boolean }): string {
+  if (flags.force && !flags.deleteCert) throw new CliError("proxy delete: --force is for --delete-cert (delete the certificate even if other proxies use it)");
+  if (!flags.deleteCert) return "";
+  return flags.force ? "?delete_cert=true&force=true" : "?delete_cert=true";
+}
+
 /** The body of PUT …/routes; repeated flags and comma lists combine, and "" clears a list. */
 export function routeControlBody(flags: { mode?: string; enableRoute?: string[]; disableRoute?: string[] }): Record<string, unknown> {
   const body: Record<string, unknown> = {};
@@ -146,9 +162,12 @@ export function registerProxyCommands(program: Command, context: CommandContext)
       .argument("<target-url>", "backend URL, http:// or https://"),
   )
     .option("--disabled", "create it disabled (answers 503)")
-    .action(async (hostname: string, targetUrl: string, flags: ProxyFlags) => {
+    .option("--staging", "request its certificate from the ACME CA's staging directory (untrusted; for tests)")
+    .option("--no-staging", "request it from the production directory (server default)")
+    .option("--email <email>", "ACME account email for its certificate (default: your token's certificate email, else ADMIN_EMAIL)")
+    .action(async (hostname: string, targetUrl: string, flags: ProxyFlags & { staging?: boolean; email?: string }) => {
       const { client, settings, print } = context();
-      const body = { hostname, ...proxyBody({ ...flags, target: targetUrl }) };
+      const body = { hostname, ...proxyBody({ ...flags, target: targetUrl }), ...proxyCertificateBody(flags) };
       print(renderItem(await client.post<Record<string, unknown>>("/api/v1/proxy/targets/", body), settings.format));
     });
 
@@ -188,9 +207,19 @@ export function registerProxyCommands(program: Command, context: CommandContext)
     .command("delete")
     .description("Delete a proxy; requests in flight finish")
     .argument("<hostname>", "proxy hostname")
-    .action(async (hostname: string) => {
+    .option("--delete-cert", "also delete its certificate (refused while other proxies use it)")
+    .option("--force", "with --delete-cert: delete the certificate even if other proxies use it (they fall back to the default one)")
+    .action(async (hostname: string, flags: { deleteCert?: boolean; force?: boolean }) => {
+      const query = proxyDeleteQuery(flags);
       const { client, settings, print } = context();
-      print(renderItem(await client.delete<Record<string, unknown>>(path(hostname)), settings.format));
+      try {
+        print(renderItem(await client.delete<Record<string, unknown>>(path(hostname) + query), settings.format));
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 409 && flags.deleteCert && !flags.force) {
+          throw new CliError(`${err.message}. With this CLI: portcullis proxy delete ${hostname} --delete-cert --force`);
+        }
+        throw err;
+      }
     });
 
   proxy
