@@ -86,7 +86,7 @@ export function certificateRoutes(deps: {
     .get("/", async ({ caller }) => (await certificates.list()).filter((c) => canSee(caller, c.owner_token_hash)).map(certificateSummary), {
       detail: { summary: "List the certificates the caller can see (without PEMs)" },
     })
-    .post("/", ({ body, caller, set }) => create(caller, checkCertificateRequest({ ...body, domains: [body.domain] }), set), {
+    .post("/", ({ body, caller, set }) => create(caller, checkCertificateRequest(body), set), {
       body: CertificateCreateBody,
       detail: { summary: "Request a certificate for one domain: 202 and a status URL (ACME), or 201 (acme: false, self-signed)" },
     })

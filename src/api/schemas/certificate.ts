@@ -30,16 +30,19 @@ export interface CheckedCertificateRequest {
   readonly key_type: "rsa" | "ecdsa";
 }
 
+/** Checks a request; errors name the fields as sent (`domain` for the single-domain endpoint). */
 export function checkCertificateRequest(body: {
   cert_name: string;
-  domains: string[];
+  domain?: string;
+  domains?: string[];
   email?: string | null;
   staging?: boolean;
   acme?: boolean;
   key_type?: "rsa" | "ecdsa";
 }): CheckedCertificateRequest {
   if (!NAME.test(body.cert_name)) throw invalid(`cert_name: ${JSON.stringify(body.cert_name)} may hold letters, digits, ".", "_" and "-" only (up to 128)`);
-  const domains = [...new Set(body.domains.map((d, i) => checkHostnamePattern(`domains[${i}]`, d)))];
+  const named = body.domain !== undefined ? [["domain", body.domain]] : (body.domains ?? []).map((d, i) => [`domains[${i}]`, d]);
+  const domains = [...new Set(named.map(([field, d]) => checkHostnamePattern(field!, d!)))];
   if (domains.length > MAX_DOMAINS) throw invalid(`domains: at most ${MAX_DOMAINS} per certificate`);
   const acme = body.acme ?? true;
   const wildcard = domains.find((d) => d.startsWith("*."));
