@@ -42,6 +42,8 @@ export class IssuanceWorkers {
   private readonly blocking: Redis;
   /** Issuances running on this node, and their jobs (handed back if the node stops first). */
   private readonly running = new Map<Promise<void>, IssuanceJob>();
+  /** Jobs handed back by stop(): if their issuance still ends here, it must not write over the queue's state. */
+  private readonly handedBack = new Set<IssuanceJob>();
   private stopped = false;
   private loop?: Promise<void>;
   private mover?: ReturnType<typeof setInterval>;
@@ -71,6 +73,7 @@ export class IssuanceWorkers {
     await Promise.race([Promise.allSettled([...this.running.keys()]), Bun.sleep(STOP_GRACE_MS)]);
     const { redis, queue, statuses, nodeId } = this.deps;
     for (const job of this.running.values()) {
+      this.handedBack.add(job);
       await queue.requeue(job).catch(() => {});
       await redis.eval(RELEASE, 1, keys.certificateLock(job.cert_name), nodeId).catch(() => {});
       await statuses
@@ -118,8 +121,11 @@ export class IssuanceWorkers {
   }
 
   private async issue(job: IssuanceJob): Promise<void> {
-    const { statuses, log } = this.deps;
+    const { log, certificates } = this.deps;
     const base = statusBase(job);
+    const statuses = { set: (status: Parameters<StatusStore["set"]>[0]) => (this.handedBack.has(job) ? Promise.resolve() : this.deps.statuses.set(status)) };
+    // A renewal whose certificate was deleted meanwhile ends quietly: no status, no retry, nothing stored.
+    const deleted = async () => job.operation === "renew" && (this.handedBack.has(job) || !(await certificates.get(job.cert_name)));
     const progress = (message: string) => void statuses.set({ ...base, status: "issuing", message, error: null }).catch(() => {});
     const context = { cert_name: job.cert_name, domains: job.domains, operation: job.operation, attempt: job.attempt };
     log.info(context, job.operation === "renew" ? "renewing certificate" : "issuing certificate");
@@ -129,10 +135,16 @@ export class IssuanceWorkers {
         { domains: job.domains, email: job.email, directoryUrl: job.directory_url, keyType: job.key_type },
         { ...this.deps.issuer, onProgress: progress },
       );
+      if (this.handedBack.has(job) || (await deleted())) return;
       await this.store(job, issued);
       await statuses.set({ ...base, status: "ready", message: `issued; valid until ${issued.expires_at}`, error: null });
       log.info({ ...context, expires_at: issued.expires_at }, "certificate ready");
     } catch (err) {
+      if (this.handedBack.has(job)) return;
+      if (await deleted()) {
+        await this.deps.redis.del(keys.certificateStatus(job.cert_name));
+        return;
+      }
       const problem = err instanceof IssuanceError ? err.problem : { detail: (err as Error).message };
       const retryAt = job.operation === "renew" ? Date.now() + this.backoff(job.attempt) : null;
       await statuses.set({
@@ -166,7 +178,7 @@ export class IssuanceWorkers {
       ...issued,
     };
     if (job.operation === "issue" && (await certificates.create(record))) return;
-    if (!(await certificates.replace(record))) await certificates.create(record);
+    await certificates.replace(record);
   }
 }
 

@@ -122,6 +122,9 @@ export function proxyTargetRoutes(deps: {
           }
         }
         if (!(await proxies.delete(current.hostname))) throw notFound(`proxy ${JSON.stringify(params.hostname)}`);
+        // Not issued yet: the request for it (status and queued job) is cancelled instead.
+        const pending = certName && !certificate ? await deps.certificateManager.statuses.get(certName) : null;
+        if (pending && canSee(caller, pending.owner_token_hash)) await deps.certificateManager.delete(certName!);
         const certificateDeleted = certificate !== null && canSee(caller, certificate.owner_token_hash) && (await deps.certificateManager.delete(certificate.cert_name));
         return certName ? { deleted: current.hostname, certificate_deleted: certificateDeleted ? certName : null } : { deleted: current.hostname };
       },
