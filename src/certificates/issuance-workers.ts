@@ -39,7 +39,8 @@ export interface WorkerDeps {
 }
 
 export class IssuanceWorkers {
-  private readonly blocking: Redis;
+  /** BLPOP holds its connection: the queue gets one of its own, opened by start(). */
+  private blocking?: Redis;
   /** Issuances running on this node, and their jobs (handed back if the node stops first). */
   private readonly running = new Map<Promise<void>, IssuanceJob>();
   /** Jobs handed back by stop(): if their issuance still ends here, it must not write over the queue's state. */
@@ -49,13 +50,13 @@ export class IssuanceWorkers {
   private mover?: ReturnType<typeof setInterval>;
   private slotFreed?: () => void;
 
-  constructor(private readonly deps: WorkerDeps) {
-    // BLPOP holds its connection: give it one of its own.
-    this.blocking = deps.redis.duplicate();
-  }
+  constructor(private readonly deps: WorkerDeps) {}
 
   start(): void {
-    this.loop = this.takeJobs();
+    const blocking = this.deps.redis.duplicate();
+    blocking.on("error", () => {}); // reconnects on its own; the main connection reports outages
+    this.blocking = blocking;
+    this.loop = this.takeJobs(blocking);
     this.mover = setInterval(() => void this.deps.queue.moveDue().catch(() => {}), MOVE_DUE_EVERY_MS);
   }
 
@@ -68,7 +69,7 @@ export class IssuanceWorkers {
     this.stopped = true;
     clearInterval(this.mover);
     this.slotFreed?.();
-    this.blocking.disconnect();
+    this.blocking?.disconnect();
     await this.loop;
     await Promise.race([Promise.allSettled([...this.running.keys()]), Bun.sleep(STOP_GRACE_MS)]);
     const { redis, queue, statuses, nodeId } = this.deps;
@@ -83,7 +84,7 @@ export class IssuanceWorkers {
     this.running.clear();
   }
 
-  private async takeJobs(): Promise<void> {
+  private async takeJobs(blocking: Redis): Promise<void> {
     while (!this.stopped) {
       if (this.running.size >= this.deps.settings.maxWorkers) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
@@ -91,7 +92,7 @@ export class IssuanceWorkers {
       }
       let job: IssuanceJob | null = null;
       try {
-        job = await this.deps.queue.take(this.blocking, TAKE_TIMEOUT_SECONDS);
+        job = await this.deps.queue.take(blocking, TAKE_TIMEOUT_SECONDS);
       } catch {
         if (!this.stopped) await Bun.sleep(1_000);
       }

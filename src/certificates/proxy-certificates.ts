@@ -30,7 +30,10 @@ export async function planProxyCertificate(
   const covering = await certificates.getByDomain(proxy.hostname);
   if (covering) return { kind: "reuse", cert_name: covering.cert_name };
   if (!autoCertificates || proxy.hostname.startsWith("*.") || !proxy.hostname.includes(".")) return { kind: "none" };
-  return { kind: "request", cert_name: proxyCertificateName(proxy.hostname) };
+  const name = proxyCertificateName(proxy.hostname);
+  // The name is taken by a certificate for other names: nothing to reuse, nothing to request under it.
+  if (await certificates.get(name)) return { kind: "none" };
+  return { kind: "request", cert_name: name };
 }
 
 export async function requestProxyCertificate(

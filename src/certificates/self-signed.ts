@@ -35,7 +35,8 @@ export async function createSelfSignedCertificate(
 ): Promise<SelfSignedCertificate> {
   const x509 = await loadX509();
   const keys = (await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
-  const notAfter = new Date(now.getTime() + days * DAY_MS);
+  // X.509 times have whole seconds: expires_at must say exactly what the certificate says.
+  const notAfter = new Date(Math.floor((now.getTime() + days * DAY_MS) / 1000) * 1000);
   const serial = crypto.getRandomValues(new Uint8Array(16));
   serial[0]! &= 0x7f; // a positive INTEGER (RFC 5280 §4.1.2.2)
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({

@@ -51,8 +51,4 @@ export class StatusStore {
     if (finished) tx.set(keys.certificateStatus(status.cert_name), value, "EX", this.retentionSeconds);
     else tx.set(keys.certificateStatus(status.cert_name), value);
   }
-
-  queueDelete(tx: ChainableCommander, name: string): void {
-    tx.del(keys.certificateStatus(name));
-  }
 }

@@ -58,18 +58,16 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
   const challenges = proto === "http" ? options.acmeChallenges : undefined;
 
   return (request, server) => {
-    if (challenges && request.method === "GET") {
-      const path = pathOf(request.url);
-      if (path.startsWith(ACME_CHALLENGE)) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
-    }
+    const path = pathOf(request.url);
+    const isChallenge = request.method === "GET" && path.startsWith(ACME_CHALLENGE);
+    if (challenges && isChallenge) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
     const host = normalizeHost(request.headers.get("host"));
     if (apiHosts.has(host)) return options.api.fetch(withClientAddress(request, clientAddress(request, server), trustedProxies));
     const entry = options.table().lookup(host);
     if (!entry) return unknownHostResponse(host);
-    const path = pathOf(request.url);
     if (!entry[served]) {
       // HTTPS-only proxies send plain-HTTP clients to https, except ACME's HTTP-01 challenges.
-      if (proto === "http" && entry.enableHttps && !path.startsWith(ACME_CHALLENGE)) return redirectToHttps(request.url, host);
+      if (proto === "http" && entry.enableHttps && !isChallenge) return redirectToHttps(request.url, host);
       return unknownHostResponse(host);
     }
     if (!entry.enabled) return disabledProxyResponse(host);

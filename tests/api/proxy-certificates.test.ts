@@ -3,40 +3,29 @@
  * AUTO_CERTIFICATES on: reuse a certificate that covers the hostname, else
  * queue an ACME request for it (read back from Redis; no worker runs).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { hashApiToken } from "../../src/core/api-token";
 import { keys } from "../../src/storage/keys";
-import { ADMIN, apiHarness, type ApiHarness } from "../helpers/api-app";
+import { ADMIN, apiHarness, useApiHarness } from "../helpers/api-app";
 import { fullSnapshot, queuedJobs } from "../helpers/certificate-state";
-import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
 const PRODUCTION = "https://acme.production.test/directory";
 const STAGING = "https://acme.staging.test/directory";
 const ENV = { AUTO_CERTIFICATES: "true", ACME_DIRECTORY_URL: PRODUCTION, ACME_STAGING_URL: STAGING };
 
-let redis: TestRedis;
-let api: ApiHarness;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(() => redis.stop());
-beforeEach(async () => {
-  await redis.client.flushdb();
-  api = await apiHarness(redis, ENV);
-});
+const suite = useApiHarness(ENV);
 
 const createProxy = (body: Record<string, unknown>, token?: string) =>
-  api.call("POST", "/api/v1/proxy/targets/", { body: { target_url: "http://127.0.0.1:3000", ...body }, token });
+  suite.api.call("POST", "/api/v1/proxy/targets/", { body: { target_url: "http://127.0.0.1:3000", ...body }, token });
 
 async function userToken(name: string, certEmail: string | null = null): Promise<string> {
-  const res = await api.call("POST", "/api/v1/tokens/", { body: { name, cert_email: certEmail } });
+  const res = await suite.api.call("POST", "/api/v1/tokens/", { body: { name, cert_email: certEmail } });
   expect(res.status).toBe(201);
   return res.json.token;
 }
 
 async function selfSigned(name: string, domains: string[]) {
-  const res = await api.call("POST", "/api/v1/certificates/multi-domain", { body: { cert_name: name, domains, acme: false } });
+  const res = await suite.api.call("POST", "/api/v1/certificates/multi-domain", { body: { cert_name: name, domains, acme: false } });
   expect(res.status).toBe(201);
 }
 
@@ -45,8 +34,8 @@ describe("a new HTTPS proxy without a certificate", () => {
     const res = await createProxy({ hostname: "App.Example.test" });
     expect(res.status).toBe(201);
     expect(res.json.cert_name).toBe("proxy-app-example-test");
-    expect(JSON.parse((await redis.client.get(keys.proxy("app.example.test")))!).cert_name).toBe("proxy-app-example-test");
-    expect(await queuedJobs(redis.client)).toEqual([
+    expect(JSON.parse((await suite.redis.client.get(keys.proxy("app.example.test")))!).cert_name).toBe("proxy-app-example-test");
+    expect(await queuedJobs(suite.redis.client)).toEqual([
       {
         cert_name: "proxy-app-example-test",
         domains: ["app.example.test"],
@@ -59,7 +48,7 @@ describe("a new HTTPS proxy without a certificate", () => {
       },
     ]);
     // Its progress is readable at the usual place.
-    const status = await api.call("GET", "/api/v1/certificates/proxy-app-example-test/status");
+    const status = await suite.api.call("GET", "/api/v1/certificates/proxy-app-example-test/status");
     expect(status.status).toBe(200);
     expect(status.json).toMatchObject({ status: "pending", operation: "issue", domains: ["app.example.test"] });
     // Neither staging nor cert_email is stored on the proxy.
@@ -76,11 +65,11 @@ describe("a new HTTPS proxy without a certificate", () => {
 
     // The admin's own cert_email, set through the tokens API, counts as a token's.
     expect((await createProxy({ hostname: "d.example.test" })).status).toBe(201);
-    const set = await api.call("PUT", "/api/v1/tokens/email", { body: { email: "root@example.org" } });
+    const set = await suite.api.call("PUT", "/api/v1/tokens/email", { body: { email: "root@example.org" } });
     expect(set.status).toBe(200);
     expect((await createProxy({ hostname: "e.example.test" })).status).toBe(201);
 
-    expect((await queuedJobs(redis.client)).map((j) => [j.cert_name, j.email, j.owner_token_hash])).toEqual([
+    expect((await queuedJobs(suite.redis.client)).map((j) => [j.cert_name, j.email, j.owner_token_hash])).toEqual([
       ["proxy-a-example-test", "body@example.org", hashApiToken(withEmail)],
       ["proxy-b-example-test", "team@example.org", hashApiToken(withEmail)],
       ["proxy-c-example-test", "admin@example.test", hashApiToken(without)],
@@ -89,14 +78,14 @@ describe("a new HTTPS proxy without a certificate", () => {
     ]);
     // The user owns the requested certificate's status; another user cannot read it.
     const other = await userToken("other");
-    expect((await api.call("GET", "/api/v1/certificates/proxy-b-example-test/status", { token: withEmail })).status).toBe(200);
-    expect((await api.call("GET", "/api/v1/certificates/proxy-b-example-test/status", { token: other })).status).toBe(404);
+    expect((await suite.api.call("GET", "/api/v1/certificates/proxy-b-example-test/status", { token: withEmail })).status).toBe(200);
+    expect((await suite.api.call("GET", "/api/v1/certificates/proxy-b-example-test/status", { token: other })).status).toBe(404);
   });
 
   test("staging: true requests it from ACME_STAGING_URL", async () => {
     expect((await createProxy({ hostname: "staged.example.test", staging: true })).status).toBe(201);
     expect((await createProxy({ hostname: "prod.example.test", staging: false })).status).toBe(201);
-    expect((await queuedJobs(redis.client)).map((j) => [j.cert_name, j.directory_url])).toEqual([
+    expect((await queuedJobs(suite.redis.client)).map((j) => [j.cert_name, j.directory_url])).toEqual([
       ["proxy-staged-example-test", STAGING],
       ["proxy-prod-example-test", PRODUCTION],
     ]);
@@ -109,8 +98,8 @@ describe("no request", () => {
     const res = await createProxy({ hostname: "app.example.test" });
     expect(res.status).toBe(201);
     expect(res.json.cert_name).toBe("exact");
-    expect(await queuedJobs(redis.client)).toEqual([]);
-    expect(await redis.client.keys("cert:status:*")).toEqual([]);
+    expect(await queuedJobs(suite.redis.client)).toEqual([]);
+    expect(await suite.redis.client.keys("cert:status:*")).toEqual([]);
   });
 
   test("a wildcard certificate one label up is reused", async () => {
@@ -120,35 +109,35 @@ describe("no request", () => {
     // Not two labels up: that one gets its own request.
     const deeper = await createProxy({ hostname: "a.b.wild.test" });
     expect(deeper.json.cert_name).toBe("proxy-a-b-wild-test");
-    expect((await queuedJobs(redis.client)).map((j) => j.cert_name)).toEqual(["proxy-a-b-wild-test"]);
+    expect((await queuedJobs(suite.redis.client)).map((j) => j.cert_name)).toEqual(["proxy-a-b-wild-test"]);
   });
 
   test("a wildcard proxy reuses a wildcard certificate for its pattern", async () => {
     await selfSigned("wild", ["*.wild.test"]);
     expect((await createProxy({ hostname: "*.wild.test" })).json.cert_name).toBe("wild");
-    expect(await queuedJobs(redis.client)).toEqual([]);
+    expect(await queuedJobs(suite.redis.client)).toEqual([]);
   });
 
   test("enable_https: false gets no certificate and no job", async () => {
     const res = await createProxy({ hostname: "plain.example.test", enable_https: false, staging: true, cert_email: "x@example.org" });
     expect(res.status).toBe(201);
     expect(res.json.cert_name).toBeNull();
-    expect(await queuedJobs(redis.client)).toEqual([]);
-    expect(await redis.client.keys("cert:*")).toEqual([]);
+    expect(await queuedJobs(suite.redis.client)).toEqual([]);
+    expect(await suite.redis.client.keys("cert:*")).toEqual([]);
   });
 
   test("a wildcard hostname without a covering certificate: HTTP-01 cannot prove it, so no job", async () => {
     const res = await createProxy({ hostname: "*.apps.example.test" });
     expect(res.status).toBe(201);
     expect(res.json.cert_name).toBeNull();
-    expect(await queuedJobs(redis.client)).toEqual([]);
+    expect(await queuedJobs(suite.redis.client)).toEqual([]);
   });
 
   test("a single-label hostname: no public CA issues for it, so no job", async () => {
     const res = await createProxy({ hostname: "intranet" });
     expect(res.status).toBe(201);
     expect(res.json.cert_name).toBeNull();
-    expect(await queuedJobs(redis.client)).toEqual([]);
+    expect(await queuedJobs(suite.redis.client)).toEqual([]);
   });
 
   test("an explicit cert_name is kept as given, covering certificate or not", async () => {
@@ -160,17 +149,17 @@ describe("no request", () => {
     expect(covered.json.cert_name).toBe("other-cert");
     const none = await createProxy({ hostname: "none.example.test", cert_name: null });
     expect(none.json.cert_name).toBeNull();
-    expect(await queuedJobs(redis.client)).toEqual([]);
-    expect(await redis.client.keys("cert:status:*")).toEqual([]);
+    expect(await queuedJobs(suite.redis.client)).toEqual([]);
+    expect(await suite.redis.client.keys("cert:status:*")).toEqual([]);
   });
 
   test("with AUTO_CERTIFICATES off (the harness default), nothing is requested but a covering certificate is still named", async () => {
-    api = await apiHarness(redis, { ACME_DIRECTORY_URL: PRODUCTION, ACME_STAGING_URL: STAGING });
+    suite.api = await apiHarness(suite.redis, { ACME_DIRECTORY_URL: PRODUCTION, ACME_STAGING_URL: STAGING });
     const res = await createProxy({ hostname: "off.example.test", staging: true });
     expect(res.status).toBe(201);
     expect(res.json.cert_name).toBeNull();
-    expect(await queuedJobs(redis.client)).toEqual([]);
-    expect(await redis.client.keys("cert:status:*")).toEqual([]);
+    expect(await queuedJobs(suite.redis.client)).toEqual([]);
+    expect(await suite.redis.client.keys("cert:status:*")).toEqual([]);
 
     await selfSigned("wild", ["*.wild.test"]);
     expect((await createProxy({ hostname: "app.wild.test" })).json.cert_name).toBe("wild");
@@ -189,17 +178,16 @@ describe("refused proxies request nothing", () => {
     test(name, async () => {
       await selfSigned("taken", ["taken.example.test"]);
       expect((await createProxy({ hostname: "taken.example.test" })).status).toBe(201);
-      const before = await fullSnapshot(redis.client);
+      const before = await fullSnapshot(suite.redis.client);
       const res = await createProxy(body);
       expect(res.status).toBe(status);
       expect(res.json.detail).toMatch(detail);
-      expect(await fullSnapshot(redis.client)).toEqual(before);
+      expect(await fullSnapshot(suite.redis.client)).toEqual(before);
     });
   }
 
-  // The proxy is written first and the request afterwards, with its outcome ignored: if a certificate
-  // named proxy-<host> already exists for other names, the proxy is left pointing at it.
-  test.todo("a certificate already named proxy-<host> but not covering the host does not become the proxy's", async () => {
+  // A certificate already holding the name proxy-<host> for other names is neither reused nor replaced.
+  test("a certificate already named proxy-<host> but not covering the host does not become the proxy's", async () => {
     await selfSigned("proxy-app-example-test", ["elsewhere.example.test"]);
     const res = await createProxy({ hostname: "app.example.test" });
     expect(res.status).toBe(201);
@@ -211,24 +199,24 @@ describe("deleting the proxy with ?delete_cert=true", () => {
   test("once its certificate exists, deletes it", async () => {
     expect((await createProxy({ hostname: "app.example.test" })).status).toBe(201);
     // Pretend the issuance finished: a worker stored it.
-    await api.certificateManager.createSelfSigned("proxy-app-example-test", ["app.example.test"], hashApiToken(ADMIN));
-    await api.certificateManager.statuses.set({ cert_name: "proxy-app-example-test", status: "ready", operation: "issue", domains: ["app.example.test"], message: "issued", error: null, attempts: 1, retry_at: null, owner_token_hash: hashApiToken(ADMIN) });
-    await redis.client.del(keys.certificateJobs);
-    const res = await api.call("DELETE", "/api/v1/proxy/targets/app.example.test?delete_cert=true");
+    await suite.api.certificateManager.createSelfSigned("proxy-app-example-test", ["app.example.test"], hashApiToken(ADMIN));
+    await suite.api.certificateManager.statuses.set({ cert_name: "proxy-app-example-test", status: "ready", operation: "issue", domains: ["app.example.test"], message: "issued", error: null, attempts: 1, retry_at: null, owner_token_hash: hashApiToken(ADMIN) });
+    await suite.redis.client.del(keys.certificateJobs);
+    const res = await suite.api.call("DELETE", "/api/v1/proxy/targets/app.example.test?delete_cert=true");
     expect(res.json).toEqual({ deleted: "app.example.test", certificate_deleted: "proxy-app-example-test" });
-    expect(await redis.client.keys("cert:*")).toEqual([]);
+    expect(await suite.redis.client.keys("cert:*")).toEqual([]);
   });
 
   // The request queued for the proxy survives: a worker later issues a certificate nobody uses, which the
   // caller asked to delete (response: certificate_deleted null; the job and status stay in Redis).
   test("before its certificate is issued, cancels the request for it", async () => {
     expect((await createProxy({ hostname: "app.example.test" })).status).toBe(201);
-    expect(await queuedJobs(redis.client)).toHaveLength(1);
-    const res = await api.call("DELETE", "/api/v1/proxy/targets/app.example.test?delete_cert=true");
+    expect(await queuedJobs(suite.redis.client)).toHaveLength(1);
+    const res = await suite.api.call("DELETE", "/api/v1/proxy/targets/app.example.test?delete_cert=true");
     expect(res.status).toBe(200);
     expect({
-      jobs: (await queuedJobs(redis.client)).map((j) => j.cert_name),
-      status: await redis.client.exists(keys.certificateStatus("proxy-app-example-test")),
+      jobs: (await queuedJobs(suite.redis.client)).map((j) => j.cert_name),
+      status: await suite.redis.client.exists(keys.certificateStatus("proxy-app-example-test")),
     }).toEqual({ jobs: [], status: 0 });
   });
 });

@@ -176,9 +176,8 @@ describe("what is not answered", () => {
     expect(head.headers.get("content-type")).toContain("application/json");
   });
 
-  // Questionable: routing still exempts the challenge path from the HTTPS-only redirect although GETs
-  // never reach routing any more, so a POST there gets the "unknown host" 404 for a host that exists.
-  test.todo("an HTTPS-only proxy sends a POST to the challenge path to https like any other POST", async () => {
+  // Only a GET is a challenge: other methods on that path follow the proxy's HTTPS-only rule.
+  test("an HTTPS-only proxy sends a POST to the challenge path to https like any other POST", async () => {
     const redirected = await gw.get("tls-only.example.test", PATH, { method: "POST", body: "{}", redirect: "manual" });
     expect(redirected.status).toBe(308);
     expect(redirected.headers.get("location")).toBe(`https://tls-only.example.test${PATH}`);

@@ -75,9 +75,9 @@ export type ApiHarness = Awaited<ReturnType<typeof apiHarness>>;
 
 /**
  * Registers the usual hooks of an API test file: one test Redis for the file,
- * emptied before each test, and a fresh harness on it.
+ * emptied before each test, and a fresh harness on it (`env` as for apiHarness).
  */
-export function useApiHarness(): { redis: TestRedis; api: ApiHarness } {
+export function useApiHarness(env: Record<string, string> = {}): { redis: TestRedis; api: ApiHarness } {
   const suite = {} as { redis: TestRedis; api: ApiHarness };
   beforeAll(async () => {
     suite.redis = await startTestRedis();
@@ -85,7 +85,7 @@ export function useApiHarness(): { redis: TestRedis; api: ApiHarness } {
   afterAll(() => suite.redis.stop());
   beforeEach(async () => {
     await suite.redis.client.flushdb();
-    suite.api = await apiHarness(suite.redis);
+    suite.api = await apiHarness(suite.redis, env);
   });
   return suite;
 }

@@ -7,6 +7,7 @@
 import { Elysia, t } from "elysia";
 import { conflict, notFound } from "../../core/errors";
 import type { CertificateManager } from "../../certificates/certificate-manager";
+import { inProgress } from "../../certificates/certificate-requests";
 import type { CertificateStatus } from "../../certificates/status-store";
 import type { CertificateRecord, CertificateRepository } from "../../storage/certificate-repository";
 import type { ProxyRepository } from "../../storage/proxy-repository";
@@ -51,6 +52,8 @@ export function certificateRoutes(deps: {
 
   const create = async (caller: Caller, request: CheckedCertificateRequest, set: { status?: number | string }) => {
     if (!request.acme) {
+      const status = await manager.statuses.get(request.cert_name);
+      if (status && inProgress(status)) throw conflict(`certificate ${request.cert_name} is already being issued; see ${statusUrl(request.cert_name)}`);
       const record = await manager.createSelfSigned(request.cert_name, request.domains, caller.hash);
       if (!record) throw conflict(`a certificate named ${request.cert_name} already exists`);
       set.status = 201;
@@ -152,9 +155,13 @@ export function certificateRoutes(deps: {
       "/:name",
       async ({ caller, params, query }) => {
         const record = await visibleCertificate(caller, params.name);
-        const users = (await deps.proxies.list()).filter((p) => p.cert_name === record.cert_name).map((p) => p.hostname);
+        const users = (await deps.proxies.list()).filter((p) => p.cert_name === record.cert_name);
         if (users.length > 0 && query.force !== "true") {
-          throw conflict(`certificate ${record.cert_name} is used by ${users.join(", ")}; add ?force=true to delete it anyway (they fall back to the default certificate)`);
+          // Name only the proxies the caller may see; count the others.
+          const named = users.filter((p) => canSee(caller, p.owner_token_hash)).map((p) => p.hostname);
+          const hidden = users.length - named.length;
+          const who = [...named, ...(hidden > 0 ? [`${hidden} other prox${hidden === 1 ? "y" : "ies"}`] : [])].join(", ");
+          throw conflict(`certificate ${record.cert_name} is used by ${who}; add ?force=true to delete it anyway (they fall back to the default certificate)`);
         }
         if (!(await manager.delete(record.cert_name))) throw notFound(`certificate ${JSON.stringify(params.name)}`);
         return { deleted: record.cert_name };
