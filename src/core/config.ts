@@ -7,6 +7,7 @@
 import { resolve } from "node:path";
 import { parseCidrList, type CidrList } from "../proxies/cidr";
 import { parseCertificateSettings, type CertificateSettings } from "./certificate-config";
+import { parseOAuthSettings, type OAuthSettings } from "./oauth-config";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
 
@@ -51,6 +52,8 @@ export interface Config {
   readonly trustedProxies: CidrList;
   /** ACME, renewal and certificate worker settings. */
   readonly certificates: CertificateSettings;
+  /** The OAuth authorization server and its upstream identity providers. */
+  readonly oauth: OAuthSettings;
 }
 
 /** One or more environment variables hold values the gateway cannot use. */
@@ -184,6 +187,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   };
 
   const certificates = parseCertificateSettings({ read, bool }, problems);
+  const oauth = parseOAuthSettings({ read, bool }, baseDomain, problems);
 
   const redis = parseRedis(read("REDIS_URL"), read("REDIS_PASSWORD"), read("REDIS_SERVER_BIN"), problems);
   const listeners = {
@@ -207,6 +211,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     dataDir: resolve(cwd, read("PORTCULLIS_DATA_DIR") ?? "data"),
     redis: Object.freeze(redis),
     certificates: Object.freeze(certificates),
+    oauth: Object.freeze(oauth),
     adminToken,
     adminEmail,
     baseDomain,

@@ -17,7 +17,9 @@ export type WorkflowEventType =
   | "service_url_changed"
   | "certificate_ready"
   | "certificate_deleted"
-  | "self_signed_certificate_ready";
+  | "self_signed_certificate_ready"
+  | "oauth_token_revoked"
+  | "oauth_signing_key_rotated";
 
 export interface WorkflowEvent {
   readonly id: string;

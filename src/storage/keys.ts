@@ -49,6 +49,29 @@ export const keys = {
   /** An ACME account key (PEM) for one (email, directory) pair; the id is a hash of both. */
   acmeAccount: (id: string) => `acme:account:${id}`,
 
+  // OAuth (spec "OAuth Keys"); each key expires with what it holds.
+  /** A registered client (TTL OAUTH_CLIENT_LIFETIME, none when clients never expire). */
+  oauthClient: (clientId: string) => `oauth:client:${clientId}`,
+  /** A login in progress, from /authorize to /callback (TTL OAUTH_SESSION_TIMEOUT); `state` is the one sent upstream. */
+  oauthState: (state: string) => `oauth:state:${state}`,
+  /** An authorization code (60 s), then a tombstone naming the grant it started, so a replay revokes that grant. */
+  oauthCode: (code: string) => `oauth:code:${code}`,
+  /** An access token's record by `jti` (TTL: until the token expires). */
+  oauthToken: (jti: string) => `oauth:token:${jti}`,
+  /** A refresh token's record by the SHA-256 of the token (TTL OAUTH_REFRESH_TOKEN_LIFETIME). */
+  oauthRefresh: (tokenHash: string) => `oauth:refresh:${tokenHash}`,
+  /** One grant (a login's token family): its live refresh token and every access token `jti` issued under it. */
+  oauthGrant: (grantId: string) => `oauth:grant:${grantId}`,
+  /** Set of access token `jti`s issued to a user (`sub`). */
+  oauthUserTokens: (user: string) => `oauth:user_tokens:${user}`,
+  /** Revoked access token `jti`s scored by their expiry (ms), which every node's edge keeps in memory. */
+  oauthRevoked: "oauth:revoked",
+  /** Signing keys: a hash of `kid` → key record; the current key's `kid` under oauthSigningKeyCurrent. */
+  oauthSigningKeys: "oauth:signing_keys",
+  oauthSigningKeyCurrent: "oauth:signing_key:current",
+  /** Client registrations from one IP in the current minute. */
+  oauthRegistrationRate: (ip: string, minute: number) => `oauth:ratelimit:register:${ip}:${minute}`,
+
   /** Every configuration change, in order; each gateway node follows it (spec "Workflow Stream Keys"). */
   workflowStream: "events:workflow",
 } as const;
