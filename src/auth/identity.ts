@@ -17,6 +17,6 @@ export interface UserIdentity {
 
 /** An allowlist admits the user: ["*"] admits everyone, [] nobody; logins compare case-insensitively. */
 export function userAllowed(allowlist: readonly string[], username: string): boolean {
-  if (allowlist.includes("*")) return true;
-  return allowlist.includes(username.toLowerCase());
+  const name = username.toLowerCase();
+  return allowlist.some((entry) => entry === "*" || entry.toLowerCase() === name);
 }

@@ -1,8 +1,9 @@
 /**
  * What every edge listener does with a request, whatever carried it (plain
- * HTTP, TLS, PROXY protocol): API hostnames go to the API; anything else is
- * looked up in the in-memory host table, matched against the proxy's routes
- * and forwarded. Nothing here waits on Redis.
+ * HTTP, TLS, PROXY protocol): API hostnames go to the API, the auth hostnames
+ * to the OAuth server; anything else is looked up in the in-memory host
+ * table, matched against the proxy's routes and forwarded. Nothing here
+ * waits on Redis.
  */
 import type { Server } from "bun";
 import type { CidrList } from "../proxies/cidr";
@@ -12,9 +13,16 @@ import { disabledProxyResponse, normalizeHost, unknownHostResponse } from "./hos
 import type { HostTable } from "./host-table";
 import { matchRoute } from "./routes";
 
+/** An application served in this process rather than by a backend. */
+export interface InProcessApp {
+  fetch(request: Request): Response | Promise<Response>;
+}
+
 export interface DispatchOptions {
   readonly apiHostnames: readonly string[];
-  readonly api: { fetch(request: Request): Response | Promise<Response> };
+  readonly api: InProcessApp;
+  /** The OAuth authorization server and the hostnames it owns (auth.{BASE_DOMAIN}); absent in setups without one. */
+  readonly oauth?: { readonly hostnames: readonly string[]; readonly app: InProcessApp };
   /** The current host table; read once per request so a swap never splits one. */
   readonly table: () => HostTable;
   readonly engine: ForwardingEngine;
@@ -51,7 +59,9 @@ const ACME_CHALLENGE = "/.well-known/acme-challenge/";
 
 /** A dispatcher for one listener; `proto` is how clients reach that listener. */
 export function createDispatch(options: DispatchOptions, proto: "http" | "https"): Dispatch {
-  const apiHosts = new Set(options.apiHostnames);
+  const inProcess = new Map<string, InProcessApp>();
+  for (const host of options.oauth?.hostnames ?? []) inProcess.set(host, options.oauth!.app);
+  for (const host of options.apiHostnames) inProcess.set(host, options.api);
   const { engine, trustedProxies } = options;
   const clientAddress = options.clientAddress ?? peerAddress;
   const served = proto === "http" ? "enableHttp" : "enableHttps";
@@ -62,8 +72,10 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     const isChallenge = request.method === "GET" && path.startsWith(ACME_CHALLENGE);
     if (challenges && isChallenge) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
     const host = normalizeHost(request.headers.get("host"));
-    if (apiHosts.has(host)) return options.api.fetch(withClientAddress(request, clientAddress(request, server), trustedProxies));
-    const entry = options.table().lookup(host);
+    const app = inProcess.get(host);
+    if (app) return app.fetch(withForwardedFacts(request, clientAddress(request, server), proto, trustedProxies));
+    const table = options.table();
+    const entry = table.lookup(host);
     if (!entry) return unknownHostResponse(host);
     if (!entry[served]) {
       // HTTPS-only proxies send plain-HTTP clients to https, except ACME's HTTP-01 challenges.
@@ -73,10 +85,16 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     if (!entry.enabled) return disabledProxyResponse(host);
 
     const route = entry.routes.length > 0 ? matchRoute(entry.routes, request.method, path) : undefined;
-    const target = route ? route.target : entry.target;
+    let target = route ? route.target : entry.target;
+    const clientIp = clientAddress(request, server);
+    if (route?.hostTarget) {
+      // A route to a hostname: the OAuth server or API in this process, or that proxy's backend.
+      const local = inProcess.get(route.hostTarget);
+      if (local) return local.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies));
+      target = table.lookup(route.hostTarget)?.target ?? null;
+    }
     if (!target) return upstreamErrorResponse("unreachable", request.headers.get("accept"));
 
-    const clientIp = clientAddress(request, server);
     const context = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp) };
     if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
     const hsts = proto === "https" ? entry.hsts : null;
@@ -90,10 +108,11 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
 }
 
 /**
- * The API learns the client's address as backends do, from X-Real-IP and
- * X-Forwarded-For; values the client sent count only from TRUSTED_PROXY_CIDRS.
+ * In-process apps learn the client's address, the scheme and the host as
+ * backends do, from X-Real-IP, X-Forwarded-For/-Proto/-Host; values the client
+ * sent count only from TRUSTED_PROXY_CIDRS, otherwise they are replaced.
  */
-function withClientAddress(request: Request, clientIp: string, trustedProxies: CidrList): Request {
+function withForwardedFacts(request: Request, clientIp: string, proto: "http" | "https", trustedProxies: CidrList): Request {
   const headers = request.headers;
   const ip = displayIp(clientIp);
   const trusted = trustedProxies.contains(clientIp);
@@ -101,6 +120,9 @@ function withClientAddress(request: Request, clientIp: string, trustedProxies: C
   const realIp = (trusted ? headers.get("x-real-ip") : null) ?? forwarded?.split(",")[0]!.trim() ?? ip;
   headers.set("x-forwarded-for", forwarded ? `${forwarded}, ${ip}` : ip);
   headers.set("x-real-ip", realIp || ip);
+  const forwardedProto = trusted ? headers.get("x-forwarded-proto") : null;
+  headers.set("x-forwarded-proto", forwardedProto === "http" || forwardedProto === "https" ? forwardedProto : proto);
+  if (!trusted) headers.delete("x-forwarded-host");
   return request;
 }
 

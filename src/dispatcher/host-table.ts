@@ -77,6 +77,10 @@ export function buildHostTable(source: HostTableSource): HostTable {
     for (const route of routesForProxy(proxy, routes)) {
       const matches = matchers.get(route.route_id);
       if (!matches) continue;
+      if (route.target_type === "hostname") {
+        compiled.push(compileRoute(route, matches, null, route.target_value));
+        continue;
+      }
       const url = route.target_type === "service" ? source.serviceUrls.get(route.target_value) : route.target_value;
       let routeTarget: ForwardTarget | null = null;
       try {

@@ -15,6 +15,8 @@ export interface CompiledRoute {
   readonly matches: (path: string) => boolean;
   /** Null when the target cannot be resolved (e.g. an unknown service): requests get 502. */
   readonly target: ForwardTarget | null;
+  /** For target_type "hostname": the host whose handler (proxy, API, OAuth server) takes the request, looked up per request. */
+  readonly hostTarget: string | null;
   /** What the route points at, for error messages to the operator (never to clients). */
   readonly targetLabel: string;
 }
@@ -50,13 +52,19 @@ export function pathMatcher(route: Pick<RouteRecord, "path_pattern" | "is_regex"
   return (path) => path.startsWith(prefix);
 }
 
-export function compileRoute(route: RouteRecord, matches: (path: string) => boolean, target: ForwardTarget | null): CompiledRoute {
+export function compileRoute(
+  route: RouteRecord,
+  matches: (path: string) => boolean,
+  target: ForwardTarget | null,
+  hostTarget: string | null = null,
+): CompiledRoute {
   return {
     id: route.route_id,
     priority: route.priority,
     methods: route.methods.length > 0 ? new Set(route.methods.map((m) => m.toUpperCase())) : null,
     matches,
     target,
+    hostTarget,
     targetLabel: `${route.target_type}:${route.target_value}`,
   };
 }

@@ -11,7 +11,8 @@ import { watchAndCommit } from "./transaction";
 
 export const ROUTE_KIND = "route";
 
-export type RouteTargetType = "url" | "service";
+/** url: a backend URL; service: a named service's URL; hostname: whatever serves that hostname here (a proxy, the API, the OAuth server). */
+export type RouteTargetType = "url" | "service" | "hostname";
 export type RouteScope = "global" | "proxy";
 
 export interface RouteRecord {

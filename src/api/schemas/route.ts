@@ -15,8 +15,8 @@ export const ROUTE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const fields = {
   route_id: t.String({ description: "Optional id (letters, digits, _ . -); generated when absent" }),
   path_pattern: t.String({ minLength: 1, maxLength: 512, description: "Path prefix, or a regular expression with is_regex" }),
-  target_type: t.Union([t.Literal("url"), t.Literal("service")]),
-  target_value: t.String({ minLength: 1, maxLength: 2048, description: "http(s) URL, or a service name" }),
+  target_type: t.Union([t.Literal("url"), t.Literal("service"), t.Literal("hostname")]),
+  target_value: t.String({ minLength: 1, maxLength: 2048, description: "http(s) URL, a service name, or a hostname served here (a proxy, the API, auth.{BASE_DOMAIN})" }),
   priority: t.Integer({ minimum: 0, maximum: 1000, description: "Higher is checked first" }),
   methods: t.Array(t.String(), { maxItems: METHODS.length, description: "Empty: every method" }),
   is_regex: t.Boolean(),
@@ -66,7 +66,10 @@ export function checkRoute<T extends RouteSettings>(route: T): T {
     if (!(METHODS as readonly string[]).includes(method)) throw invalid(`methods: ${JSON.stringify(method)} is not an HTTP method`);
   }
   if (route.target_type === "url") checked.target_value = checkTargetUrl("target_value", route.target_value);
-  else if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(route.target_value)) {
+  else if (route.target_type === "hostname") {
+    checked.target_value = checkHostnamePattern("target_value", route.target_value);
+    if (checked.target_value.startsWith("*.")) throw invalid("target_value: a route's hostname target is one exact hostname, not a wildcard");
+  } else if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(route.target_value)) {
     throw invalid("target_value: a service name is 1-64 letters, digits, '_', '.' or '-'");
   }
   checked.proxy_hostnames = route.proxy_hostnames.map((h, i) => checkHostnamePattern(`proxy_hostnames[${i}]`, h));

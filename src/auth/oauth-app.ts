@@ -1,0 +1,84 @@
+/**
+ * The OAuth 2.1 authorization server as an Elysia app, served at the root of
+ * the auth hostnames (auth.{BASE_DOMAIN}) and of every proxy host whose routes
+ * send OAuth paths here (`oauth-routes-setup`). Endpoint logic lives in
+ * server/*, one file per endpoint; this file maps paths and turns errors into
+ * the RFC shapes.
+ */
+import { Elysia } from "elysia";
+import { OAuthError, oauthErrorResponse } from "./oauth-error";
+import { registrationRoutes } from "./server/registration-routes";
+import { authorize } from "./server/authorize";
+import { callback } from "./server/callback";
+import { proxyForHost, type OAuthServerContext } from "./server/context";
+import { introspect } from "./server/introspect";
+import { authorizationServerMetadata } from "./server/metadata";
+import { requestHost } from "./server/request-facts";
+import { revoke } from "./server/revoke";
+import { token, tokenErrorResponse } from "./server/token";
+import { verify } from "./server/verify";
+
+/** Browser-based MCP clients call these cross-origin; none of them uses cookies, so any origin may. */
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
+  "access-control-allow-headers": "authorization, content-type, mcp-protocol-version",
+  "access-control-max-age": "86400",
+};
+
+const withCors = (response: Response): Response => {
+  for (const [name, value] of Object.entries(CORS)) response.headers.set(name, value);
+  return response;
+};
+
+/** Our handlers read the body themselves (form or JSON, size-limited). */
+const raw = { parse: "none" as const };
+
+export function createOAuthApp(context: OAuthServerContext) {
+  const metadata = async (request: Request) => {
+    const proxy = await proxyForHost(context, requestHost(request));
+    const document = authorizationServerMetadata(context.settings.issuer, proxy, { clientIdMetadataDocuments: context.clientIdMetadataDocuments });
+    return withCors(Response.json(document, { headers: { "cache-control": "public, max-age=300" } }));
+  };
+  // RFC 8414 §3.1: the path-aware form inserts the issuer's path after the well-known name.
+  const pathAwareMetadata = (request: Request, suffix: string) => {
+    const issuerPath = new URL(context.settings.issuer).pathname.replace(/\/+$/, "");
+    if (`/${suffix}`.replace(/\/+$/, "") !== issuerPath) return notFound();
+    return metadata(request);
+  };
+
+  return new Elysia({ name: "oauth-server", strictPath: false })
+    .onError(({ error, request }) => {
+      if (error instanceof OAuthError) return withCors(tokenErrorResponse(error, request));
+      if ((error as { code?: string }).code === "NOT_FOUND") return notFound();
+      context.log.error({ err: error, path: new URL(request.url).pathname }, "oauth endpoint failed");
+      return withCors(oauthErrorResponse(new OAuthError("server_error", "internal error; see the gateway log")));
+    })
+    .options("/*", () => new Response(null, { status: 204, headers: CORS }))
+    .get("/.well-known/oauth-authorization-server", ({ request }) => metadata(request))
+    .get("/.well-known/oauth-authorization-server/*", ({ request, params }) => pathAwareMetadata(request, params["*"]))
+    .get("/.well-known/openid-configuration", ({ request }) => metadata(request))
+    .get("/jwks", () => withCors(Response.json(context.signingKeys.jwks(), { headers: { "cache-control": "public, max-age=60" } })))
+    .get("/authorize", ({ request }) => authorize(context, request))
+    .get("/callback", ({ request }) => callback(context, request))
+    .post("/token", async ({ request }) => withCors(await token(context, request)), raw)
+    .post("/revoke", async ({ request }) => withCors(await revoke(context, request)), raw)
+    .post("/introspect", ({ request }) => introspect(context, request), raw)
+    .get("/verify", ({ request }) => verify(context, request))
+    .post("/verify", ({ request }) => verify(context, request), raw)
+    .use(
+      registrationRoutes({
+        clients: context.clients,
+        redis: context.redis,
+        issuer: context.settings.issuer,
+        supportedScopes: context.supportedScopes,
+        rateLimitPerMinute: context.settings.registrationRateLimitPerMinute,
+      }),
+    );
+}
+
+export type OAuthApp = ReturnType<typeof createOAuthApp>;
+
+function notFound(): Response {
+  return Response.json({ error: "not_found", error_description: "no such OAuth endpoint" }, { status: 404 });
+}

@@ -1,0 +1,90 @@
+/**
+ * GET /callback: the identity provider sends the browser back here. The login
+ * it belongs to is taken (single use), the user is identified upstream, the
+ * allowlists are checked now rather than only at the edge, and the client gets
+ * its authorization code with `state` and `iss` (RFC 9207).
+ */
+import { userAllowed, type UserIdentity } from "../identity";
+import { OAuthError } from "../oauth-error";
+import { UpstreamError } from "../upstream/upstream-login";
+import { errorRedirectUrl, redirect, redirectWithError } from "./authorize";
+import type { OAuthServerContext } from "./context";
+import { accessDeniedPage, authorizationErrorPage } from "./pages";
+import { param } from "./request-facts";
+import type { PendingLogin } from "./pending-logins";
+
+export async function callback(context: OAuthServerContext, request: Request): Promise<Response> {
+  const query = new URL(request.url).searchParams;
+  const state = param(query, "state");
+  const login = state ? await context.pendingLogins.take(state) : null;
+  if (!login) {
+    return authorizationErrorPage(400, "invalid_request", "This sign-in has expired or was already completed. Return to the application and start again.");
+  }
+  const back = (error: OAuthError) => redirectWithError(login.redirect_uri, error, login.client_state, login.issuer);
+
+  // The provider refused (the user clicked "cancel", or the app is suspended).
+  const upstreamError = param(query, "error");
+  if (upstreamError) {
+    const denied = upstreamError === "access_denied";
+    return back(new OAuthError(denied ? "access_denied" : "server_error", denied ? "the user declined to sign in" : `the identity provider answered ${upstreamError}`));
+  }
+  const code = param(query, "code");
+  if (!code) return back(new OAuthError("server_error", "the identity provider sent no code"));
+
+  let identity: UserIdentity;
+  try {
+    identity = await context.upstream.finish({
+      code,
+      redirectUri: login.callback_uri,
+      proxyHostname: login.proxy_hostname,
+      secrets: login.upstream_secrets,
+    });
+  } catch (err) {
+    if (!(err instanceof UpstreamError)) throw err;
+    context.log.warn({ client_id: login.client_id, proxy: login.proxy_hostname, reason: err.message }, "oauth login failed upstream");
+    return back(new OAuthError("server_error", `sign-in failed: ${err.message}`));
+  }
+
+  const refusal = await allowlistRefusal(context, login, identity);
+  if (refusal) {
+    context.log.info({ user: identity.username, client_id: login.client_id, proxy: login.proxy_hostname, allowlist: refusal }, "oauth login denied by allowlist");
+    const returnUrl = errorRedirectUrl(login.redirect_uri, new OAuthError("access_denied", `user ${identity.username} is not allowed`), login.client_state, login.issuer);
+    return accessDeniedPage(identity.username, identity.provider, returnUrl);
+  }
+
+  const authorizationCode = await context.codes.issue({
+    client_id: login.client_id,
+    redirect_uri: login.redirect_uri,
+    code_challenge: login.code_challenge,
+    scope: login.scope,
+    resources: login.resources,
+    identity,
+    proxy_hostname: login.proxy_hostname,
+    auth_time: Math.floor(Date.now() / 1000),
+  });
+  context.log.info({ user: identity.username, client_id: login.client_id, proxy: login.proxy_hostname }, "oauth login succeeded");
+  const url = new URL(login.redirect_uri);
+  url.searchParams.set("code", authorizationCode);
+  if (login.client_state !== null) url.searchParams.set("state", login.client_state);
+  url.searchParams.set("iss", login.issuer);
+  return redirect(url.toString());
+}
+
+/**
+ * The login's proxy decides who may sign in (its auth_required_users, else
+ * OAUTH_ALLOWED_GITHUB_USERS); so does every proxy the token would be good
+ * for, so a permissive proxy cannot mint tokens for a strict one.
+ * Returns which allowlist refused, or null.
+ */
+async function allowlistRefusal(context: OAuthServerContext, login: PendingLogin, identity: UserIdentity): Promise<string | null> {
+  const hosts = new Set<string>();
+  if (login.proxy_hostname) hosts.add(login.proxy_hostname);
+  for (const resource of login.resources) hosts.add(new URL(resource).hostname);
+  if (hosts.size === 0) return userAllowed(context.settings.allowedUsers, identity.username) ? null : "OAUTH_ALLOWED_GITHUB_USERS";
+  for (const host of hosts) {
+    const proxy = context.settings.authHostnames.includes(host) ? null : await context.proxy(host);
+    const list = proxy?.auth_required_users?.length ? proxy.auth_required_users : context.settings.allowedUsers;
+    if (!userAllowed(list, identity.username)) return proxy?.auth_required_users?.length ? `${host} auth_required_users` : "OAUTH_ALLOWED_GITHUB_USERS";
+  }
+  return null;
+}

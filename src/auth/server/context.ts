@@ -1,0 +1,42 @@
+/**
+ * Everything the OAuth endpoints work with, wired once by the gateway.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "../../core/logger";
+import type { OAuthSettings } from "../../core/oauth-config";
+import type { ProxyRecord } from "../../storage/proxy-repository";
+import type { ClientResolver } from "../clients/client-authentication";
+import type { ClientStore } from "../clients/client-store";
+import type { ResourcePolicy } from "../resources";
+import type { AuthorizationCodes } from "../tokens/authorization-codes";
+import type { RevokedTokens } from "../tokens/revoked-tokens";
+import type { SigningKeys } from "../tokens/signing-keys";
+import type { TokenStore } from "../tokens/token-store";
+import type { UpstreamLogin } from "../upstream/upstream-login";
+import type { PendingLogins } from "./pending-logins";
+
+export interface OAuthServerContext {
+  readonly settings: OAuthSettings;
+  readonly redis: Redis;
+  /** Scopes registration accepts (the MCP scopes). */
+  readonly supportedScopes: readonly string[];
+  readonly clients: ClientStore;
+  /** Registered clients, and clients identified by a metadata document URL. */
+  readonly clientResolver: ClientResolver;
+  readonly signingKeys: SigningKeys;
+  readonly tokens: TokenStore;
+  readonly codes: AuthorizationCodes;
+  readonly revoked: RevokedTokens;
+  readonly pendingLogins: PendingLogins;
+  readonly upstream: UpstreamLogin;
+  readonly resources: ResourcePolicy;
+  /** A proxy's stored settings (per-proxy issuer, allowlist, GitHub app); null for unknown hosts. */
+  proxy(hostname: string): Promise<ProxyRecord | null>;
+  readonly clientIdMetadataDocuments: boolean;
+  readonly log: Logger;
+}
+
+/** The proxy a request on `host` is about: none on the auth hostnames themselves. */
+export async function proxyForHost(context: OAuthServerContext, host: string): Promise<ProxyRecord | null> {
+  return context.settings.authHostnames.includes(host) ? null : context.proxy(host);
+}

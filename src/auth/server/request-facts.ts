@@ -1,0 +1,62 @@
+/**
+ * What an OAuth endpoint needs to know about a request that the dispatcher
+ * established (it overwrites these headers unless the peer is a trusted proxy):
+ * the client's IP, the scheme and host the client used, and the form body.
+ */
+import { OAuthError } from "../oauth-error";
+
+/** Form bodies at /token, /revoke, /introspect are a few hundred bytes; refuse big ones unread. */
+const MAX_FORM_BYTES = 64 * 1024;
+
+export function clientIp(request: Request): string | null {
+  return request.headers.get("x-real-ip");
+}
+
+/** The hostname (no port) the client asked for. */
+export function requestHost(request: Request): string {
+  const raw = request.headers.get("x-forwarded-host") ?? request.headers.get("host") ?? new URL(request.url).host;
+  return raw.split(",")[0]!.trim().toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+}
+
+/** `scheme://host[:port]` as the client reached us, for URLs we send browsers to. */
+export function requestOrigin(request: Request): string {
+  const proto = request.headers.get("x-forwarded-proto") === "https" ? "https" : request.headers.get("x-forwarded-proto") === "http" ? "http" : new URL(request.url).protocol.slice(0, -1);
+  const host = (request.headers.get("x-forwarded-host") ?? request.headers.get("host") ?? new URL(request.url).host).split(",")[0]!.trim().toLowerCase();
+  return `${proto}://${host}`;
+}
+
+/** The application/x-www-form-urlencoded body RFC 6749 §3.2 prescribes, with each parameter at most once. */
+export async function readForm(request: Request, multiValued: readonly string[] = []): Promise<URLSearchParams> {
+  const type = request.headers.get("content-type")?.split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/x-www-form-urlencoded") {
+    throw new OAuthError("invalid_request", "send the parameters as application/x-www-form-urlencoded");
+  }
+  const length = Number(request.headers.get("content-length") ?? "0");
+  if (length > MAX_FORM_BYTES) throw new OAuthError("invalid_request", `request body larger than ${MAX_FORM_BYTES} bytes`);
+  const text = await request.text();
+  if (text.length > MAX_FORM_BYTES) throw new OAuthError("invalid_request", `request body larger than ${MAX_FORM_BYTES} bytes`);
+  const form = new URLSearchParams(text);
+  rejectRepeated(form, multiValued);
+  return form;
+}
+
+/** RFC 6749 §3.1: parameters other than the multi-valued ones (resource) must not repeat. */
+export function rejectRepeated(params: URLSearchParams, multiValued: readonly string[] = []): void {
+  const seen = new Set<string>();
+  for (const name of params.keys()) {
+    if (seen.has(name) && !multiValued.includes(name)) throw new OAuthError("invalid_request", `parameter ${name} appears more than once`);
+    seen.add(name);
+  }
+}
+
+/** A parameter's value; a present but empty value counts as absent (RFC 6749 §3.1). */
+export function param(params: URLSearchParams, name: string): string | null {
+  const value = params.get(name);
+  return value === null || value === "" ? null : value;
+}
+
+export function requireParam(params: URLSearchParams, name: string): string {
+  const value = param(params, name);
+  if (value === null) throw new OAuthError("invalid_request", `missing parameter ${name}`);
+  return value;
+}
