@@ -31,3 +31,42 @@ export interface ClientRecord {
   /** The IP that registered it, for the admin API. */
   registered_from: string | null;
 }
+
+/** The fields a client chooses (RFC 7591 §2); everything else in the record is the server's. */
+export const CLIENT_METADATA_FIELDS = [
+  "client_name",
+  "redirect_uris",
+  "grant_types",
+  "response_types",
+  "token_endpoint_auth_method",
+  "scope",
+  "client_uri",
+  "logo_uri",
+  "contacts",
+  "software_id",
+  "software_version",
+] as const;
+
+export type ClientMetadata = Pick<ClientRecord, (typeof CLIENT_METADATA_FIELDS)[number]>;
+
+/** A client holds a secret unless it registered as public ("none"). */
+export function isConfidentialMethod(method: TokenEndpointAuthMethod): boolean {
+  return method !== "none";
+}
+
+/** The client-chosen part of a record (or of any wider object), copied so callers cannot alias its arrays. */
+export function clientMetadataOf(record: ClientMetadata): ClientMetadata {
+  return {
+    client_name: record.client_name,
+    redirect_uris: [...record.redirect_uris],
+    grant_types: [...record.grant_types],
+    response_types: [...record.response_types],
+    token_endpoint_auth_method: record.token_endpoint_auth_method,
+    scope: record.scope,
+    client_uri: record.client_uri,
+    logo_uri: record.logo_uri,
+    contacts: [...record.contacts],
+    software_id: record.software_id,
+    software_version: record.software_version,
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Reading RFC 7591/7592 requests: the JSON body (bounded, never a 500 on bad
+ * input), the registration access token, and the caller's IP.
+ */
+import { OAuthError } from "../oauth-error";
+
+export const MAX_REGISTRATION_BODY_BYTES = 64 * 1024;
+
+/** The parsed JSON body; throws invalid_client_metadata (400) or, for an oversized body, invalid_request (413). */
+export async function readJsonBody(request: Request, maxBytes = MAX_REGISTRATION_BODY_BYTES): Promise<unknown> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new OAuthError("invalid_client_metadata", "send the client metadata as application/json");
+  }
+  const tooLarge = new OAuthError("invalid_request", `the request body is larger than ${maxBytes} bytes`, 413);
+  if (Number(request.headers.get("content-length") ?? 0) > maxBytes) throw tooLarge;
+  if (!request.body) throw new OAuthError("invalid_client_metadata", "the request has no body");
+
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge;
+    }
+    chunks.push(value);
+  }
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)));
+  } catch {
+    throw new OAuthError("invalid_client_metadata", "the request body is not valid JSON");
+  }
+}
+
+/** The token of `Authorization: Bearer <token>` (RFC 6750 §2.1), or null. */
+export function bearerToken(request: Request): string | null {
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(request.headers.get("authorization") ?? "");
+  return match ? match[1]! : null;
+}
+
+/** The client's address as the dispatcher reports it in x-real-ip (it replaces any value the client sent). */
+export function clientIp(request: Request): string | null {
+  const ip = request.headers.get("x-real-ip")?.trim() ?? "";
+  // Bounded to address characters: the value becomes part of a Redis key.
+  return /^[0-9A-Fa-f:.]{2,45}$/.test(ip) ? ip : null;
+}
