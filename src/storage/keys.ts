@@ -62,6 +62,8 @@ export const keys = {
   oauthRefresh: (tokenHash: string) => `oauth:refresh:${tokenHash}`,
   /** One grant (a login's token family): its live refresh token and every access token `jti` issued under it. */
   oauthGrant: (grantId: string) => `oauth:grant:${grantId}`,
+  /** Sorted set of the access token `jti`s issued under a grant, scored by their expiry (ms), so revoking the grant finds them all. */
+  oauthGrantTokens: (grantId: string) => `oauth:grant_tokens:${grantId}`,
   /** Set of access token `jti`s issued to a user (`sub`). */
   oauthUserTokens: (user: string) => `oauth:user_tokens:${user}`,
   /** Revoked access token `jti`s scored by their expiry (ms), which every node's edge keeps in memory. */
