@@ -17,8 +17,9 @@ export function describeOidcFailure(error: unknown, timeoutMs: number, phase: "d
   if (error instanceof WWWAuthenticateChallengeError) {
     return new UpstreamError(`${where} refused the access token (HTTP ${error.status})`);
   }
-  const name = (error as Error | undefined)?.name;
-  if (name === "TimeoutError" || name === "AbortError") {
+  // openid-client wraps the fetch's TimeoutError in a ClientError; a custom fetch may not.
+  const names = [(error as Error | undefined)?.name, ((error as Error | undefined)?.cause as Error | undefined)?.name];
+  if (names.includes("TimeoutError") || names.includes("AbortError")) {
     return new UpstreamError(`${where} did not answer within ${timeoutMs / 1000} s`);
   }
   if (error instanceof ClientError) {

@@ -5,6 +5,11 @@
  * the provider's JWKS, iss, aud, azp, exp, iat, nonce, the algorithm the
  * provider announces) are openid-client's, which is maintained with jose and
  * oidc-provider and certified against the OpenID conformance suite.
+ *
+ * openid-client trusts an ID token from the token endpoint on the strength of
+ * TLS alone, as OIDC Core §3.1.3.7 allows; we also verify its signature
+ * (enableNonRepudiationChecks), so a compromised path to the token endpoint
+ * or an http:// loopback provider cannot mint identities.
  * @see https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth
  */
 import * as oidc from "openid-client";
@@ -67,7 +72,7 @@ export class OidcLogin implements UpstreamLogin {
       const idClaims = tokens.claims()!;
       let claims: Record<string, unknown> = idClaims;
       // Many providers put profile claims only in the UserInfo answer (OIDC Core §5.4).
-      const lacking = [this.settings.usernameClaim, "email", "name"].some((claim) => idClaims[claim] === undefined);
+      const lacking = [this.settings.usernameClaim, "email"].some((claim) => idClaims[claim] === undefined);
       if (lacking && config.serverMetadata().userinfo_endpoint) {
         const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
         claims = { ...userinfo, ...idClaims };
@@ -104,7 +109,7 @@ export class OidcLogin implements UpstreamLogin {
         clientSecret ? oidc.ClientSecretBasic(clientSecret) : oidc.None(),
         {
           timeout: this.timeoutMs / 1000,
-          execute: insecure ? [oidc.allowInsecureRequests] : [],
+          execute: insecure ? [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] : [oidc.enableNonRepudiationChecks],
           ...(this.fetch ? { [oidc.customFetch]: this.fetch } : {}),
         },
       );
