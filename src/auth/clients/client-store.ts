@@ -105,6 +105,7 @@ export class ClientStore {
     return records.sort((a, b) => a.client_id_issued_at - b.client_id_issued_at || a.client_id.localeCompare(b.client_id));
   }
 
+  /** Client keys in Redis, without reading them (list() may be shorter by any unreadable record). */
   async count(): Promise<number> {
     let total = 0;
     for await (const batch of this.scanKeys()) total += batch.length;
