@@ -9,6 +9,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../core/logger";
 import { VERSION } from "../core/version";
 import type { CertificateManager } from "../certificates/certificate-manager";
+import type { GitHubApps } from "../auth/upstream/github-apps";
 import type { CertificateRepository } from "../storage/certificate-repository";
 import type { ProxyRepository } from "../storage/proxy-repository";
 import type { RouteRepository } from "../storage/route-repository";
@@ -18,6 +19,7 @@ import { refuseApiBody } from "./body-limit";
 import { errorHandler } from "./error-handler";
 import { certificateRoutes } from "./routes/certificates";
 import { healthRoutes } from "./routes/health";
+import { proxyGitHubOAuthRoutes } from "./routes/proxy-github-oauth";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
 import { tokenRoutes } from "./routes/tokens";
@@ -29,6 +31,8 @@ export interface ApiDependencies {
   readonly routes: RouteRepository;
   readonly certificates: CertificateRepository;
   readonly certificateManager: CertificateManager;
+  /** Per-proxy GitHub OAuth apps: seals their client secrets before they are stored. */
+  readonly githubApps: GitHubApps;
   /** Hostnames the API answers on HTTP_PORT; no proxy may take them. */
   readonly apiHostnames: readonly string[];
   readonly log: Logger;
@@ -57,7 +61,7 @@ export function createApiApp(deps: ApiDependencies) {
       }),
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)).use(proxyTargetRoutes(deps)).use(routeRoutes(deps)).use(certificateRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)).use(proxyGitHubOAuthRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes(deps)).use(certificateRoutes(deps)));
 
   return app.get(
     "/docs",

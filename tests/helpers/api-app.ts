@@ -3,11 +3,14 @@
  * `app.handle(new Request(...))`.
  */
 import { afterAll, beforeAll, beforeEach } from "bun:test";
+import { randomBytes } from "node:crypto";
 import pino from "pino";
 import { createApiApp } from "../../src/api/app";
+import { GitHubApps } from "../../src/auth/upstream/github-apps";
 import { ensureAdminToken } from "../../src/api/admin-token-bootstrap";
 import { CertificateManager } from "../../src/certificates/certificate-manager";
 import { parseConfig } from "../../src/core/config";
+import { SecretBox } from "../../src/core/secret-box";
 import { createStores } from "../../src/storage/stores";
 import { startTestRedis, type TestRedis } from "./redis-server";
 
@@ -33,7 +36,10 @@ export async function apiHarness(redis: TestRedis, env: Record<string, string> =
     adminEmail: "admin@example.test",
     log,
   });
-  const app = createApiApp({ ...stores, certificateManager, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"] });
+  // A fresh key per harness: what one test seals, no other test can open.
+  const secretBox = new SecretBox(new Uint8Array(randomBytes(32)));
+  const githubApps = new GitHubApps(stores.proxies, secretBox, config.oauth.github);
+  const app = createApiApp({ ...stores, certificateManager, githubApps, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"] });
 
   const call = async (method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string } = {}) => {
     const headers: Record<string, string> = {};
@@ -55,7 +61,7 @@ export async function apiHarness(redis: TestRedis, env: Record<string, string> =
     return { status: response.status, json, headers: response.headers };
   };
 
-  return { app, ...stores, certificateManager, tokens, ownership, call };
+  return { app, ...stores, certificateManager, githubApps, secretBox, tokens, ownership, call };
 }
 
 /** Every key and its value: to prove a rejected request wrote nothing. */
