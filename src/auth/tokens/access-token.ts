@@ -29,7 +29,8 @@ export interface AccessTokenClaims {
 }
 
 export interface VerifyOptions {
-  issuer: string;
+  /** The expected iss; a list when several are ours (a proxy may present its own issuer). */
+  issuer: string | readonly string[];
   /** When given, the token's aud must include it. */
   audience?: string;
   /** Allowed clock skew for exp/nbf/iat; 30 s unless given. */
@@ -88,7 +89,7 @@ async function verify(keys: SigningKeys, token: string, options: VerifyOptions):
   const { payload } = await jwtVerify(token, key, {
     algorithms: ["RS256"],
     typ: TYP,
-    issuer: options.issuer,
+    issuer: typeof options.issuer === "string" ? options.issuer : [...options.issuer],
     audience: options.audience,
     clockTolerance: options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
     requiredClaims: ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"],

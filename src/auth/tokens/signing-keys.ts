@@ -79,7 +79,7 @@ export class SigningKeys implements StreamFollower {
       this.configured = await recordFromPem(this.settings.jwtPrivateKeyPem);
       const retired = await this.makeCurrent(this.configured);
       if (retired) this.log.info({ kid: this.configured.kid, retired }, "configured OAuth signing key made current");
-    } else {
+    } else if (!(await this.redisHasCurrentKey())) {
       const candidate = await generateRecord();
       const kid = String(
         await this.redis.eval(CREATE_IF_NONE, 2, keys.oauthSigningKeys, keys.oauthSigningKeyCurrent, candidate.kid, JSON.stringify(candidate)),
@@ -205,6 +205,12 @@ export class SigningKeys implements StreamFollower {
       queueEvent(tx, { event_type: "oauth_signing_key_rotated", data: { kid: next.kid, retired } });
       return { commit: tx, result: retired };
     });
+  }
+
+  /** Spares a restarting node generating a key it would throw away. */
+  private async redisHasCurrentKey(): Promise<boolean> {
+    const kid = await this.redis.get(keys.oauthSigningKeyCurrent);
+    return kid !== null && (await this.redis.hexists(keys.oauthSigningKeys, kid)) === 1;
   }
 
   private stillPublished(record: SigningKeyRecord): boolean {

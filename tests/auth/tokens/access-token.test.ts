@@ -7,7 +7,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import pino from "pino";
 import { OAuthError } from "../../../src/auth/oauth-error";
-import { signAccessToken, verifyAccessToken, type AccessTokenClaims } from "../../../src/auth/tokens/access-token";
+import { signAccessToken, verifyAccessToken, type AccessTokenClaims, type VerifyOptions } from "../../../src/auth/tokens/access-token";
 import { SigningKeys } from "../../../src/auth/tokens/signing-keys";
 import { startTestRedis, type TestRedis } from "../../helpers/redis-server";
 
@@ -46,7 +46,7 @@ async function forge(payload: Record<string, unknown>, header: Record<string, un
     .sign(privateKey);
 }
 
-async function rejection(token: unknown, options: Partial<{ issuer: string; audience: string; clockToleranceSeconds: number }> = {}): Promise<string> {
+async function rejection(token: unknown, options: Partial<VerifyOptions> = {}): Promise<string> {
   try {
     await verifyAccessToken(keys, token as string, { issuer: ISSUER, ...options });
   } catch (err) {
@@ -106,6 +106,12 @@ describe("verifyAccessToken accepts", () => {
   test("any of its audiences", async () => {
     const { token } = await sign();
     for (const audience of baseClaims().aud) expect((await verifyAccessToken(keys, token, { issuer: ISSUER, audience })).sub).toBe("github-42");
+  });
+
+  test("any of several issuers, when given a list", async () => {
+    const { token } = await sign(60, { iss: "https://proxy.example.test" });
+    expect((await verifyAccessToken(keys, token, { issuer: [ISSUER, "https://proxy.example.test"] })).iss).toBe("https://proxy.example.test");
+    expect(await rejection(token, { issuer: [ISSUER, "https://other-proxy.example.test"] })).toBe("claim iss invalid");
   });
 
   test("a token expired less than the clock tolerance ago (30 s by default)", async () => {

@@ -258,7 +258,7 @@ describe("revocation", () => {
     const grant = await store.createGrant(grantFields());
     const access = await accessToken(grant);
     await store.revokeAccessToken(access.jti);
-    expect(await redis.client.zrange(keys.oauthRevoked, 0, -1)).toEqual([access.jti]);
+    expect(await redis.client.zrange(keys.oauthRevoked, "0", "-1")).toEqual([access.jti]);
     await edge.reload();
     expect(edge.has(access.jti)).toBe(true);
     expect(edge.size).toBe(1);
@@ -278,7 +278,7 @@ describe("keys", () => {
     await accessToken(other);
     await store.rotateRefreshToken(refresh, "client-1"); // reuse: revokes the first grant
 
-    const written = (await redis.client.keys("*")).filter((k) => ![keys.workflowStream, keys.oauthSigningKeys, keys.oauthSigningKeyCurrent].includes(k));
+    const written = (await redis.client.keys("*")).filter((k) => !([keys.workflowStream, keys.oauthSigningKeys, keys.oauthSigningKeyCurrent] as string[]).includes(k));
     expect(written.length).toBeGreaterThan(5);
     for (const key of written) {
       const ttl = await pttl(key);
