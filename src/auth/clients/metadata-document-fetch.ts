@@ -29,7 +29,7 @@ const invalidClient = (why: string) => new OAuthError("invalid_client", why);
 
 export async function fetchMetadataDocument(url: URL, options: DocumentFetchOptions): Promise<FetchedDocument> {
   const signal = AbortSignal.timeout(options.timeoutMs);
-  const target = await pinnedTarget(url, options.allowPrivateAddresses);
+  const target = await beforeDeadline(pinnedTarget(url, options.allowPrivateAddresses), signal);
   let response: Response;
   try {
     response = await options.fetch(target.href, {
@@ -107,6 +107,15 @@ async function readLimited(response: Response, maxBytes: number, signal: AbortSi
     throw invalidClient(`the client metadata document could not be read: ${describe(error, signal)}`);
   }
   return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+/** DNS lookups cannot be aborted; the deadline still holds for the caller. */
+function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(invalidClient("the client metadata document could not be fetched: timed out"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function describe(error: unknown, signal: AbortSignal): string {

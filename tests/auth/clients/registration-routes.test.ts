@@ -148,6 +148,7 @@ describe("POST /register", () => {
     ["invalid UTF-8", { raw: new Uint8Array([0x7b, 0xff, 0x7d]) }, 400, "invalid_client_metadata"],
     ["a form body", { raw: "redirect_uris=https://c.example/cb", contentType: "application/x-www-form-urlencoded" }, 400, "invalid_client_metadata"],
     ["no content type", { raw: "{}", contentType: "" }, 400, "invalid_client_metadata"],
+    ["deeply nested JSON", { raw: `{"redirect_uris":${"[".repeat(30_000)}${"]".repeat(30_000)}}` }, 400, "invalid_client_metadata"],
     ["a 65 KiB body", { raw: JSON.stringify({ redirect_uris: ["https://c.example/cb"], pad: "x".repeat(65 * 1024) }) }, 413, "invalid_request"],
   ];
   for (const [name, options, status, code] of badBodies) {
