@@ -32,6 +32,8 @@ import {
   type RotateResult,
 } from "./token-records";
 
+export type { AccessTokenRecord, GrantRecord, RefreshTokenRecord, RotateResult } from "./token-records";
+
 export interface TokenLifetimes {
   readonly accessTokenLifetimeSeconds: number;
   readonly refreshTokenLifetimeSeconds: number;
