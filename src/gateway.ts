@@ -11,6 +11,8 @@ import { VERSION } from "./core/version";
 import { ensureAdminToken } from "./api/admin-token-bootstrap";
 import { apiFetch, createApiApp } from "./api/app";
 import { API_MAX_BODY_BYTES } from "./api/body-limit";
+import { createAuthorizationServer } from "./auth/authorization-server";
+import { loadSecretsKey } from "./core/secret-box";
 import { CertificateManager } from "./certificates/certificate-manager";
 import { LiveCertificates } from "./certificates/live-certificates";
 import { startHttpEdge } from "./dispatcher/edge";
@@ -66,7 +68,18 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   const stores = createStores(redis);
   const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log);
-  const live = new LiveConfig(redis, stores, log, [certificates]);
+  const authHostnames = config.oauth.authHostnames;
+  const authorizationServer = createAuthorizationServer({
+    redis,
+    settings: config.oauth,
+    proxies: stores.proxies,
+    secretsKey: loadSecretsKey(config.oauth.secretsKey, config.dataDir),
+    // Strict resource validation: a resource must be on a host this gateway serves.
+    servesHost: (host) => authHostnames.includes(host) || live.table.lookup(host) !== undefined,
+    log,
+  });
+  const { signingKeys, revoked } = authorizationServer.context;
+  const live = new LiveConfig(redis, stores, log, [certificates, signingKeys, revoked]);
   const certificateManager = new CertificateManager({
     redis,
     certificates: stores.certificates,
@@ -100,11 +113,17 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       log,
     });
 
+    // The signing key exists before any node's follower reloads it.
+    await authorizationServer.start();
     await live.start();
 
     certificateManager.start();
 
-    const api = { fetch: apiFetch(createApiApp({ ...stores, certificateManager, redis, log, startedAt, apiHostnames: config.apiHostnames })) };
+    const api = {
+      fetch: apiFetch(
+        createApiApp({ ...stores, certificateManager, redis, log, startedAt, apiHostnames: config.apiHostnames, githubApps: authorizationServer.githubApps }),
+      ),
+    };
     const apiServer = listenOrExplain("API_PORT", () =>
       Bun.serve({ hostname: config.apiBind, port: config.apiPort, maxRequestBodySize: API_MAX_BODY_BYTES, fetch: api.fetch }),
     );
@@ -114,6 +133,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       port: config.httpPort,
       apiHostnames: config.apiHostnames,
       api,
+      oauth: { hostnames: authHostnames, app: authorizationServer.app },
       table: () => live.table,
       engine,
       trustedProxies: config.trustedProxies,

@@ -54,6 +54,10 @@ export interface OAuthSettings {
   readonly upstream: UpstreamKind;
   readonly github: GitHubSettings;
   readonly oidc: OidcSettings | null;
+  /** OAUTH_CLIENT_METADATA_DOCUMENTS: clients may use an https URL to a metadata document as their client_id. */
+  readonly clientMetadataDocuments: boolean;
+  /** OAUTH_CLIENT_METADATA_ALLOW_PRIVATE: fetch those documents from private/loopback addresses too (off: no SSRF into the LAN). */
+  readonly clientMetadataAllowPrivate: boolean;
   /** OAUTH_SECRETS_KEY (base64, 32 bytes): encrypts per-proxy client secrets at rest; null = a key file in the data dir. */
   readonly secretsKey: Uint8Array | null;
 }
@@ -167,6 +171,8 @@ export function parseOAuthSettings({ read, bool }: OAuthConfigReader, baseDomain
     maxResourcesPerToken: integer("MCP_MAX_RESOURCES_PER_TOKEN", 5, 1, 100, "resources"),
     resourceValidationStrict: bool("MCP_RESOURCE_VALIDATION_STRICT", true),
     registrationRateLimitPerMinute: integer("OAUTH_REGISTRATION_RATE_LIMIT", 20, 1, 100_000, "registrations per minute"),
+    clientMetadataDocuments: bool("OAUTH_CLIENT_METADATA_DOCUMENTS", true),
+    clientMetadataAllowPrivate: bool("OAUTH_CLIENT_METADATA_ALLOW_PRIVATE", false),
     upstream,
     github,
     oidc,

@@ -38,6 +38,8 @@ export async function callback(context: OAuthServerContext, request: Request): P
       redirectUri: login.callback_uri,
       proxyHostname: login.proxy_hostname,
       secrets: login.upstream_secrets,
+      // RFC 9207: a provider that names itself in the callback is checked against it.
+      iss: param(query, "iss"),
     });
   } catch (err) {
     if (!(err instanceof UpstreamError)) throw err;

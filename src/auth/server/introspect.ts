@@ -51,7 +51,7 @@ async function describe(context: OAuthServerContext, presented: string): Promise
     sub: refresh.grant.sub,
     aud: refresh.grant.resources,
     iss: context.settings.issuer,
-    exp: refresh.expiresAt,
+    exp: refresh.expires_at,
   };
 }
 

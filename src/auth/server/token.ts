@@ -9,7 +9,7 @@ import { OAuthError, oauthErrorResponse } from "../oauth-error";
 import { narrowResources, narrowScope } from "../resources";
 import { signAccessToken } from "../tokens/access-token";
 import { pkceS256Matches } from "../tokens/pkce";
-import type { GrantRecord } from "../tokens/token-store";
+import type { GrantRecord } from "../tokens/token-records";
 import type { OAuthServerContext } from "./context";
 import { effectiveIssuer } from "./metadata";
 import { param, readForm, requireParam } from "./request-facts";

@@ -1,0 +1,80 @@
+/**
+ * Builds the authorization server from the settings: its stores on Redis, the
+ * signing keys and the revoked-token list (both followed through the workflow
+ * stream, so every node holds them in memory), the upstream identity
+ * provider, and the app the edge serves on the auth hostnames.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "../core/logger";
+import { MCP_SCOPES, type OAuthSettings } from "../core/oauth-config";
+import { SecretBox } from "../core/secret-box";
+import type { ProxyRepository } from "../storage/proxy-repository";
+import { ClientResolverWithDocuments } from "./clients/client-metadata-document";
+import { ClientStore } from "./clients/client-store";
+import { createOAuthApp } from "./oauth-app";
+import type { ResourcePolicy } from "./resources";
+import type { OAuthServerContext } from "./server/context";
+import { PendingLogins } from "./server/pending-logins";
+import { AuthorizationCodes } from "./tokens/authorization-codes";
+import { RevokedTokens } from "./tokens/revoked-tokens";
+import { SigningKeys } from "./tokens/signing-keys";
+import { TokenStore } from "./tokens/token-store";
+import { createUpstreamLogin } from "./upstream/create-upstream-login";
+import { GitHubApps } from "./upstream/github-apps";
+
+export interface AuthorizationServerDeps {
+  readonly redis: Redis;
+  readonly settings: OAuthSettings;
+  readonly proxies: ProxyRepository;
+  /** The key that encrypts per-proxy client secrets (loadSecretsKey). */
+  readonly secretsKey: Uint8Array;
+  /** True when this gateway serves the resource's host (strict resource validation). */
+  readonly servesHost: (host: string) => boolean;
+  readonly log: Logger;
+}
+
+export interface AuthorizationServer {
+  readonly context: OAuthServerContext;
+  readonly githubApps: GitHubApps;
+  readonly app: ReturnType<typeof createOAuthApp>;
+  /** Loads (or creates) the signing key; call before the edge serves. */
+  start(): Promise<void>;
+}
+
+export function createAuthorizationServer(deps: AuthorizationServerDeps): AuthorizationServer {
+  const { redis, settings, log } = deps;
+  const clients = new ClientStore(redis, { clientLifetimeSeconds: settings.clientLifetimeSeconds });
+  const githubApps = new GitHubApps(deps.proxies, new SecretBox(deps.secretsKey), settings.github);
+  const resources: ResourcePolicy = {
+    maxResources: settings.maxResourcesPerToken,
+    strict: settings.resourceValidationStrict,
+    isServed: (_resource, host) => deps.servesHost(host),
+  };
+  const context: OAuthServerContext = {
+    settings,
+    redis,
+    supportedScopes: MCP_SCOPES,
+    clients,
+    clientResolver: new ClientResolverWithDocuments(clients, {
+      enabled: settings.clientMetadataDocuments,
+      allowPrivateAddresses: settings.clientMetadataAllowPrivate,
+      supportedScopes: MCP_SCOPES,
+    }),
+    signingKeys: new SigningKeys(redis, settings, log),
+    tokens: new TokenStore(redis, settings),
+    codes: new AuthorizationCodes(redis),
+    revoked: new RevokedTokens(redis),
+    pendingLogins: new PendingLogins(redis, settings.sessionTimeoutSeconds),
+    upstream: createUpstreamLogin(settings, githubApps),
+    resources,
+    proxy: (hostname) => deps.proxies.get(hostname),
+    clientIdMetadataDocuments: settings.clientMetadataDocuments,
+    log,
+  };
+  return {
+    context,
+    githubApps,
+    app: createOAuthApp(context),
+    start: () => context.signingKeys.start(),
+  };
+}
