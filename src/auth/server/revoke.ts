@@ -37,13 +37,13 @@ export async function revoke(context: OAuthServerContext, request: Request): Pro
 
 /**
  * The claims of one of our access tokens, or null. Our signature proves we
- * minted it, whichever issuer (a proxy may have its own) it names; expiry is
- * not checked because revoking an expired token is harmless.
+ * minted it, whichever issuer (a proxy may have its own) it names. An expired
+ * token is null: there is nothing left to revoke.
  */
 export async function accessTokenClaims(context: OAuthServerContext, presented: string) {
   if (presented.split(".").length !== 3) return null;
   try {
-    return await verifyAccessToken(context.signingKeys, presented, { ignoreExpiry: true });
+    return await verifyAccessToken(context.signingKeys, presented, {});
   } catch {
     return null;
   }

@@ -29,8 +29,12 @@ export interface AccessTokenClaims {
 }
 
 export interface VerifyOptions {
-  /** The expected iss; a list when several are ours (a proxy may present its own issuer). */
-  issuer: string | readonly string[];
+  /**
+   * The expected iss; a list when several are ours (a proxy may present its own issuer).
+   * Absent only for the authorization server's own endpoints, where our signature
+   * already proves we minted the token, whichever issuer it names.
+   */
+  issuer?: string | readonly string[];
   /** When given, the token's aud must include it. */
   audience?: string;
   /** Allowed clock skew for exp/nbf/iat; 30 s unless given. */
@@ -89,7 +93,7 @@ async function verify(keys: SigningKeys, token: string, options: VerifyOptions):
   const { payload } = await jwtVerify(token, key, {
     algorithms: ["RS256"],
     typ: TYP,
-    issuer: typeof options.issuer === "string" ? options.issuer : [...options.issuer],
+    issuer: options.issuer === undefined || typeof options.issuer === "string" ? options.issuer : [...options.issuer],
     audience: options.audience,
     clockTolerance: options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
     requiredClaims: ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"],
