@@ -38,7 +38,7 @@ export function createOAuthApp(context: OAuthServerContext) {
   const metadata = async (request: Request) => {
     const proxy = await proxyForHost(context, requestHost(request));
     const document = authorizationServerMetadata(context.settings.issuer, proxy, { clientIdMetadataDocuments: context.clientIdMetadataDocuments });
-    return withCors(Response.json(document, { headers: { "cache-control": "public, max-age=300" } }));
+    return Response.json(document, { headers: { "cache-control": "public, max-age=300" } });
   };
   // RFC 8414 §3.1: the path-aware form inserts the issuer's path after the well-known name.
   const pathAwareMetadata = (request: Request, suffix: string) => {
@@ -47,22 +47,22 @@ export function createOAuthApp(context: OAuthServerContext) {
     return metadata(request);
   };
 
-  return new Elysia({ name: "oauth-server", strictPath: false })
+  const app = new Elysia({ name: "oauth-server", strictPath: false })
     .onError(({ error, request }) => {
-      if (error instanceof OAuthError) return withCors(tokenErrorResponse(error, request));
+      if (error instanceof OAuthError) return tokenErrorResponse(error, request);
       if ((error as { code?: string }).code === "NOT_FOUND") return notFound();
       context.log.error({ err: error, path: new URL(request.url).pathname }, "oauth endpoint failed");
-      return withCors(oauthErrorResponse(new OAuthError("server_error", "internal error; see the gateway log")));
+      return oauthErrorResponse(new OAuthError("server_error", "internal error; see the gateway log"));
     })
     .options("/*", () => new Response(null, { status: 204, headers: CORS }))
     .get("/.well-known/oauth-authorization-server", ({ request }) => metadata(request))
     .get("/.well-known/oauth-authorization-server/*", ({ request, params }) => pathAwareMetadata(request, params["*"]))
     .get("/.well-known/openid-configuration", ({ request }) => metadata(request))
-    .get("/jwks", () => withCors(Response.json(context.signingKeys.jwks(), { headers: { "cache-control": "public, max-age=60" } })))
+    .get("/jwks", () => Response.json(context.signingKeys.jwks(), { headers: { "cache-control": "public, max-age=60" } }))
     .get("/authorize", ({ request }) => authorize(context, request))
     .get("/callback", ({ request }) => callback(context, request))
-    .post("/token", async ({ request }) => withCors(await token(context, request)), raw)
-    .post("/revoke", async ({ request }) => withCors(await revoke(context, request)), raw)
+    .post("/token", ({ request }) => token(context, request), raw)
+    .post("/revoke", ({ request }) => revoke(context, request), raw)
     .post("/introspect", ({ request }) => introspect(context, request), raw)
     .get("/verify", ({ request }) => verify(context, request))
     .post("/verify", ({ request }) => verify(context, request), raw)
@@ -75,6 +75,8 @@ export function createOAuthApp(context: OAuthServerContext) {
         rateLimitPerMinute: context.settings.registrationRateLimitPerMinute,
       }),
     );
+  // Every answer carries the CORS headers, error pages and Elysia's own errors included.
+  return { fetch: async (request: Request): Promise<Response> => withCors(await app.handle(request)) };
 }
 
 export type OAuthApp = ReturnType<typeof createOAuthApp>;

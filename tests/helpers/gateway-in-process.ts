@@ -4,6 +4,7 @@
  */
 import pino from "pino";
 import { parseConfig } from "../../src/core/config";
+import { createLogger } from "../../src/core/logger";
 import { startGateway, type Gateway } from "../../src/gateway";
 import { freePort } from "./ports";
 import { peerCertificate } from "./test-ca";
@@ -22,7 +23,8 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startTestGateway(redis: TestRedis, env: Record<string, string> = {}): Promise<TestGateway> {
+/** `logLines`, when given, collects every log line (debug and up) as the gateway writes it. */
+export async function startTestGateway(redis: TestRedis, env: Record<string, string> = {}, options: { logLines?: string[] } = {}): Promise<TestGateway> {
   const config = parseConfig({
     REDIS_URL: redis.url,
     ADMIN_TOKEN: GATEWAY_ADMIN,
@@ -37,7 +39,9 @@ export async function startTestGateway(redis: TestRedis, env: Record<string, str
     AUTO_CERTIFICATES: "false",
     ...env,
   });
-  const gateway = await startGateway(config, pino({ level: "silent" }));
+  const lines = options.logLines;
+  const log = lines ? createLogger("debug", { write: (line: string) => void lines.push(line) }) : pino({ level: "silent" });
+  const gateway = await startGateway(config, log);
   const apiBase = `http://127.0.0.1:${gateway.apiPort}`;
   const edge = `http://127.0.0.1:${gateway.httpPort}`;
   return {

@@ -60,11 +60,13 @@ export function authorizePath(params: AuthorizeParams): string {
  */
 export async function followLogin(gw: TestGateway, firstPath: string, host = AUTH_HOST, stopAt?: string): Promise<{ final: URL | null; response: Response }> {
   let response = await edgeRequest(gw, host, firstPath);
+  let current = new URL(`http://${host}${firstPath}`);
   for (let hops = 0; hops < 10; hops++) {
     const location = response.headers.get("location");
     if (response.status < 300 || response.status >= 400 || !location) return { final: null, response };
-    const url = new URL(location);
-    if (stopAt && location.startsWith(stopAt)) return { final: url, response };
+    const url = new URL(location, current);
+    current = url;
+    if (stopAt && url.href.startsWith(stopAt)) return { final: url, response };
     if (url.hostname === "127.0.0.1" || url.hostname === "localhost") {
       // The identity provider (a loopback test server).
       response = await fetch(url, { redirect: "manual" });
