@@ -9,6 +9,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../core/logger";
 import { VERSION } from "../core/version";
 import type { CertificateManager } from "../certificates/certificate-manager";
+import type { OAuthServerContext } from "../auth/server/context";
 import type { GitHubApps } from "../auth/upstream/github-apps";
 import type { CertificateRepository } from "../storage/certificate-repository";
 import type { ProxyRepository } from "../storage/proxy-repository";
@@ -19,6 +20,9 @@ import { refuseApiBody } from "./body-limit";
 import { errorHandler } from "./error-handler";
 import { certificateRoutes } from "./routes/certificates";
 import { healthRoutes } from "./routes/health";
+import { oauthAdminRoutes } from "./routes/oauth-admin";
+import { oauthStatusRoutes } from "./routes/oauth-status";
+import { proxyOAuthServerRoutes } from "./routes/proxy-oauth-server";
 import { proxyGitHubOAuthRoutes } from "./routes/proxy-github-oauth";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
@@ -33,6 +37,8 @@ export interface ApiDependencies {
   readonly certificateManager: CertificateManager;
   /** Per-proxy GitHub OAuth apps: seals their client secrets before they are stored. */
   readonly githubApps: GitHubApps;
+  /** The authorization server (createAuthorizationServer().context), for /api/v1/oauth/* and proxies' oauth-server settings. */
+  readonly oauth: OAuthServerContext;
   /** Hostnames the API answers on HTTP_PORT; no proxy may take them. */
   readonly apiHostnames: readonly string[];
   readonly log: Logger;
@@ -61,7 +67,7 @@ export function createApiApp(deps: ApiDependencies) {
       }),
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)).use(proxyGitHubOAuthRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes(deps)).use(certificateRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes(deps)).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)));
 
   return app.get(
     "/docs",

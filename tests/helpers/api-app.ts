@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach } from "bun:test";
 import { randomBytes } from "node:crypto";
 import pino from "pino";
 import { createApiApp } from "../../src/api/app";
+import { createAuthorizationServer } from "../../src/auth/authorization-server";
 import { GitHubApps } from "../../src/auth/upstream/github-apps";
 import { ensureAdminToken } from "../../src/api/admin-token-bootstrap";
 import { CertificateManager } from "../../src/certificates/certificate-manager";
@@ -37,9 +38,13 @@ export async function apiHarness(redis: TestRedis, env: Record<string, string> =
     log,
   });
   // A fresh key per harness: what one test seals, no other test can open.
-  const secretBox = new SecretBox(new Uint8Array(randomBytes(32)));
+  const secretsKey = new Uint8Array(randomBytes(32));
+  const secretBox = new SecretBox(secretsKey);
+  // The OAuth admin API works on a real authorization server; every resource counts as served here.
+  const authorizationServer = createAuthorizationServer({ redis: redis.client, settings: config.oauth, proxies: stores.proxies, secretsKey, servesHost: () => true, log });
+  await authorizationServer.start();
   const githubApps = new GitHubApps(stores.proxies, secretBox, config.oauth.github);
-  const app = createApiApp({ ...stores, certificateManager, githubApps, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"] });
+  const app = createApiApp({ ...stores, certificateManager, githubApps, oauth: authorizationServer.context, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"] });
 
   const call = async (method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string } = {}) => {
     const headers: Record<string, string> = {};
@@ -61,7 +66,7 @@ export async function apiHarness(redis: TestRedis, env: Record<string, string> =
     return { status: response.status, json, headers: response.headers };
   };
 
-  return { app, ...stores, certificateManager, githubApps, secretBox, tokens, ownership, call };
+  return { app, ...stores, certificateManager, githubApps, secretBox, authorizationServer, tokens, ownership, call };
 }
 
 /** Every key and its value: to prove a rejected request wrote nothing. */
