@@ -121,7 +121,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
     const api = {
       fetch: apiFetch(
-        createApiApp({ ...stores, certificateManager, redis, log, startedAt, apiHostnames: config.apiHostnames, githubApps: authorizationServer.githubApps }),
+        createApiApp({
+          ...stores,
+          certificateManager,
+          redis,
+          log,
+          startedAt,
+          apiHostnames: config.apiHostnames,
+          githubApps: authorizationServer.githubApps,
+          oauth: authorizationServer.context,
+        }),
       ),
     };
     const apiServer = listenOrExplain("API_PORT", () =>
