@@ -110,6 +110,7 @@ describe("bad proxy input gets a 4xx JSON error and writes nothing", () => {
     ["bad header name", "POST", "/api/v1/proxy/targets/", { ...base, custom_headers: { "Bad Name": "1" } }, 422, /header name/],
     ["duplicate hostname", "POST", "/api/v1/proxy/targets/", { hostname: "taken.example.com", target_url: "http://127.0.0.1:1" }, 409, /already exists/],
     ["API hostname", "POST", "/api/v1/proxy/targets/", { ...base, hostname: "localhost" }, 409, /reserved for the API/],
+    ["auth hostname", "POST", "/api/v1/proxy/targets/", { ...base, hostname: "auth.localhost" }, 409, /authorization server/],
     ["hostname change on update", "PUT", "/api/v1/proxy/targets/taken.example.com", { hostname: "other.example.com" }, 422, /cannot change/],
     ["bad target on update", "PUT", "/api/v1/proxy/targets/taken.example.com", { target_url: "file:///etc/passwd" }, 422, /only http/],
     ["bad route_mode", "PUT", "/api/v1/proxy/targets/taken.example.com/routes", { route_mode: "some" }, 422, /route_mode/],

@@ -37,6 +37,7 @@ export function proxyTargetRoutes(deps: {
   certificates: CertificateRepository;
   certificateManager: CertificateManager;
   apiHostnames: readonly string[];
+  oauth: { settings: { authHostnames: readonly string[] } };
 }) {
   const { proxies } = deps;
 
@@ -66,6 +67,9 @@ export function proxyTargetRoutes(deps: {
         if (cert_email !== undefined && !isEmail(cert_email)) throw invalid(`cert_email: ${JSON.stringify(cert_email)} is not an email address`);
         const { hostname, ...settings } = checkProxySettings(fields);
         if (deps.apiHostnames.includes(hostname)) throw conflict(`${hostname} is reserved for the API (API_HOSTNAME)`);
+        if (deps.oauth.settings.authHostnames.includes(hostname)) {
+          throw conflict(`${hostname} is the authorization server's hostname (auth.{BASE_DOMAIN} or OAUTH_ISSUER)`);
+        }
         const now = new Date().toISOString();
         const record: ProxyRecord = {
           hostname,
