@@ -6,6 +6,7 @@ import { Command, Option } from "commander";
 import { VERSION } from "../core/version";
 import { ApiClient } from "./api-client";
 import { registerCertCommands } from "./commands/cert";
+import { registerOAuthCommands } from "./commands/oauth";
 import { registerProxyCommands } from "./commands/proxy";
 import { registerRouteCommands } from "./commands/route";
 import { registerTokenCommands } from "./commands/token";
@@ -48,5 +49,6 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   registerProxyCommands(program, context);
   registerRouteCommands(program, context);
   registerCertCommands(program, context);
+  registerOAuthCommands(program, context);
   return program;
 }

@@ -6,6 +6,7 @@ import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
 import { renderItem, renderList, type Column } from "../output";
 import type { OutputFormat } from "../settings";
+import { registerProxyOAuthCommands } from "./oauth-proxy";
 import { ROUTE_COLUMNS, splitList, type RouteView } from "./route";
 
 /** The fields the CLI reads; show/create print every field the API returns. */
@@ -244,4 +245,6 @@ export function registerProxyCommands(program: Command, context: CommandContext)
       if (Object.keys(body).length === 0) throw new CliError("proxy routes-set: nothing to set; give --mode, --enable-route or --disable-route");
       print(renderRouteControl(await client.put<RouteControlView>(`${path(hostname)}/routes`, body), settings.format));
     });
+
+  registerProxyOAuthCommands(proxy, context);
 }
