@@ -372,3 +372,98 @@ cert-renew name token="":
 cert-delete name force="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cert delete {{ quote(name) }} \
         {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}
+
+# ---- OAuth (wrap `portcullis oauth …` and `portcullis proxy oauth-server-…|github-oauth-…`) ----
+# The OAuth admin API needs the admin token. Lists are comma-separated; booleans are "true" or "false"; "" leaves a value as it is.
+
+# Print a new RSA-2048 signing key for OAUTH_JWT_PRIVATE_KEY_B64 (made locally: no gateway or token needed)
+oauth-key-generate token="":
+    @{{ cli }} oauth key-generate
+
+# Show the current signing key's kid and the published JWKS
+oauth-keys token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth keys
+
+# Make a new signing key current on every node (a key from OAUTH_JWT_PRIVATE_KEY_B64 is rotated by changing it)
+oauth-key-rotate token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth key-rotate
+
+# Create the global routes (priority 95) that send /authorize, /token, … on every proxy to auth.<domain>; safe to run again
+oauth-routes-setup domain token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth routes-setup {{ quote(domain) }}
+
+# Register an OAuth client (default redirect URI http://127.0.0.1/callback); its secret is shown only now
+oauth-client-register name redirect-uri="" scope="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth client-register {{ quote(name) }} \
+        {{ if redirect-uri != '' { '--redirect-uri ' + quote(redirect-uri) } else { '' } }} \
+        {{ if scope != '' { '--scope ' + quote(scope) } else { '' } }}
+
+# List OAuth clients; active-only=true leaves out expired ones
+oauth-clients-list active-only="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth clients-list \
+        {{ if active-only == 'true' { '--active-only' } else if active-only == 'false' { '' } else if active-only == '' { '' } else { error('active-only: expected true or false, got ' + quote(active-only)) } }}
+
+# Show one OAuth client
+oauth-client-show client-id token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth client-show {{ quote(client-id) }}
+
+# Delete an OAuth client and revoke its sessions
+oauth-client-delete client-id token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth client-delete {{ quote(client-id) }}
+
+# List active sessions (logins and their refresh tokens)
+oauth-sessions-list token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth sessions-list
+
+# Revoke a session: its refresh token and every access token it issued
+oauth-session-revoke session-id token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth session-revoke {{ quote(session-id) }}
+
+# Mint an access token for an MCP server (its URL becomes the token's audience) and print a curl that uses it
+oauth-test-tokens server-url token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth test-tokens {{ quote(server-url) }}
+
+# The authorization server at a glance: issuer, upstream, signing key, counts
+oauth-status token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth status
+
+# Can the authorization server work (signing key, upstream credentials, Redis)? Fails when degraded
+oauth-health token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth health
+
+# Set some of a proxy's authorization server metadata; fields left "" keep their values
+proxy-oauth-server-set hostname issuer="" scopes="" grant-types="" response-types="" token-auth-methods="" claims="" pkce-required="" custom-metadata="" override-defaults="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy oauth-server-set {{ quote(hostname) }} \
+        {{ if issuer != '' { '--issuer ' + quote(issuer) } else { '' } }} \
+        {{ if scopes != '' { '--scopes ' + quote(scopes) } else { '' } }} \
+        {{ if grant-types != '' { '--grant-types ' + quote(grant-types) } else { '' } }} \
+        {{ if response-types != '' { '--response-types ' + quote(response-types) } else { '' } }} \
+        {{ if token-auth-methods != '' { '--token-auth-methods ' + quote(token-auth-methods) } else { '' } }} \
+        {{ if claims != '' { '--claims ' + quote(claims) } else { '' } }} \
+        {{ if pkce-required == 'true' { '--pkce-required' } else if pkce-required == 'false' { '--no-pkce-required' } else if pkce-required == '' { '' } else { error('pkce-required: expected true or false, got ' + quote(pkce-required)) } }} \
+        {{ if custom-metadata != '' { '--custom-metadata ' + quote(custom-metadata) } else { '' } }} \
+        {{ if override-defaults == 'true' { '--override-defaults' } else if override-defaults == 'false' { '--no-override-defaults' } else if override-defaults == '' { '' } else { error('override-defaults: expected true or false, got ' + quote(override-defaults)) } }}
+
+# Show a proxy's authorization server settings and the metadata they produce
+proxy-oauth-server-show hostname token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy oauth-server-show {{ quote(hostname) }}
+
+# Reset a proxy's authorization server settings to the defaults
+proxy-oauth-server-clear hostname token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy oauth-server-clear {{ quote(hostname) }}
+
+# Give a proxy its own GitHub OAuth app; client-secret "-" reads it from stdin (out of shell history)
+proxy-github-oauth-set hostname client-id client-secret token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy github-oauth-set {{ quote(hostname) }} {{ quote(client-id) }} {{ quote(client-secret) }}
+
+# Show a proxy's GitHub OAuth app (client ID, and whether a secret is set; never the secret)
+proxy-github-oauth-show hostname token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy github-oauth-show {{ quote(hostname) }}
+
+# Remove a proxy's own GitHub OAuth app (its users log in through the default app)
+proxy-github-oauth-clear hostname token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy github-oauth-clear {{ quote(hostname) }}
+
+# List the proxies with their own GitHub OAuth app
+proxy-github-oauth-list token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy github-oauth-list
