@@ -186,6 +186,15 @@ describe("clients", () => {
     expect((await call("GET", `/oauth/clients/${a.client_id}`)).json).toMatchObject({ active_sessions: 2, active_tokens: 2 });
   });
 
+  test("a client known only by its metadata document URL: its tokens by the percent-encoded id", async () => {
+    const documentClient = "https://app.example.net/oauth/client.json";
+    const session = await login(documentClient);
+    const res = await call("GET", `/oauth/clients/${encodeURIComponent(documentClient)}/tokens`);
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ client_id: documentClient, registered: false, tokens: [{ jti: session.jti }] });
+    expect((await call("GET", `/oauth/clients/${encodeURIComponent(documentClient)}`)).status).toBe(404);
+  });
+
   test("deleting a client revokes its sessions and leaves other clients' alone", async () => {
     const doomed = await registerClient();
     const other = await registerClient();

@@ -21,7 +21,7 @@ import { keys } from "../../storage/keys";
 import type { ProxyRecord } from "../../storage/proxy-repository";
 import { AdminClientBody, checkTestTokenScope, checkTestTokenUsername, TestTokenBody } from "../schemas/oauth";
 import { accessTokenView, clientView, isoSeconds, sessionView } from "../schemas/oauth-views";
-import { accessTokenRecords, adminCaller, listSessions, revokedFlags, sessionDetails, tokenStatistics, type OAuthApiDependencies } from "./oauth-status";
+import { accessTokenRecords, adminCaller, listSessions, revokedFlags, sessionDetails, signingKeyState, tokenStatistics, type OAuthApiDependencies } from "./oauth-status";
 
 /** The client_id of tokens the admin mints with POST /oauth/test-tokens; no registered client has it. */
 export const ADMIN_TEST_CLIENT_ID = "portcullis-admin";
@@ -42,10 +42,7 @@ export function oauthAdminRoutes(deps: OAuthApiDependencies) {
   const issuer = () => oauth.settings.issuer;
 
   const tokensWithFlags = async (records: Awaited<ReturnType<typeof accessTokenRecords>>) => {
-    const flags = await revokedFlags(
-      oauth,
-      records.map((r) => r.jti),
-    );
+    const flags = await revokedFlags(oauth, records.map((r) => r.jti));
     return records.map((record, i) => accessTokenView(record, flags[i] ?? false));
   };
 
@@ -214,11 +211,10 @@ export function oauthAdminRoutes(deps: OAuthApiDependencies) {
       // Signing keys
       .get(
         "/keys",
-        () => ({
-          current_kid: oauth.signingKeys.current().kid,
-          source: oauth.settings.jwtPrivateKeyPem !== null ? ("configured" as const) : ("generated" as const),
-          jwks: oauth.signingKeys.jwks(),
-        }),
+        () => {
+          const { kid, source } = signingKeyState(oauth);
+          return { current_kid: kid, source, jwks: oauth.signingKeys.jwks() };
+        },
         { detail: { summary: "The current signing key's kid and the published JWKS (public keys only)" } },
       )
       .post(
@@ -227,7 +223,7 @@ export function oauthAdminRoutes(deps: OAuthApiDependencies) {
           if (oauth.settings.jwtPrivateKeyPem !== null) {
             throw conflict("the signing key comes from OAUTH_JWT_PRIVATE_KEY_B64: rotate it by changing that variable and restarting the gateway");
           }
-          const previous = oauth.signingKeys.current().kid;
+          const previous = signingKeyState(oauth).kid;
           const { kid, retired } = await oauth.signingKeys.rotate();
           return { kid, previous_kid: previous, retired, retired_keys_published_for_seconds: oauth.settings.accessTokenLifetimeSeconds };
         },
@@ -250,6 +246,12 @@ export function oauthAdminRoutes(deps: OAuthApiDependencies) {
           }
           const lifetime = body.lifetime_seconds ?? Math.min(oauth.settings.accessTokenLifetimeSeconds, maxLifetime);
           const sub = `admin-${username}`;
+          // Signed before anything is stored: a failure leaves no empty session behind.
+          const { token, claims } = await signAccessToken(
+            oauth.signingKeys,
+            { iss: oauth.settings.issuer, sub, aud: resources, client_id: ADMIN_TEST_CLIENT_ID, azp: ADMIN_TEST_CLIENT_ID, scope, login: username },
+            lifetime,
+          );
           const grant = await oauth.tokens.createGrant({
             client_id: ADMIN_TEST_CLIENT_ID,
             sub,
@@ -258,13 +260,8 @@ export function oauthAdminRoutes(deps: OAuthApiDependencies) {
             scope,
             resources,
             proxy_hostname: null,
-            auth_time: Math.floor(Date.now() / 1000),
+            auth_time: claims.iat,
           });
-          const { token, claims } = await signAccessToken(
-            oauth.signingKeys,
-            { iss: oauth.settings.issuer, sub, aud: resources, client_id: ADMIN_TEST_CLIENT_ID, azp: ADMIN_TEST_CLIENT_ID, scope, login: username },
-            lifetime,
-          );
           await oauth.tokens.recordAccessToken(claims, grant.grant_id);
           oauth.log.info({ jti: claims.jti, sub, aud: resources, by: caller.name }, "admin minted a test access token");
           set.status = 201;
