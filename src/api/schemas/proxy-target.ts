@@ -9,6 +9,7 @@ import { invalid } from "../../core/errors";
 import type { ProxyRecord } from "../../storage/proxy-repository";
 import { checkHeaderMap } from "./headers";
 import { checkHostnamePattern } from "./hostname";
+import { checkOAuthServerSettings } from "./oauth";
 
 /** Ten years: far beyond the two years browsers' preload lists ask for. */
 const HSTS_MAX_AGE_LIMIT = 315_360_000;
@@ -155,5 +156,7 @@ export function checkProxySettings<T extends ProxyUpdate>(body: T): T {
   if (body.custom_headers) checkHeaderMap("custom_headers", body.custom_headers, "request");
   if (body.custom_response_headers) checkHeaderMap("custom_response_headers", body.custom_response_headers, "response");
   if (body.hostname !== undefined) checked.hostname = checkHostnamePattern("hostname", body.hostname);
+  // The same rules as /proxy/targets/{hostname}/oauth-server, whichever endpoint sets them.
+  Object.assign(checked, checkOAuthServerSettings(body));
   return checked;
 }
