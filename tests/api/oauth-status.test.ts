@@ -36,7 +36,7 @@ async function seed(api: ReturnType<typeof useApiHarness>["api"]) {
     proxy_hostname: null,
     issuer: settings.issuer,
     callback_uri: `${settings.issuer}/callback`,
-    upstream_secrets: { verifier: "upstream-pkce-verifier-secret" },
+    browser_binding_hash: "", upstream_secrets: { verifier: "upstream-pkce-verifier-secret" },
     created_at: 0,
   });
   return { confidential, publicClient };

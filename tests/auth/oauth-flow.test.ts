@@ -389,17 +389,37 @@ describe("allowlist at callback", () => {
     await gw.api("PUT", "/api/v1/proxy/targets/other.example.test", { auth_required_users: null });
   });
 
-  test("a replayed callback finds no login", async () => {
+  test("the callback is accepted once, and only from the browser that started the sign-in", async () => {
     const client = await publicClient();
     const pkce = pkcePair();
     const first = await edgeRequest(gw, AUTH_HOST, authorizePath({ client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: pkce.challenge, code_challenge_method: "S256", resource: [RESOURCE] }));
+    const setCookie = first.headers.get("set-cookie")!;
+    expect(setCookie).toMatch(/^portcullis_login_[A-Za-z0-9_-]{16}=[A-Za-z0-9_-]+; Path=\/callback; Max-Age=300; HttpOnly; SameSite=Lax$/);
+    const cookie = setCookie.split(";")[0]!;
     const atGitHub = await fetch(first.headers.get("location")!, { redirect: "manual" });
     const callback = new URL(atGitHub.headers.get("location")!);
-    const ok = await edgeRequest(gw, callback.host, callback.pathname + callback.search);
-    expect(ok.status).toBe(302);
-    const again = await edgeRequest(gw, callback.host, callback.pathname + callback.search);
+    const path = callback.pathname + callback.search;
+
+    // A victim lured to the provider's link has no binding cookie: refused, nothing issued.
+    const otherBrowser = await edgeRequest(gw, callback.host, path, { headers: { cookie: `${cookie.split("=")[0]}=forged-value` } });
+    expect(otherBrowser.status).toBe(400);
+    expect(await otherBrowser.text()).toContain("started in another browser");
+
+    // That attempt used the login up; the real browser must start again too.
+    const again = await edgeRequest(gw, callback.host, path, { headers: { cookie } });
     expect(again.status).toBe(400);
     expect(await again.text()).toContain("expired or was already completed");
+
+    // A fresh sign-in completes, clears its cookie, and cannot be replayed.
+    const second = await edgeRequest(gw, AUTH_HOST, authorizePath({ client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: pkce.challenge, code_challenge_method: "S256", resource: [RESOURCE] }));
+    const cookie2 = second.headers.get("set-cookie")!.split(";")[0]!;
+    const callback2 = new URL((await fetch(second.headers.get("location")!, { redirect: "manual" })).headers.get("location")!);
+    const ok = await edgeRequest(gw, callback2.host, callback2.pathname + callback2.search, { headers: { cookie: cookie2 } });
+    expect(ok.status).toBe(302);
+    expect(ok.headers.get("location")!.startsWith(REDIRECT)).toBe(true);
+    expect(ok.headers.get("set-cookie")).toContain("Max-Age=0");
+    const replay = await edgeRequest(gw, callback2.host, callback2.pathname + callback2.search, { headers: { cookie: cookie2 } });
+    expect(replay.status).toBe(400);
   });
 });
 

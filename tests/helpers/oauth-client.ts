@@ -56,10 +56,24 @@ export function authorizePath(params: AuthorizeParams): string {
 /**
  * Follows redirects like a browser until the Location leaves the gateway and
  * the identity provider, i.e. reaches the client's redirect URI. Gateway URLs
- * (any host on the edge's scheme) go to the edge with their Host header.
+ * (any host on the edge's scheme) go to the edge with their Host header, with
+ * the cookies the gateway set (the sign-in's browser binding), as a browser
+ * would send them.
  */
 export async function followLogin(gw: TestGateway, firstPath: string, host = AUTH_HOST, stopAt?: string): Promise<{ final: URL | null; response: Response }> {
+  const jar = new Map<string, string>();
+  const remember = (response: Response) => {
+    for (const cookie of response.headers.getSetCookie()) {
+      const [pair] = cookie.split(";");
+      const eq = pair!.indexOf("=");
+      const value = pair!.slice(eq + 1);
+      if (value && !/max-age=0/i.test(cookie)) jar.set(pair!.slice(0, eq), value);
+      else jar.delete(pair!.slice(0, eq));
+    }
+  };
+  const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
   let response = await edgeRequest(gw, host, firstPath);
+  remember(response);
   let current = new URL(`http://${host}${firstPath}`);
   for (let hops = 0; hops < 10; hops++) {
     const location = response.headers.get("location");
@@ -71,7 +85,8 @@ export async function followLogin(gw: TestGateway, firstPath: string, host = AUT
       // The identity provider (a loopback test server).
       response = await fetch(url, { redirect: "manual" });
     } else {
-      response = await edgeRequest(gw, url.host, url.pathname + url.search);
+      response = await edgeRequest(gw, url.host, url.pathname + url.search, { headers: { cookie: cookieHeader() } });
+      remember(response);
     }
   }
   throw new Error("too many redirects");

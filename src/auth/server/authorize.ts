@@ -14,6 +14,7 @@ import { UpstreamError } from "../upstream/upstream-login";
 import { proxyForHost, type OAuthServerContext } from "./context";
 import { effectiveIssuer, supportedScopes } from "./metadata";
 import { authorizationErrorPage } from "./pages";
+import { bindingCookie, newBinding } from "./login-binding";
 import { PendingLogins } from "./pending-logins";
 import { param, rejectRepeated, requestHost, requestOrigin } from "./request-facts";
 
@@ -80,13 +81,18 @@ export async function authorize(context: OAuthServerContext, request: Request): 
       issuer,
       callback_uri: callbackUri,
       upstream_secrets: {},
+      browser_binding_hash: "",
       created_at: Math.floor(Date.now() / 1000),
     };
     // The provider's per-login secrets (PKCE verifier, nonce) are made first, so one write holds everything.
     const state = PendingLogins.newState();
     const started = await context.upstream.start({ state, redirectUri: callbackUri, proxyHostname });
-    await context.pendingLogins.save(state, { ...login, upstream_secrets: started.secrets });
-    return redirect(started.url);
+    const binding = newBinding();
+    await context.pendingLogins.save(state, { ...login, upstream_secrets: started.secrets, browser_binding_hash: binding.hash });
+    const response = redirect(started.url);
+    const cookie = bindingCookie(state, binding.secret, context.settings.sessionTimeoutSeconds, origin.startsWith("https:"));
+    response.headers.append("set-cookie", cookie);
+    return response;
   } catch (err) {
     if (err instanceof OAuthError) return fail(err);
     if (err instanceof UpstreamError) {

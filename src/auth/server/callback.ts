@@ -10,8 +10,9 @@ import { UpstreamError } from "../upstream/upstream-login";
 import { errorRedirectUrl, redirect, redirectWithError } from "./authorize";
 import type { OAuthServerContext } from "./context";
 import { accessDeniedPage, authorizationErrorPage } from "./pages";
-import { param } from "./request-facts";
+import { param, readCookie } from "./request-facts";
 import type { PendingLogin } from "./pending-logins";
+import { bindingCookieName, bindingMatches, clearedBindingCookie } from "./login-binding";
 
 export async function callback(context: OAuthServerContext, request: Request): Promise<Response> {
   const query = new URL(request.url).searchParams;
@@ -20,6 +21,17 @@ export async function callback(context: OAuthServerContext, request: Request): P
   if (!login) {
     return authorizationErrorPage(400, "invalid_request", "This sign-in has expired or was already completed. Return to the application and start again.");
   }
+  const secure = login.callback_uri.startsWith("https:");
+  if (!bindingMatches(login.browser_binding_hash, readCookie(request, bindingCookieName(state!)))) {
+    context.log.warn({ client_id: login.client_id }, "oauth callback from a browser that did not start the sign-in; refused");
+    return authorizationErrorPage(400, "invalid_request", "This sign-in was started in another browser. Return to the application and start again here.");
+  }
+  const response = await finishLogin(context, login, query);
+  response.headers.append("set-cookie", clearedBindingCookie(state!, secure));
+  return response;
+}
+
+async function finishLogin(context: OAuthServerContext, login: PendingLogin, query: URLSearchParams): Promise<Response> {
   const back = (error: OAuthError) => redirectWithError(login.redirect_uri, error, login.client_state, login.issuer);
 
   // The provider refused (the user clicked "cancel", or the app is suspended).

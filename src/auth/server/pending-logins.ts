@@ -23,6 +23,8 @@ export interface PendingLogin {
   callback_uri: string;
   /** The identity provider's per-login secrets (PKCE verifier, nonce). */
   upstream_secrets: Record<string, string>;
+  /** SHA-256 of the secret in the browser's binding cookie (login-binding.ts). */
+  browser_binding_hash: string;
   created_at: number;
 }
 

@@ -60,3 +60,12 @@ export function requireParam(params: URLSearchParams, name: string): string {
   if (value === null) throw new OAuthError("invalid_request", `missing parameter ${name}`);
   return value;
 }
+
+/** One cookie's value from the Cookie header, or null. */
+export function readCookie(request: Request, name: string): string | null {
+  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}

@@ -11,11 +11,12 @@ import { canonicalResource } from "../resources";
 import type { AccessTokenClaims } from "../tokens/access-token";
 import { verifyAccessToken } from "../tokens/access-token";
 import type { OAuthServerContext } from "./context";
+import { readCookie } from "./request-facts";
 
 const DEFAULT_COOKIE = "unified_auth_token";
 
 export async function verify(context: OAuthServerContext, request: Request): Promise<Response> {
-  const presented = bearer(request) ?? cookie(request, DEFAULT_COOKIE);
+  const presented = bearer(request) ?? readCookie(request, DEFAULT_COOKIE);
   if (!presented) return unauthorized(context, null);
 
   let claims: AccessTokenClaims;
@@ -70,12 +71,4 @@ function unauthorized(context: OAuthServerContext, reason: string | null): Respo
 function bearer(request: Request): string | null {
   const match = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(request.headers.get("authorization") ?? "");
   return match ? match[1]! : null;
-}
-
-function cookie(request: Request, name: string): string | null {
-  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
-    const [key, ...value] = part.trim().split("=");
-    if (key === name) return value.join("=") || null;
-  }
-  return null;
 }
