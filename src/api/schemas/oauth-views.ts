@@ -5,7 +5,7 @@
  * response by accident. Times are ISO 8601, like the rest of the API.
  */
 import { registrationClientUri } from "../../auth/clients/client-information";
-import { isConfidentialMethod, type ClientRecord } from "../../auth/clients/client-record";
+import { clientMetadataOf, isConfidentialMethod, type ClientRecord } from "../../auth/clients/client-record";
 import type { AccessTokenRecord, GrantRecord } from "../../auth/tokens/token-records";
 
 export const isoSeconds = (seconds: number): string => new Date(seconds * 1000).toISOString();
@@ -18,17 +18,7 @@ export function clientExpired(record: ClientRecord, nowSeconds: number): boolean
 export function clientView(record: ClientRecord, issuer: string, nowSeconds = Math.floor(Date.now() / 1000)) {
   return {
     client_id: record.client_id,
-    client_name: record.client_name,
-    redirect_uris: [...record.redirect_uris],
-    grant_types: [...record.grant_types],
-    response_types: [...record.response_types],
-    token_endpoint_auth_method: record.token_endpoint_auth_method,
-    scope: record.scope,
-    client_uri: record.client_uri,
-    logo_uri: record.logo_uri,
-    contacts: [...record.contacts],
-    software_id: record.software_id,
-    software_version: record.software_version,
+    ...clientMetadataOf(record),
     confidential: isConfidentialMethod(record.token_endpoint_auth_method),
     client_id_issued_at: record.client_id_issued_at,
     client_secret_expires_at: record.client_secret_expires_at,

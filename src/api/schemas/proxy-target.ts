@@ -9,7 +9,7 @@ import { invalid } from "../../core/errors";
 import type { ProxyRecord } from "../../storage/proxy-repository";
 import { checkHeaderMap } from "./headers";
 import { checkHostnamePattern } from "./hostname";
-import { checkOAuthServerSettings } from "./oauth";
+import { checkOAuthServerSettings, OAUTH_SERVER_DEFAULTS } from "./oauth";
 
 /** Ten years: far beyond the two years browsers' preload lists ask for. */
 const HSTS_MAX_AGE_LIMIT = 315_360_000;
@@ -121,15 +121,7 @@ export const PROXY_DEFAULTS: Omit<ProxyRecord, "hostname" | "target_url" | "owne
   resource_bearer_methods: null,
   resource_documentation_suffix: null,
   resource_custom_metadata: null,
-  oauth_server_issuer: null,
-  oauth_server_scopes: null,
-  oauth_server_grant_types: null,
-  oauth_server_response_types: null,
-  oauth_server_token_auth_methods: null,
-  oauth_server_claims: null,
-  oauth_server_pkce_required: false,
-  oauth_server_custom_metadata: null,
-  oauth_server_override_defaults: false,
+  ...OAUTH_SERVER_DEFAULTS,
   github_client_id: null,
   github_client_secret: null,
 };
