@@ -46,10 +46,13 @@ export interface ClientRegisterFlags {
   grantTypes?: string;
 }
 
+/** The --redirect-uri values, repeated or comma-separated; "" (what a recipe passes for none) adds nothing. */
+export const givenRedirectUris = (flags: ClientRegisterFlags): string[] => (flags.redirectUri ?? []).flatMap(splitList);
+
 /** The RFC 7591 body for `client-register`: only what was given, plus the default redirect URI when none was. */
 export function clientRegistrationBody(name: string, flags: ClientRegisterFlags): Record<string, unknown> {
   if (name.trim() === "") throw new CliError("oauth client-register: the client name is empty");
-  const redirectUris = (flags.redirectUri ?? []).flatMap(splitList);
+  const redirectUris = givenRedirectUris(flags);
   const body: Record<string, unknown> = { client_name: name, redirect_uris: redirectUris.length > 0 ? redirectUris : [DEFAULT_REDIRECT_URI] };
   if (flags.scope !== undefined && scopeParameter(flags.scope) !== "") body.scope = scopeParameter(flags.scope);
   if (flags.grantTypes !== undefined) body.grant_types = splitList(flags.grantTypes);
@@ -134,7 +137,7 @@ export function registerOAuthCommands(program: Command, context: CommandContext)
       const { client, settings, print, note } = context();
       const registered = await client.post<Record<string, unknown>>(`${BASE}/clients`, body);
       print(renderObject(registered, settings.format));
-      if (!(flags.redirectUri ?? []).some((u) => u.trim() !== "")) note(`No --redirect-uri: registered ${DEFAULT_REDIRECT_URI} (matches any loopback port).`);
+      if (givenRedirectUris(flags).length === 0) note(`No --redirect-uri: registered ${DEFAULT_REDIRECT_URI} (matches any loopback port).`);
       const warning = credentialsWarning(registered);
       if (warning) note(warning);
     });
