@@ -43,6 +43,8 @@ export interface ProxyRecord {
   auth_cookie_name: string;
   auth_header_prefix: string;
   auth_excluded_paths: string[] | null;
+  /** Forward the client's bearer token to the backend (off: the gateway strips it). Records older than the field lack it: read as false. */
+  auth_forward_bearer: boolean;
 
   route_mode: RouteMode;
   enabled_routes: string[];
@@ -147,6 +149,7 @@ function queueDeleteProxy(tx: ChainableCommander, record: ProxyRecord, disown = 
   queueEvent(tx, { event_type: "proxy_deleted", hostname: record.hostname, data: eventData(record) });
 }
 
+/** Fields added after records were first stored get their defaults here, so every reader sees a complete record. */
 function parse(raw: string | null): ProxyRecord | null {
-  return raw === null ? null : (JSON.parse(raw) as ProxyRecord);
+  return raw === null ? null : ({ auth_forward_bearer: false, ...JSON.parse(raw) } as ProxyRecord);
 }

@@ -15,6 +15,14 @@ export const ROUTE_KIND = "route";
 export type RouteTargetType = "url" | "service" | "hostname";
 export type RouteScope = "global" | "proxy";
 
+/** How a route with override_proxy_auth authenticates its paths (002 "Route Authentication Override"). */
+export interface RouteAuthConfig {
+  /** none: public, whatever the proxy says; oauth: a valid token, whether or not the proxy has auth on. */
+  auth_type: "none" | "oauth";
+  /** With oauth: scopes the token must carry for this route, beyond the proxy's auth_allowed_scopes. */
+  required_scopes?: string[];
+}
+
 export interface RouteRecord {
   route_id: string;
   path_pattern: string;
@@ -27,6 +35,10 @@ export interface RouteRecord {
   scope: RouteScope;
   proxy_hostnames: string[];
   description: string;
+  /** The route's auth_config replaces the proxy's auth policy for its paths. Records older than the field lack it: read as false. */
+  override_proxy_auth: boolean;
+  /** Read only when override_proxy_auth is true; older records lack it: read as null. */
+  auth_config: RouteAuthConfig | null;
   owner_token_hash: string | null;
   created_by: string | null;
   created_at: string;
@@ -122,6 +134,7 @@ function queueDelete(tx: ChainableCommander, route: RouteRecord): void {
   queueEvent(tx, { event_type: "route_deleted", data: { route_id: route.route_id } });
 }
 
+/** Fields added after records were first stored get their defaults here, so every reader sees a complete record. */
 function parse(raw: string | null): RouteRecord | null {
-  return raw === null ? null : (JSON.parse(raw) as RouteRecord);
+  return raw === null ? null : ({ override_proxy_auth: false, auth_config: null, ...JSON.parse(raw) } as RouteRecord);
 }

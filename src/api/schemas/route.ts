@@ -5,7 +5,8 @@
  */
 import { t, type Static } from "elysia";
 import { invalid } from "../../core/errors";
-import type { RouteRecord } from "../../storage/route-repository";
+import { MCP_SCOPES } from "../../core/oauth-config";
+import type { RouteAuthConfig, RouteRecord } from "../../storage/route-repository";
 import { checkHostnamePattern } from "./hostname";
 import { checkTargetUrl } from "./proxy-target";
 
@@ -24,6 +25,20 @@ const fields = {
   scope: t.Union([t.Literal("global"), t.Literal("proxy")]),
   proxy_hostnames: t.Array(t.String(), { maxItems: 1000 }),
   description: t.String({ maxLength: 1024 }),
+  override_proxy_auth: t.Boolean({ description: "The route's auth_config replaces the proxy's auth settings for its paths" }),
+  auth_config: t.Union(
+    [
+      t.Object(
+        {
+          auth_type: t.Union([t.Literal("none"), t.Literal("oauth")], { description: "none: public; oauth: a valid token is required" }),
+          required_scopes: t.Optional(t.Array(t.String({ maxLength: 128 }), { maxItems: 20, description: "With oauth: scopes the token must carry" })),
+        },
+        { additionalProperties: false },
+      ),
+      t.Null(),
+    ],
+    { description: "Read when override_proxy_auth is true" },
+  ),
 };
 
 export const RouteCreateBody = t.Composite(
@@ -45,6 +60,8 @@ export const ROUTE_DEFAULTS = {
   scope: "global" as const,
   proxy_hostnames: [] as string[],
   description: "",
+  override_proxy_auth: false,
+  auth_config: null as RouteAuthConfig | null,
 };
 
 type RouteSettings = Omit<RouteRecord, "route_id" | "owner_token_hash" | "created_by" | "created_at" | "updated_at">;
@@ -76,5 +93,23 @@ export function checkRoute<T extends RouteSettings>(route: T): T {
   if (route.scope === "proxy" && checked.proxy_hostnames.length === 0) {
     throw invalid("proxy_hostnames: a route with scope \"proxy\" names at least one proxy");
   }
+  checked.auth_config = checkRouteAuthConfig(route.auth_config);
+  if (route.override_proxy_auth && checked.auth_config === null) {
+    throw invalid("auth_config: a route with override_proxy_auth names auth_config.auth_type (\"none\" or \"oauth\")");
+  }
   return checked;
+}
+
+function checkRouteAuthConfig(config: RouteAuthConfig | null): RouteAuthConfig | null {
+  if (config === null) return null;
+  if (config.required_scopes === undefined) return { auth_type: config.auth_type };
+  if (config.auth_type === "none" && config.required_scopes.length > 0) {
+    throw invalid("auth_config.required_scopes: a public route (auth_type \"none\") requires no scopes");
+  }
+  const scopes = [...new Set(config.required_scopes)];
+  const unsupported = scopes.filter((s) => !(MCP_SCOPES as readonly string[]).includes(s));
+  if (unsupported.length > 0) {
+    throw invalid(`auth_config.required_scopes: unsupported scope ${unsupported.map((s) => JSON.stringify(s.slice(0, 64))).join(", ")} (supported: ${MCP_SCOPES.join(" ")})`);
+  }
+  return scopes.length > 0 ? { auth_type: config.auth_type, required_scopes: scopes } : { auth_type: config.auth_type };
 }
