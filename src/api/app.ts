@@ -13,6 +13,7 @@ import type { OAuthServerContext } from "../auth/server/context";
 import type { GitHubApps } from "../auth/upstream/github-apps";
 import type { CertificateRepository } from "../storage/certificate-repository";
 import type { ProxyRepository } from "../storage/proxy-repository";
+import type { ResourceRepository } from "../storage/resource-repository";
 import type { RouteRepository } from "../storage/route-repository";
 import type { TokenRepository } from "../storage/token-repository";
 import { renderDocsPage, type OpenApiDocument } from "./docs-page";
@@ -22,7 +23,10 @@ import { certificateRoutes } from "./routes/certificates";
 import { healthRoutes } from "./routes/health";
 import { oauthAdminRoutes } from "./routes/oauth-admin";
 import { oauthStatusRoutes } from "./routes/oauth-status";
+import { proxyAuthRoutes } from "./routes/proxy-auth";
 import { proxyOAuthServerRoutes } from "./routes/proxy-oauth-server";
+import { proxyResourceRoutes } from "./routes/proxy-resource";
+import { resourceRoutes } from "./routes/resources";
 import { proxyGitHubOAuthRoutes } from "./routes/proxy-github-oauth";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
@@ -34,6 +38,8 @@ export interface ApiDependencies {
   readonly proxies: ProxyRepository;
   readonly routes: RouteRepository;
   readonly certificates: CertificateRepository;
+  /** Registered protected resources (/api/v1/resources). */
+  readonly resources: ResourceRepository;
   readonly certificateManager: CertificateManager;
   /** Per-proxy GitHub OAuth apps: seals their client secrets before they are stored. */
   readonly githubApps: GitHubApps;
@@ -67,7 +73,7 @@ export function createApiApp(deps: ApiDependencies) {
       }),
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes(deps)).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps.tokens)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes(deps)).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)));
 
   return app.get(
     "/docs",

@@ -27,6 +27,11 @@ export const keys = {
 
   serviceUrl: (name: string) => `service:url:${name}`,
 
+  /** A registered protected resource by its canonical URI (spec "Resource Keys (MCP)"). */
+  resource: (uri: string) => `resource:${uri}`,
+  /** Set of registered resource URIs. */
+  resourceUris: "resources:uris",
+
   certificate: (name: string) => `cert:${name}`,
   /** Domain (exact, or `*.example.com`) → the name of the certificate that serves it. */
   certificateByDomain: (domain: string) => `cert:domain:${domain}`,

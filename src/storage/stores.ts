@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 import { CertificateRepository } from "./certificate-repository";
 import { OwnershipRegistry } from "./ownership";
 import { ProxyRepository } from "./proxy-repository";
+import { ResourceRepository } from "./resource-repository";
 import { RouteRepository } from "./route-repository";
 import { TokenRepository } from "./token-repository";
 
@@ -15,6 +16,8 @@ export interface Stores {
   readonly proxies: ProxyRepository;
   readonly routes: RouteRepository;
   readonly certificates: CertificateRepository;
+  /** Registered protected resources (`resource:{uri}`). */
+  readonly resources: ResourceRepository;
 }
 
 export function createStores(redis: Redis): Stores {
@@ -22,8 +25,10 @@ export function createStores(redis: Redis): Stores {
   const proxies = new ProxyRepository(redis);
   const routes = new RouteRepository(redis);
   const certificates = new CertificateRepository(redis);
+  const resources = new ResourceRepository(redis);
   ownership.register(proxies.ownedKind());
   ownership.register(routes.ownedKind());
   ownership.register(certificates.ownedKind());
-  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates };
+  ownership.register(resources.ownedKind());
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources };
 }

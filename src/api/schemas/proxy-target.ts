@@ -10,6 +10,8 @@ import type { ProxyRecord } from "../../storage/proxy-repository";
 import { checkHeaderMap } from "./headers";
 import { checkHostnamePattern } from "./hostname";
 import { checkOAuthServerSettings, OAUTH_SERVER_DEFAULTS } from "./oauth";
+import { checkAuthSettings } from "./proxy-auth";
+import { checkResourceSettings } from "./resource";
 
 /** Ten years: far beyond the two years browsers' preload lists ask for. */
 const HSTS_MAX_AGE_LIMIT = 315_360_000;
@@ -150,7 +152,7 @@ export function checkProxySettings<T extends ProxyUpdate>(body: T): T {
   if (body.custom_headers) checkHeaderMap("custom_headers", body.custom_headers, "request");
   if (body.custom_response_headers) checkHeaderMap("custom_response_headers", body.custom_response_headers, "response");
   if (body.hostname !== undefined) checked.hostname = checkHostnamePattern("hostname", body.hostname);
-  // The same rules as /proxy/targets/{hostname}/oauth-server, whichever endpoint sets them.
-  Object.assign(checked, checkOAuthServerSettings(body));
+  // The same rules as /proxy/targets/{hostname}/oauth-server, /auth and /resource, whichever endpoint sets them.
+  Object.assign(checked, checkOAuthServerSettings(body), checkAuthSettings(body), checkResourceSettings(body));
   return checked;
 }

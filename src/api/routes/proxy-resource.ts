@@ -1,0 +1,72 @@
+/**
+ * /api/v1/proxy/targets/{hostname}/resource (002) and its 001 alias /mcp — a
+ * proxy's protected resource metadata (RFC 9728): the `resource_*` fields by
+ * their schema names. Every answer says which resource URI tokens must name
+ * and where clients find the metadata document. The admin sees every proxy;
+ * other tokens their own.
+ */
+import { Elysia, t } from "elysia";
+import { notFound } from "../../core/errors";
+import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repository";
+import type { TokenRepository } from "../../storage/token-repository";
+import { authenticate, canSee, type Caller } from "../caller";
+import { checkResourceSettings, metadataUrl, ProxyResourceBody, RESOURCE_DEFAULTS, RESOURCE_FIELDS, resourceUri, type ResourceFields } from "../schemas/resource";
+
+const HostnameParams = t.Object({ hostname: t.String({ maxLength: 253 }) });
+
+export interface ProxyResourceDependencies {
+  tokens: TokenRepository;
+  proxies: ProxyRepository;
+  oauth: { readonly supportedScopes: readonly string[] };
+}
+
+export function proxyResourceView(proxy: ProxyRecord) {
+  const fields = Object.fromEntries(RESOURCE_FIELDS.map((name) => [name, proxy[name] ?? RESOURCE_DEFAULTS[name]])) as ResourceFields;
+  return {
+    hostname: proxy.hostname,
+    ...fields,
+    resource: resourceUri(proxy.hostname, fields.resource_endpoint),
+    metadata_url: metadataUrl(proxy.hostname, fields.resource_endpoint),
+    metadata_url_root: metadataUrl(proxy.hostname, null),
+  };
+}
+
+export function proxyResourceRoutes(deps: ProxyResourceDependencies) {
+  const { proxies, oauth } = deps;
+
+  const visibleProxy = async (caller: Caller, hostname: string): Promise<ProxyRecord> => {
+    const record = await proxies.get(hostname.toLowerCase());
+    if (!record || !canSee(caller, record.owner_token_hash)) throw notFound(`proxy ${JSON.stringify(hostname)}`);
+    return record;
+  };
+
+  const change = async (caller: Caller, hostname: string, fields: Partial<ResourceFields>) => {
+    const current = await visibleProxy(caller, hostname);
+    const updated = await proxies.update(current.hostname, (stored) => ({ ...stored, ...fields }));
+    if (!updated) throw notFound(`proxy ${JSON.stringify(hostname)}`);
+    return proxyResourceView(updated);
+  };
+
+  const app = new Elysia({ prefix: "/proxy/targets", tags: ["proxies"] }).derive(async ({ request }) => ({ caller: await authenticate(request, deps.tokens) }));
+  // 001 called the same settings "mcp"; both paths run the same handlers.
+  for (const [segment, alias] of [
+    ["resource", ""],
+    ["mcp", " (alias of /resource)"],
+  ] as const) {
+    app
+      .get(`/:hostname/${segment}`, async ({ caller, params }) => proxyResourceView(await visibleProxy(caller, params.hostname)), {
+        params: HostnameParams,
+        detail: { summary: `A proxy's protected resource metadata settings, its resource URI and metadata URLs${alias}` },
+      })
+      .post(`/:hostname/${segment}`, async ({ body, caller, params }) => change(caller, params.hostname, checkResourceSettings(body, oauth.supportedScopes)), {
+        params: HostnameParams,
+        body: ProxyResourceBody,
+        detail: { summary: `Set some of a proxy's resource_* fields (RFC 9728 metadata; the others keep their values)${alias}` },
+      })
+      .delete(`/:hostname/${segment}`, async ({ caller, params }) => change(caller, params.hostname, RESOURCE_DEFAULTS), {
+        params: HostnameParams,
+        detail: { summary: `Clear a proxy's protected resource metadata${alias}` },
+      });
+  }
+  return app;
+}
