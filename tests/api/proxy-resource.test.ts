@@ -1,7 +1,7 @@
 /**
  * /api/v1/proxy/targets/{hostname}/resource and its alias /mcp: a proxy's
  * protected resource metadata settings (RFC 9728), its resource URI and the
- * URLs of its metadata document.
+ * URLs of its metadata document, and a preview of that document.
  */
 import { describe, expect, test } from "bun:test";
 import { keys } from "../../src/storage/keys";
@@ -31,13 +31,22 @@ const ROOT_URLS = {
   metadata_url: "https://app.example.com/.well-known/oauth-protected-resource",
   metadata_url_root: "https://app.example.com/.well-known/oauth-protected-resource",
 };
+const issuer = () => suite.api.authorizationServer.context.settings.issuer;
+/** The document of a proxy with nothing set: where tokens come from, and the header only. */
+const basePreview = (resource: string) => ({
+  resource,
+  authorization_servers: [issuer()],
+  jwks_uri: `${issuer()}/jwks`,
+  bearer_methods_supported: ["header"],
+  stateful: false,
+});
 
 describe("resource settings", () => {
   test("a new proxy: nothing set; the resource is the host itself", async () => {
     await createProxy();
     const res = await suite.api.call("GET", PATH);
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ hostname: "app.example.com", ...DEFAULT_FIELDS, ...ROOT_URLS });
+    expect(res.json).toEqual({ hostname: "app.example.com", ...DEFAULT_FIELDS, ...ROOT_URLS, metadata_preview: basePreview("https://app.example.com") });
   });
 
   test("the issue's example: the resource URI and the path-aware metadata URL follow the endpoint", async () => {
@@ -52,6 +61,7 @@ describe("resource settings", () => {
       resource: "https://app.example.com/mcp",
       metadata_url: "https://app.example.com/.well-known/oauth-protected-resource/mcp",
       metadata_url_root: "https://app.example.com/.well-known/oauth-protected-resource",
+      metadata_preview: { ...basePreview("https://app.example.com/mcp"), scopes_supported: ["mcp:read", "mcp:write"] },
     });
     expect(await stored()).toMatchObject({ resource_endpoint: "/mcp", resource_scopes: ["mcp:read", "mcp:write"] });
     const [[, entry]] = (await suite.redis.client.xrevrange(keys.workflowStream, "+", "-", "COUNT", 1)) as [string, string[]][];
@@ -88,6 +98,17 @@ describe("resource settings", () => {
       resource: "https://app.example.com/v1/mcp",
       metadata_url: "https://app.example.com/.well-known/oauth-protected-resource/v1/mcp",
       metadata_url_root: "https://app.example.com/.well-known/oauth-protected-resource",
+      metadata_preview: {
+        ...basePreview("https://app.example.com/v1/mcp"),
+        scopes_supported: ["mcp:read"],
+        resource_documentation: "https://app.example.com/v1/mcp/docs/mcp",
+        resource_name: "Example MCP",
+        server_info: { name: "Example MCP", version: "1.2.0" },
+        versions_supported: ["2025-06-18", "2025-03-26"],
+        stateful: true,
+        "x-team": "platform",
+        mcp_notes: ["a"],
+      },
     });
     expect((await suite.api.call("GET", PATH)).json).toEqual(res.json);
   });
@@ -96,6 +117,28 @@ describe("resource settings", () => {
     await createProxy();
     const res = await suite.api.call("POST", PATH, { body: { resource_endpoint: "/" } });
     expect(res.json).toMatchObject({ resource_endpoint: "/", ...ROOT_URLS });
+  });
+
+  test("the preview names the proxy's own issuer when it overrides the authorization server's", async () => {
+    await createProxy();
+    await suite.api.call("POST", "/api/v1/proxy/targets/app.example.com/oauth-server", {
+      body: { oauth_server_issuer: "https://app.example.com/oauth", oauth_server_override_defaults: true },
+    });
+    const res = await suite.api.call("POST", PATH, { body: { resource_endpoint: "/mcp" } });
+    expect(res.json.metadata_preview).toMatchObject({ authorization_servers: ["https://app.example.com/oauth"], jwks_uri: "https://app.example.com/oauth/jwks" });
+  });
+
+  test("documentation: a path is appended to the resource URL, an https URL used as it is", async () => {
+    await createProxy();
+    await suite.api.call("POST", PATH, { body: { resource_endpoint: "/mcp" } });
+    const absolute = await suite.api.call("POST", PATH, { body: { resource_documentation_suffix: "https://docs.example.com/mcp?v=2" } });
+    expect(absolute.json).toMatchObject({ resource_documentation_suffix: "https://docs.example.com/mcp?v=2" });
+    expect(absolute.json.metadata_preview.resource_documentation).toBe("https://docs.example.com/mcp?v=2");
+    const relative = await suite.api.call("POST", PATH, { body: { resource_documentation_suffix: "/docs" } });
+    expect(relative.json.metadata_preview.resource_documentation).toBe("https://app.example.com/mcp/docs");
+    const none = await suite.api.call("POST", PATH, { body: { resource_documentation_suffix: "" } });
+    expect(none.json.resource_documentation_suffix).toBeNull();
+    expect(none.json.metadata_preview.resource_documentation).toBeUndefined();
   });
 
   test("POST changes only the fields it names; an empty list, object or null is the default", async () => {
@@ -112,7 +155,7 @@ describe("resource settings", () => {
     await suite.api.call("POST", PATH, { body: { resource_endpoint: "/mcp", resource_scopes: ["mcp:read"], resource_override_backend: true, resource_custom_metadata: { a: 1 } } });
     const res = await suite.api.call("DELETE", PATH);
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ hostname: "app.example.com", ...DEFAULT_FIELDS, ...ROOT_URLS });
+    expect(res.json).toEqual({ hostname: "app.example.com", ...DEFAULT_FIELDS, ...ROOT_URLS, metadata_preview: basePreview("https://app.example.com") });
     expect(await stored()).toMatchObject({ ...DEFAULT_FIELDS, target_url: "http://127.0.0.1:3000/" });
   });
 
@@ -177,9 +220,12 @@ describe("bad resource values get a 422 naming the field and write nothing", () 
     ["custom metadata replaces resource", { resource_custom_metadata: { resource: "https://evil.example.com" } }, /^resource_custom_metadata: "resource" is an RFC 9728 field/],
     ["custom metadata replaces authorization_servers", { resource_custom_metadata: { authorization_servers: ["https://evil.example.com"] } }, /^resource_custom_metadata: "authorization_servers"/],
     ["custom metadata replaces bearer methods", { resource_custom_metadata: { bearer_methods_supported: ["query"] } }, /^resource_custom_metadata: /],
+    ["custom metadata replaces a member the gateway sets", { resource_custom_metadata: { stateful: true } }, /^resource_custom_metadata: "stateful"/],
     ["server info not an object", { resource_server_info: ["a"] }, /resource_server_info/],
     ["server info too large", { resource_server_info: { blob: "x".repeat(20_000) } }, /^resource_server_info: at most/],
     ["documentation suffix not a path", { resource_documentation_suffix: "docs" }, /^resource_documentation_suffix: /],
+    ["documentation URL over http", { resource_documentation_suffix: "http://docs.example.com" }, /^resource_documentation_suffix: .*https/],
+    ["documentation URL of another scheme", { resource_documentation_suffix: "javascript:alert(1)" }, /^resource_documentation_suffix: .*https/],
     ["a string for a boolean", { resource_stateful: "true" }, /resource_stateful/],
   ];
   for (const [name, body, detail] of cases) {

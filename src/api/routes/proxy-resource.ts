@@ -2,10 +2,12 @@
  * /api/v1/proxy/targets/{hostname}/resource (002) and its 001 alias /mcp — a
  * proxy's protected resource metadata (RFC 9728): the `resource_*` fields by
  * their schema names. Every answer says which resource URI tokens must name
- * and where clients find the metadata document. The admin sees every proxy;
+ * and where clients find the metadata document (with a preview of it). The admin sees every proxy;
  * other tokens their own.
  */
 import { Elysia, t } from "elysia";
+import { protectedResourceMetadata } from "../../auth/edge/protected-resource";
+import { effectiveIssuer } from "../../auth/server/metadata";
 import { notFound } from "../../core/errors";
 import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repository";
 import type { TokenRepository } from "../../storage/token-repository";
@@ -17,17 +19,25 @@ const HostnameParams = t.Object({ hostname: t.String({ maxLength: 253 }) });
 export interface ProxyResourceDependencies {
   tokens: TokenRepository;
   proxies: ProxyRepository;
-  oauth: { readonly supportedScopes: readonly string[] };
+  oauth: { readonly supportedScopes: readonly string[]; readonly settings: { readonly issuer: string } };
 }
 
-export function proxyResourceView(proxy: ProxyRecord) {
+/**
+ * The settings, the resource URI tokens must carry, where clients find the
+ * metadata, and the document they get there over HTTPS on the default port.
+ */
+export function proxyResourceView(proxy: ProxyRecord, defaultIssuer: string) {
   const fields = Object.fromEntries(RESOURCE_FIELDS.map((name) => [name, proxy[name] ?? RESOURCE_DEFAULTS[name]])) as ResourceFields;
+  const resource = resourceUri(proxy.hostname, fields.resource_endpoint);
+  // The issuer the authorization server states on this proxy's host.
+  const asIssuer = effectiveIssuer(defaultIssuer, proxy);
   return {
     hostname: proxy.hostname,
     ...fields,
-    resource: resourceUri(proxy.hostname, fields.resource_endpoint),
+    resource,
     metadata_url: metadataUrl(proxy.hostname, fields.resource_endpoint),
     metadata_url_root: metadataUrl(proxy.hostname, null),
+    metadata_preview: protectedResourceMetadata({ ...proxy, ...fields }, { resource, asIssuer, jwksUri: `${asIssuer}/jwks` }),
   };
 }
 
@@ -44,7 +54,7 @@ export function proxyResourceRoutes(deps: ProxyResourceDependencies) {
     const current = await visibleProxy(caller, hostname);
     const updated = await proxies.update(current.hostname, (stored) => ({ ...stored, ...fields }));
     if (!updated) throw notFound(`proxy ${JSON.stringify(hostname)}`);
-    return proxyResourceView(updated);
+    return proxyResourceView(updated, oauth.settings.issuer);
   };
 
   const app = new Elysia({ prefix: "/proxy/targets", tags: ["proxies"] }).derive(async ({ request }) => ({ caller: await authenticate(request, deps.tokens) }));
@@ -54,7 +64,7 @@ export function proxyResourceRoutes(deps: ProxyResourceDependencies) {
     ["mcp", " (alias of /resource)"],
   ] as const) {
     app
-      .get(`/:hostname/${segment}`, async ({ caller, params }) => proxyResourceView(await visibleProxy(caller, params.hostname)), {
+      .get(`/:hostname/${segment}`, async ({ caller, params }) => proxyResourceView(await visibleProxy(caller, params.hostname), oauth.settings.issuer), {
         params: HostnameParams,
         detail: { summary: `A proxy's protected resource metadata settings, its resource URI and metadata URLs${alias}` },
       })

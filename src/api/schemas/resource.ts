@@ -5,6 +5,7 @@
  * `resource:{uri}`), with the checks a schema cannot express.
  */
 import { t, type Static } from "elysia";
+import { protectedResourceMetadata } from "../../auth/edge/protected-resource";
 import { OAuthError } from "../../auth/oauth-error";
 import { canonicalResource } from "../../auth/resources";
 import { invalid } from "../../core/errors";
@@ -30,8 +31,10 @@ export const ProxyResourceBody = t.Object(
     resource_server_info: nullableObject("Free-form server description, e.g. {name, version}"),
     resource_override_backend: t.Optional(t.Boolean({ description: "The gateway's metadata document wins over the backend's own" })),
     resource_bearer_methods: nullableList(3, 16, 'bearer_methods_supported; only "header" is honoured here'),
-    resource_documentation_suffix: t.Optional(t.Union([t.String({ maxLength: 512 }), t.Null()], { description: "Path on the proxy's host for resource_documentation, e.g. /docs" })),
-    resource_custom_metadata: nullableObject("Extra metadata fields; never one RFC 9728 defines"),
+    resource_documentation_suffix: t.Optional(
+      t.Union([t.String({ maxLength: 512 }), t.Null()], { description: "resource_documentation: a path appended to the resource URL (e.g. /docs), or an absolute https URL" }),
+    ),
+    resource_custom_metadata: nullableObject("Extra metadata members; never one RFC 9728 defines or the gateway sets"),
   },
   { additionalProperties: false },
 );
@@ -86,6 +89,30 @@ export const RFC9728_FIELDS = [
   "signed_metadata",
 ];
 
+/**
+ * Members the gateway's metadata document sets (protected-resource.ts, its
+ * non-standard ones included): a custom member of that name would silently
+ * lose, so it is refused instead.
+ */
+const GATEWAY_METADATA_FIELDS = new Set([
+  ...RFC9728_FIELDS,
+  ...Object.keys(
+    protectedResourceMetadata(
+      {
+        resource_scopes: ["mcp:read"],
+        resource_stateful: true,
+        resource_versions: ["2025-06-18"],
+        resource_server_info: { name: "x" },
+        resource_bearer_methods: ["header"],
+        resource_documentation_suffix: "/docs",
+        resource_custom_metadata: null,
+        auth_allowed_scopes: null,
+      },
+      { resource: "https://example.invalid", asIssuer: "https://example.invalid", jwksUri: "https://example.invalid/jwks" },
+    ),
+  ),
+]);
+
 const MAX_OBJECT_BYTES = 16_384;
 const VERSION = /^[A-Za-z0-9._-]{1,32}$/;
 /** RFC 3986 path characters (pchar and "/"), percent-encoding included. */
@@ -103,7 +130,7 @@ export function checkResourceSettings(body: ProxyResourceSettings, supportedScop
   if (body.resource_bearer_methods !== undefined) checked.resource_bearer_methods = checkBearerMethods(body.resource_bearer_methods);
   if (body.resource_documentation_suffix !== undefined) {
     const suffix = body.resource_documentation_suffix;
-    checked.resource_documentation_suffix = suffix === null || suffix === "" ? null : checkPath("resource_documentation_suffix", suffix, true);
+    checked.resource_documentation_suffix = suffix === null || suffix === "" ? null : checkDocumentation(suffix);
   }
   if (body.resource_custom_metadata !== undefined) checked.resource_custom_metadata = checkCustomMetadata(body.resource_custom_metadata);
   return checked;
@@ -119,6 +146,22 @@ function checkPath(field: string, value: string, allowQuery = false): string {
     throw invalid(`${field}: ${quoted(value)} must not contain empty, "." or ".." segments or malformed escapes`);
   }
   if (query && !/^[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(query)) throw invalid(`${field}: ${quoted(value)} has characters a query cannot`);
+  return value;
+}
+
+/** A path appended to the resource URL (/docs → https://host/mcp/docs), or an absolute https URL used as it is. */
+function checkDocumentation(value: string): string {
+  const field = "resource_documentation_suffix";
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(value)) return checkPath(field, value, true);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(`${field}: ${quoted(value)} is not a URL`);
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url.hostname))) throw invalid(`${field}: an absolute documentation URL must be https`);
+  if (url.username || url.password) throw invalid(`${field}: the URL must not carry credentials`);
+  if (/[\s"'<>\\]/.test(value)) throw invalid(`${field}: ${quoted(value)} contains characters a URL cannot`);
   return value;
 }
 
@@ -162,7 +205,7 @@ function checkObject(field: string, value: Record<string, unknown> | null): Reco
 function checkCustomMetadata(value: Record<string, unknown> | null): Record<string, unknown> | null {
   const field = "resource_custom_metadata";
   for (const name of Object.keys(value ?? {})) {
-    if (RFC9728_FIELDS.includes(name)) throw invalid(`${field}: ${JSON.stringify(name)} is an RFC 9728 field the gateway sets (use the resource_* fields)`);
+    if (GATEWAY_METADATA_FIELDS.has(name)) throw invalid(`${field}: ${JSON.stringify(name)} is an RFC 9728 field or one the gateway sets (use the resource_* fields)`);
   }
   return checkObject(field, value);
 }
