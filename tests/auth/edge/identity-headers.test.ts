@@ -1,0 +1,138 @@
+/** Identity headers: client-sent ones never reach the backend; verified ones do; the bearer token only when asked. */
+import { describe, expect, test } from "bun:test";
+import { applyIdentityHeaders, hasBearerCredential, stripIdentityHeaders } from "../../../src/auth/edge/identity-headers";
+import { compileEdgeAuthPolicy } from "../../../src/auth/edge/policy";
+import type { AccessTokenClaims } from "../../../src/auth/tokens/access-token";
+import type { ProxyRecord } from "../../../src/storage/proxy-repository";
+import { proxyRecord } from "../../helpers/records";
+
+const SETTINGS = { issuer: "https://auth.example.test", allowedUsers: ["*"] };
+const policy = (overrides: Partial<ProxyRecord> & { auth_forward_bearer?: boolean } = {}) =>
+  compileEdgeAuthPolicy(proxyRecord("app.example.test", { auth_enabled: true, ...overrides }), SETTINGS)!;
+
+const IDENTITY: AccessTokenClaims = {
+  iss: "https://auth.example.test",
+  sub: "github-1",
+  aud: ["https://app.example.test"],
+  client_id: "client-1",
+  azp: "client-1",
+  scope: "mcp:read mcp:write",
+  jti: "jti-1",
+  iat: 1,
+  exp: 2,
+  login: "alice",
+  email: "alice@example.test",
+};
+
+/** What a spoofing client sends. */
+function spoofed(extra: Record<string, string> = {}): Headers {
+  return new Headers({
+    "X-Auth-User-Id": "github-666",
+    "x-auth-user-name": "root",
+    "X-AUTH-EMAIL": "root@example.test",
+    "X-Auth-Groups": "admins",
+    "X-User-User-Id": "github-666",
+    accept: "application/json",
+    "x-request-id": "r-1",
+    ...extra,
+  });
+}
+
+const entries = (headers: Headers) => Object.fromEntries(headers.entries());
+
+describe("applyIdentityHeaders", () => {
+  test("spoofed headers are replaced by the verified identity", () => {
+    const headers = spoofed();
+    applyIdentityHeaders(headers, policy(), IDENTITY, false);
+    expect(entries(headers)).toEqual({
+      accept: "application/json",
+      "x-request-id": "r-1",
+      "x-user-user-id": "github-666",
+      "x-auth-user-id": "github-1",
+      "x-auth-user-name": "alice",
+      "x-auth-email": "alice@example.test",
+      "x-auth-scopes": "mcp:read mcp:write",
+      "x-auth-client-id": "client-1",
+    });
+  });
+
+  test("no identity (excluded path, passthrough with a bad token): spoofed headers go, none are set", () => {
+    const headers = spoofed();
+    applyIdentityHeaders(headers, policy(), null, false);
+    expect(entries(headers)).toEqual({ accept: "application/json", "x-request-id": "r-1", "x-user-user-id": "github-666" });
+  });
+
+  test("without auth_pass_headers nothing is set, and spoofed headers still go", () => {
+    const headers = spoofed();
+    applyIdentityHeaders(headers, policy({ auth_pass_headers: false }), IDENTITY, false);
+    expect(entries(headers)).toEqual({ accept: "application/json", "x-request-id": "r-1", "x-user-user-id": "github-666" });
+  });
+
+  test("a custom prefix: its headers and X-Auth-* are stripped; the identity uses the prefix", () => {
+    const headers = spoofed();
+    applyIdentityHeaders(headers, policy({ auth_header_prefix: "X-User-" }), { ...IDENTITY, email: undefined, login: undefined }, false);
+    expect(entries(headers)).toEqual({
+      accept: "application/json",
+      "x-request-id": "r-1",
+      "x-user-user-id": "github-1",
+      "x-user-scopes": "mcp:read mcp:write",
+      "x-user-client-id": "client-1",
+    });
+  });
+
+  test("the bearer token and the auth cookie are removed unless the proxy forwards them", () => {
+    const request = () => new Headers({ authorization: "Bearer abc.def.ghi", cookie: "theme=dark; unified_auth_token=abc.def.ghi; lang=en" });
+    const stripped = request();
+    applyIdentityHeaders(stripped, policy(), IDENTITY, hasBearerCredential(stripped));
+    expect(stripped.get("authorization")).toBeNull();
+    expect(stripped.get("cookie")).toBe("theme=dark; lang=en");
+
+    const forwarded = request();
+    applyIdentityHeaders(forwarded, policy({ auth_forward_bearer: true }), IDENTITY, hasBearerCredential(forwarded));
+    expect(forwarded.get("authorization")).toBe("Bearer abc.def.ghi");
+    expect(forwarded.get("cookie")).toBe("theme=dark; unified_auth_token=abc.def.ghi; lang=en");
+  });
+
+  test("another Authorization scheme is the backend's business; a lone auth cookie takes the Cookie header with it", () => {
+    const headers = new Headers({ authorization: "Basic YWxpY2U6c2VjcmV0", cookie: "unified_auth_token=abc" });
+    applyIdentityHeaders(headers, policy({ auth_cookie_name: "unified_auth_token" }), null, hasBearerCredential(headers));
+    expect(headers.get("authorization")).toBe("Basic YWxpY2U6c2VjcmV0");
+    expect(headers.get("cookie")).toBeNull();
+  });
+
+  test("a cookie whose name merely contains the auth cookie's name stays", () => {
+    const headers = new Headers({ cookie: "my_unified_auth_token=1; unified_auth_token_old=2" });
+    applyIdentityHeaders(headers, policy(), null, false);
+    expect(headers.get("cookie")).toBe("my_unified_auth_token=1; unified_auth_token_old=2");
+  });
+});
+
+describe("stripIdentityHeaders (proxies with auth off)", () => {
+  test("the default prefix", () => {
+    const headers = spoofed();
+    stripIdentityHeaders(headers, "X-Auth-");
+    expect(entries(headers)).toEqual({ accept: "application/json", "x-request-id": "r-1", "x-user-user-id": "github-666" });
+  });
+
+  test("a custom prefix, and X-Auth-* with it", () => {
+    const headers = spoofed();
+    stripIdentityHeaders(headers, "X-User-");
+    expect(entries(headers)).toEqual({ accept: "application/json", "x-request-id": "r-1" });
+  });
+
+  test("credentials are left alone when auth is off", () => {
+    const headers = new Headers({ authorization: "Bearer abc", cookie: "unified_auth_token=abc" });
+    stripIdentityHeaders(headers, "X-Auth-");
+    expect(headers.get("authorization")).toBe("Bearer abc");
+    expect(headers.get("cookie")).toBe("unified_auth_token=abc");
+  });
+});
+
+test("hasBearerCredential: the scheme is case-insensitive and must be Bearer", () => {
+  expect(hasBearerCredential(new Headers({ authorization: "Bearer x" }))).toBe(true);
+  expect(hasBearerCredential(new Headers({ authorization: "bearer x" }))).toBe(true);
+  expect(hasBearerCredential(new Headers({ authorization: "Bearer" }))).toBe(true);
+  expect(hasBearerCredential(new Headers({ authorization: "Bearerx y" }))).toBe(false);
+  expect(hasBearerCredential(new Headers({ authorization: "Basic x" }))).toBe(false);
+  expect(hasBearerCredential(new Headers())).toBe(false);
+});
