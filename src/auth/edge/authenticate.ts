@@ -124,8 +124,9 @@ export function hasScope(scopes: string, wanted: string): boolean {
 function presentedToken(policy: EdgeAuthPolicy, headers: Headers): string | typeof MALFORMED | null {
   const authorization = headers.get("authorization");
   if (authorization !== null && isBearer(authorization)) {
+    // Syntax (RFC 6750 b64token) is the verifier's first check on a miss; a hit is a token already verified.
     const token = authorization.slice(7).trim();
-    return token === "" || token.includes(" ") ? MALFORMED : token;
+    return token === "" ? MALFORMED : token;
   }
   if (policy.mode === "forward") return null;
   return cookieValue(headers.get("cookie"), policy.cookieName);

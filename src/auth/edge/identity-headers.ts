@@ -19,19 +19,41 @@ const DEFAULT_PREFIX = "x-auth-";
  * cookie from the Cookie header.
  */
 export function applyIdentityHeaders(headers: Headers, policy: EdgeAuthPolicy, identity: AccessTokenClaims | null, bearerPresent: boolean): void {
-  const names = policy.identityHeaderNames;
-  stripPrefixed(headers, names.prefixLower);
-  if (policy.passHeaders && identity !== null) {
-    headers.set(names.userId, identity.sub);
-    if (identity.login !== undefined) headers.set(names.userName, identity.login);
-    if (identity.email !== undefined) headers.set(names.email, identity.email);
-    headers.set(names.scopes, identity.scope);
-    headers.set(names.clientId, identity.client_id);
-  }
+  stripPrefixed(headers, policy.identityHeaderNames.prefixLower);
+  const pairs = identityHeaderPairs(policy, identity);
+  for (let i = 0; i < pairs.length; i++) headers.set(pairs[i]![0], pairs[i]![1]);
   if (!policy.forwardBearer) {
     if (bearerPresent) headers.delete("authorization");
     removeCookie(headers, policy.cookieName);
   }
+}
+
+export type HeaderPair = readonly [name: string, value: string];
+
+const NO_PAIRS: readonly HeaderPair[] = Object.freeze([]);
+/** Verified claims are shared between the requests of one token (EdgeTokenVerifier), so their headers are built once. */
+const pairsByIdentity = new WeakMap<AccessTokenClaims, { readonly policy: EdgeAuthPolicy; readonly pairs: readonly HeaderPair[] }>();
+
+/**
+ * The identity headers to send for this identity under this policy (none
+ * without `auth_pass_headers` or an identity), built once per token and
+ * policy. For a forwarder that writes the upstream head itself: it drops
+ * every incoming header starting with `identityHeaderNames.prefixLower` or
+ * `x-auth-`, then emits these.
+ */
+export function identityHeaderPairs(policy: EdgeAuthPolicy, identity: AccessTokenClaims | null): readonly HeaderPair[] {
+  if (!policy.passHeaders || identity === null) return NO_PAIRS;
+  const memo = pairsByIdentity.get(identity);
+  if (memo !== undefined && memo.policy === policy) return memo.pairs;
+  const names = policy.identityHeaderNames;
+  const pairs: HeaderPair[] = [[names.userId, identity.sub]];
+  if (identity.login !== undefined) pairs.push([names.userName, identity.login]);
+  if (identity.email !== undefined) pairs.push([names.email, identity.email]);
+  pairs.push([names.scopes, identity.scope], [names.clientId, identity.client_id]);
+  // Claims come from our own signed tokens, but a header value must never carry a line break.
+  const safe = Object.freeze(pairs.filter(([, value]) => !/[\r\n\0]/.test(value)));
+  pairsByIdentity.set(identity, { policy, pairs: safe });
+  return safe;
 }
 
 /** For proxies without auth: a client must not be able to pose as an authenticated user to the backend. */
@@ -49,12 +71,12 @@ export function isBearer(authorization: string): boolean {
   return authorization.length >= 6 && (authorization.startsWith("Bearer") || authorization.slice(0, 6).toLowerCase() === "bearer") && (authorization.length === 6 || authorization.charCodeAt(6) === 32);
 }
 
-/** Header names are lower-case when iterated. */
+/** Header names are lower-case when iterated; keys() measured faster than forEach here. */
 function stripPrefixed(headers: Headers, prefixLower: string): void {
   let doomed: string[] | undefined;
-  headers.forEach((_, name) => {
+  for (const name of headers.keys()) {
     if (name.startsWith(prefixLower) || name.startsWith(DEFAULT_PREFIX)) (doomed ??= []).push(name);
-  });
+  }
   if (doomed) for (const name of doomed) headers.delete(name);
 }
 

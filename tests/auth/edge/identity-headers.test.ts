@@ -1,6 +1,6 @@
 /** Identity headers: client-sent ones never reach the backend; verified ones do; the bearer token only when asked. */
 import { describe, expect, test } from "bun:test";
-import { applyIdentityHeaders, hasBearerCredential, stripIdentityHeaders } from "../../../src/auth/edge/identity-headers";
+import { applyIdentityHeaders, hasBearerCredential, identityHeaderPairs, stripIdentityHeaders } from "../../../src/auth/edge/identity-headers";
 import { compileEdgeAuthPolicy } from "../../../src/auth/edge/policy";
 import type { AccessTokenClaims } from "../../../src/auth/tokens/access-token";
 import type { ProxyRecord } from "../../../src/storage/proxy-repository";
@@ -135,4 +135,27 @@ test("hasBearerCredential: the scheme is case-insensitive and must be Bearer", (
   expect(hasBearerCredential(new Headers({ authorization: "Bearerx y" }))).toBe(false);
   expect(hasBearerCredential(new Headers({ authorization: "Basic x" }))).toBe(false);
   expect(hasBearerCredential(new Headers())).toBe(false);
+});
+
+describe("identityHeaderPairs (for a forwarder writing the head itself)", () => {
+  test("the same pairs applyIdentityHeaders sets, built once per token and policy", () => {
+    const p = policy();
+    const pairs = identityHeaderPairs(p, IDENTITY);
+    expect(pairs).toEqual([
+      ["X-Auth-User-Id", "github-1"],
+      ["X-Auth-User-Name", "alice"],
+      ["X-Auth-Email", "alice@example.test"],
+      ["X-Auth-Scopes", "mcp:read mcp:write"],
+      ["X-Auth-Client-Id", "client-1"],
+    ]);
+    expect(identityHeaderPairs(p, IDENTITY)).toBe(pairs);
+    expect(identityHeaderPairs(policy({ auth_header_prefix: "X-Id-" }), IDENTITY)[0]).toEqual(["X-Id-User-Id", "github-1"]);
+  });
+
+  test("none without an identity or without auth_pass_headers; a value with a line break is never sent", () => {
+    expect(identityHeaderPairs(policy(), null)).toEqual([]);
+    expect(identityHeaderPairs(policy({ auth_pass_headers: false }), IDENTITY)).toEqual([]);
+    const names = identityHeaderPairs(policy(), { ...IDENTITY, login: "alice\r\nX-Admin: 1" }).map(([name]) => name);
+    expect(names).toEqual(["X-Auth-User-Id", "X-Auth-Email", "X-Auth-Scopes", "X-Auth-Client-Id"]);
+  });
 });
