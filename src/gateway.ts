@@ -12,6 +12,7 @@ import { ensureAdminToken } from "./api/admin-token-bootstrap";
 import { apiFetch, createApiApp } from "./api/app";
 import { API_MAX_BODY_BYTES } from "./api/body-limit";
 import { createAuthorizationServer } from "./auth/authorization-server";
+import { EdgeTokenVerifier } from "./auth/edge/edge-tokens";
 import { loadSecretsKey } from "./core/secret-box";
 import { CertificateManager } from "./certificates/certificate-manager";
 import { LiveCertificates } from "./certificates/live-certificates";
@@ -79,7 +80,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   });
   const { signingKeys, revoked } = authorizationServer.context;
-  const live = new LiveConfig(redis, stores, log, [certificates, signingKeys, revoked]);
+  const live = new LiveConfig(redis, stores, log, [certificates, signingKeys, revoked], {
+    issuer: config.oauth.issuer,
+    allowedUsers: config.oauth.allowedUsers,
+  });
+  const edgeAuth = { verifier: new EdgeTokenVerifier(signingKeys, revoked), issuer: config.oauth.issuer };
   const certificateManager = new CertificateManager({
     redis,
     certificates: stores.certificates,
@@ -143,6 +148,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       apiHostnames: config.apiHostnames,
       api,
       oauth: { hostnames: authHostnames, app: authorizationServer.app },
+      edgeAuth,
       table: () => live.table,
       engine,
       trustedProxies: config.trustedProxies,

@@ -12,6 +12,7 @@ import { displayIp } from "../proxies/headers";
 import { disabledProxyResponse, normalizeHost, unknownHostResponse } from "./host";
 import type { HostTable } from "./host-table";
 import { matchRoute } from "./routes";
+import { clientFacts, guardRequest, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
 
 /** An application served in this process rather than by a backend. */
 export interface InProcessApp {
@@ -38,6 +39,8 @@ export interface DispatchOptions {
    * before routing: the one edge path that waits on Redis.
    */
   readonly acmeChallenges?: { answer(token: string): Promise<string | null> };
+  /** Token checks, protected resource metadata and sign-in at the edge; without it no proxy authenticates. */
+  readonly edgeAuth?: EdgeAuthOptions;
 }
 
 export type Dispatch = (
@@ -66,6 +69,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
   const clientAddress = options.clientAddress ?? peerAddress;
   const served = proto === "http" ? "enableHttp" : "enableHttps";
   const challenges = proto === "http" ? options.acmeChallenges : undefined;
+  const edgeAuth = options.edgeAuth;
 
   return (request, server) => {
     const path = pathOf(request.url);
@@ -95,17 +99,28 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     }
     if (!target) return upstreamErrorResponse("unreachable", request.headers.get("accept"));
 
-    const context = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp) };
-    if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
-    const hsts = proto === "https" ? entry.hsts : null;
-    return engine.forward(request, target, context).then((response) => {
-      // An event stream may be quiet for longer than the idle timeout and must stay open.
-      if (response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
-      if (hsts) response.headers.set("strict-transport-security", hsts);
-      return response;
-    });
+    const unverified = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp) };
+    const forward = (outcome: EdgeOutcome): Response | undefined | Promise<Response | undefined> => {
+      if (outcome instanceof Response) return outcome;
+      const context = outcome.identityVerified ? { ...unverified, identityVerified: true } : unverified;
+      if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
+      const hsts = proto === "https" ? entry.hsts : null;
+      return engine.forward(request, target, context).then((response) => {
+        if (outcome.ifBackendLacks && response.status === 404) return outcome.ifBackendLacks();
+        // An event stream may be quiet for longer than the idle timeout and must stay open.
+        if (response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
+        if (hsts) response.headers.set("strict-transport-security", hsts);
+        return response;
+      });
+    };
+    if (!edgeAuth) return forward(FORWARD_UNCHECKED);
+    const outcome = guardRequest(edgeAuth, entry, route, request, clientFacts(request, proto, path, unverified.trustedPeer));
+    return outcome instanceof Promise ? outcome.then(forward) : forward(outcome);
   };
 }
+
+/** Without edge auth configured, client identity headers are still stripped (the engine drops X-Auth-*). */
+const FORWARD_UNCHECKED: EdgeOutcome = { forward: true };
 
 /**
  * In-process apps learn the client's address, the scheme and the host as

@@ -4,6 +4,7 @@
  * either the old table or the new one, never a mix. A record that cannot be
  * compiled is left out with its error; the rest keeps serving.
  */
+import { compileEdgeAuthPolicy, compileRouteAuthPolicy, normalizeEndpoint, type EdgeAuthPolicy, type EdgeAuthSettings } from "../auth/edge/policy";
 import { forwardTarget, type ForwardTarget } from "../proxies/forward-target";
 import type { ProxyRecord } from "../storage/proxy-repository";
 import type { RouteRecord } from "../storage/route-repository";
@@ -18,6 +19,19 @@ export interface HostEntry {
   readonly hsts: string | null;
   readonly target: ForwardTarget;
   readonly routes: readonly CompiledRoute[];
+  /** Who may reach the backend (auth_enabled), or null: everyone. */
+  readonly auth: EdgeAuthPolicy | null;
+  /**
+   * The proxy is a protected resource (auth on, or resource metadata set): it
+   * serves RFC 9728 metadata, and its 401s point at it. The endpoint is
+   * resource_endpoint, or "" for the host itself.
+   */
+  readonly protectedResource: { readonly endpoint: string; readonly record: ProxyRecord } | null;
+  /**
+   * auth_header_prefix when it is not the default: client headers under it are
+   * stripped here (the forwarding engine already drops X-Auth-*); null otherwise.
+   */
+  readonly customIdentityPrefix: string | null;
 }
 
 export interface HostTableSource {
@@ -25,6 +39,8 @@ export interface HostTableSource {
   readonly routes: Iterable<RouteRecord>;
   /** service name → URL (`service:url:{name}`), for routes of target_type "service". */
   readonly serviceUrls: ReadonlyMap<string, string>;
+  /** The authorization server's settings the edge checks tokens against; without them no proxy authenticates. */
+  readonly edgeAuth?: EdgeAuthSettings;
 }
 
 export class HostTable {
@@ -77,8 +93,15 @@ export function buildHostTable(source: HostTableSource): HostTable {
     for (const route of routesForProxy(proxy, routes)) {
       const matches = matchers.get(route.route_id);
       if (!matches) continue;
+      // A route overriding the proxy's auth: undefined (no override), null (public) or its own policy.
+      const authPolicy =
+        route.override_proxy_auth && route.auth_config && source.edgeAuth
+          ? compileRouteAuthPolicy(proxy, source.edgeAuth, route.auth_config)
+          : route.override_proxy_auth && !route.auth_config
+            ? null
+            : undefined;
       if (route.target_type === "hostname") {
-        compiled.push(compileRoute(route, matches, null, route.target_value));
+        compiled.push(compileRoute(route, matches, null, route.target_value, authPolicy));
         continue;
       }
       const url = route.target_type === "service" ? source.serviceUrls.get(route.target_value) : route.target_value;
@@ -89,7 +112,7 @@ export function buildHostTable(source: HostTableSource): HostTable {
       } catch {
         problems.push(`route ${route.route_id}: target ${JSON.stringify(url)} is not a URL; requests get 502`);
       }
-      compiled.push(compileRoute(route, matches, routeTarget));
+      compiled.push(compileRoute(route, matches, routeTarget, null, authPolicy));
     }
     entries.set(proxy.hostname, {
       hostname: proxy.hostname,
@@ -99,6 +122,10 @@ export function buildHostTable(source: HostTableSource): HostTable {
       hsts: typeof proxy.hsts_max_age === "number" ? `max-age=${proxy.hsts_max_age}` : null,
       target,
       routes: compiled,
+      auth: source.edgeAuth ? compileEdgeAuthPolicy(proxy, source.edgeAuth) : null,
+      protectedResource:
+        proxy.auth_enabled || proxy.resource_endpoint ? { endpoint: normalizeEndpoint(proxy.resource_endpoint), record: proxy } : null,
+      customIdentityPrefix: proxy.auth_header_prefix && proxy.auth_header_prefix.toLowerCase() !== "x-auth-" ? proxy.auth_header_prefix : null,
     });
   }
   return new HostTable(entries, problems);

@@ -15,6 +15,7 @@ import { parseStreamEntry, type WorkflowEvent } from "../orchestration/events";
 import { keys } from "../storage/keys";
 import type { ProxyRecord, ProxyRepository } from "../storage/proxy-repository";
 import type { RouteRecord, RouteRepository } from "../storage/route-repository";
+import type { EdgeAuthSettings } from "../auth/edge/policy";
 import { buildHostTable, HostTable } from "./host-table";
 
 export interface StreamFollower {
@@ -41,6 +42,8 @@ export class LiveConfig {
     private readonly repos: { proxies: ProxyRepository; routes: RouteRepository },
     private readonly log: Logger,
     private readonly followers: readonly StreamFollower[] = [],
+    /** What the host table compiles proxies' auth policies against. */
+    private readonly edgeAuth?: EdgeAuthSettings,
   ) {}
 
   get table(): HostTable {
@@ -125,7 +128,7 @@ export class LiveConfig {
   }
 
   private rebuild(): void {
-    const table = buildHostTable({ proxies: this.proxies.values(), routes: this.routes.values(), serviceUrls: this.serviceUrls });
+    const table = buildHostTable({ proxies: this.proxies.values(), routes: this.routes.values(), serviceUrls: this.serviceUrls, edgeAuth: this.edgeAuth });
     const known = new Set(this.current.problems);
     for (const problem of table.problems) if (!known.has(problem)) this.log.warn({ problem }, "configuration problem");
     this.current = table;

@@ -3,6 +3,7 @@
  * enabled/disabled lists), compiled once per config change, and matched per
  * request by priority — highest first, first match wins.
  */
+import type { EdgeAuthPolicy } from "../auth/edge/policy";
 import type { ForwardTarget } from "../proxies/forward-target";
 import type { ProxyRecord } from "../storage/proxy-repository";
 import type { RouteRecord } from "../storage/route-repository";
@@ -17,6 +18,8 @@ export interface CompiledRoute {
   readonly target: ForwardTarget | null;
   /** For target_type "hostname": the host whose handler (proxy, API, OAuth server) takes the request, looked up per request. */
   readonly hostTarget: string | null;
+  /** With override_proxy_auth: the policy for this route's paths (null: public); undefined: the proxy's. */
+  readonly authPolicy: EdgeAuthPolicy | null | undefined;
   /** What the route points at, for error messages to the operator (never to clients). */
   readonly targetLabel: string;
 }
@@ -57,6 +60,7 @@ export function compileRoute(
   matches: (path: string) => boolean,
   target: ForwardTarget | null,
   hostTarget: string | null = null,
+  authPolicy: EdgeAuthPolicy | null | undefined = undefined,
 ): CompiledRoute {
   return {
     id: route.route_id,
@@ -65,6 +69,7 @@ export function compileRoute(
     matches,
     target,
     hostTarget,
+    authPolicy,
     targetLabel: `${route.target_type}:${route.target_value}`,
   };
 }

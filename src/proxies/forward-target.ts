@@ -24,6 +24,11 @@ export interface ForwardContext {
   readonly proto: "http" | "https";
   /** The peer is in TRUSTED_PROXY_CIDRS: its X-Forwarded-* headers are extended, not replaced. */
   readonly trustedPeer: boolean;
+  /**
+   * The edge already stripped the client's identity headers and set verified
+   * ones (auth on): X-Auth-* pass. Otherwise every X-Auth-* header is dropped.
+   */
+  readonly identityVerified?: boolean;
 }
 
 export function forwardTarget(

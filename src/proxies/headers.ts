@@ -74,8 +74,8 @@ export function displayIp(ip: string): string {
 }
 
 /**
- * Emits the headers to send upstream, Host first. Hop-by-hop and X-Auth-*
- * headers are dropped; X-Forwarded-* / X-Real-IP / Forwarded are replaced
+ * Emits the headers to send upstream, Host first. Hop-by-hop headers are
+ * dropped, and X-Auth-* unless the edge verified and set them; X-Forwarded-* / X-Real-IP / Forwarded are replaced
  * unless the peer is trusted; custom_headers are applied last and win.
  */
 export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTarget, context: ForwardContext, emit: HeaderSink): void {
@@ -91,6 +91,7 @@ export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTa
   let realIp: string | undefined;
   const anyCustom = custom.size > 0;
   const trusted = context.trustedPeer;
+  const dropIdentity = context.identityVerified !== true;
   incoming.forEach((value, name) => {
     const kind = SPECIAL.get(name);
     if (kind === Kind.Forwarding) {
@@ -102,7 +103,7 @@ export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTa
       else if (name === "forwarded" && !custom.has(name)) emit(name, value);
       return;
     }
-    if (kind === Kind.HopByHop || name.startsWith("x-auth-") || (anyCustom && custom.has(name)) || hopByHop?.has(name)) return;
+    if (kind === Kind.HopByHop || (dropIdentity && name.startsWith("x-auth-")) || (anyCustom && custom.has(name)) || hopByHop?.has(name)) return;
     emit(name, value);
   });
 

@@ -1,0 +1,128 @@
+/**
+ * Authentication at the edge, per request, between route matching and
+ * forwarding: the proxy's (or an overriding route's) policy decides from
+ * memory alone; the protected resource metadata (RFC 9728) of the proxy is
+ * answered here; redirect mode's sign-in is started and finished here.
+ * Client-sent identity headers are stripped on every request, auth or not.
+ */
+import { authenticateAtEdge, type EdgeAuthDecision } from "../auth/edge/authenticate";
+import type { EdgeTokenVerifier } from "../auth/edge/edge-tokens";
+import { applyIdentityHeaders, hasBearerCredential, stripIdentityHeaders } from "../auth/edge/identity-headers";
+import type { EdgeAuthPolicy } from "../auth/edge/policy";
+import { metadataPathFor, protectedResourceMetadata } from "../auth/edge/protected-resource";
+import { metadataUrlFor, resourceUrlFor } from "../auth/edge/request-origin";
+import type { HostEntry } from "./host-table";
+import type { CompiledRoute } from "./routes";
+
+/** Starts and finishes redirect mode's browser sign-in (edge-login.ts). */
+export interface EdgeSignIn {
+  /** The path on every proxy host where the authorization server sends the browser back. */
+  readonly callbackPath: string;
+  start(policy: EdgeAuthPolicy, facts: EdgeFacts, returnTo: string): Response | Promise<Response>;
+  finish(policy: EdgeAuthPolicy, facts: EdgeFacts, request: Request): Promise<Response>;
+}
+
+export interface EdgeAuthOptions {
+  readonly verifier: EdgeTokenVerifier;
+  /** The authorization server's issuer (OAUTH_ISSUER), for metadata and challenges. */
+  readonly issuer: string;
+  readonly signIn?: EdgeSignIn;
+}
+
+/** How the client reached us: scheme and Host, after trusted X-Forwarded-Proto/-Host. */
+export interface EdgeFacts {
+  readonly proto: "http" | "https";
+  readonly host: string;
+  readonly path: string;
+}
+
+/**
+ * Forward the request, or answer it. `ifBackendLacks` is for the metadata
+ * document when the backend's own wins: served only if the backend answers 404.
+ */
+export type EdgeOutcome =
+  | { readonly forward: true; readonly identityVerified?: boolean; readonly ifBackendLacks?: () => Response }
+  | Response;
+
+const FORWARD: EdgeOutcome = Object.freeze({ forward: true as const });
+/** The identity headers on the request are the edge's own: the engine lets them through. */
+const FORWARD_VERIFIED: EdgeOutcome = Object.freeze({ forward: true as const, identityVerified: true });
+
+export function clientFacts(request: Request, proto: "http" | "https", path: string, trustedPeer: boolean): EdgeFacts {
+  const headers = request.headers;
+  if (trustedPeer) {
+    const forwardedProto = headers.get("x-forwarded-proto");
+    const forwardedHost = headers.get("x-forwarded-host");
+    return {
+      proto: forwardedProto === "https" || forwardedProto === "http" ? forwardedProto : proto,
+      host: (forwardedHost ?? headers.get("host") ?? "").split(",")[0]!.trim(),
+      path,
+    };
+  }
+  return { proto, host: headers.get("host") ?? "", path };
+}
+
+/**
+ * What happens before a request to a proxy is forwarded: the metadata
+ * document or the sign-in callback answered here, a 401/403/redirect, or
+ * forwarding (with identity headers set and credentials stripped as the
+ * policy says). Synchronous unless a token is seen for the first time.
+ */
+export function guardRequest(
+  options: EdgeAuthOptions,
+  entry: HostEntry,
+  route: CompiledRoute | undefined,
+  request: Request,
+  facts: EdgeFacts,
+): EdgeOutcome | Promise<EdgeOutcome> {
+  const resource = entry.protectedResource;
+  if (resource && request.method === "GET" && facts.path.startsWith("/.well-known/oauth-protected-resource")) {
+    const paths = metadataPathFor(resource.endpoint);
+    if (facts.path === paths.root || facts.path === paths.pathAware) {
+      // With resource_override_backend off, a backend that publishes its own document keeps it.
+      if (resource.record.resource_override_backend || !resource.record.resource_endpoint) return metadataResponse(options, entry, facts);
+      return { forward: true, ifBackendLacks: () => metadataResponse(options, entry, facts) };
+    }
+  }
+
+  const policy = route?.authPolicy !== undefined ? route.authPolicy : entry.auth;
+  if (!policy) {
+    if (entry.customIdentityPrefix) stripIdentityHeaders(request.headers, entry.customIdentityPrefix);
+    return FORWARD;
+  }
+  if (options.signIn && facts.path === options.signIn.callbackPath) return options.signIn.finish(policy, facts, request);
+
+  const metadataUrl = resource ? metadataUrlFor(facts.proto, facts.host, resource.endpoint) : null;
+  const decision = authenticateAtEdge(policy, options.verifier, request, { ...facts, metadataUrl, asIssuer: policy.issuer });
+  return decision instanceof Promise ? decision.then((d) => act(options, policy, request, facts, d)) : act(options, policy, request, facts, decision);
+}
+
+function act(options: EdgeAuthOptions, policy: EdgeAuthPolicy, request: Request, facts: EdgeFacts, decision: EdgeAuthDecision): EdgeOutcome | Promise<EdgeOutcome> {
+  switch (decision.kind) {
+    case "allow":
+      applyIdentityHeaders(request.headers, policy, decision.identity, hasBearerCredential(request.headers));
+      return FORWARD_VERIFIED;
+    case "deny":
+      return decision.response;
+    case "login":
+      return options.signIn ? options.signIn.start(policy, facts, decision.returnTo) : decisionWithoutSignIn();
+  }
+}
+
+/** Redirect mode without a sign-in service configured: nobody can log in, so say so plainly. */
+function decisionWithoutSignIn(): Response {
+  return Response.json({ error: "unauthorized", error_description: "sign-in is not available on this gateway" }, { status: 401 });
+}
+
+function metadataResponse(options: EdgeAuthOptions, entry: HostEntry, facts: EdgeFacts): Response {
+  const resource = entry.protectedResource!;
+  const asIssuer = entry.auth?.issuer ?? options.issuer;
+  const document = protectedResourceMetadata(resource.record, {
+    resource: resourceUrlFor(facts.proto, facts.host, resource.endpoint),
+    asIssuer,
+    jwksUri: `${asIssuer}/jwks`,
+  });
+  return Response.json(document, {
+    headers: { "cache-control": "public, max-age=300", "access-control-allow-origin": "*" },
+  });
+}

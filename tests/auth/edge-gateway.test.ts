@@ -1,0 +1,138 @@
+/**
+ * Edge authentication in a running gateway: a proxy with auth on, tokens from
+ * the gateway's own authorization server (admin test tokens), the protected
+ * resource metadata, identity headers to the backend, revocation, and route
+ * overrides — over real sockets, against a real backend.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
+import { edgeRequest } from "../helpers/oauth-client";
+import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+
+const HOST = "mcp.example.test";
+const ISSUER = "https://auth.example.test";
+
+let redis: TestRedis;
+let gw: TestGateway;
+let backend: ReturnType<typeof namedBackend>;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  backend = namedBackend("mcp");
+  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test", OAUTH_ALLOWED_GITHUB_USERS: "alice,bob" });
+  expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: HOST, target_url: `http://127.0.0.1:${backend.port}`, enable_https: true })).status).toBe(201);
+  expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST}/resource`, { resource_endpoint: "/mcp", resource_scopes: ["mcp:read", "mcp:write"], resource_override_backend: true })).status).toBe(200);
+  expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST}/auth`, { auth_enabled: true, auth_mode: "forward", auth_excluded_paths: ["/health"] })).status).toBe(200);
+  await Bun.sleep(300);
+});
+
+afterAll(async () => {
+  await gw?.stop();
+  backend?.stop(true);
+  await redis?.stop();
+});
+
+async function mint(body: Record<string, unknown>): Promise<string> {
+  const res = await gw.api("POST", "/api/v1/oauth/test-tokens", body);
+  expect(res.status).toBe(201);
+  return res.json.access_token;
+}
+
+/** Over HTTPS, as clients reach a protected resource (the default self-signed certificate). */
+const httpsRequest = (host: string, path: string, headers: Record<string, string> = {}) =>
+  fetch(`https://127.0.0.1:${gw.gateway.httpsPort}${path}`, { headers: { ...headers, host }, redirect: "manual", tls: { rejectUnauthorized: false } } as RequestInit);
+const call = (path: string, headers: Record<string, string> = {}) => httpsRequest(HOST, path, headers);
+
+describe("forward mode", () => {
+  test("no token: 401 pointing at the protected resource metadata, without an error parameter", async () => {
+    const res = await call("/mcp");
+    expect(res.status).toBe(401);
+    const challenge = res.headers.get("www-authenticate")!;
+    expect(challenge).toStartWith("Bearer ");
+    expect(challenge).toContain(`resource_metadata="https://${HOST}/.well-known/oauth-protected-resource/mcp"`);
+    expect(challenge).not.toContain("error=");
+  });
+
+  test("the metadata document names the resource exactly as clients connect and the issuer byte for byte", async () => {
+    for (const path of ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]) {
+      const res = await call(path);
+      expect(res.status).toBe(200);
+      const doc = (await res.json()) as Record<string, any>;
+      expect(doc.resource).toBe(`https://${HOST}/mcp`);
+      expect(doc.authorization_servers).toEqual([ISSUER]);
+      expect(doc.scopes_supported).toEqual(["mcp:read", "mcp:write"]);
+      expect(doc.bearer_methods_supported).toEqual(["header"]);
+    }
+    const issuer = ((await (await edgeRequest(gw, "auth.example.test", "/.well-known/oauth-authorization-server")).json()) as any).issuer;
+    expect(issuer).toBe(ISSUER);
+  });
+
+  test("a valid token reaches the backend with identity headers; spoofed ones and the token are stripped", async () => {
+    const token = await mint({ resource: `https://${HOST}/mcp`, username: "alice" });
+    const res = await call("/mcp", { authorization: `Bearer ${token}`, "x-auth-user-name": "root", "x-auth-email": "root@evil" });
+    expect(res.status).toBe(200);
+    const seen = ((await res.json()) as any).headers;
+    expect(seen["x-auth-user-name"]).toBe("alice");
+    expect(seen["x-auth-user-id"]).toBe("admin-alice");
+    expect(seen["x-auth-email"]).toBeUndefined();
+    expect(seen.authorization).toBeUndefined();
+  });
+
+  test("wrong audience is invalid_token; a user off the allowlist is 403; excluded paths pass", async () => {
+    const other = await mint({ resource: "https://auth.example.test", username: "alice" });
+    const wrongAud = await call("/mcp", { authorization: `Bearer ${other}` });
+    expect(wrongAud.status).toBe(401);
+    expect(wrongAud.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    const mallory = await mint({ resource: `https://${HOST}/mcp`, username: "mallory" });
+    expect((await call("/mcp", { authorization: `Bearer ${mallory}` })).status).toBe(403);
+    expect((await call("/health")).status).toBe(200);
+    // A token in the query string is not a credential.
+    const token = await mint({ resource: `https://${HOST}/mcp`, username: "alice" });
+    expect((await call(`/mcp?access_token=${token}`)).status).toBe(401);
+  });
+
+  test("a revoked token is refused within a second", async () => {
+    const minted = await gw.api("POST", "/api/v1/oauth/test-tokens", { resource: `https://${HOST}/mcp`, username: "bob" });
+    const token = minted.json.access_token;
+    expect((await call("/mcp", { authorization: `Bearer ${token}` })).status).toBe(200);
+    expect((await gw.api("DELETE", `/api/v1/oauth/tokens/${minted.json.jti}`)).status).toBe(200);
+    const deadline = Date.now() + 1000;
+    let status = 200;
+    while (Date.now() < deadline && status !== 401) {
+      status = (await call("/mcp", { authorization: `Bearer ${token}` })).status;
+      if (status !== 401) await Bun.sleep(20);
+    }
+    expect(status).toBe(401);
+  });
+});
+
+describe("route overrides", () => {
+  test("auth_type none makes a path public; auth_type oauth protects a path of a proxy without auth", async () => {
+    const publicRoute = await gw.api("POST", "/api/v1/routes", {
+      path_pattern: "/public",
+      target_type: "url",
+      target_value: `http://127.0.0.1:${backend.port}`,
+      priority: 90,
+      override_proxy_auth: true,
+      auth_config: { auth_type: "none" },
+    });
+    expect(publicRoute.status).toBe(201);
+    expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: "open.example.test", target_url: `http://127.0.0.1:${backend.port}`, enable_https: true })).status).toBe(201);
+    const privateRoute = await gw.api("POST", "/api/v1/routes", {
+      path_pattern: "/private",
+      target_type: "url",
+      target_value: `http://127.0.0.1:${backend.port}`,
+      priority: 90,
+      scope: "proxy",
+      proxy_hostnames: ["open.example.test"],
+      override_proxy_auth: true,
+      auth_config: { auth_type: "oauth" },
+    });
+    expect(privateRoute.status).toBe(201);
+    await Bun.sleep(300);
+    expect((await call("/public")).status).toBe(200);
+    expect((await call("/mcp")).status).toBe(401);
+    expect((await httpsRequest("open.example.test", "/private")).status).toBe(401);
+    expect((await httpsRequest("open.example.test", "/elsewhere")).status).toBe(200);
+  });
+});
