@@ -56,6 +56,33 @@ export function identityHeaderPairs(policy: EdgeAuthPolicy, identity: AccessToke
   return safe;
 }
 
+/**
+ * applyIdentityHeaders as a plan for a forwarder that already walks every
+ * incoming header once (visitUpstreamRequestHeaders): it skips what the plan
+ * drops, rewrites Cookie with `cookieHeaderWithout` when `dropCookie` is set,
+ * and emits `headers` — the same result without mutating the request's
+ * Headers (which costs about a microsecond per request).
+ */
+export interface UpstreamIdentity {
+  /** Incoming headers whose (lower-case) name starts with this, or with `x-auth-`, are dropped. */
+  readonly stripPrefix: string;
+  /** The verified identity headers to emit. */
+  readonly headers: readonly HeaderPair[];
+  /** Drop the incoming Authorization header: it carried the bearer token, which the backend must not see. */
+  readonly dropAuthorization: boolean;
+  /** The auth cookie to remove from the Cookie header, or null. */
+  readonly dropCookie: string | null;
+}
+
+export function upstreamIdentity(policy: EdgeAuthPolicy, identity: AccessTokenClaims | null, bearerPresent: boolean): UpstreamIdentity {
+  return {
+    stripPrefix: policy.identityHeaderNames.prefixLower,
+    headers: identityHeaderPairs(policy, identity),
+    dropAuthorization: bearerPresent && !policy.forwardBearer,
+    dropCookie: policy.forwardBearer ? null : policy.cookieName,
+  };
+}
+
 /** For proxies without auth: a client must not be able to pose as an authenticated user to the backend. */
 export function stripIdentityHeaders(headers: Headers, prefix: string): void {
   stripPrefixed(headers, (prefix || DEFAULT_PREFIX).toLowerCase());
@@ -80,10 +107,18 @@ function stripPrefixed(headers: Headers, prefixLower: string): void {
   if (doomed) for (const name of doomed) headers.delete(name);
 }
 
-/** Removes one cookie by name, keeping the others in order. */
 function removeCookie(headers: Headers, name: string): void {
   const cookie = headers.get("cookie");
-  if (cookie === null || !cookie.includes(name)) return;
+  if (cookie === null) return;
+  const kept = cookieHeaderWithout(cookie, name);
+  if (kept === cookie) return;
+  if (kept === null) headers.delete("cookie");
+  else headers.set("cookie", kept);
+}
+
+/** A Cookie header value without the named cookie (the others kept in order): the same string when it is absent, null when nothing is left. */
+export function cookieHeaderWithout(cookie: string, name: string): string | null {
+  if (!cookie.includes(name)) return cookie;
   const kept = cookie
     .split(";")
     .map((pair) => pair.trim())
@@ -91,6 +126,5 @@ function removeCookie(headers: Headers, name: string): void {
       const eq = pair.indexOf("=");
       return pair !== "" && (eq < 0 ? pair : pair.slice(0, eq)).trim() !== name;
     });
-  if (kept.length === 0) headers.delete("cookie");
-  else headers.set("cookie", kept.join("; "));
+  return kept.length === 0 ? null : kept.join("; ");
 }

@@ -1,6 +1,6 @@
 /** Identity headers: client-sent ones never reach the backend; verified ones do; the bearer token only when asked. */
 import { describe, expect, test } from "bun:test";
-import { applyIdentityHeaders, hasBearerCredential, identityHeaderPairs, stripIdentityHeaders } from "../../../src/auth/edge/identity-headers";
+import { applyIdentityHeaders, cookieHeaderWithout, hasBearerCredential, identityHeaderPairs, stripIdentityHeaders, upstreamIdentity } from "../../../src/auth/edge/identity-headers";
 import { compileEdgeAuthPolicy } from "../../../src/auth/edge/policy";
 import type { AccessTokenClaims } from "../../../src/auth/tokens/access-token";
 import type { ProxyRecord } from "../../../src/storage/proxy-repository";
@@ -157,5 +157,27 @@ describe("identityHeaderPairs (for a forwarder writing the head itself)", () => 
     expect(identityHeaderPairs(policy({ auth_pass_headers: false }), IDENTITY)).toEqual([]);
     const names = identityHeaderPairs(policy(), { ...IDENTITY, login: "alice\r\nX-Admin: 1" }).map(([name]) => name);
     expect(names).toEqual(["X-Auth-User-Id", "X-Auth-Email", "X-Auth-Scopes", "X-Auth-Client-Id"]);
+  });
+});
+
+describe("upstreamIdentity (the same rules as a plan for the forwarder's single header pass)", () => {
+  test("strip prefix, identity pairs, and the credential to drop", () => {
+    const p = policy({ auth_header_prefix: "X-User-" });
+    expect(upstreamIdentity(p, IDENTITY, true)).toEqual({
+      stripPrefix: "x-user-",
+      headers: identityHeaderPairs(p, IDENTITY),
+      dropAuthorization: true,
+      dropCookie: "unified_auth_token",
+    });
+    expect(upstreamIdentity(p, null, false)).toEqual({ stripPrefix: "x-user-", headers: [], dropAuthorization: false, dropCookie: "unified_auth_token" });
+    const forwarding = policy({ auth_forward_bearer: true });
+    expect(upstreamIdentity(forwarding, IDENTITY, true)).toMatchObject({ dropAuthorization: false, dropCookie: null });
+  });
+
+  test("cookieHeaderWithout", () => {
+    expect(cookieHeaderWithout("a=1; unified_auth_token=x; b=2", "unified_auth_token")).toBe("a=1; b=2");
+    expect(cookieHeaderWithout("unified_auth_token=x", "unified_auth_token")).toBeNull();
+    expect(cookieHeaderWithout("a=1;b=2", "unified_auth_token")).toBe("a=1;b=2");
+    expect(cookieHeaderWithout("my_unified_auth_token=1", "unified_auth_token")).toBe("my_unified_auth_token=1");
   });
 });
