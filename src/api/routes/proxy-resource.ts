@@ -1,9 +1,9 @@
 /**
  * /api/v1/proxy/targets/{hostname}/resource (002) and its 001 alias /mcp — a
  * proxy's protected resource metadata (RFC 9728): the `resource_*` fields by
- * their schema names. Every answer says which resource URI tokens must name
- * and where clients find the metadata document (with a preview of it). The admin sees every proxy;
- * other tokens their own.
+ * their schema names. Every answer says which resource URI tokens must name,
+ * where clients find the metadata document, and what it will say. The admin
+ * sees every proxy; other tokens their own.
  */
 import { Elysia, t } from "elysia";
 import { protectedResourceMetadata } from "../../auth/edge/protected-resource";
