@@ -13,6 +13,7 @@ import { apiFetch, createApiApp } from "./api/app";
 import { API_MAX_BODY_BYTES } from "./api/body-limit";
 import { createAuthorizationServer } from "./auth/authorization-server";
 import { EdgeTokenVerifier } from "./auth/edge/edge-tokens";
+import { createEdgeSignIn } from "./auth/edge/edge-sign-in";
 import { loadSecretsKey } from "./core/secret-box";
 import { CertificateManager } from "./certificates/certificate-manager";
 import { LiveCertificates } from "./certificates/live-certificates";
@@ -84,7 +85,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     issuer: config.oauth.issuer,
     allowedUsers: config.oauth.allowedUsers,
   });
-  const edgeAuth = { verifier: new EdgeTokenVerifier(signingKeys, revoked), issuer: config.oauth.issuer };
+  const edgeAuth = {
+    verifier: new EdgeTokenVerifier(signingKeys, revoked),
+    issuer: config.oauth.issuer,
+    signIn: createEdgeSignIn({
+      oauthApp: authorizationServer.app,
+      defaultAuthHost: authHostnames[0]!,
+      sessionTimeoutSeconds: config.oauth.sessionTimeoutSeconds,
+    }),
+  };
   const certificateManager = new CertificateManager({
     redis,
     certificates: stores.certificates,

@@ -10,7 +10,9 @@ import { MCP_SCOPES, type OAuthSettings } from "../core/oauth-config";
 import { SecretBox } from "../core/secret-box";
 import type { ProxyRepository } from "../storage/proxy-repository";
 import { ClientResolverWithDocuments } from "./clients/client-metadata-document";
+import type { ClientResolver } from "./clients/client-authentication";
 import { ClientStore } from "./clients/client-store";
+import { EDGE_CLIENT, EDGE_CLIENT_ID } from "./edge/edge-client";
 import { createOAuthApp } from "./oauth-app";
 import type { ResourcePolicy } from "./resources";
 import type { OAuthServerContext } from "./server/context";
@@ -55,11 +57,13 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Author
     redis,
     supportedScopes: MCP_SCOPES,
     clients,
-    clientResolver: new ClientResolverWithDocuments(clients, {
-      enabled: settings.clientMetadataDocuments,
-      allowPrivateAddresses: settings.clientMetadataAllowPrivate,
-      supportedScopes: MCP_SCOPES,
-    }),
+    clientResolver: withEdgeClient(
+      new ClientResolverWithDocuments(clients, {
+        enabled: settings.clientMetadataDocuments,
+        allowPrivateAddresses: settings.clientMetadataAllowPrivate,
+        supportedScopes: MCP_SCOPES,
+      }),
+    ),
     signingKeys: new SigningKeys(redis, settings, log),
     tokens: new TokenStore(redis, settings),
     codes: new AuthorizationCodes(redis),
@@ -68,6 +72,7 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Author
     upstream: createUpstreamLogin(settings, githubApps),
     resources,
     proxy: (hostname) => deps.proxies.get(hostname),
+    servesHost: deps.servesHost,
     clientIdMetadataDocuments: settings.clientMetadataDocuments,
     log,
   };
@@ -77,4 +82,9 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Author
     app: createOAuthApp(context),
     start: () => context.signingKeys.start(),
   };
+}
+
+/** The gateway's own sign-in client (redirect mode) is built in, never stored. */
+function withEdgeClient(resolver: ClientResolver): ClientResolver {
+  return { get: (clientId) => (clientId === EDGE_CLIENT_ID ? Promise.resolve(EDGE_CLIENT) : resolver.get(clientId)) };
 }

@@ -91,6 +91,11 @@ export function guardRequest(
     return FORWARD;
   }
   if (options.signIn && facts.path === options.signIn.callbackPath) return options.signIn.finish(policy, facts, request);
+  // A CORS preflight never carries credentials (Fetch standard); refusing it would lock out browser-based clients.
+  if (request.method === "OPTIONS" && request.headers.has("access-control-request-method")) {
+    stripIdentityHeaders(request.headers, policy.headerPrefix);
+    return FORWARD;
+  }
 
   const metadataUrl = resource ? metadataUrlFor(facts.proto, facts.host, resource.endpoint) : null;
   const decision = authenticateAtEdge(policy, options.verifier, request, { ...facts, metadataUrl, asIssuer: policy.issuer });

@@ -91,6 +91,18 @@ describe("forward mode", () => {
     expect((await call(`/mcp?access_token=${token}`)).status).toBe(401);
   });
 
+  test("a CORS preflight reaches the backend without credentials", async () => {
+    const res = await fetch(`https://127.0.0.1:${gw.gateway.httpsPort}/mcp`, {
+      method: "OPTIONS",
+      headers: { host: HOST, origin: "https://inspector.example", "access-control-request-method": "POST" },
+      tls: { rejectUnauthorized: false },
+    } as RequestInit);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).backend).toBe("mcp");
+    const plainOptions = await fetch(`https://127.0.0.1:${gw.gateway.httpsPort}/mcp`, { method: "OPTIONS", headers: { host: HOST }, tls: { rejectUnauthorized: false } } as RequestInit);
+    expect(plainOptions.status).toBe(401);
+  });
+
   test("a revoked token is refused within a second", async () => {
     const minted = await gw.api("POST", "/api/v1/oauth/test-tokens", { resource: `https://${HOST}/mcp`, username: "bob" });
     const token = minted.json.access_token;

@@ -7,6 +7,7 @@
  */
 import { isValidCodeChallenge } from "../tokens/pkce";
 import { redirectUriMatches } from "../clients/registration";
+import { EDGE_CLIENT_ID, isEdgeCallback } from "../edge/edge-client";
 import type { ClientRecord } from "../clients/client-record";
 import { OAuthError } from "../oauth-error";
 import { checkRequestedResources } from "../resources";
@@ -41,7 +42,8 @@ export async function authorize(context: OAuthServerContext, request: Request): 
   if (!client) return authorizationErrorPage(400, "invalid_client", "The application asking you to sign in is not registered here (unknown client_id).");
   const redirectUri = param(query, "redirect_uri") ?? soleRedirectUri(client);
   if (!redirectUri) return authorizationErrorPage(400, "invalid_request", "The request has no redirect_uri and the client registered several.");
-  if (!redirectUriMatches(client.redirect_uris, redirectUri)) {
+  const allowed = client.client_id === EDGE_CLIENT_ID ? isEdgeCallback(redirectUri, context.servesHost) : redirectUriMatches(client.redirect_uris, redirectUri);
+  if (!allowed) {
     return authorizationErrorPage(400, "invalid_request", "The redirect_uri does not match any address the client registered.");
   }
 

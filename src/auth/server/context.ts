@@ -30,6 +30,8 @@ export interface OAuthServerContext {
   readonly pendingLogins: PendingLogins;
   readonly upstream: UpstreamLogin;
   readonly resources: ResourcePolicy;
+  /** True when this gateway serves the host (a proxy's, or an auth hostname). */
+  servesHost(host: string): boolean;
   /** A proxy's stored settings (per-proxy issuer, allowlist, GitHub app); null for unknown hosts. */
   proxy(hostname: string): Promise<ProxyRecord | null>;
   readonly clientIdMetadataDocuments: boolean;
