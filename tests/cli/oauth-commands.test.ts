@@ -30,6 +30,8 @@ const route = (overrides: Partial<RouteView> = {}): RouteView => ({
   scope: "global",
   proxy_hostnames: [],
   description: "",
+  override_proxy_auth: false,
+  auth_config: null,
   created_by: "admin",
   created_at: "2026-01-10T12:00:00.000Z",
   updated_at: "2026-01-10T12:00:00.000Z",
