@@ -11,6 +11,7 @@ import { applyIdentityHeaders, hasBearerCredential, stripIdentityHeaders } from 
 import type { EdgeAuthPolicy } from "../auth/edge/policy";
 import { metadataPathFor, protectedResourceMetadata } from "../auth/edge/protected-resource";
 import { metadataUrlFor, resourceUrlFor } from "../auth/edge/request-origin";
+import { effectiveIssuer } from "../auth/server/metadata";
 import type { HostEntry } from "./host-table";
 import type { CompiledRoute } from "./routes";
 
@@ -121,7 +122,8 @@ function decisionWithoutSignIn(): Response {
 
 function metadataResponse(options: EdgeAuthOptions, entry: HostEntry, facts: EdgeFacts): Response {
   const resource = entry.protectedResource!;
-  const asIssuer = entry.auth?.issuer ?? options.issuer;
+  // The issuer clients of this host sign in with: the proxy's own when it overrides the defaults.
+  const asIssuer = entry.auth?.issuer ?? effectiveIssuer(options.issuer, resource.record);
   const document = protectedResourceMetadata(resource.record, {
     resource: resourceUrlFor(facts.proto, facts.host, resource.endpoint),
     asIssuer,

@@ -139,7 +139,7 @@ function compile(
     cookieName: proxy.auth_cookie_name || "unified_auth_token",
     authProxy: proxy.auth_proxy || null,
     issuer: effectiveIssuer(settings.issuer, proxy),
-    forwardBearer: (proxy as { auth_forward_bearer?: boolean }).auth_forward_bearer === true,
+    forwardBearer: proxy.auth_forward_bearer === true,
     isExcluded: pathMatcher(parts.excludedPaths),
     userAllowed: userMatcher(users),
     emailAllowed: emails.length > 0 ? emailMatcher(emails) : () => true,
