@@ -45,6 +45,7 @@ export type EdgeOutcome =
   | { readonly forward: true; readonly identityVerified?: boolean; readonly ifBackendLacks?: () => Response }
   | Response;
 
+const NO_SUCH_RESOURCE = { error: "not_found", error_description: "no protected resource is described at this path" };
 const FORWARD: EdgeOutcome = Object.freeze({ forward: true as const });
 /** The identity headers on the request are the edge's own: the engine lets them through. */
 const FORWARD_VERIFIED: EdgeOutcome = Object.freeze({ forward: true as const, identityVerified: true });
@@ -83,6 +84,10 @@ export function guardRequest(
       // With resource_override_backend off, a backend that publishes its own document keeps it.
       if (resource.record.resource_override_backend || !resource.record.resource_endpoint) return metadataResponse(options, entry, facts);
       return { forward: true, ifBackendLacks: () => metadataResponse(options, entry, facts) };
+    }
+    // Another resource's path-aware form: when the gateway owns this namespace, a clean 404.
+    if (resource.record.resource_override_backend && facts.path.startsWith(`${paths.root}/`)) {
+      return Response.json(NO_SUCH_RESOURCE, { status: 404 });
     }
   }
 

@@ -63,6 +63,9 @@ describe("forward mode", () => {
       expect(doc.scopes_supported).toEqual(["mcp:read", "mcp:write"]);
       expect(doc.bearer_methods_supported).toEqual(["header"]);
     }
+    const other = await call("/.well-known/oauth-protected-resource/other");
+    expect(other.status).toBe(404);
+    expect(((await other.json()) as any).error).toBe("not_found");
     const issuer = ((await (await edgeRequest(gw, "auth.example.test", "/.well-known/oauth-authorization-server")).json()) as any).issuer;
     expect(issuer).toBe(ISSUER);
   });
