@@ -47,10 +47,13 @@ describe("forward mode", () => {
   test("no token: 401 pointing at the protected resource metadata, without an error parameter", async () => {
     const res = await call("/mcp");
     expect(res.status).toBe(401);
-    const challenge = res.headers.get("www-authenticate")!;
-    expect(challenge).toStartWith("Bearer ");
-    expect(challenge).toContain(`resource_metadata="https://${HOST}/.well-known/oauth-protected-resource/mcp"`);
-    expect(challenge).not.toContain("error=");
+    const metadata = `https://${HOST}/.well-known/oauth-protected-resource/mcp`;
+    expect(res.headers.get("www-authenticate")).toBe(
+      `Bearer realm="${HOST}", resource_metadata="${metadata}", as_uri="${ISSUER}/.well-known/oauth-authorization-server", resource_uri="${metadata}", scope="mcp:read mcp:write"`,
+    );
+    // The challenge's URL answers 200 with no redirect, without credentials.
+    const document = await call("/.well-known/oauth-protected-resource/mcp");
+    expect(document.status).toBe(200);
   });
 
   test("the metadata document names the resource exactly as clients connect and the issuer byte for byte", async () => {
