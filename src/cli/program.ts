@@ -8,6 +8,7 @@ import { ApiClient } from "./api-client";
 import { registerCertCommands } from "./commands/cert";
 import { registerOAuthCommands } from "./commands/oauth";
 import { registerProxyCommands } from "./commands/proxy";
+import { registerResourceCommands } from "./commands/resource";
 import { registerRouteCommands } from "./commands/route";
 import { registerTokenCommands } from "./commands/token";
 import type { CommandContext, CommandOutput } from "./context";
@@ -50,5 +51,6 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   registerRouteCommands(program, context);
   registerCertCommands(program, context);
   registerOAuthCommands(program, context);
+  registerResourceCommands(program, context);
   return program;
 }

@@ -7,6 +7,8 @@ import type { CommandContext } from "../context";
 import { renderItem, renderList, type Column } from "../output";
 import type { OutputFormat } from "../settings";
 import { registerProxyOAuthCommands } from "./oauth-proxy";
+import { registerProxyAuthCommands } from "./proxy-auth";
+import { registerProxyResourceCommands } from "./proxy-resource";
 import { ROUTE_COLUMNS, splitList, type RouteView } from "./route";
 
 /** The fields the CLI reads; show/create print every field the API returns. */
@@ -247,4 +249,6 @@ export function registerProxyCommands(program: Command, context: CommandContext)
     });
 
   registerProxyOAuthCommands(proxy, context);
+  registerProxyAuthCommands(proxy, context);
+  registerProxyResourceCommands(proxy, context);
 }
