@@ -467,3 +467,83 @@ proxy-github-oauth-clear hostname token="":
 # List the proxies with their own GitHub OAuth app
 proxy-github-oauth-list token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy github-oauth-list
+
+# ---- Edge authentication and protected resources (wrap `portcullis proxy auth-…|resource-…` and `portcullis resource …`) ----
+# Lists are comma-separated; booleans are "true" or "false"; "" leaves a value as it is.
+
+# Require OAuth tokens on a proxy; mode is forward, redirect or passthrough (auth-proxy default: the gateway's own)
+proxy-auth-enable hostname auth-proxy="" mode="" allowed-scopes="" allowed-audiences="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy auth-enable {{ quote(hostname) }} \
+        {{ if auth-proxy != '' { '--auth-proxy ' + quote(auth-proxy) } else { '' } }} \
+        {{ if mode == 'forward' { '--mode forward' } else if mode == 'redirect' { '--mode redirect' } else if mode == 'passthrough' { '--mode passthrough' } else if mode == '' { '' } else { error('mode: expected forward, redirect or passthrough, got ' + quote(mode)) } }} \
+        {{ if allowed-scopes != '' { '--allowed-scopes ' + quote(allowed-scopes) } else { '' } }} \
+        {{ if allowed-audiences != '' { '--allowed-audiences ' + quote(allowed-audiences) } else { '' } }}
+
+# Stop requiring tokens on a proxy (its auth settings are kept)
+proxy-auth-disable hostname token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy auth-disable {{ quote(hostname) }}
+
+# Who may get in: users ("*" = everyone; all arguments "" = back to OAUTH_ALLOWED_GITHUB_USERS), emails (*@domain), groups, scopes, audiences
+proxy-auth-config hostname users="" emails="" groups="" allowed-scopes="" allowed-audiences="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy auth-config {{ quote(hostname) }} \
+        {{ if users != '' { '--users ' + quote(users) } else if emails + groups + allowed-scopes + allowed-audiences == '' { "--users ''" } else { '' } }} \
+        {{ if emails != '' { '--emails ' + quote(emails) } else { '' } }} \
+        {{ if groups != '' { '--groups ' + quote(groups) } else { '' } }} \
+        {{ if allowed-scopes != '' { '--allowed-scopes ' + quote(allowed-scopes) } else { '' } }} \
+        {{ if allowed-audiences != '' { '--allowed-audiences ' + quote(allowed-audiences) } else { '' } }}
+
+# Show a proxy's auth settings and the users they let in
+proxy-auth-show hostname token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy auth-show {{ quote(hostname) }}
+
+# Set a proxy's protected resource metadata (RFC 9728); server-info and custom-metadata are JSON objects; hacker-one-research sets the X-HackerOne-Research response header
+proxy-resource-set hostname endpoint="" scopes="" stateful="" override-backend="" bearer-methods="" doc-suffix="" server-info="" custom-metadata="" hacker-one-research="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy resource-set {{ quote(hostname) }} \
+        {{ if endpoint != '' { '--endpoint ' + quote(endpoint) } else { '' } }} \
+        {{ if scopes != '' { '--scopes ' + quote(scopes) } else { '' } }} \
+        {{ if stateful == 'true' { '--stateful' } else if stateful == 'false' { '--no-stateful' } else if stateful == '' { '' } else { error('stateful: expected true or false, got ' + quote(stateful)) } }} \
+        {{ if override-backend == 'true' { '--override-backend' } else if override-backend == 'false' { '--no-override-backend' } else if override-backend == '' { '' } else { error('override-backend: expected true or false, got ' + quote(override-backend)) } }} \
+        {{ if bearer-methods != '' { '--bearer-methods ' + quote(bearer-methods) } else { '' } }} \
+        {{ if doc-suffix != '' { '--doc-suffix ' + quote(doc-suffix) } else { '' } }} \
+        {{ if server-info != '' { '--server-info ' + quote(server-info) } else { '' } }} \
+        {{ if custom-metadata != '' { '--custom-metadata ' + quote(custom-metadata) } else { '' } }} \
+        {{ if hacker-one-research != '' { '--hacker-one-research ' + quote(hacker-one-research) } else { '' } }}
+
+# Clear a proxy's protected resource metadata
+proxy-resource-clear hostname token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy resource-clear {{ quote(hostname) }}
+
+# Show a proxy's protected resource settings and the metadata document clients get
+proxy-resource-show hostname token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy resource-show {{ quote(hostname) }}
+
+# List the proxies that serve protected resource metadata
+proxy-resource-list token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy resource-list
+
+# List the registered protected resources
+resource-list token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} resource list
+
+# Show one registered protected resource
+resource-show uri token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} resource show {{ quote(uri) }}
+
+# Register a protected resource; proxy is the hostname that serves it, scopes comma-separated
+resource-register uri name="" proxy="" scopes="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} resource register {{ quote(uri) }} \
+        {{ if name != '' { '--name ' + quote(name) } else { '' } }} \
+        {{ if proxy != '' { '--proxy ' + quote(proxy) } else { '' } }} \
+        {{ if scopes != '' { '--scopes ' + quote(scopes) } else { '' } }}
+
+# Remove a protected resource from the registry
+resource-delete uri token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} resource delete {{ quote(uri) }}
+
+# Is an access token good for a resource? ("-" reads it from stdin); fails when it is not
+resource-validate-token uri access-token token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} resource validate-token {{ quote(uri) }} {{ quote(access-token) }}
+
+# Register one resource per proxy with a resource endpoint or auth on (again: brings them up to date)
+resource-auto-register token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} resource auto-register
