@@ -40,6 +40,16 @@ export function createOAuthApp(context: OAuthServerContext) {
     const document = authorizationServerMetadata(context.settings.issuer, proxy, { clientIdMetadataDocuments: context.clientIdMetadataDocuments });
     return Response.json(document, { headers: { "cache-control": "public, max-age=300" } });
   };
+  // Clients that try OpenID discovery first get the same document with the two fields
+  // OpenID Connect Discovery requires; the tokens are RS256 and subjects are public.
+  const openIdConfiguration = async (request: Request) => {
+    const response = await metadata(request);
+    const document = (await response.json()) as Record<string, unknown>;
+    return Response.json(
+      { ...document, subject_types_supported: ["public"], id_token_signing_alg_values_supported: ["RS256"] },
+      { headers: { "cache-control": "public, max-age=300" } },
+    );
+  };
   // RFC 8414 §3.1: the path-aware form inserts the issuer's path after the well-known name.
   const pathAwareMetadata = (request: Request, suffix: string) => {
     const issuerPath = new URL(context.settings.issuer).pathname.replace(/\/+$/, "");
@@ -57,7 +67,7 @@ export function createOAuthApp(context: OAuthServerContext) {
     .options("/*", () => new Response(null, { status: 204, headers: CORS }))
     .get("/.well-known/oauth-authorization-server", ({ request }) => metadata(request))
     .get("/.well-known/oauth-authorization-server/*", ({ request, params }) => pathAwareMetadata(request, params["*"]))
-    .get("/.well-known/openid-configuration", ({ request }) => metadata(request))
+    .get("/.well-known/openid-configuration", ({ request }) => openIdConfiguration(request))
     .get("/jwks", () => Response.json(context.signingKeys.jwks(), { headers: { "cache-control": "public, max-age=60" } }))
     .get("/authorize", ({ request }) => authorize(context, request))
     .get("/callback", ({ request }) => callback(context, request))

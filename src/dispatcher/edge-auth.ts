@@ -114,6 +114,9 @@ function act(options: EdgeAuthOptions, policy: EdgeAuthPolicy, request: Request,
       applyIdentityHeaders(request.headers, policy, decision.identity, hasBearerCredential(request.headers));
       return FORWARD_VERIFIED;
     case "deny":
+      // Browser-based clients on another origin must be able to read the challenge.
+      decision.response.headers.set("access-control-allow-origin", "*");
+      decision.response.headers.set("access-control-expose-headers", "WWW-Authenticate");
       return decision.response;
     case "login":
       return options.signIn ? options.signIn.start(policy, facts, decision.returnTo) : decisionWithoutSignIn();

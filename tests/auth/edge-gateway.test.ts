@@ -51,6 +51,7 @@ describe("forward mode", () => {
     expect(res.headers.get("www-authenticate")).toBe(
       `Bearer realm="${HOST}", resource_metadata="${metadata}", as_uri="${ISSUER}/.well-known/oauth-authorization-server", resource_uri="${metadata}", scope="mcp:read mcp:write"`,
     );
+    expect(res.headers.get("access-control-expose-headers")).toBe("WWW-Authenticate");
     // The challenge's URL answers 200 with no redirect, without credentials.
     const document = await call("/.well-known/oauth-protected-resource/mcp");
     expect(document.status).toBe(200);

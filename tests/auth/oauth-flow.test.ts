@@ -120,10 +120,11 @@ describe("metadata", () => {
     expect(doc.client_id_metadata_document_supported).toBe(true);
   });
 
-  test("the OpenID configuration path serves the same document; an unrelated path-aware form is a clean 404", async () => {
+  test("the OpenID configuration path serves the same document (plus OpenID's required fields); an unrelated path-aware form is a clean 404", async () => {
     const a = await (await edgeRequest(gw, AUTH_HOST, "/.well-known/oauth-authorization-server")).json();
-    const b = await (await edgeRequest(gw, AUTH_HOST, "/.well-known/openid-configuration")).json();
-    expect(b).toEqual(a);
+    const b = (await (await edgeRequest(gw, AUTH_HOST, "/.well-known/openid-configuration")).json()) as Record<string, unknown>;
+    // OpenID Connect Discovery's two required fields on top of the same document.
+    expect(b).toEqual({ ...(a as object), subject_types_supported: ["public"], id_token_signing_alg_values_supported: ["RS256"] });
     const other = await edgeRequest(gw, AUTH_HOST, "/.well-known/oauth-authorization-server/tenant1");
     expect(other.status).toBe(404);
     expect(((await other.json()) as any).error).toBe("not_found");
