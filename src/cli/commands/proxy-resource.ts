@@ -8,7 +8,7 @@
  * `--hacker-one-research <id>` is the spec's `hacker-one-research` recipe
  * argument: it sets the X-HackerOne-Research response header (the researcher
  * identity HackerOne programs ask for) through the proxy's
- * custom_response_headers; "" removes it.
+ * custom_response_headers (so on the responses it forwards); "" removes it.
  */
 import type { Command } from "commander";
 import type { ProxyRecord } from "../../storage/proxy-repository";
@@ -159,7 +159,7 @@ export function registerProxyResourceCommands(proxy: Command, context: CommandCo
     .option("--versions <list>", "MCP protocol versions served, e.g. 2025-06-18 (\"\" = none listed)")
     .option("--server-info <json>", "server description as a JSON object, e.g. '{\"name\":\"Tools\",\"version\":\"1.0\"}' (\"\" clears)")
     .option("--custom-metadata <json>", "extra metadata members as a JSON object (\"\" clears)")
-    .option("--hacker-one-research <id>", `send ${HACKER_ONE_HEADER}: <id> on every response of the proxy (\"\" removes it)`)
+    .option("--hacker-one-research <id>", `send ${HACKER_ONE_HEADER}: <id> on the responses the proxy forwards (\"\" removes it)`)
     .action(async (hostname: string, flags: ResourceFlags) => {
       const body = resourceBody(flags);
       if (Object.keys(body).length === 0 && flags.hackerOneResearch === undefined) {
@@ -173,7 +173,7 @@ export function registerProxyResourceCommands(proxy: Command, context: CommandCo
         const headers = withHackerOneHeader(current.custom_response_headers, flags.hackerOneResearch);
         await client.put(proxyPath(hostname), { custom_response_headers: headers });
         const value = flags.hackerOneResearch.trim();
-        note(value === "" ? `${hostname}: ${HACKER_ONE_HEADER} removed` : `${hostname}: every response now carries ${HACKER_ONE_HEADER}: ${value}`);
+        note(value === "" ? `${hostname}: ${HACKER_ONE_HEADER} removed` : `${hostname}: forwarded responses now carry ${HACKER_ONE_HEADER}: ${value}`);
       }
       view ??= await client.get<ProxyResourceView>(`${proxyPath(hostname)}/resource`);
       print(renderProxyResource(view, settings.format));
