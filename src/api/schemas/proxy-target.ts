@@ -10,8 +10,8 @@ import type { ProxyRecord } from "../../storage/proxy-repository";
 import { checkHeaderMap } from "./headers";
 import { checkHostnamePattern } from "./hostname";
 import { checkOAuthServerSettings, OAUTH_SERVER_DEFAULTS } from "./oauth";
-import { checkAuthSettings } from "./proxy-auth";
-import { checkResourceSettings } from "./resource";
+import { AUTH_DEFAULTS, checkAuthSettings } from "./proxy-auth";
+import { checkResourceSettings, RESOURCE_DEFAULTS } from "./resource";
 
 /** Ten years: far beyond the two years browsers' preload lists ask for. */
 const HSTS_MAX_AGE_LIMIT = 315_360_000;
@@ -100,31 +100,11 @@ export const PROXY_DEFAULTS: Omit<ProxyRecord, "hostname" | "target_url" | "owne
   custom_headers: null,
   custom_response_headers: null,
   hsts_max_age: null,
-  auth_enabled: false,
-  auth_proxy: null,
-  auth_mode: "forward",
-  auth_required_users: null,
-  auth_required_emails: null,
-  auth_required_groups: null,
-  auth_allowed_scopes: null,
-  auth_allowed_audiences: null,
-  auth_pass_headers: true,
-  auth_cookie_name: "unified_auth_token",
-  auth_header_prefix: "X-Auth-",
-  auth_excluded_paths: null,
-  auth_forward_bearer: false,
+  ...AUTH_DEFAULTS,
   route_mode: "all",
   enabled_routes: [],
   disabled_routes: [],
-  resource_endpoint: null,
-  resource_scopes: null,
-  resource_stateful: false,
-  resource_versions: null,
-  resource_server_info: null,
-  resource_override_backend: false,
-  resource_bearer_methods: null,
-  resource_documentation_suffix: null,
-  resource_custom_metadata: null,
+  ...RESOURCE_DEFAULTS,
   ...OAUTH_SERVER_DEFAULTS,
   github_client_id: null,
   github_client_secret: null,
