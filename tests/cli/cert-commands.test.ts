@@ -5,7 +5,6 @@
  * (self-signed certificates: no CA needed), and the just recipes' command lines.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CommanderError, type Command } from "commander";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -32,49 +31,19 @@ import {
 } from "../../src/cli/commands/cert";
 import { proxyCertificateBody, proxyDeleteQuery } from "../../src/cli/commands/proxy";
 import { renderList } from "../../src/cli/output";
-import { buildProgram } from "../../src/cli/program";
 import { expiresIn, timeUntil } from "../../src/cli/relative-time";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { ROOT } from "../helpers/gateway-process";
 import { freePort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
+import { runProgram as runCli, type ProgramRun } from "../helpers/cli-program";
 
 const HOME = tempDir("home");
 const NOW = Date.parse("2026-01-10T12:00:00Z");
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real program as main.ts does, with its output captured and commander's exits turned into errors. */
-async function runProgram(apiUrl: string, token: string | undefined, args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const env = { API_URL: apiUrl, HOME, PORTCULLIS_DATA_DIR: "/nonexistent", ...(token ? { TOKEN: token } : {}) };
-  const program = buildProgram(env, { print: (t) => out.push(`${t}\n`), note: (t) => err.push(`${t}\n`) });
-  const quiet = (command: Command) => {
-    command.exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
-    command.commands.forEach(quiet);
-  };
-  quiet(program);
-  let code = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (e) {
-    if (e instanceof CliError) {
-      err.push(`portcullis: ${e.message}\n`);
-      code = e.exitCode;
-    } else if (e instanceof CommanderError) {
-      code = e.exitCode;
-    } else {
-      throw e;
-    }
-  }
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
+type Run = ProgramRun;
+const runProgram = (apiUrl: string, token: string | undefined, args: string[]): Promise<Run> => runCli(apiUrl, token, args, HOME);
 
 const view = (overrides: Partial<CertificateDetail> = {}): CertificateDetail => ({
   cert_name: "app",

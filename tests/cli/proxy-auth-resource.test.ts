@@ -5,17 +5,15 @@
  * edge then does, and the just recipes that wrap them, run for real.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CommanderError, type Command } from "commander";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { CliError } from "../../src/cli/cli-error";
 import { EMPTY_PROTECTED_PROXIES_HINT } from "../../src/cli/commands/proxy-resource";
 import { EMPTY_RESOURCES_HINT } from "../../src/cli/commands/resource";
-import { buildProgram } from "../../src/cli/program";
 import { GATEWAY_ADMIN, namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { ROOT } from "../helpers/gateway-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
+import { runProgram as runCli, type ProgramRun } from "../helpers/cli-program";
 
 const HOME = tempDir("home");
 const DOMAIN = "example.test";
@@ -24,38 +22,8 @@ const APP_HOST = `app.${DOMAIN}`;
 const MCP_HOST = `mcp.${DOMAIN}`;
 const MCP_URI = `https://${MCP_HOST}/mcp`;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real program as main.ts does, with its output captured and commander's exits turned into errors. */
-async function runProgram(apiUrl: string, token: string | undefined, args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const env = { API_URL: apiUrl, HOME, PORTCULLIS_DATA_DIR: "/nonexistent", ...(token ? { TOKEN: token } : {}) };
-  const program = buildProgram(env, { print: (t) => out.push(`${t}\n`), note: (t) => err.push(`${t}\n`) });
-  const quiet = (command: Command) => {
-    command.exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
-    command.commands.forEach(quiet);
-  };
-  quiet(program);
-  let code = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (e) {
-    if (e instanceof CliError) {
-      err.push(`portcullis: ${e.message}\n`);
-      code = e.exitCode;
-    } else if (e instanceof CommanderError) {
-      code = e.exitCode;
-    } else {
-      throw e;
-    }
-  }
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
+type Run = ProgramRun;
+const runProgram = (apiUrl: string, token: string | undefined, args: string[]): Promise<Run> => runCli(apiUrl, token, args, HOME);
 
 const childEnv = () => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME, API_URL: apiUrl, TOKEN: GATEWAY_ADMIN, PORTCULLIS_DATA_DIR: "/nonexistent" });
 

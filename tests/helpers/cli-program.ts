@@ -1,0 +1,40 @@
+/**
+ * Runs the real CLI program in this process, as main.ts does, with its output
+ * captured and commander's exits turned into a code: for tests that drive the
+ * CLI against an in-process gateway.
+ */
+import { Command, CommanderError } from "commander";
+import { CliError } from "../../src/cli/cli-error";
+import { buildProgram } from "../../src/cli/program";
+
+export interface ProgramRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runProgram(apiUrl: string, token: string | undefined, args: string[], home: string): Promise<ProgramRun> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const env = { API_URL: apiUrl, HOME: home, PORTCULLIS_DATA_DIR: "/nonexistent", ...(token ? { TOKEN: token } : {}) };
+  const program = buildProgram(env, { print: (t) => out.push(`${t}\n`), note: (t) => err.push(`${t}\n`) });
+  const quiet = (command: Command) => {
+    command.exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
+    command.commands.forEach(quiet);
+  };
+  quiet(program);
+  let code = 0;
+  try {
+    await program.parseAsync(args, { from: "user" });
+  } catch (e) {
+    if (e instanceof CliError) {
+      err.push(`portcullis: ${e.message}\n`);
+      code = e.exitCode;
+    } else if (e instanceof CommanderError) {
+      code = e.exitCode;
+    } else {
+      throw e;
+    }
+  }
+  return { code, stdout: out.join(""), stderr: err.join("") };
+}
