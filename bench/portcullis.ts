@@ -20,6 +20,8 @@ export interface RunningPortcullis {
   readonly apiUrl: string;
   /** POST a JSON body to the admin API; throws unless it answers 201. */
   create(path: string, body: unknown): Promise<Record<string, unknown>>;
+  /** POST a JSON body to the admin API; throws unless it answers `expectedStatus`. */
+  post(path: string, body: unknown, expectedStatus: number): Promise<Record<string, unknown>>;
   /** Recent output of the gateway (warnings and errors only, LOG_LEVEL=WARNING). */
   output(): string;
   stop(): Promise<void>;
@@ -78,7 +80,7 @@ export async function startPortcullis(extraEnv: Record<string, string> = {}): Pr
     throw new Error(`portcullis did not become healthy: ${(err as Error).message}\n${output.value}`);
   }
 
-  const create = async (path: string, body: unknown) => {
+  const post = async (path: string, body: unknown, expectedStatus: number) => {
     const response = await fetch(`${apiUrl}${path}`, {
       method: "POST",
       headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
@@ -86,11 +88,12 @@ export async function startPortcullis(extraEnv: Record<string, string> = {}): Pr
       signal: AbortSignal.timeout(10_000),
     });
     const text = await response.text();
-    if (response.status !== 201) throw new Error(`POST ${path} answered ${response.status}: ${text}`);
+    if (response.status !== expectedStatus) throw new Error(`POST ${path} answered ${response.status}: ${text}`);
     return JSON.parse(text) as Record<string, unknown>;
   };
+  const create = (path: string, body: unknown) => post(path, body, 201);
 
-  return { httpPort, httpsPort, proxyProtocolPort, apiUrl, create, output: () => output.value, stop: () => stopChild(child) };
+  return { httpPort, httpsPort, proxyProtocolPort, apiUrl, create, post, output: () => output.value, stop: () => stopChild(child) };
 }
 
 export const PLAIN_HOST = "bench.local";

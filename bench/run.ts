@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { parseBenchArgs, USAGE, type BenchOptions } from "./args";
+import { AUTH_ENV, AUTH_NAME, authDescription, benchAuth, PLAIN_DESCRIPTION, PLAIN_NAME } from "./auth";
 import { startBackend, type RunningBackend } from "./backend-process";
 import { writeDocsSection } from "./docs-writer";
 import { machineInfo } from "./machine";
@@ -69,22 +70,21 @@ async function benchNginx(backend: RunningBackend, options: BenchOptions, out: C
 async function benchPortcullis(backend: RunningBackend, options: BenchOptions, out: Collected): Promise<void> {
   console.log("portcullis");
   const backendUrl = `http://127.0.0.1:${backend.port}`;
-  const plain = "portcullis (a) proxy";
   const routed = "portcullis (b) routes+headers";
-  const plainDescription = `one proxy target (${PLAIN_HOST}), no routes, no auth.`;
   const routedDescription = `proxy ${ROUTES_HOST} with a custom request and response header and 3 proxy-scoped routes (/api/, /static/, /admin/); wrk requests ${ROUTES_PATH}, which matches /api/.`;
   let gateway;
   try {
     const stale = await ensureBinary();
     if (stale) out.notes.push(stale);
-    gateway = await startPortcullis();
+    gateway = await startPortcullis({ ...AUTH_ENV });
     await configurePlainProxy(gateway, backendUrl);
     await configureRoutedProxy(gateway, backendUrl);
   } catch (err) {
     // No numbers rather than made-up ones: the rows say why.
     const error = (err as Error).message;
-    out.http.push({ name: plain, description: plainDescription, command: "", error: error.split("\n")[0] });
+    out.http.push({ name: PLAIN_NAME, description: PLAIN_DESCRIPTION, command: "", error: error.split("\n")[0] });
     out.http.push({ name: routed, description: routedDescription, command: "", error: error.split("\n")[0] });
+    out.http.push({ name: AUTH_NAME, description: authDescription(), command: "", error: error.split("\n")[0] });
     out.ws.push({ name: "portcullis", connections: 1, error: "Portcullis not set up" }, { name: "portcullis", connections: options.wsConnections, error: "Portcullis not set up" });
     console.error(`  could not set up Portcullis: ${error}`);
     await gateway?.stop();
@@ -92,12 +92,17 @@ async function benchPortcullis(backend: RunningBackend, options: BenchOptions, o
   }
   try {
     out.notes.push(await describeRoutedHeaders(gateway.httpPort));
-    out.http.push(await measureHttp({ name: plain, description: plainDescription, port: gateway.httpPort, host: PLAIN_HOST, path: "/" }, options));
+    // (a) and (e), the same gateway without and with auth, in alternating rounds.
+    const nginxRps = out.http.find((s) => s.name === "nginx")?.result?.requestsPerSecond;
+    const auth = await benchAuth(gateway, backendUrl, options, nginxRps);
+    out.http.push(auth.plain);
     out.http.push(await measureHttp({ name: routed, description: routedDescription, port: gateway.httpPort, host: ROUTES_HOST, path: ROUTES_PATH }, options));
     out.ws.push(...(await measureWs("portcullis", `ws://127.0.0.1:${gateway.httpPort}/ws`, PLAIN_HOST, options)));
     const proxyProtocol = await benchProxyProtocol(gateway, options);
     out.http.push(...proxyProtocol.http);
     out.notes.push(...proxyProtocol.notes);
+    out.http.push(auth.auth);
+    out.notes.push(...auth.notes);
     const warnings = gateway.output().trim();
     if (warnings) out.notes.push(`Portcullis printed (LOG_LEVEL=WARNING): ${warnings.split("\n").slice(-5).join(" / ")}`);
   } finally {

@@ -13,6 +13,8 @@ export interface HttpTarget {
   readonly port: number;
   readonly host: string;
   readonly path: string;
+  /** More request headers ("Name: value"), e.g. a bearer token; shown redacted in the printed command. */
+  readonly headers?: readonly string[];
 }
 
 /** Shell-quotes an argv for display, so the printed wrk command can be pasted. */
@@ -20,10 +22,20 @@ export function shellJoin(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(" ");
 }
 
+/** A header line as printed in a report: a credential's value is replaced by a placeholder. */
+export function shownHeader(line: string): string {
+  return /^authorization:\s*bearer\s/i.test(line) ? line.replace(/^(authorization:\s*bearer\s+).*$/i, "$1<token>") : line;
+}
+
 /** One request before any load: a misrouted scenario would otherwise be measured as fast 404s. */
 export async function checkHttp(target: HttpTarget): Promise<void> {
   const url = `http://127.0.0.1:${target.port}${target.path}`;
-  const response = await fetch(url, { headers: { Host: target.host }, signal: AbortSignal.timeout(5_000) });
+  const headers = new Headers({ Host: target.host });
+  for (const line of target.headers ?? []) {
+    const colon = line.indexOf(":");
+    headers.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(5_000) });
   const body = await response.text();
   if (response.status !== 200 || body !== "hello") {
     throw new Error(`GET ${url} (Host ${target.host}) answered ${response.status} "${body.slice(0, 200)}", expected 200 "hello"`);
@@ -36,9 +48,9 @@ export async function measureHttp(target: HttpTarget, options: BenchOptions): Pr
     seconds: options.duration,
     connections: options.connections,
     threads: options.threads,
-    headers: [`Host: ${target.host}`],
+    headers: [`Host: ${target.host}`, ...(target.headers ?? [])],
   };
-  const command = shellJoin(wrkArgs(wrk));
+  const command = shellJoin(wrkArgs({ ...wrk, headers: wrk.headers?.map(shownHeader) }));
   try {
     await checkHttp(target);
     if (options.warmup > 0) await runWrk({ ...wrk, seconds: options.warmup });

@@ -1,0 +1,162 @@
+/**
+ * `bun bench/auth-profile.ts [--rounds N] [--duration S] [--warmup S] [--connections N]`:
+ * where the time of authenticated proxying goes. One gateway, one backend,
+ * these variants measured in rotating order, round after round:
+ *
+ *   no auth                 scenario (a): PLAIN_HOST, no Authorization header
+ *   no auth + bearer header (a) with the same `Authorization: Bearer <token>`
+ *                           header: a bigger request, no check (the header
+ *                           goes on to the backend)
+ *   auth                    scenario (e): checks, X-Auth-* headers to the backend
+ *   auth, no identity hdrs  (e) with auth_pass_headers off
+ *
+ * Besides req/s, it reads the CPU time the gateway and the backend processes
+ * spent during each measurement (/proc/PID/stat, all threads) and divides it
+ * by the requests served: CPU µs per request is what auth adds, and unlike
+ * req/s it hardly moves when other work on the 2 shared cores slows a run.
+ * Ratios are per round (each variant against "no auth" of the same round),
+ * then the median over rounds. Prints a table; writes nothing.
+ */
+import { parseArgs } from "node:util";
+import { AUTH_ENV, AUTH_VARIANT, authTarget, checkAuthEnforced, configureAuthProxy, type AuthVariant } from "./auth";
+import type { BenchOptions } from "./args";
+import { startBackend } from "./backend-process";
+import { machineInfo } from "./machine";
+import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
+import { cleanup, installExitHandlers } from "./processes";
+import { checkHttp, type HttpTarget } from "./scenarios";
+import { runWrk, type WrkOptions } from "./wrk";
+
+interface Sample {
+  readonly rps: number;
+  readonly requests: number;
+  readonly gatewayUsPerRequest: number;
+  readonly backendUsPerRequest: number;
+  readonly errors: number;
+}
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    rounds: { type: "string", default: "5" },
+    duration: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1" },
+    connections: { type: "string", default: "50" },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const options = { duration: Number(values.duration), warmup: Number(values.warmup), connections: Number(values.connections), threads: 1 } as Pick<
+  BenchOptions,
+  "duration" | "warmup" | "connections" | "threads"
+>;
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** utime + stime of a process, all threads, in µs. */
+async function cpuMicros(pid: number): Promise<number> {
+  const stat = await Bun.file(`/proc/${pid}/stat`).text();
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** The pid of the process listening on a loopback TCP port (ss -ltnp). */
+async function pidListeningOn(port: number): Promise<number> {
+  const child = Bun.spawn(["ss", "-ltnpH", `sport = :${port}`], { stdout: "pipe", stderr: "ignore" });
+  const text = await new Response(child.stdout).text();
+  const match = /pid=(\d+)/.exec(text);
+  if (!match) throw new Error(`no process found listening on port ${port}: ${text}`);
+  return Number(match[1]);
+}
+
+async function measure(target: HttpTarget, pids: { gateway: number; backend: number }): Promise<Sample> {
+  const wrk: WrkOptions = {
+    url: `http://127.0.0.1:${target.port}${target.path}`,
+    seconds: options.duration,
+    connections: options.connections,
+    threads: options.threads,
+    headers: [`Host: ${target.host}`, ...(target.headers ?? [])],
+  };
+  if (options.warmup > 0) await runWrk({ ...wrk, seconds: options.warmup });
+  const [g0, b0] = await Promise.all([cpuMicros(pids.gateway), cpuMicros(pids.backend)]);
+  const result = await runWrk(wrk);
+  const [g1, b1] = await Promise.all([cpuMicros(pids.gateway), cpuMicros(pids.backend)]);
+  const e = result.socketErrors;
+  return {
+    rps: result.requestsPerSecond,
+    requests: result.requests,
+    gatewayUsPerRequest: (g1 - g0) / result.requests,
+    backendUsPerRequest: (b1 - b0) / result.requests,
+    errors: e.connect + e.read + e.write + e.timeout + result.non2xx3xx,
+  };
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+async function main(): Promise<void> {
+  installExitHandlers();
+  const stale = await ensureBinary();
+  if (stale) console.log(`note: ${stale}`);
+  const machine = await machineInfo(ROOT);
+  const backend = await startBackend();
+  const backendUrl = `http://127.0.0.1:${backend.port}`;
+  const gateway = await startPortcullis({ ...AUTH_ENV });
+  await configurePlainProxy(gateway, backendUrl);
+  const bare: AuthVariant = { host: "bench-auth-bare.local", passHeaders: false };
+  const tokens = await configureAuthProxy(gateway, backendUrl, AUTH_VARIANT);
+  const bareTokens = await configureAuthProxy(gateway, backendUrl, bare);
+  console.log(await checkAuthEnforced(gateway.httpPort, tokens, AUTH_VARIANT));
+  console.log(await checkAuthEnforced(gateway.httpPort, bareTokens, bare));
+  const pids = { gateway: await pidListeningOn(gateway.httpPort), backend: await pidListeningOn(backend.port) };
+
+  const plain: HttpTarget = { name: "no auth", description: "", port: gateway.httpPort, host: PLAIN_HOST, path: "/" };
+  const variants: HttpTarget[] = [
+    plain,
+    { ...plain, name: "no auth + bearer header", headers: [`Authorization: Bearer ${tokens.valid}`] },
+    authTarget(gateway.httpPort, tokens.valid, AUTH_VARIANT, "auth"),
+    authTarget(gateway.httpPort, bareTokens.valid, bare, "auth, no identity hdrs"),
+  ];
+  for (const v of variants) await checkHttp(v);
+
+  const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order so no variant always follows the same one.
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+    const line: string[] = [];
+    for (const v of order) {
+      const s = await measure(v, pids);
+      samples.get(v.name)!.push(s);
+      line.push(`${v.name} ${Math.round(s.rps)} (${s.gatewayUsPerRequest.toFixed(1)} µs)`);
+    }
+    console.log(`round ${round + 1}/${ROUNDS}: ${line.join("; ")}`);
+  }
+
+  const base = samples.get(plain.name)!;
+  console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}`);
+  console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}\n`);
+  console.log("| variant | req/s median (min–max) | ÷ no auth, per round: median (min–max) | gateway CPU µs/req: median (min–max) | ÷ no auth, per round: median | backend CPU µs/req | errors |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const v of variants) {
+    const runs = samples.get(v.name)!;
+    const ratios = runs.map((s, i) => s.rps / base[i]!.rps);
+    const cpuRatios = runs.map((s, i) => s.gatewayUsPerRequest / base[i]!.gatewayUsPerRequest);
+    const g = median(runs.map((s) => s.gatewayUsPerRequest));
+    const rpsText = `${Math.round(median(runs.map((s) => s.rps)))} (${Math.round(Math.min(...runs.map((s) => s.rps)))}–${Math.round(Math.max(...runs.map((s) => s.rps)))})`;
+    const ratioText = `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+    const gText = `${g.toFixed(2)} (${Math.min(...runs.map((s) => s.gatewayUsPerRequest)).toFixed(2)}–${Math.max(...runs.map((s) => s.gatewayUsPerRequest)).toFixed(2)})`;
+    console.log(
+      `| ${v.name} | ${rpsText} | ${ratioText} | ${gText} | ${median(cpuRatios).toFixed(2)}× | ${median(runs.map((s) => s.backendUsPerRequest)).toFixed(2)} | ${runs.reduce((n, s) => n + s.errors, 0)} |`,
+    );
+  }
+  await Promise.all([gateway.stop(), backend.stop()]);
+}
+
+try {
+  await main();
+} finally {
+  await cleanup();
+}
