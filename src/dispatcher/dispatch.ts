@@ -102,7 +102,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     const unverified = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp) };
     const forward = (outcome: EdgeOutcome): Response | undefined | Promise<Response | undefined> => {
       if (outcome instanceof Response) return outcome;
-      const context = outcome.identityVerified ? { ...unverified, identityVerified: true } : unverified;
+      const context = outcome.identity ? { ...unverified, identity: outcome.identity } : unverified;
       if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
       const hsts = proto === "https" ? entry.hsts : null;
       return engine.forward(request, target, context).then((response) => {

@@ -7,7 +7,8 @@
  */
 import { authenticateAtEdge, type EdgeAuthDecision } from "../auth/edge/authenticate";
 import type { EdgeTokenVerifier } from "../auth/edge/edge-tokens";
-import { applyIdentityHeaders, hasBearerCredential, stripIdentityHeaders } from "../auth/edge/identity-headers";
+import { hasBearerCredential, identityRewrite, stripIdentityHeaders } from "../auth/edge/identity-headers";
+import type { IdentityRewrite } from "../proxies/forward-target";
 import type { EdgeAuthPolicy } from "../auth/edge/policy";
 import { metadataPathFor, protectedResourceMetadata } from "../auth/edge/protected-resource";
 import { metadataUrlFor, resourceUrlFor } from "../auth/edge/request-origin";
@@ -42,13 +43,12 @@ export interface EdgeFacts {
  * document when the backend's own wins: served only if the backend answers 404.
  */
 export type EdgeOutcome =
-  | { readonly forward: true; readonly identityVerified?: boolean; readonly ifBackendLacks?: () => Response }
+  | { readonly forward: true; readonly identity?: IdentityRewrite; readonly ifBackendLacks?: () => Response }
   | Response;
 
 const NO_SUCH_RESOURCE = { error: "not_found", error_description: "no protected resource is described at this path" };
 const FORWARD: EdgeOutcome = Object.freeze({ forward: true as const });
-/** The identity headers on the request are the edge's own: the engine lets them through. */
-const FORWARD_VERIFIED: EdgeOutcome = Object.freeze({ forward: true as const, identityVerified: true });
+
 
 export function clientFacts(request: Request, proto: "http" | "https", path: string, trustedPeer: boolean): EdgeFacts {
   const headers = request.headers;
@@ -111,8 +111,7 @@ export function guardRequest(
 function act(options: EdgeAuthOptions, policy: EdgeAuthPolicy, request: Request, facts: EdgeFacts, decision: EdgeAuthDecision): EdgeOutcome | Promise<EdgeOutcome> {
   switch (decision.kind) {
     case "allow":
-      applyIdentityHeaders(request.headers, policy, decision.identity, hasBearerCredential(request.headers));
-      return FORWARD_VERIFIED;
+      return { forward: true, identity: identityRewrite(policy, decision.identity, hasBearerCredential(request.headers)) };
     case "deny":
       // Browser-based clients on another origin must be able to read the challenge.
       decision.response.headers.set("access-control-allow-origin", "*");

@@ -25,10 +25,23 @@ export interface ForwardContext {
   /** The peer is in TRUSTED_PROXY_CIDRS: its X-Forwarded-* headers are extended, not replaced. */
   readonly trustedPeer: boolean;
   /**
-   * The edge already stripped the client's identity headers and set verified
-   * ones (auth on): X-Auth-* pass. Otherwise every X-Auth-* header is dropped.
+   * What edge authentication decided for the upstream request (auth on);
+   * without it every X-Auth-* header from the client is dropped and nothing
+   * else changes.
    */
-  readonly identityVerified?: boolean;
+  readonly identity?: IdentityRewrite;
+}
+
+/** Applied in the engine's one pass over the request headers, so the request's Headers are never mutated. */
+export interface IdentityRewrite {
+  /** Incoming headers whose lower-case name starts with this (or with x-auth-) are dropped. */
+  readonly stripPrefix: string;
+  /** The verified identity headers to send instead. */
+  readonly headers: readonly (readonly [name: string, value: string])[];
+  /** Drop the incoming Authorization header (it carried the bearer token). */
+  readonly dropAuthorization: boolean;
+  /** Rewrites the Cookie header (drops the session cookie); null leaves it alone. */
+  readonly rewriteCookie: ((cookie: string) => string | null) | null;
 }
 
 export function forwardTarget(

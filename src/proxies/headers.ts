@@ -74,8 +74,10 @@ export function displayIp(ip: string): string {
 }
 
 /**
- * Emits the headers to send upstream, Host first. Hop-by-hop headers are
- * dropped, and X-Auth-* unless the edge verified and set them; X-Forwarded-* / X-Real-IP / Forwarded are replaced
+ * Emits the headers to send upstream, Host first. Hop-by-hop headers and the
+ * client's X-Auth-* are dropped (with edge auth: its prefix too, the bearer
+ * token and the session cookie as it decided, and its verified identity
+ * headers emitted instead); X-Forwarded-* / X-Real-IP / Forwarded are replaced
  * unless the peer is trusted; custom_headers are applied last and win.
  */
 export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTarget, context: ForwardContext, emit: HeaderSink): void {
@@ -91,7 +93,7 @@ export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTa
   let realIp: string | undefined;
   const anyCustom = custom.size > 0;
   const trusted = context.trustedPeer;
-  const dropIdentity = context.identityVerified !== true;
+  const identity = context.identity;
   incoming.forEach((value, name) => {
     const kind = SPECIAL.get(name);
     if (kind === Kind.Forwarding) {
@@ -103,9 +105,18 @@ export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTa
       else if (name === "forwarded" && !custom.has(name)) emit(name, value);
       return;
     }
-    if (kind === Kind.HopByHop || (dropIdentity && name.startsWith("x-auth-")) || (anyCustom && custom.has(name)) || hopByHop?.has(name)) return;
+    if (kind === Kind.HopByHop || name.startsWith("x-auth-") || (anyCustom && custom.has(name)) || hopByHop?.has(name)) return;
+    if (identity) {
+      if (name.startsWith(identity.stripPrefix) || (identity.dropAuthorization && name === "authorization")) return;
+      if (identity.rewriteCookie && name === "cookie") {
+        const kept = identity.rewriteCookie(value);
+        if (kept !== null) emit(name, kept);
+        return;
+      }
+    }
     emit(name, value);
   });
+  if (identity) for (const [name, value] of identity.headers) emit(name, value);
 
   const peer = displayIp(context.clientIp);
   if (!anyCustom) {

@@ -4,29 +4,11 @@
  * identity prefix is removed first — always, with auth off, on excluded
  * paths, with a bad token — and only then are the verified values set.
  */
+import type { IdentityRewrite } from "../../proxies/forward-target";
 import type { AccessTokenClaims } from "../tokens/access-token";
 import type { EdgeAuthPolicy } from "./policy";
 
 const DEFAULT_PREFIX = "x-auth-";
-
-/**
- * Strips client-sent identity headers, then (with `auth_pass_headers` and an
- * identity) sets `<prefix>User-Id` (sub), `User-Name` (login), `Email`,
- * `Scopes` and `Client-Id`; a claim the token lacks sets no header. Unless the
- * proxy forwards bearer tokens, the credential goes too: the Authorization
- * header when `bearerPresent` (it carried a Bearer credential — another
- * scheme, e.g. Basic for the backend itself, is left alone) and the auth
- * cookie from the Cookie header.
- */
-export function applyIdentityHeaders(headers: Headers, policy: EdgeAuthPolicy, identity: AccessTokenClaims | null, bearerPresent: boolean): void {
-  stripPrefixed(headers, policy.identityHeaderNames.prefixLower);
-  const pairs = identityHeaderPairs(policy, identity);
-  for (let i = 0; i < pairs.length; i++) headers.set(pairs[i]![0], pairs[i]![1]);
-  if (!policy.forwardBearer) {
-    if (bearerPresent) headers.delete("authorization");
-    removeCookie(headers, policy.cookieName);
-  }
-}
 
 export type HeaderPair = readonly [name: string, value: string];
 
@@ -107,15 +89,6 @@ function stripPrefixed(headers: Headers, prefixLower: string): void {
   if (doomed) for (const name of doomed) headers.delete(name);
 }
 
-function removeCookie(headers: Headers, name: string): void {
-  const cookie = headers.get("cookie");
-  if (cookie === null) return;
-  const kept = cookieHeaderWithout(cookie, name);
-  if (kept === cookie) return;
-  if (kept === null) headers.delete("cookie");
-  else headers.set("cookie", kept);
-}
-
 /** A Cookie header value without the named cookie (the others kept in order): the same string when it is absent, null when nothing is left. */
 export function cookieHeaderWithout(cookie: string, name: string): string | null {
   if (!cookie.includes(name)) return cookie;
@@ -127,4 +100,30 @@ export function cookieHeaderWithout(cookie: string, name: string): string | null
       return pair !== "" && (eq < 0 ? pair : pair.slice(0, eq)).trim() !== name;
     });
   return kept.length === 0 ? null : kept.join("; ");
+}
+
+/**
+ * The engine's header plan for an allowed request, built once per (token,
+ * policy, bearer or cookie) and reused: requests with a token seen before
+ * allocate nothing here.
+ */
+const rewrites = new WeakMap<AccessTokenClaims | EdgeAuthPolicy, { policy: EdgeAuthPolicy; bearer?: IdentityRewrite; cookie?: IdentityRewrite }>();
+
+export function identityRewrite(policy: EdgeAuthPolicy, identity: AccessTokenClaims | null, bearerPresent: boolean): IdentityRewrite {
+  const key = identity ?? policy;
+  let memo = rewrites.get(key);
+  if (memo === undefined || memo.policy !== policy) rewrites.set(key, (memo = { policy }));
+  const slot = bearerPresent ? "bearer" : "cookie";
+  const cached = memo[slot];
+  if (cached) return cached;
+  const plan = upstreamIdentity(policy, identity, bearerPresent);
+  const dropCookie = plan.dropCookie;
+  const rewrite: IdentityRewrite = {
+    stripPrefix: plan.stripPrefix,
+    headers: plan.headers,
+    dropAuthorization: plan.dropAuthorization,
+    rewriteCookie: dropCookie === null ? null : (cookie) => cookieHeaderWithout(cookie, dropCookie),
+  };
+  memo[slot] = rewrite;
+  return rewrite;
 }

@@ -1,6 +1,9 @@
 /** Identity headers: client-sent ones never reach the backend; verified ones do; the bearer token only when asked. */
 import { describe, expect, test } from "bun:test";
-import { applyIdentityHeaders, cookieHeaderWithout, hasBearerCredential, identityHeaderPairs, stripIdentityHeaders, upstreamIdentity } from "../../../src/auth/edge/identity-headers";
+import { cookieHeaderWithout, hasBearerCredential, identityHeaderPairs, identityRewrite, stripIdentityHeaders, upstreamIdentity } from "../../../src/auth/edge/identity-headers";
+import type { EdgeAuthPolicy } from "../../../src/auth/edge/policy";
+import { forwardTarget } from "../../../src/proxies/forward-target";
+import { visitUpstreamRequestHeaders } from "../../../src/proxies/headers";
 import { compileEdgeAuthPolicy } from "../../../src/auth/edge/policy";
 import type { AccessTokenClaims } from "../../../src/auth/tokens/access-token";
 import type { ProxyRecord } from "../../../src/storage/proxy-repository";
@@ -40,7 +43,23 @@ function spoofed(extra: Record<string, string> = {}): Headers {
 
 const entries = (headers: Headers) => Object.fromEntries(headers.entries());
 
-describe("applyIdentityHeaders", () => {
+const TARGET = forwardTarget("http://10.0.0.5:3000");
+const SET_BY_THE_ENGINE = new Set(["host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"]);
+
+/**
+ * The real upstream pass with the edge's plan for this request
+ * (identityRewrite), written back into `headers` minus what the engine adds
+ * for every request, so each test reads what the backend receives.
+ */
+function applyIdentityHeaders(headers: Headers, policy: EdgeAuthPolicy, identity: AccessTokenClaims | null, bearerPresent: boolean): void {
+  const upstream: [string, string][] = [];
+  const context = { clientIp: "127.0.0.1", proto: "https" as const, trustedPeer: false, identity: identityRewrite(policy, identity, bearerPresent) };
+  visitUpstreamRequestHeaders(headers, TARGET, context, (name, value) => void upstream.push([name, value]));
+  for (const name of [...headers.keys()]) headers.delete(name);
+  for (const [name, value] of upstream) if (!SET_BY_THE_ENGINE.has(name)) headers.append(name, value);
+}
+
+describe("what the backend receives (the engine's pass with the edge's plan)", () => {
   test("spoofed headers are replaced by the verified identity", () => {
     const headers = spoofed();
     applyIdentityHeaders(headers, policy(), IDENTITY, false);
