@@ -103,8 +103,16 @@ export function guardRequest(
     return FORWARD;
   }
 
-  const metadataUrl = resource ? metadataUrlFor(facts.proto, facts.host, resource.endpoint) : null;
-  const decision = authenticateAtEdge(policy, options.verifier, request, { ...facts, metadataUrl, asIssuer: policy.issuer });
+  const decision = authenticateAtEdge(policy, options.verifier, request, {
+    proto: facts.proto,
+    host: facts.host,
+    path: facts.path,
+    asIssuer: policy.issuer,
+    // Only a refusal names the metadata URL: allowed requests never build it.
+    get metadataUrl() {
+      return resource ? metadataUrlFor(facts.proto, facts.host, resource.endpoint) : null;
+    },
+  });
   return decision instanceof Promise ? decision.then((d) => act(options, policy, request, facts, d)) : act(options, policy, request, facts, decision);
 }
 
