@@ -22,6 +22,7 @@ import type { ProxyRecord } from "../../storage/proxy-repository";
 import { AdminClientBody, checkTestTokenScope, checkTestTokenUsername, TestTokenBody } from "../schemas/oauth";
 import { accessTokenView, clientView, isoSeconds, sessionView } from "../schemas/oauth-views";
 import { accessTokenRecords, adminCaller, listSessions, revokedFlags, sessionDetails, signingKeyState, tokenStatistics, type OAuthApiDependencies } from "./oauth-status";
+import { HostnameParams } from "../proxy-access";
 
 /** The client_id of tokens the admin mints with POST /oauth/test-tokens; no registered client has it. */
 export const ADMIN_TEST_CLIENT_ID = "portcullis-admin";
@@ -29,7 +30,6 @@ export const ADMIN_TEST_CLIENT_ID = "portcullis-admin";
 const ClientIdParams = t.Object({ client_id: t.String({ maxLength: 2000 }) });
 const JtiParams = t.Object({ jti: t.String({ maxLength: 256 }) });
 const SessionParams = t.Object({ session_id: t.String({ maxLength: 256 }) });
-const HostnameParams = t.Object({ hostname: t.String({ maxLength: 253 }) });
 
 /** An OAuth validation failure of the admin's input is a 422 like any other bad input. */
 const asInvalid = (error: unknown): never => {

@@ -5,14 +5,13 @@
  * or OAUTH_ALLOWED_GITHUB_USERS when it has none. The admin sees every proxy;
  * other tokens their own.
  */
-import { Elysia, t } from "elysia";
-import { notFound } from "../../core/errors";
+import { Elysia } from "elysia";
 import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repository";
 import type { TokenRepository } from "../../storage/token-repository";
-import { authenticate, canSee, type Caller } from "../caller";
+import { authenticate, type Caller } from "../caller";
 import { AUTH_DEFAULTS, AUTH_FIELDS, checkAuthSettings, ProxyAuthBody, type AuthFields } from "../schemas/proxy-auth";
+import { HostnameParams, updateVisibleProxy, visibleProxy as visibleProxyOf } from "../proxy-access";
 
-const HostnameParams = t.Object({ hostname: t.String({ maxLength: 253 }) });
 
 export interface ProxyAuthDependencies {
   tokens: TokenRepository;
@@ -23,11 +22,7 @@ export interface ProxyAuthDependencies {
 export function proxyAuthRoutes(deps: ProxyAuthDependencies) {
   const { proxies, oauth } = deps;
 
-  const visibleProxy = async (caller: Caller, hostname: string): Promise<ProxyRecord> => {
-    const record = await proxies.get(hostname.toLowerCase());
-    if (!record || !canSee(caller, record.owner_token_hash)) throw notFound(`proxy ${JSON.stringify(hostname)}`);
-    return record;
-  };
+  const visibleProxy = (caller: Caller, hostname: string) => visibleProxyOf(proxies, caller, hostname);
 
   const view = (proxy: ProxyRecord) => {
     const fields = Object.fromEntries(AUTH_FIELDS.map((name) => [name, proxy[name] ?? AUTH_DEFAULTS[name]])) as AuthFields;
@@ -41,14 +36,12 @@ export function proxyAuthRoutes(deps: ProxyAuthDependencies) {
   };
 
   const change = async (caller: Caller, hostname: string, fields: Partial<AuthFields>) => {
-    const current = await visibleProxy(caller, hostname);
-    const updated = await proxies.update(current.hostname, (stored) => {
+    const updated = await updateVisibleProxy(proxies, caller, hostname, (stored) => {
       const merged = { ...stored, ...fields };
       // Enabled with nowhere to log in: the gateway's own authorization server.
       if (merged.auth_enabled && merged.auth_proxy === null) merged.auth_proxy = oauth.settings.authHostnames[0] ?? null;
       return merged;
     });
-    if (!updated) throw notFound(`proxy ${JSON.stringify(hostname)}`);
     return view(updated);
   };
 

@@ -11,6 +11,7 @@ import type { GitHubApps } from "../../auth/upstream/github-apps";
 import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repository";
 import type { TokenRepository } from "../../storage/token-repository";
 import { authenticate, canSee, type Caller } from "../caller";
+import { visibleProxy as visibleProxyOf } from "../proxy-access";
 
 /** GitHub client IDs: `Ov23li…` for OAuth apps, `Iv1.…`/`Iv23…` for GitHub Apps; Enterprise uses the same forms. */
 const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -38,11 +39,7 @@ export function githubOAuthView(record: ProxyRecord) {
 export function proxyGitHubOAuthRoutes(deps: { tokens: TokenRepository; proxies: ProxyRepository; githubApps: GitHubApps }) {
   const { proxies, githubApps } = deps;
 
-  const visibleProxy = async (caller: Caller, hostname: string): Promise<ProxyRecord> => {
-    const record = await proxies.get(hostname.toLowerCase());
-    if (!record || !canSee(caller, record.owner_token_hash)) throw notFound(`proxy ${JSON.stringify(hostname)}`);
-    return record;
-  };
+  const visibleProxy = (caller: Caller, hostname: string) => visibleProxyOf(proxies, caller, hostname);
 
   // Registered before the /:hostname paths, and it has two fixed segments, so no hostname can shadow it.
   return new Elysia({ prefix: "/proxy/targets", tags: ["proxies"] })

@@ -6,25 +6,20 @@
  * is on. Every answer carries `metadata_preview`, the document clients of
  * that host would get. The admin sees every proxy; other tokens their own.
  */
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { OAuthServerContext } from "../../auth/server/context";
 import { authorizationServerMetadata } from "../../auth/server/metadata";
-import { notFound } from "../../core/errors";
 import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repository";
 import type { TokenRepository } from "../../storage/token-repository";
-import { authenticate, canSee, type Caller } from "../caller";
+import { authenticate, type Caller } from "../caller";
 import { checkOAuthServerSettings, OAUTH_SERVER_DEFAULTS, OAUTH_SERVER_FIELDS, OAuthServerBody, type OAuthServerFields } from "../schemas/oauth";
+import { HostnameParams, updateVisibleProxy, visibleProxy as visibleProxyOf } from "../proxy-access";
 
-const HostnameParams = t.Object({ hostname: t.String({ maxLength: 253 }) });
 
 export function proxyOAuthServerRoutes(deps: { tokens: TokenRepository; proxies: ProxyRepository; oauth: OAuthServerContext }) {
   const { proxies, oauth } = deps;
 
-  const visibleProxy = async (caller: Caller, hostname: string): Promise<ProxyRecord> => {
-    const record = await proxies.get(hostname.toLowerCase());
-    if (!record || !canSee(caller, record.owner_token_hash)) throw notFound(`proxy ${JSON.stringify(hostname)}`);
-    return record;
-  };
+  const visibleProxy = (caller: Caller, hostname: string) => visibleProxyOf(proxies, caller, hostname);
 
   const view = (proxy: ProxyRecord) => {
     const fields = Object.fromEntries(OAUTH_SERVER_FIELDS.map((name) => [name, proxy[name] ?? OAUTH_SERVER_DEFAULTS[name]])) as OAuthServerFields;
@@ -36,9 +31,7 @@ export function proxyOAuthServerRoutes(deps: { tokens: TokenRepository; proxies:
   };
 
   const change = async (caller: Caller, hostname: string, fields: Partial<OAuthServerFields>) => {
-    const current = await visibleProxy(caller, hostname);
-    const updated = await proxies.update(current.hostname, (stored) => ({ ...stored, ...fields }));
-    if (!updated) throw notFound(`proxy ${JSON.stringify(hostname)}`);
+    const updated = await updateVisibleProxy(proxies, caller, hostname, (stored) => ({ ...stored, ...fields }));
     return view(updated);
   };
 

@@ -5,16 +5,15 @@
  * where clients find the metadata document, and what it will say. The admin
  * sees every proxy; other tokens their own.
  */
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import { protectedResourceMetadata } from "../../auth/edge/protected-resource";
 import { effectiveIssuer } from "../../auth/server/metadata";
-import { notFound } from "../../core/errors";
 import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repository";
 import type { TokenRepository } from "../../storage/token-repository";
-import { authenticate, canSee, type Caller } from "../caller";
+import { authenticate, type Caller } from "../caller";
 import { checkResourceSettings, metadataUrl, ProxyResourceBody, RESOURCE_DEFAULTS, RESOURCE_FIELDS, resourceUri, type ResourceFields } from "../schemas/resource";
+import { HostnameParams, updateVisibleProxy, visibleProxy as visibleProxyOf } from "../proxy-access";
 
-const HostnameParams = t.Object({ hostname: t.String({ maxLength: 253 }) });
 
 export interface ProxyResourceDependencies {
   tokens: TokenRepository;
@@ -44,16 +43,10 @@ export function proxyResourceView(proxy: ProxyRecord, defaultIssuer: string) {
 export function proxyResourceRoutes(deps: ProxyResourceDependencies) {
   const { proxies, oauth } = deps;
 
-  const visibleProxy = async (caller: Caller, hostname: string): Promise<ProxyRecord> => {
-    const record = await proxies.get(hostname.toLowerCase());
-    if (!record || !canSee(caller, record.owner_token_hash)) throw notFound(`proxy ${JSON.stringify(hostname)}`);
-    return record;
-  };
+  const visibleProxy = (caller: Caller, hostname: string) => visibleProxyOf(proxies, caller, hostname);
 
   const change = async (caller: Caller, hostname: string, fields: Partial<ResourceFields>) => {
-    const current = await visibleProxy(caller, hostname);
-    const updated = await proxies.update(current.hostname, (stored) => ({ ...stored, ...fields }));
-    if (!updated) throw notFound(`proxy ${JSON.stringify(hostname)}`);
+    const updated = await updateVisibleProxy(proxies, caller, hostname, (stored) => ({ ...stored, ...fields }));
     return proxyResourceView(updated, oauth.settings.issuer);
   };
 

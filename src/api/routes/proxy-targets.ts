@@ -14,6 +14,7 @@ import { planProxyCertificate, requestProxyCertificate } from "../../certificate
 import type { CertificateRepository } from "../../storage/certificate-repository";
 import { authenticate, canSee, type Caller } from "../caller";
 import { checkProxySettings, PROXY_DEFAULTS, ProxyCreateBody, ProxyUpdateBody } from "../schemas/proxy-target";
+import { visibleProxy as visibleProxyOf } from "../proxy-access";
 
 /** What the API shows of a proxy: everything but its secrets. */
 export function proxyView(record: ProxyRecord) {
@@ -41,11 +42,7 @@ export function proxyTargetRoutes(deps: {
 }) {
   const { proxies } = deps;
 
-  const visibleProxy = async (caller: Caller, hostname: string): Promise<ProxyRecord> => {
-    const record = await proxies.get(hostname.toLowerCase());
-    if (!record || !canSee(caller, record.owner_token_hash)) throw notFound(`proxy ${JSON.stringify(hostname)}`);
-    return record;
-  };
+  const visibleProxy = (caller: Caller, hostname: string) => visibleProxyOf(proxies, caller, hostname);
 
   const routeControl = async (record: ProxyRecord) => ({
     hostname: record.hostname,
