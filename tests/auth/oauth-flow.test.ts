@@ -351,6 +351,19 @@ describe("rejections at /token", () => {
     expect(res.body.error).toBe("invalid_grant");
   });
 
+  test("a form body over 64 KiB is refused unread, even chunked without a Content-Length", async () => {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ === 200) return controller.close();
+        controller.enqueue(new TextEncoder().encode(`x${sent}=${"a".repeat(1024)}&`));
+      },
+    });
+    const res = await edgeRequest(gw, AUTH_HOST, "/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error).toBe("invalid_request");
+  });
+
   test("a JSON body is refused: the token endpoint takes form parameters", async () => {
     const res = await edgeRequest(gw, AUTH_HOST, "/token", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(res.status).toBe(400);

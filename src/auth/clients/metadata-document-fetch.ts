@@ -9,6 +9,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { OAuthError } from "../oauth-error";
 import { isPublicAddress } from "./address-policy";
+import { readBounded } from "../../core/bounded-body";
 
 /** `fetch`, or a wrapper of it (tests add `tls.ca`): it must pass `init.tls` and `init.headers` on. */
 export type DocumentFetch = (input: string, init: BunFetchRequestInit) => Promise<Response>;
@@ -87,26 +88,14 @@ async function readLimited(response: Response, maxBytes: number, signal: AbortSi
     await response.body?.cancel();
     throw tooBig();
   }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  let bytes: Uint8Array | null;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel();
-        throw tooBig();
-      }
-      chunks.push(value);
-    }
+    bytes = await readBounded(response.body, maxBytes);
   } catch (error) {
-    if (error instanceof OAuthError) throw error;
     throw invalidClient(`the client metadata document could not be read: ${describe(error, signal)}`);
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  if (bytes === null) throw tooBig();
+  return new TextDecoder().decode(bytes);
 }
 
 /** DNS lookups cannot be aborted; the deadline still holds for the caller. */

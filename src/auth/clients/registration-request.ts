@@ -2,6 +2,7 @@
  * Reading RFC 7591/7592 requests: the JSON body (bounded, never a 500 on bad
  * input), the registration access token, and the caller's IP.
  */
+import { readBounded } from "../../core/bounded-body";
 import { OAuthError } from "../oauth-error";
 
 export const MAX_REGISTRATION_BODY_BYTES = 64 * 1024;
@@ -16,21 +17,10 @@ export async function readJsonBody(request: Request, maxBytes = MAX_REGISTRATION
   if (Number(request.headers.get("content-length") ?? 0) > maxBytes) throw tooLarge;
   if (!request.body) throw new OAuthError("invalid_client_metadata", "the request has no body");
 
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw tooLarge;
-    }
-    chunks.push(value);
-  }
+  const bytes = await readBounded(request.body, maxBytes);
+  if (bytes === null) throw tooLarge;
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)));
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
     throw new OAuthError("invalid_client_metadata", "the request body is not valid JSON");
   }

@@ -3,6 +3,7 @@
  * established (it overwrites these headers unless the peer is a trusted proxy):
  * the client's IP, the scheme and host the client used, and the form body.
  */
+import { readBounded } from "../../core/bounded-body";
 import { OAuthError } from "../oauth-error";
 
 /** Form bodies at /token, /revoke, /introspect are a few hundred bytes; refuse big ones unread. */
@@ -33,9 +34,9 @@ export async function readForm(request: Request, multiValued: readonly string[] 
   }
   const length = Number(request.headers.get("content-length") ?? "0");
   if (length > MAX_FORM_BYTES) throw new OAuthError("invalid_request", `request body larger than ${MAX_FORM_BYTES} bytes`);
-  const text = await request.text();
-  if (text.length > MAX_FORM_BYTES) throw new OAuthError("invalid_request", `request body larger than ${MAX_FORM_BYTES} bytes`);
-  const form = new URLSearchParams(text);
+  const bytes = await readBounded(request.body, MAX_FORM_BYTES);
+  if (bytes === null) throw new OAuthError("invalid_request", `request body larger than ${MAX_FORM_BYTES} bytes`);
+  const form = new URLSearchParams(new TextDecoder().decode(bytes));
   rejectRepeated(form, multiValued);
   return form;
 }
