@@ -1,6 +1,5 @@
 /**
- * Reading RFC 7591/7592 requests: the JSON body (bounded, never a 500 on bad
- * input), the registration access token, and the caller's IP.
+ * Reading RFC 7591/7592 request bodies: JSON, bounded, never a 500 on bad input.
  */
 import { readBounded } from "../../core/bounded-body";
 import { OAuthError } from "../oauth-error";
@@ -24,17 +23,4 @@ export async function readJsonBody(request: Request, maxBytes = MAX_REGISTRATION
   } catch {
     throw new OAuthError("invalid_client_metadata", "the request body is not valid JSON");
   }
-}
-
-/** The token of `Authorization: Bearer <token>` (RFC 6750 §2.1), or null. */
-export function bearerToken(request: Request): string | null {
-  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(request.headers.get("authorization") ?? "");
-  return match ? match[1]! : null;
-}
-
-/** The client's address as the dispatcher reports it in x-real-ip (it replaces any value the client sent). */
-export function clientIp(request: Request): string | null {
-  const ip = request.headers.get("x-real-ip")?.trim() ?? "";
-  // Bounded to address characters: the value becomes part of a Redis key.
-  return /^[0-9A-Fa-f:.]{2,45}$/.test(ip) ? ip : null;
 }

@@ -18,7 +18,8 @@ import { clientSecretMatches } from "../clients/client-secrets";
 import type { ClientStore } from "../clients/client-store";
 import { parseClientMetadata } from "../clients/registration";
 import { countRegistration } from "../clients/registration-rate-limit";
-import { bearerToken, clientIp, readJsonBody } from "../clients/registration-request";
+import { readJsonBody } from "../clients/registration-request";
+import { bearerToken, clientIp } from "./request-facts";
 import { OAuthError, oauthErrorResponse } from "../oauth-error";
 
 export interface RegistrationDependencies {

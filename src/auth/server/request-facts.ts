@@ -9,8 +9,17 @@ import { OAuthError } from "../oauth-error";
 /** Form bodies at /token, /revoke, /introspect are a few hundred bytes; refuse big ones unread. */
 const MAX_FORM_BYTES = 64 * 1024;
 
+/** The token of `Authorization: Bearer <token>` (RFC 6750 §2.1), or null. */
+export function bearerToken(request: Request): string | null {
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(request.headers.get("authorization") ?? "");
+  return match ? match[1]! : null;
+}
+
+/** The client's address as the dispatcher reports it in x-real-ip (it replaces any value the client sent). */
 export function clientIp(request: Request): string | null {
-  return request.headers.get("x-real-ip");
+  const ip = request.headers.get("x-real-ip")?.trim() ?? "";
+  // Bounded to address characters: the value becomes part of a Redis key.
+  return /^[0-9A-Fa-f:.]{2,45}$/.test(ip) ? ip : null;
 }
 
 /** The hostname (no port) the client asked for. */

@@ -11,12 +11,12 @@ import { canonicalResource } from "../resources";
 import type { AccessTokenClaims } from "../tokens/access-token";
 import { verifyAccessToken } from "../tokens/access-token";
 import type { OAuthServerContext } from "./context";
-import { readCookie } from "./request-facts";
+import { bearerToken, readCookie } from "./request-facts";
 
 const DEFAULT_COOKIE = "unified_auth_token";
 
 export async function verify(context: OAuthServerContext, request: Request): Promise<Response> {
-  const presented = bearer(request) ?? readCookie(request, DEFAULT_COOKIE);
+  const presented = bearerToken(request) ?? readCookie(request, DEFAULT_COOKIE);
   if (!presented) return unauthorized(context, null);
 
   let claims: AccessTokenClaims;
@@ -66,9 +66,4 @@ function unauthorized(context: OAuthServerContext, reason: string | null): Respo
     status: 401,
     headers: { "www-authenticate": challenge, "cache-control": "no-store" },
   });
-}
-
-function bearer(request: Request): string | null {
-  const match = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(request.headers.get("authorization") ?? "");
-  return match ? match[1]! : null;
 }
