@@ -12,7 +12,6 @@ import { ensureAdminToken } from "./api/admin-token-bootstrap";
 import { apiFetch, createApiApp } from "./api/app";
 import { API_MAX_BODY_BYTES } from "./api/body-limit";
 import { createAuthorizationServer } from "./auth/authorization-server";
-import { EdgeTokenVerifier } from "./auth/edge/edge-tokens";
 import { createEdgeSignIn } from "./auth/edge/edge-sign-in";
 import { loadSecretsKey } from "./core/secret-box";
 import { CertificateManager } from "./certificates/certificate-manager";
@@ -78,15 +77,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     secretsKey: loadSecretsKey(config.oauth.secretsKey, config.dataDir),
     // Strict resource validation: a resource must be on a host this gateway serves.
     servesHost: (host) => authHostnames.includes(host) || live.table.lookup(host) !== undefined,
+    liveProxy: (host) => live.table.lookup(host)?.record ?? null,
     log,
   });
-  const { signingKeys, revoked } = authorizationServer.context;
+  const { signingKeys, revoked, tokenVerifier } = authorizationServer.context;
   const live = new LiveConfig(redis, stores, log, [certificates, signingKeys, revoked], {
     issuer: config.oauth.issuer,
     allowedUsers: config.oauth.allowedUsers,
   });
   const edgeAuth = {
-    verifier: new EdgeTokenVerifier(signingKeys, revoked),
+    verifier: tokenVerifier,
     issuer: config.oauth.issuer,
     signIn: createEdgeSignIn({
       oauthApp: authorizationServer.app,

@@ -8,7 +8,8 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../core/logger";
 import { MCP_SCOPES, type OAuthSettings } from "../core/oauth-config";
 import { SecretBox } from "../core/secret-box";
-import type { ProxyRepository } from "../storage/proxy-repository";
+import type { ProxyRecord, ProxyRepository } from "../storage/proxy-repository";
+import { EdgeTokenVerifier } from "./edge/edge-tokens";
 import { ClientResolverWithDocuments } from "./clients/client-metadata-document";
 import type { ClientResolver } from "./clients/client-authentication";
 import { ClientStore } from "./clients/client-store";
@@ -32,6 +33,8 @@ export interface AuthorizationServerDeps {
   readonly secretsKey: Uint8Array;
   /** True when this gateway serves the resource's host (strict resource validation). */
   readonly servesHost: (host: string) => boolean;
+  /** The proxy serving a host, from this node's in-memory host table. */
+  readonly liveProxy: (host: string) => ProxyRecord | null;
   readonly log: Logger;
 }
 
@@ -52,6 +55,8 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Author
     strict: settings.resourceValidationStrict,
     isServed: (_resource, host) => deps.servesHost(host),
   };
+  const signingKeys = new SigningKeys(redis, settings, log);
+  const revoked = new RevokedTokens(redis);
   const context: OAuthServerContext = {
     settings,
     redis,
@@ -64,15 +69,17 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Author
         supportedScopes: MCP_SCOPES,
       }),
     ),
-    signingKeys: new SigningKeys(redis, settings, log),
+    signingKeys,
     tokens: new TokenStore(redis, settings),
     codes: new AuthorizationCodes(redis),
-    revoked: new RevokedTokens(redis),
+    revoked,
+    tokenVerifier: new EdgeTokenVerifier(signingKeys, revoked),
     pendingLogins: new PendingLogins(redis, settings.sessionTimeoutSeconds),
     upstream: createUpstreamLogin(settings, githubApps),
     resources,
     proxy: (hostname) => deps.proxies.get(hostname),
     servesHost: deps.servesHost,
+    liveProxy: deps.liveProxy,
     clientIdMetadataDocuments: settings.clientMetadataDocuments,
     log,
   };

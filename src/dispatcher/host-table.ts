@@ -12,6 +12,8 @@ import { compileRoute, pathMatcher, routesForProxy, type CompiledRoute } from ".
 
 export interface HostEntry {
   readonly hostname: string;
+  /** The stored proxy this entry was compiled from. */
+  readonly record: ProxyRecord;
   readonly enabled: boolean;
   readonly enableHttp: boolean;
   readonly enableHttps: boolean;
@@ -116,6 +118,7 @@ export function buildHostTable(source: HostTableSource): HostTable {
     }
     entries.set(proxy.hostname, {
       hostname: proxy.hostname,
+      record: proxy,
       enabled: proxy.enabled,
       enableHttp: proxy.enable_http,
       enableHttps: proxy.enable_https,

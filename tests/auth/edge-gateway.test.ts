@@ -19,7 +19,8 @@ let backend: ReturnType<typeof namedBackend>;
 beforeAll(async () => {
   redis = await startTestRedis();
   backend = namedBackend("mcp");
-  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test", OAUTH_ALLOWED_GITHUB_USERS: "alice,bob" });
+  // Loopback is a trusted proxy here, so /verify's caller may name the proxy in X-Forwarded-Host (as Traefik does).
+  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test", OAUTH_ALLOWED_GITHUB_USERS: "alice,bob", TRUSTED_PROXY_CIDRS: "127.0.0.1/32" });
   expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: HOST, target_url: `http://127.0.0.1:${backend.port}`, enable_https: true })).status).toBe(201);
   expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST}/resource`, { resource_endpoint: "/mcp", resource_scopes: ["mcp:read", "mcp:write"], resource_override_backend: true })).status).toBe(200);
   expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST}/auth`, { auth_enabled: true, auth_mode: "forward", auth_excluded_paths: ["/health"] })).status).toBe(200);
@@ -153,5 +154,26 @@ describe("route overrides", () => {
     expect((await call("/mcp")).status).toBe(401);
     expect((await httpsRequest("open.example.test", "/private")).status).toBe(401);
     expect((await httpsRequest("open.example.test", "/elsewhere")).status).toBe(200);
+  });
+});
+
+describe("ForwardAuth (/verify)", () => {
+  test("answers from this node's memory with the named proxy's allowlist", async () => {
+    const token = await mint({ resource: `https://${HOST}/mcp`, username: "alice" });
+    const verify = (forwardedHost?: string) =>
+      edgeRequest(gw, "auth.example.test", "/verify", { headers: { authorization: `Bearer ${token}`, ...(forwardedHost ? { "x-forwarded-host": forwardedHost } : {}) } });
+    const ok = await verify(HOST);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("x-auth-user-name")).toBe("alice");
+    expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST}/auth`, { auth_required_users: ["bob"] })).status).toBe(200);
+    const deadline = Date.now() + 1000;
+    let status = 200;
+    while (Date.now() < deadline && status !== 403) {
+      status = (await verify(HOST)).status;
+      if (status !== 403) await Bun.sleep(20);
+    }
+    expect(status).toBe(403);
+    // Without naming a proxy, the global allowlist decides.
+    expect((await verify()).status).toBe(200);
   });
 });

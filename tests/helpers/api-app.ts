@@ -41,7 +41,7 @@ export async function apiHarness(redis: TestRedis, env: Record<string, string> =
   const secretsKey = new Uint8Array(randomBytes(32));
   const secretBox = new SecretBox(secretsKey);
   // The OAuth admin API works on a real authorization server; every resource counts as served here.
-  const authorizationServer = createAuthorizationServer({ redis: redis.client, settings: config.oauth, proxies: stores.proxies, secretsKey, servesHost: () => true, log });
+  const authorizationServer = createAuthorizationServer({ redis: redis.client, settings: config.oauth, proxies: stores.proxies, secretsKey, servesHost: () => true, liveProxy: () => null, log });
   await authorizationServer.start();
   const githubApps = new GitHubApps(stores.proxies, secretBox, config.oauth.github);
   const app = createApiApp({ ...stores, certificateManager, githubApps, oauth: authorizationServer.context, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"] });

@@ -7,6 +7,7 @@ import type { OAuthSettings } from "../../core/oauth-config";
 import type { ProxyRecord } from "../../storage/proxy-repository";
 import type { ClientResolver } from "../clients/client-authentication";
 import type { ClientStore } from "../clients/client-store";
+import type { EdgeTokenVerifier } from "../edge/edge-tokens";
 import type { ResourcePolicy } from "../resources";
 import type { AuthorizationCodes } from "../tokens/authorization-codes";
 import type { RevokedTokens } from "../tokens/revoked-tokens";
@@ -32,6 +33,10 @@ export interface OAuthServerContext {
   readonly resources: ResourcePolicy;
   /** True when this gateway serves the host (a proxy's, or an auth hostname). */
   servesHost(host: string): boolean;
+  /** The proxy serving a host, from this node's in-memory host table: for per-request answers (/verify). */
+  liveProxy(host: string): ProxyRecord | null;
+  /** This node's token verifier, shared with the edge: a token seen before is decided from memory. */
+  readonly tokenVerifier: EdgeTokenVerifier;
   /** A proxy's stored settings (per-proxy issuer, allowlist, GitHub app); null for unknown hosts. */
   proxy(hostname: string): Promise<ProxyRecord | null>;
   readonly clientIdMetadataDocuments: boolean;

@@ -9,7 +9,6 @@
 import { userAllowed } from "../identity";
 import { canonicalResource } from "../resources";
 import type { AccessTokenClaims } from "../tokens/access-token";
-import { verifyAccessToken } from "../tokens/access-token";
 import type { OAuthServerContext } from "./context";
 import { bearerToken, readCookie } from "./request-facts";
 
@@ -19,13 +18,13 @@ export async function verify(context: OAuthServerContext, request: Request): Pro
   const presented = bearerToken(request) ?? readCookie(request, DEFAULT_COOKIE);
   if (!presented) return unauthorized(context, null);
 
+  // The edge's verifier: signature, expiry and revocation, from memory for a token seen before.
   let claims: AccessTokenClaims;
   try {
-    claims = await verifyAccessToken(context.signingKeys, presented, {});
+    claims = await context.tokenVerifier.verify(presented);
   } catch (err) {
     return unauthorized(context, (err as Error).message);
   }
-  if (context.revoked.has(claims.jti)) return unauthorized(context, "token revoked");
 
   const resourceParam = new URL(request.url).searchParams.get("resource");
   const forwardedHost = request.headers.get("x-forwarded-host")?.toLowerCase() ?? null;
@@ -37,7 +36,7 @@ export async function verify(context: OAuthServerContext, request: Request): Pro
   }
   if (resource && !claims.aud.includes(resource)) return unauthorized(context, "token audience does not include the resource");
 
-  const proxy = forwardedHost ? await context.proxy(forwardedHost) : null;
+  const proxy = forwardedHost ? context.liveProxy(forwardedHost) : null;
   const allowlist = proxy?.auth_required_users?.length ? proxy.auth_required_users : context.settings.allowedUsers;
   if (!userAllowed(allowlist, claims.login ?? "")) {
     return Response.json({ error: "access_denied", error_description: "user not allowed" }, { status: 403 });
