@@ -110,6 +110,21 @@ export class CertificateManager {
     return deleted;
   }
 
+  /**
+   * A deleted token's requests that have no certificate yet: their queued jobs
+   * and statuses go with it, so nothing is issued later for an owner that no
+   * longer exists. Returns how many.
+   */
+  async dropRequestsOf(ownerHash: string): Promise<number> {
+    let dropped = 0;
+    for (const status of await this.statuses.ownedBy(ownerHash)) {
+      if (status.status === "ready" || (await this.options.certificates.get(status.cert_name))) continue;
+      await this.delete(status.cert_name);
+      dropped++;
+    }
+    return dropped;
+  }
+
   /** Runs one renewal sweep now (also what the timer does). */
   sweepRenewals(): Promise<string[]> {
     return this.renewal.sweep();

@@ -44,6 +44,22 @@ export class StatusStore {
     await tx.exec();
   }
 
+  /** Statuses of requests a token made (SCAN; for its cascade delete, never a request path). */
+  async ownedBy(ownerHash: string): Promise<CertificateStatus[]> {
+    const owned: CertificateStatus[] = [];
+    let cursor = "0";
+    do {
+      const [next, batch] = await this.redis.scan(cursor, "MATCH", keys.certificateStatus("*"), "COUNT", 500);
+      cursor = next;
+      if (batch.length === 0) continue;
+      for (const raw of await this.redis.mget(batch)) {
+        const status = raw === null ? null : (JSON.parse(raw) as CertificateStatus);
+        if (status?.owner_token_hash === ownerHash) owned.push(status);
+      }
+    } while (cursor !== "0");
+    return owned;
+  }
+
   /** Queues the write in a transaction (a request's status is written with its job). */
   queueSet(tx: ChainableCommander, status: Omit<CertificateStatus, "updated_at">): void {
     const value = JSON.stringify({ ...status, updated_at: new Date().toISOString() });

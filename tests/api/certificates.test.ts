@@ -490,12 +490,12 @@ describe("deleting a token", () => {
     expect(await suite.redis.client.exists(keys.certificateByDomain("alice.local.test"))).toBe(0);
   });
 
-  // Questionable: only stored certificates are owned resources; a request still queued for the token
-  // survives it and is issued later for an owner that no longer exists (visible to the admin only).
-  test.todo("also drops its queued requests and their statuses", async () => {
+  test("also drops its queued requests and their statuses", async () => {
     const alice = await userToken("alice");
     expect((await createOne({ cert_name: "alice-pending", domain: "alice.example.com" }, alice)).status).toBe(202);
-    expect((await call("DELETE", "/api/v1/tokens/alice")).status).toBe(200);
+    const res = await call("DELETE", "/api/v1/tokens/alice");
+    expect(res.status).toBe(200);
+    expect(res.json.owned_resources_deleted).toEqual({ certificate_request: 1 });
     expect(await queuedJobs(suite.redis.client)).toEqual([]);
     expect(await suite.redis.client.exists(keys.certificateStatus("alice-pending"))).toBe(0);
   });

@@ -11,6 +11,7 @@ import { isEmail } from "../../core/config";
 import { ApiError, conflict, forbidden, invalid, notFound } from "../../core/errors";
 import type { TokenRecord, TokenRepository } from "../../storage/token-repository";
 import { authenticate, canSee, type Caller } from "../caller";
+import type { CertificateManager } from "../../certificates/certificate-manager";
 
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Names that would shadow the fixed paths under /tokens/, and the bootstrap admin token's name. */
@@ -67,7 +68,8 @@ function validateEmail(field: string, email: string): void {
   if (!isEmail(email)) throw invalid(`${field}: ${JSON.stringify(email)} is not an email address`);
 }
 
-export function tokenRoutes(tokens: TokenRepository) {
+export function tokenRoutes(deps: { tokens: TokenRepository; certificateManager: Pick<CertificateManager, "dropRequestsOf"> }) {
+  const { tokens } = deps;
   /** Loads a token the caller is allowed to see, or 404. */
   const visibleToken = async (caller: Caller, name: string): Promise<TokenRecord> => {
     const record = await tokens.getByName(name);
@@ -152,6 +154,8 @@ export function tokenRoutes(tokens: TokenRepository) {
         if (record.role === "admin") throw forbidden("the admin token cannot be deleted; change ADMIN_TOKEN to rotate it");
         const deleted = await tokens.deleteCascading(record.name);
         if (!deleted) throw notFound(`token ${JSON.stringify(params.name)}`);
+        const requests = await deps.certificateManager.dropRequestsOf(record.hash);
+        if (requests > 0) deleted.certificate_request = requests;
         return { deleted: record.name, owned_resources_deleted: deleted };
       },
       {
