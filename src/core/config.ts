@@ -242,6 +242,11 @@ function parseRedis(
   return { mode: "external", url, password };
 }
 
+/** A lower-case DNS name (no port, no trailing dot). */
+export function isHostname(value: string): boolean {
+  return HOSTNAME.test(value);
+}
+
 export function isEmail(value: string): boolean {
   return value.length <= 254 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value);
 }

@@ -5,6 +5,7 @@
  * here, never redirected (an attacker could otherwise bounce users anywhere);
  * every other error goes back to the verified redirect URI.
  */
+import { isHostname } from "../../core/config";
 import { isValidCodeChallenge } from "../tokens/pkce";
 import { redirectUriMatches } from "../clients/registration";
 import { EDGE_CLIENT_ID, isEdgeCallback } from "../edge/edge-client";
@@ -19,7 +20,6 @@ import { bindingCookie, newBinding } from "./login-binding";
 import { PendingLogins } from "./pending-logins";
 import { param, rejectRepeated, requestHost, requestOrigin } from "./request-facts";
 
-const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 export async function authorize(context: OAuthServerContext, request: Request): Promise<Response> {
   const query = new URL(request.url).searchParams;
@@ -50,13 +50,13 @@ export async function authorize(context: OAuthServerContext, request: Request): 
   const host = requestHost(request);
   const proxyHostname = param(query, "proxy_hostname")?.toLowerCase() ?? (context.settings.authHostnames.includes(host) ? null : host);
   const clientState = param(query, "state");
-  const proxy = proxyHostname && HOSTNAME.test(proxyHostname) ? await proxyForHost(context, proxyHostname) : null;
+  const proxy = proxyHostname && isHostname(proxyHostname) ? await proxyForHost(context, proxyHostname) : null;
   const issuer = effectiveIssuer(context.settings.issuer, proxy);
   const fail = (error: OAuthError) => redirectWithError(redirectUri, error, clientState, issuer);
 
   // 2. Everything else is reported to the client.
   try {
-    if (proxyHostname && !HOSTNAME.test(proxyHostname)) throw new OAuthError("invalid_request", "proxy_hostname is not a hostname");
+    if (proxyHostname && !isHostname(proxyHostname)) throw new OAuthError("invalid_request", "proxy_hostname is not a hostname");
     const responseType = param(query, "response_type");
     if (responseType !== "code") throw new OAuthError("unsupported_response_type", "only response_type=code is supported");
     if (!client.response_types.includes("code") || !client.grant_types.includes("authorization_code")) {
