@@ -447,6 +447,19 @@ describe("OAuth paths on a proxy host", () => {
     const after = await edgeRequest(gw, "mcp.example.test", "/.well-known/oauth-authorization-server");
     expect(after.status).toBe(200);
     expect(((await after.json()) as any).issuer).toBe(ISSUER);
+    // A proxy's own authorization server metadata is what that host serves once it overrides the defaults.
+    const override = await gw.api("POST", "/api/v1/proxy/targets/mcp.example.test/oauth-server", {
+      oauth_server_issuer: "https://login.mcp.example.test",
+      oauth_server_scopes: ["mcp:read"],
+      oauth_server_override_defaults: true,
+    });
+    expect(override.status).toBe(200);
+    const custom = (await (await edgeRequest(gw, "mcp.example.test", "/.well-known/oauth-authorization-server")).json()) as any;
+    expect(custom.issuer).toBe("https://login.mcp.example.test");
+    expect(custom.token_endpoint).toBe("https://login.mcp.example.test/token");
+    expect(custom.scopes_supported).toEqual(["mcp:read"]);
+    expect(((await (await edgeRequest(gw, AUTH_HOST, "/.well-known/oauth-authorization-server")).json()) as any).issuer).toBe(ISSUER);
+    await gw.api("DELETE", "/api/v1/proxy/targets/mcp.example.test/oauth-server");
     await gw.api("DELETE", `/api/v1/routes/${route.json.route_id}`);
   });
 });
