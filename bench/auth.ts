@@ -161,7 +161,11 @@ const verdict = (value: number) => (value >= AUTH_TARGET ? "meets" : "misses");
  * of each, and (e) ÷ nginx for the best and the worst round of (e), since
  * nginx ran once. Pure.
  */
-export function authRatioNote(rounds: readonly (readonly [plain: HttpScenario, auth: HttpScenario])[], nginxRps: number | undefined): string | undefined {
+export function authRatioNote(
+  rounds: readonly (readonly [plain: HttpScenario, auth: HttpScenario])[],
+  nginxRps: number | undefined,
+  nginxForwardingRps?: number,
+): string | undefined {
   const plain = rps(best(rounds.map((r) => r[0])));
   const authRuns = rounds.map((r) => rps(r[1])).filter((v): v is number => v !== undefined);
   if (plain === undefined || authRuns.length === 0) return undefined;
@@ -176,6 +180,8 @@ export function authRatioNote(rounds: readonly (readonly [plain: HttpScenario, a
   } else {
     text += "; (e) ÷ nginx: no nginx result in this run";
   }
+  // The like-for-like reference: nginx sending the forwarding headers (a) and (e) send.
+  if (nginxForwardingRps) text += `; (e) ÷ nginx + forwarding headers = ${times(bestAuth / nginxForwardingRps)}, (a) ÷ it = ${times(plain / nginxForwardingRps)}`;
   return `${text}.`;
 }
 
@@ -188,6 +194,7 @@ export async function benchAuth(
   backendUrl: string,
   options: BenchOptions,
   nginxRps: number | undefined,
+  nginxForwardingRps?: number,
 ): Promise<{ plain: HttpScenario; auth: HttpScenario; notes: string[] }> {
   const plainTarget: HttpTarget = { name: PLAIN_NAME, description: PLAIN_DESCRIPTION, port: gateway.httpPort, host: PLAIN_HOST, path: "/" };
   const notes: string[] = [];
@@ -209,7 +216,7 @@ export async function benchAuth(
   for (let round = 0; round < AUTH_ROUNDS; round++) {
     rounds.push([await measureHttp(plainTarget, options), await measureHttp(target, options)]);
   }
-  const note = authRatioNote(rounds, nginxRps);
+  const note = authRatioNote(rounds, nginxRps, nginxForwardingRps);
   if (note) notes.push(note);
   return { plain: best(rounds.map((r) => r[0])), auth: best(rounds.map((r) => r[1])), notes };
 }

@@ -10,12 +10,14 @@ import { waitForHttp } from "./ready";
 
 export interface RunningNginx {
   readonly port: number;
+  /** The same proxy, also sending the forwarding headers Portcullis sends (X-Forwarded-*, X-Real-IP). */
+  readonly forwardingPort: number;
   readonly configText: string;
   stop(): Promise<void>;
 }
 
-export function nginxConfig(options: { dir: string; port: number; backendPort: number; runAsRoot: boolean }): string {
-  const { dir, port, backendPort } = options;
+export function nginxConfig(options: { dir: string; port: number; backendPort: number; runAsRoot: boolean; forwardingPort?: number }): string {
+  const { dir, port, backendPort, forwardingPort } = options;
   // As root, nginx would drop its worker to "nobody", which cannot enter the
   // 0700 temp prefix: keep the worker as the current user instead.
   const user = options.runAsRoot ? "user root;\n" : "";
@@ -59,14 +61,39 @@ http {
             proxy_read_timeout 300s;
         }
     }
+${forwardingPort === undefined ? "" : forwardingServer(forwardingPort)}}
+`;
 }
+
+/**
+ * What a production nginx in front of an application is configured to send,
+ * and what Portcullis always sends: the client's address and how it connected.
+ * The same work per request as Portcullis (a), for a like-for-like ratio.
+ */
+function forwardingServer(port: number): string {
+  return `
+    server {
+        listen 127.0.0.1:${port};
+
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $host;
+        }
+    }
 `;
 }
 
 export async function startNginx(backendPort: number): Promise<RunningNginx> {
   const dir = makeTempDir("nginx");
   const port = freePort();
-  const configText = nginxConfig({ dir, port, backendPort, runAsRoot: process.getuid?.() === 0 });
+  const forwardingPort = freePort();
+  const configText = nginxConfig({ dir, port, backendPort, forwardingPort, runAsRoot: process.getuid?.() === 0 });
   const configPath = join(dir, "nginx.conf");
   await Bun.write(configPath, configText);
   // -e: the error log nginx writes to before it has read the config (default /var/log/nginx).
@@ -82,5 +109,5 @@ export async function startNginx(backendPort: number): Promise<RunningNginx> {
     await stopChild(child);
     throw new Error(`nginx did not start: ${(err as Error).message}\n${output.value}${log}`);
   }
-  return { port, configText, stop: () => stopChild(child) };
+  return { port, forwardingPort, configText, stop: () => stopChild(child) };
 }

@@ -61,11 +61,16 @@ async function benchNginx(backend: RunningBackend, options: BenchOptions, out: C
   }
   try {
     out.http.push(await measureHttp({ name: "nginx", description, port: nginx.port, host: PLAIN_HOST, path: "/" }, options));
+    out.http.push(await measureHttp({ name: NGINX_FORWARDING, description: NGINX_FORWARDING_DESCRIPTION, port: nginx.forwardingPort, host: PLAIN_HOST, path: "/" }, options));
     out.ws.push(...(await measureWs("nginx", `ws://127.0.0.1:${nginx.port}/ws`, PLAIN_HOST, options)));
   } finally {
     await nginx.stop();
   }
 }
+
+const NGINX_FORWARDING = "nginx + forwarding headers";
+const NGINX_FORWARDING_DESCRIPTION =
+  "the same nginx, also setting Host, X-Forwarded-For, X-Real-IP, X-Forwarded-Proto and X-Forwarded-Host, as Portcullis always does: the like-for-like reference.";
 
 async function benchPortcullis(backend: RunningBackend, options: BenchOptions, out: Collected): Promise<void> {
   console.log("portcullis");
@@ -94,7 +99,8 @@ async function benchPortcullis(backend: RunningBackend, options: BenchOptions, o
     out.notes.push(await describeRoutedHeaders(gateway.httpPort));
     // (a) and (e), the same gateway without and with auth, in alternating rounds.
     const nginxRps = out.http.find((s) => s.name === "nginx")?.result?.requestsPerSecond;
-    const auth = await benchAuth(gateway, backendUrl, options, nginxRps);
+    const nginxForwardingRps = out.http.find((s) => s.name === NGINX_FORWARDING)?.result?.requestsPerSecond;
+    const auth = await benchAuth(gateway, backendUrl, options, nginxRps, nginxForwardingRps);
     out.http.push(auth.plain);
     out.http.push(await measureHttp({ name: routed, description: routedDescription, port: gateway.httpPort, host: ROUTES_HOST, path: ROUTES_PATH }, options));
     out.ws.push(...(await measureWs("portcullis", `ws://127.0.0.1:${gateway.httpPort}/ws`, PLAIN_HOST, options)));

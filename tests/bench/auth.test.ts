@@ -78,6 +78,11 @@ describe("authRatioNote", () => {
     );
   });
 
+  test("with nginx + forwarding headers, (e) and (a) are also given against it", () => {
+    const note = authRatioNote([[run("a", 50_000), run("e", 45_000)]], 60_000, 50_000);
+    expect(note).toEndWith("; (e) ÷ nginx + forwarding headers = 0.90×, (a) ÷ it = 1.00×.");
+  });
+
   test("no note without numbers for both", () => {
     expect(authRatioNote([[failed("a"), run("e", 1)]], 1)).toBeUndefined();
     expect(authRatioNote([[run("a", 1), failed("e")]], 1)).toBeUndefined();

@@ -1,0 +1,129 @@
+/**
+ * `bun bench/ceiling.ts [--rounds N] [--duration S] [--warmup S] [--connections N]`:
+ * how close to nginx a Bun proxy can get on this machine at all, next to
+ * Portcullis, in one run. Variants, measured in rotating order round after
+ * round against the same backend:
+ *
+ *   nginx                       the reference of `just bench` (no forwarding headers)
+ *   nginx + forwarding headers  the same, sending what Portcullis always sends
+ *   Bun.serve, minimal          bench/ceiling-proxy.ts MODE=serve
+ *   Bun.serve + requestIP       MODE=serve-ip: the minimal proxy that tells the backend the client's address
+ *   Bun.listen, minimal         MODE=raw: no Request/Response objects, the address read once per connection
+ *   portcullis (a)              dist/portcullis, one proxy target
+ *   portcullis (e)              the same gateway with edge auth and a JWT on every request
+ *
+ * Ratios are per round (against that round's nginx), then the median over
+ * rounds. Prints a markdown table; writes nothing.
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { BenchOptions } from "./args";
+import { AUTH_ENV, authTarget, checkAuthEnforced, configureAuthProxy } from "./auth";
+import { startBackend } from "./backend-process";
+import { machineInfo } from "./machine";
+import { startNginx } from "./nginx";
+import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
+import { cleanup, installExitHandlers, OutputTail, spawnChild, stopChild } from "./processes";
+import { checkHttp, measureHttp, type HttpTarget } from "./scenarios";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    rounds: { type: "string", default: "3" },
+    duration: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1" },
+    connections: { type: "string", default: "50" },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const options = {
+  duration: Number(values.duration),
+  warmup: Number(values.warmup),
+  connections: Number(values.connections),
+  threads: 1,
+} as BenchOptions;
+
+async function startCeilingProxy(mode: string, backendPort: number) {
+  const child = spawnChild([process.execPath, join(import.meta.dir, "ceiling-proxy.ts")], {
+    env: { ...process.env, MODE: mode, BACKEND_PORT: String(backendPort) },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const output = new OutputTail([child.stdout, child.stderr]);
+  const match = await output.waitFor(/^listening (\d+)$/m, child, `ceiling-proxy ${mode}`, 10_000);
+  return { port: Number(match[1]), stop: () => stopChild(child) };
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const range = (xs: readonly number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+
+async function main(): Promise<void> {
+  installExitHandlers();
+  const stale = await ensureBinary();
+  if (stale) console.log(`note: ${stale}`);
+  const machine = await machineInfo(ROOT);
+  const backend = await startBackend();
+  const backendUrl = `http://127.0.0.1:${backend.port}`;
+  const nginx = await startNginx(backend.port);
+  const minimal = await startCeilingProxy("serve", backend.port);
+  const withIp = await startCeilingProxy("serve-ip", backend.port);
+  const raw = await startCeilingProxy("raw", backend.port);
+  const gateway = await startPortcullis({ ...AUTH_ENV });
+  await configurePlainProxy(gateway, backendUrl);
+  const tokens = await configureAuthProxy(gateway, backendUrl);
+  console.log(await checkAuthEnforced(gateway.httpPort, tokens));
+
+  const at = (name: string, port: number): HttpTarget => ({ name, description: "", port, host: PLAIN_HOST, path: "/" });
+  const reference = at("nginx", nginx.port);
+  const forwarding = at("nginx + forwarding headers", nginx.forwardingPort);
+  const variants: HttpTarget[] = [
+    reference,
+    forwarding,
+    at("Bun.serve, minimal", minimal.port),
+    at("Bun.serve + requestIP", withIp.port),
+    at("Bun.listen, minimal", raw.port),
+    at("portcullis (a)", gateway.httpPort),
+    authTarget(gateway.httpPort, tokens.valid, undefined, "portcullis (e)"),
+  ];
+  for (const v of variants) await checkHttp(v);
+
+  const rps = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order so no variant always follows the same one.
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+    const line: string[] = [];
+    for (const v of order) {
+      const result = (await measureHttp(v, options)).result;
+      if (!result) throw new Error(`${v.name}: wrk failed`);
+      const errors = result.non2xx3xx + Object.values(result.socketErrors).reduce((a, b) => a + b, 0);
+      if (errors > 0) throw new Error(`${v.name}: ${errors} errors in round ${round + 1}`);
+      rps.get(v.name)!.push(result.requestsPerSecond);
+      line.push(`${v.name} ${Math.round(result.requestsPerSecond)}`);
+    }
+    console.log(`round ${round + 1}/${ROUNDS}: ${line.join("; ")}`);
+  }
+
+  const perRound = (name: string, against: string) => rps.get(name)!.map((value, i) => value / rps.get(against)![i]!);
+  console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}`);
+  console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}\n`);
+  console.log("| variant | req/s, median | ÷ nginx, per round: median (range) | ÷ nginx + forwarding headers: median (range) |");
+  console.log("| --- | ---: | ---: | ---: |");
+  for (const v of variants) {
+    const vsNginx = perRound(v.name, reference.name);
+    const vsForwarding = perRound(v.name, forwarding.name);
+    console.log(
+      `| ${v.name} | ${Math.round(median(rps.get(v.name)!)).toLocaleString("en")} | ${median(vsNginx).toFixed(2)}× (${range(vsNginx)}) | ${median(vsForwarding).toFixed(2)}× (${range(vsForwarding)}) |`,
+    );
+  }
+  await Promise.all([gateway.stop(), nginx.stop(), minimal.stop(), withIp.stop(), raw.stop(), backend.stop()]);
+}
+
+try {
+  await main();
+} finally {
+  await cleanup();
+}
