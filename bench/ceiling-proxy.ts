@@ -35,7 +35,7 @@ class Backend {
   data(chunk: Buffer): void {
     const bytes = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     const end = bytes.indexOf("\r\n\r\n");
-    const length = end < 0 ? -1 : contentLength(bytes.latin1Slice(0, end));
+    const length = end < 0 ? -1 : contentLength(bytes.toString("latin1", 0, end));
     if (end < 0 || bytes.length < end + 4 + length) {
       this.pending = bytes;
       return;
@@ -113,12 +113,12 @@ function raw(): number {
         socket.data = { address: socket.remoteAddress };
       },
       async data(socket, chunk) {
-        const text = chunk.latin1Slice(0, chunk.length);
+        const text = chunk.toString("latin1");
         const at = text.toLowerCase().indexOf("\r\nhost:");
         const host = at < 0 ? "" : text.slice(at + 7, text.indexOf("\r\n", at + 7)).trim();
         const backend = await takeBackend();
         backend.send(`GET / HTTP/1.1\r\nhost: ${host}\r\nx-forwarded-for: ${socket.data.address}\r\n\r\n`, (body) => {
-          socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body.latin1Slice(0, body.length)}`);
+          socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body.toString("latin1")}`);
         });
       },
       close() {},

@@ -99,16 +99,18 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     }
     if (!target) return upstreamErrorResponse("unreachable", request.headers.get("accept"));
 
-    const unverified = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp) };
+    const unverified = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp), server };
     const forward = (outcome: EdgeOutcome): Response | undefined | Promise<Response | undefined> => {
       if (outcome instanceof Response) return outcome;
       const context = outcome.identity ? { ...unverified, identity: outcome.identity } : unverified;
       if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
+      const forwarded = engine.forward(request, target, context);
       const hsts = proto === "https" ? entry.hsts : null;
-      return engine.forward(request, target, context).then((response) => {
-        if (outcome.ifBackendLacks && response.status === 404) return outcome.ifBackendLacks();
-        // An event stream may be quiet for longer than the idle timeout and must stay open.
-        if (response.headers.get("content-type")?.startsWith("text/event-stream")) server.timeout(request, 0);
+      const ifBackendLacks = outcome.ifBackendLacks;
+      // The usual request needs nothing after the backend's answer: no second promise for it.
+      if (!hsts && !ifBackendLacks) return forwarded;
+      return forwarded.then((response) => {
+        if (ifBackendLacks && response.status === 404) return ifBackendLacks();
         if (hsts) response.headers.set("strict-transport-security", hsts);
         return response;
       });

@@ -30,6 +30,8 @@ export interface ForwardContext {
    * else changes.
    */
   readonly identity?: IdentityRewrite;
+  /** The listener's server: an event stream from the backend turns that request's idle timeout off. */
+  readonly server?: { timeout(request: Request, seconds: number): void };
 }
 
 /** Applied in the engine's one pass over the request headers, so the request's Headers are never mutated. */

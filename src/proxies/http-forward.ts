@@ -26,19 +26,19 @@ export function createHttpForwarder(pools: PoolSet): Forwarder {
     });
     const pool = pools.forUrl(target.url);
     const body = request.body;
-    if (body === null) return sendRequest(pool, new Forwarded(request, target, wire(head + "\r\n"), null, false));
+    if (body === null) return sendRequest(pool, new Forwarded(request, target, context, wire(head + "\r\n"), null, false));
     const length = request.headers.get("content-length");
     if (length === null) {
-      return sendRequest(pool, new Forwarded(request, target, wire(`${head}transfer-encoding: chunked\r\n\r\n`), body, true));
+      return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}transfer-encoding: chunked\r\n\r\n`), body, true));
     }
-    if (Number(length) > SMALL_BODY) return sendRequest(pool, new Forwarded(request, target, wire(head + "\r\n"), body, false));
+    if (Number(length) > SMALL_BODY) return sendRequest(pool, new Forwarded(request, target, context, wire(head + "\r\n"), body, false));
     head += "\r\n";
     return request.bytes().then(
       (whole) => {
         const bytes = Buffer.allocUnsafe(head.length + whole.length);
         bytes.write(head, 0, "latin1");
         bytes.set(whole, head.length);
-        return sendRequest(pool, new Forwarded(request, target, bytes, null, false));
+        return sendRequest(pool, new Forwarded(request, target, context, bytes, null, false));
       },
       // The client went away while sending its body: nobody is left to answer.
       () => upstreamErrorResponse("closed", null),
@@ -63,6 +63,7 @@ class Forwarded implements UpstreamRequest {
   constructor(
     private readonly request: Request,
     private readonly target: ForwardTarget,
+    private readonly context: ForwardContext,
     readonly bytes: string | Uint8Array,
     readonly body: ReadableStream<Uint8Array> | null,
     readonly chunked: boolean,
@@ -71,6 +72,8 @@ class Forwarded implements UpstreamRequest {
   }
 
   respond(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): Response {
+    // An event stream may be quiet for longer than the idle timeout and must stay open.
+    if (head.eventStream && body instanceof ReadableStream) this.context.server?.timeout(this.request, 0);
     return buildResponse(head, body, this.method, this.target);
   }
 

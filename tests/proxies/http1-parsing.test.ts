@@ -21,6 +21,14 @@ describe("parseResponseHead", () => {
     expect(h.framing).toEqual({ kind: "length", length: 3 });
     expect(h.keepAlive).toBe(true);
     expect(h.hasContentType).toBe(true);
+    expect(h.eventStream).toBe(false);
+  });
+
+  test("an event stream is recognised by its media type, in any case and with parameters", () => {
+    expect(parse("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream").eventStream).toBe(true);
+    expect(parse("HTTP/1.1 200 OK\r\nContent-Type: Text/Event-Stream; charset=utf-8").eventStream).toBe(true);
+    expect(parse("HTTP/1.1 200 OK\r\nContent-Type: text/plain").eventStream).toBe(false);
+    expect(parse("HTTP/1.1 200 OK").eventStream).toBe(false);
   });
 
   test("framing: chunked, close-delimited, bodiless statuses and HEAD", () => {

@@ -21,6 +21,8 @@ export interface ResponseHead {
   /** The backend's Content-Length, also for bodiless responses (HEAD, 304). */
   readonly contentLength: string | undefined;
   readonly hasContentType: boolean;
+  /** Content-Type text/event-stream (SSE): a stream that may be quiet for longer than any idle timeout. */
+  readonly eventStream: boolean;
   /** The connection may carry another request after this response. */
   readonly keepAlive: boolean;
   /** Names listed in the response's Connection header (lowercase). */
@@ -65,6 +67,7 @@ export function parseResponseHead(head: string, requestMethod: string): Response
   let transferEncoding: string | undefined;
   let connection = "";
   let hasContentType = false;
+  let eventStream = false;
   let pos = lineEnd + 2;
   while (pos < head.length) {
     let end = head.indexOf("\r\n", pos);
@@ -89,6 +92,7 @@ export function parseResponseHead(head: string, requestMethod: string): Response
         continue;
       case "content-type":
         hasContentType = true;
+        eventStream = value.toLowerCase().startsWith("text/event-stream");
         break;
       case "keep-alive":
       case "proxy-connection":
@@ -119,7 +123,7 @@ export function parseResponseHead(head: string, requestMethod: string): Response
     framing = CLOSE;
     keepAlive = false;
   }
-  return { status: code, reason, headers, framing, contentLength, hasContentType, keepAlive, connectionTokens };
+  return { status: code, reason, headers, framing, contentLength, hasContentType, eventStream, keepAlive, connectionTokens };
 }
 
 const NO_TOKENS: readonly string[] = Object.freeze([]);
