@@ -12,7 +12,7 @@ import { displayIp } from "../proxies/headers";
 import { disabledProxyResponse, normalizeHost, unknownHostResponse } from "./host";
 import type { HostTable } from "./host-table";
 import { matchRoute } from "./routes";
-import { clientFacts, guardRequest, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
+import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
 
 /** An application served in this process rather than by a backend. */
 export interface InProcessApp {
@@ -115,13 +115,13 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
         return response;
       });
     };
-    if (!edgeAuth) return forward(FORWARD_UNCHECKED);
+    if (!edgeAuth || !isGuarded(entry, route)) return forward(FORWARD_UNCHECKED);
     const outcome = guardRequest(edgeAuth, entry, route, request, clientFacts(request, proto, path, unverified.trustedPeer));
     return outcome instanceof Promise ? outcome.then(forward) : forward(outcome);
   };
 }
 
-/** Without edge auth configured, client identity headers are still stripped (the engine drops X-Auth-*). */
+/** Without edge auth, client identity headers are still stripped (the engine drops X-Auth-*). */
 const FORWARD_UNCHECKED: EdgeOutcome = { forward: true };
 
 /**

@@ -65,6 +65,16 @@ export function clientFacts(request: Request, proto: "http" | "https", path: str
 }
 
 /**
+ * Whether guardRequest has anything to do for this proxy and route: a policy
+ * (the proxy's or an overriding route's), metadata to serve, or identity
+ * headers under a custom prefix to strip. Most proxies have none of these and
+ * skip the guard altogether.
+ */
+export function isGuarded(entry: HostEntry, route: CompiledRoute | undefined): boolean {
+  return entry.auth !== null || entry.protectedResource !== null || entry.customIdentityPrefix !== null || route?.authPolicy !== undefined;
+}
+
+/**
  * What happens before a request to a proxy is forwarded: the metadata
  * document or the sign-in callback answered here, a 401/403/redirect, or
  * forwarding (with identity headers set and credentials stripped as the
