@@ -26,6 +26,7 @@ import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } 
 import { cleanup, installExitHandlers } from "./processes";
 import { checkHttp, type HttpTarget } from "./scenarios";
 import { runWrk, type WrkOptions } from "./wrk";
+import { cpuMicros, pidsListeningOn } from "./process-cpu";
 
 interface Sample {
   readonly rps: number;
@@ -49,25 +50,6 @@ const options = { duration: Number(values.duration), warmup: Number(values.warmu
   BenchOptions,
   "duration" | "warmup" | "connections" | "threads"
 >;
-
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** utime + stime of a process, all threads, in µs. */
-async function cpuMicros(pid: number): Promise<number> {
-  const stat = await Bun.file(`/proc/${pid}/stat`).text();
-  // Fields after the command name, which is in parentheses and may contain spaces.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** The pid of the process listening on a loopback TCP port (ss -ltnp). */
-async function pidListeningOn(port: number): Promise<number> {
-  const child = Bun.spawn(["ss", "-ltnpH", `sport = :${port}`], { stdout: "pipe", stderr: "ignore" });
-  const text = await new Response(child.stdout).text();
-  const match = /pid=(\d+)/.exec(text);
-  if (!match) throw new Error(`no process found listening on port ${port}: ${text}`);
-  return Number(match[1]);
-}
 
 async function measure(target: HttpTarget, pids: { gateway: number; backend: number }): Promise<Sample> {
   const wrk: WrkOptions = {
@@ -111,7 +93,7 @@ async function main(): Promise<void> {
   const bareTokens = await configureAuthProxy(gateway, backendUrl, bare);
   console.log(await checkAuthEnforced(gateway.httpPort, tokens, AUTH_VARIANT));
   console.log(await checkAuthEnforced(gateway.httpPort, bareTokens, bare));
-  const pids = { gateway: await pidListeningOn(gateway.httpPort), backend: await pidListeningOn(backend.port) };
+  const pids = { gateway: (await pidsListeningOn(gateway.httpPort))[0]!, backend: (await pidsListeningOn(backend.port))[0]! };
 
   const plain: HttpTarget = { name: "no auth", description: "", port: gateway.httpPort, host: PLAIN_HOST, path: "/" };
   const variants: HttpTarget[] = [

@@ -13,7 +13,11 @@
  *   portcullis (e)              the same gateway with edge auth and a JWT on every request
  *
  * Ratios are per round (against that round's nginx), then the median over
- * rounds. Prints a markdown table; writes nothing.
+ * rounds. Besides req/s it reads the CPU time the proxy process spent during
+ * each measurement (/proc, all threads; nginx's master and worker) per request
+ * served: on 2 cores shared with wrk and the backend, req/s swings by 10–20 %
+ * from round to round while CPU µs per request stays put, so it is the figure
+ * to compare code changes by. Prints a markdown table; writes nothing.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -24,7 +28,9 @@ import { machineInfo } from "./machine";
 import { startNginx } from "./nginx";
 import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
 import { cleanup, installExitHandlers, OutputTail, spawnChild, stopChild } from "./processes";
-import { checkHttp, measureHttp, type HttpTarget } from "./scenarios";
+import { pidsListeningOn, totalCpuMicros } from "./process-cpu";
+import { checkHttp, type HttpTarget } from "./scenarios";
+import { runWrk } from "./wrk";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -59,7 +65,31 @@ const median = (xs: readonly number[]) => {
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
-const range = (xs: readonly number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+const range = (xs: readonly number[], digits = 2) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+
+interface Sample {
+  readonly rps: number;
+  /** CPU µs the proxy process(es) spent per request served. */
+  readonly cpuPerRequest: number;
+}
+
+/** One wrk run after a warm-up, with the proxy's CPU time around the measured part only. */
+async function measure(target: HttpTarget, pids: readonly number[]): Promise<Sample> {
+  const wrk = {
+    url: `http://127.0.0.1:${target.port}${target.path}`,
+    seconds: options.duration,
+    connections: options.connections,
+    threads: options.threads,
+    headers: [`Host: ${target.host}`, ...(target.headers ?? [])],
+  };
+  if (options.warmup > 0) await runWrk({ ...wrk, seconds: options.warmup });
+  const before = await totalCpuMicros(pids);
+  const result = await runWrk(wrk);
+  const after = await totalCpuMicros(pids);
+  const errors = result.non2xx3xx + Object.values(result.socketErrors).reduce((a, b) => a + b, 0);
+  if (errors > 0) throw new Error(`${target.name}: ${errors} errors`);
+  return { rps: result.requestsPerSecond, cpuPerRequest: (after - before) / result.requests };
+}
 
 async function main(): Promise<void> {
   installExitHandlers();
@@ -91,32 +121,34 @@ async function main(): Promise<void> {
   ];
   for (const v of variants) await checkHttp(v);
 
-  const rps = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  const pids = new Map<string, number[]>();
+  for (const v of variants) pids.set(v.name, await pidsListeningOn(v.port));
+  const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order so no variant always follows the same one.
     const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
     const line: string[] = [];
     for (const v of order) {
-      const result = (await measureHttp(v, options)).result;
-      if (!result) throw new Error(`${v.name}: wrk failed`);
-      const errors = result.non2xx3xx + Object.values(result.socketErrors).reduce((a, b) => a + b, 0);
-      if (errors > 0) throw new Error(`${v.name}: ${errors} errors in round ${round + 1}`);
-      rps.get(v.name)!.push(result.requestsPerSecond);
-      line.push(`${v.name} ${Math.round(result.requestsPerSecond)}`);
+      const sample = await measure(v, pids.get(v.name)!);
+      samples.get(v.name)!.push(sample);
+      line.push(`${v.name} ${Math.round(sample.rps)} (${sample.cpuPerRequest.toFixed(1)} µs)`);
     }
     console.log(`round ${round + 1}/${ROUNDS}: ${line.join("; ")}`);
   }
 
-  const perRound = (name: string, against: string) => rps.get(name)!.map((value, i) => value / rps.get(against)![i]!);
+  const rps = (name: string) => samples.get(name)!.map((s) => s.rps);
+  const perRound = (name: string, against: string) => rps(name).map((value, i) => value / rps(against)[i]!);
   console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}`);
   console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}\n`);
-  console.log("| variant | req/s, median | ÷ nginx, per round: median (range) | ÷ nginx + forwarding headers: median (range) |");
-  console.log("| --- | ---: | ---: | ---: |");
+  console.log("| variant | req/s, median | ÷ nginx, per round: median (range) | ÷ nginx + forwarding headers: median (range) | proxy CPU µs/request: median (range) |");
+  console.log("| --- | ---: | ---: | ---: | ---: |");
   for (const v of variants) {
     const vsNginx = perRound(v.name, reference.name);
     const vsForwarding = perRound(v.name, forwarding.name);
+    const cpu = samples.get(v.name)!.map((s) => s.cpuPerRequest);
     console.log(
-      `| ${v.name} | ${Math.round(median(rps.get(v.name)!)).toLocaleString("en")} | ${median(vsNginx).toFixed(2)}× (${range(vsNginx)}) | ${median(vsForwarding).toFixed(2)}× (${range(vsForwarding)}) |`,
+      `| ${v.name} | ${Math.round(median(rps(v.name))).toLocaleString("en")} | ${median(vsNginx).toFixed(2)}× (${range(vsNginx)}) | ` +
+        `${median(vsForwarding).toFixed(2)}× (${range(vsForwarding)}) | ${median(cpu).toFixed(1)} (${range(cpu, 1)}) |`,
     );
   }
   await Promise.all([gateway.stop(), nginx.stop(), minimal.stop(), withIp.stop(), raw.stop(), backend.stop()]);

@@ -1,5 +1,5 @@
 /**
- * `bun bench/https.ts [--duration S] [--connections N]`: HTTPS through
+ * `bun bench/https.ts [--duration S] [--connections N] [--rounds N]`: HTTPS through
  * Portcullis vs nginx with the same certificate and key, in one run:
  * keep-alive requests per second, and new TLS handshakes per second
  * (`Connection: close`, one request per connection). Plain HTTP through
@@ -34,6 +34,24 @@ const option = (name: string, fallback: number) => {
 };
 const DURATION = option("duration", 10);
 const CONNECTIONS = option("connections", 50);
+const ROUNDS = option("rounds", 1);
+
+const NGINX_KEEP_ALIVE = "nginx HTTPS keep-alive";
+const NGINX_FORWARDING_KEEP_ALIVE = "nginx + forwarding headers HTTPS keep-alive";
+const KEEP_ALIVE = "portcullis HTTPS keep-alive";
+const NGINX_HANDSHAKES = "nginx new TLS handshake per request";
+const HANDSHAKES = "portcullis new TLS handshake per request";
+
+/** `name` ÷ `reference` in each round, e.g. "1.01×, 0.97×". */
+function ratios(rounds: readonly (readonly Row[])[], name: string, reference: string): string {
+  return rounds
+    .map((rows) => {
+      const value = rows.find((r) => r.name === name)?.result?.requestsPerSecond;
+      const base = rows.find((r) => r.name === reference)?.result?.requestsPerSecond;
+      return value && base ? `${(value / base).toFixed(2)}×` : "–";
+    })
+    .join(", ");
+}
 
 async function startRedis(): Promise<{ url: string; client: Redis }> {
   const port = freePort();
@@ -63,10 +81,13 @@ async function startGateway(redisUrl: string, backendPort: number) {
   return gateway;
 }
 
+const CIPHERS =
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 /** nginx's usual proxy config plus a TLS server on the same upstream, with Portcullis's certificate. */
 async function startNginxTls(backendPort: number, certPem: string, keyPem: string) {
   const dir = makeTempDir("nginx-tls");
-  const [port, tlsPort] = [freePort(), freePort()];
+  const [port, tlsPort, forwardingTlsPort] = [freePort(), freePort(), freePort()];
   await Bun.write(join(dir, "cert.pem"), certPem);
   await Bun.write(join(dir, "key.pem"), keyPem);
   const base = nginxConfig({ dir, port, backendPort, runAsRoot: process.getuid?.() === 0 });
@@ -76,11 +97,30 @@ async function startNginxTls(backendPort: number, certPem: string, keyPem: strin
         ssl_certificate ${dir}/cert.pem;
         ssl_certificate_key ${dir}/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+        ssl_ciphers ${CIPHERS};
         location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+        }
+    }
+
+    # The same, also sending the forwarding headers Portcullis always sends (see nginx.ts).
+    server {
+        listen 127.0.0.1:${forwardingTlsPort} ssl;
+        ssl_certificate ${dir}/cert.pem;
+        ssl_certificate_key ${dir}/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers ${CIPHERS};
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $host;
         }
     }
 }
@@ -90,7 +130,7 @@ async function startNginxTls(backendPort: number, certPem: string, keyPem: strin
   await Bun.write(configPath, config);
   const child = spawnChild(["nginx", "-p", dir, "-e", join(dir, "error.log"), "-c", configPath, "-g", "daemon off;"], { stdout: "pipe", stderr: "pipe" });
   await waitForHttp(`http://127.0.0.1:${port}/`, child, 10_000);
-  return { tlsPort, stop: () => stopChild(child) };
+  return { tlsPort, forwardingTlsPort, stop: () => stopChild(child) };
 }
 
 async function measure(name: string, wrk: WrkOptions): Promise<Row> {
@@ -128,27 +168,43 @@ async function main(): Promise<void> {
     headers: [`Host: ${PLAIN_HOST}`, ...headers],
   });
   const close = ["Connection: close"];
-  const rows: Row[] = [];
-  rows.push(await measure("nginx HTTPS keep-alive", wrk(nginx.tlsPort, "https")));
-  rows.push(await measure("portcullis HTTPS keep-alive", wrk(gateway.httpsPort, "https")));
-  rows.push(await measure("portcullis HTTP keep-alive (no TLS)", wrk(gateway.httpPort, "http")));
-  rows.push(await measure("nginx new TLS handshake per request", wrk(nginx.tlsPort, "https", close)));
-  rows.push(await measure("portcullis new TLS handshake per request", wrk(gateway.httpsPort, "https", close)));
+  const scenarios: [string, WrkOptions][] = [
+    [NGINX_KEEP_ALIVE, wrk(nginx.tlsPort, "https")],
+    [NGINX_FORWARDING_KEEP_ALIVE, wrk(nginx.forwardingTlsPort, "https")],
+    [KEEP_ALIVE, wrk(gateway.httpsPort, "https")],
+    ["portcullis HTTP keep-alive (no TLS)", wrk(gateway.httpPort, "http")],
+    [NGINX_HANDSHAKES, wrk(nginx.tlsPort, "https", close)],
+    [HANDSHAKES, wrk(gateway.httpsPort, "https", close)],
+  ];
+  const rounds: Row[][] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    if (ROUNDS > 1) console.log(`round ${round + 1}/${ROUNDS}`);
+    const rows: Row[] = [];
+    for (const [name, options] of scenarios) rows.push(await measure(name, options));
+    rounds.push(rows);
+  }
 
   console.log(`\n${machine.cpuModel}, ${machine.nproc} cores; Bun ${machine.bun}; nginx ${machine.nginx}; load ${machine.loadAverage}; revision ${machine.revision}`);
   console.log(`wrk -t1 -c${CONNECTIONS}, ${DURATION} s each (after a 2 s warm-up), the same ECDSA P-256 certificate on both\n`);
-  console.log("| scenario | req/s | p50 ms | p99 ms | socket errors |");
-  console.log("| --- | ---: | ---: | ---: | --- |");
-  for (const row of rows) {
-    if (!row.result) {
-      console.log(`| ${row.name} | failed: ${row.error} | | | |`);
-      continue;
+  console.log(`| scenario | req/s | p50 ms | p99 ms | socket errors |${ROUNDS > 1 ? " round |" : ""}`);
+  console.log(`| --- | ---: | ---: | ---: | --- |${ROUNDS > 1 ? " ---: |" : ""}`);
+  rounds.forEach((rows, round) => {
+    for (const row of rows) {
+      const roundCell = ROUNDS > 1 ? ` ${round + 1} |` : "";
+      if (!row.result) {
+        console.log(`| ${row.name} | failed: ${row.error} | | | |${roundCell}`);
+        continue;
+      }
+      const r = row.result;
+      const errors = Object.entries(r.socketErrors).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ") || "0";
+      const bad = r.non2xx3xx > 0 ? ` (${r.non2xx3xx} non-2xx!)` : "";
+      console.log(`| ${row.name} | ${Math.round(r.requestsPerSecond)}${bad} | ${r.latencyMs.p50.toFixed(2)} | ${r.latencyMs.p99.toFixed(2)} | ${errors} |${roundCell}`);
     }
-    const r = row.result;
-    const errors = Object.entries(r.socketErrors).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ") || "0";
-    const bad = r.non2xx3xx > 0 ? ` (${r.non2xx3xx} non-2xx!)` : "";
-    console.log(`| ${row.name} | ${Math.round(r.requestsPerSecond)}${bad} | ${r.latencyMs.p50.toFixed(2)} | ${r.latencyMs.p99.toFixed(2)} | ${errors} |`);
-  }
+  });
+  console.log("");
+  console.log(`HTTPS keep-alive ÷ nginx, per round: ${ratios(rounds, KEEP_ALIVE, NGINX_KEEP_ALIVE)}`);
+  console.log(`HTTPS keep-alive ÷ nginx + forwarding headers, per round: ${ratios(rounds, KEEP_ALIVE, NGINX_FORWARDING_KEEP_ALIVE)}`);
+  console.log(`new TLS handshakes ÷ nginx, per round: ${ratios(rounds, HANDSHAKES, NGINX_HANDSHAKES)}`);
   console.log("\n(with Connection: close, wrk counts each server-side close as a read error)");
   redis.client.disconnect();
   await Promise.all([nginx.stop(), gateway.stop(), backend.stop()]);
