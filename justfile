@@ -277,6 +277,14 @@ docker-build:
 bench *args: build-if-stale
     bun bench/run.ts "$@"
 
+# How close minimal Bun proxies and Portcullis get to nginx, with each proxy's CPU per request (prints only). E.g. `just bench-ceiling --rounds 5`
+bench-ceiling *args: build-if-stale
+    bun bench/ceiling.ts "$@"
+
+# HTTPS keep-alive and new TLS handshakes, Portcullis vs nginx with the same certificate (prints only). E.g. `just bench-https --rounds 3`
+bench-https *args: build-if-stale
+    bun bench/https.ts "$@"
+
 # ---- Proxy targets and routes (wrap `portcullis proxy …` and `portcullis route …`) ----
 # Booleans are "true" or "false"; "" leaves the server's default.
 

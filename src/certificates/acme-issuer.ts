@@ -36,6 +36,36 @@ export interface IssuerDeps {
   readonly onProgress?: (message: string) => void;
 }
 
+/** How long connecting to the CA may take at the start of an issuance. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * acme-client retries a CA it cannot connect to for over a minute and then
+ * fails with a TypeError from inside its HTTP client (it validates a response
+ * that never came), which tells an operator nothing. Opening (and at once
+ * closing) a TCP connection to the directory's host first turns an
+ * unreachable CA into a message that says so, within seconds. Nothing is
+ * sent: whatever the CA answers, acme-client reads and reports.
+ */
+async function connectToCa(directoryUrl: string): Promise<void> {
+  const url = new URL(directoryUrl);
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port) || (url.protocol === "http:" ? 80 : 443);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })), CONNECT_TIMEOUT_MS);
+  });
+  try {
+    const socket = await Promise.race([Bun.connect({ hostname, port, socket: { data() {}, error() {} } }), timeout]);
+    socket.end();
+  } catch (err) {
+    const reason = (err as { code?: string }).code ?? (err as Error).message;
+    throw new Error(`the ACME server cannot be reached at ${directoryUrl} (${reason})`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function issueCertificate(request: IssueRequest, deps: IssuerDeps): Promise<IssuedCertificate> {
   return withProblemCapture(() => issue(request, deps));
 }
@@ -52,6 +82,8 @@ async function issue(request: IssueRequest, deps: IssuerDeps): Promise<IssuedCer
     backoffMin: settings.pollIntervalMs,
     backoffMax: settings.pollIntervalMs,
   });
+  progress(`reaching the CA at ${request.directoryUrl}`);
+  await connectToCa(request.directoryUrl);
   progress("registering the ACME account");
   await client.createAccount({ termsOfServiceAgreed: true, contact: request.email ? [`mailto:${request.email}`] : [] });
 

@@ -19,11 +19,13 @@ let pebble: Pebble;
 let redis: TestRedis;
 let gateway: RunningGateway;
 let root: string;
+let unreachablePort: number;
 const backend = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("from the backend") });
 
 beforeAll(async () => {
   await ensureBinary();
   const httpPort = await freePort();
+  unreachablePort = await freePort();
   [pebble, redis] = await Promise.all([startPebble({ httpPort }), startTestRedis()]);
   root = await pebble.issuingRootPem();
   gateway = await startGatewayProcess({
@@ -35,7 +37,8 @@ beforeAll(async () => {
       ADMIN_EMAIL: "admin@example.test",
       NODE_EXTRA_CA_CERTS: pebble.caFile,
       ACME_DIRECTORY_URL: pebble.directoryUrl,
-      ACME_STAGING_URL: pebble.directoryUrl,
+      // A CA that cannot be reached: nothing listens there.
+      ACME_STAGING_URL: `https://127.0.0.1:${unreachablePort}/dir`,
       // The self-check resolves names through the system's DNS, which knows nothing of these test names.
       ACME_CHALLENGE_SELF_CHECK: "false",
       ACME_POLL_INTERVAL_SECONDS: "0.1",
@@ -146,6 +149,17 @@ describe("issuance against pebble", () => {
     // The failed request left nothing behind: the name can be asked for again.
     expect((await api("POST", "/api/v1/certificates/", { cert_name: "refused", domain: "fine.example.test" })).status).toBe(202);
     expect((await settled("refused")).status).toBe("ready");
+  }, 30_000);
+
+  test("a CA that cannot be reached fails within seconds, with a message that names it", async () => {
+    const started = Date.now();
+    expect((await api("POST", "/api/v1/certificates/", { cert_name: "no-ca", domain: "no-ca.example.test", staging: true })).status).toBe(202);
+    const status = await settled("no-ca");
+    expect(status).toMatchObject({ status: "failed", retry_at: null });
+    expect(status.error.detail).toStartWith(`the ACME server cannot be reached at https://127.0.0.1:${unreachablePort}/dir (`);
+    // acme-client alone would retry for over a minute and then report a TypeError.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect((await fetch(`${gateway.apiUrl}/health`)).status).toBe(200);
   }, 30_000);
 
   test(`at most CERT_GEN_MAX_WORKERS (${MAX_WORKERS}) issuances run at once; the rest wait and then finish`, async () => {
