@@ -80,3 +80,26 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     writeDocs: !values["no-docs"],
   });
 }
+
+/** What the round-based scripts (ceiling.ts, auth-profile.ts) measure with. */
+export interface RoundOptions {
+  readonly rounds: number;
+  readonly wrk: Pick<BenchOptions, "duration" | "warmup" | "connections" | "threads">;
+}
+
+/** `--rounds N --duration S --warmup S --connections N`; wrk always runs one thread. */
+export function parseRoundArgs(argv: readonly string[], defaultRounds: number): RoundOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      rounds: { type: "string", default: String(defaultRounds) },
+      duration: { type: "string", default: "5" },
+      warmup: { type: "string", default: "1" },
+      connections: { type: "string", default: "50" },
+    },
+  });
+  return {
+    rounds: Number(values.rounds),
+    wrk: { duration: Number(values.duration), warmup: Number(values.warmup), connections: Number(values.connections), threads: 1 },
+  };
+}

@@ -17,9 +17,8 @@
  * Ratios are per round (each variant against "no auth" of the same round),
  * then the median over rounds. Prints a table; writes nothing.
  */
-import { parseArgs } from "node:util";
 import { AUTH_ENV, AUTH_VARIANT, authTarget, checkAuthEnforced, configureAuthProxy, type AuthVariant } from "./auth";
-import type { BenchOptions } from "./args";
+import { parseRoundArgs } from "./args";
 import { startBackend } from "./backend-process";
 import { machineInfo } from "./machine";
 import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
@@ -36,20 +35,7 @@ interface Sample {
   readonly errors: number;
 }
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    rounds: { type: "string", default: "5" },
-    duration: { type: "string", default: "5" },
-    warmup: { type: "string", default: "1" },
-    connections: { type: "string", default: "50" },
-  },
-});
-const ROUNDS = Number(values.rounds);
-const options = { duration: Number(values.duration), warmup: Number(values.warmup), connections: Number(values.connections), threads: 1 } as Pick<
-  BenchOptions,
-  "duration" | "warmup" | "connections" | "threads"
->;
+const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 5);
 
 async function measure(target: HttpTarget, pids: { gateway: number; backend: number }): Promise<Sample> {
   const wrk: WrkOptions = {

@@ -20,8 +20,7 @@
  * to compare code changes by. Prints a markdown table; writes nothing.
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import type { BenchOptions } from "./args";
+import { parseRoundArgs } from "./args";
 import { AUTH_ENV, authTarget, checkAuthEnforced, configureAuthProxy } from "./auth";
 import { startBackend } from "./backend-process";
 import { machineInfo } from "./machine";
@@ -32,22 +31,7 @@ import { pidsListeningOn, totalCpuMicros } from "./process-cpu";
 import { checkHttp, type HttpTarget } from "./scenarios";
 import { runWrk } from "./wrk";
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    rounds: { type: "string", default: "3" },
-    duration: { type: "string", default: "5" },
-    warmup: { type: "string", default: "1" },
-    connections: { type: "string", default: "50" },
-  },
-});
-const ROUNDS = Number(values.rounds);
-const options = {
-  duration: Number(values.duration),
-  warmup: Number(values.warmup),
-  connections: Number(values.connections),
-  threads: 1,
-} as BenchOptions;
+const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 3);
 
 async function startCeilingProxy(mode: string, backendPort: number) {
   const child = spawnChild([process.execPath, join(import.meta.dir, "ceiling-proxy.ts")], {

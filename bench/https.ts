@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { startBackend } from "./backend-process";
 import { machineInfo } from "./machine";
-import { nginxConfig } from "./nginx";
+import { nginxConfig, proxyLocation } from "./nginx";
 import { ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
 import { cleanup, freePort, installExitHandlers, makeTempDir, spawnChild, stopChild } from "./processes";
 import { waitForHttp } from "./ready";
@@ -91,41 +91,17 @@ async function startNginxTls(backendPort: number, certPem: string, keyPem: strin
   await Bun.write(join(dir, "cert.pem"), certPem);
   await Bun.write(join(dir, "key.pem"), keyPem);
   const base = nginxConfig({ dir, port, backendPort, runAsRoot: process.getuid?.() === 0 });
-  const tlsServer = `
+  const tlsServer = (listen: number, forwarding: boolean) => `
     server {
-        listen 127.0.0.1:${tlsPort} ssl;
+        listen 127.0.0.1:${listen} ssl;
         ssl_certificate ${dir}/cert.pem;
         ssl_certificate_key ${dir}/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_ciphers ${CIPHERS};
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-
-    # The same, also sending the forwarding headers Portcullis always sends (see nginx.ts).
-    server {
-        listen 127.0.0.1:${forwardingTlsPort} ssl;
-        ssl_certificate ${dir}/cert.pem;
-        ssl_certificate_key ${dir}/key.pem;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_ciphers ${CIPHERS};
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-Host $host;
-        }
-    }
-}
+${proxyLocation(forwarding)}    }
 `;
-  const config = base.replace(/\}\s*$/, tlsServer);
+  // The plain server as `just bench` has it, and the same with the forwarding headers Portcullis always sends.
+  const config = base.replace(/\}\s*$/, `${tlsServer(tlsPort, false)}${tlsServer(forwardingTlsPort, true)}}\n`);
   const configPath = join(dir, "nginx.conf");
   await Bun.write(configPath, config);
   const child = spawnChild(["nginx", "-p", dir, "-e", join(dir, "error.log"), "-c", configPath, "-g", "daemon off;"], { stdout: "pipe", stderr: "pipe" });

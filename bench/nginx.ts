@@ -45,14 +45,7 @@ http {
 
     server {
         listen 127.0.0.1:${port};
-
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            # Without this nginx sends "Connection: close" and the upstream keep-alive pool is unused.
-            proxy_set_header Connection "";
-        }
-
+${proxyLocation(false)}
         location /ws {
             proxy_pass http://backend;
             proxy_http_version 1.1;
@@ -68,24 +61,35 @@ ${forwardingPort === undefined ? "" : forwardingServer(forwardingPort)}}
 /**
  * What a production nginx in front of an application is configured to send,
  * and what Portcullis always sends: the client's address and how it connected.
- * The same work per request as Portcullis (a), for a like-for-like ratio.
  */
-function forwardingServer(port: number): string {
-  return `
-    server {
-        listen 127.0.0.1:${port};
-
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
+const FORWARDING_HEADERS = `
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-Host $host;
+            proxy_set_header X-Forwarded-Host $host;`;
+
+/**
+ * `location /` to the keep-alive upstream; with `forwarding`, also the
+ * forwarding headers: the same work per request as Portcullis (a), for a
+ * like-for-like ratio.
+ */
+export function proxyLocation(forwarding: boolean): string {
+  return `
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            # Without this nginx sends "Connection: close" and the upstream keep-alive pool is unused.
+            proxy_set_header Connection "";${forwarding ? FORWARDING_HEADERS : ""}
         }
-    }
+`;
+}
+
+function forwardingServer(port: number): string {
+  return `
+    server {
+        listen 127.0.0.1:${port};
+${proxyLocation(true)}    }
 `;
 }
 
