@@ -24,8 +24,8 @@ import { machineInfo } from "./machine";
 import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
 import { cleanup, installExitHandlers } from "./processes";
 import { checkHttp, type HttpTarget } from "./scenarios";
-import { runWrk, type WrkOptions } from "./wrk";
-import { cpuMicros, pidsListeningOn } from "./process-cpu";
+import { pidsListeningOn } from "./process-cpu";
+import { measureWithCpu, median } from "./rounds";
 
 interface Sample {
   readonly rps: number;
@@ -38,32 +38,15 @@ interface Sample {
 const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 5);
 
 async function measure(target: HttpTarget, pids: { gateway: number; backend: number }): Promise<Sample> {
-  const wrk: WrkOptions = {
-    url: `http://127.0.0.1:${target.port}${target.path}`,
-    seconds: options.duration,
-    connections: options.connections,
-    threads: options.threads,
-    headers: [`Host: ${target.host}`, ...(target.headers ?? [])],
-  };
-  if (options.warmup > 0) await runWrk({ ...wrk, seconds: options.warmup });
-  const [g0, b0] = await Promise.all([cpuMicros(pids.gateway), cpuMicros(pids.backend)]);
-  const result = await runWrk(wrk);
-  const [g1, b1] = await Promise.all([cpuMicros(pids.gateway), cpuMicros(pids.backend)]);
-  const e = result.socketErrors;
+  const sample = await measureWithCpu(target, options, [[pids.gateway], [pids.backend]]);
   return {
-    rps: result.requestsPerSecond,
-    requests: result.requests,
-    gatewayUsPerRequest: (g1 - g0) / result.requests,
-    backendUsPerRequest: (b1 - b0) / result.requests,
-    errors: e.connect + e.read + e.write + e.timeout + result.non2xx3xx,
+    rps: sample.result.requestsPerSecond,
+    requests: sample.result.requests,
+    gatewayUsPerRequest: sample.cpuPerRequest[0]!,
+    backendUsPerRequest: sample.cpuPerRequest[1]!,
+    errors: sample.errors,
   };
 }
-
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 async function main(): Promise<void> {
   installExitHandlers();

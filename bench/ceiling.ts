@@ -27,9 +27,9 @@ import { machineInfo } from "./machine";
 import { startNginx } from "./nginx";
 import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
 import { cleanup, installExitHandlers, OutputTail, spawnChild, stopChild } from "./processes";
-import { pidsListeningOn, totalCpuMicros } from "./process-cpu";
+import { pidsListeningOn } from "./process-cpu";
+import { measureWithCpu, median } from "./rounds";
 import { checkHttp, type HttpTarget } from "./scenarios";
-import { runWrk } from "./wrk";
 
 const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 3);
 
@@ -44,11 +44,6 @@ async function startCeilingProxy(mode: string, backendPort: number) {
   return { port: Number(match[1]), stop: () => stopChild(child) };
 }
 
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const range = (xs: readonly number[], digits = 2) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 
 interface Sample {
@@ -57,22 +52,10 @@ interface Sample {
   readonly cpuPerRequest: number;
 }
 
-/** One wrk run after a warm-up, with the proxy's CPU time around the measured part only. */
 async function measure(target: HttpTarget, pids: readonly number[]): Promise<Sample> {
-  const wrk = {
-    url: `http://127.0.0.1:${target.port}${target.path}`,
-    seconds: options.duration,
-    connections: options.connections,
-    threads: options.threads,
-    headers: [`Host: ${target.host}`, ...(target.headers ?? [])],
-  };
-  if (options.warmup > 0) await runWrk({ ...wrk, seconds: options.warmup });
-  const before = await totalCpuMicros(pids);
-  const result = await runWrk(wrk);
-  const after = await totalCpuMicros(pids);
-  const errors = result.non2xx3xx + Object.values(result.socketErrors).reduce((a, b) => a + b, 0);
-  if (errors > 0) throw new Error(`${target.name}: ${errors} errors`);
-  return { rps: result.requestsPerSecond, cpuPerRequest: (after - before) / result.requests };
+  const sample = await measureWithCpu(target, options, [pids]);
+  if (sample.errors > 0) throw new Error(`${target.name}: ${sample.errors} errors`);
+  return { rps: sample.result.requestsPerSecond, cpuPerRequest: sample.cpuPerRequest[0]! };
 }
 
 async function main(): Promise<void> {

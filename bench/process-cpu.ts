@@ -7,7 +7,7 @@
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** utime + stime of a process, all threads, in µs. */
-export async function cpuMicros(pid: number): Promise<number> {
+async function cpuMicros(pid: number): Promise<number> {
   const stat = await Bun.file(`/proc/${pid}/stat`).text();
   // Fields after the command name, which is in parentheses and may contain spaces.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

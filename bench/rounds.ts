@@ -1,0 +1,43 @@
+/**
+ * The measuring step of the round-based scripts (ceiling.ts, auth-profile.ts):
+ * one wrk run after a warm-up, with the CPU time of chosen processes read
+ * around the measured part only, and the median they report per variant.
+ */
+import type { RoundOptions } from "./args";
+import { totalCpuMicros } from "./process-cpu";
+import type { HttpTarget } from "./scenarios";
+import { runWrk, type WrkResult } from "./wrk";
+
+export interface CpuSample {
+  readonly result: WrkResult;
+  /** Per group of processes, in the order given: CPU µs spent per request served. */
+  readonly cpuPerRequest: number[];
+  /** Socket errors and non-2xx/3xx answers together. */
+  readonly errors: number;
+}
+
+export async function measureWithCpu(target: HttpTarget, options: RoundOptions["wrk"], groups: readonly (readonly number[])[]): Promise<CpuSample> {
+  const wrk = {
+    url: `http://127.0.0.1:${target.port}${target.path}`,
+    seconds: options.duration,
+    connections: options.connections,
+    threads: options.threads,
+    headers: [`Host: ${target.host}`, ...(target.headers ?? [])],
+  };
+  if (options.warmup > 0) await runWrk({ ...wrk, seconds: options.warmup });
+  const before = await Promise.all(groups.map(totalCpuMicros));
+  const result = await runWrk(wrk);
+  const after = await Promise.all(groups.map(totalCpuMicros));
+  const e = result.socketErrors;
+  return {
+    result,
+    cpuPerRequest: groups.map((_, i) => (after[i]! - before[i]!) / result.requests),
+    errors: e.connect + e.read + e.write + e.timeout + result.non2xx3xx,
+  };
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
