@@ -66,6 +66,10 @@ async function connectToCa(directoryUrl: string): Promise<void> {
   }
 }
 
+/** acme-client's HTTP client goes through these when set; a direct connection would then prove nothing. */
+const EGRESS_PROXY_VARIABLES = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+const behindEgressProxy = () => EGRESS_PROXY_VARIABLES.some((name) => process.env[name]);
+
 export function issueCertificate(request: IssueRequest, deps: IssuerDeps): Promise<IssuedCertificate> {
   return withProblemCapture(() => issue(request, deps));
 }
@@ -82,8 +86,10 @@ async function issue(request: IssueRequest, deps: IssuerDeps): Promise<IssuedCer
     backoffMin: settings.pollIntervalMs,
     backoffMax: settings.pollIntervalMs,
   });
-  progress(`reaching the CA at ${request.directoryUrl}`);
-  await connectToCa(request.directoryUrl);
+  if (!behindEgressProxy()) {
+    progress(`reaching the CA at ${request.directoryUrl}`);
+    await connectToCa(request.directoryUrl);
+  }
   progress("registering the ACME account");
   await client.createAccount({ termsOfServiceAgreed: true, contact: request.email ? [`mailto:${request.email}`] : [] });
 
