@@ -68,7 +68,8 @@ async function connectToCa(directoryUrl: string): Promise<void> {
 
 /** acme-client's HTTP client goes through these when set; a direct connection would then prove nothing. */
 const EGRESS_PROXY_VARIABLES = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
-const behindEgressProxy = () => EGRESS_PROXY_VARIABLES.some((name) => process.env[name]);
+export const behindEgressProxy = (env: Record<string, string | undefined> = process.env): boolean =>
+  EGRESS_PROXY_VARIABLES.some((name) => Boolean(env[name]));
 
 export function issueCertificate(request: IssueRequest, deps: IssuerDeps): Promise<IssuedCertificate> {
   return withProblemCapture(() => issue(request, deps));
