@@ -41,12 +41,12 @@ export function createOAuthApp(context: OAuthServerContext) {
     return Response.json(document, { headers: { "cache-control": "public, max-age=300" } });
   };
   // Clients that try OpenID discovery first get the same document with the two fields
-  // OpenID Connect Discovery requires; the tokens are RS256 and subjects are public.
+  // OpenID Connect Discovery requires; tokens are signed with OAUTH_JWT_ALGORITHM and subjects are public.
   const openIdConfiguration = async (request: Request) => {
     const response = await metadata(request);
     const document = (await response.json()) as Record<string, unknown>;
     return Response.json(
-      { ...document, subject_types_supported: ["public"], id_token_signing_alg_values_supported: ["RS256"] },
+      { ...document, subject_types_supported: ["public"], id_token_signing_alg_values_supported: [context.settings.jwtAlgorithm] },
       { headers: { "cache-control": "public, max-age=300" } },
     );
   };

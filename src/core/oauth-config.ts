@@ -42,7 +42,9 @@ export interface OAuthSettings {
   /** OAUTH_ALLOWED_GITHUB_USERS: the default user allowlist; ["*"] admits every user, [] nobody. */
   readonly allowedUsers: readonly string[];
   readonly mcpProtocolVersion: string;
-  /** OAUTH_JWT_PRIVATE_KEY_B64 decoded: a PEM RSA private key, or null to generate one and keep it in Redis. */
+  /** OAUTH_JWT_ALGORITHM: what new access tokens are signed with; tokens of either algorithm verify against their own key. */
+  readonly jwtAlgorithm: JwtAlgorithm;
+  /** OAUTH_JWT_PRIVATE_KEY_B64 decoded: a PEM private key for jwtAlgorithm (RSA, or EC P-256), or null to generate one and keep it in Redis. */
   readonly jwtPrivateKeyPem: string | null;
   /** MCP_MAX_RESOURCES_PER_TOKEN: resource indicators one token may carry. */
   readonly maxResourcesPerToken: number;
@@ -70,6 +72,20 @@ export interface OAuthConfigReader {
 export const GITHUB_OAUTH_BASE_URL = "https://github.com";
 export const GITHUB_API_BASE_URL = "https://api.github.com";
 export const MCP_SCOPES = ["mcp:read", "mcp:write", "mcp:admin"] as const;
+/** Access-token signing algorithms: RS256 (the default, understood by every client) and ES256 (same strength, much shorter tokens). */
+export const JWT_ALGORITHMS = ["RS256", "ES256"] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+export const isJwtAlgorithm = (value: unknown): value is JwtAlgorithm => JWT_ALGORITHMS.includes(value as JwtAlgorithm);
+
+/** What OAUTH_JWT_PRIVATE_KEY_B64 must hold for each algorithm; the type and size of the key itself are checked when it is loaded. */
+const PRIVATE_KEY_PEM: Record<JwtAlgorithm, { header: RegExp; expected: string }> = {
+  RS256: { header: /-----BEGIN (RSA )?PRIVATE KEY-----/, expected: "a base64-encoded PEM RSA private key (openssl genrsa 2048 | base64 -w0)" },
+  ES256: {
+    header: /-----BEGIN (EC )?PRIVATE KEY-----/,
+    expected: "a base64-encoded PEM EC P-256 private key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 | base64 -w0)",
+  },
+};
 
 export function parseOAuthSettings({ read, bool }: OAuthConfigReader, baseDomain: string, problems: string[]): OAuthSettings {
   const integer = (name: string, fallback: number, min: number, max: number, unit: string): number => {
@@ -104,16 +120,18 @@ export function parseOAuthSettings({ read, bool }: OAuthConfigReader, baseDomain
   const authHostnames = [`auth.${baseDomain}`];
   if (issuerUrl && !authHostnames.includes(issuerUrl.hostname)) authHostnames.push(issuerUrl.hostname);
 
-  const algorithm = read("OAUTH_JWT_ALGORITHM") ?? "RS256";
-  if (algorithm !== "RS256") problems.push(`OAUTH_JWT_ALGORITHM=${JSON.stringify(algorithm)}: only RS256 is supported`);
+  const algorithmRaw = read("OAUTH_JWT_ALGORITHM") ?? "RS256";
+  let jwtAlgorithm: JwtAlgorithm = "RS256";
+  if (isJwtAlgorithm(algorithmRaw)) jwtAlgorithm = algorithmRaw;
+  else problems.push(`OAUTH_JWT_ALGORITHM=${JSON.stringify(algorithmRaw)}: expected ${JWT_ALGORITHMS.join(" or ")}`);
 
   let jwtPrivateKeyPem: string | null = null;
   const keyB64 = read("OAUTH_JWT_PRIVATE_KEY_B64");
   if (keyB64 !== undefined) {
     const pem = Buffer.from(keyB64, "base64").toString("utf8");
-    if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(pem)) {
-      problems.push("OAUTH_JWT_PRIVATE_KEY_B64: expected a base64-encoded PEM RSA private key (openssl genrsa 2048 | base64 -w0)");
-    } else jwtPrivateKeyPem = pem;
+    const { header, expected } = PRIVATE_KEY_PEM[jwtAlgorithm];
+    if (!header.test(pem)) problems.push(`OAUTH_JWT_PRIVATE_KEY_B64: expected ${expected} for OAUTH_JWT_ALGORITHM=${jwtAlgorithm}`);
+    else jwtPrivateKeyPem = pem;
   }
 
   const github: GitHubSettings = {
@@ -167,6 +185,7 @@ export function parseOAuthSettings({ read, bool }: OAuthConfigReader, baseDomain
     clientLifetimeSeconds: integer("OAUTH_CLIENT_LIFETIME", 7_776_000, 0, 315_360_000, "seconds"),
     allowedUsers: parseUserList(read("OAUTH_ALLOWED_GITHUB_USERS") ?? ""),
     mcpProtocolVersion: read("OAUTH_MCP_PROTOCOL_VERSION") ?? "2025-06-18",
+    jwtAlgorithm,
     jwtPrivateKeyPem,
     maxResourcesPerToken: integer("MCP_MAX_RESOURCES_PER_TOKEN", 5, 1, 100, "resources"),
     resourceValidationStrict: bool("MCP_RESOURCE_VALIDATION_STRICT", true),

@@ -42,6 +42,31 @@ describe("OAuth settings", () => {
     expect(parseConfig({ OAUTH_JWT_PRIVATE_KEY_B64: Buffer.from(pem).toString("base64") }).oauth.jwtPrivateKeyPem).toBe(pem);
   });
 
+  test("OAUTH_JWT_ALGORITHM: RS256 by default, ES256 when asked; anything else names the variable and the allowed values", () => {
+    expect(parseConfig({}).oauth.jwtAlgorithm).toBe("RS256");
+    expect(parseConfig({ OAUTH_JWT_ALGORITHM: "RS256" }).oauth.jwtAlgorithm).toBe("RS256");
+    expect(parseConfig({ OAUTH_JWT_ALGORITHM: "ES256" }).oauth.jwtAlgorithm).toBe("ES256");
+    for (const value of ["es256", "HS256", "none", "RS512", "ES384"]) {
+      expect(problems({ OAUTH_JWT_ALGORITHM: value })).toEqual([`OAUTH_JWT_ALGORITHM=${JSON.stringify(value)}: expected RS256 or ES256`]);
+    }
+  });
+
+  test("with ES256, OAUTH_JWT_PRIVATE_KEY_B64 takes an EC PEM (PKCS#8 or SEC1) and refuses an RSA one, saying what it needs", () => {
+    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    for (const pem of [key.export({ type: "pkcs8", format: "pem" }) as string, key.export({ type: "sec1", format: "pem" }) as string]) {
+      const { oauth } = parseConfig({ OAUTH_JWT_ALGORITHM: "ES256", OAUTH_JWT_PRIVATE_KEY_B64: Buffer.from(pem).toString("base64") });
+      expect(oauth.jwtPrivateKeyPem).toBe(pem);
+    }
+    const rsaPkcs1 = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }) as string;
+    expect(problems({ OAUTH_JWT_ALGORITHM: "ES256", OAUTH_JWT_PRIVATE_KEY_B64: Buffer.from(rsaPkcs1).toString("base64") })).toEqual([
+      expect.stringMatching(/^OAUTH_JWT_PRIVATE_KEY_B64: expected a base64-encoded PEM EC P-256 private key .* for OAUTH_JWT_ALGORITHM=ES256$/),
+    ]);
+    // And the other way round: a SEC1 EC key is no RSA key.
+    expect(problems({ OAUTH_JWT_PRIVATE_KEY_B64: Buffer.from(key.export({ type: "sec1", format: "pem" }) as string).toString("base64") })).toEqual([
+      expect.stringMatching(/^OAUTH_JWT_PRIVATE_KEY_B64: expected a base64-encoded PEM RSA private key .* for OAUTH_JWT_ALGORITHM=RS256$/),
+    ]);
+  });
+
   test("bad values name their variable", () => {
     const cases: [Record<string, string>, string][] = [
       [{ OAUTH_ISSUER: "http://auth.example.com" }, "OAUTH_ISSUER"],

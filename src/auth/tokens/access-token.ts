@@ -1,12 +1,14 @@
 /**
- * JWT access tokens in the RFC 9068 profile, signed RS256 with the current
- * signing key and verified locally against the keys in memory, so the edge
- * needs no network hop per request. Revocation is checked separately
- * (RevokedTokens), as it changes faster than the keys.
+ * JWT access tokens in the RFC 9068 profile, signed with the current signing
+ * key (RS256 or ES256, whichever that key is for) and verified locally against
+ * the keys in memory, so the edge needs no network hop per request.
+ * Revocation is checked separately (RevokedTokens), as it changes faster than
+ * the keys.
  * @see https://www.rfc-editor.org/rfc/rfc9068
  */
 import { randomUUID } from "node:crypto";
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import { isJwtAlgorithm } from "../../core/oauth-config";
 import { OAuthError } from "../oauth-error";
 import type { SigningKeys } from "./signing-keys";
 
@@ -58,8 +60,8 @@ export async function signAccessToken(
   const iat = Math.floor(Date.now() / 1000);
   const full: AccessTokenClaims = { ...claims, jti: randomUUID(), iat, exp: iat + lifetimeSeconds };
   for (const name of OPTIONAL_CLAIMS) if (full[name] === undefined) delete full[name];
-  const { kid, privateKey } = keys.current();
-  const token = await new SignJWT({ ...full } as JWTPayload).setProtectedHeader({ alg: "RS256", typ: TYP, kid }).sign(privateKey);
+  const { kid, alg, privateKey } = keys.current();
+  const token = await new SignJWT({ ...full } as JWTPayload).setProtectedHeader({ alg, typ: TYP, kid }).sign(privateKey);
   return { token, claims: full };
 }
 
@@ -81,17 +83,19 @@ export async function verifyAccessToken(keys: SigningKeys, token: string, option
 async function verify(keys: SigningKeys, token: string, options: VerifyOptions): Promise<AccessTokenClaims> {
   if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid("malformed token");
   const header = decodeProtectedHeader(token);
-  // Only RS256 is ever issued; checking before the key lookup keeps "none" and HMAC confusion out early.
-  if (header.alg !== "RS256") throw invalid(`unsupported algorithm ${JSON.stringify(header.alg ?? null)}`);
+  // Only RS256 and ES256 are ever issued; checking before the key lookup keeps "none" and HMAC confusion out early.
+  if (!isJwtAlgorithm(header.alg)) throw invalid(`unsupported algorithm ${JSON.stringify(header.alg ?? null)}`);
   if (typeof header.kid !== "string" || header.kid.length === 0) throw invalid("token names no signing key (kid)");
-  let key = keys.publicKey(header.kid);
+  let key = keys.verificationKey(header.kid);
   if (!key) {
     await keys.reloadForUnknownKid();
-    key = keys.publicKey(header.kid);
+    key = keys.verificationKey(header.kid);
   }
   if (!key) throw invalid("unknown signing key");
-  const { payload } = await jwtVerify(token, key, {
-    algorithms: ["RS256"],
+  // Each key verifies with its own algorithm only: the token's header does not get to choose how its signature is checked.
+  if (header.alg !== key.alg) throw invalid(`algorithm ${header.alg} does not match the signing key's (${key.alg})`);
+  const { payload } = await jwtVerify(token, key.publicKey, {
+    algorithms: [key.alg],
     typ: TYP,
     issuer: options.issuer === undefined || typeof options.issuer === "string" ? options.issuer : [...options.issuer],
     audience: options.audience,

@@ -48,8 +48,8 @@ const baseClaims = (overrides: Partial<AccessTokenClaims> = {}): Omit<AccessToke
 
 beforeAll(async () => {
   [redis, otherRedis] = await Promise.all([startTestRedis(), startTestRedis()]);
-  keys = new SigningKeys(redis.client, { jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: 1800 }, silent);
-  const otherGatewayKeys = new SigningKeys(otherRedis.client, { jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: 1800 }, silent);
+  keys = new SigningKeys(redis.client, { jwtAlgorithm: "RS256", jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: 1800 }, silent);
+  const otherGatewayKeys = new SigningKeys(otherRedis.client, { jwtAlgorithm: "RS256", jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: 1800 }, silent);
   await Promise.all([keys.start(), otherGatewayKeys.start()]);
   revoked = new RevokedTokens(redis.client);
   verifier = new EdgeTokenVerifier(keys, revoked);

@@ -27,8 +27,8 @@ let store: TokenStore;
 
 beforeAll(async () => {
   [redis, otherRedis] = await Promise.all([startTestRedis(), startTestRedis()]);
-  keys = new SigningKeys(redis.client, { jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: 1800 }, silent);
-  otherGatewayKeys = new SigningKeys(otherRedis.client, { jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: 1800 }, silent);
+  keys = new SigningKeys(redis.client, { jwtAlgorithm: "RS256", jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: 1800 }, silent);
+  otherGatewayKeys = new SigningKeys(otherRedis.client, { jwtAlgorithm: "RS256", jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: 1800 }, silent);
   await Promise.all([keys.start(), otherGatewayKeys.start()]);
   revoked = new RevokedTokens(redis.client);
   await revoked.reload();

@@ -18,7 +18,7 @@ let keys: SigningKeys;
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  keys = new SigningKeys(redis.client, { jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: 1800 }, pino({ level: "silent" }));
+  keys = new SigningKeys(redis.client, { jwtAlgorithm: "RS256", jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: 1800 }, pino({ level: "silent" }));
   await keys.start();
 });
 afterAll(() => redis?.stop());

@@ -24,8 +24,8 @@ beforeAll(async () => {
 afterAll(() => redis?.stop());
 beforeEach(() => redis.client.flushdb());
 
-const generated = (lifetime = LIFETIME) => new SigningKeys(redis.client, { jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: lifetime }, log);
-const configured = (pem: string) => new SigningKeys(redis.client, { jwtPrivateKeyPem: pem, accessTokenLifetimeSeconds: LIFETIME }, log);
+const generated = (lifetime = LIFETIME) => new SigningKeys(redis.client, { jwtAlgorithm: "RS256", jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: lifetime }, log);
+const configured = (pem: string) => new SigningKeys(redis.client, { jwtAlgorithm: "RS256", jwtPrivateKeyPem: pem, accessTokenLifetimeSeconds: LIFETIME }, log);
 const rsaPem = (bits = 2048, type: "pkcs8" | "pkcs1" = "pkcs8") =>
   generateKeyPairSync("rsa", { modulusLength: bits }).privateKey.export({ type, format: "pem" }).toString();
 const claims = () => ({ iss: ISSUER, sub: "github-1", aud: ["https://mcp.example.test"], client_id: "c1", azp: "c1", scope: "mcp:read" });
@@ -162,7 +162,7 @@ describe("rotation", () => {
     await Promise.all([a.start(), b.start()]);
     await a.rotate();
     const { token } = await signAccessToken(a, claims(), 600);
-    expect(b.publicKey(a.current().kid)).toBeUndefined();
+    expect(b.verificationKey(a.current().kid)).toBeUndefined();
     expect((await verifyAccessToken(b, token, { issuer: ISSUER })).sub).toBe("github-1");
     expect(b.current().kid).toBe(a.current().kid);
   });
@@ -176,8 +176,8 @@ describe("rotation", () => {
     await redis.client.hset(keys.oauthSigningKeys, first, JSON.stringify({ ...(await storedRecord(first)), retired_at: Math.floor(Date.now() / 1000) - 120 }));
     await node.reload();
     expect(node.jwks().keys.map((k) => k.kid)).toEqual([second]);
-    expect(node.publicKey(first)).toBeUndefined();
-    expect(node.publicKey(second)).toBeDefined();
+    expect(node.verificationKey(first)).toBeUndefined();
+    expect(node.verificationKey(second)).toBeDefined();
 
     const { kid: third, retired } = await node.rotate();
     expect(retired).toEqual([second]);

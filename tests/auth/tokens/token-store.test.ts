@@ -24,7 +24,7 @@ let store: TokenStore;
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  signing = new SigningKeys(redis.client, { jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: ACCESS_LIFETIME }, pino({ level: "silent" }));
+  signing = new SigningKeys(redis.client, { jwtAlgorithm: "RS256", jwtPrivateKeyPem: null, accessTokenLifetimeSeconds: ACCESS_LIFETIME }, pino({ level: "silent" }));
   store = new TokenStore(redis.client, { accessTokenLifetimeSeconds: ACCESS_LIFETIME, refreshTokenLifetimeSeconds: REFRESH_LIFETIME });
 });
 afterAll(() => redis?.stop());
