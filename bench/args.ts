@@ -85,10 +85,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
 export interface RoundOptions {
   readonly rounds: number;
   readonly wrk: Pick<BenchOptions, "duration" | "warmup" | "connections" | "threads">;
+  /** The script's own string flags, by name, with their defaults filled in. */
+  readonly extra: Readonly<Record<string, string>>;
 }
 
-/** `--rounds N --duration S --warmup S --connections N`; wrk always runs one thread. */
-export function parseRoundArgs(argv: readonly string[], defaultRounds: number): RoundOptions {
+/** `--rounds N --duration S --warmup S --connections N` and the script's `extra` flags (name → default); wrk always runs one thread. */
+export function parseRoundArgs(argv: readonly string[], defaultRounds: number, extra: Readonly<Record<string, string>> = {}): RoundOptions {
+  const extraOptions = Object.fromEntries(Object.entries(extra).map(([name, fallback]) => [name, { type: "string" as const, default: fallback }]));
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -96,10 +99,13 @@ export function parseRoundArgs(argv: readonly string[], defaultRounds: number): 
       duration: { type: "string", default: "5" },
       warmup: { type: "string", default: "1" },
       connections: { type: "string", default: "50" },
+      ...extraOptions,
     },
   });
+  const strings = values as Record<string, string>;
   return {
     rounds: Number(values.rounds),
     wrk: { duration: Number(values.duration), warmup: Number(values.warmup), connections: Number(values.connections), threads: 1 },
+    extra: Object.fromEntries(Object.keys(extra).map((name) => [name, strings[name]!])),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * `bun bench/auth-profile.ts [--rounds N] [--duration S] [--warmup S] [--connections N]`:
+ * `bun bench/auth-profile.ts [--rounds N] [--duration S] [--warmup S] [--connections N] [--jwt-algorithm RS256|ES256]`:
  * where the time of authenticated proxying goes. One gateway, one backend,
  * these variants measured in rotating order, round after round:
  *
@@ -35,7 +35,7 @@ interface Sample {
   readonly errors: number;
 }
 
-const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 5);
+const { rounds: ROUNDS, wrk: options, extra } = parseRoundArgs(process.argv.slice(2), 5, { "jwt-algorithm": "RS256" });
 
 async function measure(target: HttpTarget, pids: { gateway: number; backend: number }): Promise<Sample> {
   const sample = await measureWithCpu(target, options, [[pids.gateway], [pids.backend]]);
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const machine = await machineInfo(ROOT);
   const backend = await startBackend();
   const backendUrl = `http://127.0.0.1:${backend.port}`;
-  const gateway = await startPortcullis({ ...AUTH_ENV });
+  const gateway = await startPortcullis({ ...AUTH_ENV, OAUTH_JWT_ALGORITHM: extra["jwt-algorithm"]! });
   await configurePlainProxy(gateway, backendUrl);
   const bare: AuthVariant = { host: "bench-auth-bare.local", passHeaders: false };
   const tokens = await configureAuthProxy(gateway, backendUrl, AUTH_VARIANT);
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   }
 
   const base = samples.get(plain.name)!;
-  console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}`);
+  console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}; tokens ${extra["jwt-algorithm"]}`);
   console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}\n`);
   console.log("| variant | req/s median (min–max) | ÷ no auth, per round: median (min–max) | gateway CPU µs/req: median (min–max) | ÷ no auth, per round: median | backend CPU µs/req | errors |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
