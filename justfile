@@ -384,9 +384,9 @@ cert-delete name force="" token="":
 # ---- OAuth (wrap `portcullis oauth …` and `portcullis proxy oauth-server-…|github-oauth-…`) ----
 # The OAuth admin API needs the admin token. Lists are comma-separated; booleans are "true" or "false"; "" leaves a value as it is.
 
-# Print a new RSA-2048 signing key for OAUTH_JWT_PRIVATE_KEY_B64 (made locally: no gateway or token needed)
-oauth-key-generate token="":
-    @{{ cli }} oauth key-generate
+# Print a new signing key for OAUTH_JWT_PRIVATE_KEY_B64 (made locally: no gateway or token needed): RS256 (RSA-2048) or ES256 (EC P-256)
+oauth-key-generate algorithm="RS256":
+    @{{ cli }} oauth key-generate --algorithm {{ quote(algorithm) }}
 
 # Show the current signing key's kid and the published JWKS
 oauth-keys token="":

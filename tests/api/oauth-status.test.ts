@@ -62,7 +62,7 @@ describe("with a GitHub app configured", () => {
       metadata_url: `${settings.issuer}/.well-known/oauth-authorization-server`,
       jwks_uri: `${settings.issuer}/jwks`,
       upstream: { kind: "github", credentials_configured: true },
-      signing_key: { kid: signingKeys.current().kid, source: "generated" },
+      signing_key: { kid: signingKeys.current().kid, algorithm: "RS256", source: "generated" },
       clients: { total: 2, active: 2 },
       tokens: { access_tokens: 2, refresh_tokens: 2, grants: 3, revoked: 1 },
       sessions: { active: 3, logins_in_progress: 1 },
@@ -127,7 +127,7 @@ describe("with a GitHub app configured", () => {
       status: "healthy",
       problems: [],
       issuer: suite.api.authorizationServer.context.settings.issuer,
-      signing_key: { loaded: true, kid: suite.api.authorizationServer.context.signingKeys.current().kid, source: "generated", published_keys: 1 },
+      signing_key: { loaded: true, kid: suite.api.authorizationServer.context.signingKeys.current().kid, algorithm: "RS256", source: "generated", published_keys: 1 },
       upstream: {
         kind: "github",
         credentials_configured: true,

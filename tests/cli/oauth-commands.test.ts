@@ -10,7 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { recordFromPem } from "../../src/auth/tokens/signing-key-record";
 import { CliError } from "../../src/cli/cli-error";
 import { clientRegistrationBody, credentialsWarning, DEFAULT_REDIRECT_URI, scopeParameter, testTokenBody } from "../../src/cli/commands/oauth";
-import { generateSigningKey, renderGeneratedKey, renderKeys, type KeysView } from "../../src/cli/commands/oauth-keys";
+import { generatedKeyNote, generateSigningKey, renderGeneratedKey, renderKeys, type KeysView } from "../../src/cli/commands/oauth-keys";
 import { curlExample, flattenItem, renderObject, renderTestToken, shellQuote } from "../../src/cli/commands/oauth-output";
 import { oauthServerBody, parseCustomMetadata, readFirstLine, renderOAuthServer, resolveSecret, splitWords } from "../../src/cli/commands/oauth-proxy";
 import { checkDomain, OAUTH_ROUTE_PATHS, planOAuthRoutes, renderOAuthRoutes, routesSummary, setupError, type OAuthRouteRow } from "../../src/cli/commands/oauth-routes";
@@ -332,7 +332,22 @@ describe("key-generate", () => {
 
     expect(renderGeneratedKey(key, "table", false)).toBe(key.value);
     expect(renderGeneratedKey(key, "json", true)).toBe(`OAUTH_JWT_PRIVATE_KEY_B64=${key.value}`);
-    expect(JSON.parse(renderGeneratedKey(key, "json", false))).toEqual({ OAUTH_JWT_PRIVATE_KEY_B64: key.value, kid: key.kid, bits: 2048 });
+    expect(JSON.parse(renderGeneratedKey(key, "json", false))).toEqual({ OAUTH_JWT_PRIVATE_KEY_B64: key.value, kid: key.kid, algorithm: "RS256", key: "RSA-2048" });
+    expect(generatedKeyNote(key)).toStartWith(`RSA-2048 signing key for RS256, kid ${key.kid}.`);
+    expect(generatedKeyNote(key)).not.toContain("OAUTH_JWT_ALGORITHM");
+  });
+
+  test("--algorithm ES256: an EC P-256 key the gateway's reader accepts for ES256 (and only for ES256)", async () => {
+    const key = await generateSigningKey("ES256");
+    const pem = Buffer.from(key.value, "base64").toString("utf8");
+    const imported = createPrivateKey(pem);
+    expect(imported.asymmetricKeyType).toBe("ec");
+    expect(imported.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
+    expect((await recordFromPem(pem, "ES256")).kid).toBe(key.kid);
+    await expect(recordFromPem(pem, "RS256")).rejects.toThrow("OAUTH_JWT_PRIVATE_KEY_B64");
+    expect(JSON.parse(renderGeneratedKey(key, "json", false))).toMatchObject({ kid: key.kid, algorithm: "ES256", key: "EC P-256" });
+    // The gateway needs the algorithm too, or it refuses the key at start-up.
+    expect(generatedKeyNote(key)).toContain("and OAUTH_JWT_ALGORITHM=ES256");
   });
 });
 
@@ -355,7 +370,8 @@ describe.skipIf(!justBinary)("just recipes (dry run)", () => {
   };
 
   const cases: [string[], string][] = [
-    [["oauth-key-generate"], "oauth key-generate"],
+    [["oauth-key-generate"], "oauth key-generate --algorithm 'RS256'"],
+    [["oauth-key-generate", "ES256"], "oauth key-generate --algorithm 'ES256'"],
     [["oauth-keys", "tok"], "--token 'tok' oauth keys"],
     [["oauth-key-rotate"], "oauth key-rotate"],
     [["oauth-routes-setup", "example.com"], "oauth routes-setup 'example.com'"],

@@ -341,7 +341,7 @@ describe("key-generate with a gateway that uses it", () => {
       const keyedApi = `http://127.0.0.1:${keyed.gateway.apiPort}`;
       const run = (...args: string[]) => runProgram(keyedApi, GATEWAY_ADMIN, args);
       const keys = await run("--format", "json", "oauth", "keys");
-      expect(JSON.parse(keys.stdout)).toMatchObject({ current_kid: kid, source: "configured" });
+      expect(JSON.parse(keys.stdout)).toMatchObject({ current_kid: kid, current_alg: "RS256", source: "configured" });
       expect((await run("oauth", "keys")).stdout).toContain("configured (OAUTH_JWT_PRIVATE_KEY_B64; rotate by changing it and restarting)");
 
       const rotate = await run("oauth", "key-rotate");
@@ -350,8 +350,31 @@ describe("key-generate with a gateway that uses it", () => {
 
       const health = await run("--format", "json", "oauth", "health");
       expect(health.code).toBe(1);
-      expect(JSON.parse(health.stdout)).toMatchObject({ status: "degraded", signing_key: { kid, source: "configured" } });
+      expect(JSON.parse(health.stdout)).toMatchObject({ status: "degraded", signing_key: { kid, algorithm: "RS256", source: "configured" } });
       expect(health.stderr).toStartWith("portcullis: the OAuth server is degraded: GITHUB_CLIENT_ID/GITHUB_CLIENT_SECRET are not set");
+    } finally {
+      await keyed.stop();
+      await ownRedis.stop();
+    }
+  });
+
+  test("--algorithm ES256: the key a gateway with OAUTH_JWT_ALGORITHM=ES256 signs with; an unknown algorithm is refused", async () => {
+    const generated = await runProgram("http://127.0.0.1:1", undefined, ["oauth", "key-generate", "--algorithm", "es256"]);
+    expect(generated.code).toBe(0);
+    const kid = /kid (\S+)\./.exec(generated.stderr)?.[1];
+    expect(generated.stderr).toContain("EC P-256 signing key for ES256");
+
+    const refused = await runProgram("http://127.0.0.1:1", undefined, ["oauth", "key-generate", "--algorithm", "HS256"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--algorithm: expected RS256 or ES256, got "HS256"');
+    expect(refused.stdout).toBe("");
+
+    const ownRedis = await startTestRedis();
+    const keyed = await startTestGateway(ownRedis, { BASE_DOMAIN: DOMAIN, OAUTH_JWT_ALGORITHM: "ES256", OAUTH_JWT_PRIVATE_KEY_B64: generated.stdout.trim() });
+    try {
+      const keys = await runProgram(`http://127.0.0.1:${keyed.gateway.apiPort}`, GATEWAY_ADMIN, ["--format", "json", "oauth", "keys"]);
+      expect(JSON.parse(keys.stdout)).toMatchObject({ current_kid: kid, current_alg: "ES256", source: "configured" });
+      expect(JSON.parse(keys.stdout).jwks.keys).toContainEqual(expect.objectContaining({ kid, kty: "EC", crv: "P-256", alg: "ES256" }));
     } finally {
       await keyed.stop();
       await ownRedis.stop();

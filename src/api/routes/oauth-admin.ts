@@ -212,10 +212,10 @@ export function oauthAdminRoutes(deps: OAuthApiDependencies) {
       .get(
         "/keys",
         () => {
-          const { kid, source } = signingKeyState(oauth);
-          return { current_kid: kid, source, jwks: oauth.signingKeys.jwks() };
+          const { kid, algorithm, source } = signingKeyState(oauth);
+          return { current_kid: kid, current_alg: algorithm, source, jwks: oauth.signingKeys.jwks() };
         },
-        { detail: { summary: "The current signing key's kid and the published JWKS (public keys only)" } },
+        { detail: { summary: "The current signing key's kid and algorithm, and the published JWKS (public keys only)" } },
       )
       .post(
         "/keys/rotate",

@@ -131,14 +131,17 @@ export function upstreamState(oauth: OAuthServerContext) {
 
 export function signingKeyState(oauth: OAuthServerContext) {
   let kid: string | null = null;
+  let algorithm: string | null = null;
   try {
-    kid = oauth.signingKeys.current().kid;
+    ({ kid, alg: algorithm } = oauth.signingKeys.current());
   } catch {
     // Not loaded: reported as such.
   }
   return {
     loaded: kid !== null,
     kid,
+    /** The current key's algorithm (RS256 or ES256): what new tokens are signed with. */
+    algorithm,
     source: oauth.settings.jwtPrivateKeyPem !== null ? ("configured" as const) : ("generated" as const),
     published_keys: oauth.signingKeys.jwks().keys.length,
   };
@@ -169,7 +172,7 @@ export function oauthStatusRoutes(deps: OAuthApiDependencies) {
           registration_endpoint: `${issuer()}/register`,
           auth_hostnames: [...oauth.settings.authHostnames],
           upstream,
-          signing_key: { kid: signingKey.kid, source: signingKey.source },
+          signing_key: { kid: signingKey.kid, algorithm: signingKey.algorithm, source: signingKey.source },
           clients: { total: clients.total, active: clients.active },
           tokens,
           sessions: { active: sessions.active, logins_in_progress: sessions.logins_in_progress },

@@ -1,9 +1,11 @@
 /**
  * The authorization server's signing keys from the CLI: a new key for
  * OAUTH_JWT_PRIVATE_KEY_B64 (made here, offline, like `openssl genrsa 2048 |
- * base64 -w0`), and the gateway's current keys and their rotation.
+ * base64 -w0`, or an EC P-256 key for ES256), and the gateway's current keys
+ * and their rotation.
  */
 import { generateRecord } from "../../auth/tokens/signing-key-record";
+import type { JwtAlgorithm } from "../../core/oauth-config";
 import { renderItem, renderList, type Column } from "../output";
 import type { OutputFormat } from "../settings";
 
@@ -14,27 +16,31 @@ export interface GeneratedKey {
   readonly value: string;
   /** The kid the gateway derives from it (RFC 7638 thumbprint), as `oauth keys` will show it. */
   readonly kid: string;
-  readonly bits: number;
+  /** The OAUTH_JWT_ALGORITHM the gateway must run with to accept it. */
+  readonly algorithm: JwtAlgorithm;
+  /** "RSA-2048" or "EC P-256". */
+  readonly kind: string;
 }
 
-/** A fresh RSA-2048 key in the form the gateway reads from OAUTH_JWT_PRIVATE_KEY_B64. */
-export async function generateSigningKey(): Promise<GeneratedKey> {
-  const record = await generateRecord();
-  return { value: Buffer.from(record.private_pem, "utf8").toString("base64"), kid: record.kid, bits: 2048 };
+/** A fresh key for `algorithm` (RSA-2048 for RS256, EC P-256 for ES256) in the form the gateway reads from OAUTH_JWT_PRIVATE_KEY_B64. */
+export async function generateSigningKey(algorithm: JwtAlgorithm = "RS256"): Promise<GeneratedKey> {
+  const record = await generateRecord(algorithm);
+  const kind = algorithm === "ES256" ? "EC P-256" : "RSA-2048";
+  return { value: Buffer.from(record.private_pem, "utf8").toString("base64"), kid: record.kid, algorithm, kind };
 }
 
 /** table: the value alone (pipe it anywhere); --env: a .env line; json/yaml/csv: value, kid and size. */
 export function renderGeneratedKey(key: GeneratedKey, format: OutputFormat, asEnvLine: boolean): string {
   if (asEnvLine) return `${PRIVATE_KEY_VARIABLE}=${key.value}`;
   if (format === "table") return key.value;
-  return renderItem({ [PRIVATE_KEY_VARIABLE]: key.value, kid: key.kid, bits: key.bits }, format);
+  return renderItem({ [PRIVATE_KEY_VARIABLE]: key.value, kid: key.kid, algorithm: key.algorithm, key: key.kind }, format);
 }
 
 /** What to do with it; on stderr, so that stdout stays the value. */
 export function generatedKeyNote(key: GeneratedKey): string {
   return [
-    `RSA-${key.bits} signing key, kid ${key.kid}. Keep it secret: it signs every access token.`,
-    `Set ${PRIVATE_KEY_VARIABLE} to it (in .env, or the service's environment) and restart the gateway;`,
+    `${key.kind} signing key for ${key.algorithm}, kid ${key.kid}. Keep it secret: it signs every access token.`,
+    `Set ${PRIVATE_KEY_VARIABLE} to it${key.algorithm === "RS256" ? "" : ` and OAUTH_JWT_ALGORITHM=${key.algorithm}`} (in .env, or the service's environment) and restart the gateway;`,
     "`portcullis oauth keys` then shows this kid. Rotating means a new key and another restart.",
   ].join("\n");
 }

@@ -5,6 +5,7 @@
  * The admin API needs the admin token.
  */
 import type { Command } from "commander";
+import { isJwtAlgorithm, JWT_ALGORITHMS } from "../../core/oauth-config";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
 import { renderList } from "../output";
@@ -83,11 +84,14 @@ export function registerOAuthCommands(program: Command, context: CommandContext)
 
   oauth
     .command("key-generate")
-    .description("Print a new RSA-2048 signing key, base64 PEM, for OAUTH_JWT_PRIVATE_KEY_B64 (offline)")
+    .description("Print a new signing key, base64 PEM, for OAUTH_JWT_PRIVATE_KEY_B64 (offline): RSA-2048 for RS256, EC P-256 for ES256")
     .option("--env", "print it as a .env line: OAUTH_JWT_PRIVATE_KEY_B64=…")
-    .action(async (flags: { env?: boolean }) => {
+    .option("--algorithm <alg>", `the OAUTH_JWT_ALGORITHM it is for: ${JWT_ALGORITHMS.join(" or ")}`, "RS256")
+    .action(async (flags: { env?: boolean; algorithm: string }) => {
       const { settings, print, note } = context();
-      const key = await generateSigningKey();
+      const algorithm = flags.algorithm.toUpperCase();
+      if (!isJwtAlgorithm(algorithm)) throw new CliError(`--algorithm: expected ${JWT_ALGORITHMS.join(" or ")}, got ${JSON.stringify(flags.algorithm)}`);
+      const key = await generateSigningKey(algorithm);
       print(renderGeneratedKey(key, settings.format, flags.env === true));
       note(generatedKeyNote(key));
     });
