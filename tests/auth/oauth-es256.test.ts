@@ -11,6 +11,7 @@ import { startGitHubServer, type GitHubTestServer } from "../helpers/github-serv
 import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { AUTH_HOST, authorizeThroughLogin, edgeRequest, formPost, pkcePair, register, tokenRequest } from "../helpers/oauth-client";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { within } from "../helpers/within";
 
 const REDIRECT = "http://127.0.0.1:7777/callback";
 const RESOURCE = "https://mcp.example.test";
@@ -80,15 +81,6 @@ async function es256ValidAgainstJwks(node: TestGateway, jwt: string): Promise<bo
   expect(jwk).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", use: "sig" });
   const key = createPublicKey({ key: jwk, format: "jwk" } as JsonWebKeyInput);
   return verifySignature("sha256", Buffer.from(`${headerB64}.${payloadB64}`), { key, dsaEncoding: "ieee-p1363" }, Buffer.from(signatureB64!, "base64url"));
-}
-
-async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await Bun.sleep(20);
-  }
-  return check();
 }
 
 test("a node started with ES256 switches the cluster's key; RS256 tokens keep working, new ones are ES256 everywhere", async () => {

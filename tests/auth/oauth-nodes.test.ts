@@ -9,6 +9,7 @@ import { startGitHubServer, type GitHubTestServer } from "../helpers/github-serv
 import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { AUTH_HOST, authorizeThroughLogin, edgeRequest, formPost, pkcePair, register, tokenRequest } from "../helpers/oauth-client";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { within } from "../helpers/within";
 
 const REDIRECT = "http://127.0.0.1:7777/callback";
 
@@ -43,15 +44,6 @@ afterAll(async () => {
 
 const verifyOn = async (node: TestGateway, token: string) =>
   (await edgeRequest(node, AUTH_HOST, "/verify", { headers: { authorization: `Bearer ${token}` } })).status;
-
-async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await Bun.sleep(20);
-  }
-  return check();
-}
 
 test("nodes started together share one signing key", async () => {
   const a = (await (await edgeRequest(nodeA, AUTH_HOST, "/jwks")).json()) as { keys: { kid: string }[] };
