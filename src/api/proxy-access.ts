@@ -28,3 +28,11 @@ export async function updateVisibleProxy(
   if (!updated) throw notFound(`proxy ${JSON.stringify(hostname)}`);
   return updated;
 }
+
+/**
+ * One group of a proxy's settings (auth_*, resource_*, oauth_server_*) as the
+ * API shows it: the stored value, or the group's default where none is stored.
+ */
+export function settingsWithDefaults<K extends keyof ProxyRecord>(proxy: ProxyRecord, names: readonly K[], defaults: Pick<ProxyRecord, K>): Pick<ProxyRecord, K> {
+  return Object.fromEntries(names.map((name) => [name, proxy[name] ?? defaults[name]])) as Pick<ProxyRecord, K>;
+}

@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ApiClient } from "../../src/cli/api-client";
 import { CliError } from "../../src/cli/cli-error";
@@ -33,11 +32,11 @@ import { proxyCertificateBody, proxyDeleteQuery } from "../../src/cli/commands/p
 import { renderList } from "../../src/cli/output";
 import { expiresIn, timeUntil } from "../../src/cli/relative-time";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
-import { ROOT } from "../helpers/gateway-process";
 import { freePort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
-import { runProgram as runCli, type ProgramRun } from "../helpers/cli-program";
+import { cliSession, runProgram as runCli, type ProgramRun } from "../helpers/cli-program";
+import { justBinary, justDryRun } from "../helpers/just-dry-run";
 
 const HOME = tempDir("home");
 const NOW = Date.parse("2026-01-10T12:00:00Z");
@@ -346,22 +345,9 @@ describe("--wait against a scripted API", () => {
   });
 });
 
-const justBinary = Bun.which("just");
-
 /** The recipes' command lines (`just --dry-run`): arguments by position, booleans checked before anything runs. */
 describe.skipIf(!justBinary)("just recipes (dry run)", () => {
-  const dryRun = async (...args: string[]) => {
-    const child = Bun.spawn([justBinary!, "--justfile", join(ROOT, "justfile"), "--dry-run", ...args], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME, API_URL: "http://127.0.0.1:1" },
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
-    // The command line, from the CLI's name on: the path to the binary (or bun) varies.
-    const line = (stdout + stderr).replace(/\s*\\\n\s*/g, " ").replace(/\s+/g, " ").trim();
-    return { code, line: line.slice(line.search(/ (--token|cert|proxy) /) + 1), stderr };
-  };
+  const dryRun = (...args: string[]) => justDryRun(HOME, ["cert", "proxy"], ...args);
 
   const cases: [string[], string][] = [
     [["cert-create", "app", "app.example.com"], "cert create 'app' 'app.example.com'"],
@@ -416,14 +402,7 @@ describe("against the gateway's certificate API", () => {
   let redis: TestRedis;
   let gateway: TestGateway;
   let apiUrl: string;
-  const cli = (...args: string[]) => runProgram(apiUrl, GATEWAY_ADMIN, args);
-  /** Runs a command that must succeed and returns its stdout. */
-  const ok = async (...args: string[]) => {
-    const run = await cli(...args);
-    expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: "" });
-    return run.stdout;
-  };
-  const json = async (...args: string[]) => JSON.parse(await ok("--format", "json", ...args));
+  const { cli, ok, json } = cliSession(() => apiUrl, GATEWAY_ADMIN, HOME);
   const failing = async (...args: string[]) => {
     const run = await cli(...args);
     expect(run.code).not.toBe(0);

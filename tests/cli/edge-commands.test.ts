@@ -4,13 +4,12 @@
  * resource-list rows, rendering; and the just recipes' command lines.
  */
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { CliError } from "../../src/cli/cli-error";
 import { authBody, listOrDefault, renderAuth, type AuthView } from "../../src/cli/commands/proxy-auth";
 import { parseJsonObject, protectedProxies, renderProxyResource, resourceBody, withHackerOneHeader, type ProxyResourceView } from "../../src/cli/commands/proxy-resource";
 import { autoRegisterRows, registryBody, renderAutoRegister, renderValidation, resolveAccessToken } from "../../src/cli/commands/resource";
-import { ROOT } from "../helpers/gateway-process";
 import { tempDir } from "../helpers/temp";
+import { justBinary, justDryRun } from "../helpers/just-dry-run";
 
 describe("proxy auth bodies", () => {
   test("only the flags given; lists split on commas and spaces; \"\" is null (the default)", () => {
@@ -187,23 +186,10 @@ describe("resource registry rendering", () => {
   });
 });
 
-const justBinary = Bun.which("just");
-
 /** The recipes' command lines (`just --dry-run`): arguments by position, booleans and modes checked before anything runs. */
 describe.skipIf(!justBinary)("just recipes (dry run)", () => {
   const HOME = tempDir("home");
-  const dryRun = async (...args: string[]) => {
-    const child = Bun.spawn([justBinary!, "--justfile", join(ROOT, "justfile"), "--dry-run", ...args], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME, API_URL: "http://127.0.0.1:1" },
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
-    // The command line, from the CLI's name on: the path to the binary (or bun) varies.
-    const line = (stdout + stderr).replace(/\s*\\\n\s*/g, " ").replace(/\s+/g, " ").trim();
-    return { code, line: line.slice(line.search(/ (--token|proxy|resource) /) + 1), stderr };
-  };
+  const dryRun = (...args: string[]) => justDryRun(HOME, ["proxy", "resource"], ...args);
 
   const H = "api.example.com";
   const cases: [string[], string][] = [

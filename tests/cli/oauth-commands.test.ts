@@ -5,7 +5,6 @@
  */
 import { describe, expect, test } from "bun:test";
 import { createPrivateKey } from "node:crypto";
-import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { recordFromPem } from "../../src/auth/tokens/signing-key-record";
 import { CliError } from "../../src/cli/cli-error";
@@ -15,8 +14,8 @@ import { curlExample, flattenItem, renderObject, renderTestToken, shellQuote } f
 import { oauthServerBody, parseCustomMetadata, readFirstLine, renderOAuthServer, resolveSecret, splitWords } from "../../src/cli/commands/oauth-proxy";
 import { checkDomain, OAUTH_ROUTE_PATHS, planOAuthRoutes, renderOAuthRoutes, routesSummary, setupError, type OAuthRouteRow } from "../../src/cli/commands/oauth-routes";
 import type { RouteView } from "../../src/cli/commands/route";
-import { ROOT } from "../helpers/gateway-process";
 import { tempDir } from "../helpers/temp";
+import { justBinary, justDryRun } from "../helpers/just-dry-run";
 
 const route = (overrides: Partial<RouteView> = {}): RouteView => ({
   route_id: "oauth-token",
@@ -351,23 +350,10 @@ describe("key-generate", () => {
   });
 });
 
-const justBinary = Bun.which("just");
-
 /** The recipes' command lines (`just --dry-run`): arguments by position, booleans checked before anything runs. */
 describe.skipIf(!justBinary)("just recipes (dry run)", () => {
   const HOME = tempDir("home");
-  const dryRun = async (...args: string[]) => {
-    const child = Bun.spawn([justBinary!, "--justfile", join(ROOT, "justfile"), "--dry-run", ...args], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME, API_URL: "http://127.0.0.1:1" },
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
-    // The command line, from the CLI's name on: the path to the binary (or bun) varies.
-    const line = (stdout + stderr).replace(/\s*\\\n\s*/g, " ").replace(/\s+/g, " ").trim();
-    return { code, line: line.slice(line.search(/ (--token|oauth|proxy) /) + 1), stderr };
-  };
+  const dryRun = (...args: string[]) => justDryRun(HOME, ["oauth", "proxy"], ...args);
 
   const cases: [string[], string][] = [
     [["oauth-key-generate"], "oauth key-generate --algorithm 'RS256'"],

@@ -15,7 +15,7 @@ import { GATEWAY_ADMIN, namedBackend, startTestGateway, type TestGateway } from 
 import { ROOT } from "../helpers/gateway-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
-import { runProgram as runCli, type ProgramRun } from "../helpers/cli-program";
+import { cliSession, runProgram as runCli, type ProgramRun } from "../helpers/cli-program";
 
 const HOME = tempDir("home");
 const DOMAIN = "example.test";
@@ -42,14 +42,7 @@ let redis: TestRedis;
 let gateway: TestGateway;
 let apiUrl: string;
 let backend: ReturnType<typeof namedBackend>;
-const cli = (...args: string[]) => runProgram(apiUrl, GATEWAY_ADMIN, args);
-/** Runs a command that must succeed and returns its stdout. */
-const ok = async (...args: string[]) => {
-  const run = await cli(...args);
-  expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: "" });
-  return run.stdout;
-};
-const json = async (...args: string[]) => JSON.parse(await ok("--format", "json", ...args));
+const { cli, ok, json } = cliSession(() => apiUrl, GATEWAY_ADMIN, HOME);
 /** Runs a command that must fail; returns its stderr. */
 const failing = async (...args: string[]) => {
   const run = await cli(...args);

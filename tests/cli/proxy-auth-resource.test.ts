@@ -13,7 +13,8 @@ import { GATEWAY_ADMIN, namedBackend, startTestGateway, type TestGateway } from 
 import { ROOT } from "../helpers/gateway-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
-import { runProgram as runCli, type ProgramRun } from "../helpers/cli-program";
+import { cliSession, type ProgramRun } from "../helpers/cli-program";
+import { justBinary } from "../helpers/just-dry-run";
 
 const HOME = tempDir("home");
 const DOMAIN = "example.test";
@@ -23,7 +24,6 @@ const MCP_HOST = `mcp.${DOMAIN}`;
 const MCP_URI = `https://${MCP_HOST}/mcp`;
 
 type Run = ProgramRun;
-const runProgram = (apiUrl: string, token: string | undefined, args: string[]): Promise<Run> => runCli(apiUrl, token, args, HOME);
 
 const childEnv = () => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME, API_URL: apiUrl, TOKEN: GATEWAY_ADMIN, PORTCULLIS_DATA_DIR: "/nonexistent" });
 
@@ -36,7 +36,6 @@ async function collect(child: Bun.Subprocess<"ignore" | Uint8Array, "pipe", "pip
 const runProcess = (args: string[], stdin: string) =>
   collect(Bun.spawn(["bun", join(ROOT, "src/main.ts"), ...args], { env: childEnv(), stdin: new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" }));
 
-const justBinary = Bun.which("just");
 /** A recipe, run for real against this gateway, with the CLI from the sources (not a possibly older dist/portcullis). */
 const runRecipe = (...args: string[]) =>
   collect(
@@ -53,14 +52,7 @@ let redis: TestRedis;
 let gateway: TestGateway;
 let apiUrl: string;
 let backend: ReturnType<typeof namedBackend>;
-const cli = (...args: string[]) => runProgram(apiUrl, GATEWAY_ADMIN, args);
-/** Runs a command that must succeed and returns its stdout. */
-const ok = async (...args: string[]) => {
-  const run = await cli(...args);
-  expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: "" });
-  return run.stdout;
-};
-const json = async (...args: string[]) => JSON.parse(await ok("--format", "json", ...args));
+const { cli, ok, json } = cliSession(() => apiUrl, GATEWAY_ADMIN, HOME);
 /** Runs a command that must fail; returns its stderr. */
 const failing = async (...args: string[]) => {
   const run = await cli(...args);

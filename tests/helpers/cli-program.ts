@@ -3,6 +3,7 @@
  * captured and commander's exits turned into a code: for tests that drive the
  * CLI against an in-process gateway.
  */
+import { expect } from "bun:test";
 import { Command, CommanderError } from "commander";
 import { CliError } from "../../src/cli/cli-error";
 import { buildProgram } from "../../src/cli/program";
@@ -37,4 +38,21 @@ export async function runProgram(apiUrl: string, token: string | undefined, args
     }
   }
   return { code, stdout: out.join(""), stderr: err.join("") };
+}
+
+/**
+ * Commands against one gateway's API with one token: `cli` runs one, `ok` one
+ * that must succeed (returning its stdout), `json` the same with --format
+ * json, parsed. `apiUrl` is read at each call, so a suite can start its
+ * gateway in beforeAll.
+ */
+export function cliSession(apiUrl: () => string, token: string, home: string) {
+  const cli = (...args: string[]) => runProgram(apiUrl(), token, args, home);
+  const ok = async (...args: string[]) => {
+    const run = await cli(...args);
+    expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: "" });
+    return run.stdout;
+  };
+  const json = async (...args: string[]) => JSON.parse(await ok("--format", "json", ...args));
+  return { cli, ok, json };
 }

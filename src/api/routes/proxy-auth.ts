@@ -10,7 +10,7 @@ import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repositor
 import type { TokenRepository } from "../../storage/token-repository";
 import { authenticate, type Caller } from "../caller";
 import { AUTH_DEFAULTS, AUTH_FIELDS, checkAuthSettings, ProxyAuthBody, type AuthFields } from "../schemas/proxy-auth";
-import { HostnameParams, updateVisibleProxy, visibleProxy as visibleProxyOf } from "../proxy-access";
+import { HostnameParams, updateVisibleProxy, visibleProxy as visibleProxyOf, settingsWithDefaults } from "../proxy-access";
 
 
 export interface ProxyAuthDependencies {
@@ -25,7 +25,7 @@ export function proxyAuthRoutes(deps: ProxyAuthDependencies) {
   const visibleProxy = (caller: Caller, hostname: string) => visibleProxyOf(proxies, caller, hostname);
 
   const view = (proxy: ProxyRecord) => {
-    const fields = Object.fromEntries(AUTH_FIELDS.map((name) => [name, proxy[name] ?? AUTH_DEFAULTS[name]])) as AuthFields;
+    const fields = settingsWithDefaults(proxy, AUTH_FIELDS, AUTH_DEFAULTS);
     const own = fields.auth_required_users?.length ? fields.auth_required_users : null;
     return {
       hostname: proxy.hostname,

@@ -13,7 +13,7 @@ import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repositor
 import type { TokenRepository } from "../../storage/token-repository";
 import { authenticate, type Caller } from "../caller";
 import { checkOAuthServerSettings, OAUTH_SERVER_DEFAULTS, OAUTH_SERVER_FIELDS, OAuthServerBody, type OAuthServerFields } from "../schemas/oauth";
-import { HostnameParams, updateVisibleProxy, visibleProxy as visibleProxyOf } from "../proxy-access";
+import { HostnameParams, updateVisibleProxy, visibleProxy as visibleProxyOf, settingsWithDefaults } from "../proxy-access";
 
 
 export function proxyOAuthServerRoutes(deps: { tokens: TokenRepository; proxies: ProxyRepository; oauth: OAuthServerContext }) {
@@ -22,7 +22,7 @@ export function proxyOAuthServerRoutes(deps: { tokens: TokenRepository; proxies:
   const visibleProxy = (caller: Caller, hostname: string) => visibleProxyOf(proxies, caller, hostname);
 
   const view = (proxy: ProxyRecord) => {
-    const fields = Object.fromEntries(OAUTH_SERVER_FIELDS.map((name) => [name, proxy[name] ?? OAUTH_SERVER_DEFAULTS[name]])) as OAuthServerFields;
+    const fields = settingsWithDefaults(proxy, OAUTH_SERVER_FIELDS, OAUTH_SERVER_DEFAULTS);
     return {
       hostname: proxy.hostname,
       ...fields,

@@ -12,7 +12,7 @@ import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repositor
 import type { TokenRepository } from "../../storage/token-repository";
 import { authenticate, type Caller } from "../caller";
 import { checkResourceSettings, metadataUrl, ProxyResourceBody, RESOURCE_DEFAULTS, RESOURCE_FIELDS, resourceUri, type ResourceFields } from "../schemas/resource";
-import { HostnameParams, updateVisibleProxy, visibleProxy as visibleProxyOf } from "../proxy-access";
+import { HostnameParams, updateVisibleProxy, visibleProxy as visibleProxyOf, settingsWithDefaults } from "../proxy-access";
 
 
 export interface ProxyResourceDependencies {
@@ -26,7 +26,7 @@ export interface ProxyResourceDependencies {
  * metadata, and the document they get there over HTTPS on the default port.
  */
 export function proxyResourceView(proxy: ProxyRecord, defaultIssuer: string) {
-  const fields = Object.fromEntries(RESOURCE_FIELDS.map((name) => [name, proxy[name] ?? RESOURCE_DEFAULTS[name]])) as ResourceFields;
+  const fields = settingsWithDefaults(proxy, RESOURCE_FIELDS, RESOURCE_DEFAULTS);
   const resource = resourceUri(proxy.hostname, fields.resource_endpoint);
   // The issuer the authorization server states on this proxy's host.
   const asIssuer = effectiveIssuer(defaultIssuer, proxy);
