@@ -157,6 +157,21 @@ describe("route overrides", () => {
   });
 });
 
+describe("identity headers with auth off", () => {
+  test("a proxy without auth still drops client-sent identity headers, under X-Auth- and under its own prefix", async () => {
+    const host = "plain.example.test";
+    expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: host, target_url: `http://127.0.0.1:${backend.port}`, enable_https: true })).status).toBe(201);
+    expect((await gw.api("POST", `/api/v1/proxy/targets/${host}/auth`, { auth_enabled: false, auth_header_prefix: "X-Ident-" })).status).toBe(200);
+    await Bun.sleep(300);
+    const res = await httpsRequest(host, "/anything", { "x-ident-user-name": "root", "x-auth-user-name": "root", "x-other": "kept" });
+    expect(res.status).toBe(200);
+    const seen = ((await res.json()) as any).headers;
+    expect(seen["x-ident-user-name"]).toBeUndefined();
+    expect(seen["x-auth-user-name"]).toBeUndefined();
+    expect(seen["x-other"]).toBe("kept");
+  });
+});
+
 describe("ForwardAuth (/verify)", () => {
   test("answers from this node's memory with the named proxy's allowlist", async () => {
     const token = await mint({ resource: `https://${HOST}/mcp`, username: "alice" });
