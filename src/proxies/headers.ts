@@ -25,12 +25,23 @@ const HOP_BY_HOP = new Set([
 /** Replaced by the gateway (or, from a trusted peer, extended) — never copied as sent. */
 const FORWARDING = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "host"]);
 
+/**
+ * The body's framing is decided by the gateway from the bytes it sends
+ * (http-forward.ts), never copied from the client: a Content-Length left over
+ * from a body Bun.serve consumed (a GET with a body) would make the backend read
+ * the next request on the pooled connection as this one's body.
+ */
+const FRAMING = "content-length";
+
 /** One lookup per incoming header instead of one per rule (this runs for every header of every request). */
 const enum Kind {
   HopByHop = 1,
   Forwarding = 2,
 }
-const SPECIAL = new Map<string, Kind>([...[...HOP_BY_HOP].map((n) => [n, Kind.HopByHop] as const), ...[...FORWARDING].map((n) => [n, Kind.Forwarding] as const)]);
+const SPECIAL = new Map<string, Kind>([
+  ...[...HOP_BY_HOP, FRAMING].map((n) => [n, Kind.HopByHop] as const),
+  ...[...FORWARDING].map((n) => [n, Kind.Forwarding] as const),
+]);
 
 export type HeaderSink = (name: string, value: string) => void;
 
@@ -74,8 +85,9 @@ export function displayIp(ip: string): string {
 }
 
 /**
- * Emits the headers to send upstream, Host first. Hop-by-hop headers and the
- * client's X-Auth-* are dropped (with edge auth: its prefix too, the bearer
+ * Emits the headers to send upstream, Host first. Hop-by-hop and framing
+ * headers (Content-Length: the caller adds its own) and the client's X-Auth-*
+ * are dropped, and so are underscore spellings of anything dropped or replaced (with edge auth: its prefix too, the bearer
  * token and the session cookie as it decided, and its verified identity
  * headers emitted instead); X-Forwarded-* / X-Real-IP / Forwarded are replaced
  * unless the peer is trusted; custom_headers are applied last and win.
@@ -95,6 +107,8 @@ export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTa
   const trusted = context.trustedPeer;
   const identity = context.identity;
   incoming.forEach((value, name) => {
+    // CGI, WSGI and Rack read X_Auth_User as X-Auth-User: an underscore spelling of a header we replace is dropped too.
+    if (name.includes("_") && isReplaced(name.replaceAll("_", "-"), custom, identity)) return;
     const kind = SPECIAL.get(name);
     if (kind === Kind.Forwarding) {
       if (!trusted) return;
@@ -134,6 +148,13 @@ export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTa
   set("x-forwarded-host", xfh ?? clientHost);
   set("x-real-ip", realIp ?? (xff ? firstHop(xff) : undefined) ?? peer);
   for (const [name, value] of t.requestHeaders) emit(name, value);
+}
+
+/** True for a (hyphenated) header name the gateway drops or replaces: its underscore spelling must not pass either. */
+function isReplaced(name: string, custom: ReadonlySet<string>, identity: ForwardContext["identity"]): boolean {
+  if (SPECIAL.has(name) || name.startsWith("x-auth-") || custom.has(name)) return true;
+  if (!identity) return false;
+  return name.startsWith(identity.stripPrefix) || (identity.dropAuthorization && name === "authorization") || (identity.rewriteCookie !== null && name === "cookie");
 }
 
 function firstHop(xff: string): string | undefined {

@@ -8,6 +8,7 @@ import { upstreamErrorResponse, type UpstreamFailure } from "./errors";
 import type { ForwardContext, ForwardTarget } from "./forward-target";
 import { responseHeaderPairs, visitUpstreamRequestHeaders } from "./headers";
 import { sendRequest, type UpstreamRequest } from "./http1/client";
+import type { BodyFraming } from "./http1/request-body";
 import type { PoolSet } from "./http1/pool";
 import type { ResponseHead } from "./http1/response-head";
 import { upstreamPath } from "./request-target";
@@ -17,6 +18,16 @@ export type Forwarder = (request: Request, target: ForwardTarget, context: Forwa
 /** Request bodies up to this size (with a Content-Length) are read whole and sent with the head in one write. */
 const SMALL_BODY = 64 * 1024;
 
+/** Methods whose requests carry a body by definition: without one the backend is told so (Content-Length: 0). */
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+
+/**
+ * The upstream framing is the gateway's own, from the bytes it sends (the
+ * client's Content-Length and Transfer-Encoding never pass): no body → none
+ * (or Content-Length: 0); a small body → its actual length; a large one → the
+ * length Bun.serve framed it with, checked byte for byte while streaming; no
+ * length → chunked.
+ */
 export function createHttpForwarder(pools: PoolSet): Forwarder {
   return (request, target, context) => {
     const method = request.method;
@@ -26,24 +37,36 @@ export function createHttpForwarder(pools: PoolSet): Forwarder {
     });
     const pool = pools.forUrl(target.url);
     const body = request.body;
-    if (body === null) return sendRequest(pool, new Forwarded(request, target, context, wire(head + "\r\n"), null, false));
-    const length = request.headers.get("content-length");
-    if (length === null) {
-      return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}transfer-encoding: chunked\r\n\r\n`), body, true));
+    if (body === null) {
+      head += BODY_METHODS.has(method) ? "content-length: 0\r\n\r\n" : "\r\n";
+      return sendRequest(pool, new Forwarded(request, target, context, wire(head), null, "chunked"));
     }
-    if (Number(length) > SMALL_BODY) return sendRequest(pool, new Forwarded(request, target, context, wire(head + "\r\n"), body, false));
-    head += "\r\n";
+    const declared = declaredLength(request.headers.get("content-length"));
+    if (declared === null) {
+      return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}transfer-encoding: chunked\r\n\r\n`), body, "chunked"));
+    }
+    if (declared > SMALL_BODY) {
+      return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}content-length: ${declared}\r\n\r\n`), body, declared));
+    }
     return request.bytes().then(
       (whole) => {
-        const bytes = Buffer.allocUnsafe(head.length + whole.length);
-        bytes.write(head, 0, "latin1");
-        bytes.set(whole, head.length);
-        return sendRequest(pool, new Forwarded(request, target, context, bytes, null, false));
+        const withLength = `${head}content-length: ${whole.length}\r\n\r\n`;
+        const bytes = Buffer.allocUnsafe(withLength.length + whole.length);
+        bytes.write(withLength, 0, "latin1");
+        bytes.set(whole, withLength.length);
+        return sendRequest(pool, new Forwarded(request, target, context, bytes, null, "chunked"));
       },
       // The client went away while sending its body: nobody is left to answer.
       () => upstreamErrorResponse("closed", null),
     );
   };
+}
+
+/** The client's Content-Length as Bun.serve framed the body with it; null when absent (a chunked upload). */
+function declaredLength(header: string | null): number | null {
+  if (header === null) return null;
+  const length = Number(header);
+  return Number.isSafeInteger(length) && length >= 0 ? length : null;
 }
 
 /**
@@ -66,7 +89,7 @@ class Forwarded implements UpstreamRequest {
     private readonly context: ForwardContext,
     readonly bytes: string | Uint8Array,
     readonly body: ReadableStream<Uint8Array> | null,
-    readonly chunked: boolean,
+    readonly bodyFraming: BodyFraming,
   ) {
     this.method = request.method;
   }

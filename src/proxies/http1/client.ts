@@ -8,6 +8,7 @@
 import { classifyError, type UpstreamFailure } from "../errors";
 import { Exchange } from "./exchange";
 import type { OriginPool } from "./pool";
+import type { BodyFraming } from "./request-body";
 import type { ResponseHead } from "./response-head";
 
 export interface UpstreamRequest {
@@ -16,7 +17,8 @@ export interface UpstreamRequest {
   readonly bytes: string | Uint8Array;
   /** The body still to stream after `bytes`, if any. */
   readonly body: ReadableStream<Uint8Array> | null;
-  readonly chunked: boolean;
+  /** How `body` is framed on the wire: chunked, or exactly this many bytes (what the head announced). */
+  readonly bodyFraming: BodyFraming;
   /** Builds the client's Response from the backend's head (headers rewritten by the caller). */
   respond(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): Response;
   /** The error response for a failure before the response head arrived. */

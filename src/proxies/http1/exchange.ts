@@ -61,7 +61,7 @@ export class Exchange implements ConnectionUser {
       writable: () => (this.connection.flushed || this.phase === Phase.Done ? Promise.resolve() : new Promise<void>((r) => (this.drained = r))),
       active: () => this.phase !== Phase.Done && !this.connection.closed,
     };
-    pumpRequestBody(body, this.request.chunked, sink).then(
+    pumpRequestBody(body, this.request.bodyFraming, sink).then(
       (complete) => {
         this.requestSent = complete;
         this.finishIfDone();

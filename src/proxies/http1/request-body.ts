@@ -1,6 +1,7 @@
 /**
- * Streams a client's request body to the backend: as-is when the client sent a
- * Content-Length, chunk-framed otherwise. The next chunk is read from the
+ * Streams a client's request body to the backend: as-is when the head announced
+ * a Content-Length (and then exactly that many bytes, or the exchange fails and
+ * the connection is dropped), chunk-framed otherwise. The next chunk is read from the
  * client only once the previous one has reached the backend's socket, so a slow
  * backend slows the client down instead of filling memory.
  */
@@ -14,11 +15,20 @@ export interface BodySink {
   active(): boolean;
 }
 
+/** "chunked", or the exact byte count the request head announced. */
+export type BodyFraming = "chunked" | number;
+
 const CRLF = new Uint8Array([13, 10]);
 const LAST_CHUNK = new Uint8Array([48, 13, 10, 13, 10]); // "0\r\n\r\n"
 
-/** Resolves true when the whole body was written, false when the exchange ended first. Rejects if the client's body fails. */
-export async function pumpRequestBody(body: ReadableStream<Uint8Array>, chunked: boolean, sink: BodySink): Promise<boolean> {
+/**
+ * Resolves true when the whole body was written, false when the exchange ended
+ * first. Rejects if the client's body fails or does not match its announced
+ * length: the backend connection's framing can no longer be trusted.
+ */
+export async function pumpRequestBody(body: ReadableStream<Uint8Array>, framing: BodyFraming, sink: BodySink): Promise<boolean> {
+  const chunked = framing === "chunked";
+  let remaining = chunked ? 0 : framing;
   const reader = body.getReader();
   try {
     for (;;) {
@@ -35,10 +45,13 @@ export async function pumpRequestBody(body: ReadableStream<Uint8Array>, chunked:
         sink.write(value);
         flushed = sink.write(CRLF);
       } else {
+        remaining -= value.byteLength;
+        if (remaining < 0) throw new Error("request body longer than its Content-Length");
         flushed = sink.write(value);
       }
       if (!flushed) await sink.writable();
     }
+    if (remaining !== 0) throw new Error("request body shorter than its Content-Length");
     if (chunked && !sink.write(LAST_CHUNK)) await sink.writable();
     return sink.active();
   } finally {
