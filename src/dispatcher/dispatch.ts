@@ -10,7 +10,7 @@ import type { CidrList } from "../proxies/cidr";
 import { upstreamErrorResponse, type ForwardingEngine, type WebSocketProxyData } from "../proxies";
 import { displayIp } from "../proxies/headers";
 import { disabledProxyResponse, normalizeHost, unknownHostResponse } from "./host";
-import type { HostTable } from "./host-table";
+import type { HostEntry, HostTable } from "./host-table";
 import { matchRoute } from "./routes";
 import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
 
@@ -91,11 +91,15 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     const route = entry.routes.length > 0 ? matchRoute(entry.routes, request.method, path) : undefined;
     let target = route ? route.target : entry.target;
     const clientIp = clientAddress(request, server);
+    // A route to another proxy's hostname passes that proxy's auth as well: a route never opens a way around it.
+    let routedTo: HostEntry | undefined;
     if (route?.hostTarget) {
       // A route to a hostname: the OAuth server or API in this process, or that proxy's backend.
       const local = inProcess.get(route.hostTarget);
       if (local) return local.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies));
-      target = table.lookup(route.hostTarget)?.target ?? null;
+      routedTo = table.lookup(route.hostTarget);
+      if (routedTo && !routedTo.enabled) return disabledProxyResponse(route.hostTarget);
+      target = routedTo?.target ?? null;
     }
     if (!target) return upstreamErrorResponse("unreachable", request.headers.get("accept"));
 
@@ -115,10 +119,19 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
         return response;
       });
     };
-    if (!edgeAuth || !isGuarded(entry, route)) return forward(FORWARD_UNCHECKED);
-    const outcome = guardRequest(edgeAuth, entry, route, request, clientFacts(request, proto, path, unverified.trustedPeer));
-    return outcome instanceof Promise ? outcome.then(forward) : forward(outcome);
+    const guardTarget = routedTo?.auth && routedTo !== entry ? routedTo : undefined;
+    if (!edgeAuth || (!guardTarget && !isGuarded(entry, route))) return forward(FORWARD_UNCHECKED);
+    const facts = clientFacts(request, proto, path, unverified.trustedPeer);
+    // The routed-to proxy's policy decides last, so its backend gets the identity headers it expects.
+    const next = guardTarget
+      ? (outcome: EdgeOutcome) => (outcome instanceof Response ? outcome : then(guardRequest(edgeAuth, guardTarget, undefined, request, facts), forward))
+      : forward;
+    return then(isGuarded(entry, route) ? guardRequest(edgeAuth, entry, route, request, facts) : FORWARD_UNCHECKED, next);
   };
+}
+
+function then<T, R>(value: T | Promise<T>, next: (value: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(next) : next(value);
 }
 
 /** Without edge auth, client identity headers are still stripped (the engine drops X-Auth-*). */

@@ -2,8 +2,9 @@
  * /api/v1/routes — priority-based path routing (spec "Route Management").
  *
  * A global route applies to every proxy, so only the admin creates or changes
- * one. Other tokens create routes scoped to proxies they own, and see their own
- * routes plus the global ones.
+ * one. Other tokens create routes scoped to proxies they own, aimed at URLs,
+ * their own proxies or the authorization server, and see their own routes plus
+ * the global ones.
  */
 import { randomBytes } from "node:crypto";
 import { Elysia } from "elysia";
@@ -16,7 +17,15 @@ import { authenticate, canSee, type Caller } from "../caller";
 import { checkRoute, ROUTE_DEFAULTS, ROUTE_ID, RouteCreateBody, RouteUpdateBody } from "../schemas/route";
 import { formatRouteTable } from "./route-table-text";
 
-export function routeRoutes(deps: { tokens: TokenRepository; proxies: ProxyRepository; routes: RouteRepository }) {
+export function routeRoutes(deps: {
+  tokens: TokenRepository;
+  proxies: ProxyRepository;
+  routes: RouteRepository;
+  /** Hostnames the API answers on: a route to them is the admin's to make. */
+  apiHostnames: readonly string[];
+  /** The authorization server's hostnames: public, any token may route to them. */
+  authHostnames: readonly string[];
+}) {
   const { routes } = deps;
 
   const canRead = (caller: Caller, route: RouteRecord) => route.scope === "global" || canSee(caller, route.owner_token_hash);
@@ -27,14 +36,24 @@ export function routeRoutes(deps: { tokens: TokenRepository; proxies: ProxyRepos
     return route;
   };
 
-  /** Non-admins may only aim routes at proxies they own. */
-  const checkScopeAllowed = async (caller: Caller, route: Pick<RouteRecord, "scope" | "proxy_hostnames">) => {
+  const checkOwnsProxy = async (caller: Caller, hostname: string, field: string) => {
+    const proxy = await deps.proxies.get(hostname);
+    if (!proxy || !canSee(caller, proxy.owner_token_hash)) throw notFound(`${field}: proxy ${JSON.stringify(hostname)}`);
+  };
+
+  /**
+   * Non-admins may only attach routes to proxies they own, and only send them
+   * to what they own or what is public: another token's proxy, the API or a
+   * service would otherwise be reachable through their hostname.
+   */
+  const checkRouteAllowed = async (caller: Caller, route: Pick<RouteRecord, "scope" | "proxy_hostnames" | "target_type" | "target_value">) => {
     if (caller.isAdmin) return;
     if (route.scope === "global") throw forbidden("only the admin token manages global routes; use scope \"proxy\"");
-    for (const hostname of route.proxy_hostnames) {
-      const proxy = await deps.proxies.get(hostname);
-      if (!proxy || !canSee(caller, proxy.owner_token_hash)) throw notFound(`proxy ${JSON.stringify(hostname)}`);
-    }
+    for (const hostname of route.proxy_hostnames) await checkOwnsProxy(caller, hostname, "proxy_hostnames");
+    if (route.target_type === "service") throw forbidden("target_type: only the admin token routes to services");
+    if (route.target_type !== "hostname") return;
+    if (deps.apiHostnames.includes(route.target_value)) throw forbidden("target_value: only the admin token routes to the API");
+    if (!deps.authHostnames.includes(route.target_value)) await checkOwnsProxy(caller, route.target_value, "target_value");
   };
 
   const unwrap = (result: RouteWriteResult, id: string): RouteRecord => {
@@ -64,7 +83,7 @@ export function routeRoutes(deps: { tokens: TokenRepository; proxies: ProxyRepos
         if (!ROUTE_ID.test(id) || id === "formatted") throw invalid("route_id: use 1-64 letters, digits, '_', '.' or '-' (not \"formatted\")");
         const { route_id: _, ...settings } = body;
         const route = checkRoute({ ...ROUTE_DEFAULTS, ...settings });
-        await checkScopeAllowed(caller, route);
+        await checkRouteAllowed(caller, route);
         const now = new Date().toISOString();
         const record: RouteRecord = {
           route_id: id,
@@ -88,7 +107,7 @@ export function routeRoutes(deps: { tokens: TokenRepository; proxies: ProxyRepos
         if (!canSee(caller, current.owner_token_hash)) throw forbidden("only the admin token changes global routes");
         if (body.route_id !== undefined && body.route_id !== current.route_id) throw invalid("route_id: cannot change");
         const merged = checkRoute({ ...current, ...body });
-        await checkScopeAllowed(caller, merged);
+        await checkRouteAllowed(caller, merged);
         return unwrap(await routes.update(current.route_id, (stored) => ({ ...stored, ...merged })), params.id);
       },
       { body: RouteUpdateBody, detail: { summary: "Change some settings of a route" } },
