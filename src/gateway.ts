@@ -34,7 +34,7 @@ export interface Gateway {
   readonly apiPort: number;
   readonly httpPort: number;
   readonly httpsPort: number;
-  /** PROXY_PROTOCOL_PORT as bound; 0 when it is off. */
+  /** PROXY_PROTOCOL_PORT as bound; 0 when it is off. (Every port here is the bound one, also when the setting was 0/any.) */
   readonly proxyProtocolPort: number;
   /** True while a TLS server from before the last certificate change may still accept a connection. */
   readonly httpsDraining: boolean;
@@ -94,11 +94,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       sessionTimeoutSeconds: config.oauth.sessionTimeoutSeconds,
     }),
   };
+  // HTTP_PORT may be 0 (any free port): the self-check needs the port the listener got.
+  let boundHttpPort = config.httpPort;
   const certificateManager = new CertificateManager({
     redis,
     certificates: stores.certificates,
     settings: config.certificates,
-    httpPort: config.httpPort,
+    get httpPort() {
+      return boundHttpPort;
+    },
     selfSignedDays: config.selfSignedDays,
     adminEmail: config.adminEmail ?? null,
     log,
@@ -169,8 +173,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       ? startProxyProtocolHttp({ ...edge, ...proxyProtocol, setting: "HTTP_PORT" })
       : startHttpEdge(edge);
     servers.push(httpServer);
+    boundHttpPort = httpServer.port!;
     const proxyProtocolServer =
-      config.proxyProtocolPort === 0
+      config.proxyProtocolPort === null
         ? undefined
         : startProxyProtocolHttp({ ...edge, ...proxyProtocol, port: config.proxyProtocolPort, setting: "PROXY_PROTOCOL_PORT" });
     if (proxyProtocolServer) servers.push(proxyProtocolServer);
@@ -201,6 +206,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       {
         version: VERSION,
         api: `http://${config.apiBind}:${apiServer.port}`,
+        api_port: apiServer.port,
         http_port: httpServer.port,
         https_port: httpsServer.port,
         proxy_protocol_port: proxyProtocolServer?.port ?? 0,

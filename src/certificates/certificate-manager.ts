@@ -22,7 +22,7 @@ export interface CertificateManagerOptions {
   readonly redis: Redis;
   readonly certificates: CertificateRepository;
   readonly settings: CertificateSettings;
-  /** HTTP_PORT, for the challenge self-check. */
+  /** The port HTTP_PORT is bound to, for the challenge self-check; read at each issuance (the listener may start after the manager). */
   readonly httpPort: number;
   /** SELF_SIGNED_DAYS, for self-signed certificates made on request. */
   readonly selfSignedDays: number;
@@ -50,7 +50,14 @@ export class CertificateManager {
       queue: this.queue,
       statuses: this.statuses,
       certificates,
-      issuer: { accounts: new AcmeAccounts(redis), challenges: this.challenges, settings, httpPort: options.httpPort },
+      issuer: {
+        accounts: new AcmeAccounts(redis),
+        challenges: this.challenges,
+        settings,
+        get httpPort() {
+          return options.httpPort;
+        },
+      },
       settings,
       log,
       nodeId: randomUUID(),

@@ -39,8 +39,11 @@ export interface Config {
   readonly selfSignedCn: string;
   /** SELF_SIGNED_DAYS: validity of that certificate. */
   readonly selfSignedDays: number;
-  /** PROXY_PROTOCOL_PORT: listener that requires a PROXY protocol v1/v2 header (0 disables it). */
-  readonly proxyProtocolPort: number;
+  /**
+   * PROXY_PROTOCOL_PORT: listener that requires a PROXY protocol v1/v2 header;
+   * null when it is off (PROXY_PROTOCOL_PORT=0), 0 for any free port (=any).
+   */
+  readonly proxyProtocolPort: number | null;
   /** HTTP_PROXY_PROTOCOL / HTTPS_PROXY_PROTOCOL: require the header on HTTP_PORT / HTTPS_PORT. */
   readonly httpProxyProtocol: boolean;
   readonly httpsProxyProtocol: boolean;
@@ -86,15 +89,22 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     return value === "" ? undefined : value;
   };
 
+  // 0 (or `any`) asks the kernel for any free port; the gateway logs the ports it got.
   const port = (name: string, fallback: number): number => {
     const raw = read(name);
     if (raw === undefined) return fallback;
+    if (raw.toLowerCase() === "any") return 0;
     const value = Number(raw);
     if (!/^\d+$/.test(raw) || value > 65535) {
-      problems.push(`${name}=${JSON.stringify(raw)}: expected a port number from 0 to 65535`);
+      problems.push(`${name}=${JSON.stringify(raw)}: expected a port number from 0 to 65535, or any`);
       return fallback;
     }
     return value;
+  };
+  // PROXY_PROTOCOL_PORT=0 has always meant "off", so only `any` picks a free port there.
+  const optionalPort = (name: string, fallback: number): number | null => {
+    const raw = read(name);
+    return raw !== undefined && /^0+$/.test(raw) ? null : port(name, fallback);
   };
 
   const host = (name: string, fallback: string): string => {
@@ -172,7 +182,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const tlsSettings = {
     selfSignedCn,
     selfSignedDays,
-    proxyProtocolPort: port("PROXY_PROTOCOL_PORT", 10001),
+    proxyProtocolPort: optionalPort("PROXY_PROTOCOL_PORT", 10001),
     httpProxyProtocol: bool("HTTP_PROXY_PROTOCOL", false),
     httpsProxyProtocol: bool("HTTPS_PROXY_PROTOCOL", false),
     proxyProtocolTimeoutMs: seconds("PROXY_PROTOCOL_TIMEOUT", 5),

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { ensureBinary, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
 import { startPebble, REFUSED_DOMAIN, type Pebble } from "../helpers/pebble";
-import { freePort } from "../helpers/ports";
+import { closedPort, preChosenPort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { peerCertificate } from "../helpers/test-ca";
 
@@ -24,8 +24,9 @@ const backend = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Res
 
 beforeAll(async () => {
   await ensureBinary();
-  const httpPort = await freePort();
-  unreachablePort = await freePort();
+  // pebble's config names the gateway's HTTP port before the gateway starts.
+  const httpPort = preChosenPort();
+  unreachablePort = closedPort();
   [pebble, redis] = await Promise.all([startPebble({ httpPort }), startTestRedis()]);
   root = await pebble.issuingRootPem();
   gateway = await startGatewayProcess({

@@ -32,7 +32,7 @@ import { proxyCertificateBody, proxyDeleteQuery } from "../../src/cli/commands/p
 import { renderList } from "../../src/cli/output";
 import { expiresIn, timeUntil } from "../../src/cli/relative-time";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
-import { freePort } from "../helpers/ports";
+import { closedPort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
 import { cliSession, runProgram as runCli, type ProgramRun } from "../helpers/cli-program";
@@ -410,7 +410,7 @@ describe("against the gateway's certificate API", () => {
   };
 
   beforeAll(async () => {
-    const closed = `https://127.0.0.1:${await freePort()}/directory`;
+    const closed = `https://127.0.0.1:${closedPort()}/directory`;
     redis = await startTestRedis();
     gateway = await startTestGateway(redis, { AUTO_CERTIFICATES: "false", ACME_DIRECTORY_URL: closed, ACME_STAGING_URL: closed });
     apiUrl = `http://127.0.0.1:${gateway.gateway.apiPort}`;

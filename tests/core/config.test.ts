@@ -82,9 +82,17 @@ describe("parseConfig", () => {
     expect(defaults.proxyProtocolTrusted.contains("::1")).toBe(true);
     expect(defaults.proxyProtocolTrusted.contains("10.0.0.1")).toBe(false);
     const set = parseConfig({ SELF_SIGNED_CN: "Gateway.Example.com", SELF_SIGNED_DAYS: "30", PROXY_PROTOCOL_PORT: "0", HTTP_PROXY_PROTOCOL: "true", HTTPS_PROXY_PROTOCOL: "yes", PROXY_PROTOCOL_TRUSTED_CIDRS: "10.0.0.0/8" });
-    expect(set).toMatchObject({ selfSignedCn: "gateway.example.com", selfSignedDays: 30, proxyProtocolPort: 0, httpProxyProtocol: true, httpsProxyProtocol: true });
+    expect(set).toMatchObject({ selfSignedCn: "gateway.example.com", selfSignedDays: 30, proxyProtocolPort: null, httpProxyProtocol: true, httpsProxyProtocol: true });
     expect(set.proxyProtocolTrusted.contains("10.2.3.4")).toBe(true);
     expect(set.proxyProtocolTrusted.contains("127.0.0.1")).toBe(false);
+  });
+
+  test("0 or any binds any free port; PROXY_PROTOCOL_PORT keeps 0 for off", () => {
+    const any = parseConfig({ HTTP_PORT: "0", HTTPS_PORT: "any", API_PORT: "ANY", PROXY_PROTOCOL_PORT: "any" });
+    expect(any).toMatchObject({ httpPort: 0, httpsPort: 0, apiPort: 0, proxyProtocolPort: 0 });
+    expect(parseConfig({ PROXY_PROTOCOL_PORT: "00" }).proxyProtocolPort).toBeNull();
+    expect(parseConfig({ PROXY_PROTOCOL_PORT: "10002" }).proxyProtocolPort).toBe(10002);
+    expect(() => parseConfig({ PROXY_PROTOCOL_PORT: "anywhere" })).toThrow('PROXY_PROTOCOL_PORT="anywhere": expected a port number from 0 to 65535, or any');
   });
 
   test("the spec's level names map to logger levels", () => {

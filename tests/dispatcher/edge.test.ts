@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
-import { freePort } from "../helpers/ports";
+import { closedPort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { streamBackend } from "../helpers/stream-backend";
 import { queueEvent } from "../../src/orchestration/events";
@@ -81,8 +81,7 @@ describe("dispatch", () => {
   });
 
   test("502 when the backend refuses, 504 when it does not answer in time; no internal address shown", async () => {
-    const closedPort = await freePort();
-    await createProxy("refused.example.test", `http://127.0.0.1:${closedPort}`);
+    await createProxy("refused.example.test", `http://127.0.0.1:${closedPort()}`);
     const refused = await gw.get("refused.example.test", "/", { headers: { accept: "application/json" } });
     expect(refused.status).toBe(502);
     const body = await refused.text();

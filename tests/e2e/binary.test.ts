@@ -66,7 +66,7 @@ describe("portcullis serve with embedded defaults", () => {
   });
 
   test("HTTPS_PORT answers over TLS with the self-signed fallback (curl -k)", async () => {
-    const port = gateway.env.HTTPS_PORT;
+    const port = gateway.httpsPort;
     const curl = Bun.spawn(["curl", "-sSk", "-v", "--resolve", `localhost:${port}:127.0.0.1`, `https://localhost:${port}/health`], {
       stdin: "ignore",
       stdout: "pipe",

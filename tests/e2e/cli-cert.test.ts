@@ -10,7 +10,7 @@ import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { ensureBinary, ROOT, runCli, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
 import { REFUSED_DOMAIN, startPebble, type Pebble } from "../helpers/pebble";
-import { freePort } from "../helpers/ports";
+import { preChosenPort } from "../helpers/ports";
 import { tempDir } from "../helpers/temp";
 
 const ADMIN_TOKEN = `acm_${"ce".repeat(32)}`;
@@ -22,7 +22,8 @@ let staging: string;
 
 beforeAll(async () => {
   await ensureBinary();
-  const httpPort = await freePort();
+  // pebble's config names the gateway's HTTP port before the gateway starts.
+  const httpPort = preChosenPort();
   pebble = await startPebble({ httpPort });
   production = pebble.directoryUrl;
   staging = production.replace("127.0.0.1", "localhost");

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { ensureBinary, startGatewayProcess, tempDataDir } from "../helpers/gateway-process";
-import { freePort } from "../helpers/ports";
+import { preChosenPort } from "../helpers/ports";
 
 const PASSWORD = "outage-test-password";
 const ADMIN = "acm_outage_admin_token_0123456789";
@@ -39,7 +39,8 @@ describe("external redis", () => {
   test("rediss:// with a password and a database index", async () => {
     const dir = tempDataDir();
     const tls = await makeTlsFiles(dir);
-    const port = await freePort();
+    // redis-server cannot pick its own port (0 turns TCP off).
+    const port = preChosenPort();
     const redis = Bun.spawn(
       ["redis-server", "--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1", "--tls-cert-file", tls.cert, "--tls-key-file", tls.key,
         "--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "no", "--requirepass", PASSWORD, "--save", "", "--dir", dir],
@@ -65,7 +66,8 @@ describe("external redis", () => {
 
 
   test("unreachable at start: retries with logged backoff, then serves once it appears", async () => {
-    const port = await freePort();
+    // Nothing listens there until redis-server is started on it later in the test.
+    const port = preChosenPort();
     const gateway = await startGatewayProcess({
       dataDir: tempDataDir(),
       env: { REDIS_URL: `redis://127.0.0.1:${port}/0`, REDIS_PASSWORD: PASSWORD, ADMIN_TOKEN: ADMIN },
@@ -88,7 +90,8 @@ describe("external redis", () => {
   });
 
   test("lost while running: 503 with a JSON error, then recovery without a restart", async () => {
-    const port = await freePort();
+    // redis-server comes back on the same port.
+    const port = preChosenPort();
     let redis = startRedisOn(port);
     const gateway = await startGatewayProcess({
       dataDir: tempDataDir(),

@@ -1,12 +1,12 @@
 /**
  * A whole gateway (API, live config, HTTP edge, forwarding engine) started in
- * this process on free loopback ports, against a test Redis.
+ * this process on loopback ports it binds itself (port 0: whatever the kernel
+ * gives; the Gateway object says which), against a test Redis.
  */
 import pino from "pino";
 import { parseConfig } from "../../src/core/config";
 import { createLogger } from "../../src/core/logger";
 import { startGateway, type Gateway } from "../../src/gateway";
-import { freePort } from "./ports";
 import { peerCertificate } from "./test-ca";
 import type { TestRedis } from "./redis-server";
 import { tempDir } from "./temp";
@@ -29,11 +29,11 @@ export async function startTestGateway(redis: TestRedis, env: Record<string, str
     REDIS_URL: redis.url,
     ADMIN_TOKEN: GATEWAY_ADMIN,
     SERVER_HOST: "127.0.0.1",
-    HTTP_PORT: String(await freePort()),
-    HTTPS_PORT: String(await freePort()),
-    API_PORT: String(await freePort()),
-    // Not the default 10001: test gateways run side by side.
-    PROXY_PROTOCOL_PORT: String(await freePort()),
+    HTTP_PORT: "0",
+    HTTPS_PORT: "0",
+    API_PORT: "0",
+    // Not the default 10001: test gateways run side by side. (0 would turn it off.)
+    PROXY_PROTOCOL_PORT: "any",
     PORTCULLIS_DATA_DIR: tempDir("gateway"),
     // New proxies would otherwise ask a public CA for certificates; ACME tests turn it on.
     AUTO_CERTIFICATES: "false",

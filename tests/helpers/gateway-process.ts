@@ -1,11 +1,12 @@
 /**
  * Runs the real `portcullis` executable as a child process: the compiled binary
- * (built once per test run) or the sources, with a private data dir and ports.
+ * (built once per test run) or the sources, with a private data dir. It binds
+ * port 0 (any free port) unless told otherwise, and the ports it got are read
+ * from its "portcullis is serving" log record.
  */
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort } from "./ports";
 import { tempDir } from "./temp";
 
 export const ROOT = resolve(import.meta.dir, "../..");
@@ -25,29 +26,50 @@ export function ensureBinary(): Promise<void> {
 
 export const tempDataDir = () => tempDir("data");
 
+/** The bound ports, as the gateway logs them once all its listeners are up. */
+export interface ServingPorts {
+  readonly apiPort: number;
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  /** 0 when PROXY_PROTOCOL_PORT is off. */
+  readonly proxyProtocolPort: number;
+}
+
 export interface RunningGateway {
   readonly child: Subprocess<"ignore", "pipe", "pipe">;
+  /** These throw until the gateway has logged that it is serving (waitForServing / waitForHealthy). */
   readonly apiUrl: string;
   readonly httpPort: number;
   readonly httpsPort: number;
+  readonly proxyProtocolPort: number;
   readonly env: Record<string, string>;
   output(): string;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Waits for the "portcullis is serving" record and returns the ports in it. */
+  waitForServing(timeoutMs?: number): Promise<ServingPorts>;
   waitForHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<number>;
 }
 
+const SERVING = /^\{.*"msg":"portcullis is serving".*\}$/m;
+
+/** The ports in a "portcullis is serving" record, if `text` holds one. */
+export function servingPorts(text: string): ServingPorts | undefined {
+  const line = SERVING.exec(text)?.[0];
+  if (!line) return undefined;
+  const record = JSON.parse(line);
+  return { apiPort: record.api_port, httpPort: record.http_port, httpsPort: record.https_port, proxyProtocolPort: record.proxy_protocol_port };
+}
+
 export async function startGatewayProcess(options: { dataDir: string; env?: Record<string, string> }): Promise<RunningGateway> {
-  const apiPort = await freePort();
-  const httpPort = await freePort();
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: process.env.HOME ?? "/root",
-    HTTP_PORT: String(httpPort),
-    HTTPS_PORT: String(await freePort()),
-    API_PORT: String(apiPort),
-    // Not the default 10001: test gateways run side by side.
-    PROXY_PROTOCOL_PORT: String(await freePort()),
+    HTTP_PORT: "0",
+    HTTPS_PORT: "0",
+    API_PORT: "0",
+    // Not the default 10001: test gateways run side by side. (0 would turn it off.)
+    PROXY_PROTOCOL_PORT: "any",
     SERVER_HOST: "127.0.0.1",
     PORTCULLIS_DATA_DIR: options.dataDir,
     LOG_LEVEL: "DEBUG",
@@ -63,7 +85,11 @@ export async function startGatewayProcess(options: { dataDir: string; env?: Reco
   };
   void pump(child.stdout);
   void pump(child.stderr);
-  const apiUrl = `http://127.0.0.1:${env.API_PORT}`;
+  const ports = () => {
+    const found = servingPorts(text);
+    if (!found) throw new Error(`the gateway has not logged its ports yet (await waitForServing() or waitForHealthy() first):\n${text}`);
+    return found;
+  };
 
   const waitForOutput = async (pattern: RegExp, timeoutMs = 15_000) => {
     const deadline = Date.now() + timeoutMs;
@@ -76,11 +102,17 @@ export async function startGatewayProcess(options: { dataDir: string; env?: Reco
     throw new Error(`gateway output never matched ${pattern} (exit ${child.exitCode}):\n${text}`);
   };
 
+  const waitForServing = async (timeoutMs = 15_000) => {
+    await waitForOutput(SERVING, timeoutMs);
+    return ports();
+  };
+
   const waitForHealthy = async (timeoutMs = 15_000) => {
     const deadline = Date.now() + timeoutMs;
+    const { apiPort } = await waitForServing(timeoutMs);
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${text}`);
-      const ok = await fetch(`${apiUrl}/health`).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`http://127.0.0.1:${apiPort}/health`).then((r) => r.status === 200, () => false);
       if (ok) return;
       await Bun.sleep(25);
     }
@@ -92,7 +124,27 @@ export async function startGatewayProcess(options: { dataDir: string; env?: Reco
     return child.exited;
   };
 
-  return { child, apiUrl, httpPort: Number(env.HTTP_PORT), httpsPort: Number(env.HTTPS_PORT), env, output: () => text, waitForOutput, waitForHealthy, stop };
+  return {
+    child,
+    get apiUrl() {
+      return `http://127.0.0.1:${ports().apiPort}`;
+    },
+    get httpPort() {
+      return ports().httpPort;
+    },
+    get httpsPort() {
+      return ports().httpsPort;
+    },
+    get proxyProtocolPort() {
+      return ports().proxyProtocolPort;
+    },
+    env,
+    output: () => text,
+    waitForOutput,
+    waitForServing,
+    waitForHealthy,
+    stop,
+  };
 }
 
 /** Runs a CLI command of the compiled binary and returns what it printed. */

@@ -39,14 +39,18 @@
  */
 import type { Subprocess } from "bun";
 import { join } from "node:path";
-import { freePort } from "./ports";
+import { preChosenPort } from "./ports";
 import { tempDir } from "./temp";
 
 /** Always on pebble's blocklist: ordering it (or a subdomain) fails with rejectedIdentifier. */
 export const REFUSED_DOMAIN = "refused.test";
 
 export interface PebbleOptions {
-  /** The port pebble connects to for HTTP-01 validation (the gateway's HTTP port). */
+  /**
+   * The port pebble connects to for HTTP-01 validation (the gateway's HTTP
+   * port). It goes into pebble's config before the gateway starts, so this is
+   * the one gateway port a test chooses ahead (tests/helpers/ports.ts).
+   */
   readonly httpPort: number;
   /** More names (with their subdomains) pebble refuses, besides REFUSED_DOMAIN. */
   readonly rejectDomains?: readonly string[];
@@ -161,7 +165,8 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   let failures = "";
 
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const [acmePort, managementPort, tlsPort, dnsPort, challtestsrvPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    // pebble and challtestsrv take their ports from their command line and config: chosen here, retried on a bind failure.
+    const [acmePort, managementPort, tlsPort, dnsPort, challtestsrvPort] = [preChosenPort(), preChosenPort(), preChosenPort(), preChosenPort(), preChosenPort()];
     if (new Set([acmePort, managementPort, tlsPort, dnsPort, challtestsrvPort, options.httpPort]).size !== 6) continue;
     const configFile = join(dir, `pebble-config-${attempt}.json`);
     const pebbleConfig: Record<string, unknown> = {

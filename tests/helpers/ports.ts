@@ -1,7 +1,37 @@
-/** A loopback TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
+/**
+ * Ports picked ahead of time, for the few cases that need one.
+ *
+ * Anything that can bind port 0 and report what it got does so instead (the
+ * gateway, Bun.serve and Bun.listen backends): a port found free here and
+ * bound later may be taken by another process in between, which is how
+ * `bun test` runs side by side used to fail with "port is already in use".
+ */
+
+function unusedLoopbackPort(): number {
   const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = listener.port;
   listener.stop(true);
   return port;
+}
+
+/** A loopback port nothing listens on (a moment ago): for "connection refused" cases. */
+export function closedPort(): number {
+  return unusedLoopbackPort();
+}
+
+/**
+ * A loopback port that was free a moment ago, for a server that must be told
+ * its port before it starts and cannot report one it picked: redis-server
+ * (`--port 0` turns TCP off), pebble's listeners and its HTTP-01 target (the
+ * gateway's HTTP port, written into pebble's config first), a server restarted
+ * on the same port. Another process may take it first: callers retry or live
+ * with the rare failure.
+ */
+export function preChosenPort(): number {
+  return unusedLoopbackPort();
+}
+
+/** @deprecated The old name of preChosenPort(); new code says which of the two it means. */
+export async function freePort(): Promise<number> {
+  return preChosenPort();
 }

@@ -1,9 +1,11 @@
 /**
  * A private, throwaway redis-server for one test file: real Redis on a free
- * loopback port, no persistence, killed when the file is done.
+ * loopback port, no persistence, killed when the file is done. redis-server
+ * cannot pick a port itself, so one is chosen first and taken again if
+ * another process got it in between.
  */
 import { Redis } from "ioredis";
-import { freePort } from "./ports";
+import { preChosenPort } from "./ports";
 import { tempDir } from "./temp";
 
 export interface TestRedis {
@@ -18,7 +20,7 @@ export async function startTestRedis(): Promise<TestRedis> {
   const password = "test-" + crypto.randomUUID();
   const dir = tempDir("redis");
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = preChosenPort();
     const child = Bun.spawn(
       ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--requirepass", password],
       { stdout: "ignore", stderr: "ignore" },

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { prefersJson } from "../../src/proxies";
 import { classifyError } from "../../src/proxies/errors";
-import { freePort } from "../helpers/ports";
+import { closedPort } from "../helpers/ports";
 import { startGateway } from "./harness";
 import { startStalledListener } from "./stalled-listener";
 
@@ -33,7 +33,7 @@ async function expectNoAddress(response: Response, port: number): Promise<string
 
 describe("connection refused", () => {
   test("502 with the JSON error body for API clients", async () => {
-    const port = await freePort();
+    const port = closedPort();
     const g = gatewayFor(`http://127.0.0.1:${port}`);
     for (const accept of [undefined, "*/*", "application/json", "application/json, text/html;q=0.9"]) {
       const response = await fetch(g.url + "/x", { headers: accept ? { accept } : {} });
@@ -45,7 +45,7 @@ describe("connection refused", () => {
   });
 
   test("a short HTML page for browsers", async () => {
-    const port = await freePort();
+    const port = closedPort();
     const g = gatewayFor(`http://127.0.0.1:${port}/base`);
     const response = await fetch(g.url + "/x", { headers: { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" } });
     expect(response.status).toBe(502);

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { forwardTarget } from "../../src/proxies";
-import { freePort } from "../helpers/ports";
+import { closedPort } from "../helpers/ports";
 import { rawExchange, startGateway } from "./harness";
 
 type BackendData = { headers: Record<string, string>; path: string; route: string };
@@ -149,7 +149,7 @@ describe("websocket relay", () => {
   });
 
   test("backend unreachable: 502 before upgrading, no address in the answer", async () => {
-    const port = await freePort();
+    const port = closedPort();
     const dead = startGateway(`http://127.0.0.1:${port}`);
     try {
       const answer = await rawExchange(
