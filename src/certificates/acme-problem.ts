@@ -6,6 +6,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import * as acme from "acme-client";
+import { StepFailure } from "./issuance-steps";
 
 /** A problem document as the CA sent it (`type`, `detail`, maybe `subproblems`, `status`, …). */
 export type AcmeProblem = Record<string, unknown> & { detail?: string; type?: string };
@@ -48,8 +49,19 @@ function install(): void {
 }
 
 /**
+ * Forgets the problem recorded so far in this issuance: called as each step
+ * starts (a problem acme-client recovered from, such as a retried badNonce,
+ * is not why a later step failed) and when a step runs out of time.
+ */
+export function forgetProblem(): void {
+  const capture = captures.getStore();
+  if (capture) capture.last = null;
+}
+
+/**
  * Runs `work`; if it throws, the error carries the last problem document the
- * CA sent during it (or `{ detail: message }` when there was none).
+ * CA sent during it (or `{ detail: message }` when there was none), and the
+ * step it failed at when it was a StepFailure.
  */
 export async function withProblemCapture<T>(work: () => Promise<T>): Promise<T> {
   install();
@@ -57,7 +69,8 @@ export async function withProblemCapture<T>(work: () => Promise<T>): Promise<T> 
   try {
     return await captures.run(capture, work);
   } catch (err) {
-    throw new IssuanceError((err as Error).message, capture.last ?? { detail: (err as Error).message });
+    const message = (err as Error).message;
+    throw new IssuanceError(message, capture.last ?? { detail: message }, err instanceof StepFailure ? err.step : null);
   }
 }
 
@@ -65,6 +78,8 @@ export class IssuanceError extends Error {
   constructor(
     message: string,
     readonly problem: AcmeProblem,
+    /** The step issuance stopped at ("order creation", "self-check of a.example.com"), if known. */
+    readonly step: string | null = null,
   ) {
     super(message);
     this.name = "IssuanceError";

@@ -147,15 +147,17 @@ export class IssuanceWorkers {
         return;
       }
       const problem = err instanceof IssuanceError ? err.problem : { detail: (err as Error).message };
+      // The message says where it stopped; the error (the CA's problem, or our own detail) says why.
+      const at = err instanceof IssuanceError && err.step ? ` at ${err.step}` : "";
       const retryAt = job.operation === "renew" ? Date.now() + this.backoff(job.attempt) : null;
       await statuses.set({
         ...base,
         status: "failed",
-        message: retryAt ? `renewal failed; trying again at ${new Date(retryAt).toISOString()}` : "issuance failed",
+        message: retryAt ? `renewal failed${at}; trying again at ${new Date(retryAt).toISOString()}` : `issuance failed${at}`,
         error: problem,
         retry_at: retryAt ? new Date(retryAt).toISOString() : null,
       });
-      log.warn({ ...context, problem }, "certificate issuance failed");
+      log.warn({ ...context, step: err instanceof IssuanceError ? err.step : null, problem }, "certificate issuance failed");
       if (retryAt) await this.deps.queue.later({ ...job, attempt: job.attempt + 1 }, retryAt);
     }
   }

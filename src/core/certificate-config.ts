@@ -16,6 +16,12 @@ export interface CertificateSettings {
   readonly pollInitialWaitMs: number;
   /** ACME_CHALLENGE_SELF_CHECK: fetch our own challenge URL before asking the CA to (catches DNS/firewall mistakes early). */
   readonly challengeSelfCheck: boolean;
+  /** ACME_SELF_CHECK_TIMEOUT_SECONDS: how long the self-check of one name may take (DNS, connect, answer). */
+  readonly selfCheckTimeoutMs: number;
+  /** ACME_STEP_TIMEOUT_SECONDS: how long one exchange with the CA may take (account, order, authorizations, finalize); waits for the CA also get the polls' time. */
+  readonly stepTimeoutMs: number;
+  /** ACME_ISSUANCE_TIMEOUT_SECONDS: how long a whole issuance may take, whatever step it is in. */
+  readonly issuanceTimeoutMs: number;
   /** AUTO_CERTIFICATES: a new HTTPS proxy without a covering certificate gets one requested for it. */
   readonly autoCertificates: boolean;
   /** RENEWAL_CHECK_INTERVAL: between renewal sweeps. */
@@ -75,6 +81,9 @@ export function parseCertificateSettings({ read, bool }: ConfigReader, problems:
     pollIntervalMs: number("ACME_POLL_INTERVAL_SECONDS", 2, 0.05, 60, "seconds", false) * 1000,
     pollInitialWaitMs: number("ACME_POLL_INITIAL_WAIT", 0, 0, 300, "seconds", false) * 1000,
     challengeSelfCheck: bool("ACME_CHALLENGE_SELF_CHECK", true),
+    selfCheckTimeoutMs: number("ACME_SELF_CHECK_TIMEOUT_SECONDS", 30, 0.1, 600, "seconds", false) * 1000,
+    stepTimeoutMs: number("ACME_STEP_TIMEOUT_SECONDS", 60, 0.1, 3600, "seconds", false) * 1000,
+    issuanceTimeoutMs: number("ACME_ISSUANCE_TIMEOUT_SECONDS", 300, 1, 86_400, "seconds", false) * 1000,
     autoCertificates: bool("AUTO_CERTIFICATES", true),
     renewalCheckIntervalMs: number("RENEWAL_CHECK_INTERVAL", 86_400, 1, 2_592_000, "seconds", false) * 1000,
     renewalThresholdDays: number("RENEWAL_THRESHOLD_DAYS", 30, 0, 365, "days", false),

@@ -454,7 +454,7 @@ describe("IssuanceWorkers", () => {
     });
     await m.stop();
 
-    expect(status).toMatchObject({ cert_name: "refused", operation: "issue", attempts: 1, retry_at: null, message: "issuance failed" });
+    expect(status).toMatchObject({ cert_name: "refused", operation: "issue", attempts: 1, retry_at: null, message: "issuance failed at account registration" });
     expect(status.error!.detail).toBeString();
     expect(status.error!.detail).toContain(directory);
     expect(status.error!.detail).toContain("404");

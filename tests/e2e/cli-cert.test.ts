@@ -93,7 +93,7 @@ describe("ACME issuance through the CLI", () => {
     const run = await cli("cert", "create", "refused", REFUSED_DOMAIN, "--wait", "--interval", "0.2");
     expect(run.code).toBe(1);
     const problem = `rejectedIdentifier: Order included an identifier for which issuance is forbidden by policy: "${REFUSED_DOMAIN}"`;
-    expect(run.stderr.trimEnd().split("\n").at(-1)).toBe(`portcullis: certificate "refused" failed: issuance failed; ${problem}`);
+    expect(run.stderr.trimEnd().split("\n").at(-1)).toBe(`portcullis: certificate "refused" failed: issuance failed at order creation; ${problem}`);
     expect(run.stdout).toMatch(/│ status\s+│ failed\s+│/);
 
     const status = await json("cert", "status", "refused");
