@@ -159,6 +159,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       hostname: config.serverHost,
       port: config.httpPort,
       apiHostnames: config.apiHostnames,
+      apiAllowedCidrs: config.apiAllowedCidrs,
       api,
       oauth: { hostnames: authHostnames, app: authorizationServer.app },
       edgeAuth,

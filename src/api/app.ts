@@ -19,6 +19,7 @@ import type { TokenRepository } from "../storage/token-repository";
 import { renderDocsPage, type OpenApiDocument } from "./docs-page";
 import { refuseApiBody } from "./body-limit";
 import { errorHandler } from "./error-handler";
+import { requestGuard } from "./request-guard";
 import { certificateRoutes } from "./routes/certificates";
 import { healthRoutes } from "./routes/health";
 import { oauthAdminRoutes } from "./routes/oauth-admin";
@@ -57,6 +58,7 @@ export function createApiApp(deps: ApiDependencies) {
   // normalize: false makes unknown body fields a 422 instead of silently dropping them.
   const app = new Elysia({ strictPath: false, normalize: false })
     .use(errorHandler(deps.log))
+    .use(requestGuard(deps.tokens))
     .use(
       openapi({
         provider: null,

@@ -19,7 +19,18 @@ export function bearerToken(header: string | null): string | null {
   return match ? match[1]! : null;
 }
 
+/** Callers already authenticated, by request: the API checks the token before the body, the routes ask again. */
+const known = new WeakMap<Request, Caller>();
+
 export async function authenticate(request: Request, tokens: TokenRepository): Promise<Caller> {
+  const remembered = known.get(request);
+  if (remembered) return remembered;
+  const caller = await lookUp(request, tokens);
+  known.set(request, caller);
+  return caller;
+}
+
+async function lookUp(request: Request, tokens: TokenRepository): Promise<Caller> {
   const presented = bearerToken(request.headers.get("authorization"));
   if (!presented) throw new ApiError("unauthorized", "missing bearer token: send Authorization: Bearer <token>");
   const hash = hashApiToken(presented);

@@ -17,8 +17,12 @@ export function errorHandler(log: Logger) {
 
     if (error instanceof ApiError) return reply(error.status, error.toJSON());
     switch (code) {
-      case "PARSE":
+      case "PARSE": {
+        // Elysia wraps what a parser throws; ours names the problem (e.g. the nesting limit).
+        const cause = (error as Error).cause;
+        if (cause instanceof ApiError) return reply(cause.status, cause.toJSON());
         return reply(400, { error: "invalid_json", detail: "the request body is not valid JSON" });
+      }
       case "VALIDATION":
         return reply(422, { error: "invalid_request", detail: describeValidation(error as ValidationError) });
       case "NOT_FOUND":

@@ -21,8 +21,10 @@ export interface Config {
   readonly httpsPort: number;
   readonly apiPort: number;
   readonly apiBind: string;
-  /** Hostnames that the HTTP listener hands to the API (localhost always included). */
+  /** API_HOSTNAME: hostnames the edge listeners hand to the API; none by default (the API answers on API_PORT). */
   readonly apiHostnames: readonly string[];
+  /** API_ALLOWED_CIDRS: clients the edge listeners let reach an API hostname (default loopback). */
+  readonly apiAllowedCidrs: CidrList;
   readonly logLevel: LogLevel;
   readonly dataDir: string;
   readonly redis: RedisSettings;
@@ -121,7 +123,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     problems.push(`LOG_LEVEL=${JSON.stringify(rawLevel)}: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL`);
   }
 
-  const apiHostnames = ["localhost"];
+  const apiHostnames: string[] = [];
   for (const name of (read("API_HOSTNAME") ?? "").split(",").map((h) => h.trim().toLowerCase())) {
     if (!name) continue;
     if (!HOSTNAME.test(name)) problems.push(`API_HOSTNAME: ${JSON.stringify(name)} is not a hostname`);
@@ -188,6 +190,8 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     proxyProtocolTimeoutMs: seconds("PROXY_PROTOCOL_TIMEOUT", 5),
   };
 
+  const apiAllowed = parseCidrList(read("API_ALLOWED_CIDRS") ?? "127.0.0.0/8,::1/128");
+  if (!apiAllowed.ok) problems.push(`API_ALLOWED_CIDRS: ${apiAllowed.error}; expected comma-separated addresses or ranges like 10.0.0.0/8, ::1`);
   const trusted = parseCidrList(read("TRUSTED_PROXY_CIDRS") ?? "");
   if (!trusted.ok) problems.push(`TRUSTED_PROXY_CIDRS: ${trusted.error}; expected comma-separated addresses or ranges like 10.0.0.0/8, ::1`);
   const forwarding = {
@@ -216,6 +220,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     ...tlsSettings,
     proxyProtocolTrusted: (ppTrusted as { list: CidrList }).list,
     trustedProxies: (trusted as { list: CidrList }).list,
+    apiAllowedCidrs: (apiAllowed as { list: CidrList }).list,
     apiHostnames: Object.freeze(apiHostnames),
     logLevel: logLevel!,
     dataDir: resolve(cwd, read("PORTCULLIS_DATA_DIR") ?? "data"),

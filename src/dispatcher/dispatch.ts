@@ -20,7 +20,10 @@ export interface InProcessApp {
 }
 
 export interface DispatchOptions {
+  /** API_HOSTNAME: hostnames served by the API; none unless the operator opts one in. */
   readonly apiHostnames: readonly string[];
+  /** API_ALLOWED_CIDRS: the clients that may reach the API through this listener. */
+  readonly apiAllowedCidrs: CidrList;
   readonly api: InProcessApp;
   /** The OAuth authorization server and the hostnames it owns (auth.{BASE_DOMAIN}); absent in setups without one. */
   readonly oauth?: { readonly hostnames: readonly string[]; readonly app: InProcessApp };
@@ -62,11 +65,19 @@ const ACME_CHALLENGE = "/.well-known/acme-challenge/";
 
 /** A dispatcher for one listener; `proto` is how clients reach that listener. */
 export function createDispatch(options: DispatchOptions, proto: "http" | "https"): Dispatch {
-  const inProcess = new Map<string, InProcessApp>();
-  for (const host of options.oauth?.hostnames ?? []) inProcess.set(host, options.oauth!.app);
-  for (const host of options.apiHostnames) inProcess.set(host, options.api);
-  const { engine, trustedProxies } = options;
+  const { engine, trustedProxies, apiAllowedCidrs } = options;
   const clientAddress = options.clientAddress ?? peerAddress;
+  // Apps served in this process, by hostname; each gets the request with the forwarding facts set.
+  const inProcess = new Map<string, (request: Request, clientIp: string) => Response | Promise<Response>>();
+  const oauth = options.oauth;
+  if (oauth) {
+    const serveOAuth = (request: Request, clientIp: string) => oauth.app.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies));
+    for (const host of oauth.hostnames) inProcess.set(host, serveOAuth);
+  }
+  // The admin API on a public listener answers only the clients API_ALLOWED_CIDRS names.
+  const serveApi = (request: Request, clientIp: string) =>
+    apiAllowedCidrs.contains(clientIp) ? options.api.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies)) : apiRefused(clientIp);
+  for (const host of options.apiHostnames) inProcess.set(host, serveApi);
   const served = proto === "http" ? "enableHttp" : "enableHttps";
   const challenges = proto === "http" ? options.acmeChallenges : undefined;
   const edgeAuth = options.edgeAuth;
@@ -77,7 +88,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     if (challenges && isChallenge) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
     const host = normalizeHost(request.headers.get("host"));
     const app = inProcess.get(host);
-    if (app) return app.fetch(withForwardedFacts(request, clientAddress(request, server), proto, trustedProxies));
+    if (app) return app(request, clientAddress(request, server));
     const table = options.table();
     const entry = table.lookup(host);
     if (!entry) return unknownHostResponse(host);
@@ -96,7 +107,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     if (route?.hostTarget) {
       // A route to a hostname: the OAuth server or API in this process, or that proxy's backend.
       const local = inProcess.get(route.hostTarget);
-      if (local) return local.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies));
+      if (local) return local(request, clientIp);
       routedTo = table.lookup(route.hostTarget);
       if (routedTo && !routedTo.enabled) return disabledProxyResponse(route.hostTarget);
       target = routedTo?.target ?? null;
@@ -154,6 +165,11 @@ function withForwardedFacts(request: Request, clientIp: string, proto: "http" | 
   headers.set("x-forwarded-proto", forwardedProto === "http" || forwardedProto === "https" ? forwardedProto : proto);
   if (!trusted) headers.delete("x-forwarded-host");
   return request;
+}
+
+function apiRefused(clientIp: string): Response {
+  const detail = `the API does not answer ${displayIp(clientIp) || "this client"} on this listener; see API_ALLOWED_CIDRS`;
+  return Response.json({ error: "forbidden", detail }, { status: 403 });
 }
 
 /** 308 keeps the method and body; the target keeps the path and query as the client sent them. */

@@ -23,7 +23,7 @@ describe("parseConfig", () => {
       logLevel: "info",
       dataDir: "/srv/data",
       baseDomain: "localhost",
-      apiHostnames: ["localhost"],
+      apiHostnames: [],
       redis: { mode: "embedded", serverBinary: "redis-server" },
       proxyConnectTimeoutMs: 30_000,
       proxyRequestTimeoutMs: 120_000,
@@ -61,8 +61,20 @@ describe("parseConfig", () => {
       redis: { mode: "external", url: "rediss://:pw@redis.internal:6380/2" },
       adminEmail: "ops@example.com",
       baseDomain: "example.com",
-      apiHostnames: ["localhost", "api.example.com", "admin.example.com"],
+      apiHostnames: ["api.example.com", "admin.example.com"],
     });
+  });
+
+  test("the API answers on public listeners only for API_HOSTNAME, and only to API_ALLOWED_CIDRS (default loopback)", () => {
+    const defaults = parseConfig({});
+    expect(defaults.apiHostnames).toEqual([]);
+    expect(defaults.apiAllowedCidrs.contains("127.0.0.1")).toBe(true);
+    expect(defaults.apiAllowedCidrs.contains("::1")).toBe(true);
+    expect(defaults.apiAllowedCidrs.contains("10.0.0.1")).toBe(false);
+    const office = parseConfig({ API_HOSTNAME: "api.example.com", API_ALLOWED_CIDRS: "192.0.2.0/24" });
+    expect(office.apiAllowedCidrs.contains("192.0.2.7")).toBe(true);
+    expect(office.apiAllowedCidrs.contains("127.0.0.1")).toBe(false);
+    expect(() => parseConfig({ API_ALLOWED_CIDRS: "everyone" })).toThrow(/API_ALLOWED_CIDRS/);
   });
 
   test("forwarding settings", () => {

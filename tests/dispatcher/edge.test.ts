@@ -19,7 +19,7 @@ const url = (server: { port: number | undefined }, path = "") => `http://127.0.0
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  gw = await startTestGateway(redis, { PROXY_REQUEST_TIMEOUT: "0.5", CLIENT_IDLE_TIMEOUT: "1" });
+  gw = await startTestGateway(redis, { PROXY_REQUEST_TIMEOUT: "0.5", CLIENT_IDLE_TIMEOUT: "1", API_HOSTNAME: "localhost" });
 });
 afterAll(async () => {
   await gw?.stop();

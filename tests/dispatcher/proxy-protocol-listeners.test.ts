@@ -45,6 +45,8 @@ function apiEchoListener(trusted: string, log = memoryLogger().log): ProxyProtoc
     port: 0,
     setting: "PROXY_PROTOCOL_PORT",
     apiHostnames: ["localhost"],
+    // Any client: these tests are about which client address the API is told.
+    apiAllowedCidrs: cidrs("0.0.0.0/0,::/0"),
     api: { fetch: (req) => Response.json({ realIp: req.headers.get("x-real-ip"), forwardedFor: req.headers.get("x-forwarded-for") }) },
     table: () => new HostTable(new Map()),
     engine,

@@ -36,7 +36,13 @@ const cleanups: (() => unknown)[] = [];
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  gw = await startTestGateway(redis, { PROXY_PROTOCOL_TIMEOUT: "0.3", TRUSTED_PROXY_CIDRS: "198.51.100.0/24" });
+  // The API on the edge (API_HOSTNAME) for the clients these PROXY headers name.
+  gw = await startTestGateway(redis, {
+    PROXY_PROTOCOL_TIMEOUT: "0.3",
+    TRUSTED_PROXY_CIDRS: "198.51.100.0/24",
+    API_HOSTNAME: "localhost",
+    API_ALLOWED_CIDRS: "127.0.0.0/8,198.51.100.0/24,203.0.113.0/24",
+  });
   const created = await gw.api("POST", "/api/v1/proxy/targets/", { hostname: HOST, target_url: `http://127.0.0.1:${backend.port}` });
   expect(created.status).toBe(201);
   await until(async () => (await gw.get(HOST)).status === 200);
@@ -197,7 +203,7 @@ describe("PROXY_PROTOCOL_TRUSTED_CIDRS", () => {
 
 describe("HTTP_PROXY_PROTOCOL", () => {
   test("HTTP_PORT requires the header and takes the client from it; PROXY_PROTOCOL_PORT=0 turns that listener off", async () => {
-    const behindLb = await startTestGateway(redis, { HTTP_PROXY_PROTOCOL: "true", PROXY_PROTOCOL_PORT: "0" });
+    const behindLb = await startTestGateway(redis, { HTTP_PROXY_PROTOCOL: "true", PROXY_PROTOCOL_PORT: "0", API_HOSTNAME: "localhost", API_ALLOWED_CIDRS: "203.0.113.0/24" });
     try {
       expect(behindLb.gateway.proxyProtocolPort).toBe(0);
       const port = behindLb.gateway.httpPort;

@@ -8,6 +8,7 @@
 import { OAuthError } from "../oauth-error";
 import type { ClientMetadata } from "./client-record";
 import { parseClientMetadata } from "./registration";
+import { parseBoundedJson } from "../../core/bounded-json";
 
 export const MAX_DOCUMENT_URL_LENGTH = 2048;
 export const MIN_CACHE_SECONDS = 300;
@@ -49,12 +50,9 @@ export function documentUrl(clientId: string): URL {
  * one document serves every authorization server the client talks to.
  */
 export function parseClientMetadataDocument(clientId: string, text: string, supportedScopes: readonly string[]): ClientMetadata {
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch {
-    throw invalidClient("the client metadata document is not valid JSON");
-  }
+  const json = parseBoundedJson(text);
+  if (!json.ok) throw invalidClient(`the client metadata document is ${json.reason}`);
+  const document = json.value;
   if (typeof document !== "object" || document === null || Array.isArray(document)) {
     throw invalidClient("the client metadata document is not a JSON object");
   }

@@ -2,6 +2,7 @@
  * Reading RFC 7591/7592 request bodies: JSON, bounded, never a 500 on bad input.
  */
 import { readBounded } from "../../core/bounded-body";
+import { parseBoundedJson } from "../../core/bounded-json";
 import { OAuthError } from "../oauth-error";
 
 export const MAX_REGISTRATION_BODY_BYTES = 64 * 1024;
@@ -18,9 +19,13 @@ export async function readJsonBody(request: Request, maxBytes = MAX_REGISTRATION
 
   const bytes = await readBounded(request.body, maxBytes);
   if (bytes === null) throw tooLarge;
+  let text: string;
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    throw new OAuthError("invalid_client_metadata", "the request body is not valid JSON");
+    throw new OAuthError("invalid_client_metadata", "the request body is not valid UTF-8");
   }
+  const parsed = parseBoundedJson(text);
+  if (!parsed.ok) throw new OAuthError("invalid_client_metadata", `the request body is ${parsed.reason}`);
+  return parsed.value;
 }
