@@ -3,7 +3,7 @@
 #   docker build -t portcullis .
 #   docker run -d --name portcullis --stop-timeout 30 \
 #     -p 80:80 -p 443:443 -p 127.0.0.1:9000:9000 -v portcullis-data:/data portcullis
-#   docker logs portcullis                         # the generated admin token, once
+#   docker exec portcullis cat /data/admin-token   # the admin token generated on the first start
 #   docker exec portcullis portcullis token list   # the CLI finds /data/admin-token
 #
 # Without REDIS_URL the gateway runs its own redis-server in /data/redis (that is

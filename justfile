@@ -106,16 +106,22 @@ up: build-if-stale
     fi
 
     echo "portcullis is up (pid $pid); API $health"
-    echo "  log:         $log   (just logs)"
+    echo "  log:         $log   (just logs; JSON lines, never the admin token)"
     if [ -n "${ADMIN_TOKEN:-}" ]; then
         echo "  admin token: ADMIN_TOKEN from the environment"
+    elif tail -c +"$((offset + 1))" "$log" | grep -q '"msg":"admin token generated'; then
+        # The gateway writes a generated token only to the file; show it here, to the operator's terminal.
+        echo "  admin token: generated on this first start, saved to $data/admin-token (mode 0600)"
+        if [ -t 1 ] && [ -r "$data/admin-token" ]; then
+            echo
+            echo "    $(cat "$data/admin-token")"
+            echo
+            echo "  (shown once here; \`cat $data/admin-token\` shows it again; set ADMIN_TOKEN to choose your own)"
+        else
+            echo "               read it with: cat $data/admin-token"
+        fi
     else
-        echo "  admin token: $data/admin-token"
-    fi
-    banner="$(tail -c +"$((offset + 1))" "$log" | sed -n '/Generated the admin token/,/Set ADMIN_TOKEN to choose your own/p')"
-    if [ -n "$banner" ]; then
-        echo
-        echo "$banner"
+        echo "  admin token: $data/admin-token   (cat it to read it)"
     fi
 
 # Stop the background gateway (it stops its embedded Redis itself)
@@ -155,7 +161,7 @@ status:
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "running (pid $pid)"; else echo "not running"; fi
     curl -s -m 5 -w '\n' {{ quote(local_api + '/health') }} || { echo "no answer from {{ local_api }}/health"; exit 1; }
 
-# Follow the background gateway's log
+# Follow the background gateway's log (one JSON record per line: `just logs | jq`)
 logs lines="50":
     tail -n {{ quote(lines) }} -F {{ quote(data_dir / 'portcullis.log') }}
 

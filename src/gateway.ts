@@ -24,6 +24,7 @@ import { listenOrExplain } from "./dispatcher/listen";
 import { LiveConfig } from "./dispatcher/live-config";
 import { createForwardingEngine } from "./proxies";
 import { EmbeddedRedis } from "./storage/embedded-redis";
+import { lockDataDir } from "./storage/data-dir-lock";
 import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
 import { createStores } from "./storage/stores";
 
@@ -46,15 +47,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const startedAt = Date.now();
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700);
+  // Before anything else in the dir is read or written; a second gateway stops here.
+  const dataDir = lockDataDir(config.dataDir);
 
   let embedded: EmbeddedRedis | undefined;
   let target: RedisTarget;
   if (config.redis.mode === "embedded") {
     embedded = await EmbeddedRedis.start({
-      dataDir: config.dataDir,
+      dataDir,
       serverBinary: config.redis.serverBinary,
       password: config.redis.password,
       log,
+    }).catch((err) => {
+      dataDir.release();
+      throw err;
     });
     target = { path: embedded.socketPath, password: embedded.password };
   } else {
@@ -117,6 +123,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     certificates.stop();
     redis.disconnect();
     await embedded?.stop();
+    dataDir.release();
   };
 
   try {

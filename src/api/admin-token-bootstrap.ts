@@ -1,8 +1,11 @@
 /**
  * The admin token exists from the first start. ADMIN_TOKEN, when set, is the
  * source of truth (changing it rotates the token). When unset, one is generated
- * on the first start only, printed once and saved to `<data dir>/admin-token`
- * (mode 0600) for the operator and the local CLI.
+ * on the first start only and saved to `<data dir>/admin-token` (mode 0600)
+ * for the operator and the local CLI. It is shown once when stdout is a
+ * terminal; otherwise stdout is a log (a file under `just up`, the journal,
+ * `docker logs`) that must stay one JSON record per line and never hold the
+ * token, so only a record naming the file is written.
  */
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,8 +22,8 @@ export async function ensureAdminToken(options: {
   adminEmail?: string;
   dataDir: string;
   log: Logger;
-  /** Where the one-time announcement of a generated token goes (stdout by default). */
-  announce?: (text: string) => void;
+  /** Where a generated token may be shown, if it is a terminal (process.stdout by default). */
+  terminal?: { readonly isTTY?: boolean; write(text: string): unknown };
 }): Promise<void> {
   const { tokens, configuredToken, log } = options;
   const existing = await tokens.getByName(ADMIN_TOKEN_NAME);
@@ -43,12 +46,16 @@ export async function ensureAdminToken(options: {
   const file = join(options.dataDir, ADMIN_TOKEN_FILE);
   writeFileSync(file, secret + "\n", { mode: 0o600 });
   chmodSync(file, 0o600);
-  const announce = options.announce ?? ((text: string) => process.stdout.write(text));
-  announce(
-    `\nGenerated the admin token (shown once; also saved to ${file}, mode 0600):\n\n  ${secret}\n\n` +
-      "Set ADMIN_TOKEN to choose your own.\n\n",
-  );
-  log.info({ file }, "admin token generated");
+  const terminal = options.terminal ?? process.stdout;
+  if (terminal.isTTY) {
+    terminal.write(
+      `\nGenerated the admin token (shown once; also saved to ${file}, mode 0600):\n\n  ${secret}\n\n` +
+        "Set ADMIN_TOKEN to choose your own.\n\n",
+    );
+    log.info({ file }, "admin token generated");
+  } else {
+    log.info({ file }, `admin token generated and saved to ${file} (not printed: stdout is not a terminal)`);
+  }
 }
 
 function createAdmin(tokens: TokenRepository, secret: string, email?: string) {

@@ -10,6 +10,8 @@ import { randomBytes } from "node:crypto";
 import type { Subprocess } from "bun";
 import { Redis } from "ioredis";
 import type { Logger } from "../core/logger";
+import type { LockedDataDir } from "./data-dir-lock";
+import { stopOrphanedRedis } from "./redis-orphan";
 
 export class EmbeddedRedisError extends Error {
   override name = "EmbeddedRedisError";
@@ -27,7 +29,8 @@ export class EmbeddedRedis {
   ) {}
 
   static async start(options: {
-    dataDir: string;
+    /** Held by this process: no live gateway owns the Redis found there. */
+    dataDir: LockedDataDir;
     serverBinary: string;
     password?: string;
     log: Logger;
@@ -42,14 +45,14 @@ export class EmbeddedRedis {
       );
     }
 
-    const dir = join(dataDir, "redis");
+    const dir = join(dataDir.path, "redis");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
     const socketPath = join(dir, "redis.sock");
     const password = options.password ?? loadOrCreatePassword(join(dir, "password"));
-    await stopStaleServer(join(dir, "redis.pid"), log);
-
     const configPath = join(dir, "redis.conf");
+    await stopOrphanedRedis(dataDir, { pidFile: join(dir, "redis.pid"), socketPath, configPath }, log);
+
     writeFileSync(configPath, renderConfig(dir, socketPath, password), { mode: 0o600 });
     chmodSync(configPath, 0o600);
 
@@ -124,25 +127,6 @@ function loadOrCreatePassword(file: string): string {
   const password = randomBytes(32).toString("hex");
   writeFileSync(file, password + "\n", { mode: 0o600 });
   return password;
-}
-
-/** A redis-server left behind by a killed gateway still holds the socket and the AOF: stop it. */
-async function stopStaleServer(pidFile: string, log: Logger): Promise<void> {
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, "utf8").trim());
-  if (!Number.isInteger(pid) || pid <= 0 || !isRedisServer(pid)) return;
-  log.warn({ pid }, "stopping a redis-server left running by an earlier gateway");
-  process.kill(pid, "SIGTERM");
-  for (let waited = 0; waited < STOP_TIMEOUT_MS && isRedisServer(pid); waited += 50) await Bun.sleep(50);
-  if (isRedisServer(pid)) process.kill(pid, "SIGKILL");
-}
-
-function isRedisServer(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("redis-server");
-  } catch {
-    return false;
-  }
 }
 
 async function pingOnce(path: string, password: string): Promise<boolean> {

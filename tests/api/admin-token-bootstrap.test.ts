@@ -4,6 +4,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { ensureAdminToken } from "../../src/api/admin-token-bootstrap";
 import { hashApiToken } from "../../src/core/api-token";
+import { createLogger } from "../../src/core/logger";
 import { OwnershipRegistry } from "../../src/storage/ownership";
 import { TokenRepository } from "../../src/storage/token-repository";
 import { tempDir } from "../helpers/temp";
@@ -20,21 +21,37 @@ beforeAll(async () => {
 afterAll(() => redis.stop());
 beforeEach(() => redis.client.flushdb());
 
-test("unset ADMIN_TOKEN: generated once, announced once, saved 0600", async () => {
+test("unset ADMIN_TOKEN, stdout a terminal: generated once, shown once, saved 0600", async () => {
   const dataDir = tempDir("admin");
-  const announcements: string[] = [];
-  const announce = (text: string) => announcements.push(text);
+  const shown: string[] = [];
+  const terminal = { isTTY: true, write: (text: string) => shown.push(text) };
 
-  await ensureAdminToken({ tokens, dataDir, log, announce });
+  await ensureAdminToken({ tokens, dataDir, log, terminal });
   const saved = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
   expect(statSync(join(dataDir, "admin-token")).mode & 0o777).toBe(0o600);
-  expect(announcements).toHaveLength(1);
-  expect(announcements[0]).toContain(saved);
+  expect(shown).toHaveLength(1);
+  expect(shown[0]).toContain(saved);
   expect((await tokens.getByHash(hashApiToken(saved)))?.role).toBe("admin");
 
-  await ensureAdminToken({ tokens, dataDir, log, announce });
-  expect(announcements).toHaveLength(1);
+  await ensureAdminToken({ tokens, dataDir, log, terminal });
+  expect(shown).toHaveLength(1);
   expect(readFileSync(join(dataDir, "admin-token"), "utf8").trim()).toBe(saved);
+});
+
+test("unset ADMIN_TOKEN, stdout not a terminal: nothing written there, one record names the file, never the token", async () => {
+  const dataDir = tempDir("admin");
+  const written: string[] = [];
+  const records: string[] = [];
+  const recording = createLogger("debug", { write: (line: string) => void records.push(line) });
+
+  await ensureAdminToken({ tokens, dataDir, log: recording, terminal: { isTTY: false, write: (text: string) => written.push(text) } });
+  const file = join(dataDir, "admin-token");
+  const saved = readFileSync(file, "utf8").trim();
+  expect(saved).toMatch(/^acm_/);
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  expect(written).toEqual([]);
+  expect(records.some((line) => line.includes(saved))).toBe(false);
+  expect(records.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ file, msg: expect.stringContaining("saved to " + file) }));
 });
 
 test("ADMIN_TOKEN set: used as is, nothing written to disk", async () => {
