@@ -18,6 +18,8 @@ import type { RouteRepository } from "../storage/route-repository";
 import type { TokenRepository } from "../storage/token-repository";
 import { renderDocsPage, type OpenApiDocument } from "./docs-page";
 import { refuseApiBody } from "./body-limit";
+import { markOwn } from "../core/own-response";
+import { isValidHostHeader } from "../dispatcher/host";
 import { errorHandler } from "./error-handler";
 import { requestGuard } from "./request-guard";
 import { certificateRoutes } from "./routes/certificates";
@@ -89,7 +91,16 @@ export function createApiApp(deps: ApiDependencies) {
 
 export type ApiApp = ReturnType<typeof createApiApp>;
 
-/** The API's entry point for both listeners: the body limit first, then the app. */
+/**
+ * The API's entry point for both listeners: the Host (Elysia builds a URL
+ * from it), the body limit, then the app; every answer is marked as ours.
+ */
 export function apiFetch(app: ApiApp): (request: Request) => Response | Promise<Response> {
-  return (request) => refuseApiBody(request) ?? app.fetch(request);
+  return (request) => {
+    if (!isValidHostHeader(request.headers.get("host"))) return markOwn(Response.json(BAD_HOST, { status: 400 }));
+    const refused = refuseApiBody(request);
+    return refused ? markOwn(refused) : Promise.resolve(app.fetch(request)).then(markOwn);
+  };
 }
+
+const BAD_HOST = { error: "invalid_request", detail: "the Host header is missing, repeated or malformed" };

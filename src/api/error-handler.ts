@@ -6,6 +6,7 @@
 import { Elysia, ValidationError } from "elysia";
 import { ApiError } from "../core/errors";
 import type { Logger } from "../core/logger";
+import { pathOf } from "../core/request-path";
 
 export function errorHandler(log: Logger) {
   return new Elysia({ name: "error-handler" }).onError({ as: "global" }, ({ code, error, set, request }) => {
@@ -26,13 +27,13 @@ export function errorHandler(log: Logger) {
       case "VALIDATION":
         return reply(422, { error: "invalid_request", detail: describeValidation(error as ValidationError) });
       case "NOT_FOUND":
-        return reply(404, { error: "not_found", detail: `no endpoint ${request.method} ${new URL(request.url).pathname}` });
+        return reply(404, { error: "not_found", detail: `no endpoint ${request.method} ${pathOf(request.url)}` });
     }
     if (isStorageOutage(error)) {
       log.warn({ err: (error as Error).message }, "api request failed: redis unavailable");
       return reply(503, { error: "unavailable", detail: "storage is unreachable; retry shortly" });
     }
-    log.error({ err: error, method: request.method, path: new URL(request.url).pathname }, "unhandled api error");
+    log.error({ err: error, method: request.method, path: pathOf(request.url) }, "unhandled api error");
     return reply(500, { error: "internal_error", detail: "internal error; see the gateway log" });
   });
 }

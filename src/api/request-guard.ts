@@ -8,6 +8,7 @@
  */
 import { Elysia } from "elysia";
 import { parseBoundedJson } from "../core/bounded-json";
+import { pathOf } from "../core/request-path";
 import { ApiError, forbidden } from "../core/errors";
 import type { TokenRepository } from "../storage/token-repository";
 import { authenticate } from "./caller";
@@ -17,14 +18,6 @@ const API_PREFIX = "/api/v1/";
 const PUBLIC = new Set(["/api/v1/openapi.json"]);
 /** Every endpoint here acts on all users' OAuth clients and sessions. */
 const ADMIN_ONLY_PREFIX = "/api/v1/oauth/";
-
-/** The request path, without building a URL object (the Host may not make a valid URL). */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const end = url.indexOf("?", start);
-  return end < 0 ? url.slice(start) : url.slice(start, end);
-}
 
 export function requestGuard(tokens: TokenRepository) {
   return new Elysia({ name: "request-guard" })

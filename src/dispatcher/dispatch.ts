@@ -9,7 +9,9 @@ import type { Server } from "bun";
 import type { CidrList } from "../proxies/cidr";
 import { upstreamErrorResponse, type ForwardingEngine, type WebSocketProxyData } from "../proxies";
 import { displayIp } from "../proxies/headers";
-import { disabledProxyResponse, normalizeHost, unknownHostResponse } from "./host";
+import { badHostResponse, disabledProxyResponse, isValidHostHeader, normalizeHost, unknownHostResponse } from "./host";
+import { markOwn, OWN_RESPONSE_HEADERS } from "../core/own-response";
+import { pathOf } from "../core/request-path";
 import type { HostEntry, HostTable } from "./host-table";
 import { matchRoute } from "./routes";
 import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
@@ -51,14 +53,6 @@ export type Dispatch = (
   server: Server<WebSocketProxyData>,
 ) => Response | undefined | Promise<Response | undefined>;
 
-/** The path of an absolute request URL, without parsing it into a URL object. */
-export function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const query = url.indexOf("?", start);
-  return query < 0 ? url.slice(start) : url.slice(start, query);
-}
-
 const peerAddress = (request: Request, server: Server<WebSocketProxyData>) => server.requestIP(request)?.address ?? "";
 
 const ACME_CHALLENGE = "/.well-known/acme-challenge/";
@@ -71,7 +65,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
   const inProcess = new Map<string, (request: Request, clientIp: string) => Response | Promise<Response>>();
   const oauth = options.oauth;
   if (oauth) {
-    const serveOAuth = (request: Request, clientIp: string) => oauth.app.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies));
+    const serveOAuth = (request: Request, clientIp: string) => then(oauth.app.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies)), markOwn);
     for (const host of oauth.hostnames) inProcess.set(host, serveOAuth);
   }
   // The admin API on a public listener answers only the clients API_ALLOWED_CIDRS names.
@@ -86,7 +80,9 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     const path = pathOf(request.url);
     const isChallenge = request.method === "GET" && path.startsWith(ACME_CHALLENGE);
     if (challenges && isChallenge) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
-    const host = normalizeHost(request.headers.get("host"));
+    const hostHeader = request.headers.get("host");
+    if (!isValidHostHeader(hostHeader)) return badHostResponse();
+    const host = normalizeHost(hostHeader);
     const app = inProcess.get(host);
     if (app) return app(request, clientAddress(request, server));
     const table = options.table();
@@ -169,17 +165,17 @@ function withForwardedFacts(request: Request, clientIp: string, proto: "http" | 
 
 function apiRefused(clientIp: string): Response {
   const detail = `the API does not answer ${displayIp(clientIp) || "this client"} on this listener; see API_ALLOWED_CIDRS`;
-  return Response.json({ error: "forbidden", detail }, { status: 403 });
+  return Response.json({ error: "forbidden", detail }, { status: 403, headers: OWN_RESPONSE_HEADERS });
 }
 
 /** 308 keeps the method and body; the target keeps the path and query as the client sent them. */
 function redirectToHttps(url: string, host: string): Response {
   const start = url.indexOf("/", url.indexOf("//") + 2);
-  return new Response(null, { status: 308, headers: { location: `https://${host}${start < 0 ? "/" : url.slice(start)}` } });
+  return new Response(null, { status: 308, headers: { ...OWN_RESPONSE_HEADERS, location: `https://${host}${start < 0 ? "/" : url.slice(start)}` } });
 }
 
 async function answerChallenge(challenges: NonNullable<DispatchOptions["acmeChallenges"]>, token: string): Promise<Response> {
-  const text = { "content-type": "text/plain" };
+  const text = { ...OWN_RESPONSE_HEADERS, "content-type": "text/plain" };
   try {
     const keyAuthorization = await challenges.answer(token);
     if (keyAuthorization === null) return new Response("no such ACME challenge\n", { status: 404, headers: text });

@@ -1,5 +1,6 @@
 /** Pure helpers for the Host header: lowercase, no port, no trailing dot. */
 import { escapeHtml } from "../core/html";
+import { OWN_RESPONSE_HEADERS } from "../core/own-response";
 
 export function normalizeHost(header: string | null): string {
   if (!header) return "";
@@ -18,8 +19,24 @@ function page(status: number, title: string, message: string): Response {
   return new Response(
     `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${title}</title></head>` +
       `<body><h1>${title}</h1><p>${message}</p></body></html>\n`,
-    { status, headers: { "content-type": "text/html; charset=utf-8" } },
+    { status, headers: { ...OWN_RESPONSE_HEADERS, "content-type": "text/html; charset=utf-8" } },
   );
+}
+
+/**
+ * A Host header the gateway can route on: a hostname or IP literal with an
+ * optional port. Anything else — several Host lines (Bun.serve joins them with
+ * ", "), spaces, userinfo, a path — is refused rather than guessed at.
+ */
+const VALID_HOST = /^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+
+export function isValidHostHeader(header: string | null): boolean {
+  return header !== null && VALID_HOST.test(header);
+}
+
+/** The answer to a request whose Host header is missing, repeated or malformed. */
+export function badHostResponse(): Response {
+  return page(400, "Bad request", "The request's Host header is missing, repeated or malformed.");
 }
 
 /** The short page for a hostname this gateway does not serve. */

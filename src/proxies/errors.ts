@@ -3,6 +3,7 @@
  * name the backend's host, port or address, nor echo the underlying error.
  */
 import { escapeHtml } from "../core/html";
+import { OWN_RESPONSE_HEADERS } from "../core/own-response";
 
 export type UpstreamFailure = "refused" | "connect_timeout" | "request_timeout" | "unreachable" | "invalid_response" | "closed";
 
@@ -36,7 +37,7 @@ const STATUS_TEXT = { 502: "Bad Gateway", 504: "Gateway Timeout" } as const;
 
 export function upstreamErrorResponse(failure: UpstreamFailure, accept: string | null): Response {
   const { status, code, detail } = FAILURES[failure];
-  const headers = { "cache-control": "no-store" };
+  const headers = { ...OWN_RESPONSE_HEADERS, "cache-control": "no-store" };
   if (prefersJson(accept)) {
     return Response.json({ error: code, detail }, { status, headers });
   }

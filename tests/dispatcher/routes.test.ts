@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { pathOf } from "../../src/dispatcher/dispatch";
+import { pathOf } from "../../src/core/request-path";
 import { buildHostTable } from "../../src/dispatcher/host-table";
 import { matchRoute } from "../../src/dispatcher/routes";
 import { proxyRecord, routeRecord } from "../helpers/records";
