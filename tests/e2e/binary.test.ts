@@ -52,12 +52,14 @@ describe("portcullis serve with embedded defaults", () => {
     expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain(password);
   });
 
-  test("HTTP_PORT hands localhost and API_HOSTNAME to the API and names unknown hosts", async () => {
+  test("HTTP_PORT hands API_HOSTNAME (only) to the API and names unknown hosts", async () => {
     const base = `http://127.0.0.1:${gateway.httpPort}`;
-    for (const host of ["localhost", "localhost:80", "admin.example.test", "ADMIN.example.test."]) {
+    for (const host of ["admin.example.test", "admin.example.test:80", "ADMIN.example.test."]) {
       const api = await fetch(`${base}/health`, { headers: { host } });
       expect({ host, status: api.status }).toEqual({ host, status: 200 });
     }
+    // The API is off the public listeners unless API_HOSTNAME names a hostname for it.
+    expect((await fetch(`${base}/health`, { headers: { host: "localhost" } })).status).toBe(404);
     const unknown = await fetch(`${base}/`, { headers: { host: "nothing.example.net:8080" } });
     expect(unknown.status).toBe(404);
     expect(await unknown.text()).toContain("nothing.example.net");
@@ -65,7 +67,7 @@ describe("portcullis serve with embedded defaults", () => {
 
   test("HTTPS_PORT answers over TLS with the self-signed fallback (curl -k)", async () => {
     const port = gateway.httpsPort;
-    const curl = Bun.spawn(["curl", "-sSk", "-v", "--resolve", `localhost:${port}:127.0.0.1`, `https://localhost:${port}/health`], {
+    const curl = Bun.spawn(["curl", "-sSk", "-v", "--resolve", `admin.example.test:${port}:127.0.0.1`, `https://admin.example.test:${port}/health`], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",

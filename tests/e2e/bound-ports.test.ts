@@ -48,7 +48,9 @@ const healthRequest = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: cl
 describe("HTTP_PORT=0, HTTPS_PORT=0, API_PORT=0, PROXY_PROTOCOL_PORT=any", () => {
   let gateway: RunningGateway;
   beforeAll(async () => {
-    gateway = await startGatewayProcess({ dataDir: tempDataDir(), env: { REDIS_URL: redis.url, ADMIN_TOKEN: ADMIN } });
+    // The API on the public listeners too (for the client the PROXY header names), so every port answers /health.
+    const api = { API_HOSTNAME: "localhost", API_ALLOWED_CIDRS: "127.0.0.0/8,192.0.2.0/24" };
+    gateway = await startGatewayProcess({ dataDir: tempDataDir(), env: { REDIS_URL: redis.url, ADMIN_TOKEN: ADMIN, ...api } });
     await gateway.waitForHealthy();
   });
   afterAll(() => gateway?.stop());
