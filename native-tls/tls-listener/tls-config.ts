@@ -65,6 +65,15 @@ export interface TlsListener<WS> {
   setCertificates(certificates: TlsCertificates): void;
   /** The client's address for a request one of its servers received. */
   clientAddress(request: Request, server: Server<WS>): string;
+  /** Requests its servers are answering now (streaming responses included, WebSockets not). */
+  readonly pendingRequests: number;
+  /**
+   * The first step of going away: every server answers with `Connection:
+   * close` from now on (native-tls/drain) and certificate changes are ignored;
+   * new connections are still accepted until stop(). `onRequest` is told of
+   * each request that arrives meanwhile.
+   */
+  drain(onRequest?: () => void): void;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 

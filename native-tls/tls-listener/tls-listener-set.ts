@@ -16,6 +16,7 @@
  * request back to the real client by the relay connection's local port.
  */
 import type { Server, Socket, TCPSocketListener } from "bun";
+import { answerWithConnectionClose } from "../drain";
 import { parseClientHello } from "../tls/client-hello";
 import { bunTlsOptions, type TlsCertificates, type TlsListener, type TlsListenerBaseOptions } from "./tls-config";
 import { RelayDirection } from "./relay-direction";
@@ -108,6 +109,18 @@ export class TlsListenerSet<WS> implements TlsListener<WS> {
     const peer = server.requestIP(request);
     if (!peer) return "";
     return this.generations.get(server.port!)?.clients.get(peer.port)?.clientAddress ?? peer.address;
+  }
+
+  get pendingRequests(): number {
+    let pending = 0;
+    for (const generation of this.generations.values()) pending += generation.server.pendingRequests;
+    return pending;
+  }
+
+  /** Every internal server answers with Connection: close from now on; the front keeps accepting until stop(). */
+  drain(onRequest?: () => void): void {
+    this.stopping = true;
+    for (const generation of this.generations.values()) answerWithConnectionClose(generation.server, this.options.http, onRequest);
   }
 
   /**

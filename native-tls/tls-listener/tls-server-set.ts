@@ -25,6 +25,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Server } from "bun";
+import { answerWithConnectionClose } from "../drain";
 import { bunTlsOptions, type TlsCertificates, type TlsListener, type TlsListenerBaseOptions } from "./tls-config";
 
 export interface TlsServerSetOptions<WS> extends TlsListenerBaseOptions<WS> {
@@ -85,6 +86,18 @@ export class TlsServerSet<WS> implements TlsListener<WS> {
     return this.options.identifyClient?.(peer.address, peer.port) ?? peer.address;
   }
 
+  get pendingRequests(): number {
+    let pending = this.current.server.pendingRequests;
+    for (const generation of this.retired) pending += generation.server.pendingRequests;
+    return pending;
+  }
+
+  /** Every generation answers with Connection: close from now on; the current one keeps accepting until stop(). */
+  drain(onRequest?: () => void): void {
+    this.stopping = true;
+    for (const generation of [this.current, ...this.retired]) answerWithConnectionClose(generation.server, this.options.http, onRequest);
+  }
+
   /**
    * Stops listening. Gracefully (the default): requests in flight finish, as
    * Bun.serve's stop(false) does; `true` cuts every connection.
@@ -113,33 +126,13 @@ export class TlsServerSet<WS> implements TlsListener<WS> {
   }
 
   private retire(generation: Generation<WS>): void {
-    const { fetch, websocket } = this.options.http;
     // Only the retired server pays for the header; the current one runs the handler as is.
-    generation.server.reload({
-      websocket,
-      fetch: async (request, server) => {
-        const response = await fetch(request, server);
-        return response && closingConnection(response);
-      },
-    });
+    answerWithConnectionClose(generation.server, this.options.http);
     this.retired.add(generation);
     generation.stopTimer = setTimeout(() => {
       this.retired.delete(generation);
       void generation.server.stop(false);
     }, this.options.drainMs ?? DEFAULT_DRAIN_MS);
-  }
-}
-
-function closingConnection(response: Response): Response {
-  // A 101 (WebSocket) never reaches here: upgrades return undefined.
-  try {
-    response.headers.set("connection", "close");
-    return response;
-  } catch {
-    // Immutable headers (a Response from fetch()): copy them.
-    const copy = new Response(response.body, response);
-    copy.headers.set("connection", "close");
-    return copy;
   }
 }
 
