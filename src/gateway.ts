@@ -3,7 +3,6 @@
  * listeners, and takes them down again in reverse order.
  */
 import { chmodSync, mkdirSync } from "node:fs";
-import type { Server } from "bun";
 import type { Redis } from "ioredis";
 import type { Config } from "./core/config";
 import type { Logger } from "./core/logger";
@@ -21,15 +20,13 @@ import { startHttpsEdge } from "./dispatcher/https-edge";
 import { ClientRegistry } from "../native-tls/relay";
 import { relayedClientIdentity, startProxyProtocolHttp, startProxyProtocolPassthrough } from "./dispatcher/proxy-protocol";
 import { listenOrExplain } from "./dispatcher/listen";
+import { drainableServer, shutDownListeners, type DrainableListener } from "./dispatcher/shutdown";
 import { LiveConfig } from "./dispatcher/live-config";
 import { createForwardingEngine } from "./proxies";
 import { EmbeddedRedis } from "./storage/embedded-redis";
 import { lockDataDir } from "./storage/data-dir-lock";
 import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
 import { createStores } from "./storage/stores";
-
-/** How long a stopping gateway lets requests in flight finish. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface Gateway {
   readonly apiPort: number;
@@ -67,7 +64,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     target = { url: config.redis.url, password: config.redis.password };
   }
 
-  const servers: Pick<Server<unknown>, "stop">[] = [];
+  const listeners: DrainableListener[] = [];
   const redis = connectRedis(target, log);
   const engine = createForwardingEngine({
     connectTimeoutMs: config.proxyConnectTimeoutMs,
@@ -114,9 +111,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   });
   const stop = async () => {
-    // Stop accepting, let requests in flight finish for a while, then cut what remains.
-    await Promise.all(servers.map((server) => Promise.race([server.stop(false), Bun.sleep(SHUTDOWN_GRACE_MS)])));
-    for (const server of servers) await server.stop(true);
+    // Answer with Connection: close for a moment, then stop accepting, let what is in flight finish, cut the rest.
+    await shutDownListeners(listeners);
     engine.close();
     await certificateManager.stop();
     await live.stop();
@@ -158,10 +154,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         }),
       ),
     };
-    const apiServer = listenOrExplain("API_PORT", () =>
-      Bun.serve({ hostname: config.apiBind, port: config.apiPort, maxRequestBodySize: API_MAX_BODY_BYTES, fetch: api.fetch }),
+    const apiServer = drainableServer(
+      listenOrExplain("API_PORT", () =>
+        Bun.serve({ hostname: config.apiBind, port: config.apiPort, maxRequestBodySize: API_MAX_BODY_BYTES, fetch: api.fetch }),
+      ),
+      api,
     );
-    servers.push(apiServer);
+    listeners.push(apiServer);
     const edge = {
       hostname: config.serverHost,
       port: config.httpPort,
@@ -180,13 +179,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const httpServer = config.httpProxyProtocol
       ? startProxyProtocolHttp({ ...edge, ...proxyProtocol, setting: "HTTP_PORT" })
       : startHttpEdge(edge);
-    servers.push(httpServer);
+    listeners.push(httpServer);
     boundHttpPort = httpServer.port!;
     const proxyProtocolServer =
       config.proxyProtocolPort === null
         ? undefined
         : startProxyProtocolHttp({ ...edge, ...proxyProtocol, port: config.proxyProtocolPort, setting: "PROXY_PROTOCOL_PORT" });
-    if (proxyProtocolServer) servers.push(proxyProtocolServer);
+    if (proxyProtocolServer) listeners.push(proxyProtocolServer);
     // With HTTPS_PROXY_PROTOCOL the TLS edge moves to loopback behind a relay that owns HTTPS_PORT.
     const httpsRegistry = config.httpsProxyProtocol ? new ClientRegistry() : undefined;
     const httpsEdge = startHttpsEdge({
@@ -197,7 +196,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       certificates,
       log,
     });
-    servers.push(httpsEdge);
+    listeners.push(httpsEdge);
     const httpsServer = httpsRegistry
       ? startProxyProtocolPassthrough({
           ...proxyProtocol,
@@ -208,7 +207,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           setting: "HTTPS_PORT",
         })
       : httpsEdge;
-    if (httpsServer !== httpsEdge) servers.push(httpsServer);
+    if (httpsServer !== httpsEdge) listeners.push(httpsServer);
 
     log.info(
       {

@@ -1,8 +1,8 @@
 /** The plain-HTTP edge on HTTP_PORT. */
-import type { Server } from "bun";
 import type { WebSocketProxyData } from "../proxies";
 import { createDispatch, type DispatchOptions } from "./dispatch";
 import { listenOrExplain } from "./listen";
+import { drainableServer, type DrainableListener } from "./shutdown";
 
 export interface EdgeOptions extends DispatchOptions {
   readonly hostname: string;
@@ -11,17 +11,18 @@ export interface EdgeOptions extends DispatchOptions {
   readonly idleTimeoutSeconds: number;
 }
 
-export function startHttpEdge(options: EdgeOptions): Server<WebSocketProxyData> {
+export function startHttpEdge(options: EdgeOptions): DrainableListener {
   const dispatch = createDispatch(options, "http");
-  return listenOrExplain("HTTP_PORT", () =>
+  const handlers = { fetch: dispatch, websocket: options.engine.websocket };
+  const server = listenOrExplain("HTTP_PORT", () =>
     Bun.serve<WebSocketProxyData>({
       hostname: options.hostname,
       port: options.port,
       idleTimeout: options.idleTimeoutSeconds,
       // Bodies stream through to backends, which set their own limits; Bun's default caps them at 128 MiB.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      websocket: options.engine.websocket,
-      fetch: dispatch,
+      ...handlers,
     }),
   );
+  return drainableServer(server, handlers);
 }

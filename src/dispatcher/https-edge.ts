@@ -10,6 +10,7 @@ import { migratesPendingConnections, TlsListenerSet, TlsServerSet, type TlsListe
 import type { WebSocketProxyData } from "../proxies";
 import { createDispatch, type DispatchOptions } from "./dispatch";
 import { listenOrExplain } from "./listen";
+import type { DrainableListener } from "./shutdown";
 
 export interface HttpsEdgeOptions extends Omit<DispatchOptions, "clientAddress"> {
   readonly hostname: string;
@@ -22,11 +23,9 @@ export interface HttpsEdgeOptions extends Omit<DispatchOptions, "clientAddress">
   readonly identifyClient?: (peerAddress: string, peerPort: number) => string;
 }
 
-export interface HttpsEdge {
-  readonly port: number;
+export interface HttpsEdge extends DrainableListener {
   /** A server from before the last certificate change may still accept a connection. */
   readonly draining: boolean;
-  stop(closeActiveConnections?: boolean): Promise<void>;
 }
 
 /** Changes arriving within this window are applied together: a burst costs one new TLS server. */
@@ -70,6 +69,15 @@ export function startHttpsEdge(options: HttpsEdgeOptions): HttpsEdge {
     port: listener.port,
     get draining() {
       return listener.draining;
+    },
+    get pendingRequests() {
+      return listener.pendingRequests;
+    },
+    drain(onRequest) {
+      // Shutting down: a certificate change from now on would only start a server that is about to stop.
+      unsubscribe();
+      clearTimeout(pending);
+      listener.drain(onRequest);
     },
     stop(closeActiveConnections = false) {
       unsubscribe();

@@ -20,6 +20,7 @@ import { createDispatch, type DispatchOptions } from "./dispatch";
 import type { EdgeOptions } from "./edge";
 import { listenOrExplain } from "./listen";
 import { rejectionLogger } from "./proxy-protocol-log";
+import { drainableServer, type DrainableListener } from "./shutdown";
 
 /** What every PROXY protocol listener needs besides its own addresses. */
 export interface ProxyProtocolSettings {
@@ -32,13 +33,17 @@ export interface ProxyProtocolSettings {
   readonly redis?: Redis;
 }
 
-export interface ProxyProtocolListener {
+export interface ProxyProtocolListener extends DrainableListener {
   /** The public port (the relay's). */
   readonly port: number;
   /** The loopback listener behind the relay. */
   readonly internalPort: number;
   readonly registry: ClientRegistry;
-  /** Stops accepting; with `closeActive`, also cuts open connections (as Bun's Server.stop). */
+  /**
+   * Draining is the HTTP listener's: it answers with Connection: close and the
+   * relay passes its close on to the client. Stop stops accepting; with
+   * `closeActive`, it also cuts open connections (as Bun's Server.stop).
+   */
   stop(closeActive?: boolean): Promise<void>;
 }
 
@@ -74,18 +79,23 @@ export function relayedClientIdentity(registry: ClientRegistry): (peerAddress: s
 export function startProxyProtocolHttp(options: EdgeOptions & ProxyProtocolSettings & { readonly setting: string }): ProxyProtocolListener {
   const registry = new ClientRegistry();
   const dispatch = createDispatch({ ...options, clientAddress: relayedClientAddress(registry) }, "http");
+  const handlers = { fetch: dispatch, websocket: options.engine.websocket };
   const internal: Server<WebSocketProxyData> = Bun.serve<WebSocketProxyData>({
     hostname: "127.0.0.1",
     port: 0,
     idleTimeout: options.idleTimeoutSeconds,
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    websocket: options.engine.websocket,
-    fetch: dispatch,
+    ...handlers,
   });
   try {
     const relay = startRelay(options, internal.port!, registry);
+    const http = drainableServer(internal, handlers);
     return {
       ...relay,
+      get pendingRequests() {
+        return http.pendingRequests;
+      },
+      drain: http.drain,
       async stop(closeActive = false) {
         await relay.stop(closeActive);
         await internal.stop(closeActive);
@@ -139,6 +149,9 @@ function startRelay(
     port: relay.port,
     internalPort: upstreamPort,
     registry,
+    // The relay sees bytes, not requests: the listener behind it drains and counts them.
+    pendingRequests: 0,
+    drain() {},
     async stop(closeActive = false) {
       relay.stop(closeActive);
     },
