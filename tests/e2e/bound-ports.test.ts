@@ -44,6 +44,7 @@ async function exchange(port: number, request: string, prefix: Uint8Array = new 
 }
 
 const healthRequest = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+const unknownHostRequest = "GET / HTTP/1.1\r\nHost: nowhere.example.test\r\nConnection: close\r\n\r\n";
 
 describe("HTTP_PORT=0, HTTPS_PORT=0, API_PORT=0, PROXY_PROTOCOL_PORT=any", () => {
   let gateway: RunningGateway;
@@ -66,10 +67,13 @@ describe("HTTP_PORT=0, HTTPS_PORT=0, API_PORT=0, PROXY_PROTOCOL_PORT=any", () =>
   test("the ports named are the ones answering", async () => {
     const { apiPort, httpPort, httpsPort, proxyProtocolPort } = servingPorts(gateway.output())!;
     expect(await exchange(apiPort, healthRequest)).toStartWith("HTTP/1.1 200");
-    expect(await exchange(httpPort, healthRequest)).toStartWith("HTTP/1.1 200");
-    expect(await exchange(proxyProtocolPort, healthRequest, proxyHeader(1, { address: "192.0.2.5", port: 5555 }))).toStartWith("HTTP/1.1 200");
-    const https = await fetch(`https://127.0.0.1:${httpsPort}/health`, { headers: { host: "localhost" }, tls: { rejectUnauthorized: false } });
-    expect(https.status).toBe(200);
+    // The edges answer a host they do not serve with a 404 page naming it.
+    expect(await exchange(httpPort, unknownHostRequest)).toMatch(/^HTTP\/1\.1 404[^]*nowhere\.example\.test/);
+    const relayed = await exchange(proxyProtocolPort, unknownHostRequest, proxyHeader(1, { address: "192.0.2.5", port: 5555 }));
+    expect(relayed).toMatch(/^HTTP\/1\.1 404[^]*nowhere\.example\.test/);
+    const https = await fetch(`https://127.0.0.1:${httpsPort}/`, { headers: { host: "nowhere.example.test" }, tls: { rejectUnauthorized: false } });
+    expect(https.status).toBe(404);
+    expect(await https.text()).toContain("nowhere.example.test");
   });
 });
 

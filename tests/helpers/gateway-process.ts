@@ -4,6 +4,7 @@
  * port 0 (any free port) unless told otherwise, and the ports it got are read
  * from its "portcullis is serving" log record.
  */
+import { existsSync, readFileSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -14,12 +15,22 @@ export const BINARY = join(ROOT, "dist/portcullis");
 
 let build: Promise<void> | undefined;
 
-/** Builds dist/portcullis from the current sources, once per test process. */
+/**
+ * Builds dist/portcullis from the current sources, once per test process.
+ * `bun test` runs side by side each build their own copy (package.json's build
+ * script with another --outfile) and rename it into place, so no run executes
+ * a binary another is still writing (ETXTBSY, or a half-written file).
+ */
 export function ensureBinary(): Promise<void> {
   build ??= (async () => {
-    const child = Bun.spawn(["bun", "run", "build"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const script: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.build;
+    const building = join(ROOT, `dist/.portcullis-${process.pid}-${Date.now()}`);
+    const command = script.split(/\s+/).map((word) => (word === "dist/portcullis" ? building : word));
+    const child = Bun.spawn(command, { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     const [code, err] = await Promise.all([child.exited, new Response(child.stderr).text()]);
-    if (code !== 0) throw new Error(`bun run build failed: ${err}`);
+    if (code !== 0) throw new Error(`${command.join(" ")} failed: ${err}`);
+    if (existsSync(`${building}.map`)) renameSync(`${building}.map`, `${BINARY}.map`);
+    renameSync(building, BINARY);
   })();
   return build;
 }
