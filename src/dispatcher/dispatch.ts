@@ -13,6 +13,7 @@ import { badHostResponse, disabledProxyResponse, isValidHostHeader, normalizeHos
 import { markOwn, OWN_RESPONSE_HEADERS } from "../core/own-response";
 import { pathOf } from "../core/request-path";
 import type { HostEntry, HostTable } from "./host-table";
+import { afterPipelinedRequestsSeen } from "./pipelining";
 import { matchRoute } from "./routes";
 import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
 
@@ -76,7 +77,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
   const challenges = proto === "http" ? options.acmeChallenges : undefined;
   const edgeAuth = options.edgeAuth;
 
-  return (request, server) => {
+  const dispatch: Dispatch = (request, server) => {
     const path = pathOf(request.url);
     const isChallenge = request.method === "GET" && path.startsWith(ACME_CHALLENGE);
     if (challenges && isChallenge) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
@@ -135,6 +136,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
       : forward;
     return then(isGuarded(entry, route) ? guardRequest(edgeAuth, entry, route, request, facts) : FORWARD_UNCHECKED, next);
   };
+  return afterPipelinedRequestsSeen(dispatch);
 }
 
 function then<T, R>(value: T | Promise<T>, next: (value: T) => R | Promise<R>): R | Promise<R> {

@@ -33,7 +33,7 @@ async function until(check: () => Promise<boolean>) {
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test" });
+  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test", API_HOSTNAME: "api.example.test" });
   alice = (await gw.api("POST", "/api/v1/tokens/", { name: "alice" })).json.token;
   bob = (await gw.api("POST", "/api/v1/tokens/", { name: "bob" })).json.token;
   expect((await as(alice, "POST", "/api/v1/proxy/targets/", { hostname: ALICE_HOST, target_url: `http://127.0.0.1:${aliceBackend.port}` })).status).toBe(201);
@@ -75,7 +75,7 @@ describe("routes", () => {
   });
 
   test("nor at the API or a service; the authorization server is public", async () => {
-    expect((await as(bob, "POST", "/api/v1/routes/", bobRoute("hostname", "localhost"))).status).toBe(403);
+    expect((await as(bob, "POST", "/api/v1/routes/", bobRoute("hostname", "api.example.test"))).status).toBe(403);
     expect((await as(bob, "POST", "/api/v1/routes/", bobRoute("service", "api"))).status).toBe(403);
     const toAuth = await as(bob, "POST", "/api/v1/routes/", { ...bobRoute("hostname", "auth.example.test"), path_pattern: "/login-help" });
     expect(toAuth.status).toBe(201);
