@@ -9,7 +9,6 @@ import type { Logger } from "./core/logger";
 import { VERSION } from "./core/version";
 import { ensureAdminToken } from "./api/admin-token-bootstrap";
 import { apiFetch, createApiApp } from "./api/app";
-import { API_MAX_BODY_BYTES } from "./api/body-limit";
 import { createAuthorizationServer } from "./auth/authorization-server";
 import { createEdgeSignIn } from "./auth/edge/edge-sign-in";
 import { loadSecretsKey } from "./core/secret-box";
@@ -19,7 +18,8 @@ import { startHttpEdge } from "./dispatcher/edge";
 import { startHttpsEdge } from "./dispatcher/https-edge";
 import { ClientRegistry } from "../native-tls/relay";
 import { relayedClientIdentity, startProxyProtocolHttp, startProxyProtocolPassthrough } from "./dispatcher/proxy-protocol";
-import { listenOrExplain } from "./dispatcher/listen";
+import { listenOrExplain, SERVE_DEFAULTS } from "./dispatcher/listen";
+import { afterPipelinedRequestsSeen } from "./dispatcher/pipelining";
 import { drainableServer, shutDownListeners, type DrainableListener } from "./dispatcher/shutdown";
 import { LiveConfig } from "./dispatcher/live-config";
 import { createForwardingEngine } from "./proxies";
@@ -156,7 +156,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     };
     const apiServer = drainableServer(
       listenOrExplain("API_PORT", () =>
-        Bun.serve({ hostname: config.apiBind, port: config.apiPort, maxRequestBodySize: API_MAX_BODY_BYTES, fetch: api.fetch }),
+        Bun.serve({
+          ...SERVE_DEFAULTS,
+          hostname: config.apiBind,
+          port: config.apiPort,
+          // refuseApiBody answers oversized or unsized bodies with a JSON 413/411 before reading; Bun's own 413 has no body.
+          maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+          fetch: afterPipelinedRequestsSeen(api.fetch),
+        }),
       ),
       api,
     );

@@ -24,6 +24,8 @@ export interface HttpHandlers<WS> {
   readonly websocket: WebSocketHandler<WS>;
   readonly idleTimeout?: number;
   readonly maxRequestBodySize?: number;
+  /** The answer when `fetch` throws; the servers never run in development mode (no source in error pages). */
+  readonly error?: (error: Error) => Response;
 }
 
 export interface TlsListenerBaseOptions<WS> {

@@ -144,6 +144,8 @@ export class TlsListenerSet<WS> implements TlsListener<WS> {
       maxRequestBodySize: http.maxRequestBodySize,
       websocket: http.websocket,
       fetch: http.fetch,
+      development: false,
+      error: http.error,
     });
     const generation: Generation<WS> = { server, connections: 0, clients: new Map(), retired: false };
     this.generations.set(server.port!, generation);

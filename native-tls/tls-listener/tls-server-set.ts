@@ -121,6 +121,8 @@ export class TlsServerSet<WS> implements TlsListener<WS> {
       maxRequestBodySize: http.maxRequestBodySize,
       websocket: http.websocket,
       fetch: http.fetch,
+      development: false,
+      error: http.error,
     });
     return { server };
   }

@@ -1,7 +1,7 @@
 /** The plain-HTTP edge on HTTP_PORT. */
 import type { WebSocketProxyData } from "../proxies";
 import { createDispatch, type DispatchOptions } from "./dispatch";
-import { listenOrExplain } from "./listen";
+import { listenOrExplain, SERVE_DEFAULTS } from "./listen";
 import { drainableServer, type DrainableListener } from "./shutdown";
 
 export interface EdgeOptions extends DispatchOptions {
@@ -16,6 +16,7 @@ export function startHttpEdge(options: EdgeOptions): DrainableListener {
   const handlers = { fetch: dispatch, websocket: options.engine.websocket };
   const server = listenOrExplain("HTTP_PORT", () =>
     Bun.serve<WebSocketProxyData>({
+      ...SERVE_DEFAULTS,
       hostname: options.hostname,
       port: options.port,
       idleTimeout: options.idleTimeoutSeconds,

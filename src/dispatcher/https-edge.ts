@@ -9,7 +9,7 @@ import type { LiveCertificates } from "../certificates/live-certificates";
 import { migratesPendingConnections, TlsListenerSet, TlsServerSet, type TlsListener, type TlsListenerBaseOptions } from "../../native-tls/tls-listener";
 import type { WebSocketProxyData } from "../proxies";
 import { createDispatch, type DispatchOptions } from "./dispatch";
-import { listenOrExplain } from "./listen";
+import { listenOrExplain, SERVE_DEFAULTS } from "./listen";
 import type { DrainableListener } from "./shutdown";
 
 export interface HttpsEdgeOptions extends Omit<DispatchOptions, "clientAddress"> {
@@ -45,6 +45,7 @@ export function startHttpsEdge(options: HttpsEdgeOptions): HttpsEdge {
           idleTimeout: options.idleTimeoutSeconds,
           // Bodies stream through to backends, which set their own limits; Bun's default caps them at 128 MiB.
           maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+          error: SERVE_DEFAULTS.error,
         },
       },
       options,

@@ -1,3 +1,16 @@
+import { OWN_RESPONSE_HEADERS } from "../core/own-response";
+
+/**
+ * Options every Bun.serve of the gateway starts with: never development mode
+ * (its error page shows source lines and the working directory), and a plain
+ * JSON 500 if a handler throws after all.
+ */
+export const SERVE_DEFAULTS = {
+  development: false,
+  error: (): Response =>
+    Response.json({ error: "internal_error", detail: "internal error; see the gateway log" }, { status: 500, headers: OWN_RESPONSE_HEADERS }),
+} as const;
+
 /** Binding errors say which setting to change, instead of a bare EADDRINUSE. */
 export class ListenError extends Error {
   override name = "ListenError";

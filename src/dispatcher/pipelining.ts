@@ -23,12 +23,13 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 /** What Bun.serve gets for a dropped request; its connection is already closed, so nobody reads it. */
 const dropped = () => new Response(null, { status: 499 });
 
-type Handler<S> = (request: Request, server: S) => Response | undefined | Promise<Response | undefined>;
+type Handler = (request: Request, server: never) => unknown;
 
-export function afterPipelinedRequestsSeen<S>(handle: Handler<S>): Handler<S> {
-  const afterReadPass = async (request: Request, server: S): Promise<Response | undefined> => {
+/** `handle`, with requests of unsafe methods deferred to the end of the read pass and dropped if Bun aborted them. */
+export function afterPipelinedRequestsSeen<H extends Handler>(handle: H): H {
+  const afterReadPass = async (request: Request, server: never) => {
     await new Promise<void>((resolve) => setImmediate(resolve));
     return request.signal.aborted ? dropped() : handle(request, server);
   };
-  return (request, server) => (SAFE_METHODS.has(request.method) ? handle(request, server) : afterReadPass(request, server));
+  return ((request: Request, server: never) => (SAFE_METHODS.has(request.method) ? handle(request, server) : afterReadPass(request, server))) as H;
 }

@@ -18,7 +18,7 @@ import type { WebSocketProxyData } from "../proxies";
 import { keys } from "../storage/keys";
 import { createDispatch, type DispatchOptions } from "./dispatch";
 import type { EdgeOptions } from "./edge";
-import { listenOrExplain } from "./listen";
+import { listenOrExplain, SERVE_DEFAULTS } from "./listen";
 import { rejectionLogger } from "./proxy-protocol-log";
 import { drainableServer, type DrainableListener } from "./shutdown";
 
@@ -81,6 +81,7 @@ export function startProxyProtocolHttp(options: EdgeOptions & ProxyProtocolSetti
   const dispatch = createDispatch({ ...options, clientAddress: relayedClientAddress(registry) }, "http");
   const handlers = { fetch: dispatch, websocket: options.engine.websocket };
   const internal: Server<WebSocketProxyData> = Bun.serve<WebSocketProxyData>({
+    ...SERVE_DEFAULTS,
     hostname: "127.0.0.1",
     port: 0,
     idleTimeout: options.idleTimeoutSeconds,

@@ -73,6 +73,18 @@ describe("Host headers the gateway cannot route on are a 400, and reach no backe
   });
 });
 
+describe("bodies the API will not read", () => {
+  test("an oversized API body is a JSON 413 like every other error, not Bun's empty one", async () => {
+    const { answer } = await raw(
+      gw.gateway.apiPort,
+      `POST /api/v1/tokens/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${3 * 1024 * 1024}\r\n\r\n{`,
+    );
+    expect(statusLines(answer)).toEqual(["HTTP/1.1 413"]);
+    expect(answer).toContain('"error":"payload_too_large"');
+    expect(answer.toLowerCase()).toContain("x-content-type-options: nosniff");
+  });
+});
+
 describe("the gateway's own answers say nosniff; a backend's are left alone", () => {
   test("unknown host, bad gateway, the API, the OAuth server", async () => {
     const own = [

@@ -5,7 +5,7 @@
  * (docs/security.md, "Pipelining").
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
+import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { rawConnection, startRecordingBackend, statusLines } from "../helpers/raw-http";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
@@ -58,5 +58,18 @@ describe("requests pipelined in one write", () => {
     expect(statusLines(await connection.send(`GET /status HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`))).toEqual(["HTTP/1.1 200"]);
     connection.close();
     expect(requestLines()).toEqual(["POST /pay", "GET /status"]);
+  });
+});
+
+describe("the API port", () => {
+  test("a token-creating POST pipelined with a GET is not executed when Bun drops the connection", async () => {
+    const token = (name: string) =>
+      `POST /api/v1/tokens/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${GATEWAY_ADMIN}\r\nContent-Type: application/json\r\nContent-Length: ${name.length + 11}\r\n\r\n{"name":"${name}"}`;
+    const connection = await rawConnection(gw.gateway.apiPort);
+    const answer = await connection.send(token("pipelined") + "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 300);
+    connection.close();
+    const created = (await gw.api("GET", "/api/v1/tokens/")).json.some((t: { name: string }) => t.name === "pipelined");
+    // Answered (then the token exists), or dropped unexecuted.
+    expect(created).toBe(statusLines(answer).length > 0);
   });
 });
