@@ -30,8 +30,3 @@ export function closedPort(): number {
 export function preChosenPort(): number {
   return unusedLoopbackPort();
 }
-
-/** @deprecated The old name of preChosenPort(); new code says which of the two it means. */
-export async function freePort(): Promise<number> {
-  return preChosenPort();
-}
