@@ -4,29 +4,19 @@
  * say nosniff, error pages never leak internals). Also what Bun.serve's parser
  * does on its own, pinned so a change of Bun is noticed (docs/security.md).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
-import { rawConnection, startRecordingBackend, statusLines } from "../helpers/raw-http";
-import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { describe, expect, test } from "bun:test";
+import { rawConnection, statusLines } from "../helpers/raw-http";
+import { useRecordedProxy } from "../helpers/recorded-proxy";
 
 const HOST = "app.example.test";
-let redis: TestRedis;
-let gw: TestGateway;
-const backend = startRecordingBackend();
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test" });
-  expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: HOST, target_url: backend.url })).status).toBe(201);
+const suite = useRecordedProxy(HOST, {
+  env: { BASE_DOMAIN: "example.test" },
   // Port 1 on loopback: nothing listens, so the gateway answers 502 itself.
-  expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: "down.example.test", target_url: "http://127.0.0.1:1" })).status).toBe(201);
-  for (let i = 0; i < 100 && (await gw.get(HOST)).status !== 200; i++) await Bun.sleep(20);
+  configure: async (gw) => {
+    expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: "down.example.test", target_url: "http://127.0.0.1:1" })).status).toBe(201);
+  },
 });
-afterAll(async () => {
-  await gw?.stop();
-  backend.stop();
-  await redis?.stop();
-});
+const backend = suite.backend;
 
 async function raw(port: number, bytes: string): Promise<{ answer: string; closed: boolean }> {
   const connection = await rawConnection(port);
@@ -35,7 +25,7 @@ async function raw(port: number, bytes: string): Promise<{ answer: string; close
   connection.close();
   return { answer, closed };
 }
-const edge = (bytes: string) => raw(gw.gateway.httpPort, bytes);
+const edge = (bytes: string) => raw(suite.gw.gateway.httpPort, bytes);
 
 describe("Host headers the gateway cannot route on are a 400, and reach no backend", () => {
   const cases: Record<string, string> = {
@@ -64,7 +54,7 @@ describe("Host headers the gateway cannot route on are a 400, and reach no backe
 
   test("the API port answers a malformed Host with a JSON 400, never a development error page", async () => {
     for (const host of ["<x>", "a b", "x@y"]) {
-      const { answer } = await raw(gw.gateway.apiPort, `GET /api/v1/tokens/ HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      const { answer } = await raw(suite.gw.gateway.apiPort, `GET /api/v1/tokens/ HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
       expect(statusLines(answer)).toEqual(["HTTP/1.1 400"]);
       expect(answer).toContain('"error":"invalid_request"');
       expect(answer).not.toContain(process.cwd());
@@ -76,7 +66,7 @@ describe("Host headers the gateway cannot route on are a 400, and reach no backe
 describe("bodies the API will not read", () => {
   test("an oversized API body is a JSON 413 like every other error, not Bun's empty one", async () => {
     const { answer } = await raw(
-      gw.gateway.apiPort,
+      suite.gw.gateway.apiPort,
       `POST /api/v1/tokens/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${3 * 1024 * 1024}\r\n\r\n{`,
     );
     expect(statusLines(answer)).toEqual(["HTTP/1.1 413"]);
@@ -88,15 +78,15 @@ describe("bodies the API will not read", () => {
 describe("the gateway's own answers say nosniff; a backend's are left alone", () => {
   test("unknown host, bad gateway, the API, the OAuth server", async () => {
     const own = [
-      await gw.get("nothing.example.test"),
-      await gw.get("down.example.test"),
-      await fetch(`http://127.0.0.1:${gw.gateway.apiPort}/api/v1/tokens/`),
-      await fetch(`http://127.0.0.1:${gw.gateway.apiPort}/health`),
-      await gw.get("auth.example.test", "/.well-known/oauth-authorization-server"),
+      await suite.gw.get("nothing.example.test"),
+      await suite.gw.get("down.example.test"),
+      await fetch(`http://127.0.0.1:${suite.gw.gateway.apiPort}/api/v1/tokens/`),
+      await fetch(`http://127.0.0.1:${suite.gw.gateway.apiPort}/health`),
+      await suite.gw.get("auth.example.test", "/.well-known/oauth-authorization-server"),
     ];
     expect(own.map((res) => res.status)).toEqual([404, 502, 401, 200, 200]);
     for (const res of own) expect({ url: res.url, nosniff: res.headers.get("x-content-type-options") }).toEqual({ url: res.url, nosniff: "nosniff" });
-    expect((await gw.get(HOST)).headers.get("x-content-type-options")).toBeNull();
+    expect((await suite.gw.get(HOST)).headers.get("x-content-type-options")).toBeNull();
   });
 });
 
@@ -108,7 +98,7 @@ describe("what Bun.serve's parser does before the gateway sees a request", () =>
       expect({ answer, closed }).toEqual({ answer: "", closed: true });
       expect(backend.requests).toEqual([]);
     }
-    expect((await gw.get(HOST)).status).toBe(200);
+    expect((await suite.gw.get(HOST)).status).toBe(200);
   });
 
   test("an absolute-form target is routed by Host and reaches the backend in origin form", async () => {

@@ -5,27 +5,12 @@
  * framed: nothing named "smuggled" ever reaches it, every request it frames is
  * one the client sent on its own, and the listener keeps serving.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
-import { rawConnection, startRecordingBackend } from "../helpers/raw-http";
-import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { expect, test } from "bun:test";
+import { rawConnection } from "../helpers/raw-http";
+import { useRecordedProxy } from "../helpers/recorded-proxy";
 
 const H = "app.example.test";
-let redis: TestRedis;
-let gw: TestGateway;
-const backend = startRecordingBackend();
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  gw = await startTestGateway(redis, { PROXY_REQUEST_TIMEOUT: "1" });
-  expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: H, target_url: backend.url })).status).toBe(201);
-  for (let i = 0; i < 100 && (await gw.get(H)).status !== 200; i++) await Bun.sleep(20);
-});
-afterAll(async () => {
-  await gw?.stop();
-  backend.stop();
-  await redis?.stop();
-});
+const suite = useRecordedProxy(H, { env: { PROXY_REQUEST_TIMEOUT: "1" } });
 
 const SMUGGLED = `GET /smuggled HTTP/1.1\r\nHost: ${H}\r\n\r\n`;
 /** What the backend may see for each probe: the probe's own first request line, or nothing. */
@@ -48,15 +33,14 @@ const PROBES: Record<string, { bytes: string; allowed: string[] }> = {
 
 for (const [name, probe] of Object.entries(PROBES)) {
   test(`probe: ${name}`, async () => {
-    backend.requests.length = 0;
-    const connection = await rawConnection(gw.gateway.httpPort);
+    suite.backend.requests.length = 0;
+    const connection = await rawConnection(suite.gw.gateway.httpPort);
     const answer = await connection.send(probe.bytes, 300);
     connection.close();
     await Bun.sleep(50);
     expect(answer).not.toContain("smuggled");
-    const framed = backend.requests.map((r) => r.head.slice(0, r.head.indexOf(" HTTP/1.1")));
     // A leftover body the backend framed as a request of its own would show up here.
-    for (const line of framed) expect(probe.allowed).toContain(line);
-    expect((await gw.get(H, "/after")).status).toBe(200);
+    for (const line of suite.requestLines()) expect(probe.allowed).toContain(line);
+    expect((await suite.gw.get(H, "/after")).status).toBe(200);
   });
 }

@@ -4,32 +4,18 @@
  * have forwarded a request with side effects whose client then gets nothing
  * (docs/security.md, "Pipelining").
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
-import { rawConnection, startRecordingBackend, statusLines } from "../helpers/raw-http";
-import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { describe, expect, test } from "bun:test";
+import { GATEWAY_ADMIN } from "../helpers/gateway-in-process";
+import { rawConnection, statusLines } from "../helpers/raw-http";
+import { useRecordedProxy } from "../helpers/recorded-proxy";
 
 const HOST = "app.example.test";
-let redis: TestRedis;
-let gw: TestGateway;
-const backend = startRecordingBackend();
-const requestLines = () => backend.requests.map((r) => r.head.slice(0, r.head.indexOf(" HTTP/1.1")));
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test" });
-  expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: HOST, target_url: backend.url })).status).toBe(201);
-  for (let i = 0; i < 100 && (await gw.get(HOST)).status !== 200; i++) await Bun.sleep(20);
-});
-afterAll(async () => {
-  await gw?.stop();
-  backend.stop();
-  await redis?.stop();
-});
+const suite = useRecordedProxy(HOST, { env: { BASE_DOMAIN: "example.test" } });
+const { backend, requestLines } = suite;
 
 async function oneWrite(bytes: string) {
   backend.requests.length = 0;
-  const connection = await rawConnection(gw.gateway.httpPort);
+  const connection = await rawConnection(suite.gw.gateway.httpPort);
   const answer = await connection.send(bytes, 300);
   connection.close();
   await Bun.sleep(50);
@@ -53,7 +39,7 @@ describe("requests pipelined in one write", () => {
 
   test("the same POST alone, or sent after the previous answer, goes through", async () => {
     backend.requests.length = 0;
-    const connection = await rawConnection(gw.gateway.httpPort);
+    const connection = await rawConnection(suite.gw.gateway.httpPort);
     expect(statusLines(await connection.send(`POST /pay HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 2\r\n\r\n{}`))).toEqual(["HTTP/1.1 200"]);
     expect(statusLines(await connection.send(`GET /status HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`))).toEqual(["HTTP/1.1 200"]);
     connection.close();
@@ -65,10 +51,10 @@ describe("the API port", () => {
   test("a token-creating POST pipelined with a GET is not executed when Bun drops the connection", async () => {
     const token = (name: string) =>
       `POST /api/v1/tokens/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${GATEWAY_ADMIN}\r\nContent-Type: application/json\r\nContent-Length: ${name.length + 11}\r\n\r\n{"name":"${name}"}`;
-    const connection = await rawConnection(gw.gateway.apiPort);
+    const connection = await rawConnection(suite.gw.gateway.apiPort);
     const answer = await connection.send(token("pipelined") + "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 300);
     connection.close();
-    const created = (await gw.api("GET", "/api/v1/tokens/")).json.some((t: { name: string }) => t.name === "pipelined");
+    const created = (await suite.gw.api("GET", "/api/v1/tokens/")).json.some((t: { name: string }) => t.name === "pipelined");
     // Answered (then the token exists), or dropped unexecuted.
     expect(created).toBe(statusLines(answer).length > 0);
   });

@@ -5,33 +5,23 @@
  * request on that pooled connection, and whatever follows is read as a request
  * of its own — one that never passed edge auth.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
-import { rawConnection, startRecordingBackend, statusLines } from "../helpers/raw-http";
-import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { describe, expect, test } from "bun:test";
+import { rawConnection, statusLines } from "../helpers/raw-http";
+import { useRecordedProxy } from "../helpers/recorded-proxy";
 
 const HOST = "app.example.test";
-let redis: TestRedis;
-let gw: TestGateway;
-const backend = startRecordingBackend();
-const received = backend.requests;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test", PROXY_REQUEST_TIMEOUT: "2" });
-  expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: HOST, target_url: backend.url })).status).toBe(201);
-  const auth = { auth_enabled: true, auth_mode: "forward", auth_excluded_paths: ["/public/*"] };
-  expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST}/auth`, auth)).status).toBe(200);
-  for (let i = 0; i < 100 && (await gw.get(HOST, "/private")).status !== 401; i++) await Bun.sleep(20);
+const suite = useRecordedProxy(HOST, {
+  env: { BASE_DOMAIN: "example.test", PROXY_REQUEST_TIMEOUT: "2" },
+  configure: async (gw) => {
+    const auth = { auth_enabled: true, auth_mode: "forward", auth_excluded_paths: ["/public/*"] };
+    expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST}/auth`, auth)).status).toBe(200);
+  },
+  ready: { path: "/private", status: 401 },
 });
-afterAll(async () => {
-  await gw?.stop();
-  backend.stop();
-  await redis?.stop();
-});
+const received = suite.backend.requests;
+const { requestLines } = suite;
 
-const connect = () => rawConnection(gw.gateway.httpPort);
-const requestLines = () => received.map((r) => r.head.slice(0, r.head.indexOf(" HTTP/1.1")));
+const connect = () => rawConnection(suite.gw.gateway.httpPort);
 const SMUGGLED = `GET /private?SMUGGLED HTTP/1.1\r\nHost: ${HOST}\r\nX-Auth-User-Name: admin\r\nX-Forwarded-For: 6.6.6.6\r\nContent-Length: 0\r\n\r\n`;
 const carrier = (smuggled: string) => `POST /public/echo HTTP/1.1\r\nHost: ${HOST}\r\nContent-Type: text/plain\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`;
 
@@ -99,7 +89,7 @@ describe("bodies the gateway forwards carry the length of the bytes it sends", (
   test("small and large uploads arrive whole, with one Content-Length each", async () => {
     for (const size of [10, 200_000]) {
       received.length = 0;
-      const res = await gw.get(HOST, "/public/upload", { method: "PUT", body: "z".repeat(size) });
+      const res = await suite.gw.get(HOST, "/public/upload", { method: "PUT", body: "z".repeat(size) });
       expect(res.status).toBe(200);
       expect(received[0]!.head.toLowerCase().match(/content-length: *\d+/g)).toEqual([`content-length: ${size}`]);
       expect(received[0]!.body.length).toBe(size);
