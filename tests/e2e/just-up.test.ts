@@ -9,17 +9,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBinary, ROOT } from "../helpers/gateway-process";
 import { justBinary } from "../helpers/just-dry-run";
+import { preChosenPort } from "../helpers/ports";
 import { tempDir } from "../helpers/temp";
 
 beforeAll(() => ensureBinary(), 120_000);
-
-/** The recipe polls a fixed API_PORT, so the test picks one (free a moment ago). */
-function pickPort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
 
 function justEnv(dataDir: string): Record<string, string> {
   return {
@@ -29,7 +22,7 @@ function justEnv(dataDir: string): Record<string, string> {
     TERM: "dumb",
     PORTCULLIS_DATA_DIR: dataDir,
     SERVER_HOST: "127.0.0.1",
-    API_PORT: String(pickPort()),
+    API_PORT: String(preChosenPort()),
     HTTP_PORT: "0",
     HTTPS_PORT: "0",
     PROXY_PROTOCOL_PORT: "0",
