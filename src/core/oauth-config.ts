@@ -39,7 +39,10 @@ export interface OAuthSettings {
   readonly sessionTimeoutSeconds: number;
   /** OAUTH_CLIENT_LIFETIME: registered clients expire after this; 0 = never. */
   readonly clientLifetimeSeconds: number;
-  /** OAUTH_ALLOWED_GITHUB_USERS: the default user allowlist; ["*"] admits every user, [] nobody. */
+  /**
+   * The default user allowlist, for proxies that name none: OAUTH_ALLOWED_GITHUB_USERS,
+   * or OAUTH_ADMIN_USERS when that is unset (002 "Per-Proxy User Allowlists"); ["*"] admits every user, [] nobody.
+   */
   readonly allowedUsers: readonly string[];
   readonly mcpProtocolVersion: string;
   /** OAUTH_JWT_ALGORITHM: what new access tokens are signed with; tokens of either algorithm verify against their own key. */
@@ -183,7 +186,7 @@ export function parseOAuthSettings({ read, bool }: OAuthConfigReader, baseDomain
     refreshTokenLifetimeSeconds: integer("OAUTH_REFRESH_TOKEN_LIFETIME", 31_536_000, 300, 63_072_000, "seconds"),
     sessionTimeoutSeconds: integer("OAUTH_SESSION_TIMEOUT", 300, 30, 3600, "seconds"),
     clientLifetimeSeconds: integer("OAUTH_CLIENT_LIFETIME", 7_776_000, 0, 315_360_000, "seconds"),
-    allowedUsers: parseUserList(read("OAUTH_ALLOWED_GITHUB_USERS") ?? ""),
+    allowedUsers: parseUserList(read("OAUTH_ALLOWED_GITHUB_USERS") ?? read("OAUTH_ADMIN_USERS") ?? ""),
     mcpProtocolVersion: read("OAUTH_MCP_PROTOCOL_VERSION") ?? "2025-06-18",
     jwtAlgorithm,
     jwtPrivateKeyPem,

@@ -52,7 +52,7 @@ describe("proxy auth bodies", () => {
       effective_users: [],
       allowed_users_source: "default",
     };
-    expect(renderAuth(view, "table")).toContain("Nobody can get in: a.example.com names no users and OAUTH_ALLOWED_GITHUB_USERS is empty.");
+    expect(renderAuth(view, "table")).toContain("Nobody can get in: a.example.com names no users, and neither OAUTH_ALLOWED_GITHUB_USERS nor OAUTH_ADMIN_USERS names any.");
     expect(renderAuth({ ...view, auth_enabled: false }, "table")).not.toContain("Nobody");
     expect(renderAuth({ ...view, effective_users: ["*"] }, "table")).not.toContain("Nobody");
     expect(JSON.parse(renderAuth(view, "json"))).toEqual(view);

@@ -37,6 +37,13 @@ describe("OAuth settings", () => {
     expect(oauth.allowedUsers).toEqual(["alice", "bob"]);
   });
 
+  test("OAUTH_ADMIN_USERS is the default allowlist while OAUTH_ALLOWED_GITHUB_USERS is unset or empty, never beside it", () => {
+    expect(parseConfig({ OAUTH_ADMIN_USERS: "Root, ops" }).oauth.allowedUsers).toEqual(["root", "ops"]);
+    expect(parseConfig({ OAUTH_ADMIN_USERS: "root", OAUTH_ALLOWED_GITHUB_USERS: " " }).oauth.allowedUsers).toEqual(["root"]);
+    expect(parseConfig({ OAUTH_ADMIN_USERS: "root", OAUTH_ALLOWED_GITHUB_USERS: "alice" }).oauth.allowedUsers).toEqual(["alice"]);
+    expect(parseConfig({ OAUTH_ADMIN_USERS: "*" }).oauth.allowedUsers).toEqual(["*"]);
+  });
+
   test("a PEM key in OAUTH_JWT_PRIVATE_KEY_B64 is decoded", () => {
     const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
     expect(parseConfig({ OAUTH_JWT_PRIVATE_KEY_B64: Buffer.from(pem).toString("base64") }).oauth.jwtPrivateKeyPem).toBe(pem);

@@ -2,7 +2,7 @@
  * /api/v1/proxy/targets/{hostname}/auth — a proxy's edge authentication (002
  * "API Endpoints"): the `auth_*` fields by their schema names. Every answer
  * also says who may actually get in (`effective_users`): the proxy's own list,
- * or OAUTH_ALLOWED_GITHUB_USERS when it has none. The admin sees every proxy;
+ * or OAUTH_ALLOWED_GITHUB_USERS (else OAUTH_ADMIN_USERS) when it has none. The admin sees every proxy;
  * other tokens their own.
  */
 import { Elysia } from "elysia";

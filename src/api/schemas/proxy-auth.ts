@@ -24,7 +24,7 @@ export const ProxyAuthBody = t.Object(
       t.Union([t.String({ maxLength: 253 }), t.Null()], { description: "Hostname of the authorization server; default when enabling: auth.{BASE_DOMAIN}" }),
     ),
     auth_mode: t.Optional(t.Union([t.Literal("forward"), t.Literal("redirect"), t.Literal("passthrough")])),
-    auth_required_users: nullableList(1000, 128, 'Logins allowed in, or ["*"] for everyone; null: OAUTH_ALLOWED_GITHUB_USERS'),
+    auth_required_users: nullableList(1000, 128, 'Logins allowed in, or ["*"] for everyone; null or []: OAUTH_ALLOWED_GITHUB_USERS, else OAUTH_ADMIN_USERS'),
     auth_required_emails: nullableList(1000, 254, "user@domain or *@domain"),
     auth_required_groups: nullableList(100, 128, "Not supported: tokens carry no groups"),
     auth_allowed_scopes: nullableList(20, 128, "Scopes a token must carry"),

@@ -29,7 +29,7 @@ export function identityHeaderPairs(policy: EdgeAuthPolicy, identity: AccessToke
   if (memo !== undefined && memo.policy === policy) return memo.pairs;
   const names = policy.identityHeaderNames;
   const pairs: HeaderPair[] = [[names.userId, identity.sub]];
-  if (identity.login !== undefined) pairs.push([names.userName, identity.login]);
+  if (identity.login !== undefined) pairs.push([names.user, identity.login], [names.userName, identity.login]);
   if (identity.email !== undefined) pairs.push([names.email, identity.email]);
   pairs.push([names.scopes, identity.scope], [names.clientId, identity.client_id]);
   // Claims come from our own signed tokens, but a header value must never carry a line break.

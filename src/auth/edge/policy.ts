@@ -6,8 +6,9 @@
  * Readings of the spec made here:
  * - `auth_allowed_scopes`: the token's scopes must include every one of them
  *   (issue 7: "scopes ⊇ what the route needs"); a route override adds its own.
- * - `auth_required_users`: null or [] falls back to OAUTH_ALLOWED_GITHUB_USERS;
- *   ["*"] admits every user; names compare case-insensitively.
+ * - `auth_required_users`: null or [] falls back to OAUTH_ALLOWED_GITHUB_USERS
+ *   (OAUTH_ADMIN_USERS when that is unset); ["*"] admits every user; names
+ *   compare case-insensitively.
  * - `auth_required_emails`: null or [] means no email check; otherwise the
  *   token's email must equal an entry or match a `*@domain` entry (both
  *   case-insensitive). Users and emails must both pass.
@@ -26,7 +27,7 @@ import { effectiveIssuer } from "../server/metadata";
 export interface EdgeAuthSettings {
   /** The authorization server's default issuer (OAUTH_ISSUER). */
   readonly issuer: string;
-  /** OAUTH_ALLOWED_GITHUB_USERS: the users of proxies that name none. */
+  /** OAUTH_ALLOWED_GITHUB_USERS (else OAUTH_ADMIN_USERS): the users of proxies that name none. */
   readonly allowedUsers: readonly string[];
 }
 
@@ -78,6 +79,8 @@ export interface IdentityHeaderNames {
   /** The prefix in lower case, for case-insensitive stripping. */
   readonly prefixLower: string;
   readonly userId: string;
+  /** `{prefix}User`, the login (002 "Header Forwarding"), beside `{prefix}User-Name` with the same value. */
+  readonly user: string;
   readonly userName: string;
   readonly email: string;
   readonly scopes: string;
@@ -108,6 +111,7 @@ export function identityHeaderNames(prefix: string): IdentityHeaderNames {
   return {
     prefixLower: prefix.toLowerCase(),
     userId: `${prefix}User-Id`,
+    user: `${prefix}User`,
     userName: `${prefix}User-Name`,
     email: `${prefix}Email`,
     scopes: `${prefix}Scopes`,

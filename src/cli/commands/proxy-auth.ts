@@ -3,7 +3,7 @@
  * edge authentication (002 "Authentication Integration", "Per-Proxy User
  * Allowlists") over /api/v1/proxy/targets/{hostname}/auth. Each command sends
  * only the auth_* fields it was given; the API keeps the others. A list given
- * as "" goes as null: the default (for users, OAUTH_ALLOWED_GITHUB_USERS).
+ * as "" goes as null: the default (for users, OAUTH_ALLOWED_GITHUB_USERS, else OAUTH_ADMIN_USERS).
  */
 import { Option, type Command } from "commander";
 import { CliError } from "../cli-error";
@@ -82,7 +82,7 @@ export function renderAuth(view: AuthView, format: OutputFormat): string {
   const table = renderItem(flattenItem(view), format);
   if (format !== "table" || !view.auth_enabled || view.effective_users.length > 0) return table;
   return (
-    `${table}\nNobody can get in: ${view.hostname} names no users and OAUTH_ALLOWED_GITHUB_USERS is empty. ` +
+    `${table}\nNobody can get in: ${view.hostname} names no users, and neither OAUTH_ALLOWED_GITHUB_USERS nor OAUTH_ADMIN_USERS names any. ` +
     `Allow some: portcullis proxy auth-config ${view.hostname} --users alice,bob (or --users '*' for every user who can log in).`
   );
 }
@@ -121,13 +121,13 @@ export function registerProxyAuthCommands(proxy: Command, context: CommandContex
     .command("auth-config")
     .description("Set some of a proxy's auth settings (who may get in, and how); the settings not given keep their values")
     .argument("<hostname>", "proxy hostname")
-    .option("--users <list>", "GitHub logins allowed in, or '*' for everyone (\"\" = OAUTH_ALLOWED_GITHUB_USERS)")
+    .option("--users <list>", "GitHub logins allowed in, or '*' for everyone (\"\" = OAUTH_ALLOWED_GITHUB_USERS, else OAUTH_ADMIN_USERS)")
     .option("--emails <list>", "emails allowed in, user@domain or *@domain (\"\" = any email)")
     .option("--groups <list>", "groups allowed in (refused by the API: tokens carry no groups; \"\" clears)")
     .option("--allowed-scopes <list>", "scopes every token must carry (\"\" = none required)")
     .option("--allowed-audiences <list>", "resource URIs accepted in aud besides the proxy's own (\"\" = only its own)")
     .option("--excluded-paths <list>", "paths that need no token, * matches anything, e.g. /health,/.well-known/* (\"\" = none)")
-    .option("--pass-headers", "send X-Auth-User-Id, -User-Name, -Email, -Scopes, -Client-Id to the backend (default)")
+    .option("--pass-headers", "send X-Auth-User-Id, -User, -User-Name, -Email, -Scopes, -Client-Id to the backend (default)")
     .option("--no-pass-headers", "send no identity headers to the backend")
     .option("--header-prefix <prefix>", "prefix of the identity headers (default X-Auth-)")
     .option("--cookie-name <name>", "session cookie of redirect mode (default unified_auth_token)")

@@ -31,6 +31,7 @@ const IDENTITY: AccessTokenClaims = {
 function spoofed(extra: Record<string, string> = {}): Headers {
   return new Headers({
     "X-Auth-User-Id": "github-666",
+    "X-Auth-User": "root",
     "x-auth-user-name": "root",
     "X-AUTH-EMAIL": "root@example.test",
     "X-Auth-Groups": "admins",
@@ -68,6 +69,7 @@ describe("what the backend receives (the engine's pass with the edge's plan)", (
       "x-request-id": "r-1",
       "x-user-user-id": "github-666",
       "x-auth-user-id": "github-1",
+      "x-auth-user": "alice",
       "x-auth-user-name": "alice",
       "x-auth-email": "alice@example.test",
       "x-auth-scopes": "mcp:read mcp:write",
@@ -97,6 +99,14 @@ describe("what the backend receives (the engine's pass with the edge's plan)", (
       "x-user-scopes": "mcp:read mcp:write",
       "x-user-client-id": "client-1",
     });
+  });
+
+  test("the login goes as {prefix}User and {prefix}User-Name; a spoofed {prefix}User is replaced", () => {
+    const headers = spoofed({ "X-Ident-User": "root" });
+    applyIdentityHeaders(headers, policy({ auth_header_prefix: "X-Ident-" }), IDENTITY, false);
+    expect(headers.get("x-ident-user")).toBe("alice");
+    expect(headers.get("x-ident-user-name")).toBe("alice");
+    expect(headers.get("x-auth-user")).toBeNull();
   });
 
   test("the bearer token and the auth cookie are removed unless the proxy forwards them", () => {
@@ -162,6 +172,7 @@ describe("identityHeaderPairs (for a forwarder writing the head itself)", () => 
     const pairs = identityHeaderPairs(p, IDENTITY);
     expect(pairs).toEqual([
       ["X-Auth-User-Id", "github-1"],
+      ["X-Auth-User", "alice"],
       ["X-Auth-User-Name", "alice"],
       ["X-Auth-Email", "alice@example.test"],
       ["X-Auth-Scopes", "mcp:read mcp:write"],

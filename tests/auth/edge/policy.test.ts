@@ -52,6 +52,7 @@ describe("compileEdgeAuthPolicy", () => {
     expect(policy.identityHeaderNames).toEqual({
       prefixLower: "x-auth-",
       userId: "X-Auth-User-Id",
+      user: "X-Auth-User",
       userName: "X-Auth-User-Name",
       email: "X-Auth-Email",
       scopes: "X-Auth-Scopes",
