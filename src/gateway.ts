@@ -11,6 +11,8 @@ import { ensureAdminToken } from "./api/admin-token-bootstrap";
 import { apiFetch, createApiApp } from "./api/app";
 import { createAuthorizationServer } from "./auth/authorization-server";
 import { createEdgeSignIn } from "./auth/edge/edge-sign-in";
+import { LiveScopeCatalog } from "./auth/scopes/scope-catalog";
+import { MAX_SUPPORTED_SCOPES } from "./auth/scopes/scope-syntax";
 import { loadSecretsKey } from "./core/secret-box";
 import { CertificateManager } from "./certificates/certificate-manager";
 import { LiveCertificates } from "./certificates/live-certificates";
@@ -81,6 +83,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     // Strict resource validation: a resource must be on a host this gateway serves.
     servesHost: (host) => authHostnames.includes(host) || live.table.lookup(host) !== undefined,
     liveProxy: (host) => live.table.lookup(host)?.record ?? null,
+    scopes: new LiveScopeCatalog(
+      () => live.table,
+      (dropped) => log.warn({ dropped, limit: MAX_SUPPORTED_SCOPES }, "more scopes are configured than the authorization server offers; the rest are refused"),
+    ),
     log,
   });
   const { signingKeys, revoked, tokenVerifier } = authorizationServer.context;

@@ -6,7 +6,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "../core/logger";
-import { MCP_SCOPES, type OAuthSettings } from "../core/oauth-config";
+import type { OAuthSettings } from "../core/oauth-config";
 import { SecretBox } from "../core/secret-box";
 import type { ProxyRecord, ProxyRepository } from "../storage/proxy-repository";
 import { EdgeTokenVerifier } from "./edge/edge-tokens";
@@ -35,6 +35,8 @@ export interface AuthorizationServerDeps {
   readonly servesHost: (host: string) => boolean;
   /** The proxy serving a host, from this node's in-memory host table. */
   readonly liveProxy: (host: string) => ProxyRecord | null;
+  /** The scopes the server offers, and those each host uses, from this node's live configuration (LiveScopeCatalog). */
+  readonly scopes: { all(): readonly string[]; forHost(host: string): readonly string[] };
   readonly log: Logger;
 }
 
@@ -60,13 +62,16 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Author
   const context: OAuthServerContext = {
     settings,
     redis,
-    supportedScopes: MCP_SCOPES,
+    get supportedScopes() {
+      return deps.scopes.all();
+    },
+    scopesForHost: (host) => deps.scopes.forHost(host),
     clients,
     clientResolver: withEdgeClient(
       new ClientResolverWithDocuments(clients, {
         enabled: settings.clientMetadataDocuments,
         allowPrivateAddresses: settings.clientMetadataAllowPrivate,
-        supportedScopes: MCP_SCOPES,
+        supportedScopes: () => deps.scopes.all(),
       }),
     ),
     signingKeys,

@@ -37,7 +37,7 @@ const raw = { parse: "none" as const };
 export function createOAuthApp(context: OAuthServerContext) {
   const metadata = async (request: Request) => {
     const proxy = await proxyForHost(context, requestHost(request));
-    const document = authorizationServerMetadata(context.settings.issuer, proxy, { clientIdMetadataDocuments: context.clientIdMetadataDocuments });
+    const document = authorizationServerMetadata(context.settings.issuer, proxy, { clientIdMetadataDocuments: context.clientIdMetadataDocuments, scopes: context.supportedScopes });
     return Response.json(document, { headers: { "cache-control": "public, max-age=300" } });
   };
   // Clients that try OpenID discovery first get the same document with the two fields
@@ -81,7 +81,7 @@ export function createOAuthApp(context: OAuthServerContext) {
         clients: context.clients,
         redis: context.redis,
         issuer: context.settings.issuer,
-        supportedScopes: context.supportedScopes,
+        supportedScopes: () => context.supportedScopes,
         rateLimitPerMinute: context.settings.registrationRateLimitPerMinute,
       }),
     );

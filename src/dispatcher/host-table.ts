@@ -63,6 +63,11 @@ export class HostTable {
     const dot = host.indexOf(".");
     return dot > 0 ? this.exact.get("*" + host.slice(dot)) : undefined;
   }
+
+  /** Every host, for what is derived from the whole configuration (the scopes the authorization server offers). */
+  entries(): IterableIterator<HostEntry> {
+    return this.exact.values();
+  }
 }
 
 export function buildHostTable(source: HostTableSource): HostTable {

@@ -113,6 +113,14 @@ describe("auth settings", () => {
     expect(await stored()).toMatchObject({ target_url: "http://127.0.0.1:3000/", enabled: true });
   });
 
+  test("an operator's own scopes are required as given", async () => {
+    await createProxy();
+    const res = await suite.api.call("POST", PATH, { body: { auth_allowed_scopes: ["files:read", "admin", "files:read"] } });
+    expect(res.status).toBe(200);
+    expect(res.json.auth_allowed_scopes).toEqual(["files:read", "admin"]);
+    expect(await stored()).toMatchObject({ auth_allowed_scopes: ["files:read", "admin"] });
+  });
+
   test('["*"] admits every user', async () => {
     await createProxy();
     const res = await suite.api.call("POST", PATH, { body: { auth_required_users: ["*"] } });
@@ -170,7 +178,11 @@ describe("bad auth values get a 422 naming the field and write nothing", () => {
     ["emails: a wildcard domain", { auth_required_emails: ["alice@*.example.com"] }, /^auth_required_emails: /],
     ["emails: a partial wildcard", { auth_required_emails: ["a*@example.com"] }, /^auth_required_emails: /],
     ["groups", { auth_required_groups: ["admins"] }, /^auth_required_groups: not supported/],
-    ["scopes: unsupported", { auth_allowed_scopes: ["mcp:read", "admin"] }, /^auth_allowed_scopes: unsupported scope "admin"/],
+    ["scopes: a space inside", { auth_allowed_scopes: ["mcp:read", "files read"] }, /^auth_allowed_scopes: scope "files read" contains a character a scope cannot/],
+    ["scopes: a control character", { auth_allowed_scopes: ["files\u0000read"] }, /^auth_allowed_scopes: scope .* contains a character a scope cannot/],
+    ["scopes: non-ASCII", { auth_allowed_scopes: ["fichiers:lire\u00e9"] }, /^auth_allowed_scopes: scope .* contains a character a scope cannot/],
+    ["scopes: 129 characters", { auth_allowed_scopes: ["s".repeat(129)] }, /^auth_allowed_scopes/],
+    ["scopes: 51 of them", { auth_allowed_scopes: Array.from({ length: 51 }, (_, i) => `s${i}`) }, /^auth_allowed_scopes/],
     ["audiences: http", { auth_allowed_audiences: ["http://api.example.com"] }, /^auth_allowed_audiences: .*https/],
     ["audiences: a query", { auth_allowed_audiences: ["https://api.example.com/?a=1"] }, /^auth_allowed_audiences: .*query/],
     ["audiences: not a URL", { auth_allowed_audiences: ["api.example.com"] }, /^auth_allowed_audiences: /],
@@ -260,6 +272,9 @@ describe("route auth override", () => {
     const stored = JSON.parse((await suite.redis.client.get(keys.route("public-health")))!);
     expect(stored).toMatchObject({ override_proxy_auth: true, auth_config: { auth_type: "oauth", required_scopes: ["mcp:admin"] } });
 
+    const own = await suite.api.call("PUT", "/api/v1/routes/public-health", { body: { auth_config: { auth_type: "oauth", required_scopes: ["health:read"] } } });
+    expect([own.status, own.json.auth_config]).toEqual([200, { auth_type: "oauth", required_scopes: ["health:read"] }]);
+
     const off = await suite.api.call("PUT", "/api/v1/routes/public-health", { body: { override_proxy_auth: false, auth_config: null } });
     expect(off.json).toMatchObject({ override_proxy_auth: false, auth_config: null });
   });
@@ -269,7 +284,7 @@ describe("route auth override", () => {
     ["an unknown auth_type", { override_proxy_auth: true, auth_config: { auth_type: "bearer" } }, /auth_config/],
     ["an unknown key in auth_config", { auth_config: { auth_type: "none", users: ["a"] } }, /auth_config/],
     ["scopes on a public route", { auth_config: { auth_type: "none", required_scopes: ["mcp:read"] } }, /^auth_config.required_scopes: .*public/],
-    ["an unsupported scope", { auth_config: { auth_type: "oauth", required_scopes: ["root"] } }, /^auth_config.required_scopes: unsupported scope "root"/],
+    ["a malformed scope", { auth_config: { auth_type: "oauth", required_scopes: ['say "root"'] } }, /^auth_config.required_scopes: scope .* contains a character a scope cannot/],
     ["a string for the boolean", { override_proxy_auth: "yes", auth_config: { auth_type: "none" } }, /override_proxy_auth/],
   ];
   for (const [name, body, detail] of bad) {

@@ -16,6 +16,7 @@ const createProxy = (hostname = "app.example.com", token?: string) =>
 const defaultMetadata = () =>
   authorizationServerMetadata(suite.api.authorizationServer.context.settings.issuer, null, {
     clientIdMetadataDocuments: suite.api.authorizationServer.context.settings.clientMetadataDocuments,
+    scopes: suite.api.authorizationServer.context.supportedScopes,
   });
 
 const DEFAULT_FIELDS = {
@@ -43,7 +44,7 @@ describe("oauth-server settings", () => {
     const res = await suite.api.call("POST", PATH, {
       body: {
         oauth_server_issuer: "https://App.Example.com/oauth/",
-        oauth_server_scopes: ["mcp:read", "mcp:read"],
+        oauth_server_scopes: ["mcp:read", "tenant:files", "mcp:read"],
         oauth_server_grant_types: ["authorization_code"],
         oauth_server_token_auth_methods: ["none"],
         oauth_server_claims: ["sub", "email", "login"],
@@ -56,7 +57,7 @@ describe("oauth-server settings", () => {
     expect(res.json).toMatchObject({
       hostname: "app.example.com",
       oauth_server_issuer: "https://app.example.com/oauth",
-      oauth_server_scopes: ["mcp:read"],
+      oauth_server_scopes: ["mcp:read", "tenant:files"],
       oauth_server_pkce_required: true,
       oauth_server_override_defaults: true,
     });
@@ -66,7 +67,7 @@ describe("oauth-server settings", () => {
       authorization_endpoint: "https://app.example.com/oauth/authorize",
       token_endpoint: "https://app.example.com/oauth/token",
       jwks_uri: "https://app.example.com/oauth/jwks",
-      scopes_supported: ["mcp:read"],
+      scopes_supported: ["mcp:read", "tenant:files"],
       grant_types_supported: ["authorization_code"],
       token_endpoint_auth_methods_supported: ["none"],
       claims_supported: ["sub", "email", "login"],
@@ -149,7 +150,8 @@ describe("bad oauth-server values get a 422 naming the problem and write nothing
     ["issuer with a fragment", { oauth_server_issuer: "https://app.example.com/#x" }, /query or fragment/],
     ["issuer with credentials", { oauth_server_issuer: "https://u:p@app.example.com" }, /credentials/],
     ["issuer not a URL", { oauth_server_issuer: "app.example.com" }, /not a URL/],
-    ["unsupported scope", { oauth_server_scopes: ["mcp:read", "openid"] }, /oauth_server_scopes: unsupported value "openid"/],
+    ["a scope with a backslash", { oauth_server_scopes: ["mcp:read", "a\\b"] }, /oauth_server_scopes: scope "a\\\\b" contains a character a scope cannot/],
+    ["a scope too long", { oauth_server_scopes: ["x".repeat(129)] }, /oauth_server_scopes/],
     ["unsupported grant type", { oauth_server_grant_types: ["authorization_code", "client_credentials"] }, /oauth_server_grant_types.*client_credentials/],
     ["grant types without the code flow", { oauth_server_grant_types: ["refresh_token"] }, /must include "authorization_code"/],
     ["implicit response type", { oauth_server_response_types: ["token"] }, /oauth_server_response_types.*"token"/],

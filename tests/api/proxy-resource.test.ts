@@ -113,6 +113,16 @@ describe("resource settings", () => {
     expect((await suite.api.call("GET", PATH)).json).toEqual(res.json);
   });
 
+  test("an operator's own scopes: any RFC 6749 scope token, up to 50, is stored and advertised", async () => {
+    await createProxy();
+    const scopes = ["files:read", "files:write", "https://api.example.com/scope/x", "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~", ...Array.from({ length: 46 }, (_, i) => `tool.${i}`)];
+    const res = await suite.api.call("POST", PATH, { body: { resource_endpoint: "/mcp", resource_scopes: scopes } });
+    expect(res.status).toBe(200);
+    expect(res.json.resource_scopes).toEqual(scopes);
+    expect(res.json.metadata_preview.scopes_supported).toEqual(scopes);
+    expect(await stored()).toMatchObject({ resource_scopes: scopes });
+  });
+
   test("the endpoint / is the host itself", async () => {
     await createProxy();
     const res = await suite.api.call("POST", PATH, { body: { resource_endpoint: "/" } });
@@ -212,7 +222,8 @@ describe("bad resource values get a 422 naming the field and write nothing", () 
     ["endpoint with ..", { resource_endpoint: "/a/../mcp" }, /^resource_endpoint: .*segments/],
     ["endpoint with a space", { resource_endpoint: "/m cp" }, /^resource_endpoint: /],
     ["endpoint with //", { resource_endpoint: "//evil.example.com/mcp" }, /^resource_endpoint: /],
-    ["an unsupported scope", { resource_scopes: ["files:read"] }, /^resource_scopes: unsupported scope "files:read"/],
+    ["a scope with a space", { resource_scopes: ["files read"] }, /^resource_scopes: scope "files read" contains a character a scope cannot/],
+    ["an empty scope", { resource_scopes: [""] }, /^resource_scopes: scope "" is empty/],
     ["a bad version", { resource_versions: ["2025 06 18"] }, /^resource_versions: /],
     ["bearer method query", { resource_bearer_methods: ["header", "query"] }, /^resource_bearer_methods: "query" is refused: tokens in the query string are not honoured/],
     ["bearer method body", { resource_bearer_methods: ["body"] }, /^resource_bearer_methods: "body" is refused/],

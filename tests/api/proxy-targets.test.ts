@@ -112,7 +112,7 @@ describe("bad proxy input gets a 4xx JSON error and writes nothing", () => {
     ["API hostname", "POST", "/api/v1/proxy/targets/", { ...base, hostname: "localhost" }, 409, /reserved for the API/],
     ["auth hostname", "POST", "/api/v1/proxy/targets/", { ...base, hostname: "auth.localhost" }, 409, /authorization server/],
     ["http issuer on update", "PUT", "/api/v1/proxy/targets/taken.example.com", { oauth_server_issuer: "http://auth.example.com" }, 422, /oauth_server_issuer/],
-    ["unsupported scope on create", "POST", "/api/v1/proxy/targets/", { ...base, oauth_server_scopes: ["root"] }, 422, /oauth_server_scopes/],
+    ["malformed scope on create", "POST", "/api/v1/proxy/targets/", { ...base, oauth_server_scopes: ["root access"] }, 422, /oauth_server_scopes/],
     ["hostname change on update", "PUT", "/api/v1/proxy/targets/taken.example.com", { hostname: "other.example.com" }, 422, /cannot change/],
     ["bad target on update", "PUT", "/api/v1/proxy/targets/taken.example.com", { target_url: "file:///etc/passwd" }, 422, /only http/],
     ["bad route_mode", "PUT", "/api/v1/proxy/targets/taken.example.com/routes", { route_mode: "some" }, 422, /route_mode/],

@@ -28,14 +28,14 @@ const mint = async (aud: string[], lifetimeSeconds = 300) => {
 describe("registry", () => {
   test("register, list (with or without slash), show, update, delete", async () => {
     const created = await suite.api.call("POST", "/api/v1/resources/", {
-      body: { uri: "HTTPS://MCP.Example.com:443/mcp/", name: "Example MCP", scopes: ["mcp:read", "mcp:write", "mcp:read"], description: "tools" },
+      body: { uri: "HTTPS://MCP.Example.com:443/mcp/", name: "Example MCP", scopes: ["mcp:read", "files:write", "mcp:read"], description: "tools" },
     });
     expect(created.status).toBe(201);
     expect(created.json).toMatchObject({
       uri: URI,
       name: "Example MCP",
       proxy_target: null,
-      scopes: ["mcp:read", "mcp:write"],
+      scopes: ["mcp:read", "files:write"],
       metadata_url: "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
       description: "tools",
       created_by: "admin",
@@ -104,7 +104,8 @@ describe("registry", () => {
     ["a uri with a query", { uri: "https://mcp.example.com/?a=1" }, /^uri: .*query/],
     ["a uri with a fragment", { uri: "https://mcp.example.com/#a" }, /^uri: .*fragment/],
     ["not a uri", { uri: "mcp.example.com" }, /^uri: /],
-    ["an unsupported scope", { uri: URI, scopes: ["files:read"] }, /^scopes: unsupported scope "files:read"/],
+    ["a scope with a space", { uri: URI, scopes: ["files read"] }, /^scopes: scope "files read" contains a character a scope cannot/],
+    ["a scope with a quote", { uri: URI, scopes: ['files"read'] }, /^scopes: scope .* contains a character/],
     ["a metadata URL over http", { uri: URI, metadata_url: "http://mcp.example.com/x" }, /^metadata_url: .*https/],
     ["a metadata URL that is none", { uri: URI, metadata_url: "nope" }, /^metadata_url: /],
     ["a bad proxy_target", { uri: URI, proxy_target: "http://x" }, /^proxy_target: /],

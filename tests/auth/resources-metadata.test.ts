@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { OAuthError } from "../../src/auth/oauth-error";
 import { canonicalResource, checkRequestedResources, narrowResources, narrowScope, type ResourcePolicy } from "../../src/auth/resources";
+import { MCP_SCOPES } from "../../src/core/oauth-config";
 import { authorizationServerMetadata, effectiveIssuer, type OAuthServerOverrides } from "../../src/auth/server/metadata";
 
 const code = (fn: () => unknown) => {
@@ -71,9 +72,9 @@ describe("authorization server metadata", () => {
   };
   test("a proxy's settings apply only with override_defaults, and only within what the server supports", () => {
     const custom = { ...none, oauth_server_issuer: "https://login.tenant.example/", oauth_server_scopes: ["read"], oauth_server_token_auth_methods: ["none", "private_key_jwt"] };
-    const ignored = authorizationServerMetadata("https://auth.example.com", custom, { clientIdMetadataDocuments: true });
+    const ignored = authorizationServerMetadata("https://auth.example.com", custom, { clientIdMetadataDocuments: true, scopes: MCP_SCOPES });
     expect(ignored.issuer).toBe("https://auth.example.com");
-    const applied = authorizationServerMetadata("https://auth.example.com", { ...custom, oauth_server_override_defaults: true }, { clientIdMetadataDocuments: true });
+    const applied = authorizationServerMetadata("https://auth.example.com", { ...custom, oauth_server_override_defaults: true }, { clientIdMetadataDocuments: true, scopes: MCP_SCOPES });
     expect(applied.issuer).toBe("https://login.tenant.example");
     expect(applied.token_endpoint).toBe("https://login.tenant.example/token");
     expect(applied.scopes_supported).toEqual(["read"]);
@@ -82,7 +83,7 @@ describe("authorization server metadata", () => {
     expect(effectiveIssuer("https://auth.example.com", null)).toBe("https://auth.example.com");
   });
   test("custom metadata adds fields but cannot replace the server's", () => {
-    const doc = authorizationServerMetadata("https://auth.example.com", { ...none, oauth_server_custom_metadata: { service_documentation: "https://docs.example.com", issuer: "https://evil.example" } }, { clientIdMetadataDocuments: false });
+    const doc = authorizationServerMetadata("https://auth.example.com", { ...none, oauth_server_custom_metadata: { service_documentation: "https://docs.example.com", issuer: "https://evil.example" } }, { clientIdMetadataDocuments: false, scopes: MCP_SCOPES });
     expect(doc.service_documentation).toBe("https://docs.example.com");
     expect(doc.issuer).toBe("https://auth.example.com");
     expect(doc.client_id_metadata_document_supported).toBe(false);

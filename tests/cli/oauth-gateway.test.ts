@@ -272,7 +272,7 @@ describe("oauth test-tokens and sessions", () => {
     expect(await failing("oauth", "test-tokens", "https://elsewhere.invalid")).toContain(
       'POST /api/v1/oauth/test-tokens: 422 invalid_request: resource "https://elsewhere.invalid" is not served by this authorization server',
     );
-    expect(await failing("oauth", "test-tokens", `https://${MCP_HOST}`, "--scope", "root")).toContain('unsupported scope "root"');
+    expect(await failing("oauth", "test-tokens", `https://${MCP_HOST}`, "--scope", 'say"root"')).toContain("contains a character a scope cannot");
   });
 
   test("sessions-list shows the test token's session; session-show its token; session-revoke ends it", async () => {
@@ -422,7 +422,7 @@ describe("proxy oauth-server", () => {
   test("refusals: nothing to set and bad JSON stop here; the API's 422 and 404 come through", async () => {
     expect(await failing("proxy", "oauth-server-set", APP_HOST)).toContain("nothing to set");
     expect(await failing("proxy", "oauth-server-set", APP_HOST, "--custom-metadata", "{nope")).toContain("--custom-metadata: not valid JSON");
-    expect(await failing("proxy", "oauth-server-set", APP_HOST, "--scopes", "mcp:read,root")).toContain('422 invalid_request: oauth_server_scopes: unsupported value "root"');
+    expect(await failing("proxy", "oauth-server-set", APP_HOST, "--scopes", "mcp:read,root\\")).toContain('422 invalid_request: oauth_server_scopes: scope "root\\\\" contains a character a scope cannot');
     expect(await failing("proxy", "oauth-server-set", APP_HOST, "--issuer", "http://plain.example.test")).toContain("the issuer must be an https URL");
     expect(await failing("proxy", "oauth-server-show", "ghost.example.test")).toContain('404 not_found: proxy "ghost.example.test" not found');
   });

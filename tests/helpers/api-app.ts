@@ -11,6 +11,7 @@ import { GitHubApps } from "../../src/auth/upstream/github-apps";
 import { ensureAdminToken } from "../../src/api/admin-token-bootstrap";
 import { CertificateManager } from "../../src/certificates/certificate-manager";
 import { parseConfig } from "../../src/core/config";
+import { MCP_SCOPES } from "../../src/core/oauth-config";
 import { SecretBox } from "../../src/core/secret-box";
 import { createStores } from "../../src/storage/stores";
 import { startTestRedis, type TestRedis } from "./redis-server";
@@ -41,7 +42,7 @@ export async function apiHarness(redis: TestRedis, env: Record<string, string> =
   const secretsKey = new Uint8Array(randomBytes(32));
   const secretBox = new SecretBox(secretsKey);
   // The OAuth admin API works on a real authorization server; every resource counts as served here.
-  const authorizationServer = createAuthorizationServer({ redis: redis.client, settings: config.oauth, proxies: stores.proxies, secretsKey, servesHost: () => true, liveProxy: () => null, log });
+  const authorizationServer = createAuthorizationServer({ redis: redis.client, settings: config.oauth, proxies: stores.proxies, secretsKey, servesHost: () => true, liveProxy: () => null, scopes: { all: () => MCP_SCOPES, forHost: () => [] }, log });
   await authorizationServer.start();
   const githubApps = new GitHubApps(stores.proxies, secretBox, config.oauth.github);
   const app = createApiApp({ ...stores, certificateManager, githubApps, oauth: authorizationServer.context, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"] });

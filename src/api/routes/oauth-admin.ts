@@ -13,6 +13,7 @@ import { Elysia, t } from "elysia";
 import { clientInformation } from "../../auth/clients/client-information";
 import { parseClientMetadata } from "../../auth/clients/registration";
 import { OAuthError } from "../../auth/oauth-error";
+import { registrationScopeOptions } from "../../auth/scopes/scope-syntax";
 import { checkRequestedResources } from "../../auth/resources";
 import { effectiveIssuer } from "../../auth/server/metadata";
 import { signAccessToken } from "../../auth/tokens/access-token";
@@ -84,7 +85,7 @@ export function oauthAdminRoutes(deps: OAuthApiDependencies) {
       .post(
         "/clients",
         async ({ body, set }) => {
-          const parsed = parseClientMetadata(body, { supportedScopes: oauth.supportedScopes });
+          const parsed = parseClientMetadata(body, registrationScopeOptions(oauth.supportedScopes));
           if (!parsed.ok) throw invalid(parsed.error.description);
           const { record, clientSecret, registrationAccessToken } = await oauth.clients.register(parsed.metadata, { ip: null });
           set.status = 201;

@@ -51,7 +51,7 @@ export function proxyAuthRoutes(deps: ProxyAuthDependencies) {
       params: HostnameParams,
       detail: { summary: "A proxy's authentication settings, and the users they let in" },
     })
-    .post("/:hostname/auth", async ({ body, caller, params }) => change(caller, params.hostname, checkAuthSettings(body, oauth.supportedScopes)), {
+    .post("/:hostname/auth", async ({ body, caller, params }) => change(caller, params.hostname, checkAuthSettings(body)), {
       params: HostnameParams,
       body: ProxyAuthBody,
       detail: {

@@ -26,7 +26,7 @@ export function proxyOAuthServerRoutes(deps: { tokens: TokenRepository; proxies:
     return {
       hostname: proxy.hostname,
       ...fields,
-      metadata_preview: authorizationServerMetadata(oauth.settings.issuer, proxy, { clientIdMetadataDocuments: oauth.settings.clientMetadataDocuments }),
+      metadata_preview: authorizationServerMetadata(oauth.settings.issuer, proxy, { clientIdMetadataDocuments: oauth.settings.clientMetadataDocuments, scopes: oauth.supportedScopes }),
     };
   };
 

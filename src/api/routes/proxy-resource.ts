@@ -61,7 +61,7 @@ export function proxyResourceRoutes(deps: ProxyResourceDependencies) {
         params: HostnameParams,
         detail: { summary: `A proxy's protected resource metadata settings, its resource URI and metadata URLs${alias}` },
       })
-      .post(`/:hostname/${segment}`, async ({ body, caller, params }) => change(caller, params.hostname, checkResourceSettings(body, oauth.supportedScopes)), {
+      .post(`/:hostname/${segment}`, async ({ body, caller, params }) => change(caller, params.hostname, checkResourceSettings(body)), {
         params: HostnameParams,
         body: ProxyResourceBody,
         detail: { summary: `Set some of a proxy's resource_* fields (RFC 9728 metadata; the others keep their values)${alias}` },

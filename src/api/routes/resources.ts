@@ -137,7 +137,7 @@ export function resourceRoutes(deps: ResourceApiDependencies) {
       async ({ body, caller, set }) => {
         const { uri: rawUri, ...rest } = body;
         const uri = checkResourceUri("uri", rawUri);
-        const fields = checkRegistryFields(rest, oauth.supportedScopes);
+        const fields = checkRegistryFields(rest);
         await checkAllowed(caller, uri, fields);
         const now = new Date().toISOString();
         const record: ResourceRecord = {
@@ -171,7 +171,7 @@ export function resourceRoutes(deps: ResourceApiDependencies) {
         const current = await visibleResource(caller, params.uri);
         const { uri: rawUri, ...rest } = body;
         if (rawUri !== undefined && checkResourceUri("uri", rawUri) !== current.uri) throw invalid("uri: a resource's uri cannot change; register a new one instead");
-        const fields = checkRegistryFields(rest, oauth.supportedScopes);
+        const fields = checkRegistryFields(rest);
         await checkAllowed(caller, current.uri, fields);
         const updated = await resources.update(current.uri, (stored) => ({ ...stored, ...fields }));
         if (!updated) throw notFound(`resource ${JSON.stringify(params.uri.slice(0, 200))}`);

@@ -6,7 +6,8 @@
  */
 import { t, type Static } from "elysia";
 import { invalid } from "../../core/errors";
-import { MCP_SCOPES } from "../../core/oauth-config";
+import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_LIST, SCOPE_TOKENS, scopeTokenProblem } from "../../auth/scopes/scope-syntax";
+import { checkScopes } from "./proxy-auth";
 import { authorizationServerMetadata, GRANT_TYPES, TOKEN_AUTH_METHODS, type OAuthServerOverrides } from "../../auth/server/metadata";
 
 const nullableText = (maxLength: number) => t.Optional(t.Union([t.String({ maxLength }), t.Null()]));
@@ -44,7 +45,7 @@ export const TestTokenBody = t.Object(
     resource: t.Union([t.String({ maxLength: 2000 }), t.Array(t.String({ maxLength: 2000 }), { minItems: 1, maxItems: 100 })], {
       description: "The MCP server URL(s) the token is for; each becomes an aud entry",
     }),
-    scope: t.Optional(t.String({ maxLength: 1000, description: `Space-separated MCP scopes; default "${DEFAULT_TEST_TOKEN_SCOPE}"` })),
+    scope: t.Optional(t.String({ maxLength: 1000, description: `Space-separated scopes (RFC 6749 scope tokens); default "${DEFAULT_TEST_TOKEN_SCOPE}"` })),
     username: t.Optional(t.String({ maxLength: 64, description: "The token's login; sub is admin-<username>. Default: the API token's name" })),
     lifetime_seconds: t.Optional(
       t.Integer({
@@ -66,14 +67,19 @@ export function checkTestTokenUsername(raw: string): string {
   return username;
 }
 
-/** Space-separated MCP scopes, deduplicated; an empty scope is refused (a token for nothing tests nothing). */
+/**
+ * Space-separated scope tokens, deduplicated; an empty scope is refused (a
+ * token for nothing tests nothing). Any well-formed scope may be minted: the
+ * admin tests proxies whose scopes are their own (files:read).
+ */
 export function checkTestTokenScope(raw: string | undefined): string {
   if (raw === undefined) return DEFAULT_TEST_TOKEN_SCOPE;
   const scopes = [...new Set(raw.split(" ").filter(Boolean))];
   if (scopes.length === 0) throw invalid("scope: name at least one scope");
-  const unsupported = scopes.filter((s) => !(MCP_SCOPES as readonly string[]).includes(s));
-  if (unsupported.length > 0) {
-    throw invalid(`scope: unsupported scope ${unsupported.map((s) => JSON.stringify(s.slice(0, 64))).join(", ")} (supported: ${MCP_SCOPES.join(" ")})`);
+  if (scopes.length > MAX_SCOPES_PER_LIST) throw invalid(`scope: at most ${MAX_SCOPES_PER_LIST} scopes`);
+  for (const scope of scopes) {
+    const problem = scopeTokenProblem(scope);
+    if (problem) throw invalid(`scope: ${JSON.stringify(scope.slice(0, 64))} ${problem}`);
   }
   return scopes.join(" ");
 }
@@ -82,7 +88,7 @@ export function checkTestTokenScope(raw: string | undefined): string {
 export const OAuthServerBody = t.Object(
   {
     oauth_server_issuer: t.Optional(t.Union([t.String({ maxLength: 2000 }), t.Null()], { description: "https URL without query or fragment" })),
-    oauth_server_scopes: nullableList(50),
+    oauth_server_scopes: t.Optional(t.Union([t.Array(t.String({ maxLength: MAX_SCOPE_LENGTH }), { maxItems: MAX_SCOPES_PER_LIST }), t.Null()], { description: `scopes_supported on this proxy's host: ${SCOPE_TOKENS}` })),
     oauth_server_grant_types: nullableList(10),
     oauth_server_response_types: nullableList(10),
     oauth_server_token_auth_methods: nullableList(10),
@@ -121,7 +127,7 @@ const MAX_CUSTOM_METADATA_BYTES = 16_384;
  * would silently lose (metadata.ts), so it is refused instead.
  */
 const SERVER_METADATA_FIELDS = new Set([
-  ...Object.keys(authorizationServerMetadata("https://example.invalid", null, { clientIdMetadataDocuments: true })),
+  ...Object.keys(authorizationServerMetadata("https://example.invalid", null, { clientIdMetadataDocuments: true, scopes: [] })),
   "claims_supported",
 ]);
 
@@ -129,8 +135,9 @@ const SERVER_METADATA_FIELDS = new Set([
 export function checkOAuthServerSettings(body: OAuthServerSettings): Partial<OAuthServerFields> {
   const checked: Partial<OAuthServerFields> = {};
   if (body.oauth_server_issuer !== undefined) checked.oauth_server_issuer = body.oauth_server_issuer === null ? null : checkIssuer(body.oauth_server_issuer);
+  // The proxy's own scopes: each one configured here is one the server offers (scope-catalog.ts).
+  if (body.oauth_server_scopes !== undefined) checked.oauth_server_scopes = checkScopes("oauth_server_scopes", body.oauth_server_scopes);
   const lists = [
-    ["oauth_server_scopes", MCP_SCOPES],
     ["oauth_server_grant_types", GRANT_TYPES],
     ["oauth_server_response_types", RESPONSE_TYPES],
     ["oauth_server_token_auth_methods", TOKEN_AUTH_METHODS],

@@ -10,7 +10,7 @@ import { t, type Static } from "elysia";
 import { canonicalResource } from "../../auth/resources";
 import { OAuthError } from "../../auth/oauth-error";
 import { invalid } from "../../core/errors";
-import { MCP_SCOPES } from "../../core/oauth-config";
+import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_LIST, SCOPE_TOKENS, scopeTokenProblem } from "../../auth/scopes/scope-syntax";
 import type { ProxyRecord } from "../../storage/proxy-repository";
 import { checkHostnamePattern } from "./hostname";
 
@@ -27,7 +27,7 @@ export const ProxyAuthBody = t.Object(
     auth_required_users: nullableList(1000, 128, 'Logins allowed in, or ["*"] for everyone; null or []: OAUTH_ALLOWED_GITHUB_USERS, else OAUTH_ADMIN_USERS'),
     auth_required_emails: nullableList(1000, 254, "user@domain or *@domain"),
     auth_required_groups: nullableList(100, 128, "Not supported: tokens carry no groups"),
-    auth_allowed_scopes: nullableList(20, 128, "Scopes a token must carry"),
+    auth_allowed_scopes: nullableList(MAX_SCOPES_PER_LIST, MAX_SCOPE_LENGTH, `Scopes a token must carry: ${SCOPE_TOKENS}`),
     auth_allowed_audiences: nullableList(20, 2000, "Resource URIs accepted in aud besides the proxy's own"),
     auth_pass_headers: t.Optional(t.Boolean({ description: "Send X-Auth-* identity headers to the backend" })),
     auth_cookie_name: t.Optional(t.String({ pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]{1,128}$", description: "Session cookie of redirect mode" })),
@@ -95,7 +95,7 @@ const GATEWAY_HEADER_FAMILIES = ["x-forwarded-", "x-real-", "forwarded-", "proxy
  * default `auth_proxy` for an enabled proxy is the caller's business, as it
  * depends on the merged record.
  */
-export function checkAuthSettings(body: ProxyAuthSettings, supportedScopes: readonly string[] = MCP_SCOPES): Partial<AuthFields> {
+export function checkAuthSettings(body: ProxyAuthSettings): Partial<AuthFields> {
   const checked: Partial<AuthFields> = {};
   for (const name of ["auth_enabled", "auth_mode", "auth_pass_headers", "auth_cookie_name", "auth_forward_bearer"] as const) {
     if (body[name] !== undefined) (checked as Record<string, unknown>)[name] = body[name];
@@ -104,7 +104,7 @@ export function checkAuthSettings(body: ProxyAuthSettings, supportedScopes: read
   if (body.auth_required_users !== undefined) checked.auth_required_users = checkUsers(body.auth_required_users);
   if (body.auth_required_emails !== undefined) checked.auth_required_emails = listOf("auth_required_emails", body.auth_required_emails, checkEmail);
   if (body.auth_required_groups !== undefined) checked.auth_required_groups = checkGroups(body.auth_required_groups);
-  if (body.auth_allowed_scopes !== undefined) checked.auth_allowed_scopes = checkScopes("auth_allowed_scopes", body.auth_allowed_scopes, supportedScopes);
+  if (body.auth_allowed_scopes !== undefined) checked.auth_allowed_scopes = checkScopes("auth_allowed_scopes", body.auth_allowed_scopes);
   if (body.auth_allowed_audiences !== undefined) checked.auth_allowed_audiences = listOf("auth_allowed_audiences", body.auth_allowed_audiences, checkAudience);
   if (body.auth_header_prefix !== undefined) checked.auth_header_prefix = checkHeaderPrefix(body.auth_header_prefix);
   if (body.auth_excluded_paths !== undefined) checked.auth_excluded_paths = listOf("auth_excluded_paths", body.auth_excluded_paths, checkExcludedPath);
@@ -151,9 +151,16 @@ function checkGroups(values: string[] | null): null {
   return null;
 }
 
-export function checkScopes(field: string, values: string[] | null, supported: readonly string[]): string[] | null {
+/**
+ * Operators name their own scopes (files:read, admin): any RFC 6749 scope
+ * token is accepted, and every configured one becomes a scope the
+ * authorization server offers (auth/scopes/scope-catalog.ts).
+ */
+export function checkScopes(field: string, values: string[] | null): string[] | null {
+  if (values !== null && values.length > MAX_SCOPES_PER_LIST) throw invalid(`${field}: at most ${MAX_SCOPES_PER_LIST} scopes`);
   return listOf(field, values, (_, scope) => {
-    if (!supported.includes(scope)) throw invalid(`${field}: unsupported scope ${quoted(scope)} (supported: ${supported.join(" ")})`);
+    const problem = scopeTokenProblem(scope);
+    if (problem) throw invalid(`${field}: scope ${quoted(scope)} ${problem}`);
     return scope;
   });
 }

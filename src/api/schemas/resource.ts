@@ -9,7 +9,8 @@ import { protectedResourceMetadata } from "../../auth/edge/protected-resource";
 import { OAuthError } from "../../auth/oauth-error";
 import { canonicalResource } from "../../auth/resources";
 import { invalid } from "../../core/errors";
-import { isLoopback, MCP_SCOPES } from "../../core/oauth-config";
+import { isLoopback } from "../../core/oauth-config";
+import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_LIST, SCOPE_TOKENS } from "../../auth/scopes/scope-syntax";
 import type { ProxyRecord } from "../../storage/proxy-repository";
 import { checkHostnamePattern } from "./hostname";
 import { checkScopes } from "./proxy-auth";
@@ -25,7 +26,7 @@ export const ProxyResourceBody = t.Object(
     resource_endpoint: t.Optional(
       t.Union([t.String({ maxLength: 512 }), t.Null()], { description: "Path of the protected endpoint, e.g. /mcp; the resource is https://<hostname><endpoint>" }),
     ),
-    resource_scopes: nullableList(20, 128, "scopes_supported of the metadata"),
+    resource_scopes: nullableList(MAX_SCOPES_PER_LIST, MAX_SCOPE_LENGTH, `scopes_supported of the metadata: ${SCOPE_TOKENS}`),
     resource_stateful: t.Optional(t.Boolean({ description: "The server keeps session state" })),
     resource_versions: nullableList(20, 32, "MCP protocol versions served, e.g. 2025-06-18"),
     resource_server_info: nullableObject("Free-form server description, e.g. {name, version}"),
@@ -120,11 +121,11 @@ const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 
 const quoted = (value: string) => JSON.stringify(value.slice(0, 128));
 
-export function checkResourceSettings(body: ProxyResourceSettings, supportedScopes: readonly string[] = MCP_SCOPES): Partial<ResourceFields> {
+export function checkResourceSettings(body: ProxyResourceSettings): Partial<ResourceFields> {
   const checked: Partial<ResourceFields> = {};
   for (const name of ["resource_stateful", "resource_override_backend"] as const) if (body[name] !== undefined) checked[name] = body[name];
   if (body.resource_endpoint !== undefined) checked.resource_endpoint = body.resource_endpoint === null ? null : checkEndpoint("resource_endpoint", body.resource_endpoint);
-  if (body.resource_scopes !== undefined) checked.resource_scopes = checkScopes("resource_scopes", body.resource_scopes, supportedScopes);
+  if (body.resource_scopes !== undefined) checked.resource_scopes = checkScopes("resource_scopes", body.resource_scopes);
   if (body.resource_versions !== undefined) checked.resource_versions = checkVersions(body.resource_versions);
   if (body.resource_server_info !== undefined) checked.resource_server_info = checkObject("resource_server_info", body.resource_server_info);
   if (body.resource_bearer_methods !== undefined) checked.resource_bearer_methods = checkBearerMethods(body.resource_bearer_methods);
@@ -225,7 +226,7 @@ export function metadataUrl(hostname: string, endpoint: string | null): string {
 const registryFields = {
   name: t.String({ minLength: 1, maxLength: 256 }),
   proxy_target: t.Union([t.String({ maxLength: 253 }), t.Null()], { description: "Hostname of the proxy that serves the resource" }),
-  scopes: t.Array(t.String({ maxLength: 128 }), { maxItems: 20 }),
+  scopes: t.Array(t.String({ maxLength: MAX_SCOPE_LENGTH }), { maxItems: MAX_SCOPES_PER_LIST, description: SCOPE_TOKENS }),
   metadata_url: t.String({ maxLength: 2000, description: "Default: the RFC 9728 well-known URL of uri" }),
   description: t.String({ maxLength: 1024 }),
 };
@@ -260,7 +261,7 @@ export function metadataUrlOf(uri: string): string {
 
 export type RegistryFields = { name?: string; proxy_target?: string | null; scopes?: string[]; metadata_url?: string; description?: string };
 
-export function checkRegistryFields(body: RegistryFields, supportedScopes: readonly string[] = MCP_SCOPES): RegistryFields {
+export function checkRegistryFields(body: RegistryFields): RegistryFields {
   const checked: RegistryFields = {};
   if (body.name !== undefined) {
     if (/[\u0000-\u001f\u007f]/.test(body.name) || body.name.trim() === "") throw invalid("name: 1-256 characters, no control characters");
@@ -273,7 +274,7 @@ export function checkRegistryFields(body: RegistryFields, supportedScopes: reado
   if (body.proxy_target !== undefined) {
     checked.proxy_target = body.proxy_target === null ? null : checkHostnamePattern("proxy_target", body.proxy_target);
   }
-  if (body.scopes !== undefined) checked.scopes = checkScopes("scopes", body.scopes, supportedScopes) ?? [];
+  if (body.scopes !== undefined) checked.scopes = checkScopes("scopes", body.scopes) ?? [];
   if (body.metadata_url !== undefined) checked.metadata_url = checkMetadataUrl(body.metadata_url);
   return checked;
 }

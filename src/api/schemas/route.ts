@@ -5,9 +5,10 @@
  */
 import { t, type Static } from "elysia";
 import { invalid } from "../../core/errors";
-import { MCP_SCOPES } from "../../core/oauth-config";
+import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_LIST, SCOPE_TOKENS } from "../../auth/scopes/scope-syntax";
 import type { RouteAuthConfig, RouteRecord } from "../../storage/route-repository";
 import { checkHostnamePattern } from "./hostname";
+import { checkScopes } from "./proxy-auth";
 import { checkTargetUrl } from "./proxy-target";
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"] as const;
@@ -31,7 +32,9 @@ const fields = {
       t.Object(
         {
           auth_type: t.Union([t.Literal("none"), t.Literal("oauth")], { description: "none: public; oauth: a valid token is required" }),
-          required_scopes: t.Optional(t.Array(t.String({ maxLength: 128 }), { maxItems: 20, description: "With oauth: scopes the token must carry" })),
+          required_scopes: t.Optional(
+            t.Array(t.String({ maxLength: MAX_SCOPE_LENGTH }), { maxItems: MAX_SCOPES_PER_LIST, description: `With oauth: scopes the token must carry; ${SCOPE_TOKENS}` }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -106,10 +109,6 @@ function checkRouteAuthConfig(config: RouteAuthConfig | null): RouteAuthConfig |
   if (config.auth_type === "none" && config.required_scopes.length > 0) {
     throw invalid("auth_config.required_scopes: a public route (auth_type \"none\") requires no scopes");
   }
-  const scopes = [...new Set(config.required_scopes)];
-  const unsupported = scopes.filter((s) => !(MCP_SCOPES as readonly string[]).includes(s));
-  if (unsupported.length > 0) {
-    throw invalid(`auth_config.required_scopes: unsupported scope ${unsupported.map((s) => JSON.stringify(s.slice(0, 64))).join(", ")} (supported: ${MCP_SCOPES.join(" ")})`);
-  }
+  const scopes = checkScopes("auth_config.required_scopes", config.required_scopes) ?? [];
   return scopes.length > 0 ? { auth_type: config.auth_type, required_scopes: scopes } : { auth_type: config.auth_type };
 }

@@ -7,7 +7,7 @@
  *
  * @see https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/
  */
-import { MCP_SCOPES } from "../../core/oauth-config";
+import { DEFAULT_SCOPES } from "../scopes/scope-syntax";
 import type { ClientResolver } from "./client-authentication";
 import type { ClientRecord } from "./client-record";
 import type { ClientStore } from "./client-store";
@@ -25,8 +25,8 @@ export interface ClientResolverOptions {
   readonly allowPrivateAddresses: boolean;
   /** Defaults to the global fetch; a wrapper must pass `init.tls` and `init.headers` on. */
   readonly fetch?: DocumentFetch;
-  /** Scopes this server grants (default: the MCP scopes); a document's other scopes are dropped. */
-  readonly supportedScopes?: readonly string[];
+  /** Scopes this server grants now (default: the MCP scopes); a document's other scopes are dropped. */
+  readonly supportedScopes?: () => readonly string[];
   /** Default 5 s, for the request and the body together. */
   readonly timeoutMs?: number;
 }
@@ -78,7 +78,9 @@ export class ClientResolverWithDocuments implements ClientResolver {
       timeoutMs: this.options.timeoutMs ?? DOCUMENT_TIMEOUT_MS,
       maxBytes: DOCUMENT_MAX_BYTES,
     });
-    const metadata = parseClientMetadataDocument(clientId, document.text, this.options.supportedScopes ?? MCP_SCOPES);
+    const supported = this.options.supportedScopes?.() ?? DEFAULT_SCOPES;
+    // A document that names no scope gets the default ones, as a registration would.
+    const metadata = parseClientMetadataDocument(clientId, document.text, supported, DEFAULT_SCOPES.filter((s) => supported.includes(s)));
     const record: ClientRecord = {
       ...metadata,
       client_id: clientId,

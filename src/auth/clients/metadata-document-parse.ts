@@ -49,7 +49,7 @@ export function documentUrl(clientId: string): URL {
  * wrong. Scopes this server does not grant are dropped rather than refused:
  * one document serves every authorization server the client talks to.
  */
-export function parseClientMetadataDocument(clientId: string, text: string, supportedScopes: readonly string[]): ClientMetadata {
+export function parseClientMetadataDocument(clientId: string, text: string, supportedScopes: readonly string[], defaultScopes: readonly string[] = supportedScopes): ClientMetadata {
   const json = parseBoundedJson(text);
   if (!json.ok) throw invalidClient(`the client metadata document is ${json.reason}`);
   const document = json.value;
@@ -70,7 +70,7 @@ export function parseClientMetadataDocument(clientId: string, text: string, supp
   }
   const scope = typeof fields.scope === "string" ? fields.scope.split(" ").filter((s) => supportedScopes.includes(s)).join(" ") : fields.scope;
 
-  const parsed = parseClientMetadata({ ...fields, token_endpoint_auth_method: "none", scope }, { supportedScopes });
+  const parsed = parseClientMetadata({ ...fields, token_endpoint_auth_method: "none", scope }, { supportedScopes, defaultScopes });
   if (!parsed.ok) throw invalidClient(`client metadata document: ${parsed.error.description}`);
   return parsed.metadata;
 }

@@ -24,8 +24,10 @@ const AUTH_METHODS = new Set<TokenEndpointAuthMethod>(["none", "client_secret_ba
 export type ParsedClientMetadata = { ok: true; metadata: ClientMetadata } | { ok: false; error: OAuthError };
 
 export interface ClientMetadataOptions {
-  /** Scopes this server grants; a client may register any subset and gets all of them when it names none. */
+  /** Scopes this server grants; a client may register any subset. */
   readonly supportedScopes: readonly string[];
+  /** What a client that names no scope registers (RFC 7591 §2: the server's default); all supported ones when absent. */
+  readonly defaultScopes?: readonly string[];
 }
 
 /** Thrown inside the parser only, turned into the result at its edge. */
@@ -93,7 +95,7 @@ function parse(body: unknown, options: ClientMetadataOptions): ClientMetadata {
     grant_types: grantTypes,
     response_types: responseTypes,
     token_endpoint_auth_method: method as TokenEndpointAuthMethod,
-    scope: scope(fields, options.supportedScopes),
+    scope: scope(fields, options.supportedScopes, options.defaultScopes ?? options.supportedScopes),
     client_uri: webUri(fields, "client_uri"),
     logo_uri: webUri(fields, "logo_uri"),
     contacts: (stringList(fields, "contacts", MAX_CONTACTS) ?? []).map((contact) => bounded("contacts", contact, MAX_TEXT_LENGTH)),
@@ -142,17 +144,22 @@ function webUri(fields: Record<string, unknown>, name: string): string | null {
   return value;
 }
 
-/** Space-separated scopes, each one this server grants; none named = all of them (RFC 7591 §2: the server picks a default). */
-function scope(fields: Record<string, unknown>, supported: readonly string[]): string {
+/** Space-separated scopes, each one this server grants; none named = the default (RFC 7591 §2: the server picks it). */
+function scope(fields: Record<string, unknown>, supported: readonly string[], defaults: readonly string[]): string {
   const value = fields.scope;
-  if (value === undefined || value === null) return supported.join(" ");
+  if (value === undefined || value === null) return defaults.join(" ");
   if (typeof value !== "string") throw new Invalid("scope", "must be a space-separated string");
   if (value.length > MAX_SCOPE_LENGTH) throw new Invalid("scope", `must be at most ${MAX_SCOPE_LENGTH} characters`);
   const scopes = [...new Set(value.split(" ").filter(Boolean))];
-  if (scopes.length === 0) return supported.join(" ");
+  if (scopes.length === 0) return defaults.join(" ");
   const unsupported = scopes.filter((s) => !supported.includes(s));
   if (unsupported.length > 0) {
-    throw new Invalid("scope", `unsupported scope ${unsupported.map((s) => JSON.stringify(s.slice(0, 64))).join(", ")} (supported: ${supported.join(" ")})`);
+    throw new Invalid("scope", `unsupported scope ${unsupported.map((s) => JSON.stringify(s.slice(0, 64))).join(", ")} (supported: ${abbreviated(supported)})`);
   }
   return scopes.join(" ");
+}
+
+/** A list for an error message: operators may configure hundreds of scopes. */
+function abbreviated(list: readonly string[], shown = 20): string {
+  return list.length <= shown ? list.join(" ") : `${list.slice(0, shown).join(" ")} and ${list.length - shown} more`;
 }

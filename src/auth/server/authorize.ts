@@ -14,6 +14,7 @@ import { OAuthError } from "../oauth-error";
 import { checkRequestedResources } from "../resources";
 import { UpstreamError } from "../upstream/upstream-login";
 import { proxyForHost, type OAuthServerContext } from "./context";
+import { grantedScope } from "./scope-grant";
 import { effectiveIssuer, supportedScopes } from "./metadata";
 import { authorizationErrorPage } from "./pages";
 import { bindingCookie, newBinding } from "./login-binding";
@@ -67,8 +68,13 @@ export async function authorize(context: OAuthServerContext, request: Request): 
     if (!challenge) throw new OAuthError("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256");
     if (method !== "S256") throw new OAuthError("invalid_request", "code_challenge_method must be S256 (plain is not accepted)");
     if (!isValidCodeChallenge(challenge)) throw new OAuthError("invalid_request", "code_challenge must be 43 base64url characters (SHA-256 of the verifier)");
-    const scope = grantedScope(param(query, "scope"), client, supportedScopes(proxy));
     const resources = await checkRequestedResources(query.getAll("resource"), context.resources);
+    const scope = grantedScope({
+      requested: param(query, "scope"),
+      registered: client.scope,
+      supported: supportedScopes(proxy, context.supportedScopes),
+      usedByResources: scopesUsedBy(context, resources, proxyHostname),
+    });
 
     const origin = requestOrigin(request);
     const callbackUri = `${origin}/callback`;
@@ -110,15 +116,11 @@ function soleRedirectUri(client: ClientRecord): string | null {
   return client.redirect_uris.length === 1 ? client.redirect_uris[0]! : null;
 }
 
-/** The requested scopes, each one the client registered and this host supports; none asked = all it registered. */
-function grantedScope(requested: string | null, client: ClientRecord, supported: readonly string[]): string {
-  const registered = client.scope.split(" ").filter(Boolean);
-  const asked = requested === null ? registered.filter((s) => supported.includes(s)) : [...new Set(requested.split(" ").filter(Boolean))];
-  for (const scope of asked) {
-    if (!supported.includes(scope)) throw new OAuthError("invalid_scope", `scope ${JSON.stringify(scope)} is not supported`);
-    if (!registered.includes(scope)) throw new OAuthError("invalid_scope", `scope ${JSON.stringify(scope)} is not registered for this client`);
-  }
-  return asked.join(" ");
+/** The scopes the proxies behind the requested resources (and the sign-in's own proxy) use, from this node's live configuration. */
+function scopesUsedBy(context: OAuthServerContext, resources: readonly string[], proxyHostname: string | null): string[] {
+  const hosts = new Set(resources.map((resource) => new URL(resource).hostname));
+  if (proxyHostname) hosts.add(proxyHostname);
+  return [...hosts].flatMap((host) => context.scopesForHost(host));
 }
 
 export function redirect(location: string): Response {

@@ -19,8 +19,10 @@ import type { PendingLogins } from "./pending-logins";
 export interface OAuthServerContext {
   readonly settings: OAuthSettings;
   readonly redis: Redis;
-  /** Scopes registration accepts (the MCP scopes). */
+  /** Every scope clients may register and ask for: the MCP scopes and the configured ones, as of now (read it per request). */
   readonly supportedScopes: readonly string[];
+  /** The scopes the proxy on a host uses (its resource, auth and routes): what a token for it may need. */
+  scopesForHost(host: string): readonly string[];
   readonly clients: ClientStore;
   /** Registered clients, and clients identified by a metadata document URL. */
   readonly clientResolver: ClientResolver;

@@ -4,7 +4,6 @@
  * (`oauth_server_override_defaults`). What this server can actually do —
  * S256 PKCE, the code flow, its endpoints — is never overridden.
  */
-import { MCP_SCOPES } from "../../core/oauth-config";
 import type { ProxyRecord } from "../../storage/proxy-repository";
 
 export type OAuthServerOverrides = Pick<
@@ -27,15 +26,15 @@ export function effectiveIssuer(defaultIssuer: string, proxy: OAuthServerOverrid
   return proxy?.oauth_server_override_defaults && proxy.oauth_server_issuer ? proxy.oauth_server_issuer.replace(/\/+$/, "") : defaultIssuer;
 }
 
-/** The scopes clients may ask for on this host. */
-export function supportedScopes(proxy: OAuthServerOverrides | null): readonly string[] {
-  return proxy?.oauth_server_override_defaults && proxy.oauth_server_scopes?.length ? proxy.oauth_server_scopes : MCP_SCOPES;
+/** The scopes clients may ask for on this host: the proxy's own list when it overrides the defaults, else all the server offers. */
+export function supportedScopes(proxy: OAuthServerOverrides | null, offered: readonly string[]): readonly string[] {
+  return proxy?.oauth_server_override_defaults && proxy.oauth_server_scopes?.length ? proxy.oauth_server_scopes : offered;
 }
 
 export function authorizationServerMetadata(
   defaultIssuer: string,
   proxy: OAuthServerOverrides | null,
-  options: { clientIdMetadataDocuments: boolean },
+  options: { clientIdMetadataDocuments: boolean; /** Every scope the server offers (scope-catalog.ts). */ scopes: readonly string[] },
 ): Record<string, unknown> {
   const issuer = effectiveIssuer(defaultIssuer, proxy);
   const override = proxy?.oauth_server_override_defaults === true;
@@ -52,7 +51,7 @@ export function authorizationServerMetadata(
     revocation_endpoint: `${issuer}/revoke`,
     introspection_endpoint: `${issuer}/introspect`,
     jwks_uri: `${issuer}/jwks`,
-    scopes_supported: [...supportedScopes(proxy)],
+    scopes_supported: [...supportedScopes(proxy, options.scopes)],
     response_types_supported: pick(proxy?.oauth_server_response_types, ["code"], ["code"]),
     response_modes_supported: ["query"],
     grant_types_supported: pick(proxy?.oauth_server_grant_types, GRANT_TYPES, GRANT_TYPES),

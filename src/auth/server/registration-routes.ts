@@ -21,13 +21,15 @@ import { countRegistration } from "../clients/registration-rate-limit";
 import { readJsonBody } from "../clients/registration-request";
 import { bearerToken, clientIp } from "./request-facts";
 import { OAuthError, oauthErrorResponse } from "../oauth-error";
+import { registrationScopeOptions } from "../scopes/scope-syntax";
 
 export interface RegistrationDependencies {
   readonly clients: ClientStore;
   readonly redis: Redis;
   /** Base of registration_client_uri. */
   readonly issuer: string;
-  readonly supportedScopes: readonly string[];
+  /** Every scope the server offers now (the configuration changes while it runs). */
+  readonly supportedScopes: () => readonly string[];
   /** Registrations per client IP per minute. */
   readonly rateLimitPerMinute: number;
 }
@@ -40,7 +42,8 @@ const json = (status: number, body: ClientInformation) => Response.json(body, { 
 const invalidToken = () => new OAuthError("invalid_token", "the registration access token is missing or not valid for this client");
 
 export function registrationRoutes(deps: RegistrationDependencies) {
-  const { clients, issuer, supportedScopes } = deps;
+  const { clients, issuer } = deps;
+  const scopeOptions = () => registrationScopeOptions(deps.supportedScopes());
 
   /** The client named in the path, if the request carries its registration access token. */
   const authorizedClient = async (request: Request, clientId: string): Promise<ClientRecord> => {
@@ -59,7 +62,7 @@ export function registrationRoutes(deps: RegistrationDependencies) {
       const error = new OAuthError("slow_down", `too many client registrations from this address; retry in ${rate.retryAfterSeconds} s`, 429);
       return oauthErrorResponse(error, { "retry-after": String(rate.retryAfterSeconds) });
     }
-    const parsed = parseClientMetadata(await readJsonBody(request), { supportedScopes });
+    const parsed = parseClientMetadata(await readJsonBody(request), scopeOptions());
     if (!parsed.ok) throw parsed.error;
     const { record, clientSecret, registrationAccessToken } = await clients.register(parsed.metadata, { ip });
     return json(201, clientInformation(record, issuer, { clientSecret, registrationAccessToken }));
@@ -80,7 +83,7 @@ export function registrationRoutes(deps: RegistrationDependencies) {
     if (fields && fields.client_secret !== undefined && !(typeof fields.client_secret === "string" && clientSecretMatches(current, fields.client_secret))) {
       throw new OAuthError("invalid_client_metadata", "client_secret: does not match the client's current secret");
     }
-    const parsed = parseClientMetadata(body, { supportedScopes });
+    const parsed = parseClientMetadata(body, scopeOptions());
     if (!parsed.ok) throw parsed.error;
     const updated = await clients.update(clientId, parsed.metadata);
     if (!updated) throw invalidToken();

@@ -112,7 +112,7 @@ beforeEach(() => {
 afterEach(() => setSystemTime());
 
 const resolver = (options: Partial<ClientResolverOptions> = {}) =>
-  new ClientResolverWithDocuments(clients, { enabled: true, allowPrivateAddresses: true, fetch: trustingFetch, supportedScopes: ["mcp:read", "mcp:write"], ...options });
+  new ClientResolverWithDocuments(clients, { enabled: true, allowPrivateAddresses: true, fetch: trustingFetch, supportedScopes: () => ["mcp:read", "mcp:write"], ...options });
 
 const refusal = async (promise: Promise<unknown>) => {
   const error = await promise.then(

@@ -17,7 +17,7 @@ let server: ReturnType<typeof Bun.serve>;
 let limitedServer: ReturnType<typeof Bun.serve>;
 
 const serve = (rateLimitPerMinute: number) => {
-  const app = new Elysia().use(registrationRoutes({ clients, redis: redis.client, issuer: ISSUER, supportedScopes: SCOPES, rateLimitPerMinute }));
+  const app = new Elysia().use(registrationRoutes({ clients, redis: redis.client, issuer: ISSUER, supportedScopes: () => SCOPES, rateLimitPerMinute }));
   return Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (request) => app.fetch(request) });
 };
 
