@@ -402,7 +402,7 @@ oauth-keys token="":
 oauth-key-rotate token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth key-rotate
 
-# Create the global routes (priority 95) that send /authorize, /token, … on every proxy to auth.<domain>; safe to run again
+# Create the global routes (priority 95) that send /authorize, /token, … on every proxy to auth.<domain>; safe to run again. Optional: proxies with auth on or a resource_endpoint serve them already
 oauth-routes-setup domain token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} oauth routes-setup {{ quote(domain) }}
 

@@ -1,12 +1,14 @@
 /**
  * The OAuth 2.1 authorization server as an Elysia app, served at the root of
- * the auth hostnames (auth.{BASE_DOMAIN}) and of every proxy host whose routes
- * send OAuth paths here (`oauth-routes-setup`). Endpoint logic lives in
+ * the auth hostnames (auth.{BASE_DOMAIN}), on the host of every proxy that is
+ * a protected resource (dispatcher/builtin-oauth.ts), and wherever routes send
+ * OAuth paths here (`oauth-routes-setup`). Endpoint logic lives in
  * server/*, one file per endpoint; this file maps paths and turns errors into
  * the RFC shapes.
  */
 import { Elysia } from "elysia";
 import { OAuthError, oauthErrorResponse } from "./oauth-error";
+import { PUBLIC_CORS_HEADERS } from "./public-cors";
 import { registrationRoutes } from "./server/registration-routes";
 import { authorize } from "./server/authorize";
 import { callback } from "./server/callback";
@@ -19,15 +21,8 @@ import { token, tokenErrorResponse } from "./server/token";
 import { verify } from "./server/verify";
 
 /** Browser-based MCP clients call these cross-origin; none of them uses cookies, so any origin may. */
-const CORS = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
-  "access-control-allow-headers": "authorization, content-type, mcp-protocol-version",
-  "access-control-max-age": "86400",
-};
-
 const withCors = (response: Response): Response => {
-  for (const [name, value] of Object.entries(CORS)) response.headers.set(name, value);
+  for (const [name, value] of Object.entries(PUBLIC_CORS_HEADERS)) response.headers.set(name, value);
   return response;
 };
 
@@ -64,7 +59,7 @@ export function createOAuthApp(context: OAuthServerContext) {
       context.log.error({ err: error, path: new URL(request.url).pathname }, "oauth endpoint failed");
       return oauthErrorResponse(new OAuthError("server_error", "internal error; see the gateway log"));
     })
-    .options("/*", () => new Response(null, { status: 204, headers: CORS }))
+    .options("/*", () => new Response(null, { status: 204, headers: PUBLIC_CORS_HEADERS }))
     .get("/.well-known/oauth-authorization-server", ({ request }) => metadata(request))
     .get("/.well-known/oauth-authorization-server/*", ({ request, params }) => pathAwareMetadata(request, params["*"]))
     .get("/.well-known/openid-configuration", ({ request }) => openIdConfiguration(request))

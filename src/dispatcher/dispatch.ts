@@ -14,6 +14,8 @@ import { markOwn, OWN_RESPONSE_HEADERS } from "../core/own-response";
 import { pathOf } from "../core/request-path";
 import type { HostEntry, HostTable } from "./host-table";
 import { afterPipelinedRequestsSeen } from "./pipelining";
+import { isBuiltInOAuthRequest } from "./builtin-oauth";
+import { isCorsPreflight } from "../auth/public-cors";
 import { matchRoute } from "./routes";
 import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
 
@@ -65,10 +67,8 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
   // Apps served in this process, by hostname; each gets the request with the forwarding facts set.
   const inProcess = new Map<string, (request: Request, clientIp: string) => Response | Promise<Response>>();
   const oauth = options.oauth;
-  if (oauth) {
-    const serveOAuth = (request: Request, clientIp: string) => then(oauth.app.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies)), markOwn);
-    for (const host of oauth.hostnames) inProcess.set(host, serveOAuth);
-  }
+  const serveOAuth = oauth && ((request: Request, clientIp: string) => then(oauth.app.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies)), markOwn));
+  if (oauth && serveOAuth) for (const host of oauth.hostnames) inProcess.set(host, serveOAuth);
   // The admin API on a public listener answers only the clients API_ALLOWED_CIDRS names.
   const serveApi = (request: Request, clientIp: string) =>
     apiAllowedCidrs.contains(clientIp) ? options.api.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies)) : apiRefused(clientIp);
@@ -97,6 +97,10 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     if (!entry.enabled) return disabledProxyResponse(host);
 
     const route = entry.routes.length > 0 ? matchRoute(entry.routes, request.method, path) : undefined;
+    // A protected resource's host serves the authorization server's endpoints too (builtin-oauth.ts); a matching route wins.
+    if (!route && serveOAuth && entry.protectedResource && isBuiltInOAuthRequest(request.method, path, isCorsPreflight(request))) {
+      return serveOAuth(request, clientAddress(request, server));
+    }
     let target = route ? route.target : entry.target;
     const clientIp = clientAddress(request, server);
     // A route to another proxy's hostname passes that proxy's auth as well: a route never opens a way around it.

@@ -13,6 +13,7 @@ import type { EdgeAuthPolicy } from "../auth/edge/policy";
 import { metadataPathFor, protectedResourceMetadata } from "../auth/edge/protected-resource";
 import { metadataUrlFor, resourceUrlFor } from "../auth/edge/request-origin";
 import { effectiveIssuer } from "../auth/server/metadata";
+import { isCorsPreflight, publicPreflightResponse } from "../auth/public-cors";
 import type { HostEntry } from "./host-table";
 import type { CompiledRoute } from "./routes";
 
@@ -88,17 +89,9 @@ export function guardRequest(
   facts: EdgeFacts,
 ): EdgeOutcome | Promise<EdgeOutcome> {
   const resource = entry.protectedResource;
-  if (resource && request.method === "GET" && facts.path.startsWith("/.well-known/oauth-protected-resource")) {
-    const paths = metadataPathFor(resource.endpoint);
-    if (facts.path === paths.root || facts.path === paths.pathAware) {
-      // With resource_override_backend off, a backend that publishes its own document keeps it.
-      if (resource.record.resource_override_backend || !resource.record.resource_endpoint) return metadataResponse(options, entry, facts);
-      return { forward: true, ifBackendLacks: () => metadataResponse(options, entry, facts) };
-    }
-    // Another resource's path-aware form: when the gateway owns this namespace, a clean 404.
-    if (resource.record.resource_override_backend && facts.path.startsWith(`${paths.root}/`)) {
-      return Response.json(NO_SUCH_RESOURCE, { status: 404 });
-    }
+  if (resource && facts.path.startsWith("/.well-known/oauth-protected-resource")) {
+    const metadataOutcome = metadataRequest(options, entry, resource, request, facts);
+    if (metadataOutcome) return metadataOutcome;
   }
 
   const policy = route?.authPolicy !== undefined ? route.authPolicy : entry.auth;
@@ -124,6 +117,34 @@ export function guardRequest(
     },
   });
   return decision instanceof Promise ? decision.then((d) => act(options, policy, request, facts, d)) : act(options, policy, request, facts, decision);
+}
+
+/**
+ * GET of the metadata document, or a CORS preflight for it, on a protected
+ * resource's host; null for anything else under the well-known name (the
+ * backend's, or a request the policy decides). The preflight is answered here
+ * even when the backend's own document may win: browser clients need it to
+ * send `MCP-Protocol-Version`, and a backend's 404 to it would lock them out.
+ */
+function metadataRequest(
+  options: EdgeAuthOptions,
+  entry: HostEntry,
+  resource: NonNullable<HostEntry["protectedResource"]>,
+  request: Request,
+  facts: EdgeFacts,
+): EdgeOutcome | null {
+  const preflight = isCorsPreflight(request);
+  if (request.method !== "GET" && !preflight) return null;
+  const paths = metadataPathFor(resource.endpoint);
+  const ours = facts.path === paths.root || facts.path === paths.pathAware;
+  // Another resource's path-aware form: the gateway owns this namespace only with resource_override_backend.
+  const owned = ours || (resource.record.resource_override_backend && facts.path.startsWith(`${paths.root}/`));
+  if (!owned) return null;
+  if (preflight) return publicPreflightResponse();
+  if (!ours) return Response.json(NO_SUCH_RESOURCE, { status: 404 });
+  // With resource_override_backend off, a backend that publishes its own document keeps it.
+  if (resource.record.resource_override_backend || !resource.record.resource_endpoint) return metadataResponse(options, entry, facts);
+  return { forward: true, ifBackendLacks: () => metadataResponse(options, entry, facts) };
 }
 
 function act(options: EdgeAuthOptions, policy: EdgeAuthPolicy, request: Request, facts: EdgeFacts, decision: EdgeAuthDecision): EdgeOutcome | Promise<EdgeOutcome> {

@@ -114,7 +114,7 @@ export function registerOAuthCommands(program: Command, context: CommandContext)
 
   oauth
     .command("routes-setup")
-    .description("Create the global routes (priority 95) that send /authorize, /token, … on every proxy to auth.<domain>")
+    .description("Create the global routes (priority 95) that send /authorize, /token, … on every proxy to auth.<domain>; optional: protected proxies serve them already")
     .argument("<domain>", "base domain, e.g. example.com (the authorization server is auth.example.com)")
     .action(async (rawDomain: string) => {
       const domain = checkDomain(rawDomain);
