@@ -24,7 +24,8 @@ describe("proxy targets", () => {
     const res = await create({ hostname: "App.Example.com", target_url: "http://127.0.0.1:3000" });
     expect(res.status).toBe(201);
     const { github_client_secret, ...visibleDefaults } = PROXY_DEFAULTS;
-    expect(res.json).toMatchObject(visibleDefaults);
+    // A loopback backend gets its own host, not the client's (defaultPreserveHost).
+    expect(res.json).toMatchObject({ ...visibleDefaults, preserve_host_header: false });
     expect(Object.keys(res.json)).not.toContain("github_client_secret");
     expect(res.json.hostname).toBe("app.example.com");
     expect(res.json.target_url).toBe("http://127.0.0.1:3000/");
@@ -34,6 +35,27 @@ describe("proxy targets", () => {
     expect(await events()).toEqual([
       { event_type: "proxy_created", hostname: "app.example.com", data: { enable_http: true, enable_https: true, cert_name: null } },
     ]);
+  });
+
+  test("preserve_host_header: the client's Host by default, the backend's own for a loopback backend, as asked when given", async () => {
+    const cases: [string, Record<string, unknown>, boolean][] = [
+      ["http://10.0.0.7:3000", {}, true],
+      ["https://backend.internal", {}, true],
+      ["http://127.0.0.1:3000", {}, false],
+      ["http://127.9.9.9:3000", {}, false],
+      ["http://localhost:3000", {}, false],
+      ["http://mcp.localhost:3000", {}, false],
+      ["http://[::1]:3000", {}, false],
+      ["http://127.0.0.1:3000", { preserve_host_header: true }, true],
+      ["http://10.0.0.7:3000", { preserve_host_header: false }, false],
+    ];
+    for (const [i, [target_url, extra, preserved]] of cases.entries()) {
+      const res = await create({ hostname: `host-default-${i}.example.com`, target_url, ...extra });
+      expect({ target_url, extra, status: res.status, preserved: res.json.preserve_host_header }).toEqual({ target_url, extra, status: 201, preserved });
+    }
+    // An update never changes it behind the operator's back.
+    const moved = await suite.api.call("PUT", "/api/v1/proxy/targets/host-default-0.example.com", { body: { target_url: "http://127.0.0.1:4000" } });
+    expect(moved.json.preserve_host_header).toBe(true);
   });
 
   test("list, show, update, delete — each change announced", async () => {

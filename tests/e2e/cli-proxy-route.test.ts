@@ -71,8 +71,9 @@ describe("proxy commands", () => {
       route_mode: "all",
     });
 
+    // A loopback backend gets its own host by default (the server's default, see proxy-target.ts defaultPreserveHost).
     const plain = await json("proxy", "create", "plain.example.com", "http://127.0.0.1:3001", "--disabled");
-    expect(plain).toMatchObject({ preserve_host_header: true, enable_http: true, enable_https: true, enabled: false, custom_headers: null });
+    expect(plain).toMatchObject({ preserve_host_header: false, enable_http: true, enable_https: true, enabled: false, custom_headers: null });
   });
 
   test("a duplicate is the API's 409; a bad --header stops before any request", async () => {
@@ -287,11 +288,11 @@ describe.skipIf(!justBinary)("just recipes", () => {
 
   test("proxy recipes: booleans, certificate arguments passed through", async () => {
     // staging and email reach the API (tests/e2e/cli-cert.test.ts shows their effect); no certificate is requested here.
-    const created = await just("proxy-create", "just.example.com", "http://127.0.0.1:5000", "true", "false", "", "false", "ops@example.com", ADMIN_TOKEN);
+    const created = await just("proxy-create", "just.example.com", "http://127.0.0.1:5000", "true", "true", "", "false", "ops@example.com", ADMIN_TOKEN);
     expect(created.code).toBe(0);
     expect(created.stderr).toBe("");
     expect(await api("/api/v1/proxy/targets/just.example.com")).toMatchObject({
-      preserve_host_header: false,
+      preserve_host_header: true,
       enable_http: true,
       enable_https: false,
     });

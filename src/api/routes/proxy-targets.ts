@@ -13,7 +13,7 @@ import type { CertificateManager } from "../../certificates/certificate-manager"
 import { planProxyCertificate, requestProxyCertificate } from "../../certificates/proxy-certificates";
 import type { CertificateRepository } from "../../storage/certificate-repository";
 import { authenticate, canSee, type Caller } from "../caller";
-import { checkProxySettings, PROXY_DEFAULTS, ProxyCreateBody, ProxyUpdateBody } from "../schemas/proxy-target";
+import { checkProxySettings, defaultPreserveHost, PROXY_DEFAULTS, ProxyCreateBody, ProxyUpdateBody } from "../schemas/proxy-target";
 import { visibleProxy as visibleProxyOf } from "../proxy-access";
 
 /** What the API shows of a proxy: everything but its secrets. */
@@ -71,6 +71,7 @@ export function proxyTargetRoutes(deps: {
         const record: ProxyRecord = {
           hostname,
           ...PROXY_DEFAULTS,
+          preserve_host_header: defaultPreserveHost(settings.target_url),
           ...settings,
           owner_token_hash: caller.hash,
           created_by: caller.name,

@@ -6,6 +6,7 @@
  */
 import { t, type Static } from "elysia";
 import { invalid } from "../../core/errors";
+import { isLoopback } from "../../core/oauth-config";
 import type { ProxyRecord } from "../../storage/proxy-repository";
 import { checkHeaderMap } from "./headers";
 import { checkHostnamePattern } from "./hostname";
@@ -27,7 +28,9 @@ export const proxySettingsFields = {
   enabled: t.Boolean(),
   enable_http: t.Boolean(),
   enable_https: t.Boolean(),
-  preserve_host_header: t.Boolean({ description: "Send the client's Host header to the backend" }),
+  preserve_host_header: t.Boolean({
+    description: "Send the client's Host header to the backend (false: the backend's own host). Default for a new proxy: true, but false when target_url is on a loopback address",
+  }),
   custom_headers: headers,
   custom_response_headers: headers,
   hsts_max_age: t.Union([t.Integer({ minimum: 0, maximum: HSTS_MAX_AGE_LIMIT }), t.Null()], {
@@ -109,6 +112,23 @@ export const PROXY_DEFAULTS: Omit<ProxyRecord, "hostname" | "target_url" | "owne
   github_client_id: null,
   github_client_secret: null,
 };
+
+/**
+ * preserve_host_header for a new proxy that does not set it: off for a backend
+ * on a loopback address, on otherwise. Servers listening on loopback commonly
+ * accept only loopback Host names, as DNS-rebinding protection — the MCP SDK's
+ * createMcpExpressApp(), Vite's and webpack's dev servers — and answer the
+ * public name with 403 "Invalid Host". Elsewhere the public name is what
+ * backends build links from (and what an MCP server's allowedHosts lists).
+ */
+export function defaultPreserveHost(targetUrl: string): boolean {
+  try {
+    const hostname = new URL(targetUrl).hostname;
+    return !(isLoopback(hostname) || hostname.endsWith(".localhost"));
+  } catch {
+    return PROXY_DEFAULTS.preserve_host_header;
+  }
+}
 
 /** The backend URL rules: http(s), a host, no credentials, no query or fragment. */
 export function checkTargetUrl(field: string, value: string): string {
