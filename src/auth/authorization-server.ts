@@ -17,6 +17,8 @@ import { EDGE_CLIENT, EDGE_CLIENT_ID } from "./edge/edge-client";
 import { createOAuthApp } from "./oauth-app";
 import type { ResourcePolicy } from "./resources";
 import type { OAuthServerContext } from "./server/context";
+import { Consents } from "./server/consents";
+import { PendingConsents } from "./server/pending-consents";
 import { PendingLogins } from "./server/pending-logins";
 import { AuthorizationCodes } from "./tokens/authorization-codes";
 import { RevokedTokens } from "./tokens/revoked-tokens";
@@ -80,6 +82,8 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Author
     revoked,
     tokenVerifier: new EdgeTokenVerifier(signingKeys, revoked),
     pendingLogins: new PendingLogins(redis, settings.sessionTimeoutSeconds),
+    pendingConsents: new PendingConsents(redis, settings.sessionTimeoutSeconds),
+    consents: new Consents(redis, settings.consentLifetimeSeconds),
     upstream: createUpstreamLogin(settings, githubApps),
     resources,
     proxy: (hostname) => deps.proxies.get(hostname),

@@ -12,6 +12,7 @@ import { PUBLIC_CORS_HEADERS } from "./public-cors";
 import { registrationRoutes } from "./server/registration-routes";
 import { authorize } from "./server/authorize";
 import { callback } from "./server/callback";
+import { answerConsent } from "./server/consent";
 import { proxyForHost, type OAuthServerContext } from "./server/context";
 import { introspect } from "./server/introspect";
 import { authorizationServerMetadata } from "./server/metadata";
@@ -66,6 +67,7 @@ export function createOAuthApp(context: OAuthServerContext) {
     .get("/jwks", () => Response.json(context.signingKeys.jwks(), { headers: { "cache-control": "public, max-age=60" } }))
     .get("/authorize", ({ request }) => authorize(context, request))
     .get("/callback", ({ request }) => callback(context, request))
+    .post("/callback", ({ request }) => answerConsent(context, request), raw)
     .post("/token", ({ request }) => token(context, request), raw)
     .post("/revoke", ({ request }) => revoke(context, request), raw)
     .post("/introspect", ({ request }) => introspect(context, request), raw)

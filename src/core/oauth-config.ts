@@ -37,6 +37,8 @@ export interface OAuthSettings {
   readonly refreshTokenLifetimeSeconds: number;
   /** OAUTH_SESSION_TIMEOUT: how long a login may take, from /authorize to /callback. */
   readonly sessionTimeoutSeconds: number;
+  /** OAUTH_CONSENT_LIFETIME: how long a user's approval of a client is remembered; 0 = ask at every sign-in. */
+  readonly consentLifetimeSeconds: number;
   /** OAUTH_CLIENT_LIFETIME: registered clients expire after this; 0 = never. */
   readonly clientLifetimeSeconds: number;
   /**
@@ -186,6 +188,7 @@ export function parseOAuthSettings({ read, bool }: OAuthConfigReader, baseDomain
     refreshTokenLifetimeSeconds: integer("OAUTH_REFRESH_TOKEN_LIFETIME", 31_536_000, 300, 63_072_000, "seconds"),
     sessionTimeoutSeconds: integer("OAUTH_SESSION_TIMEOUT", 300, 30, 3600, "seconds"),
     clientLifetimeSeconds: integer("OAUTH_CLIENT_LIFETIME", 7_776_000, 0, 315_360_000, "seconds"),
+    consentLifetimeSeconds: integer("OAUTH_CONSENT_LIFETIME", 7_776_000, 0, 315_360_000, "seconds"),
     allowedUsers: parseUserList(read("OAUTH_ALLOWED_GITHUB_USERS") ?? read("OAUTH_ADMIN_USERS") ?? ""),
     mcpProtocolVersion: read("OAUTH_MCP_PROTOCOL_VERSION") ?? "2025-06-18",
     jwtAlgorithm,

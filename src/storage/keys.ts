@@ -76,6 +76,10 @@ export const keys = {
   /** Signing keys: a hash of `kid` → key record; the current key's `kid` under oauthSigningKeyCurrent. */
   oauthSigningKeys: "oauth:signing_keys",
   oauthSigningKeyCurrent: "oauth:signing_key:current",
+  /** A user's remembered consent to one client (TTL OAUTH_CONSENT_LIFETIME): the scopes and resources approved. */
+  oauthConsent: (sub: string, clientIdHash: string) => `oauth:consent:${sub}:${clientIdHash}`,
+  /** A sign-in waiting on the consent page, between /callback and the user's answer (TTL OAUTH_SESSION_TIMEOUT). */
+  oauthConsentPending: (id: string) => `oauth:consent_pending:${id}`,
   /** Client registrations from one IP in the current minute. */
   oauthRegistrationRate: (ip: string, minute: number) => `oauth:ratelimit:register:${ip}:${minute}`,
 

@@ -11,7 +11,9 @@
  *   a small server that records what the authorization server sends back.
  * - `TestBrowser`: a user agent with one cookie jar per host that follows
  *   redirects by hand (so cookies set on the way, like the authorization
- *   server's sign-in binding, come back as a browser would send them).
+ *   server's sign-in binding, come back as a browser would send them), and
+ *   answers the consent page as its user would: by submitting its form with
+ *   the Approve (or Deny) button.
  * - `InMemoryOAuthProvider`: an `OAuthClientProvider` keeping the client
  *   registration, tokens, PKCE verifier and discovery state in memory; its
  *   `redirectToAuthorization` opens the URL in the browser and waits for the
@@ -20,6 +22,7 @@
 import type { OAuthClientProvider, OAuthDiscoveryState } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { formBody, pageForm } from "./consent-form";
 
 export interface GatewayRoute {
   /** Hostnames ending with this suffix (e.g. ".example.test") are sent to the gateway. */
@@ -88,6 +91,10 @@ export class LoopbackCallback {
 
 /** A user agent: a cookie jar per host, redirects followed by hand, every URL it loaded in `visited`. */
 export class TestBrowser {
+  /** What the user clicks on a consent page; "stop" leaves the page as it is. */
+  consentAnswer: "approve" | "deny" | "stop" = "approve";
+  /** The URL of every consent page the user answered (or stopped at). */
+  readonly consentPages: string[] = [];
   /** host → cookie name → value and Path (host-only cookies; Domain is not needed here). */
   readonly jars = new Map<string, Map<string, { value: string; path: string }>>();
   readonly visited: string[] = [];
@@ -99,6 +106,7 @@ export class TestBrowser {
   /** Loads `url` and follows redirects; returns the last response (not a redirect). */
   async open(url: string | URL): Promise<Response> {
     let current = new URL(url);
+    let submit: { method: string; body: URLSearchParams; origin: string } | null = null;
     for (let hop = 0; hop < 15; hop++) {
       this.visited.push(current.href);
       const headers: Record<string, string> = { accept: "text/html,application/xhtml+xml" };
@@ -107,9 +115,22 @@ export class TestBrowser {
         headers.cookie = cookies.map(([name, c]) => `${name}=${c.value}`).join("; ");
         this.cookieLog.push({ url: current.href, sent: headers.cookie });
       }
-      const response = await this.fetchFn(current, { headers, redirect: "manual" });
+      if (submit) Object.assign(headers, { "content-type": "application/x-www-form-urlencoded", origin: submit.origin });
+      const response = await this.fetchFn(current, { headers, redirect: "manual", ...(submit ? { method: submit.method, body: submit.body.toString() } : {}) });
+      submit = null;
       this.remember(current, response);
       const location = response.headers.get("location");
+      if (response.status === 200 && response.headers.get("content-type")?.startsWith("text/html")) {
+        const html = await response.text();
+        const form = pageForm(html);
+        if (!form?.buttons.approve) return new Response(html, response);
+        this.consentPages.push(current.href);
+        if (this.consentAnswer === "stop") return new Response(html, response);
+        // The user clicks a button: the form is posted to its action, from this page's origin.
+        submit = { method: form.method, body: formBody(form, this.consentAnswer), origin: current.origin };
+        current = new URL(form.action, current);
+        continue;
+      }
       if (response.status < 300 || response.status >= 400 || !location) return response;
       await response.body?.cancel();
       current = new URL(location, current);

@@ -5,6 +5,7 @@
  * redirect URI, whose query it returns.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { formBody, pageForm } from "./consent-form";
 import type { TestGateway } from "./gateway-in-process";
 
 export const AUTH_HOST = "auth.example.test";
@@ -58,9 +59,18 @@ export function authorizePath(params: AuthorizeParams): string {
  * the identity provider, i.e. reaches the client's redirect URI. Gateway URLs
  * (any host on the edge's scheme) go to the edge with their Host header, with
  * the cookies the gateway set (the sign-in's browser binding), as a browser
- * would send them.
+ * would send them. On the consent page the user clicks Approve (or Deny), i.e.
+ * the page's form is submitted with that button; `consent: "stop"` stops
+ * there instead.
  */
-export async function followLogin(gw: TestGateway, firstPath: string, host = AUTH_HOST, stopAt?: string): Promise<{ final: URL | null; response: Response }> {
+export async function followLogin(
+  gw: TestGateway,
+  firstPath: string,
+  host = AUTH_HOST,
+  stopAt?: string,
+  options: { consent?: "approve" | "deny" | "stop" } = {},
+): Promise<{ final: URL | null; response: Response }> {
+  const consent = options.consent ?? "approve";
   const jar = new Map<string, string>();
   const remember = (response: Response) => {
     for (const cookie of response.headers.getSetCookie()) {
@@ -77,6 +87,20 @@ export async function followLogin(gw: TestGateway, firstPath: string, host = AUT
   let current = new URL(`http://${host}${firstPath}`);
   for (let hops = 0; hops < 10; hops++) {
     const location = response.headers.get("location");
+    if (response.status === 200 && consent !== "stop" && response.headers.get("content-type")?.startsWith("text/html")) {
+      const html = await response.text();
+      const form = pageForm(html);
+      if (!form?.buttons.approve) return { final: null, response: new Response(html, response) };
+      const target = new URL(form.action, current);
+      response = await edgeRequest(gw, target.host, target.pathname + target.search, {
+        method: form.method,
+        headers: { cookie: cookieHeader(), origin: current.origin, "content-type": "application/x-www-form-urlencoded" },
+        body: formBody(form, consent),
+      });
+      remember(response);
+      current = target;
+      continue;
+    }
     if (response.status < 300 || response.status >= 400 || !location) return { final: null, response };
     const url = new URL(location, current);
     current = url;

@@ -2,12 +2,14 @@
  * GET /callback: the identity provider sends the browser back here. The login
  * it belongs to is taken (single use), the user is identified upstream, the
  * allowlists are checked now rather than only at the edge, and the client gets
- * its authorization code with `state` and `iss` (RFC 9207).
+ * its authorization code with `state` and `iss` (RFC 9207), after the user's
+ * consent when this client has not been approved yet (consent.ts).
  */
 import { userAllowed, type UserIdentity } from "../identity";
 import { OAuthError } from "../oauth-error";
 import { UpstreamError } from "../upstream/upstream-login";
-import { errorRedirectUrl, redirect, redirectWithError } from "./authorize";
+import { errorRedirectUrl, redirectWithError } from "./authorize";
+import { afterSignIn } from "./consent";
 import type { OAuthServerContext } from "./context";
 import { accessDeniedPage, authorizationErrorPage } from "./pages";
 import { param, readCookie } from "./request-facts";
@@ -66,22 +68,7 @@ async function finishLogin(context: OAuthServerContext, login: PendingLogin, que
     return accessDeniedPage(identity.username, identity.provider, returnUrl);
   }
 
-  const authorizationCode = await context.codes.issue({
-    client_id: login.client_id,
-    redirect_uri: login.redirect_uri,
-    code_challenge: login.code_challenge,
-    scope: login.scope,
-    resources: login.resources,
-    identity,
-    proxy_hostname: login.proxy_hostname,
-    auth_time: Math.floor(Date.now() / 1000),
-  });
-  context.log.info({ user: identity.username, client_id: login.client_id, proxy: login.proxy_hostname }, "oauth login succeeded");
-  const url = new URL(login.redirect_uri);
-  url.searchParams.set("code", authorizationCode);
-  if (login.client_state !== null) url.searchParams.set("state", login.client_state);
-  url.searchParams.set("iss", login.issuer);
-  return redirect(url.toString());
+  return afterSignIn(context, login, identity, login.callback_uri.startsWith("https:"));
 }
 
 /**

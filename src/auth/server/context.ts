@@ -14,6 +14,8 @@ import type { RevokedTokens } from "../tokens/revoked-tokens";
 import type { SigningKeys } from "../tokens/signing-keys";
 import type { TokenStore } from "../tokens/token-store";
 import type { UpstreamLogin } from "../upstream/upstream-login";
+import type { Consents } from "./consents";
+import type { PendingConsents } from "./pending-consents";
 import type { PendingLogins } from "./pending-logins";
 
 export interface OAuthServerContext {
@@ -31,6 +33,10 @@ export interface OAuthServerContext {
   readonly codes: AuthorizationCodes;
   readonly revoked: RevokedTokens;
   readonly pendingLogins: PendingLogins;
+  /** Sign-ins shown the consent page, waiting on the user's answer. */
+  readonly pendingConsents: PendingConsents;
+  /** What each user approved for each client. */
+  readonly consents: Consents;
   readonly upstream: UpstreamLogin;
   readonly resources: ResourcePolicy;
   /** True when this gateway serves the host (a proxy's, or an auth hostname). */

@@ -38,3 +38,20 @@ export function bindingCookie(state: string, secret: string, maxAgeSeconds: numb
 export function clearedBindingCookie(state: string, secure: boolean): string {
   return `${bindingCookieName(state)}=; Path=/callback; Max-Age=0; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
 }
+
+/**
+ * The consent page's binding: set with the page, sent back only with the
+ * form posted to /callback from this site (SameSite=Strict), so another site
+ * cannot make the browser approve, and no other browser can answer.
+ */
+export function consentCookieName(id: string): string {
+  return `portcullis_consent_${id.slice(0, 16)}`;
+}
+
+export function consentCookie(id: string, secret: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${consentCookieName(id)}=${secret}; Path=/callback; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Strict${secure ? "; Secure" : ""}`;
+}
+
+export function clearedConsentCookie(id: string, secure: boolean): string {
+  return `${consentCookieName(id)}=; Path=/callback; Max-Age=0; HttpOnly; SameSite=Strict${secure ? "; Secure" : ""}`;
+}
