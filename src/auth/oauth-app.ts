@@ -15,6 +15,7 @@ import { callback } from "./server/callback";
 import { answerConsent } from "./server/consent";
 import { proxyForHost, type OAuthServerContext } from "./server/context";
 import { introspect } from "./server/introspect";
+import { logout } from "./server/logout";
 import { authorizationServerMetadata } from "./server/metadata";
 import { requestHost } from "./server/request-facts";
 import { revoke } from "./server/revoke";
@@ -70,6 +71,7 @@ export function createOAuthApp(context: OAuthServerContext) {
     .post("/callback", ({ request }) => answerConsent(context, request), raw)
     .post("/token", ({ request }) => token(context, request), raw)
     .post("/revoke", ({ request }) => revoke(context, request), raw)
+    .post("/logout", ({ request }) => logout(context, request), raw)
     .post("/introspect", ({ request }) => introspect(context, request), raw)
     .get("/verify", ({ request }) => verify(context, request))
     .post("/verify", ({ request }) => verify(context, request), raw)

@@ -23,6 +23,9 @@ export interface EdgeSignIn {
   readonly callbackPath: string;
   start(policy: EdgeAuthPolicy, facts: EdgeFacts, returnTo: string): Response | Promise<Response>;
   finish(policy: EdgeAuthPolicy, facts: EdgeFacts, request: Request): Promise<Response>;
+  /** POST here ends the edge session: its cookie, and the sign-in behind it (edge-sign-out.ts). */
+  readonly signOutPath?: string;
+  signOut?(policy: EdgeAuthPolicy, facts: EdgeFacts, request: Request): Promise<Response>;
 }
 
 export interface EdgeAuthOptions {
@@ -100,6 +103,7 @@ export function guardRequest(
     return FORWARD;
   }
   if (options.signIn && facts.path === options.signIn.callbackPath) return options.signIn.finish(policy, facts, request);
+  if (options.signIn?.signOut && request.method === "POST" && facts.path === options.signIn.signOutPath) return options.signIn.signOut(policy, facts, request);
   // A CORS preflight never carries credentials (Fetch standard); refusing it would lock out browser-based clients.
   if (request.method === "OPTIONS" && request.headers.has("access-control-request-method")) {
     stripIdentityHeaders(request.headers, policy.headerPrefix);

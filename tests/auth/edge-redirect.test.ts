@@ -50,7 +50,8 @@ class CookieBrowser {
   readonly jars = new Map<string, Map<string, { value: string; attributes: string }>>();
   readonly visited: string[] = [];
 
-  async open(url: string, accept = "text/html"): Promise<Response> {
+  /** `post`: the first request is a form POST sent from the page at `origin` (a button the user clicks). */
+  async open(url: string, accept = "text/html", post?: { origin: string }): Promise<Response> {
     let current = new URL(url);
     for (let hop = 0; hop < 12; hop++) {
       this.visited.push(current.href);
@@ -58,13 +59,16 @@ class CookieBrowser {
       const cookie = [...jar].map(([k, v]) => `${k}=${v.value}`).join("; ");
       const headers: Record<string, string> = { accept };
       if (cookie) headers.cookie = cookie;
+      const method = hop === 0 && post ? "POST" : "GET";
+      if (method === "POST") Object.assign(headers, { origin: post!.origin, "content-type": "application/x-www-form-urlencoded" });
       const response = current.hostname.endsWith(".example.test")
         ? await fetch(`https://127.0.0.1:${gw.gateway.httpsPort}${current.pathname}${current.search}`, {
+            method,
             headers: { ...headers, host: current.host },
             redirect: "manual",
             tls: { rejectUnauthorized: false },
           } as RequestInit)
-        : await fetch(current, { headers, redirect: "manual" });
+        : await fetch(current, { method, headers, redirect: "manual" });
       for (const line of response.headers.getSetCookie()) {
         const [pair, ...attributes] = line.split(";");
         const eq = pair!.indexOf("=");
@@ -125,5 +129,50 @@ describe("redirect mode", () => {
     expect(dom).toContain('"backend":"app"');
     expect(dom).toContain('"path":"/from-chromium"');
     expect(dom).toContain('"x-auth-user-name":"alice"');
+  });
+});
+
+describe("sign-out", () => {
+  const bearer = (token: string) =>
+    fetch(`https://127.0.0.1:${gw.gateway.httpsPort}/data`, { headers: { host: HOST, authorization: `Bearer ${token}` }, tls: { rejectUnauthorized: false } } as RequestInit);
+
+  test("POST /_portcullis/logout expires the session cookie and revokes the sign-in behind it", async () => {
+    const browser = new CookieBrowser();
+    expect((await browser.open(`https://${HOST}/before`)).status).toBe(200);
+    const token = browser.jars.get(HOST)!.get("app_session")!.value;
+    expect((await bearer(token)).status).toBe(200);
+
+    const res = await browser.open(`https://${HOST}/_portcullis/logout`, "text/html", { origin: `https://${HOST}` });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("You are signed out");
+    expect(browser.jars.get(HOST)!.has("app_session")).toBe(false);
+    // Not only this browser: the token itself is revoked on every node.
+    const deadline = Date.now() + 3_000;
+    while ((await bearer(token)).status !== 401) {
+      if (Date.now() > deadline) throw new Error("the token still works after sign-out");
+      await Bun.sleep(25);
+    }
+    // The next page load signs in anew.
+    const fresh = await browser.open(`https://${HOST}/after`);
+    expect(fresh.status).toBe(200);
+    expect(browser.visited.filter((u) => u.startsWith(`https://${AUTH}/authorize?`)).length).toBe(2);
+  });
+
+  test("a form on another site cannot sign the user out: 403, the session goes on", async () => {
+    const browser = new CookieBrowser();
+    expect((await browser.open(`https://${HOST}/before`)).status).toBe(200);
+    const res = await browser.open(`https://${HOST}/_portcullis/logout`, "text/html", { origin: "https://evil.example" });
+    expect(res.status).toBe(403);
+    expect(res.headers.getSetCookie()).toEqual([]);
+    const token = browser.jars.get(HOST)!.get("app_session")!.value;
+    expect((await bearer(token)).status).toBe(200);
+  });
+
+  test("without a session, or with a cookie that is no token, it only clears the cookie", async () => {
+    const browser = new CookieBrowser();
+    browser.jars.set(HOST, new Map([["app_session", { value: "not.a-token!", attributes: "" }]]));
+    const res = await browser.open(`https://${HOST}/_portcullis/logout`, "text/html", { origin: `https://${HOST}` });
+    expect(res.status).toBe(200);
+    expect(res.headers.getSetCookie()[0]).toMatch(/^app_session=; Path=\/; Max-Age=0; HttpOnly; SameSite=Lax; Secure$/);
   });
 });

@@ -16,6 +16,7 @@ import type { EdgeFacts, EdgeSignIn } from "../../dispatcher/edge-auth";
 import { readCookie } from "../server/request-facts";
 import { authorizationErrorPage } from "../server/pages";
 import { EDGE_CALLBACK_PATH, EDGE_CLIENT_ID } from "./edge-client";
+import { EDGE_SIGN_OUT_PATH, signOut } from "./edge-sign-out";
 import type { EdgeAuthPolicy } from "./policy";
 import { originFor, resourceUrlFor } from "./request-origin";
 
@@ -35,6 +36,9 @@ export function createEdgeSignIn(options: EdgeSignInOptions): EdgeSignIn {
     callbackPath: EDGE_CALLBACK_PATH,
     start: (policy, facts, returnTo) => start(options, policy, facts, returnTo),
     finish: (policy, facts, request) => finish(options, policy, facts, request),
+    // Sign-out (edge-sign-out.ts) ends what sign-in started.
+    signOutPath: EDGE_SIGN_OUT_PATH,
+    signOut: (policy, facts, request) => signOut(options, policy, facts, request),
   };
 }
 

@@ -73,3 +73,13 @@ export function consentPage(view: ConsentView): Response {
       `<button type="submit" name="decision" value="deny" id="deny">Deny</button></form>`,
   );
 }
+
+/** After POST /_portcullis/logout on a proxy host: the session cookie is gone, the sign-in ended. */
+export function signedOutPage(signInAgainUrl: string): Response {
+  return page(
+    200,
+    "You are signed out",
+    `<p>Your session on this site has ended, and the sign-in behind it was revoked.</p>` +
+      `<a class="button" id="sign-in" href="${escapeHtml(signInAgainUrl)}">Sign in again</a>`,
+  );
+}
