@@ -27,6 +27,7 @@ import { healthRoutes } from "./routes/health";
 import { oauthAdminRoutes } from "./routes/oauth-admin";
 import { oauthStatusRoutes } from "./routes/oauth-status";
 import { proxyAuthRoutes } from "./routes/proxy-auth";
+import { proxyMcpPolicyRoutes } from "./routes/proxy-mcp-policy";
 import { proxyOAuthServerRoutes } from "./routes/proxy-oauth-server";
 import { proxyResourceRoutes } from "./routes/proxy-resource";
 import { resourceRoutes } from "./routes/resources";
@@ -77,7 +78,7 @@ export function createApiApp(deps: ApiDependencies) {
       }),
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)));
 
   return app.get(
     "/docs",

@@ -73,6 +73,15 @@ export interface ProxyRecord {
   github_client_id: string | null;
   /** Encrypted at rest; never returned by the API. */
   github_client_secret: string | null;
+
+  /** At the MCP endpoint (resource_endpoint): tool name or glob → the scopes a tools/call needs. */
+  mcp_tool_scopes: Record<string, string[]> | null;
+  /** JSON-RPC method or glob (resources/read, prompts/*) → the scopes it needs. */
+  mcp_method_scopes: Record<string, string[]> | null;
+  /** tools/list answers list only the tools the caller's token may call. */
+  mcp_filter_tools: boolean;
+  /** Browser origins allowed besides the proxy's own ("*": any, "null": opaque origins); null: its own only. */
+  mcp_allowed_origins: string[] | null;
 }
 
 const eventData = (p: ProxyRecord) => ({ enable_http: p.enable_http, enable_https: p.enable_https, cert_name: p.cert_name });
@@ -149,7 +158,9 @@ function queueDeleteProxy(tx: ChainableCommander, record: ProxyRecord, disown = 
   queueEvent(tx, { event_type: "proxy_deleted", hostname: record.hostname, data: eventData(record) });
 }
 
+const MCP_FIELDS_BEFORE_THEY_EXISTED = { mcp_tool_scopes: null, mcp_method_scopes: null, mcp_filter_tools: false, mcp_allowed_origins: null };
+
 /** Fields added after records were first stored get their defaults here, so every reader sees a complete record. */
 function parse(raw: string | null): ProxyRecord | null {
-  return raw === null ? null : ({ auth_forward_bearer: false, ...JSON.parse(raw) } as ProxyRecord);
+  return raw === null ? null : ({ auth_forward_bearer: false, ...MCP_FIELDS_BEFORE_THEY_EXISTED, ...JSON.parse(raw) } as ProxyRecord);
 }

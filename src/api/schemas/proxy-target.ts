@@ -12,6 +12,7 @@ import { checkHeaderMap } from "./headers";
 import { checkHostnamePattern } from "./hostname";
 import { checkOAuthServerSettings, OAUTH_SERVER_DEFAULTS } from "./oauth";
 import { AUTH_DEFAULTS, checkAuthSettings } from "./proxy-auth";
+import { checkMcpPolicySettings, MCP_POLICY_DEFAULTS, ProxyMcpPolicyBody } from "./mcp-policy";
 import { checkResourceSettings, RESOURCE_DEFAULTS } from "./resource";
 
 /** Ten years: far beyond the two years browsers' preload lists ask for. */
@@ -70,6 +71,10 @@ export const proxySettingsFields = {
   oauth_server_pkce_required: t.Boolean(),
   oauth_server_custom_metadata: object,
   oauth_server_override_defaults: t.Boolean(),
+  mcp_tool_scopes: ProxyMcpPolicyBody.properties.mcp_tool_scopes,
+  mcp_method_scopes: ProxyMcpPolicyBody.properties.mcp_method_scopes,
+  mcp_filter_tools: ProxyMcpPolicyBody.properties.mcp_filter_tools,
+  mcp_allowed_origins: ProxyMcpPolicyBody.properties.mcp_allowed_origins,
 };
 
 const settings = t.Partial(t.Object(proxySettingsFields));
@@ -111,6 +116,7 @@ export const PROXY_DEFAULTS: Omit<ProxyRecord, "hostname" | "target_url" | "owne
   ...OAUTH_SERVER_DEFAULTS,
   github_client_id: null,
   github_client_secret: null,
+  ...MCP_POLICY_DEFAULTS,
 };
 
 /**
@@ -153,6 +159,6 @@ export function checkProxySettings<T extends ProxyUpdate>(body: T): T {
   if (body.custom_response_headers) checkHeaderMap("custom_response_headers", body.custom_response_headers, "response");
   if (body.hostname !== undefined) checked.hostname = checkHostnamePattern("hostname", body.hostname);
   // The same rules as /proxy/targets/{hostname}/oauth-server, /auth and /resource, whichever endpoint sets them.
-  Object.assign(checked, checkOAuthServerSettings(body), checkAuthSettings(body), checkResourceSettings(body));
+  Object.assign(checked, checkOAuthServerSettings(body), checkAuthSettings(body), checkResourceSettings(body), checkMcpPolicySettings(body));
   return checked;
 }
