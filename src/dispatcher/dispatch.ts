@@ -16,6 +16,7 @@ import type { HostEntry, HostTable } from "./host-table";
 import { afterPipelinedRequestsSeen } from "./pipelining";
 import { isBuiltInOAuthRequest } from "./builtin-oauth";
 import { isCorsPreflight } from "../auth/public-cors";
+import { openMcpExchange } from "./mcp-edge";
 import { matchRoute } from "./routes";
 import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
 
@@ -116,11 +117,16 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     if (!target) return upstreamErrorResponse("unreachable", request.headers.get("accept"));
 
     const unverified = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp), server };
+    // An MCP endpoint (src/mcp): a foreign Origin is refused before auth, a POST's JSON-RPC body is checked after it.
+    const mcp = entry.mcp ? openMcpExchange(entry.mcp, request, path, proto, unverified.trustedPeer) : null;
+    if (mcp instanceof Response) return mcp;
     const forward = (outcome: EdgeOutcome): Response | undefined | Promise<Response | undefined> => {
       if (outcome instanceof Response) return outcome;
       const context = outcome.identity ? { ...unverified, identity: outcome.identity } : unverified;
       if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
-      const forwarded = engine.forward(request, target, context);
+      const forwarded = mcp
+        ? mcp.forward(outcome.claims ?? null, entry.auth, (body) => engine.forward(request, target, body ? { ...context, body } : context))
+        : engine.forward(request, target, context);
       const hsts = proto === "https" ? entry.hsts : null;
       const ifBackendLacks = outcome.ifBackendLacks;
       // The usual request needs nothing after the backend's answer: no second promise for it.

@@ -10,6 +10,7 @@ import type { EdgeTokenVerifier } from "../auth/edge/edge-tokens";
 import { hasBearerCredential, identityRewrite, stripIdentityHeaders } from "../auth/edge/identity-headers";
 import type { IdentityRewrite } from "../proxies/forward-target";
 import type { EdgeAuthPolicy } from "../auth/edge/policy";
+import type { AccessTokenClaims } from "../auth/tokens/access-token";
 import { metadataPathFor, protectedResourceMetadata } from "../auth/edge/protected-resource";
 import { metadataUrlFor, resourceUrlFor } from "../auth/edge/request-origin";
 import { effectiveIssuer } from "../auth/server/metadata";
@@ -45,9 +46,10 @@ export interface EdgeFacts {
 /**
  * Forward the request, or answer it. `ifBackendLacks` is for the metadata
  * document when the backend's own wins: served only if the backend answers 404.
+ * `claims` is the verified token, for the checks after auth (an MCP call's scopes).
  */
 export type EdgeOutcome =
-  | { readonly forward: true; readonly identity?: IdentityRewrite; readonly ifBackendLacks?: () => Response }
+  | { readonly forward: true; readonly identity?: IdentityRewrite; readonly claims?: AccessTokenClaims | null; readonly ifBackendLacks?: () => Response }
   | Response;
 
 const NO_SUCH_RESOURCE = { error: "not_found", error_description: "no protected resource is described at this path" };
@@ -154,7 +156,7 @@ function metadataRequest(
 function act(options: EdgeAuthOptions, policy: EdgeAuthPolicy, request: Request, facts: EdgeFacts, decision: EdgeAuthDecision): EdgeOutcome | Promise<EdgeOutcome> {
   switch (decision.kind) {
     case "allow":
-      return { forward: true, identity: identityRewrite(policy, decision.identity, hasBearerCredential(request.headers)) };
+      return { forward: true, identity: identityRewrite(policy, decision.identity, hasBearerCredential(request.headers)), claims: decision.identity };
     case "deny":
       // Browser-based clients on another origin must be able to read the challenge.
       decision.response.headers.set("access-control-allow-origin", "*");

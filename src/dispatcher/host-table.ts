@@ -5,6 +5,7 @@
  * compiled is left out with its error; the rest keeps serving.
  */
 import { compileEdgeAuthPolicy, compileRouteAuthPolicy, normalizeEndpoint, type EdgeAuthPolicy, type EdgeAuthSettings } from "../auth/edge/policy";
+import { compileMcpEndpoint, type McpEndpoint } from "../mcp/mcp-endpoint";
 import { forwardTarget, type ForwardTarget } from "../proxies/forward-target";
 import type { ProxyRecord } from "../storage/proxy-repository";
 import type { RouteRecord } from "../storage/route-repository";
@@ -34,6 +35,8 @@ export interface HostEntry {
    * stripped here (the forwarding engine already drops X-Auth-*); null otherwise.
    */
   readonly customIdentityPrefix: string | null;
+  /** The MCP endpoint (resource_endpoint set): Origin checks, body checks and per-tool scopes (src/mcp); null otherwise. */
+  readonly mcp: McpEndpoint | null;
 }
 
 export interface HostTableSource {
@@ -134,6 +137,7 @@ export function buildHostTable(source: HostTableSource): HostTable {
       protectedResource:
         proxy.auth_enabled || proxy.resource_endpoint ? { endpoint: normalizeEndpoint(proxy.resource_endpoint), record: proxy } : null,
       customIdentityPrefix: proxy.auth_header_prefix && proxy.auth_header_prefix.toLowerCase() !== "x-auth-" ? proxy.auth_header_prefix : null,
+      mcp: compileMcpEndpoint(proxy),
     });
   }
   return new HostTable(entries, problems);

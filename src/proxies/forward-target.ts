@@ -32,6 +32,11 @@ export interface ForwardContext {
   readonly identity?: IdentityRewrite;
   /** The listener's server: an event stream from the backend turns that request's idle timeout off. */
   readonly server?: { timeout(request: Request, seconds: number): void };
+  /**
+   * The request body, already read whole at the edge (an MCP endpoint's JSON-RPC
+   * checks): sent as exactly these bytes. The request's own stream is spent.
+   */
+  readonly body?: Uint8Array;
 }
 
 /** Applied in the engine's one pass over the request headers, so the request's Headers are never mutated. */

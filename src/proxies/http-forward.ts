@@ -9,7 +9,7 @@ import type { ForwardContext, ForwardTarget } from "./forward-target";
 import { responseHeaderPairs, visitUpstreamRequestHeaders } from "./headers";
 import { sendRequest, type UpstreamRequest } from "./http1/client";
 import type { BodyFraming } from "./http1/request-body";
-import type { PoolSet } from "./http1/pool";
+import type { OriginPool, PoolSet } from "./http1/pool";
 import type { ResponseHead } from "./http1/response-head";
 import { upstreamPath } from "./request-target";
 
@@ -36,6 +36,8 @@ export function createHttpForwarder(pools: PoolSet): Forwarder {
       head += `${name}: ${value}\r\n`;
     });
     const pool = pools.forUrl(target.url);
+    // Bytes the edge has read already go as they are: the request's stream cannot be read twice.
+    if (context.body !== undefined) return sendWhole(pool, request, target, context, head, context.body);
     const body = request.body;
     if (body === null) {
       head += BODY_METHODS.has(method) ? "content-length: 0\r\n\r\n" : "\r\n";
@@ -49,17 +51,20 @@ export function createHttpForwarder(pools: PoolSet): Forwarder {
       return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}content-length: ${declared}\r\n\r\n`), body, declared));
     }
     return request.bytes().then(
-      (whole) => {
-        const withLength = `${head}content-length: ${whole.length}\r\n\r\n`;
-        const bytes = Buffer.allocUnsafe(withLength.length + whole.length);
-        bytes.write(withLength, 0, "latin1");
-        bytes.set(whole, withLength.length);
-        return sendRequest(pool, new Forwarded(request, target, context, bytes, null, "chunked"));
-      },
+      (whole) => sendWhole(pool, request, target, context, head, whole),
       // The client went away while sending its body: nobody is left to answer.
       () => upstreamErrorResponse("closed", null),
     );
   };
+}
+
+/** Sends a body whole with the head (which lacks its framing header and blank line), framed by its actual length, in one write. */
+function sendWhole(pool: OriginPool, request: Request, target: ForwardTarget, context: ForwardContext, head: string, body: Uint8Array): Promise<Response> {
+  const withLength = `${head}content-length: ${body.length}\r\n\r\n`;
+  const bytes = Buffer.allocUnsafe(withLength.length + body.length);
+  bytes.write(withLength, 0, "latin1");
+  bytes.set(body, withLength.length);
+  return sendRequest(pool, new Forwarded(request, target, context, bytes, null, "chunked"));
 }
 
 /** The client's Content-Length as Bun.serve framed the body with it; null when absent (a chunked upload). */
