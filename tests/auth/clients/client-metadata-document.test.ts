@@ -156,6 +156,13 @@ describe("fetching a document", () => {
     expect(hostHeaders).toEqual([`localhost:${server.port}`]);
   });
 
+  test("scopes an operator configured since start are kept: the offered scopes are read at fetch time", async () => {
+    let offered = ["mcp:read", "mcp:write"];
+    const documents = resolver({ supportedScopes: () => offered });
+    offered = ["mcp:read", "mcp:write", "mcp:admin", "profile"];
+    expect((await documents.get(id("/client.json")))!.scope).toBe("mcp:read profile mcp:write");
+  });
+
   test("the document is cached for its max-age, then fetched again", async () => {
     const documents = resolver();
     await documents.get(id("/client.json"));
