@@ -68,14 +68,14 @@ describe("settings", () => {
 
 describe("bad input is a 422 naming the field, and nothing is written", () => {
   test.each([
-    [{ mcp_tool_scopes: { search: ["has space"] } }, /^mcp_tool_scopes: "search": "has space" is not a scope/],
-    [{ mcp_tool_scopes: { search: ['quo"te'] } }, /^mcp_tool_scopes: /],
-    [{ mcp_tool_scopes: { "two words": ["a"] } }, /^mcp_tool_scopes: "two words" must be/],
-    [{ mcp_method_scopes: { "": ["a"] } }, /^mcp_method_scopes: /],
-    [{ mcp_tool_scopes: Object.fromEntries(Array.from({ length: 201 }, (_, i) => [`t${i}`, ["a"]])) }, /at most 200 entries/],
-    [{ mcp_allowed_origins: ["mcp.example.com"] }, /^mcp_allowed_origins: "mcp.example.com" is not an origin/],
-    [{ mcp_allowed_origins: ["https://user@x.example"] }, /^mcp_allowed_origins: /],
-  ])("%j", async (body, detail) => {
+    ["a scope with a space", { mcp_tool_scopes: { search: ["has space"] } }, /^mcp_tool_scopes: "search": "has space" is not a scope/],
+    ["a scope with a quote", { mcp_tool_scopes: { search: ['quo"te'] } }, /^mcp_tool_scopes: /],
+    ["a tool name with a space", { mcp_tool_scopes: { "two words": ["a"] } }, /^mcp_tool_scopes: "two words" must be/],
+    ["an empty method name", { mcp_method_scopes: { "": ["a"] } }, /^mcp_method_scopes: /],
+    ["201 entries", { mcp_tool_scopes: Object.fromEntries(Array.from({ length: 201 }, (_, i) => [`t${i}`, ["a"]])) }, /at most 200 entries/],
+    ["an origin without a scheme", { mcp_allowed_origins: ["mcp.example.com"] }, /^mcp_allowed_origins: "mcp.example.com" is not an origin/],
+    ["an origin with userinfo", { mcp_allowed_origins: ["https://user@x.example"] }, /^mcp_allowed_origins: /],
+  ])("%s", async (_, body, detail) => {
     await createProxy();
     const before = await snapshot(suite.redis);
     const res = await suite.api.call("POST", PATH, { body });
@@ -115,7 +115,7 @@ describe("who may", () => {
   test("an unknown proxy is 404", async () => {
     for (const method of ["GET", "POST", "DELETE"]) {
       const res = await suite.api.call(method, "/api/v1/proxy/targets/ghost.example.com/mcp-policy", { body: method === "POST" ? {} : undefined });
-      expect([method, res.status]).toEqual([method, 404]);
+      expect([method, res.status, res.json.detail]).toEqual([method, 404, expect.stringContaining('"ghost.example.com"')]);
     }
   });
 });

@@ -145,12 +145,10 @@ describe("per-tool scopes with real SDK clients", () => {
     expect(res.status).toBe(403);
     expect(await res.json()).toEqual({ error: "insufficient_scope", error_description: 'the tool "whoami" needs the scope mcp:admin', scope: "mcp:admin" });
     expect(backendSaw(marker)).toBe(false);
-  });
-
-  test("no token at all is still the usual 401 (auth runs before the body is read)", async () => {
-    const res = await post(rpc(4, "tools/call", { name: "whoami" }));
-    expect(res.status).toBe(401);
-    expect(res.headers.get("www-authenticate")).not.toContain("error=");
+    // Without a token it is still the usual 401: auth runs before the body is read.
+    const anonymous = await post(rpc(4, "tools/call", { name: "whoami" }));
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).not.toContain("error=");
   });
 
   test("spellings of the endpoint a backend may accept do not leave the policy behind", async () => {
@@ -179,11 +177,9 @@ describe("Mcp-Method and Mcp-Name", () => {
       expect(answer.error.code).toBe(-32020);
     }
     expect(backendSaw(marker)).toBe(false);
-  });
-
-  test("2026-07-28: agreeing headers, Base64 form included, pass", async () => {
-    const body = rpc(42, "tools/call", { name: "add", arguments: { a: 20, b: 22 }, ...envelope });
-    const res = await post(body, { ...bearer(reader), "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": `=?base64?${btoa("add")}?=` });
+    // The same call with headers that agree (the name in its Base64 form) goes through.
+    const honest = rpc(42, "tools/call", { name: "add", arguments: { a: 20, b: 22 }, ...envelope });
+    const res = await post(honest, { ...bearer(reader), "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": `=?base64?${btoa("add")}?=` });
     expect(res.status).toBe(200);
     expect(JSON.stringify(await res.json())).toContain('"text":"42"');
   });
@@ -224,8 +220,11 @@ describe("Mcp-Method and Mcp-Name", () => {
 
 describe("bodies", () => {
   test("a body the edge read reaches the backend byte for byte", async () => {
-    const text = `{ "jsonrpc" : "2.0",\r\n\t"id":49 , "method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2},"note":"h\\u00e9 ✓ \\" \\\\ 🚀"}}   `;
-    const bytes = new TextEncoder().encode(text);
+    const spelled = (tool: string) => `{ "jsonrpc" : "2.0",\r\n\t"id":49 , "method":"tools/call","params":{"name":"${tool}","arguments":{"a":1,"b":2},"note":"h\\u00e9 ✓ \\" \\\\ 🚀"}}   `;
+    // The edge reads such a body: spelled this way, a call of whoami is refused...
+    expect((await post(spelled("\\u0077hoami"), bearer(reader))).status).toBe(403);
+    // ...and a call it lets through arrives as the very bytes the client sent.
+    const bytes = new TextEncoder().encode(spelled("add"));
     const before = backend.requests.length;
     const res = await post(bytes, bearer(reader));
     expect(res.status).toBe(200);
