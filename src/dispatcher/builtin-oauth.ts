@@ -9,7 +9,15 @@
  * the backend — unless a route matches them: an explicit route always wins,
  * which is also how an operator gives one of these paths back to the backend.
  * The metadata served there is the one for that host (the proxy's own issuer
- * when it overrides the defaults), the issuer its tokens carry. Pure.
+ * when it overrides the defaults), the issuer its tokens carry, so its
+ * endpoints lead to the issuer's host. Pure.
+ *
+ * The browser pages (`/authorize`, `/callback` with its consent form) are not
+ * among them: on a proxy host they would share an origin with the backend's
+ * pages, whose scripts could open them and answer the consent form in the
+ * user's name. They stay on the issuer's host, where the metadata sends
+ * clients; an operator who wants them on a proxy host routes them there
+ * (`oauth routes-setup`).
  * @see https://modelcontextprotocol.io/specification/2025-03-26/basic/authorization#2-3-2-authorization-base-url
  */
 
@@ -23,10 +31,6 @@ const BUILT_IN_METHODS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
   ["/.well-known/oauth-authorization-server", new Set(["GET"])],
   ["/.well-known/openid-configuration", new Set(["GET"])],
   ["/jwks", new Set(["GET"])],
-  ["/authorize", new Set(["GET"])],
-  // A sign-in that starts on a proxy host comes back there (authorize.ts builds the callback from the request's
-  // origin); the consent page it may show posts its answer to the same path.
-  ["/callback", new Set(["GET", "POST"])],
   ["/token", new Set(["POST"])],
   ["/revoke", new Set(["POST"])],
   ["/introspect", new Set(["POST"])],
@@ -36,9 +40,6 @@ const BUILT_IN_METHODS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
 /** RFC 7592 client configuration: /register/{client_id}. */
 const CLIENT_CONFIGURATION = /^\/register\/[^/]+\/?$/;
 const CLIENT_CONFIGURATION_METHODS: ReadonlySet<string> = new Set(["GET", "PUT", "DELETE"]);
-
-/** The paths of BUILT_IN_METHODS, for the docs and the CLI. */
-export const BUILT_IN_OAUTH_PATHS: readonly string[] = [...BUILT_IN_METHODS.keys(), "/register/{client_id}"];
 
 /**
  * True when the authorization server answers this request on a protected

@@ -25,9 +25,6 @@ describe("isBuiltInOAuthRequest", () => {
       ["GET", "/.well-known/openid-configuration"],
       ["GET", "/jwks"],
       ["GET", "/jwks/"],
-      ["GET", "/authorize"],
-      ["GET", "/callback"],
-      ["POST", "/callback"],
       ["POST", "/token"],
       ["POST", "/revoke"],
       ["POST", "/introspect"],
@@ -41,8 +38,11 @@ describe("isBuiltInOAuthRequest", () => {
     for (const [, path] of yes) expect({ path, preflight: isBuiltInOAuthRequest("OPTIONS", path, true) }).toEqual({ path, preflight: true });
   });
 
-  test("everything else stays the backend's: other methods, plain OPTIONS, look-alike paths, /verify", () => {
+  test("everything else stays the backend's: the sign-in pages, other methods, plain OPTIONS, look-alike paths, /verify", () => {
     const no: [string, string][] = [
+      ["GET", "/authorize"],
+      ["GET", "/callback"],
+      ["POST", "/callback"],
       ["GET", "/register"],
       ["GET", "/token"],
       ["POST", "/authorize"],
@@ -147,13 +147,16 @@ describe("the authorization server on the MCP server's origin, without setup", (
     expect(reached).toEqual([]);
   });
 
-  test("2025-03-26 fallback endpoints: register, sign in and get a token at the MCP origin; the token's iss is the metadata's issuer and it opens the MCP endpoint", async () => {
+  test("2025-03-26 client: registers and gets its token at the MCP origin, signs in where the metadata says; the token's iss is the metadata's issuer and it opens the MCP endpoint", async () => {
     const registered = await registerAt(MCP_HOST);
     expect(registered.status).toBe(201);
     const client = (await registered.json()) as { client_id: string };
+    const metadata = (await (await https(MCP_HOST, "/.well-known/oauth-authorization-server")).json()) as { authorization_endpoint: string };
+    const signInAt = new URL(metadata.authorization_endpoint);
+    expect(signInAt.host).toBe(AUTH_HOST);
     const pkce = pkcePair();
     const path = authorizePath({ client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: pkce.challenge, code_challenge_method: "S256", state: "legacy", resource: [RESOURCE] });
-    const { final, response } = await followLogin(gw, path, MCP_HOST, REDIRECT);
+    const { final, response } = await followLogin(gw, path, signInAt.host, REDIRECT);
     expect(final, `sign-in stopped at ${response.status}`).not.toBeNull();
     expect(final!.searchParams.get("iss")).toBe(ISSUER);
     const token = await tokenRequest(
@@ -192,11 +195,11 @@ describe("the authorization server on the MCP server's origin, without setup", (
     }
   });
 
-  test("only the server's methods are taken: GET /register is the backend's business (behind the proxy's auth)", async () => {
+  test("only the server's methods are taken: GET /register is the backend's business (behind the proxy's auth), and so are the sign-in pages", async () => {
     const res = await https(MCP_HOST, "/register");
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toContain("resource_metadata=");
-    expect((await https(MCP_HOST, "/verify")).status).toBe(401);
+    for (const path of ["/verify", "/authorize?client_id=x", "/callback?state=x"]) expect({ path, status: (await https(MCP_HOST, path)).status }).toEqual({ path, status: 401 });
   });
 
   test("a proxy that is no protected resource keeps every path for its backend", async () => {

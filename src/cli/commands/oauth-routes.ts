@@ -3,7 +3,8 @@
  * Configuration") that send the authorization server's paths, on every proxy,
  * to auth.<domain> at priority 95. Optional: a proxy that is a protected
  * resource serves the client-facing ones already (dispatcher/builtin-oauth.ts);
- * these routes add /verify, every method, and proxies without auth. Running it again creates nothing: a route
+ * these routes add the sign-in pages (/authorize, /callback), /verify, every
+ * method, and proxies without auth. Running it again creates nothing: a route
  * already there is reported as present, and a path that another route holds
  * at that priority is reported, never overwritten.
  */
