@@ -22,6 +22,7 @@ import { X509Certificate } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Client as Client2, StreamableHTTPClientTransport as StreamableHTTPClientTransport2, UnauthorizedError as UnauthorizedError2 } from "@modelcontextprotocol/client";
 import { startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
 import { servedEverywhere, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { gatewayFetch, InMemoryOAuthProvider, LoopbackCallback, TestBrowser, type GatewayRoute, type SeenRequest } from "../helpers/mcp-client";
@@ -333,5 +334,49 @@ describe("the MCP SDK client", () => {
     expect(textOf(await client.callTool({ name: "add", arguments: { a: 3, b: 4 } }))).toBe("7");
     // Registered once: the client information survived the revocation.
     expect(sdkLog.filter((r) => r.url === `${ISSUER}/register`)).toEqual([]);
+  });
+
+  // SDK 1.x answers a 403 insufficient_scope with a refresh (same scope) and gives up; SDK 2.x signs in again for the union of scopes.
+  test("step-up with SDK 2.x: once the proxy requires mcp:admin, the 403 insufficient_scope leads to a sign-in asking for it with the same registration, approved on the consent page, and the call goes through", async () => {
+    const clientId = (provider.clientInformation() as any).client_id;
+    expect((await gw.api("POST", `/api/v1/proxy/targets/${MCP_HOST}/auth`, { auth_allowed_scopes: ["mcp:admin"] })).status).toBe(200);
+    const held = provider.tokens()!.access_token;
+    await until("the edge requires mcp:admin", async () => {
+      const res = await gatewayFetch(route)(MCP_URL, { method: "POST", headers: { authorization: `Bearer ${held}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: "{}" });
+      return res.status === 403 ? true : undefined;
+    });
+    sdkLog.length = 0;
+    const signInsBefore = provider.attempts.length;
+    const consentPagesBefore = browser.consentPages.length;
+    await client!.close();
+    const newTransport2 = () => new StreamableHTTPClientTransport2(new URL(MCP_URL), { authProvider: provider as any, fetch: gatewayFetch(route, sdkLog) });
+    let transport2 = newTransport2();
+    let client2 = new Client2({ name: "portcullis-e2e-2x", version: "1.0.0" });
+    const failure = await client2.connect(transport2).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(UnauthorizedError2);
+    const refused = sdkLog.find((r) => r.status === 403)!;
+    expect(refused.responseHeaders.get("www-authenticate")).toContain('error="insufficient_scope"');
+    expect(provider.attempts.length).toBe(signInsBefore + 1);
+    const attempt = provider.attempts.at(-1)!;
+    expect(attempt.authorizationUrl.searchParams.get("client_id")).toBe(clientId);
+    expect(attempt.authorizationUrl.searchParams.get("scope")!.split(" ")).toContain("mcp:admin");
+    // Not refused with invalid_scope: the code came back, after the user approved the new scope.
+    expect(attempt.callback?.get("error")).toBeNull();
+    expect(browser.consentPages.length).toBe(consentPagesBefore + 1);
+    expect(sdkLog.filter((r) => r.url === `${ISSUER}/register`)).toEqual([]);
+
+    // SDK 2.x checks the callback's iss (RFC 9207), which the metadata says is always sent.
+    await transport2.finishAuth(attempt.callback!);
+    expect(claimsOf(provider.tokens()!.access_token).scope.split(" ")).toContain("mcp:admin");
+    transport2 = newTransport2();
+    client2 = new Client2({ name: "portcullis-e2e-2x", version: "1.0.0" });
+    await client2.connect(transport2);
+    const result = await client2.callTool({ name: "add", arguments: { a: 20, b: 22 } });
+    expect((result.content as Array<{ text?: string }>)[0]?.text).toBe("42");
+    await client2.close();
+    expect((await gw.api("POST", `/api/v1/proxy/targets/${MCP_HOST}/auth`, { auth_allowed_scopes: null })).status).toBe(200);
   });
 });
