@@ -8,6 +8,7 @@ import { renderItem, renderList, type Column } from "../output";
 import type { OutputFormat } from "../settings";
 import { registerProxyOAuthCommands } from "./oauth-proxy";
 import { registerProxyAuthCommands } from "./proxy-auth";
+import { registerProxyMcpCommands } from "./proxy-mcp";
 import { registerProxyResourceCommands } from "./proxy-resource";
 import { ROUTE_COLUMNS, splitList, type RouteView } from "./route";
 
@@ -251,4 +252,5 @@ export function registerProxyCommands(program: Command, context: CommandContext)
   registerProxyOAuthCommands(proxy, context);
   registerProxyAuthCommands(proxy, context);
   registerProxyResourceCommands(proxy, context);
+  registerProxyMcpCommands(proxy, context);
 }
