@@ -145,6 +145,16 @@ describe("an operator's own scopes", () => {
     await untilOffered("files:audit", false);
   });
 
+  test("an MCP endpoint's per-tool scopes are offered too, and granted for its resource", async () => {
+    const policy = await gw.api("POST", `/api/v1/proxy/targets/${MCP}/mcp-policy`, { mcp_tool_scopes: { "delete_*": ["files:purge"] } });
+    expect(policy.status).toBe(200);
+    await untilOffered("files:purge");
+    const client = await register(gw, { redirect_uris: [REDIRECT], token_endpoint_auth_method: "none", scope: "mcp:read" });
+    const { scope } = await accessToken(client.client_id, "mcp:read files:purge", MCP_RESOURCE);
+    expect(scope).toBe("mcp:read files:purge");
+    expect((await gw.api("POST", `/api/v1/proxy/targets/${MCP}/mcp-policy`, { mcp_tool_scopes: null })).status).toBe(200);
+  });
+
   test("are registered, granted, and let the token through the proxy that requires them", async () => {
     const client = await register(gw, { redirect_uris: [REDIRECT], token_endpoint_auth_method: "none", scope: "files:read files:write" });
     expect(client.scope).toBe("files:read files:write");

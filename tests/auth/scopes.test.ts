@@ -56,8 +56,10 @@ describe("the scopes the server offers", () => {
     expect(scopes.slice(0, 4)).toEqual(["mcp:read", "mcp:write", "mcp:admin", "s0000"]);
     expect(dropped).toBe(1200 - (MAX_SUPPORTED_SCOPES - 3));
   });
-  test("one host's scopes: resource, auth and route requirements", () => {
+  test("one host's scopes: resource, auth and route requirements, and its MCP endpoint's per-tool and per-method scopes", () => {
     expect(scopesOfHost(host({ resource_scopes: ["a"], auth_allowed_scopes: ["b"] }, [["c"]])).sort()).toEqual(["a", "b", "c"]);
+    const mcp = host({ mcp_tool_scopes: { "delete_*": ["files:write", "files:admin"], search: ["files:read"] }, mcp_method_scopes: { "prompts/*": ["prompts:use"] } });
+    expect(scopesOfHost(mcp).sort()).toEqual(["files:admin", "files:read", "files:write", "prompts:use"]);
   });
   test("the live catalog recomputes only when the table is replaced, and says what did not fit", () => {
     let current = table({ "a.example": host({ resource_scopes: ["files:read"] }) });

@@ -1,8 +1,9 @@
 /**
  * The scopes this authorization server offers: the default MCP scopes plus
  * every scope an operator configured on a proxy (resource_scopes,
- * auth_allowed_scopes, oauth_server_scopes) or on a route that overrides a
- * proxy's auth (auth_config.required_scopes). Computed from this node's
+ * auth_allowed_scopes, oauth_server_scopes, the per-tool and per-method
+ * scopes of its MCP endpoint) or on a route that overrides a proxy's auth
+ * (auth_config.required_scopes). Computed from this node's
  * in-memory host table, once per configuration change, so neither metadata
  * nor /authorize reads Redis for it.
  */
@@ -13,6 +14,10 @@ export interface ScopeBearingProxy {
   readonly resource_scopes?: readonly string[] | null;
   readonly auth_allowed_scopes?: readonly string[] | null;
   readonly oauth_server_scopes?: readonly string[] | null;
+  /** Tool name or glob → the scopes a tools/call needs (src/mcp). */
+  readonly mcp_tool_scopes?: Readonly<Record<string, readonly string[]>> | null;
+  /** JSON-RPC method or glob → the scopes it needs (src/mcp). */
+  readonly mcp_method_scopes?: Readonly<Record<string, readonly string[]>> | null;
 }
 
 /** One host of the live configuration, as far as scopes go (a dispatcher HostEntry fits). */
@@ -31,7 +36,8 @@ export interface ScopeBearingTable {
 export function scopesOfHost(host: ScopeBearingHost): string[] {
   const found = new Set<string>();
   const { record } = host;
-  for (const list of [record.resource_scopes, record.auth_allowed_scopes, record.oauth_server_scopes]) for (const scope of list ?? []) found.add(scope);
+  const lists = [record.resource_scopes, record.auth_allowed_scopes, record.oauth_server_scopes, ...Object.values(record.mcp_tool_scopes ?? {}), ...Object.values(record.mcp_method_scopes ?? {})];
+  for (const list of lists) for (const scope of list ?? []) found.add(scope);
   for (const route of host.routes) for (const scope of route.authPolicy?.requiredScopes ?? []) found.add(scope);
   return [...found];
 }
