@@ -49,7 +49,8 @@ const CLIENT_CONFIGURATION_METHODS: ReadonlySet<string> = new Set(["GET", "PUT",
  */
 export function isBuiltInOAuthRequest(method: string, path: string, preflight: boolean): boolean {
   const bare = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
-  const methods = BUILT_IN_METHODS.get(bare) ?? (CLIENT_CONFIGURATION.test(path) ? CLIENT_CONFIGURATION_METHODS : undefined);
+  // Runs for every request to a protected proxy that no route takes: a map lookup, and a regex only under /register/.
+  const methods = BUILT_IN_METHODS.get(bare) ?? (path.startsWith("/register/") && CLIENT_CONFIGURATION.test(path) ? CLIENT_CONFIGURATION_METHODS : undefined);
   if (methods === undefined) return false;
   return methods.has(method) || (method === "OPTIONS" && preflight);
 }
