@@ -215,7 +215,8 @@ describe("proxy auth-enable, auth-config, auth-show, auth-disable", () => {
     expect(mode.stderr).toContain("Allowed choices are forward, redirect, passthrough");
     expect(await failing("proxy", "auth-config", APP_HOST, "--groups", "admins")).toContain("422 invalid_request: auth_required_groups: not supported");
     expect(await failing("proxy", "auth-config", APP_HOST, "--users", "alice,*")).toContain('"*" admits every user; list it alone');
-    expect(await failing("proxy", "auth-enable", APP_HOST, "--allowed-scopes", "root")).toContain('unsupported scope "root"');
+    // Any RFC 6749 scope token is an operator's scope; one with a quote or backslash is not a scope token.
+    expect(await failing("proxy", "auth-enable", APP_HOST, "--allowed-scopes", 'ro"ot')).toContain('422 invalid_request: auth_allowed_scopes: scope "ro\\"ot"');
     expect(await failing("proxy", "auth-show", "ghost.example.test")).toContain('GET /api/v1/proxy/targets/ghost.example.test/auth: 404 not_found: proxy "ghost.example.test" not found');
     expect((await json("proxy", "auth-show", APP_HOST)).auth_enabled).toBe(false);
   });
