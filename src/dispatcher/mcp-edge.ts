@@ -19,7 +19,7 @@ import { insufficientScope, jsonRpcError, originRefused, scopesUncheckable, toke
 import { readJsonRpcBody, type JsonRpcId, type McpMessage } from "../mcp/json-rpc-body";
 import type { McpEndpoint } from "../mcp/mcp-endpoint";
 import { allowsBatches, definesStandardHeaders } from "../mcp/protocol-version";
-import { missingScopes, union } from "../mcp/scope-policy";
+import { hasScopes, union } from "../mcp/scope-policy";
 import { HEADER_MISMATCH, headerMismatch, standardHeadersOf } from "../mcp/standard-headers";
 import { filterToolsList } from "../mcp/tools-list-filter";
 import { upstreamErrorResponse } from "../proxies/errors";
@@ -105,8 +105,8 @@ export class McpExchange {
   /** The scope policy, then the gates: a refusal, or null to forward. `messages` null: the body was not read. */
   private admit(messages: readonly McpMessage[] | null, identity: AccessTokenClaims | null, auth: EdgeAuthPolicy | null): Response | null {
     const scopes = this.mcp.scopes;
-    const needs = messages === null ? scopes.allScopes : union(messages.map((m) => scopes.needs(m)));
-    if (needs.length > 0 && !(identity && missingScopes(identity.scope, needs).length === 0)) {
+    const needs = messages === null ? scopes.allScopes : messages.length === 1 ? scopes.needs(messages[0]!) : union(messages.map((m) => scopes.needs(m)));
+    if (needs.length > 0 && !(identity && hasScopes(identity.scope, needs))) {
       const what = describe(messages);
       const all = union([auth?.requiredScopes ?? [], needs]);
       if (identity) return insufficientScope(this.challengeFacts(auth), all, what);

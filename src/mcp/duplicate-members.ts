@@ -2,17 +2,18 @@
  * Duplicate member names in JSON. RFC 8259 leaves their meaning open:
  * JSON.parse keeps the last, other parsers the first or refuse. A body whose
  * `method` or `params.name` the gateway reads one way and the backend
- * another would let a call past the per-tool policy, so such bodies are
- * refused. Pure.
+ * another would let a call past the per-tool policy, so a body that names a
+ * member the edge decides on twice in one object is refused. Pure.
  */
 
 /**
  * True when an object nested no deeper than `maxDepth` (1 = the outermost)
- * names a member twice. `text` must be valid JSON: JSON.parse accepted it.
+ * names one of `names` twice. `text` must be valid JSON: JSON.parse accepted it.
  */
-export function hasDuplicateMember(text: string, maxDepth: number): boolean {
+export function hasDuplicateMember(text: string, names: ReadonlySet<string>, maxDepth: number): boolean {
+  if (!text.includes("\\") && !someNameRepeats(text, names)) return false;
   // One entry per open container: the names seen (an object within maxDepth) or null (an array, or an object too deep to matter).
-  const names: (Set<string> | null)[] = [];
+  const seenByLevel: (Set<string> | null)[] = [];
   const inObject: boolean[] = [];
   let expectName = false;
   for (let i = 0; i < text.length; i++) {
@@ -22,31 +23,43 @@ export function hasDuplicateMember(text: string, maxDepth: number): boolean {
       const end = closingQuote(text, i);
       if (expectName) {
         expectName = false;
-        const seen = names[names.length - 1];
+        const seen = seenByLevel[seenByLevel.length - 1];
         if (seen) {
           const raw = text.slice(start, end + 1);
           // An escaped spelling ("\u006dethod") names the same member as the plain one.
           const name = raw.includes("\\") ? (JSON.parse(raw) as string) : raw.slice(1, -1);
-          if (seen.has(name)) return true;
-          seen.add(name);
+          if (names.has(name)) {
+            if (seen.has(name)) return true;
+            seen.add(name);
+          }
         }
       }
       i = end;
     } else if (c === 0x7b /* { */) {
-      names.push(names.length < maxDepth ? new Set() : null);
+      seenByLevel.push(seenByLevel.length < maxDepth ? new Set() : null);
       inObject.push(true);
       expectName = true;
     } else if (c === 0x5b /* [ */) {
-      names.push(null);
+      seenByLevel.push(null);
       inObject.push(false);
       expectName = false;
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
-      names.pop();
+      seenByLevel.pop();
       inObject.pop();
       expectName = false;
     } else if (c === 0x2c /* , */) {
       expectName = inObject[inObject.length - 1] === true;
     }
+  }
+  return false;
+}
+
+/** Without escapes, a name can only be repeated if its quoted spelling occurs twice: most bodies need no scan. */
+function someNameRepeats(text: string, names: ReadonlySet<string>): boolean {
+  for (const name of names) {
+    const quoted = `"${name}"`;
+    const first = text.indexOf(quoted);
+    if (first >= 0 && text.indexOf(quoted, first + quoted.length) >= 0) return true;
   }
   return false;
 }

@@ -67,14 +67,15 @@ export function compileScopePolicy(toolScopes: ScopeMap, methodScopes: ScopeMap)
       return lookup(`method:${message.method}`, () => scopesFor(methods, message.method));
     },
     mayCallTool(name, scope) {
-      return toolNeeds(name).every((needed) => hasScope(scope, needed));
+      return hasScopes(scope, toolNeeds(name));
     },
   };
 }
 
-/** The scopes of `needed` the space-separated `scope` lacks. */
-export function missingScopes(scope: string, needed: readonly string[]): string[] {
-  return needed.filter((s) => !hasScope(scope, s));
+/** Whether the space-separated `scope` holds every one of `needed`. */
+export function hasScopes(scope: string, needed: readonly string[]): boolean {
+  for (let i = 0; i < needed.length; i++) if (!hasScope(scope, needed[i]!)) return false;
+  return true;
 }
 
 /** Sorted union without repeats. */

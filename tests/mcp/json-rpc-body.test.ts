@@ -54,24 +54,26 @@ describe("refusals", () => {
 });
 
 describe("duplicate members: read one way here and another way by a first-wins backend", () => {
+  const DECIDING = new Set(["method", "params", "id", "name"]);
   test.each([
     ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin"},"method":"tools/list"}', true],
     ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin","name":"public"}}', true],
     // An escaped spelling names the same member.
     ['{"jsonrpc":"2.0","id":1,"\\u006dethod":"tools/call","method":"tools/list"}', true],
     ['[{"id":1,"method":"a"},{"id":2,"method":"b","method":"c"}]', true],
-    // Equal names in different objects, or a quoted brace in a string, are fine.
-    ['{"id":1,"method":"tools/call","params":{"name":"x","arguments":{"name":"y","method":"z"}}}', false],
+    // Equal names in different objects, a quoted brace in a string, or a repeated member no decision reads are fine.
+    ['{"id":1,"method":"tools/call","params":{"name":"x","arguments":{"query":"y","method":"z"}}}', false],
     ['{"id":1,"method":"tools/call","params":{"name":"a\\"b{\\"method\\":1}"}}', false],
+    ['{"id":1,"method":"tools/call","params":{"name":"x","arguments":{"q":1,"q":2}}}', false],
   ])("%s", (body, duplicate) => {
-    expect(hasDuplicateMember(body, 4)).toBe(duplicate);
+    expect(hasDuplicateMember(body, DECIDING, 4)).toBe(duplicate);
     expect(readJsonRpcBody(body, true).ok).toBe(!duplicate);
   });
 
   test("members nested deeper than the decision reads are not looked at", () => {
-    const deep = '{"id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":{"b":{"k":1,"k":2}}}}}';
-    expect(hasDuplicateMember(deep, 4)).toBe(false);
-    expect(hasDuplicateMember(deep, 5)).toBe(true);
+    const deep = '{"id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":{"b":{"name":1,"name":2}}}}}';
+    expect(hasDuplicateMember(deep, DECIDING, 4)).toBe(false);
+    expect(hasDuplicateMember(deep, DECIDING, 5)).toBe(true);
   });
 });
 

@@ -1,7 +1,7 @@
 /** The per-tool and per-method scope policy, as pure functions. */
 import { describe, expect, test } from "bun:test";
 import { readJsonRpcBody, type McpMessage } from "../../src/mcp/json-rpc-body";
-import { compileScopePolicy, globMatcher, missingScopes } from "../../src/mcp/scope-policy";
+import { compileScopePolicy, globMatcher, hasScopes } from "../../src/mcp/scope-policy";
 
 const message = (body: object): McpMessage => {
   const reading = readJsonRpcBody(JSON.stringify({ jsonrpc: "2.0", ...body }), false);
@@ -55,8 +55,11 @@ describe("who may call a tool", () => {
     expect(policy.mayCallTool(name, scope)).toBe(allowed);
   });
 
-  test("missingScopes names what a token lacks", () => {
-    expect(missingScopes("a c", ["a", "b", "c", "d"])).toEqual(["b", "d"]);
+  test("hasScopes wants every scope, as whole tokens", () => {
+    expect(hasScopes("a c", ["a", "c"])).toBe(true);
+    expect(hasScopes("a c", ["a", "b"])).toBe(false);
+    expect(hasScopes("ab c", ["a"])).toBe(false);
+    expect(hasScopes("", [])).toBe(true);
   });
 
   test("an empty policy needs nothing", () => {
