@@ -45,8 +45,8 @@ const NAME_FIELD: Readonly<Record<string, NameField>> = Object.freeze({
 
 export const ENVELOPE_VERSION_KEY = "io.modelcontextprotocol/protocolVersion";
 
-/** A batch's elements, their params and params._meta: as deep as a decision reads. */
-const DECIDING_DEPTH = 4;
+/** A message, its params and params._meta: as deep as a decision reads (one level more in a batch). */
+const DECIDING_DEPTH = 3;
 /** The members a decision reads: none of them may be named twice in one object. */
 const DECIDING_MEMBERS: ReadonlySet<string> = new Set(["jsonrpc", "id", "method", "params", "result", "error", "_meta", ENVELOPE_VERSION_KEY, ...Object.values(NAME_FIELD)]);
 
@@ -58,7 +58,7 @@ export function readJsonRpcBody(text: string, allowBatch: boolean): BodyReading 
   } catch {
     return refused(PARSE_ERROR, "the body is not JSON");
   }
-  if (hasDuplicateMember(text, DECIDING_MEMBERS, DECIDING_DEPTH)) return refused(INVALID_REQUEST, "the body names a member twice in one object", idOf(value));
+  if (hasDuplicateMember(text, DECIDING_MEMBERS, Array.isArray(value) ? DECIDING_DEPTH + 1 : DECIDING_DEPTH)) return refused(INVALID_REQUEST, "the body names a member twice in one object", idOf(value));
   if (!Array.isArray(value)) {
     const message = messageOf(value);
     return typeof message === "string" ? refused(INVALID_REQUEST, message, idOf(value)) : { ok: true, batch: false, messages: [message] };

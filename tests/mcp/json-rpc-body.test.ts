@@ -70,6 +70,11 @@ describe("duplicate members: read one way here and another way by a first-wins b
     expect(readJsonRpcBody(body, true).ok).toBe(!duplicate);
   });
 
+  test("a repeated name in the client's own info (params._meta, one level down) is no concern", () => {
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "x", _meta: { "io.modelcontextprotocol/clientInfo": { name: "a" } } } }).replace('"name":"a"', '"name":"a","name":"b"');
+    expect(readJsonRpcBody(body, false).ok).toBe(true);
+  });
+
   test("members nested deeper than the decision reads are not looked at", () => {
     const deep = '{"id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":{"b":{"name":1,"name":2}}}}}';
     expect(hasDuplicateMember(deep, DECIDING, 4)).toBe(false);
