@@ -23,6 +23,7 @@ export async function measureWithCpu(target: HttpTarget, options: RoundOptions["
     connections: options.connections,
     threads: options.threads,
     headers: [`Host: ${target.host}`, ...(target.headers ?? [])],
+    script: target.script,
   };
   if (options.warmup > 0) await runWrk({ ...wrk, seconds: options.warmup });
   const before = await Promise.all(groups.map(totalCpuMicros));

@@ -15,6 +15,8 @@ export interface HttpTarget {
   readonly path: string;
   /** More request headers ("Name: value"), e.g. a bearer token; shown redacted in the printed command. */
   readonly headers?: readonly string[];
+  /** A wrk Lua script (wrk.ts postScript: a POST with a body); checkHttp's GET does not apply to such a target. */
+  readonly script?: string;
 }
 
 /** Shell-quotes an argv for display, so the printed wrk command can be pasted. */

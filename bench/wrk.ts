@@ -2,7 +2,9 @@
  * wrk: run it (bounded in time) and read its `--latency` report. The parser is a
  * pure function of wrk's text so it can be unit-tested without wrk installed.
  */
-import { spawnChild } from "./processes";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeTempDir, spawnChild } from "./processes";
 
 export interface WrkResult {
   readonly requests: number;
@@ -72,11 +74,14 @@ export interface WrkOptions {
   readonly connections: number;
   readonly threads: number;
   readonly headers?: readonly string[];
+  /** A wrk Lua script (postScript: a POST with a body). */
+  readonly script?: string;
 }
 
 /** The argv for one run; also printed into the report so a reader can repeat it. */
 export function wrkArgs(options: WrkOptions): string[] {
   const args = ["wrk", `-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, "--latency"];
+  if (options.script !== undefined) args.push("-s", options.script);
   for (const header of options.headers ?? []) args.push("-H", header);
   args.push(options.url);
   return args;
@@ -94,4 +99,12 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   } finally {
     clearTimeout(killAfter);
   }
+}
+
+/** A wrk Lua script that sends every request as a POST with this body; returns its path (removed on exit). */
+export function postScript(body: string): string {
+  if (body.includes("]==]")) throw new Error("postScript: the body must not contain ]==]");
+  const path = join(makeTempDir("wrk"), "post.lua");
+  writeFileSync(path, `wrk.method = "POST"\nwrk.body = [==[${body}]==]\n`);
+  return path;
 }

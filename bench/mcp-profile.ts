@@ -1,0 +1,137 @@
+/**
+ * `bun bench/mcp-profile.ts [--rounds N] [--duration S] [--warmup S] [--connections N]`
+ * (or `just bench-mcp`): what the MCP edge (src/mcp) costs on an
+ * authenticated tools/call. One gateway, one backend, wrk POSTing the same
+ * JSON-RPC tools/call with `Authorization: Bearer <token>` to /mcp of three
+ * proxies on that backend, in rotating order, round after round:
+ *
+ *   auth only             resource_endpoint /mcp, auth on, no MCP policy, a
+ *                         2025-06-18 client: the body is not read at the edge
+ *   auth + tool policy    the same with mcp_tool_scopes and mcp_method_scopes:
+ *                         the body is read, parsed and its tool's scopes checked
+ *   auth + policy, 2026   the policy proxy with a 2026-07-28 client: also
+ *                         Mcp-Method / Mcp-Name held to the body
+ *
+ * Reads the gateway's CPU time around each measurement (/proc/PID/stat) and
+ * divides it by the requests served; ratios are per round against "auth
+ * only", then the median. Every variant is first shown to be live (its
+ * policy refuses a call it must refuse). Prints a table; writes nothing.
+ */
+import { parseRoundArgs } from "./args";
+import { AUTH_ENV, AUTH_USER } from "./auth";
+import { startBackend } from "./backend-process";
+import { machineInfo } from "./machine";
+import { ensureBinary, ROOT, startPortcullis, type RunningPortcullis } from "./portcullis";
+import { cleanup, installExitHandlers } from "./processes";
+import { pidsListeningOn } from "./process-cpu";
+import { measureWithCpu, median } from "./rounds";
+import type { HttpTarget } from "./scenarios";
+import { postScript } from "./wrk";
+
+const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 3);
+
+const AUTH_ONLY_HOST = "bench-mcp-auth.local";
+const POLICY_HOST = "bench-mcp-policy.local";
+const MODERN = "2026-07-28";
+
+/** The policy measured: a few exact names, a glob and a method entry, so the lookup is not a one-entry special case. */
+const TOOL_SCOPES = { search: ["mcp:read"], fetch_page: ["mcp:read"], "admin_*": ["mcp:admin"], "write_*": ["mcp:write"] };
+const METHOD_SCOPES = { "resources/read": ["mcp:read"], "prompts/*": ["mcp:read"] };
+
+const envelope = { _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientInfo": { name: "bench", version: "1" }, "io.modelcontextprotocol/clientCapabilities": {} } };
+const toolsCall = (name: string, modern = false) =>
+  JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: { query: "portcullis benchmark", limit: 10 }, ...(modern ? envelope : {}) } });
+
+async function configure(gateway: RunningPortcullis, backendUrl: string, host: string, policy: boolean): Promise<string> {
+  const resource = `https://${host}/mcp`;
+  await gateway.create("/api/v1/proxy/targets/", { hostname: host, target_url: backendUrl });
+  await gateway.post(`/api/v1/proxy/targets/${host}/resource`, { resource_endpoint: "/mcp", resource_scopes: ["mcp:read", "mcp:write", "mcp:admin"] }, 200);
+  // Plain HTTP computes http://host/mcp as the resource; the token is for the https one (see bench/auth.ts).
+  await gateway.post(`/api/v1/proxy/targets/${host}/auth`, { auth_enabled: true, auth_mode: "forward", auth_allowed_audiences: [resource] }, 200);
+  if (policy) await gateway.post(`/api/v1/proxy/targets/${host}/mcp-policy`, { mcp_tool_scopes: TOOL_SCOPES, mcp_method_scopes: METHOD_SCOPES }, 200);
+  const token = await gateway.create("/api/v1/oauth/test-tokens", { resource, username: AUTH_USER, scope: "mcp:read mcp:write", lifetime_seconds: 3_600 });
+  return String(token.access_token);
+}
+
+function target(name: string, port: number, host: string, token: string, body: string, extra: string[] = []): HttpTarget & { body: string } {
+  const headers = [`Authorization: Bearer ${token}`, "Content-Type: application/json", "Accept: application/json, text/event-stream", ...extra];
+  return { name, description: "", port, host, path: "/mcp", headers, script: postScript(body), body };
+}
+
+/** One POST as wrk sends it; the status the edge answered. */
+async function send(t: HttpTarget, body: string, replace: Record<string, string> = {}): Promise<number> {
+  const headers = new Headers({ Host: t.host });
+  for (const line of t.headers ?? []) {
+    const colon = line.indexOf(":");
+    headers.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  for (const [name, value] of Object.entries(replace)) headers.set(name, value);
+  const response = await fetch(`http://127.0.0.1:${t.port}${t.path}`, { method: "POST", headers, body, signal: AbortSignal.timeout(5_000) });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function main(): Promise<void> {
+  installExitHandlers();
+  const stale = await ensureBinary();
+  if (stale) console.log(`note: ${stale}`);
+  const machine = await machineInfo(ROOT);
+  const backend = await startBackend();
+  const backendUrl = `http://127.0.0.1:${backend.port}`;
+  const gateway = await startPortcullis({ ...AUTH_ENV });
+  const authOnlyToken = await configure(gateway, backendUrl, AUTH_ONLY_HOST, false);
+  const policyToken = await configure(gateway, backendUrl, POLICY_HOST, true);
+  const pids = { gateway: (await pidsListeningOn(gateway.httpPort))[0]!, backend: (await pidsListeningOn(backend.port))[0]! };
+
+  const legacy = ["MCP-Protocol-Version: 2025-06-18"];
+  const modern = [`MCP-Protocol-Version: ${MODERN}`, "Mcp-Method: tools/call", "Mcp-Name: search"];
+  const authOnly = target("auth only", gateway.httpPort, AUTH_ONLY_HOST, authOnlyToken, toolsCall("search"), legacy);
+  const variants = [
+    authOnly,
+    target("auth + tool policy", gateway.httpPort, POLICY_HOST, policyToken, toolsCall("search"), legacy),
+    target("auth + policy, 2026-07-28 headers", gateway.httpPort, POLICY_HOST, policyToken, toolsCall("search", true), modern),
+  ];
+
+  // Live before measured: each variant answers 200, and the policy refuses what it must.
+  for (const v of variants) if ((await send(v, v.body)) !== 200) throw new Error(`${v.name}: the measured request is not answered 200`);
+  const checks = [
+    [await send(variants[1]!, toolsCall("admin_drop")), 403, "a tools/call of admin_drop without mcp:admin"],
+    [await send(authOnly, toolsCall("admin_drop")), 200, "the same call on the proxy without a policy"],
+    [await send(variants[2]!, toolsCall("search", true), { "mcp-method": "tools/list" }), 400, "a 2026-07-28 Mcp-Method that lies"],
+  ] as const;
+  for (const [status, expected, what] of checks) if (status !== expected) throw new Error(`pre-check: ${what} answered ${status}, expected ${expected}`);
+  console.log("Pre-check: every variant answers 200; admin_drop → 403 with the policy, 200 without; a lying Mcp-Method → 400.");
+
+  const samples = new Map<string, { rps: number; gatewayUs: number; errors: number }[]>(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+    const line: string[] = [];
+    for (const v of order) {
+      const s = await measureWithCpu(v, options, [[pids.gateway], [pids.backend]]);
+      samples.get(v.name)!.push({ rps: s.result.requestsPerSecond, gatewayUs: s.cpuPerRequest[0]!, errors: s.errors });
+      line.push(`${v.name} ${Math.round(s.result.requestsPerSecond)} (${s.cpuPerRequest[0]!.toFixed(1)} µs)`);
+    }
+    console.log(`round ${round + 1}/${ROUNDS}: ${line.join("; ")}`);
+  }
+
+  const base = samples.get(authOnly.name)!;
+  console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}`);
+  console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}, POST /mcp tools/call (${toolsCall("search").length} bytes)\n`);
+  console.log("| variant | req/s median | ÷ auth only, per round: median | gateway CPU µs/req: median (min–max) | ÷ auth only: median | errors |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const v of variants) {
+    const runs = samples.get(v.name)!;
+    const us = runs.map((s) => s.gatewayUs);
+    console.log(
+      `| ${v.name} | ${Math.round(median(runs.map((s) => s.rps)))} | ${median(runs.map((s, i) => s.rps / base[i]!.rps)).toFixed(2)}× | ` +
+        `${median(us).toFixed(2)} (${Math.min(...us).toFixed(2)}–${Math.max(...us).toFixed(2)}) | ${median(runs.map((s, i) => s.gatewayUs / base[i]!.gatewayUs)).toFixed(2)}× | ${runs.reduce((n, s) => n + s.errors, 0)} |`,
+    );
+  }
+  await Promise.all([gateway.stop(), backend.stop()]);
+}
+
+try {
+  await main();
+} finally {
+  await cleanup();
+}
