@@ -95,6 +95,8 @@ export class TestBrowser {
   consentAnswer: "approve" | "deny" | "stop" = "approve";
   /** The URL of every consent page the user answered (or stopped at). */
   readonly consentPages: string[] = [];
+  /** The HTML of each of those pages, in the same order: what the user read before clicking. */
+  readonly consentHtml: string[] = [];
   /** host → cookie name → value and Path (host-only cookies; Domain is not needed here). */
   readonly jars = new Map<string, Map<string, { value: string; path: string }>>();
   readonly visited: string[] = [];
@@ -125,6 +127,7 @@ export class TestBrowser {
         const form = pageForm(html);
         if (!form?.buttons.approve) return new Response(html, response);
         this.consentPages.push(current.href);
+        this.consentHtml.push(html);
         if (this.consentAnswer === "stop") return new Response(html, response);
         // The user clicks a button: the form is posted to its action, from this page's origin.
         submit = { method: form.method, body: formBody(form, this.consentAnswer), origin: current.origin };
@@ -185,10 +188,16 @@ export class InMemoryOAuthProvider implements OAuthClientProvider {
   readonly tokenHistory: OAuthTokens[] = [];
   readonly invalidated: string[] = [];
 
+  /**
+   * `clientMetadataUrl`: the https URL of this client's metadata document;
+   * the SDK then uses it as the client_id where the server supports that,
+   * instead of registering.
+   */
   constructor(
     private readonly browser: TestBrowser,
     private readonly callback: LoopbackCallback,
     private readonly clientName = "Portcullis MCP test client",
+    readonly clientMetadataUrl?: string,
   ) {}
 
   get redirectUrl(): string {

@@ -28,7 +28,11 @@ export interface McpHandlerServer {
   stop(): void;
 }
 
-export function startMcpHandlerServer(): McpHandlerServer {
+/**
+ * `endpoint`: mount the handler there only, as an application routes it, so
+ * that other paths (the metadata URLs) get 404; by default it answers every path.
+ */
+export function startMcpHandlerServer(options: { endpoint?: string } = {}): McpHandlerServer {
   const requests: RecordedMcpRequest[] = [];
   const handler = createMcpHandler(() => {
     const server = new McpServer({ name: "portcullis-test-mcp-2x", version: "1.0.0" });
@@ -48,6 +52,7 @@ export function startMcpHandlerServer(): McpHandlerServer {
       const body = new Uint8Array(await request.arrayBuffer());
       const url = new URL(request.url);
       requests.push({ method: request.method, path: url.pathname, headers: Object.fromEntries(request.headers), body });
+      if (options.endpoint !== undefined && url.pathname !== options.endpoint) return Response.json({ error: "not_found" }, { status: 404 });
       // The handler reads the body itself: hand it the bytes again.
       return handler.fetch(new Request(request.url, { method: request.method, headers: request.headers, body: request.method === "GET" || request.method === "HEAD" ? undefined : body }));
     },
