@@ -15,7 +15,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
-import { ensureBinary, startGatewayProcess, tempDataDir, type RunningGateway } from "./gateway-process";
+import { ensureBinary, runCli, startGatewayProcess, tempDataDir, type RunningGateway } from "./gateway-process";
 import { startGitHubServer, type GitHubTestServer } from "./github-server";
 import type { GatewayRoute } from "./mcp-client";
 import { startTestRedis, type TestRedis } from "./redis-server";
@@ -40,6 +40,8 @@ export interface McpDeployment {
   readonly route: GatewayRoute;
   /** The admin's API call: JSON in and out. */
   api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
+  /** Runs `portcullis <args>` (the compiled CLI) against this gateway's API as the admin. */
+  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** docs/mcp.md's steps for one MCP server at `https://<hostname>/mcp`; resolves once the edge answers 401. */
   protect(hostname: string, backendUrl: string, options?: { scopes?: string[]; proxy?: Record<string, unknown> }): Promise<void>;
   stop(): Promise<void>;
@@ -130,6 +132,7 @@ export async function startMcpDeployment(hostnames: readonly string[], env: Reco
     gatewayCaFile,
     route,
     api,
+    cli: (args) => runCli(args, { API_URL: gateway.apiUrl, TOKEN: ADMIN_TOKEN, HOME: dir }),
     protect,
     async stop() {
       await gateway.stop();
