@@ -132,7 +132,8 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
       // The usual request needs nothing after the backend's answer: no second promise for it.
       if (!hsts && !ifBackendLacks) return forwarded;
       return forwarded.then((response) => {
-        if (ifBackendLacks && response.status === 404) return ifBackendLacks();
+        // 404, or 405 from a server that takes every path but answers only POST (an MCP handler at the root).
+        if (ifBackendLacks && (response.status === 404 || response.status === 405)) return ifBackendLacks();
         if (hsts) response.headers.set("strict-transport-security", hsts);
         return response;
       });

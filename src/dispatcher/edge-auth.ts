@@ -45,7 +45,7 @@ export interface EdgeFacts {
 
 /**
  * Forward the request, or answer it. `ifBackendLacks` is for the metadata
- * document when the backend's own wins: served only if the backend answers 404.
+ * document when the backend's own wins: served only if the backend answers 404 or 405.
  * `claims` is the verified token, for the checks after auth (an MCP call's scopes).
  */
 export type EdgeOutcome =
