@@ -24,6 +24,8 @@ import { listenOrExplain, SERVE_DEFAULTS } from "./dispatcher/listen";
 import { afterPipelinedRequestsSeen } from "./dispatcher/pipelining";
 import { drainableServer, shutDownListeners, type DrainableListener } from "./dispatcher/shutdown";
 import { LiveConfig } from "./dispatcher/live-config";
+import { McpSessionAffinity } from "./mcp/session-affinity";
+import { loadMcpSessionKey } from "./storage/mcp-session-key";
 import { createForwardingEngine } from "./proxies";
 import { EmbeddedRedis } from "./storage/embedded-redis";
 import { lockDataDir } from "./storage/data-dir-lock";
@@ -145,6 +147,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await live.start();
 
     certificateManager.start();
+    const mcpSessions = new McpSessionAffinity(await loadMcpSessionKey(redis));
 
     const api = {
       fetch: apiFetch(
@@ -182,6 +185,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       api,
       oauth: { hostnames: authHostnames, app: authorizationServer.app },
       edgeAuth,
+      mcpSessions,
       table: () => live.table,
       engine,
       trustedProxies: config.trustedProxies,

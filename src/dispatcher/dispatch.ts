@@ -17,6 +17,7 @@ import { afterPipelinedRequestsSeen } from "./pipelining";
 import { isBuiltInOAuthRequest } from "./builtin-oauth";
 import { isCorsPreflight } from "../auth/public-cors";
 import { openMcpExchange } from "./mcp-edge";
+import type { McpSessionAffinity } from "../mcp/session-affinity";
 import { matchRoute } from "./routes";
 import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
 
@@ -50,6 +51,8 @@ export interface DispatchOptions {
   readonly acmeChallenges?: { answer(token: string): Promise<string | null> };
   /** Token checks, protected resource metadata and sign-in at the edge; without it no proxy authenticates. */
   readonly edgeAuth?: EdgeAuthOptions;
+  /** Keeps an MCP session on the backend that holds it, on every node; without it sessions follow the current target. */
+  readonly mcpSessions?: McpSessionAffinity;
 }
 
 export type Dispatch = (
@@ -77,6 +80,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
   const served = proto === "http" ? "enableHttp" : "enableHttps";
   const challenges = proto === "http" ? options.acmeChallenges : undefined;
   const edgeAuth = options.edgeAuth;
+  const sessions = options.mcpSessions;
 
   const dispatch: Dispatch = (request, server) => {
     const path = pathOf(request.url);
@@ -124,9 +128,13 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
       if (outcome instanceof Response) return outcome;
       const context = outcome.identity ? { ...unverified, identity: outcome.identity } : unverified;
       if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
-      const forwarded = mcp
-        ? mcp.forward(outcome.claims ?? null, entry.auth, (body) => engine.forward(request, target, body ? { ...context, body } : context))
-        : engine.forward(request, target, context);
+      // A legacy MCP session (Mcp-Session-Id) goes to the backend that holds it (src/mcp/session-affinity.ts).
+      const session = sessions && entry.mcp ? sessions.route(entry.hostname, entry.mcp, request, path, target, outcome.claims?.sub) : null;
+      const to = session ? session.target : target;
+      const sent = mcp
+        ? mcp.forward(outcome.claims ?? null, entry.auth, (body) => engine.forward(request, to, body ? { ...context, body } : context))
+        : engine.forward(request, to, context);
+      const forwarded = session ? sent.then((response) => session.answer(response)) : sent;
       const hsts = proto === "https" ? entry.hsts : null;
       const ifBackendLacks = outcome.ifBackendLacks;
       // The usual request needs nothing after the backend's answer: no second promise for it.

@@ -83,6 +83,9 @@ export const keys = {
   /** Client registrations from one IP in the current minute. */
   oauthRegistrationRate: (ip: string, minute: number) => `oauth:ratelimit:register:${ip}:${minute}`,
 
+  /** The key sealing MCP session ids (base64url, 32 bytes), made by the first node to start, read by every other. */
+  mcpSessionKey: "mcp:session_key",
+
   /** Every configuration change, in order; each gateway node follows it (spec "Workflow Stream Keys"). */
   workflowStream: "events:workflow",
 } as const;
