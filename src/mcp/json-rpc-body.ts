@@ -5,7 +5,7 @@
  * resources/read, `params.taskId` of tasks/*: the values SEP-2243's
  * Mcp-Name header mirrors). Nothing else of the body is interpreted. Pure.
  */
-import { hasDuplicateMember } from "./duplicate-members";
+import { hasDuplicateMember, watchedMembers } from "./duplicate-members";
 
 export type JsonRpcId = string | number | null;
 
@@ -48,7 +48,7 @@ export const ENVELOPE_VERSION_KEY = "io.modelcontextprotocol/protocolVersion";
 /** A message, its params and params._meta: as deep as a decision reads (one level more in a batch). */
 const DECIDING_DEPTH = 3;
 /** The members a decision reads: none of them may be named twice in one object. */
-const DECIDING_MEMBERS: ReadonlySet<string> = new Set(["jsonrpc", "id", "method", "params", "result", "error", "_meta", ENVELOPE_VERSION_KEY, ...Object.values(NAME_FIELD)]);
+const DECIDING_MEMBERS = watchedMembers(["jsonrpc", "id", "method", "params", "result", "error", "_meta", ENVELOPE_VERSION_KEY, ...Object.values(NAME_FIELD)]);
 
 /** Reads a body; `allowBatch` says whether the client's protocol revision may send a JSON array of messages. */
 export function readJsonRpcBody(text: string, allowBatch: boolean): BodyReading {

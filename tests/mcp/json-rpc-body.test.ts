@@ -1,6 +1,6 @@
 /** The JSON-RPC body reader of the MCP edge: kinds, names, refusals, batches, duplicate members. */
 import { describe, expect, test } from "bun:test";
-import { hasDuplicateMember } from "../../src/mcp/duplicate-members";
+import { hasDuplicateMember, watchedMembers } from "../../src/mcp/duplicate-members";
 import { INVALID_REQUEST, PARSE_ERROR, readJsonRpcBody } from "../../src/mcp/json-rpc-body";
 import { allowsBatches, definesStandardHeaders } from "../../src/mcp/protocol-version";
 
@@ -54,7 +54,7 @@ describe("refusals", () => {
 });
 
 describe("duplicate members: read one way here and another way by a first-wins backend", () => {
-  const DECIDING = new Set(["method", "params", "id", "name"]);
+  const DECIDING = watchedMembers(["method", "params", "id", "name"]);
   test.each([
     ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin"},"method":"tools/list"}', true],
     ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin","name":"public"}}', true],
