@@ -1,21 +1,23 @@
 /**
  * `bun bench/mcp-profile.ts [--rounds N] [--duration S] [--warmup S] [--connections N]`
  * (or `just bench-mcp`): what the MCP edge (src/mcp) costs on an
- * authenticated tools/call. One gateway, one backend, wrk POSTing the same
- * JSON-RPC tools/call with `Authorization: Bearer <token>` to /mcp of three
- * proxies on that backend, in rotating order, round after round:
+ * authenticated tools/call. One gateway, one backend, wrk POSTing a JSON-RPC
+ * tools/call with `Authorization: Bearer <token>` to /mcp, in rotating order,
+ * round after round, as a 2025-06-18 client and as a 2026-07-28 one (its
+ * envelope in the body, Mcp-Method / Mcp-Name headers):
  *
- *   auth only             resource_endpoint /mcp, auth on, no MCP policy, a
- *                         2025-06-18 client: the body is not read at the edge
- *   auth + tool policy    the same with mcp_tool_scopes and mcp_method_scopes:
- *                         the body is read, parsed and its tool's scopes checked
- *   auth + policy, 2026   the policy proxy with a 2026-07-28 client: also
- *                         Mcp-Method / Mcp-Name held to the body
+ *   auth only            a proxy with auth on and no MCP endpoint: the edge
+ *                        checks the token and never reads the body
+ *   auth + tool policy   an MCP proxy (resource_endpoint /mcp) with
+ *                        mcp_tool_scopes and mcp_method_scopes: the body is
+ *                        read once, parsed, its tool's scopes checked, and
+ *                        for the 2026-07-28 client its headers held to it
  *
  * Reads the gateway's CPU time around each measurement (/proc/PID/stat) and
- * divides it by the requests served; ratios are per round against "auth
- * only", then the median. Every variant is first shown to be live (its
- * policy refuses a call it must refuse). Prints a table; writes nothing.
+ * divides it by the requests served; each policy variant is compared, per
+ * round, with auth only for the same request, then the median is taken.
+ * Every variant is first shown to be live (the policy refuses what it must).
+ * Prints a table; writes nothing.
  */
 import { parseRoundArgs } from "./args";
 import { AUTH_ENV, AUTH_USER } from "./auth";
@@ -43,9 +45,9 @@ const toolsCall = (name: string, modern = false) =>
   JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: { query: "portcullis benchmark", limit: 10 }, ...(modern ? envelope : {}) } });
 
 async function configure(gateway: RunningPortcullis, backendUrl: string, host: string, policy: boolean): Promise<string> {
-  const resource = `https://${host}/mcp`;
+  const resource = policy ? `https://${host}/mcp` : `https://${host}`;
   await gateway.create("/api/v1/proxy/targets/", { hostname: host, target_url: backendUrl });
-  await gateway.post(`/api/v1/proxy/targets/${host}/resource`, { resource_endpoint: "/mcp", resource_scopes: ["mcp:read", "mcp:write", "mcp:admin"] }, 200);
+  if (policy) await gateway.post(`/api/v1/proxy/targets/${host}/resource`, { resource_endpoint: "/mcp", resource_scopes: ["mcp:read", "mcp:write", "mcp:admin"] }, 200);
   // Plain HTTP computes http://host/mcp as the resource; the token is for the https one (see bench/auth.ts).
   await gateway.post(`/api/v1/proxy/targets/${host}/auth`, { auth_enabled: true, auth_mode: "forward", auth_allowed_audiences: [resource] }, 200);
   if (policy) await gateway.post(`/api/v1/proxy/targets/${host}/mcp-policy`, { mcp_tool_scopes: TOOL_SCOPES, mcp_method_scopes: METHOD_SCOPES }, 200);
@@ -53,9 +55,15 @@ async function configure(gateway: RunningPortcullis, backendUrl: string, host: s
   return String(token.access_token);
 }
 
-function target(name: string, port: number, host: string, token: string, body: string, extra: string[] = []): HttpTarget & { body: string } {
+interface Variant extends HttpTarget {
+  readonly body: string;
+  /** The variant this one is compared with: the same request with auth only. */
+  readonly baseline: string;
+}
+
+function target(name: string, baseline: string, port: number, host: string, token: string, body: string, extra: string[]): Variant {
   const headers = [`Authorization: Bearer ${token}`, "Content-Type: application/json", "Accept: application/json, text/event-stream", ...extra];
-  return { name, description: "", port, host, path: "/mcp", headers, script: postScript(body), body };
+  return { name, description: "", port, host, path: "/mcp", headers, script: postScript(body), body, baseline };
 }
 
 /** One POST as wrk sends it; the status the edge answered. */
@@ -85,22 +93,22 @@ async function main(): Promise<void> {
 
   const legacy = ["MCP-Protocol-Version: 2025-06-18"];
   const modern = [`MCP-Protocol-Version: ${MODERN}`, "Mcp-Method: tools/call", "Mcp-Name: search"];
-  const authOnly = target("auth only", gateway.httpPort, AUTH_ONLY_HOST, authOnlyToken, toolsCall("search"), legacy);
-  const variants = [
-    authOnly,
-    target("auth + tool policy", gateway.httpPort, POLICY_HOST, policyToken, toolsCall("search"), legacy),
-    target("auth + policy, 2026-07-28 headers", gateway.httpPort, POLICY_HOST, policyToken, toolsCall("search", true), modern),
-  ];
+  const port = gateway.httpPort;
+  const authOnly = target("auth only, 2025-06-18", "auth only, 2025-06-18", port, AUTH_ONLY_HOST, authOnlyToken, toolsCall("search"), legacy);
+  const policy = target("auth + tool policy, 2025-06-18", authOnly.name, port, POLICY_HOST, policyToken, toolsCall("search"), legacy);
+  const authOnlyModern = target("auth only, 2026-07-28", "auth only, 2026-07-28", port, AUTH_ONLY_HOST, authOnlyToken, toolsCall("search", true), modern);
+  const policyModern = target("auth + tool policy, 2026-07-28", authOnlyModern.name, port, POLICY_HOST, policyToken, toolsCall("search", true), modern);
+  const variants = [authOnly, policy, authOnlyModern, policyModern];
 
   // Live before measured: each variant answers 200, and the policy refuses what it must.
   for (const v of variants) if ((await send(v, v.body)) !== 200) throw new Error(`${v.name}: the measured request is not answered 200`);
   const checks = [
-    [await send(variants[1]!, toolsCall("admin_drop")), 403, "a tools/call of admin_drop without mcp:admin"],
+    [await send(policy, toolsCall("admin_drop")), 403, "a tools/call of admin_drop without mcp:admin"],
     [await send(authOnly, toolsCall("admin_drop")), 200, "the same call on the proxy without a policy"],
-    [await send(variants[2]!, toolsCall("search", true), { "mcp-method": "tools/list" }), 400, "a 2026-07-28 Mcp-Method that lies"],
+    [await send(policyModern, toolsCall("search", true), { "mcp-method": "tools/list" }), 400, "a 2026-07-28 Mcp-Method that lies"],
   ] as const;
   for (const [status, expected, what] of checks) if (status !== expected) throw new Error(`pre-check: ${what} answered ${status}, expected ${expected}`);
-  console.log("Pre-check: every variant answers 200; admin_drop → 403 with the policy, 200 without; a lying Mcp-Method → 400.");
+  console.log("Pre-check: every variant answers 200; admin_drop → 403 with the policy, 200 without; a lying 2026-07-28 Mcp-Method → 400.");
 
   const samples = new Map<string, { rps: number; gatewayUs: number; errors: number }[]>(variants.map((v) => [v.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -114,13 +122,13 @@ async function main(): Promise<void> {
     console.log(`round ${round + 1}/${ROUNDS}: ${line.join("; ")}`);
   }
 
-  const base = samples.get(authOnly.name)!;
   console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}`);
-  console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}, POST /mcp tools/call (${toolsCall("search").length} bytes)\n`);
-  console.log("| variant | req/s median | ÷ auth only, per round: median | gateway CPU µs/req: median (min–max) | ÷ auth only: median | errors |");
+  console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}, POST /mcp tools/call (${toolsCall("search").length} bytes; ${toolsCall("search", true).length} with the 2026-07-28 envelope)\n`);
+  console.log("| variant | req/s median | ÷ auth only (same request), per round: median | gateway CPU µs/req: median (min–max) | ÷ auth only: median | errors |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const v of variants) {
     const runs = samples.get(v.name)!;
+    const base = samples.get(v.baseline)!;
     const us = runs.map((s) => s.gatewayUs);
     console.log(
       `| ${v.name} | ${Math.round(median(runs.map((s) => s.rps)))} | ${median(runs.map((s, i) => s.rps / base[i]!.rps)).toFixed(2)}× | ` +
