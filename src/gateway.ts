@@ -24,6 +24,8 @@ import { listenOrExplain, SERVE_DEFAULTS } from "./dispatcher/listen";
 import { afterPipelinedRequestsSeen } from "./dispatcher/pipelining";
 import { drainableServer, shutDownListeners, type DrainableListener } from "./dispatcher/shutdown";
 import { LiveConfig } from "./dispatcher/live-config";
+import { ClusterRateCounters } from "./mcp/rate-limit/cluster-counters";
+import { rateLimitGates } from "./mcp/rate-limit/rate-limit-gate";
 import { McpSessionAffinity } from "./mcp/session-affinity";
 import { loadMcpSessionKey } from "./storage/mcp-session-key";
 import { createForwardingEngine } from "./proxies";
@@ -92,10 +94,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   });
   const { signingKeys, revoked, tokenVerifier } = authorizationServer.context;
-  const live = new LiveConfig(redis, stores, log, [certificates, signingKeys, revoked], {
-    issuer: config.oauth.issuer,
-    allowedUsers: config.oauth.allowedUsers,
-  });
+  // MCP rate limits: counted in this node's memory, shared through Redis in the background.
+  const rateLimits = new ClusterRateCounters(redis, log);
+  const live = new LiveConfig(
+    redis,
+    stores,
+    log,
+    [certificates, signingKeys, revoked],
+    { issuer: config.oauth.issuer, allowedUsers: config.oauth.allowedUsers },
+    rateLimitGates(rateLimits),
+  );
   const edgeAuth = {
     verifier: tokenVerifier,
     issuer: config.oauth.issuer,
@@ -122,6 +130,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     // Answer with Connection: close for a moment, then stop accepting, let what is in flight finish, cut the rest.
     await shutDownListeners(listeners);
     engine.close();
+    await rateLimits.stop();
     await certificateManager.stop();
     await live.stop();
     certificates.stop();
@@ -145,6 +154,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     // The signing key exists before any node's follower reloads it.
     await authorizationServer.start();
     await live.start();
+    rateLimits.start();
 
     certificateManager.start();
     const mcpSessions = new McpSessionAffinity(await loadMcpSessionKey(redis));

@@ -122,7 +122,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
 
     const unverified = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp), server };
     // An MCP endpoint (src/mcp): a foreign Origin is refused before auth, a POST's JSON-RPC body is checked after it.
-    const mcp = entry.mcp ? openMcpExchange(entry.mcp, request, path, proto, unverified.trustedPeer) : null;
+    const mcp = entry.mcp ? openMcpExchange(entry.mcp, request, path, proto, unverified.trustedPeer, clientIp) : null;
     if (mcp instanceof Response) return mcp;
     const forward = (outcome: EdgeOutcome): Response | undefined | Promise<Response | undefined> => {
       if (outcome instanceof Response) return outcome;

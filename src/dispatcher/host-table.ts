@@ -5,7 +5,7 @@
  * compiled is left out with its error; the rest keeps serving.
  */
 import { compileEdgeAuthPolicy, compileRouteAuthPolicy, normalizeEndpoint, type EdgeAuthPolicy, type EdgeAuthSettings } from "../auth/edge/policy";
-import { compileMcpEndpoint, type McpEndpoint } from "../mcp/mcp-endpoint";
+import { compileMcpEndpoint, type McpEndpoint, type McpGateFactory } from "../mcp/mcp-endpoint";
 import { forwardTarget, type ForwardTarget } from "../proxies/forward-target";
 import type { ProxyRecord } from "../storage/proxy-repository";
 import type { RouteRecord } from "../storage/route-repository";
@@ -46,6 +46,8 @@ export interface HostTableSource {
   readonly serviceUrls: ReadonlyMap<string, string>;
   /** The authorization server's settings the edge checks tokens against; without them no proxy authenticates. */
   readonly edgeAuth?: EdgeAuthSettings;
+  /** The gates of each MCP endpoint (rate limits); none without it. */
+  readonly mcpGates?: McpGateFactory;
 }
 
 export class HostTable {
@@ -137,7 +139,7 @@ export function buildHostTable(source: HostTableSource): HostTable {
       protectedResource:
         proxy.auth_enabled || proxy.resource_endpoint ? { endpoint: normalizeEndpoint(proxy.resource_endpoint), record: proxy } : null,
       customIdentityPrefix: proxy.auth_header_prefix && proxy.auth_header_prefix.toLowerCase() !== "x-auth-" ? proxy.auth_header_prefix : null,
-      mcp: compileMcpEndpoint(proxy),
+      mcp: compileMcpEndpoint(proxy, source.mcpGates),
     });
   }
   return new HostTable(entries, problems);

@@ -16,6 +16,7 @@ import { keys } from "../storage/keys";
 import type { ProxyRecord, ProxyRepository } from "../storage/proxy-repository";
 import type { RouteRecord, RouteRepository } from "../storage/route-repository";
 import type { EdgeAuthSettings } from "../auth/edge/policy";
+import type { McpGateFactory } from "../mcp/mcp-endpoint";
 import { buildHostTable, HostTable } from "./host-table";
 
 export interface StreamFollower {
@@ -44,6 +45,8 @@ export class LiveConfig {
     private readonly followers: readonly StreamFollower[] = [],
     /** What the host table compiles proxies' auth policies against. */
     private readonly edgeAuth?: EdgeAuthSettings,
+    /** The gates each MCP endpoint is compiled with (rate limits). */
+    private readonly mcpGates?: McpGateFactory,
   ) {}
 
   get table(): HostTable {
@@ -128,7 +131,7 @@ export class LiveConfig {
   }
 
   private rebuild(): void {
-    const table = buildHostTable({ proxies: this.proxies.values(), routes: this.routes.values(), serviceUrls: this.serviceUrls, edgeAuth: this.edgeAuth });
+    const table = buildHostTable({ proxies: this.proxies.values(), routes: this.routes.values(), serviceUrls: this.serviceUrls, edgeAuth: this.edgeAuth, mcpGates: this.mcpGates });
     const known = new Set(this.current.problems);
     for (const problem of table.problems) if (!known.has(problem)) this.log.warn({ problem }, "configuration problem");
     this.current = table;

@@ -22,6 +22,7 @@ import { allowsBatches, definesStandardHeaders } from "../mcp/protocol-version";
 import { hasScopes, union } from "../mcp/scope-policy";
 import { HEADER_MISMATCH, headerMismatch, standardHeadersOf } from "../mcp/standard-headers";
 import { filterToolsList } from "../mcp/tools-list-filter";
+import { reportedClientIp } from "../mcp/rate-limit/caller-key";
 import { upstreamErrorResponse } from "../proxies/errors";
 import { clientFacts, type EdgeFacts } from "./edge-auth";
 
@@ -37,7 +38,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * Step 1, before auth: a refusal for a foreign Origin, the exchange that
  * checks a POST after auth, or null when the edge has nothing to do here.
  */
-export function openMcpExchange(mcp: McpEndpoint, request: Request, path: string, proto: "http" | "https", trustedPeer: boolean): Response | McpExchange | null {
+export function openMcpExchange(mcp: McpEndpoint, request: Request, path: string, proto: "http" | "https", trustedPeer: boolean, clientIp: string): Response | McpExchange | null {
   const headers = request.headers;
   const origin = headers.get("origin");
   const post = request.method === "POST";
@@ -50,7 +51,7 @@ export function openMcpExchange(mcp: McpEndpoint, request: Request, path: string
   const version = headers.get("mcp-protocol-version");
   const holdHeaders = definesStandardHeaders(version);
   if (!holdHeaders && mcp.scopes.empty && mcp.gates.length === 0) return null;
-  return new McpExchange(mcp, request, facts, version, holdHeaders);
+  return new McpExchange(mcp, request, facts, version, holdHeaders, trustedPeer ? reportedClientIp(headers, clientIp) : clientIp);
 }
 
 /** Step 2, after auth: one POST to the endpoint. */
@@ -61,6 +62,8 @@ export class McpExchange {
     private readonly facts: EdgeFacts,
     private readonly version: string | null,
     private readonly holdHeaders: boolean,
+    /** Whom a gate counts a call without a verified token against. */
+    private readonly clientIp: string,
   ) {}
 
   /** Checks the body against what auth decided (`identity`, `auth`), then sends it on, or answers instead. */
@@ -113,7 +116,7 @@ export class McpExchange {
       return auth ? tokenNeeded(this.challengeFacts(auth), all, what) : scopesUncheckable(needs, what);
     }
     for (const gate of this.mcp.gates) {
-      const refusal = gate({ identity, messages, request: this.request });
+      const refusal = gate({ identity, messages, request: this.request, clientIp: this.clientIp });
       if (refusal) return refusal;
     }
     return null;

@@ -26,7 +26,12 @@ export interface McpCall {
   /** The body's messages, or null when the edge did not read it (streamed, or past the read bound): method unknown. */
   readonly messages: readonly McpMessage[] | null;
   readonly request: Request;
+  /** The client's address (from a trusted proxy: the one it reports), for callers without a verified token. */
+  readonly clientIp: string;
 }
+
+/** The gates of a proxy, made when the host table is built (a rate limiter's, which holds the counters). */
+export type McpGateFactory = (proxy: ProxyRecord) => readonly McpCallGate[];
 
 export interface McpEndpoint {
   /** resource_endpoint as the edge compares it: "" for the host itself, else "/path". */
@@ -37,12 +42,12 @@ export interface McpEndpoint {
   readonly scopes: McpScopePolicy;
   /** tools/list answers list only the tools the token may call. */
   readonly filterTools: boolean;
-  /** Run in order after the scope check; none yet. */
+  /** Run in order after the scope check (the rate limits, src/mcp/rate-limit). */
   readonly gates: readonly McpCallGate[];
 }
 
 /** The proxy's MCP endpoint, or null when the proxy names none. */
-export function compileMcpEndpoint(proxy: ProxyRecord): McpEndpoint | null {
+export function compileMcpEndpoint(proxy: ProxyRecord, gatesFor?: McpGateFactory): McpEndpoint | null {
   if (!proxy.resource_endpoint) return null;
   const endpoint = normalizeEndpoint(proxy.resource_endpoint);
   return {
@@ -51,6 +56,6 @@ export function compileMcpEndpoint(proxy: ProxyRecord): McpEndpoint | null {
     origins: compileOriginPolicy(proxy.mcp_allowed_origins ?? null),
     scopes: compileScopePolicy(proxy.mcp_tool_scopes ?? null, proxy.mcp_method_scopes ?? null),
     filterTools: proxy.mcp_filter_tools === true,
-    gates: [],
+    gates: gatesFor?.(proxy) ?? [],
   };
 }

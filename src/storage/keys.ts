@@ -82,6 +82,8 @@ export const keys = {
   oauthConsentPending: (id: string) => `oauth:consent_pending:${id}`,
   /** Client registrations from one IP in the current minute. */
   oauthRegistrationRate: (ip: string, minute: number) => `oauth:ratelimit:register:${ip}:${minute}`,
+  /** Calls of one caller to one MCP rate limit in one fixed window; the digest names the proxy, the limit and the caller (src/mcp/rate-limit). */
+  mcpRateCount: (counterDigest: string, window: number) => `mcp:ratelimit:${counterDigest}:${window}`,
 
   /** The key sealing MCP session ids (base64url, 32 bytes), made by the first node to start, read by every other. */
   mcpSessionKey: "mcp:session_key",

@@ -7,6 +7,7 @@ import type { ChainableCommander, Redis } from "ioredis";
 import { queueEvent } from "../orchestration/events";
 import { keys } from "./keys";
 import { queueDisown, queueOwn, type OwnedResourceKind } from "./ownership";
+import type { McpRateLimitRule } from "../mcp/rate-limit/rate-rules";
 import { watchAndCommit } from "./transaction";
 
 export const PROXY_KIND = "proxy";
@@ -82,6 +83,8 @@ export interface ProxyRecord {
   mcp_filter_tools: boolean;
   /** Browser origins allowed besides the proxy's own ("*": any, "null": opaque origins); null: its own only. */
   mcp_allowed_origins: string[] | null;
+  /** Per-identity call limits at the MCP endpoint: `{tool | method, per_second | per_minute | per_hour}`, shared by every node. */
+  mcp_rate_limits: McpRateLimitRule[] | null;
 }
 
 const eventData = (p: ProxyRecord) => ({ enable_http: p.enable_http, enable_https: p.enable_https, cert_name: p.cert_name });
@@ -158,7 +161,7 @@ function queueDeleteProxy(tx: ChainableCommander, record: ProxyRecord, disown = 
   queueEvent(tx, { event_type: "proxy_deleted", hostname: record.hostname, data: eventData(record) });
 }
 
-const MCP_FIELDS_BEFORE_THEY_EXISTED = { mcp_tool_scopes: null, mcp_method_scopes: null, mcp_filter_tools: false, mcp_allowed_origins: null };
+const MCP_FIELDS_BEFORE_THEY_EXISTED = { mcp_tool_scopes: null, mcp_method_scopes: null, mcp_filter_tools: false, mcp_allowed_origins: null, mcp_rate_limits: null };
 
 /** Fields added after records were first stored get their defaults here, so every reader sees a complete record. */
 function parse(raw: string | null): ProxyRecord | null {

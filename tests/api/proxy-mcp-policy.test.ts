@@ -15,7 +15,7 @@ const createProxy = (hostname = "app.example.com", token?: string) =>
 const stored = async (hostname = "app.example.com") => JSON.parse((await suite.redis.client.get(keys.proxy(hostname)))!);
 const newToken = async (name: string) => (await suite.api.call("POST", "/api/v1/tokens/", { body: { name } })).json.token as string;
 
-const DEFAULTS = { mcp_tool_scopes: null, mcp_method_scopes: null, mcp_filter_tools: false, mcp_allowed_origins: null };
+const DEFAULTS = { mcp_tool_scopes: null, mcp_method_scopes: null, mcp_filter_tools: false, mcp_allowed_origins: null, mcp_rate_limits: null };
 
 describe("settings", () => {
   test("a new proxy has no policy, and none is enforced without an MCP endpoint", async () => {

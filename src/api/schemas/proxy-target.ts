@@ -75,6 +75,7 @@ export const proxySettingsFields = {
   mcp_method_scopes: ProxyMcpPolicyBody.properties.mcp_method_scopes,
   mcp_filter_tools: ProxyMcpPolicyBody.properties.mcp_filter_tools,
   mcp_allowed_origins: ProxyMcpPolicyBody.properties.mcp_allowed_origins,
+  mcp_rate_limits: ProxyMcpPolicyBody.properties.mcp_rate_limits,
 };
 
 const settings = t.Partial(t.Object(proxySettingsFields));
