@@ -147,6 +147,21 @@ describe("ids that do not choose the backend", () => {
     refused(shown, undefined);
   });
 
+  test("an id already opened (kept for the next request) still opens only for its own user and proxy", () => {
+    const shown = initialize(blue, "alice");
+    expect(affinity.route(PROXY, mcp, request("POST", shown), "/mcp", green, "alice")!.target.url.href).toBe(blue.url.href);
+    refused(shown, "bob");
+    refused(shown, "alice", "other.example.com");
+    expect(affinity.route(PROXY, mcp, request("POST", shown), "/mcp", green, "alice")!.target.url.href).toBe(blue.url.href);
+  });
+
+  test("after the client's DELETE the id still routes the same way (the backend answers for the ended session)", () => {
+    const shown = initialize(blue, "alice");
+    for (const method of ["POST", "DELETE", "POST"]) {
+      expect(affinity.route(PROXY, mcp, request(method, shown), "/mcp", green, "alice")!.target.url.href).toBe(blue.url.href);
+    }
+  });
+
   test("another proxy's session", () => {
     const shown = initialize(blue, "alice");
     refused(shown, "alice", "other.example.com");
