@@ -295,6 +295,10 @@ bench-https *args: build-if-stale
 bench-mcp *args: build-if-stale
     bun bench/mcp-profile.ts "$@"
 
+# What legacy MCP session affinity costs: a tools/call without a session vs with a sealed Mcp-Session-Id, CPU µs per request (prints only). E.g. `just bench-mcp-sessions --rounds 3`
+bench-mcp-sessions *args: build-if-stale
+    bun bench/mcp-sessions.ts "$@"
+
 # ---- Proxy targets and routes (wrap `portcullis proxy …` and `portcullis route …`) ----
 # Booleans are "true" or "false"; "" leaves the server's default.
 

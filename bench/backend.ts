@@ -22,6 +22,9 @@ const server = Bun.serve({
     }
     // Lets the harness check, once before measuring, which headers a proxy added.
     if (request.url.endsWith("/__headers")) return Response.json(Object.fromEntries(request.headers));
+    // An MCP server with sessions names the session on every answer (bench/mcp-sessions.ts); asked for one, it opens one.
+    const session = request.headers.get("mcp-session-id") ?? (request.headers.has("x-bench-open-session") ? `bench-${crypto.randomUUID()}` : null);
+    if (session !== null) return new Response(HELLO, { headers: { "content-type": "text/plain", "mcp-session-id": session } });
     return new Response(HELLO, { headers: { "content-type": "text/plain" } });
   },
   websocket: {
