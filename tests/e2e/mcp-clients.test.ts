@@ -21,10 +21,12 @@ import { Client as Client1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as Transport1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Client as Client2, StreamableHTTPClientTransport as Transport2, UnauthorizedError as UnauthorizedError2 } from "@modelcontextprotocol/client";
 import { startClientMetadataServer, type ClientMetadataServer } from "../helpers/mcp-client-metadata";
-import { gatewayFetch, InMemoryOAuthProvider, LoopbackCallback, TestBrowser, type SeenRequest } from "../helpers/mcp-client";
+import { gatewayFetch, InMemoryOAuthProvider, LoopbackCallback, TestBrowser, type GatewayRoute, type SeenRequest } from "../helpers/mcp-client";
 import { ISSUER, startMcpDeployment, within, type McpDeployment } from "../helpers/mcp-deployment";
 import { startMcpHandlerServer, type McpHandlerServer } from "../helpers/mcp-handler-server";
 import { startMcpServer, type TestMcpServer } from "../helpers/mcp-server";
+import { startGatewayProcess, tempDataDir } from "../helpers/gateway-process";
+import { peerCertificate } from "../helpers/test-ca";
 
 /** A 2.x server (2026-07-28 and the legacy fallback) behind this name… */
 const HOST_2X = "mcp2.example.test";
@@ -212,7 +214,9 @@ describe("SDK 1.x (@modelcontextprotocol/sdk 1.32.2): a client metadata document
   let provider: InMemoryOAuthProvider;
   let client: Client1 | undefined;
   let callback: LoopbackCallback;
-  const newTransport = () => new Transport1(new URL(URL_1X), { authProvider: provider, fetch: gatewayFetch(deployment.route, log) });
+  /** The gateway node the client's requests go to; the deployment's unless a test says otherwise. */
+  let via: GatewayRoute | undefined;
+  const newTransport = () => new Transport1(new URL(URL_1X), { authProvider: provider, fetch: (input, init) => gatewayFetch(via ?? deployment.route, log)(input, init) });
 
   beforeAll(async () => {
     callback = newCallback();
@@ -286,8 +290,49 @@ describe("SDK 1.x (@modelcontextprotocol/sdk 1.32.2): a client metadata document
     expect(textOf(await client!.callTool({ name: "whoami", arguments: {} }))).toBe("alice");
   });
 
-  // Hook for legacy session continuity (issue 14, item 11), being built now: with a second
-  // gateway process on the same Redis and a second target for HOST_1X, this client's
-  // Mcp-Session-Id keeps reaching the target that created it, whichever node it goes through.
-  test.todo("session continuity: one Mcp-Session-Id reaches one target through either of two gateway nodes");
+  test("session continuity: after HOST_1X's target_url moves to a second server, this client's session keeps reaching the first through either of two gateway processes (separate data dirs, one Redis); a new session goes to the second", async () => {
+    const transport = client!.transport as Transport1;
+    const shown = transport.sessionId!;
+    const serverIds = new Set(server1x.sessions.keys());
+    expect([...serverIds].some((id) => id === shown)).toBe(false);
+    const server1xB = await startMcpServer();
+    const nodeB = await startGatewayProcess({ dataDir: tempDataDir(), env: { ...deployment.gateway.env, PORTCULLIS_DATA_DIR: tempDataDir() } });
+    try {
+      await nodeB.waitForHealthy(30_000);
+      const routeB: GatewayRoute = { ...deployment.route, httpsPort: nodeB.httpsPort };
+      const fingerprint = (await peerCertificate(deployment.gateway.httpsPort, HOST_1X)).fingerprint256;
+      await within(15_000, "node B serving the certificate", async () => (await peerCertificate(nodeB.httpsPort, HOST_1X)).fingerprint256 === fingerprint);
+      expect((await deployment.api("PUT", `/api/v1/proxy/targets/${HOST_1X}`, { target_url: server1xB.url })).status).toBe(200);
+      const bearer = { authorization: `Bearer ${provider.tokens()!.access_token}` };
+      for (const [route, path] of [[deployment.route, "/moved-a"], [routeB, "/moved-b"]] as const) {
+        await within(10_000, `the switch on ${path}`, async () => {
+          const res = await gatewayFetch(route)(`https://${HOST_1X}${path}`, { headers: bearer });
+          await res.body?.cancel();
+          return server1xB.requests.some((r) => r.path === path);
+        });
+      }
+
+      const sessionCalls = () => server1x.requests.filter((r) => r.method === "POST" && serverIds.has(String(r.headers["mcp-session-id"]))).length;
+      const before = sessionCalls();
+      via = routeB;
+      expect(textOf(await client!.callTool({ name: "whoami", arguments: {} }))).toBe("alice");
+      via = deployment.route;
+      expect(textOf(await client!.callTool({ name: "whoami", arguments: {} }))).toBe("alice");
+      expect(sessionCalls()).toBe(before + 2);
+      expect(transport.sessionId).toBe(shown);
+      expect(server1xB.requests.some((r) => r.method === "POST" && serverIds.has(String(r.headers["mcp-session-id"])))).toBe(false);
+
+      via = routeB;
+      const fresh = new Client1({ name: "portcullis-e2e-sdk-1x-new", version: "1.32.2" });
+      await fresh.connect(newTransport());
+      expect(textOf(await fresh.callTool({ name: "whoami", arguments: {} }))).toBe("alice");
+      expect(server1xB.sessions.size).toBe(1);
+      await fresh.close();
+    } finally {
+      via = undefined;
+      await deployment.api("PUT", `/api/v1/proxy/targets/${HOST_1X}`, { target_url: server1x.url });
+      await server1xB.stop();
+      await nodeB.stop();
+    }
+  });
 });
