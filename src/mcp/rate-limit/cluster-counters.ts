@@ -5,17 +5,23 @@
  * reach Redis in one pipeline (INCRBY per counter and window, with an expiry
  * just past the window), and Redis's answer — the cluster's total — becomes
  * this node's count. One pipeline is in flight at a time:
- * - a counter this node has not heard of in the window, or one at half its
- *   limit, is sent on the next turn of the event loop (or when the pipeline
- *   in flight returns);
- * - the others every SYNC_INTERVAL_MS.
+ * - calls of a counter Redis has not answered for within SYNC_INTERVAL_MS
+ *   (a node's first call in a window, or after a pause), or of one at half
+ *   its limit, are sent on the next turn of the event loop (or when the
+ *   pipeline in flight returns); other calls every SYNC_INTERVAL_MS;
+ * - every SYNC_INTERVAL_MS, counters between half their limit and the limit
+ *   are also read (GET), so that a node learns of the others' calls without
+ *   making any itself.
  *
  * Accuracy: on one node the count is exact. Across nodes a count can pass
  * its limit by the calls the other nodes admitted that this one had not
- * heard of yet: per other node, at most the calls it admitted in one Redis
- * round trip (plus the pipeline then in flight) once the count is at half
- * the limit, and below half at most what it admitted in one sync interval —
- * never more than (nodes − 1) × limit per window.
+ * heard of yet. A node decides on a view at most SYNC_INTERVAL_MS plus a
+ * round trip old, except for the one call that makes it ask again after a
+ * pause (its first in the window, or its first after an idle spell below
+ * half the limit: past half it reads every interval anyway). Hence: over by
+ * at most the calls the other nodes admitted in the last ~SYNC_INTERVAL_MS
+ * + a round trip, plus one call per node — never more than
+ * (nodes − 1) × limit.
  *
  * Without Redis the counts stay local (each node enforces the limits by
  * itself) and are sent when it is back, if their window is still open.
@@ -23,7 +29,22 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../core/logger";
 import { keys } from "../../storage/keys";
-import { beginSend, charge, failSend, fits, isUrgent, newCount, retryAfterSeconds, rollForward, settleSend, windowEnd, windowIndex, type WindowCount } from "./window-count";
+import {
+  beginSend,
+  charge,
+  failSend,
+  fits,
+  isUrgent,
+  needsRefresh,
+  newCount,
+  retryAfterSeconds,
+  rollForward,
+  settleRead,
+  settleSend,
+  windowEnd,
+  windowIndex,
+  type WindowCount,
+} from "./window-count";
 
 export const SYNC_INTERVAL_MS = 100;
 /** Counters this node holds at most; past it a call with a new counter is refused (fail closed) until windows end. */
@@ -44,14 +65,19 @@ export type ChargeOutcome = { readonly ok: true } | { readonly ok: false; readon
 
 interface Counter extends WindowCount {
   readonly windowMs: number;
+  /** The limit it was last charged against (rules can change). */
+  limit: number;
   /** The counter key as Redis keys name it: a digest, fixed length whatever the client_id or tool name. */
   readonly digest: string;
 }
 
+/** One counter in a pipeline: `amount` calls added (INCRBY), or 0: read (GET). */
 interface Sent {
   readonly counter: Counter;
   readonly window: number;
   readonly amount: number;
+  /** Where its INCRBY or GET reply is among the pipeline's replies. */
+  readonly reply: number;
 }
 
 const ADMITTED: ChargeOutcome = Object.freeze({ ok: true as const });
@@ -59,6 +85,8 @@ const ADMITTED: ChargeOutcome = Object.freeze({ ok: true as const });
 export class ClusterRateCounters {
   private readonly counters = new Map<string, Counter>();
   private readonly dirty = new Set<Counter>();
+  /** Counters between half their limit and the limit: read with every sync. */
+  private readonly hot = new Set<Counter>();
   private urgent = false;
   private inFlight: Promise<void> | null = null;
   private promptScheduled = false;
@@ -75,7 +103,7 @@ export class ClusterRateCounters {
 
   start(): void {
     this.running = true;
-    this.timer = setInterval(() => this.tick(), this.options.syncIntervalMs ?? SYNC_INTERVAL_MS);
+    this.timer = setInterval(() => this.tick(), this.interval);
   }
 
   /** Sends what is still unsent (best effort), then stops. */
@@ -102,9 +130,11 @@ export class ClusterRateCounters {
     }
     for (let i = 0; i < counters.length; i++) {
       const counter = counters[i]!;
+      counter.limit = charges[i]!.limit;
       charge(counter, charges[i]!.cost);
       this.dirty.add(counter);
-      if (!this.urgent && isUrgent(counter, charges[i]!.limit)) this.urgent = true;
+      this.track(counter);
+      if (!this.urgent && isUrgent(counter, counter.limit, now, this.interval)) this.urgent = true;
     }
     if (this.urgent) this.schedulePrompt();
     return ADMITTED;
@@ -113,6 +143,10 @@ export class ClusterRateCounters {
   /** How many counters this node holds (for tests and metrics). */
   get size(): number {
     return this.counters.size;
+  }
+
+  private get interval(): number {
+    return this.options.syncIntervalMs ?? SYNC_INTERVAL_MS;
   }
 
   private now(): number {
@@ -129,7 +163,7 @@ export class ClusterRateCounters {
       this.prune(now);
       if (this.counters.size >= (this.options.maxCounters ?? MAX_COUNTERS)) return null;
     }
-    counter = { ...newCount(windowIndex(now, wanted.windowMs)), windowMs: wanted.windowMs, digest: digest(wanted.key) };
+    counter = { ...newCount(windowIndex(now, wanted.windowMs)), windowMs: wanted.windowMs, limit: wanted.limit, digest: digest(wanted.key) };
     this.counters.set(wanted.key, counter);
     return counter;
   }
@@ -146,8 +180,13 @@ export class ClusterRateCounters {
   private tick(): void {
     const now = this.now();
     this.prune(now);
-    if (this.inFlight || this.dirty.size === 0) return;
+    if (this.inFlight || (this.dirty.size === 0 && this.hot.size === 0)) return;
     void this.sync();
+  }
+
+  private track(counter: Counter): void {
+    if (needsRefresh(counter, counter.limit)) this.hot.add(counter);
+    else this.hot.delete(counter);
   }
 
   /** Drops counters whose window is over: nothing of them is needed any more. */
@@ -156,20 +195,28 @@ export class ClusterRateCounters {
       if (windowEnd(counter.window, counter.windowMs) > now) continue;
       this.counters.delete(key);
       this.dirty.delete(counter);
+      this.hot.delete(counter);
     }
   }
 
-  /** One pipeline with every dirty counter; then again at once if something urgent came in meanwhile. */
+  /** One pipeline with every dirty counter and every hot one; then again at once if something urgent came in meanwhile. */
   private sync(): Promise<void> {
     const sent: Sent[] = [];
     const pipeline = this.redis.pipeline();
+    let replies = 0;
     for (const counter of this.dirty) {
       const amount = beginSend(counter);
       if (amount === 0) continue;
       const key = keys.mcpRateCount(counter.digest, counter.window);
       pipeline.incrby(key, amount);
       pipeline.pexpireat(key, windowEnd(counter.window, counter.windowMs) + EXPIRY_SLACK_MS);
-      sent.push({ counter, window: counter.window, amount });
+      sent.push({ counter, window: counter.window, amount, reply: replies });
+      replies += 2;
+    }
+    for (const counter of this.hot) {
+      if (this.dirty.has(counter)) continue;
+      pipeline.get(keys.mcpRateCount(counter.digest, counter.window));
+      sent.push({ counter, window: counter.window, amount: 0, reply: replies++ });
     }
     this.dirty.clear();
     this.urgent = false;
@@ -186,15 +233,21 @@ export class ClusterRateCounters {
   }
 
   private settle(sent: readonly Sent[], replies: [Error | null, unknown][] | null): void {
-    for (let i = 0; i < sent.length; i++) {
-      const { counter, window, amount } = sent[i]!;
-      const [err, total] = replies?.[i * 2] ?? [new Error("no reply"), null];
-      if (err || typeof total !== "number") {
-        failSend(counter, window, amount);
-        this.dirty.add(counter);
+    const now = this.now();
+    for (const { counter, window, amount, reply } of sent) {
+      const [err, value] = replies?.[reply] ?? [new Error("no reply"), null];
+      // INCRBY answers a number; GET a string, or null when no node counted anything yet.
+      const total = typeof value === "number" ? value : typeof value === "string" ? Number(value) : value === null && amount === 0 ? 0 : NaN;
+      if (err || !Number.isFinite(total)) {
+        if (amount > 0) {
+          failSend(counter, window, amount);
+          this.dirty.add(counter);
+        }
         continue;
       }
-      settleSend(counter, window, amount, total);
+      if (amount > 0) settleSend(counter, window, amount, total, now);
+      else settleRead(counter, window, total, now);
+      this.track(counter);
     }
     if (this.failing) {
       this.failing = false;
@@ -204,6 +257,7 @@ export class ClusterRateCounters {
 
   private fail(sent: readonly Sent[], err: Error): void {
     for (const { counter, window, amount } of sent) {
+      if (amount === 0) continue;
       failSend(counter, window, amount);
       this.dirty.add(counter);
     }

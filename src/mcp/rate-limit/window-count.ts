@@ -19,8 +19,8 @@ export interface WindowCount {
   sending: number;
   /** Admitted here and not sent yet. */
   unsent: number;
-  /** Whether Redis has answered for this window: until then this node knows nothing of the others' calls. */
-  heard: boolean;
+  /** When Redis last answered for this window (ms since the epoch), or -Infinity: until then this node knows nothing of the others' calls. */
+  heardAt: number;
 }
 
 export function windowIndex(now: number, windowMs: number): number {
@@ -33,7 +33,7 @@ export function windowEnd(window: number, windowMs: number): number {
 }
 
 export function newCount(window: number): WindowCount {
-  return { window, synced: 0, sending: 0, unsent: 0, heard: false };
+  return { window, synced: 0, sending: 0, unsent: 0, heardAt: -Infinity };
 }
 
 /** Starts the window `now` falls in, when the count is of an earlier one. */
@@ -44,7 +44,7 @@ export function rollForward(count: WindowCount, now: number, windowMs: number): 
   count.synced = 0;
   count.sending = 0;
   count.unsent = 0;
-  count.heard = false;
+  count.heardAt = -Infinity;
 }
 
 /** The calls this node knows of in the window. */
@@ -64,12 +64,23 @@ export function charge(count: WindowCount, cost: number): void {
 
 /**
  * Whether the count should reach Redis at once rather than with the next
- * periodic sync: nothing was heard yet in this window (another node may
- * have spent the budget), or half the limit is used (where the nodes' unsent
- * calls could add up past it). Elsewhere a sync interval's delay is safe.
+ * periodic sync: Redis has not answered for it within `freshMs` (another
+ * node may have spent the budget meanwhile; the answer tells), or half the
+ * limit is used (where the nodes' unsent calls could add up past it).
  */
-export function isUrgent(count: WindowCount, limit: number): boolean {
-  return count.unsent > 0 && (!count.heard || known(count) * 2 >= limit);
+export function isUrgent(count: WindowCount, limit: number, now: number, freshMs: number): boolean {
+  return count.unsent > 0 && (now - count.heardAt > freshMs || known(count) * 2 >= limit);
+}
+
+/**
+ * Whether the other nodes' calls matter to this count now: at or past half
+ * the limit and not at it yet. Such a count is read from Redis with every
+ * sync, also when this node has nothing to send. A count at its limit needs
+ * no reading: counts never go down within a window.
+ */
+export function needsRefresh(count: WindowCount, limit: number): boolean {
+  const n = known(count);
+  return n * 2 >= limit && n < limit;
 }
 
 /** Whole seconds until the window ends, at least 1: the Retry-After of a refusal. */
@@ -90,11 +101,18 @@ export function beginSend(count: WindowCount): number {
  * calls. The count never goes down within a window: if Redis lost the key
  * (a restart), what this node knew stands.
  */
-export function settleSend(count: WindowCount, window: number, sent: number, total: number): void {
+export function settleSend(count: WindowCount, window: number, sent: number, total: number, now: number): void {
   if (count.window !== window) return;
   count.sending -= sent;
   count.synced = Math.max(total, count.synced + sent);
-  count.heard = true;
+  count.heardAt = now;
+}
+
+/** Redis answered GET for `window` with the cluster's `total` (what this node sent included). */
+export function settleRead(count: WindowCount, window: number, total: number, now: number): void {
+  if (count.window !== window) return;
+  count.synced = Math.max(count.synced, total);
+  count.heardAt = now;
 }
 
 /** The pipeline failed: the calls are sent again with the next one. */
