@@ -11,7 +11,9 @@
  * - SDK 1.x against a 1.x server (sessions): a Client ID Metadata Document
  *   as client_id (served over HTTPS from loopback by a CA the gateway trusts
  *   through NODE_EXTRA_CA_CERTS), tool calls, refresh, and what it does with
- *   a per-tool 403: it cannot step up (docs/mcp.md says so).
+ *   a per-tool 403: it cannot step up (docs/mcp.md says so); its session
+ *   stays on its server after the proxy's target_url moves, through either
+ *   of two gateway processes (docs/mcp.md, "Sessions").
  *
  * The user's browser (tests/helpers/mcp-client.ts) follows the sign-in
  * through the GitHub stand-in and clicks Approve on the consent page.
