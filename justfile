@@ -543,13 +543,14 @@ proxy-resource-show hostname token="":
 proxy-resource-list token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy resource-list
 
-# What the edge enforces at a proxy's MCP endpoint: tool-scopes and method-scopes as "whoami=mcp:admin;delete_*=files:write", filter-tools true or false, allowed-origins a list of origins
-proxy-mcp-set hostname tool-scopes="" method-scopes="" filter-tools="" allowed-origins="" token="":
+# What the edge enforces at a proxy's MCP endpoint: tool-scopes and method-scopes as "whoami=mcp:admin;delete_*=files:write", filter-tools true or false, allowed-origins a list of origins, rate-limits as "search=60/minute;method:resources/read=10/second"
+proxy-mcp-set hostname tool-scopes="" method-scopes="" filter-tools="" allowed-origins="" rate-limits="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy mcp-set {{ quote(hostname) }} \
         {{ if tool-scopes != '' { '--tool-scopes ' + quote(tool-scopes) } else { '' } }} \
         {{ if method-scopes != '' { '--method-scopes ' + quote(method-scopes) } else { '' } }} \
         {{ if filter-tools == 'true' { '--filter-tools' } else if filter-tools == 'false' { '--no-filter-tools' } else if filter-tools == '' { '' } else { error('filter-tools: expected true or false, got ' + quote(filter-tools)) } }} \
-        {{ if allowed-origins != '' { '--allowed-origins ' + quote(allowed-origins) } else { '' } }}
+        {{ if allowed-origins != '' { '--allowed-origins ' + quote(allowed-origins) } else { '' } }} \
+        {{ if rate-limits != '' { '--rate-limits ' + quote(rate-limits) } else { '' } }}
 
 # Show a proxy's MCP endpoint policy, where it is enforced, and the scopes it names
 proxy-mcp-show hostname token="":
