@@ -1,7 +1,7 @@
 /**
  * /api/v1/proxy/targets/{hostname}/mcp-policy — what the edge enforces at a
  * proxy's MCP endpoint (src/mcp): per-tool and per-method scopes, tools/list
- * filtering, the browser origins allowed. (`…/mcp` is the 001 spelling of
+ * filtering, the browser origins allowed, per-identity rate limits. (`…/mcp` is the 001 spelling of
  * `…/resource`, hence the longer name.) The admin sees every proxy; other
  * tokens their own.
  */
@@ -45,7 +45,7 @@ export function proxyMcpPolicyRoutes(deps: ProxyMcpPolicyDependencies) {
     .derive(async ({ request }) => ({ caller: await authenticate(request, deps.tokens) }))
     .get("/:hostname/mcp-policy", async ({ caller, params }) => proxyMcpPolicyView(await visibleProxyOf(proxies, caller, params.hostname)), {
       params: HostnameParams,
-      detail: { summary: "A proxy's MCP endpoint policy: per-tool and per-method scopes, tools/list filtering, allowed browser origins" },
+      detail: { summary: "A proxy's MCP endpoint policy: per-tool and per-method scopes, tools/list filtering, allowed browser origins, rate limits" },
     })
     .post("/:hostname/mcp-policy", async ({ body, caller, params }) => change(caller, params.hostname, checkMcpPolicySettings(body)), {
       params: HostnameParams,

@@ -1,8 +1,9 @@
 /**
  * A proxy's MCP endpoint policy (`mcp_*` fields, src/mcp): per-tool and
- * per-method scopes, tools/list filtering and the Origin allowlist, with the
- * checks a schema cannot express. Scope names follow RFC 6749 §3.3
- * (scope-token) and are not limited to a fixed list: operators name their own.
+ * per-method scopes, tools/list filtering, the Origin allowlist and rate
+ * limits (src/mcp/rate-limit), with the checks a schema cannot express.
+ * Scope names follow RFC 6749 §3.3 (scope-token) and are not limited to a
+ * fixed list: operators name their own.
  */
 import { t, type Static } from "elysia";
 import { invalid } from "../../core/errors";
