@@ -72,6 +72,17 @@ describe("what a body is charged with", () => {
     expect(compileRateLimits([{ method: "search", per_minute: 60 }]).limits[0]!.id).not.toBe(before.id);
   });
 
+  test("limits are owned: the same rule on two proxies never names the same counters", () => {
+    const a = compileRateLimits([{ tool: "search", per_minute: 60 }], "a.example.com").limits[0]!;
+    const b = compileRateLimits([{ tool: "search", per_minute: 60 }], "b.example.com").limits[0]!;
+    expect(a.id).toBe(b.id);
+    expect(a.key).not.toBe(b.key);
+  });
+
+  test("a message's charges are made once per name: the common body allocates nothing", () => {
+    expect(policy.charges(body(call("search")))).toBe(policy.charges(body(call("search"))));
+  });
+
   test("no rules: nothing is charged", () => {
     expect(compileRateLimits(null).charges(body(call("search")))).toEqual([]);
     expect(compileRateLimits([]).charges(null)).toEqual([]);

@@ -29,6 +29,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../core/logger";
 import { keys } from "../../storage/keys";
+import type { Charge } from "./rate-rules";
 import {
   beginSend,
   charge,
@@ -52,15 +53,6 @@ export const MAX_COUNTERS = 100_000;
 /** A window's key outlives it by this much, for nodes whose clocks run late. */
 const EXPIRY_SLACK_MS = 30_000;
 
-/** What a call is charged with: the counter (a limit's key and the caller's), its window, its limit, how many calls. */
-export interface CounterCharge {
-  /** Names the limit and the caller; the same on every node. */
-  readonly key: string;
-  readonly windowMs: number;
-  readonly limit: number;
-  readonly cost: number;
-}
-
 export type ChargeOutcome = { readonly ok: true } | { readonly ok: false; readonly index: number; readonly retryAfter: number };
 
 interface Counter extends WindowCount {
@@ -83,7 +75,9 @@ interface Sent {
 const ADMITTED: ChargeOutcome = Object.freeze({ ok: true as const });
 
 export class ClusterRateCounters {
-  private readonly counters = new Map<string, Counter>();
+  /** limit key → caller key → counter. */
+  private readonly counters = new Map<string, Map<string, Counter>>();
+  private count = 0;
   private readonly dirty = new Set<Counter>();
   /** Counters between half their limit and the limit: read with every sync. */
   private readonly hot = new Set<Counter>();
@@ -115,22 +109,23 @@ export class ClusterRateCounters {
   }
 
   /**
-   * Charges every counter with its cost if all of them stay within their
-   * limits, and none otherwise (a refused batch spends nothing). Synchronous.
+   * Charges the caller's counter of each limit with its cost if all of them
+   * stay within their limits, and none otherwise (a refused batch spends
+   * nothing). Synchronous.
    */
-  tryCharge(charges: readonly CounterCharge[]): ChargeOutcome {
+  tryCharge(charges: readonly Charge[], caller: string): ChargeOutcome {
     const now = this.now();
     const counters: Counter[] = [];
     for (let i = 0; i < charges.length; i++) {
-      const wanted = charges[i]!;
-      const counter = this.counterFor(wanted, now);
+      const { limit, cost } = charges[i]!;
+      const counter = this.counterFor(limit.key, caller, limit.windowMs, limit.limit, now);
       if (counter === null) return { ok: false, index: i, retryAfter: 1 };
-      if (!fits(counter, wanted.cost, wanted.limit)) return { ok: false, index: i, retryAfter: retryAfterSeconds(counter, now, wanted.windowMs) };
+      if (!fits(counter, cost, limit.limit)) return { ok: false, index: i, retryAfter: retryAfterSeconds(counter, now, limit.windowMs) };
       counters.push(counter);
     }
     for (let i = 0; i < counters.length; i++) {
       const counter = counters[i]!;
-      counter.limit = charges[i]!.limit;
+      counter.limit = charges[i]!.limit.limit;
       charge(counter, charges[i]!.cost);
       this.dirty.add(counter);
       this.track(counter);
@@ -142,7 +137,7 @@ export class ClusterRateCounters {
 
   /** How many counters this node holds (for tests and metrics). */
   get size(): number {
-    return this.counters.size;
+    return this.count;
   }
 
   private get interval(): number {
@@ -153,18 +148,23 @@ export class ClusterRateCounters {
     return (this.options.now ?? Date.now)();
   }
 
-  private counterFor(wanted: CounterCharge, now: number): Counter | null {
-    let counter = this.counters.get(wanted.key);
+  private counterFor(limitKey: string, caller: string, windowMs: number, limit: number, now: number): Counter | null {
+    let callers = this.counters.get(limitKey);
+    let counter = callers?.get(caller);
     if (counter !== undefined) {
-      rollForward(counter, now, wanted.windowMs);
+      rollForward(counter, now, windowMs);
       return counter;
     }
-    if (this.counters.size >= (this.options.maxCounters ?? MAX_COUNTERS)) {
+    const max = this.options.maxCounters ?? MAX_COUNTERS;
+    if (this.count >= max) {
       this.prune(now);
-      if (this.counters.size >= (this.options.maxCounters ?? MAX_COUNTERS)) return null;
+      if (this.count >= max) return null;
+      callers = this.counters.get(limitKey);
     }
-    counter = { ...newCount(windowIndex(now, wanted.windowMs)), windowMs: wanted.windowMs, limit: wanted.limit, digest: digest(wanted.key) };
-    this.counters.set(wanted.key, counter);
+    if (callers === undefined) this.counters.set(limitKey, (callers = new Map()));
+    counter = { ...newCount(windowIndex(now, windowMs)), windowMs, limit, digest: digest(`${limitKey}\n${caller}`) };
+    callers.set(caller, counter);
+    this.count++;
     return counter;
   }
 
@@ -191,11 +191,15 @@ export class ClusterRateCounters {
 
   /** Drops counters whose window is over: nothing of them is needed any more. */
   private prune(now: number): void {
-    for (const [key, counter] of this.counters) {
-      if (windowEnd(counter.window, counter.windowMs) > now) continue;
-      this.counters.delete(key);
-      this.dirty.delete(counter);
-      this.hot.delete(counter);
+    for (const [limitKey, callers] of this.counters) {
+      for (const [caller, counter] of callers) {
+        if (windowEnd(counter.window, counter.windowMs) > now) continue;
+        callers.delete(caller);
+        this.count--;
+        this.dirty.delete(counter);
+        this.hot.delete(counter);
+      }
+      if (callers.size === 0) this.counters.delete(limitKey);
     }
   }
 

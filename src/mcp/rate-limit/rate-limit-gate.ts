@@ -10,8 +10,8 @@ import type { ProxyRecord } from "../../storage/proxy-repository";
 import type { JsonRpcId, McpMessage } from "../json-rpc-body";
 import type { McpCall, McpCallGate, McpGateFactory } from "../mcp-endpoint";
 import { callerKey } from "./caller-key";
-import type { ClusterRateCounters, CounterCharge } from "./cluster-counters";
-import { compileRateLimits, type Charge, type RateLimit, type RateLimitPolicy } from "./rate-rules";
+import type { ClusterRateCounters } from "./cluster-counters";
+import { compileRateLimits, type Charge, type RateLimitPolicy } from "./rate-rules";
 
 /**
  * JSON-RPC error code of a rate-limited call: in the range JSON-RPC leaves to
@@ -26,20 +26,17 @@ const HEADERS = { ...OWN_RESPONSE_HEADERS, "cache-control": "no-store", "access-
 /** The gates of every proxy with `mcp_rate_limits`, counting on `counters`. */
 export function rateLimitGates(counters: ClusterRateCounters): McpGateFactory {
   return (proxy: ProxyRecord) => {
-    const policy = compileRateLimits(proxy.mcp_rate_limits ?? null);
-    return policy.limits.length === 0 ? [] : [rateLimitGate(proxy.hostname, policy, counters)];
+    // Counters are named by the proxy, the limit and the caller: the same on every node and across reloads.
+    const policy = compileRateLimits(proxy.mcp_rate_limits ?? null, proxy.hostname);
+    return policy.limits.length === 0 ? [] : [rateLimitGate(policy, counters)];
   };
 }
 
-export function rateLimitGate(hostname: string, policy: RateLimitPolicy, counters: ClusterRateCounters): McpCallGate {
-  // Counter keys name the proxy and the limit, then the caller: the same string on every node.
-  const prefixes = new Map<RateLimit, string>(policy.limits.map((limit) => [limit, `${hostname}\n${limit.id}\n`]));
+export function rateLimitGate(policy: RateLimitPolicy, counters: ClusterRateCounters): McpCallGate {
   return (call: McpCall) => {
     const charges = policy.charges(call.messages);
     if (charges.length === 0) return null;
-    const caller = callerKey(call.identity, call.clientIp);
-    const wanted: CounterCharge[] = charges.map(({ limit, cost }) => ({ key: prefixes.get(limit)! + caller, windowMs: limit.windowMs, limit: limit.limit, cost }));
-    const outcome = counters.tryCharge(wanted);
+    const outcome = counters.tryCharge(charges, callerKey(call.identity, call.clientIp));
     return outcome.ok ? null : rateLimited(charges[outcome.index]!, outcome.retryAfter, call.messages);
   };
 }

@@ -44,6 +44,8 @@ export interface RateLimit {
    * window, not the rate: changing the rate keeps the calls already counted).
    */
   readonly id: string;
+  /** `id` under its owner (the proxy): what a counter of it is named by on every node. */
+  readonly key: string;
   /** The operations it counts, as a refusal names them. */
   readonly subject: string;
   readonly limit: number;
@@ -70,28 +72,30 @@ interface CompiledRule {
 }
 
 const NONE: readonly Charge[] = Object.freeze([]);
-const NO_LIMITS: readonly RateLimit[] = Object.freeze([]);
 /** Names are the client's choice: the memo starts over when full. */
 const MAX_REMEMBERED = 1024;
 
-export function compileRateLimits(rules: readonly McpRateLimitRule[] | null): RateLimitPolicy {
-  const compiled = (rules ?? []).map(compileRule).filter((r) => r.limits.length > 0);
+/** `owner` names whose limits these are (the proxy's hostname), so two proxies' rules never share counters. */
+export function compileRateLimits(rules: readonly McpRateLimitRule[] | null, owner = ""): RateLimitPolicy {
+  const compiled = (rules ?? []).map((rule) => compileRule(rule, owner)).filter((r) => r.limits.length > 0);
   const all = compiled.flatMap((r) => r.limits);
   const toolRules = compiled.filter((r) => r.kind === "tool");
   const methodRules = compiled.filter((r) => r.kind === "method");
-  const memo = new Map<string, readonly RateLimit[]>();
+  // One message's charges (one call of each limit), made once per name: the common body allocates nothing.
+  const memo = new Map<string, readonly Charge[]>();
   const lookup = (key: string, compute: () => readonly RateLimit[]) => {
     let hit = memo.get(key);
     if (hit === undefined) {
-      hit = compute();
+      const limits = compute();
+      hit = limits.length === 0 ? NONE : Object.freeze(limits.map((limit) => Object.freeze({ limit, cost: 1 })));
       if (memo.size >= MAX_REMEMBERED) memo.clear();
       memo.set(key, hit);
     }
     return hit;
   };
   const forMethod = (method: string) => limitsOf(methodRules, method);
-  const limitsFor = (message: McpMessage): readonly RateLimit[] => {
-    if (message.kind === "response") return NO_LIMITS;
+  const chargesFor = (message: McpMessage): readonly Charge[] => {
+    if (message.kind === "response") return NONE;
     if (message.method !== "tools/call") return lookup(`method:${message.method}`, () => forMethod(message.method));
     const name = message.name;
     if (name === undefined) return lookup("tool?", () => [...forMethod("tools/call"), ...toolRules.flatMap((r) => r.limits)]);
@@ -104,18 +108,15 @@ export function compileRateLimits(rules: readonly McpRateLimitRule[] | null): Ra
     charges(messages) {
       if (all.length === 0) return NONE;
       if (messages === null) return unread;
-      if (messages.length === 1) {
-        const limits = limitsFor(messages[0]!);
-        return limits.length === 0 ? NONE : limits.map((limit) => ({ limit, cost: 1 }));
-      }
+      if (messages.length === 1) return chargesFor(messages[0]!);
       const costs = new Map<RateLimit, number>();
-      for (const message of messages) for (const limit of limitsFor(message)) costs.set(limit, (costs.get(limit) ?? 0) + 1);
+      for (const message of messages) for (const { limit } of chargesFor(message)) costs.set(limit, (costs.get(limit) ?? 0) + 1);
       return costs.size === 0 ? NONE : [...costs].map(([limit, cost]) => ({ limit, cost }));
     },
   };
 }
 
-function compileRule(rule: McpRateLimitRule): CompiledRule {
+function compileRule(rule: McpRateLimitRule, owner: string): CompiledRule {
   const kind = rule.tool !== undefined ? "tool" : "method";
   const pattern = (kind === "tool" ? rule.tool : rule.method) ?? "";
   const subject = pattern.includes("*") ? `the ${kind}s matching ${JSON.stringify(pattern)}` : `the ${kind} ${JSON.stringify(pattern)}`;
@@ -123,7 +124,8 @@ function compileRule(rule: McpRateLimitRule): CompiledRule {
   for (const window of RATE_WINDOWS) {
     const limit = rule[window.field];
     if (typeof limit !== "number" || !(limit >= 1)) continue;
-    limits.push(Object.freeze({ id: `${kind}\n${pattern}\n${window.name}`, subject, limit: Math.floor(limit), windowMs: window.ms, windowName: window.name }));
+    const id = `${kind}\n${pattern}\n${window.name}`;
+    limits.push(Object.freeze({ id, key: `${owner}\n${id}`, subject, limit: Math.floor(limit), windowMs: window.ms, windowName: window.name }));
   }
   return { kind, matches: globMatcher(pattern), limits };
 }
