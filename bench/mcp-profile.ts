@@ -12,6 +12,11 @@
  *                        mcp_tool_scopes and mcp_method_scopes: the body is
  *                        read once, parsed, its tool's scopes checked, and
  *                        for the 2026-07-28 client its headers held to it
+ *   auth + tool policy + rate limit
+ *                        the same policy on another MCP proxy, with two rate
+ *                        limits the call matches (its tool's and every
+ *                        tools/call's), too high to trigger: the call is
+ *                        counted, never refused
  *
  * Reads the gateway's CPU time around each measurement (/proc/PID/stat) and
  * divides it by the requests served; each policy variant is compared, per
@@ -34,23 +39,31 @@ const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 3
 
 const AUTH_ONLY_HOST = "bench-mcp-auth.local";
 const POLICY_HOST = "bench-mcp-policy.local";
+const LIMIT_HOST = "bench-mcp-limit.local";
 const MODERN = "2026-07-28";
 
 /** The policy measured: a few exact names, a glob and a method entry, so the lookup is not a one-entry special case. */
 const TOOL_SCOPES = { search: ["mcp:read"], fetch_page: ["mcp:read"], "admin_*": ["mcp:admin"], "write_*": ["mcp:write"] };
 const METHOD_SCOPES = { "resources/read": ["mcp:read"], "prompts/*": ["mcp:read"] };
+/** Limits the measured call matches (far above what wrk reaches), and one the pre-check trips. */
+const RATE_LIMITS = [
+  { tool: "search", per_second: 1_000_000 },
+  { method: "tools/call", per_second: 1_000_000 },
+  { tool: "limited_probe", per_hour: 1 },
+];
 
 const envelope = { _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientInfo": { name: "bench", version: "1" }, "io.modelcontextprotocol/clientCapabilities": {} } };
 const toolsCall = (name: string, modern = false) =>
   JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: { query: "portcullis benchmark", limit: 10 }, ...(modern ? envelope : {}) } });
 
-async function configure(gateway: RunningPortcullis, backendUrl: string, host: string, policy: boolean): Promise<string> {
+async function configure(gateway: RunningPortcullis, backendUrl: string, host: string, policy: boolean, limits = false): Promise<string> {
   const resource = policy ? `https://${host}/mcp` : `https://${host}`;
   await gateway.create("/api/v1/proxy/targets/", { hostname: host, target_url: backendUrl });
   if (policy) await gateway.post(`/api/v1/proxy/targets/${host}/resource`, { resource_endpoint: "/mcp", resource_scopes: ["mcp:read", "mcp:write", "mcp:admin"] }, 200);
   // Plain HTTP computes http://host/mcp as the resource; the token is for the https one (see bench/auth.ts).
   await gateway.post(`/api/v1/proxy/targets/${host}/auth`, { auth_enabled: true, auth_mode: "forward", auth_allowed_audiences: [resource] }, 200);
   if (policy) await gateway.post(`/api/v1/proxy/targets/${host}/mcp-policy`, { mcp_tool_scopes: TOOL_SCOPES, mcp_method_scopes: METHOD_SCOPES }, 200);
+  if (limits) await gateway.post(`/api/v1/proxy/targets/${host}/mcp-policy`, { mcp_rate_limits: RATE_LIMITS }, 200);
   const token = await gateway.create("/api/v1/oauth/test-tokens", { resource, username: AUTH_USER, scope: "mcp:read mcp:write", lifetime_seconds: 3_600 });
   return String(token.access_token);
 }
@@ -89,6 +102,7 @@ async function main(): Promise<void> {
   const gateway = await startPortcullis({ ...AUTH_ENV });
   const authOnlyToken = await configure(gateway, backendUrl, AUTH_ONLY_HOST, false);
   const policyToken = await configure(gateway, backendUrl, POLICY_HOST, true);
+  const limitToken = await configure(gateway, backendUrl, LIMIT_HOST, true, true);
   const pids = { gateway: (await pidsListeningOn(gateway.httpPort))[0]!, backend: (await pidsListeningOn(backend.port))[0]! };
 
   const legacy = ["MCP-Protocol-Version: 2025-06-18"];
@@ -98,7 +112,8 @@ async function main(): Promise<void> {
   const policy = target("auth + tool policy, 2025-06-18", authOnly.name, port, POLICY_HOST, policyToken, toolsCall("search"), legacy);
   const authOnlyModern = target("auth only, 2026-07-28", "auth only, 2026-07-28", port, AUTH_ONLY_HOST, authOnlyToken, toolsCall("search", true), modern);
   const policyModern = target("auth + tool policy, 2026-07-28", authOnlyModern.name, port, POLICY_HOST, policyToken, toolsCall("search", true), modern);
-  const variants = [authOnly, policy, authOnlyModern, policyModern];
+  const limited = target("auth + tool policy + rate limit, 2025-06-18", authOnly.name, port, LIMIT_HOST, limitToken, toolsCall("search"), legacy);
+  const variants = [authOnly, policy, limited, authOnlyModern, policyModern];
 
   // Live before measured: each variant answers 200, and the policy refuses what it must.
   for (const v of variants) if ((await send(v, v.body)) !== 200) throw new Error(`${v.name}: the measured request is not answered 200`);
@@ -106,9 +121,11 @@ async function main(): Promise<void> {
     [await send(policy, toolsCall("admin_drop")), 403, "a tools/call of admin_drop without mcp:admin"],
     [await send(authOnly, toolsCall("admin_drop")), 200, "the same call on the proxy without a policy"],
     [await send(policyModern, toolsCall("search", true), { "mcp-method": "tools/list" }), 400, "a 2026-07-28 Mcp-Method that lies"],
+    [await send(limited, toolsCall("limited_probe")), 200, "the first limited_probe call (1 an hour)"],
+    [await send(limited, toolsCall("limited_probe")), 429, "the second limited_probe call"],
   ] as const;
   for (const [status, expected, what] of checks) if (status !== expected) throw new Error(`pre-check: ${what} answered ${status}, expected ${expected}`);
-  console.log("Pre-check: every variant answers 200; admin_drop → 403 with the policy, 200 without; a lying 2026-07-28 Mcp-Method → 400.");
+  console.log("Pre-check: every variant answers 200; admin_drop → 403 with the policy, 200 without; a lying 2026-07-28 Mcp-Method → 400; a tool limited to 1 an hour → 200, then 429.");
 
   const samples = new Map<string, { rps: number; gatewayUs: number; errors: number }[]>(variants.map((v) => [v.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
