@@ -7,7 +7,8 @@
  *   Mcp-Method/Mcp-Name, which the edge holds to the body): dynamic
  *   registration, sign-in with the consent page, tool calls, a per-tool
  *   scope answered with the exact 403 challenge, the step-up that follows it,
- *   a browser-like Origin refused, refresh.
+ *   a browser-like Origin refused, refresh, a rate-limited tool's 429 and
+ *   its answer in the next window.
  * - SDK 1.x against a 1.x server (sessions): a Client ID Metadata Document
  *   as client_id (served over HTTPS from loopback by a CA the gateway trusts
  *   through NODE_EXTRA_CA_CERTS), tool calls, refresh, and what it does with
@@ -204,10 +205,31 @@ describe("SDK 2.x (@modelcontextprotocol/client 2.4.0): dynamic registration, st
     expect(claimsOf(after.access_token).scope.split(" ")).toContain("calc:write");
   });
 
-  // Hooks for the per-identity, per-tool rate limits (issue 14, item 9), being built now:
-  // set {tool: "add", per_minute: N} on HOST_2X, call `add` N+1 times with this client,
-  // expect 429 with Retry-After and a JSON-RPC error body the SDK surfaces, then success after the window.
-  test.todo("rate limit: the (N+1)th `add` in a minute gets 429 with Retry-After and a JSON-RPC error; it answers again after the window");
+  test("rate limit: the third `add` in a second gets 429 with Retry-After and a JSON-RPC error the SDK shows; the next second it answers again", async () => {
+    const policy = await deployment.api("POST", `/api/v1/proxy/targets/${HOST_2X}/mcp-policy`, { mcp_rate_limits: [{ tool: "add", per_second: 2 }] });
+    expect(policy.json.mcp_rate_limits).toEqual([{ tool: "add", per_second: 2 }]);
+    const bearer = { authorization: `Bearer ${provider.tokens()!.access_token}` };
+    await within(5_000, "the limit at the edge", async () => {
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await post(URL_2X, toolCall("add", { a: 1, b: 1 }), bearer)).status);
+      return statuses.includes(429);
+    });
+    // A second's window: start right after one begins, so the three calls share it.
+    const nextSecond = () => Bun.sleep(1000 - (Date.now() % 1000) + 20);
+    await nextSecond();
+    log.length = 0;
+    expect(textOf(await client!.callTool({ name: "add", arguments: { a: 1, b: 2 } }))).toBe("3");
+    expect(textOf(await client!.callTool({ name: "add", arguments: { a: 2, b: 2 } }))).toBe("4");
+    const failure = await client!.callTool({ name: "add", arguments: { a: 3, b: 2 } }).then(() => null, (err: Error) => err);
+    expect(failure?.message).toContain('"code":-32005');
+    expect(failure?.message).toContain('Too many requests: the tool \\"add\\" allows 2 calls per second');
+    const refused = log.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.responseHeaders.get("retry-after")).toBe("1");
+    expect(textOf(await client!.callTool({ name: "whoami", arguments: {} }))).toBe("alice");
+    await nextSecond();
+    expect(textOf(await client!.callTool({ name: "add", arguments: { a: 3, b: 2 } }))).toBe("5");
+  });
 });
 
 describe("SDK 1.x (@modelcontextprotocol/sdk 1.32.2): a client metadata document as client_id", () => {
