@@ -291,7 +291,7 @@ bench-ceiling *args: build-if-stale
 bench-https *args: build-if-stale
     bun bench/https.ts "$@"
 
-# What the MCP edge costs on an authenticated tools/call: auth only vs per-tool policy vs 2026-07-28 header checks, CPU µs per request (prints only). E.g. `just bench-mcp --rounds 3`
+# What the MCP edge costs on an authenticated tools/call: auth only vs per-tool policy vs policy + rate limit vs 2026-07-28 header checks, CPU µs per request (prints only). E.g. `just bench-mcp --rounds 3`
 bench-mcp *args: build-if-stale
     bun bench/mcp-profile.ts "$@"
 
