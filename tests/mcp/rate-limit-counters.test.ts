@@ -39,6 +39,18 @@ test("a window's budget, Retry-After to its end, and a fresh budget in the next"
   await c.stop();
 });
 
+test("over several limits: the refusal names the one that frees up last", async () => {
+  const clock = { t: T0 + 3_600_000 + 15_500 };
+  const c = counters(clock);
+  const [second, minute, hour] = compileRateLimits([{ tool: "x", per_second: 1, per_minute: 1, per_hour: 1 }], "counters.example.com").limits;
+  const all = [second!, minute!, hour!].map((limit) => ({ limit, cost: 1 }));
+  expect(c.tryCharge(all, "erin").ok).toBe(true);
+  expect(c.tryCharge(all, "erin")).toEqual({ ok: false, index: 2, retryAfter: 3600 - 15 });
+  // Only the per-second limit is spent: it alone is named.
+  expect(c.tryCharge([{ limit: second!, cost: 1 }], "frank").ok).toBe(true);
+  expect(c.tryCharge([{ limit: minute!, cost: 1 }, { limit: second!, cost: 1 }], "frank")).toEqual({ ok: false, index: 1, retryAfter: 1 });
+});
+
 test("a refused batch spends nothing", async () => {
   const clock = { t: T0 };
   const c = counters(clock);

@@ -116,13 +116,16 @@ export class ClusterRateCounters {
   tryCharge(charges: readonly Charge[], caller: string): ChargeOutcome {
     const now = this.now();
     const counters: Counter[] = [];
+    // Every limit is looked at: the refusal names the one that frees up last, so its Retry-After is worth waiting for.
+    let refusal: { ok: false; index: number; retryAfter: number } | null = null;
     for (let i = 0; i < charges.length; i++) {
       const { limit, cost } = charges[i]!;
       const counter = this.counterFor(limit.key, caller, limit.windowMs, limit.limit, now);
-      if (counter === null) return { ok: false, index: i, retryAfter: 1 };
-      if (!fits(counter, cost, limit.limit)) return { ok: false, index: i, retryAfter: retryAfterSeconds(counter, now, limit.windowMs) };
-      counters.push(counter);
+      const retryAfter = counter === null ? 1 : fits(counter, cost, limit.limit) ? 0 : retryAfterSeconds(counter, now, limit.windowMs);
+      if (retryAfter > (refusal?.retryAfter ?? 0)) refusal = { ok: false, index: i, retryAfter };
+      if (counter !== null) counters.push(counter);
     }
+    if (refusal !== null) return refusal;
     for (let i = 0; i < counters.length; i++) {
       const counter = counters[i]!;
       counter.limit = charges[i]!.limit.limit;
