@@ -96,5 +96,4 @@ describe("the MCP conformance server scenarios, directly and through the gateway
     expect(forwarder.exchanges.filter((e) => e.status === 401)).toEqual([]);
     expect(forwarder.exchanges.some((e) => e.method === "POST" && e.status === 200)).toBe(true);
   }, 120_000);
-
 });
