@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
-import { startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
+import { gitHubSignInSettings, startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
 import { AUTH_HOST, authorizePath, followLogin, pkcePair, register, tokenRequest } from "../helpers/oauth-client";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
@@ -29,13 +29,9 @@ const atMcp = (path: string, headers: Record<string, string> = {}) =>
 beforeAll(async () => {
   redis = await startTestRedis();
   github = startGitHubServer();
-  github.addApp("gh-app", "gh-secret");
   gw = await startTestGateway(redis, {
     BASE_DOMAIN: "example.test",
-    GITHUB_CLIENT_ID: "gh-app",
-    GITHUB_CLIENT_SECRET: "gh-secret",
-    GITHUB_OAUTH_BASE_URL: github.oauthBaseUrl,
-    GITHUB_API_BASE_URL: github.apiBaseUrl,
+    ...gitHubSignInSettings(github),
     // OAUTH_ALLOWED_GITHUB_USERS unset.
     OAUTH_ADMIN_USERS: "alice",
   });

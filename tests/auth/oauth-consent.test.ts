@@ -10,7 +10,7 @@ import { consentPage } from "../../src/auth/server/pages";
 import { describeRedirect } from "../../src/auth/server/consent";
 import { keys } from "../../src/storage/keys";
 import { formBody, pageForm, type PageForm } from "../helpers/consent-form";
-import { startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
+import { gitHubSignInSettings, startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
 import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { AUTH_HOST, authorizePath, edgeRequest, followLogin, pkcePair, register, tokenRequest } from "../helpers/oauth-client";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
@@ -26,14 +26,10 @@ let gw: TestGateway;
 beforeAll(async () => {
   redis = await startTestRedis();
   github = startGitHubServer();
-  github.addApp("gh-app", "gh-secret");
   github.setUser({ id: 11, login: "alice", emails: [{ email: "alice@example.test", primary: true, verified: true }] });
   gw = await startTestGateway(redis, {
     BASE_DOMAIN: "example.test",
-    GITHUB_CLIENT_ID: "gh-app",
-    GITHUB_CLIENT_SECRET: "gh-secret",
-    GITHUB_OAUTH_BASE_URL: github.oauthBaseUrl,
-    GITHUB_API_BASE_URL: github.apiBaseUrl,
+    ...gitHubSignInSettings(github),
     OAUTH_ALLOWED_GITHUB_USERS: "alice,bob",
     MCP_RESOURCE_VALIDATION_STRICT: "false",
   });

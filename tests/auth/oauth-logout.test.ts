@@ -5,7 +5,7 @@
  * token that is not ours changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
+import { gitHubSignInSettings, startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
 import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { AUTH_HOST, authorizeThroughLogin, edgeRequest, pkcePair, register, tokenRequest } from "../helpers/oauth-client";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
@@ -23,14 +23,10 @@ let clientId: string;
 beforeAll(async () => {
   redis = await startTestRedis();
   github = startGitHubServer();
-  github.addApp("gh-app", "gh-secret");
   github.setUser({ id: 21, login: "alice", emails: [] });
   gw = await startTestGateway(redis, {
     BASE_DOMAIN: "example.test",
-    GITHUB_CLIENT_ID: "gh-app",
-    GITHUB_CLIENT_SECRET: "gh-secret",
-    GITHUB_OAUTH_BASE_URL: github.oauthBaseUrl,
-    GITHUB_API_BASE_URL: github.apiBaseUrl,
+    ...gitHubSignInSettings(github),
     OAUTH_ALLOWED_GITHUB_USERS: "alice",
   });
   backend = namedBackend("mcp");

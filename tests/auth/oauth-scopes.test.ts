@@ -7,7 +7,7 @@
  * /callback (→ consent) → /token, as a browser and a client would.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
+import { gitHubSignInSettings, startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
 import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { AUTH_HOST, authorizePath, edgeRequest, followLogin, pkcePair, register, tokenRequest } from "../helpers/oauth-client";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
@@ -26,14 +26,10 @@ let backend: ReturnType<typeof namedBackend>;
 beforeAll(async () => {
   redis = await startTestRedis();
   github = startGitHubServer();
-  github.addApp("gh-app", "gh-secret");
   github.setUser({ id: 7, login: "alice", emails: [{ email: "alice@example.test", primary: true, verified: true }] });
   gw = await startTestGateway(redis, {
     BASE_DOMAIN: "example.test",
-    GITHUB_CLIENT_ID: "gh-app",
-    GITHUB_CLIENT_SECRET: "gh-secret",
-    GITHUB_OAUTH_BASE_URL: github.oauthBaseUrl,
-    GITHUB_API_BASE_URL: github.apiBaseUrl,
+    ...gitHubSignInSettings(github),
     OAUTH_ALLOWED_GITHUB_USERS: "alice",
   });
   backend = namedBackend("mcp");

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isBuiltInOAuthRequest } from "../../src/dispatcher/builtin-oauth";
 import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
-import { startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
+import { gitHubSignInSettings, startGitHubServer, type GitHubTestServer } from "../helpers/github-server";
 import { AUTH_HOST, authorizePath, followLogin, pkcePair, tokenRequest } from "../helpers/oauth-client";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
@@ -101,14 +101,10 @@ const registerAt = (host: string) =>
 beforeAll(async () => {
   redis = await startTestRedis();
   github = startGitHubServer();
-  github.addApp("gh-app", "gh-secret");
   github.setUser({ id: 4242, login: "alice", emails: [{ email: "alice@example.test", primary: true, verified: true }] });
   gw = await startTestGateway(redis, {
     BASE_DOMAIN: "example.test",
-    GITHUB_CLIENT_ID: "gh-app",
-    GITHUB_CLIENT_SECRET: "gh-secret",
-    GITHUB_OAUTH_BASE_URL: github.oauthBaseUrl,
-    GITHUB_API_BASE_URL: github.apiBaseUrl,
+    ...gitHubSignInSettings(github),
     OAUTH_ALLOWED_GITHUB_USERS: "alice",
   });
   const target_url = `http://127.0.0.1:${backend.port}`;

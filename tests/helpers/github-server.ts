@@ -191,3 +191,17 @@ function userJson(user: GitHubTestUser) {
     created_at: "2020-01-01T00:00:00Z",
   };
 }
+
+/**
+ * The settings that make a gateway sign users in through `github`: registers
+ * an OAuth app with the stand-in and names it and the stand-in's URLs.
+ */
+export function gitHubSignInSettings(github: GitHubTestServer): Record<string, string> {
+  github.addApp("gh-app", "gh-secret");
+  return {
+    GITHUB_CLIENT_ID: "gh-app",
+    GITHUB_CLIENT_SECRET: "gh-secret",
+    GITHUB_OAUTH_BASE_URL: github.oauthBaseUrl,
+    GITHUB_API_BASE_URL: github.apiBaseUrl,
+  };
+}
