@@ -25,7 +25,7 @@ import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } 
 import { cleanup, installExitHandlers } from "./processes";
 import { checkHttp, type HttpTarget } from "./scenarios";
 import { pidsListeningOn } from "./process-cpu";
-import { measureWithCpu, median } from "./rounds";
+import { measureWithCpu, median, runRounds } from "./rounds";
 
 interface Sample {
   readonly rps: number;
@@ -73,18 +73,7 @@ async function main(): Promise<void> {
   ];
   for (const v of variants) await checkHttp(v);
 
-  const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    // Rotate the order so no variant always follows the same one.
-    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
-    const line: string[] = [];
-    for (const v of order) {
-      const s = await measure(v, pids);
-      samples.get(v.name)!.push(s);
-      line.push(`${v.name} ${Math.round(s.rps)} (${s.gatewayUsPerRequest.toFixed(1)} µs)`);
-    }
-    console.log(`round ${round + 1}/${ROUNDS}: ${line.join("; ")}`);
-  }
+  const samples = await runRounds(variants, ROUNDS, (v) => measure(v, pids), (s) => `${Math.round(s.rps)} (${s.gatewayUsPerRequest.toFixed(1)} µs)`);
 
   const base = samples.get(plain.name)!;
   console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}; tokens ${extra["jwt-algorithm"]}`);

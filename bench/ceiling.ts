@@ -28,7 +28,7 @@ import { startNginx } from "./nginx";
 import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
 import { cleanup, installExitHandlers, OutputTail, spawnChild, stopChild } from "./processes";
 import { pidsListeningOn } from "./process-cpu";
-import { measureWithCpu, median } from "./rounds";
+import { measureWithCpu, median, runRounds } from "./rounds";
 import { checkHttp, type HttpTarget } from "./scenarios";
 
 const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 3);
@@ -90,18 +90,7 @@ async function main(): Promise<void> {
 
   const pids = new Map<string, number[]>();
   for (const v of variants) pids.set(v.name, await pidsListeningOn(v.port));
-  const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    // Rotate the order so no variant always follows the same one.
-    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
-    const line: string[] = [];
-    for (const v of order) {
-      const sample = await measure(v, pids.get(v.name)!);
-      samples.get(v.name)!.push(sample);
-      line.push(`${v.name} ${Math.round(sample.rps)} (${sample.cpuPerRequest.toFixed(1)} µs)`);
-    }
-    console.log(`round ${round + 1}/${ROUNDS}: ${line.join("; ")}`);
-  }
+  const samples = await runRounds(variants, ROUNDS, (v) => measure(v, pids.get(v.name)!), (s) => `${Math.round(s.rps)} (${s.cpuPerRequest.toFixed(1)} µs)`);
 
   const rps = (name: string) => samples.get(name)!.map((s) => s.rps);
   const perRound = (name: string, against: string) => rps(name).map((value, i) => value / rps(against)[i]!);

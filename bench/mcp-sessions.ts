@@ -25,7 +25,7 @@ import { machineInfo } from "./machine";
 import { ensureBinary, ROOT, startPortcullis } from "./portcullis";
 import { cleanup, installExitHandlers } from "./processes";
 import { pidsListeningOn } from "./process-cpu";
-import { measureWithCpu, median } from "./rounds";
+import { measureWithCpu, median, runRounds } from "./rounds";
 import type { HttpTarget } from "./scenarios";
 import { postScript } from "./wrk";
 
@@ -75,17 +75,15 @@ async function main(): Promise<void> {
   }
   if ((await post({})).status !== 200) throw new Error("the measured request is not answered 200");
 
-  const samples = new Map<string, { rps: number; gatewayUs: number; errors: number }[]>(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
-    const line: string[] = [];
-    for (const v of order) {
+  const samples = await runRounds(
+    variants,
+    ROUNDS,
+    async (v) => {
       const s = await measureWithCpu(v, options, [[pids.gateway], [pids.backend]]);
-      samples.get(v.name)!.push({ rps: s.result.requestsPerSecond, gatewayUs: s.cpuPerRequest[0]!, errors: s.errors });
-      line.push(`${v.name} ${Math.round(s.result.requestsPerSecond)} (${s.cpuPerRequest[0]!.toFixed(1)} µs)`);
-    }
-    console.log(`round ${round + 1}/${ROUNDS}: ${line.join("; ")}`);
-  }
+      return { rps: s.result.requestsPerSecond, gatewayUs: s.cpuPerRequest[0]!, errors: s.errors };
+    },
+    (s) => `${Math.round(s.rps)} (${s.gatewayUs.toFixed(1)} µs)`,
+  );
 
   console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}`);
   console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}, POST /mcp tools/call (${BODY.length} bytes)\n`);

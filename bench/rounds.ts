@@ -1,5 +1,5 @@
 /**
- * The measuring step of the round-based scripts (ceiling.ts, auth-profile.ts):
+ * The measuring step of the round-based scripts (ceiling.ts, auth-profile.ts, mcp-*.ts):
  * one wrk run after a warm-up, with the CPU time of chosen processes read
  * around the measured part only, and the median they report per variant.
  */
@@ -41,4 +41,29 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Measures every variant once per round, rotating the order so no variant
+ * always follows the same one, and prints a line per round; returns each
+ * variant's samples in round order.
+ */
+export async function runRounds<V extends { readonly name: string }, S>(
+  variants: readonly V[],
+  rounds: number,
+  measure: (variant: V) => Promise<S>,
+  summary: (sample: S) => string,
+): Promise<Map<string, S[]>> {
+  const samples = new Map<string, S[]>(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+    const line: string[] = [];
+    for (const v of order) {
+      const sample = await measure(v);
+      samples.get(v.name)!.push(sample);
+      line.push(`${v.name} ${summary(sample)}`);
+    }
+    console.log(`round ${round + 1}/${rounds}: ${line.join("; ")}`);
+  }
+  return samples;
 }
