@@ -11,7 +11,7 @@
  * - without a token, calls are counted by the client's address, which a
  *   client cannot change with X-Forwarded-For.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -19,6 +19,7 @@ import { servedEverywhere, startTestGateway, type TestGateway } from "../helpers
 import { gatewayFetch, type GatewayRoute, type SeenRequest } from "../helpers/mcp-client";
 import { startMcpServer, type TestMcpServer } from "../helpers/mcp-server";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { MINUTE, outsideWindowEdge } from "../helpers/rate-windows";
 
 const HOST = "limited.example.test";
 const OPEN_HOST = "open.example.test";
@@ -90,6 +91,9 @@ const backendPosts = () => backend.requests.filter((r) => r.method === "POST").l
 async function startOfSecond(): Promise<void> {
   await Bun.sleep(1000 - (Date.now() % 1000) + 20);
 }
+
+// Limits per minute: no test's calls may straddle two windows.
+beforeEach(() => outsideWindowEdge(MINUTE, 10_000));
 
 describe("with the real SDK client", () => {
   test("the fourth add in a minute is refused with 429, Retry-After and a JSON-RPC error; other tools and users are unaffected", async () => {

@@ -19,6 +19,7 @@ import { gatewayFetch, type GatewayRoute } from "../helpers/mcp-client";
 import { startMcpHandlerServer, type McpHandlerServer } from "../helpers/mcp-handler-server";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { within } from "../helpers/within";
+import { HOUR, outsideWindowEdge } from "../helpers/rate-windows";
 
 const HOST = "shared.example.test";
 const MCP_URL = `https://${HOST}/mcp`;
@@ -55,7 +56,7 @@ beforeAll(async () => {
   // Both nodes know the proxy, its auth and its limits.
   const probe = await mint("u1");
   for (const node of [nodeA, nodeB]) expect(await within(3_000, async () => (await call(node, probe, "whoami")).status === 200)).toBe(true);
-  await outsideWindowEdge();
+  await outsideWindowEdge(HOUR, 30_000);
 });
 
 afterAll(async () => {
@@ -87,12 +88,6 @@ async function admitted(node: TestGateway, token: string): Promise<number> {
   await res.arrayBuffer();
   expect([200, 429]).toContain(res.status);
   return res.status === 200 ? 1 : 0;
-}
-
-/** Waits out the last seconds of an hour, so that every count of a test falls in one window. */
-async function outsideWindowEdge(): Promise<void> {
-  const left = 3_600_000 - (Date.now() % 3_600_000);
-  if (left < 30_000) await Bun.sleep(left + 50);
 }
 
 /** Past the sync interval (100 ms) and a round trip: every node has sent and heard. */

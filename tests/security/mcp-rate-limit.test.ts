@@ -5,9 +5,10 @@
  * Every test uses users of its own, so budgets of its own; the limit is 2
  * calls of `add` a minute.
  */
-import { describe, expect, test } from "bun:test";
+import { beforeEach, describe, expect, test } from "bun:test";
 import { rawConnection, statusLines } from "../helpers/raw-http";
 import { useRecordedProxy } from "../helpers/recorded-proxy";
+import { MINUTE, outsideWindowEdge } from "../helpers/rate-windows";
 
 const HOST = "limited.example.test";
 const RESOURCE = `https://${HOST}/mcp`;
@@ -30,6 +31,9 @@ const suite = useRecordedProxy(HOST, {
 const mint = async (username: string) => (await suite.gw.api("POST", "/api/v1/oauth/test-tokens", { resource: RESOURCE, username, scope: "mcp:read" })).json.access_token as string;
 const call = (tool: string, id: number | null = 1) => JSON.stringify({ jsonrpc: "2.0", ...(id === null ? {} : { id }), method: "tools/call", params: { name: tool, arguments: {} } });
 const ADD = call("add");
+
+// Limits per minute: no test's calls may straddle two windows.
+beforeEach(() => outsideWindowEdge(MINUTE, 10_000));
 
 const request = (token: string | null, body: string, extra = "") =>
   `POST /mcp HTTP/1.1\r\nHost: ${HOST}\r\n${token ? `Authorization: Bearer ${token}\r\n` : ""}Content-Type: application/json\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
