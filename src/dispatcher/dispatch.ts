@@ -20,6 +20,8 @@ import { openMcpExchange } from "./mcp-edge";
 import type { McpSessionAffinity } from "../mcp/session-affinity";
 import { matchRoute } from "./routes";
 import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
+import type { EdgeMetrics } from "../metrics/edge-metrics";
+import { measuredDispatch } from "./measured-dispatch";
 
 /** An application served in this process rather than by a backend. */
 export interface InProcessApp {
@@ -53,6 +55,8 @@ export interface DispatchOptions {
   readonly edgeAuth?: EdgeAuthOptions;
   /** Keeps an MCP session on the backend that holds it, on every node; without it sessions follow the current target. */
   readonly mcpSessions?: McpSessionAffinity;
+  /** Request counts and durations per configured host (GET /metrics); none without it. */
+  readonly metrics?: EdgeMetrics;
 }
 
 export type Dispatch = (
@@ -155,7 +159,8 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
       : forward;
     return then(isGuarded(entry, route) ? guardRequest(edgeAuth, entry, route, request, facts) : FORWARD_UNCHECKED, next);
   };
-  return afterPipelinedRequestsSeen(dispatch);
+  const measured = options.metrics ? measuredDispatch(dispatch, options.metrics, options.table, new Set(inProcess.keys())) : dispatch;
+  return afterPipelinedRequestsSeen(measured);
 }
 
 function then<T, R>(value: T | Promise<T>, next: (value: T) => R | Promise<R>): R | Promise<R> {

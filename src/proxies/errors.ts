@@ -35,7 +35,21 @@ export function classifyError(error: unknown): UpstreamFailure {
 
 const STATUS_TEXT = { 502: "Bad Gateway", 504: "Gateway Timeout" } as const;
 
+// Which failure an error response stands for, so metrics can count it by kind without reading the body.
+const failureOfResponse = new WeakMap<Response, UpstreamFailure>();
+
+/** The failure kind behind a response from upstreamErrorResponse; undefined for any other response. */
+export function upstreamFailureOf(response: Response): UpstreamFailure | undefined {
+  return failureOfResponse.get(response);
+}
+
 export function upstreamErrorResponse(failure: UpstreamFailure, accept: string | null): Response {
+  const response = renderUpstreamError(failure, accept);
+  failureOfResponse.set(response, failure);
+  return response;
+}
+
+function renderUpstreamError(failure: UpstreamFailure, accept: string | null): Response {
   const { status, code, detail } = FAILURES[failure];
   const headers = { ...OWN_RESPONSE_HEADERS, "cache-control": "no-store" };
   if (prefersJson(accept)) {
