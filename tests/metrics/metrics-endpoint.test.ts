@@ -84,6 +84,28 @@ describe("GET /metrics", () => {
     expect(families["nodejs_eventloop_lag_seconds"]).toBeDefined();
   });
 
+  test("portcullis_redis_up follows the connection: 0 once Redis is gone, while /metrics keeps answering", async () => {
+    const lost = await startTestRedis();
+    const gateway = await startTestGateway(lost);
+    try {
+      const redisUp = async () => {
+        const res = await fetch(`http://127.0.0.1:${gateway.gateway.apiPort}/metrics`);
+        expect(res.status).toBe(200);
+        return sample(await parsePrometheusText(await res.text()), "portcullis_redis_up", {}).value;
+      };
+      expect(await redisUp()).toBe(1);
+      await lost.stop();
+      let up = await redisUp();
+      for (let i = 0; i < 100 && up !== 0; i++) {
+        await Bun.sleep(20);
+        up = await redisUp();
+      }
+      expect(up).toBe(0);
+    } finally {
+      await gateway.stop();
+    }
+  }, 15_000);
+
   test("an unknown Host never becomes a label: 50 random hosts all count as \"unknown\"", async () => {
     const before = await scrape();
     const unknownBefore = count(before, { host: "unknown", method_class: "GET", status_class: "4xx" });
