@@ -27,25 +27,30 @@ export function parseTraceparent(value: string | null): TraceParent | null {
 }
 
 /**
- * Random hex from a pooled buffer: one getRandomValues per 512 ids instead of
- * one per request.
+ * Random hex sliced from a pooled string: one getRandomValues and one hex
+ * encoding per 512 span ids instead of per request (this runs on every request).
  */
 const pool = new Uint8Array(4096);
-let used = pool.length;
+let hexPool = "";
+let used = 0;
 function randomHex(bytes: number): string {
-  if (used + bytes > pool.length) {
+  const chars = bytes * 2;
+  if (used + chars > hexPool.length) {
     crypto.getRandomValues(pool);
+    hexPool = Buffer.from(pool).toString("hex");
     used = 0;
   }
-  const hex = Buffer.from(pool.buffer, used, bytes).toString("hex");
-  used += bytes;
+  const hex = hexPool.slice(used, used + chars);
+  used += chars;
   return hex;
 }
+
+const ALL_ZERO = /^0+$/;
 
 function nonZeroHex(bytes: number): string {
   for (;;) {
     const hex = randomHex(bytes);
-    if (/[^0]/.test(hex)) return hex;
+    if (!ALL_ZERO.test(hex)) return hex;
   }
 }
 
