@@ -31,7 +31,7 @@ import { machineInfo } from "./machine";
 import { ensureBinary, ROOT, startPortcullis, type RunningPortcullis } from "./portcullis";
 import { cleanup, installExitHandlers } from "./processes";
 import { pidsListeningOn } from "./process-cpu";
-import { measureWithCpu, median, runRounds } from "./rounds";
+import { gatewaySample, median, runRounds } from "./rounds";
 import type { HttpTarget } from "./scenarios";
 import { postScript } from "./wrk";
 
@@ -127,15 +127,7 @@ async function main(): Promise<void> {
   for (const [status, expected, what] of checks) if (status !== expected) throw new Error(`pre-check: ${what} answered ${status}, expected ${expected}`);
   console.log("Pre-check: every variant answers 200; admin_drop → 403 with the policy, 200 without; a lying 2026-07-28 Mcp-Method → 400; a tool limited to 1 an hour → 200, then 429.");
 
-  const samples = await runRounds(
-    variants,
-    ROUNDS,
-    async (v) => {
-      const s = await measureWithCpu(v, options, [[pids.gateway], [pids.backend]]);
-      return { rps: s.result.requestsPerSecond, gatewayUs: s.cpuPerRequest[0]!, errors: s.errors };
-    },
-    (s) => `${Math.round(s.rps)} (${s.gatewayUs.toFixed(1)} µs)`,
-  );
+  const samples = await runRounds(variants, ROUNDS, (v) => gatewaySample(v, options, pids), (s) => `${Math.round(s.rps)} (${s.gatewayUs.toFixed(1)} µs)`);
 
   console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}`);
   console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}, POST /mcp tools/call (${toolsCall("search").length} bytes; ${toolsCall("search", true).length} with the 2026-07-28 envelope)\n`);

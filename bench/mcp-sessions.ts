@@ -25,7 +25,7 @@ import { machineInfo } from "./machine";
 import { ensureBinary, ROOT, startPortcullis } from "./portcullis";
 import { cleanup, installExitHandlers } from "./processes";
 import { pidsListeningOn } from "./process-cpu";
-import { measureWithCpu, median, runRounds } from "./rounds";
+import { gatewaySample, median, runRounds } from "./rounds";
 import type { HttpTarget } from "./scenarios";
 import { postScript } from "./wrk";
 
@@ -75,15 +75,7 @@ async function main(): Promise<void> {
   }
   if ((await post({})).status !== 200) throw new Error("the measured request is not answered 200");
 
-  const samples = await runRounds(
-    variants,
-    ROUNDS,
-    async (v) => {
-      const s = await measureWithCpu(v, options, [[pids.gateway], [pids.backend]]);
-      return { rps: s.result.requestsPerSecond, gatewayUs: s.cpuPerRequest[0]!, errors: s.errors };
-    },
-    (s) => `${Math.round(s.rps)} (${s.gatewayUs.toFixed(1)} µs)`,
-  );
+  const samples = await runRounds(variants, ROUNDS, (v) => gatewaySample(v, options, pids), (s) => `${Math.round(s.rps)} (${s.gatewayUs.toFixed(1)} µs)`);
 
   console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}`);
   console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}, POST /mcp tools/call (${BODY.length} bytes)\n`);

@@ -67,3 +67,13 @@ export async function runRounds<V extends { readonly name: string }, S>(
   }
   return samples;
 }
+
+/** One wrk run of `target` with the gateway's CPU per request (the backend's is read too, and left out). */
+export async function gatewaySample(
+  target: HttpTarget,
+  options: RoundOptions["wrk"],
+  pids: { readonly gateway: number; readonly backend: number },
+): Promise<{ rps: number; gatewayUs: number; errors: number }> {
+  const s = await measureWithCpu(target, options, [[pids.gateway], [pids.backend]]);
+  return { rps: s.result.requestsPerSecond, gatewayUs: s.cpuPerRequest[0]!, errors: s.errors };
+}
