@@ -57,7 +57,8 @@ beforeAll(async () => {
   const probe = await mint("u1");
   for (const node of [nodeA, nodeB]) expect(await within(3_000, async () => (await call(node, probe, "whoami")).status === 200)).toBe(true);
   await outsideWindowEdge(HOUR, 30_000);
-});
+  // Setup plus up to 30 s waiting out the end of an hour.
+}, 60_000);
 
 afterAll(async () => {
   await nodeA?.stop();

@@ -32,8 +32,8 @@ const mint = async (username: string) => (await suite.gw.api("POST", "/api/v1/oa
 const call = (tool: string, id: number | null = 1) => JSON.stringify({ jsonrpc: "2.0", ...(id === null ? {} : { id }), method: "tools/call", params: { name: tool, arguments: {} } });
 const ADD = call("add");
 
-// Limits per minute: no test's calls may straddle two windows.
-beforeEach(() => outsideWindowEdge(MINUTE, 10_000));
+// Limits per minute: no test's calls (each well under 4 s) may straddle two windows; the hook may wait that long.
+beforeEach(() => outsideWindowEdge(MINUTE, 4_000), 10_000);
 
 const request = (token: string | null, body: string, extra = "") =>
   `POST /mcp HTTP/1.1\r\nHost: ${HOST}\r\n${token ? `Authorization: Bearer ${token}\r\n` : ""}Content-Type: application/json\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
