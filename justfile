@@ -180,6 +180,17 @@ health:
     if command -v jq >/dev/null; then jq . "$body" 2>/dev/null || cat "$body"; else cat "$body"; echo; fi
     [ "$code" = 200 ] || { echo "$url answered HTTP $code" >&2; exit 1; }
 
+# Show the gateway's Prometheus /metrics; with a pattern, only the series whose lines match it (grep -E)
+metrics pattern='':
+    #!/usr/bin/env bash
+    set -euo pipefail
+    url="$API_URL/metrics"
+    body="$(mktemp)"
+    trap 'rm -f "$body"' EXIT
+    code="$(curl -sS -m 10 -o "$body" -w '%{http_code}' "$url")" || { echo "no answer from $url (is the gateway up? \`just up\`)" >&2; exit 1; }
+    [ "$code" = 200 ] || { echo "$url answered HTTP $code" >&2; exit 1; }
+    if [ -z {{ quote(pattern) }} ]; then cat "$body"; else grep -E -- {{ quote(pattern) }} "$body" || { echo "no series match {{ pattern }}" >&2; exit 1; }; fi
+
 # redis-cli on the gateway's Redis: REDIS_URL, or the embedded server's socket
 redis-cli *args:
     #!/usr/bin/env bash

@@ -33,6 +33,7 @@ import { EmbeddedRedis } from "./storage/embedded-redis";
 import { lockDataDir } from "./storage/data-dir-lock";
 import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
 import { createStores } from "./storage/stores";
+import { GatewayMetrics } from "./metrics/gateway-metrics";
 
 export interface Gateway {
   readonly apiPort: number;
@@ -158,6 +159,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
     certificateManager.start();
     const mcpSessions = new McpSessionAffinity(await loadMcpSessionKey(redis));
+    const metrics = new GatewayMetrics(redis);
 
     const api = {
       fetch: apiFetch(
@@ -167,6 +169,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           redis,
           log,
           startedAt,
+          metrics,
           apiHostnames: config.apiHostnames,
           githubApps: authorizationServer.githubApps,
           oauth: authorizationServer.context,
@@ -196,6 +199,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       oauth: { hostnames: authHostnames, app: authorizationServer.app },
       edgeAuth,
       mcpSessions,
+      metrics: metrics.edge,
       table: () => live.table,
       engine,
       trustedProxies: config.trustedProxies,

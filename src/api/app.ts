@@ -24,6 +24,8 @@ import { errorHandler } from "./error-handler";
 import { requestGuard } from "./request-guard";
 import { certificateRoutes } from "./routes/certificates";
 import { healthRoutes } from "./routes/health";
+import { metricsRoutes } from "./routes/metrics";
+import type { GatewayMetrics } from "../metrics/gateway-metrics";
 import { oauthAdminRoutes } from "./routes/oauth-admin";
 import { oauthStatusRoutes } from "./routes/oauth-status";
 import { proxyAuthRoutes } from "./routes/proxy-auth";
@@ -53,6 +55,8 @@ export interface ApiDependencies {
   readonly apiHostnames: readonly string[];
   readonly log: Logger;
   readonly startedAt: number;
+  /** The registry GET /metrics renders; without it /metrics is 404. */
+  readonly metrics?: GatewayMetrics;
 }
 
 export const OPENAPI_PATH = "/api/v1/openapi.json";
@@ -78,6 +82,7 @@ export function createApiApp(deps: ApiDependencies) {
       }),
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
+    .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
     .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)));
 
   return app.get(

@@ -20,6 +20,9 @@ import { openMcpExchange } from "./mcp-edge";
 import type { McpSessionAffinity } from "../mcp/session-affinity";
 import { matchRoute } from "./routes";
 import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
+import { stampRequestId, traceRequest, type RequestTrace } from "../proxies/request-trace";
+import type { EdgeMetrics } from "../metrics/edge-metrics";
+import { measuredDispatch } from "./measured-dispatch";
 
 /** An application served in this process rather than by a backend. */
 export interface InProcessApp {
@@ -53,6 +56,8 @@ export interface DispatchOptions {
   readonly edgeAuth?: EdgeAuthOptions;
   /** Keeps an MCP session on the backend that holds it, on every node; without it sessions follow the current target. */
   readonly mcpSessions?: McpSessionAffinity;
+  /** Request counts and durations per configured host (GET /metrics); none without it. */
+  readonly metrics?: EdgeMetrics;
 }
 
 export type Dispatch = (
@@ -69,13 +74,18 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
   const { engine, trustedProxies, apiAllowedCidrs } = options;
   const clientAddress = options.clientAddress ?? peerAddress;
   // Apps served in this process, by hostname; each gets the request with the forwarding facts set.
-  const inProcess = new Map<string, (request: Request, clientIp: string) => Response | Promise<Response>>();
+  const inProcess = new Map<string, (request: Request, clientIp: string, trace: RequestTrace) => Response | Promise<Response>>();
   const oauth = options.oauth;
-  const serveOAuth = oauth && ((request: Request, clientIp: string) => then(oauth.app.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies)), markOwn));
+  const serveOAuth =
+    oauth &&
+    ((request: Request, clientIp: string, trace: RequestTrace) =>
+      then(oauth.app.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies, trace)), (response) => stampRequestId(markOwn(response), trace)));
   if (oauth && serveOAuth) for (const host of oauth.hostnames) inProcess.set(host, serveOAuth);
   // The admin API on a public listener answers only the clients API_ALLOWED_CIDRS names.
-  const serveApi = (request: Request, clientIp: string) =>
-    apiAllowedCidrs.contains(clientIp) ? options.api.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies)) : apiRefused(clientIp);
+  const serveApi = (request: Request, clientIp: string, trace: RequestTrace) =>
+    apiAllowedCidrs.contains(clientIp)
+      ? then(options.api.fetch(withForwardedFacts(request, clientIp, proto, trustedProxies, trace)), (response) => stampRequestId(response, trace))
+      : stampRequestId(apiRefused(clientIp), trace);
   for (const host of options.apiHostnames) inProcess.set(host, serveApi);
   const served = proto === "http" ? "enableHttp" : "enableHttps";
   const challenges = proto === "http" ? options.acmeChallenges : undefined;
@@ -86,53 +96,58 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     const path = pathOf(request.url);
     const isChallenge = request.method === "GET" && path.startsWith(ACME_CHALLENGE);
     if (challenges && isChallenge) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
+    const clientIp = clientAddress(request, server);
+    const trustedPeer = trustedProxies.contains(clientIp);
+    // Every answer from here on carries the request id (X-Request-Id), the backend's and the gateway's own.
+    const trace = traceRequest(request.headers, trustedPeer);
+    const requestId = trace.requestId;
     const hostHeader = request.headers.get("host");
-    if (!isValidHostHeader(hostHeader)) return badHostResponse();
+    if (!isValidHostHeader(hostHeader)) return badHostResponse(requestId);
     const host = normalizeHost(hostHeader);
     const app = inProcess.get(host);
-    if (app) return app(request, clientAddress(request, server));
+    if (app) return app(request, clientIp, trace);
     const table = options.table();
     const entry = table.lookup(host);
-    if (!entry) return unknownHostResponse(host);
+    if (!entry) return unknownHostResponse(host, requestId);
     if (!entry[served]) {
       // HTTPS-only proxies send plain-HTTP clients to https, except ACME's HTTP-01 challenges.
-      if (proto === "http" && entry.enableHttps && !isChallenge) return redirectToHttps(request.url, host);
-      return unknownHostResponse(host);
+      if (proto === "http" && entry.enableHttps && !isChallenge) return stampRequestId(redirectToHttps(request.url, host), trace);
+      return unknownHostResponse(host, requestId);
     }
-    if (!entry.enabled) return disabledProxyResponse(host);
+    if (!entry.enabled) return disabledProxyResponse(host, requestId);
 
     const route = entry.routes.length > 0 ? matchRoute(entry.routes, request.method, path) : undefined;
     // A protected resource's host serves the authorization server's endpoints too (builtin-oauth.ts); a matching route wins.
     if (!route && serveOAuth && entry.protectedResource && isBuiltInOAuthRequest(request.method, path, isCorsPreflight(request))) {
-      return serveOAuth(request, clientAddress(request, server));
+      return serveOAuth(request, clientIp, trace);
     }
     let target = route ? route.target : entry.target;
-    const clientIp = clientAddress(request, server);
     // A route to another proxy's hostname passes that proxy's auth as well: a route never opens a way around it.
     let routedTo: HostEntry | undefined;
     if (route?.hostTarget) {
       // A route to a hostname: the OAuth server or API in this process, or that proxy's backend.
       const local = inProcess.get(route.hostTarget);
-      if (local) return local(request, clientIp);
+      if (local) return local(request, clientIp, trace);
       routedTo = table.lookup(route.hostTarget);
-      if (routedTo && !routedTo.enabled) return disabledProxyResponse(route.hostTarget);
+      if (routedTo && !routedTo.enabled) return disabledProxyResponse(route.hostTarget, requestId);
       target = routedTo?.target ?? null;
     }
-    if (!target) return upstreamErrorResponse("unreachable", request.headers.get("accept"));
+    if (!target) return upstreamErrorResponse("unreachable", request.headers.get("accept"), requestId);
 
-    const unverified = { clientIp, proto, trustedPeer: trustedProxies.contains(clientIp), server };
+    const unverified = { clientIp, proto, trustedPeer, server, trace };
     // An MCP endpoint (src/mcp): a foreign Origin is refused before auth, a POST's JSON-RPC body is checked after it.
-    const mcp = entry.mcp ? openMcpExchange(entry.mcp, request, path, proto, unverified.trustedPeer, clientIp) : null;
-    if (mcp instanceof Response) return mcp;
+    const mcp = entry.mcp ? openMcpExchange(entry.mcp, request, path, proto, trustedPeer, clientIp) : null;
+    if (mcp instanceof Response) return stampRequestId(mcp, trace);
     const forward = (outcome: EdgeOutcome): Response | undefined | Promise<Response | undefined> => {
-      if (outcome instanceof Response) return outcome;
+      if (outcome instanceof Response) return stampRequestId(outcome, trace);
       const context = outcome.identity ? { ...unverified, identity: outcome.identity } : unverified;
       if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
       // A legacy MCP session (Mcp-Session-Id) goes to the backend that holds it (src/mcp/session-affinity.ts).
       const session = sessions && entry.mcp ? sessions.route(entry.hostname, entry.mcp, request, path, target, outcome.claims?.sub) : null;
       const to = session ? session.target : target;
+      // The MCP checks may answer themselves (a refused JSON-RPC call): those answers get the id here.
       const sent = mcp
-        ? mcp.forward(outcome.claims ?? null, entry.auth, (body) => engine.forward(request, to, body ? { ...context, body } : context))
+        ? mcp.forward(outcome.claims ?? null, entry.auth, (body) => engine.forward(request, to, body ? { ...context, body } : context)).then((r) => stampRequestId(r, trace))
         : engine.forward(request, to, context);
       const forwarded = session ? sent.then((response) => session.answer(response)) : sent;
       const hsts = proto === "https" ? entry.hsts : null;
@@ -141,21 +156,22 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
       if (!hsts && !ifBackendLacks) return forwarded;
       return forwarded.then((response) => {
         // 404, or 405 from a server that takes every path but answers only POST (an MCP handler at the root).
-        if (ifBackendLacks && (response.status === 404 || response.status === 405)) return ifBackendLacks();
+        if (ifBackendLacks && (response.status === 404 || response.status === 405)) return stampRequestId(ifBackendLacks(), trace);
         if (hsts) response.headers.set("strict-transport-security", hsts);
         return response;
       });
     };
     const guardTarget = routedTo?.auth && routedTo !== entry ? routedTo : undefined;
     if (!edgeAuth || (!guardTarget && !isGuarded(entry, route))) return forward(FORWARD_UNCHECKED);
-    const facts = clientFacts(request, proto, path, unverified.trustedPeer);
+    const facts = clientFacts(request, proto, path, trustedPeer);
     // The routed-to proxy's policy decides last, so its backend gets the identity headers it expects.
     const next = guardTarget
-      ? (outcome: EdgeOutcome) => (outcome instanceof Response ? outcome : then(guardRequest(edgeAuth, guardTarget, undefined, request, facts), forward))
+      ? (outcome: EdgeOutcome) => (outcome instanceof Response ? stampRequestId(outcome, trace) : then(guardRequest(edgeAuth, guardTarget, undefined, request, facts), forward))
       : forward;
     return then(isGuarded(entry, route) ? guardRequest(edgeAuth, entry, route, request, facts) : FORWARD_UNCHECKED, next);
   };
-  return afterPipelinedRequestsSeen(dispatch);
+  const measured = options.metrics ? measuredDispatch(dispatch, options.metrics, options.table, new Set(inProcess.keys())) : dispatch;
+  return afterPipelinedRequestsSeen(measured);
 }
 
 function then<T, R>(value: T | Promise<T>, next: (value: T) => R | Promise<R>): R | Promise<R> {
@@ -170,8 +186,12 @@ const FORWARD_UNCHECKED: EdgeOutcome = { forward: true };
  * backends do, from X-Real-IP, X-Forwarded-For/-Proto/-Host; values the client
  * sent count only from TRUSTED_PROXY_CIDRS, otherwise they are replaced.
  */
-function withForwardedFacts(request: Request, clientIp: string, proto: "http" | "https", trustedProxies: CidrList): Request {
+function withForwardedFacts(request: Request, clientIp: string, proto: "http" | "https", trustedProxies: CidrList, trace: RequestTrace): Request {
   const headers = request.headers;
+  // The app's own logs and answers use the edge's request id and span.
+  headers.set("x-request-id", trace.requestId);
+  headers.set("traceparent", trace.traceparent);
+  if (!trace.continued) headers.delete("tracestate");
   const ip = displayIp(clientIp);
   const trusted = trustedProxies.contains(clientIp);
   const forwarded = trusted ? headers.get("x-forwarded-for") : null;

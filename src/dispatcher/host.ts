@@ -15,11 +15,15 @@ export function normalizeHost(header: string | null): string {
 }
 
 
-function page(status: number, title: string, message: string): Response {
+/** `requestId` is shown and sent back (X-Request-Id) so a user's report can be matched to the gateway's records. */
+function page(status: number, title: string, message: string, requestId?: string): Response {
+  const headers: Record<string, string> = { ...OWN_RESPONSE_HEADERS, "content-type": "text/html; charset=utf-8" };
+  if (requestId !== undefined) headers["x-request-id"] = requestId;
+  const reference = requestId === undefined ? "" : `<p>Request id: <code>${escapeHtml(requestId)}</code></p>`;
   return new Response(
     `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${title}</title></head>` +
-      `<body><h1>${title}</h1><p>${message}</p></body></html>\n`,
-    { status, headers: { ...OWN_RESPONSE_HEADERS, "content-type": "text/html; charset=utf-8" } },
+      `<body><h1>${title}</h1><p>${message}</p>${reference}</body></html>\n`,
+    { status, headers },
   );
 }
 
@@ -35,16 +39,16 @@ export function isValidHostHeader(header: string | null): boolean {
 }
 
 /** The answer to a request whose Host header is missing, repeated or malformed. */
-export function badHostResponse(): Response {
-  return page(400, "Bad request", "The request's Host header is missing, repeated or malformed.");
+export function badHostResponse(requestId?: string): Response {
+  return page(400, "Bad request", "The request's Host header is missing, repeated or malformed.", requestId);
 }
 
 /** The short page for a hostname this gateway does not serve. */
-export function unknownHostResponse(host: string): Response {
-  return page(404, "Unknown host", `No proxy is configured for <code>${escapeHtml(host || "(none)")}</code> on this gateway.`);
+export function unknownHostResponse(host: string, requestId?: string): Response {
+  return page(404, "Unknown host", `No proxy is configured for <code>${escapeHtml(host || "(none)")}</code> on this gateway.`, requestId);
 }
 
 /** The page for a proxy that exists but is switched off (`enabled: false`). */
-export function disabledProxyResponse(host: string): Response {
-  return page(503, "Service disabled", `The proxy for <code>${escapeHtml(host)}</code> is disabled.`);
+export function disabledProxyResponse(host: string, requestId?: string): Response {
+  return page(503, "Service disabled", `The proxy for <code>${escapeHtml(host)}</code> is disabled.`, requestId);
 }

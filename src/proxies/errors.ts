@@ -35,16 +35,33 @@ export function classifyError(error: unknown): UpstreamFailure {
 
 const STATUS_TEXT = { 502: "Bad Gateway", 504: "Gateway Timeout" } as const;
 
-export function upstreamErrorResponse(failure: UpstreamFailure, accept: string | null): Response {
+// Which failure an error response stands for, so metrics can count it by kind without reading the body.
+const failureOfResponse = new WeakMap<Response, UpstreamFailure>();
+
+/** The failure kind behind a response from upstreamErrorResponse; undefined for any other response. */
+export function upstreamFailureOf(response: Response): UpstreamFailure | undefined {
+  return failureOfResponse.get(response);
+}
+
+/** `requestId` (the request's X-Request-Id) is shown so a user's report can be matched to the gateway's records. */
+export function upstreamErrorResponse(failure: UpstreamFailure, accept: string | null, requestId?: string): Response {
+  const response = renderUpstreamError(failure, accept, requestId);
+  failureOfResponse.set(response, failure);
+  return response;
+}
+
+function renderUpstreamError(failure: UpstreamFailure, accept: string | null, requestId?: string): Response {
   const { status, code, detail } = FAILURES[failure];
-  const headers = { ...OWN_RESPONSE_HEADERS, "cache-control": "no-store" };
+  const headers: Record<string, string> = { ...OWN_RESPONSE_HEADERS, "cache-control": "no-store" };
+  if (requestId !== undefined) headers["x-request-id"] = requestId;
   if (prefersJson(accept)) {
-    return Response.json({ error: code, detail }, { status, headers });
+    return Response.json(requestId === undefined ? { error: code, detail } : { error: code, detail, request_id: requestId }, { status, headers });
   }
   const title = `${status} ${STATUS_TEXT[status]}`;
+  const reference = requestId === undefined ? "" : `<p>Request id: <code>${escapeHtml(requestId)}</code></p>`;
   return new Response(
     `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head>` +
-      `<body><h1>${title}</h1><p>${escapeHtml(detail[0]!.toUpperCase() + detail.slice(1))}.</p></body></html>\n`,
+      `<body><h1>${title}</h1><p>${escapeHtml(detail[0]!.toUpperCase() + detail.slice(1))}.</p>${reference}</body></html>\n`,
     { status, headers: { ...headers, "content-type": "text/html; charset=utf-8" } },
   );
 }

@@ -3,6 +3,8 @@
  * it and how to rewrite it. Built once per config change (see dispatcher's host
  * table), never per request.
  */
+import type { RequestTrace } from "./request-trace";
+
 export interface ForwardTarget {
   /** Backend URL from target_url: scheme http or https, host, port, optional base path. */
   readonly url: URL;
@@ -37,6 +39,8 @@ export interface ForwardContext {
    * checks): sent as exactly these bytes. The request's own stream is spent.
    */
   readonly body?: Uint8Array;
+  /** The request id and trace context (request-trace.ts): sent to the backend in place of the client's, and on the answer. */
+  readonly trace?: RequestTrace;
 }
 
 /** Applied in the engine's one pass over the request headers, so the request's Headers are never mutated. */

@@ -25,6 +25,9 @@ const HOP_BY_HOP = new Set([
 /** Replaced by the gateway (or, from a trusted peer, extended) — never copied as sent. */
 const FORWARDING = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "host"]);
 
+/** Replaced by the gateway's own when it traces the request (context.trace): the request id and its span. */
+const TRACE_HEADERS = new Set(["x-request-id", "traceparent"]);
+
 /**
  * The body's framing is decided by the gateway from the bytes it sends
  * (http-forward.ts), never copied from the client: a Content-Length left over
@@ -90,7 +93,9 @@ export function displayIp(ip: string): string {
  * are dropped, and so are underscore spellings of anything dropped or replaced (with edge auth: its prefix too, the bearer
  * token and the session cookie as it decided, and its verified identity
  * headers emitted instead); X-Forwarded-* / X-Real-IP / Forwarded are replaced
- * unless the peer is trusted; custom_headers are applied last and win.
+ * unless the peer is trusted; X-Request-Id and traceparent are the gateway's
+ * (context.trace), tracestate goes along only with a valid traceparent;
+ * custom_headers are applied last and win.
  */
 export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTarget, context: ForwardContext, emit: HeaderSink): void {
   const t = compile(target);
@@ -106,9 +111,11 @@ export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTa
   const anyCustom = custom.size > 0;
   const trusted = context.trustedPeer;
   const identity = context.identity;
+  const trace = context.trace;
   incoming.forEach((value, name) => {
     // CGI, WSGI and Rack read X_Auth_User as X-Auth-User: an underscore spelling of a header we replace is dropped too.
-    if (name.includes("_") && isReplaced(name.replaceAll("_", "-"), custom, identity)) return;
+    if (name.includes("_") && isReplaced(name.replaceAll("_", "-"), custom, identity, trace)) return;
+    if (trace && (TRACE_HEADERS.has(name) || (name === "tracestate" && !trace.continued))) return;
     const kind = SPECIAL.get(name);
     if (kind === Kind.Forwarding) {
       if (!trusted) return;
@@ -131,6 +138,10 @@ export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTa
     emit(name, value);
   });
   if (identity) for (const [name, value] of identity.headers) emit(name, value);
+  if (trace) {
+    if (!custom.has("x-request-id")) emit("x-request-id", trace.requestId);
+    if (!custom.has("traceparent")) emit("traceparent", trace.traceparent);
+  }
 
   const peer = displayIp(context.clientIp);
   if (!anyCustom) {
@@ -151,8 +162,9 @@ export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTa
 }
 
 /** True for a (hyphenated) header name the gateway drops or replaces: its underscore spelling must not pass either. */
-function isReplaced(name: string, custom: ReadonlySet<string>, identity: ForwardContext["identity"]): boolean {
+function isReplaced(name: string, custom: ReadonlySet<string>, identity: ForwardContext["identity"], trace: ForwardContext["trace"]): boolean {
   if (SPECIAL.has(name) || name.startsWith("x-auth-") || custom.has(name)) return true;
+  if (trace && TRACE_HEADERS.has(name)) return true;
   if (!identity) return false;
   return name.startsWith(identity.stripPrefix) || (identity.dropAuthorization && name === "authorization") || (identity.rewriteCookie !== null && name === "cookie");
 }

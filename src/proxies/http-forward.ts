@@ -53,7 +53,7 @@ export function createHttpForwarder(pools: PoolSet): Forwarder {
     return request.bytes().then(
       (whole) => sendWhole(pool, request, target, context, head, whole),
       // The client went away while sending its body: nobody is left to answer.
-      () => upstreamErrorResponse("closed", null),
+      () => upstreamErrorResponse("closed", null, context.trace?.requestId),
     );
   };
 }
@@ -102,11 +102,14 @@ class Forwarded implements UpstreamRequest {
   respond(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): Response {
     // An event stream may be quiet for longer than the idle timeout and must stay open.
     if (head.eventStream && body instanceof ReadableStream) this.context.server?.timeout(this.request, 0);
-    return buildResponse(head, body, this.method, this.target);
+    const response = buildResponse(head, body, this.method, this.target);
+    // Set on the response's own copy: buildResponse may reuse one Headers across responses.
+    if (this.context.trace) response.headers.set("x-request-id", this.context.trace.requestId);
+    return response;
   }
 
   fail(failure: UpstreamFailure): Response {
-    return upstreamErrorResponse(failure, this.request.headers.get("accept"));
+    return upstreamErrorResponse(failure, this.request.headers.get("accept"), this.context.trace?.requestId);
   }
 
   clientGone(): boolean {

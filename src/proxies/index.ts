@@ -12,7 +12,7 @@ import type { ForwardingOptions } from "./options";
 import { createWebSocketProxy, isWebSocketUpgrade, type WebSocketProxyData } from "./websocket";
 
 export { parseCidrList, type CidrList } from "./cidr";
-export { upstreamErrorResponse, prefersJson, type UpstreamFailure } from "./errors";
+export { upstreamErrorResponse, upstreamFailureOf, prefersJson, type UpstreamFailure } from "./errors";
 export { forwardTarget, type ForwardContext, type ForwardTarget } from "./forward-target";
 export { rewriteResponseHeaders, upstreamRequestHeaders, visitUpstreamRequestHeaders } from "./headers";
 export { DEFAULT_FORWARDING_OPTIONS, type ForwardingOptions } from "./options";

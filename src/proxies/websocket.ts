@@ -47,7 +47,7 @@ export function createWebSocketProxy(options: ForwardingOptions): WebSocketProxy
     try {
       backend = new WebSocket(url, { headers, protocols: offered, perMessageDeflate: false });
     } catch (error) {
-      return upstreamErrorResponse(classifyError(error), accept);
+      return upstreamErrorResponse(classifyError(error), accept, context.trace?.requestId);
     }
     live.add(backend);
     backend.addEventListener("close", () => live.delete(backend));
@@ -56,10 +56,11 @@ export function createWebSocketProxy(options: ForwardingOptions): WebSocketProxy
       await opened(backend, handshakeMs, handshakeFailure);
     } catch (error) {
       relay.abandon();
-      return handshakeRejected(error) ?? upstreamErrorResponse(classifyError(error), accept);
+      return handshakeRejected(error) ?? upstreamErrorResponse(classifyError(error), accept, context.trace?.requestId);
     }
     const upgradeHeaders: Record<string, string> = {};
     if (backend.protocol) upgradeHeaders["sec-websocket-protocol"] = backend.protocol;
+    if (context.trace) upgradeHeaders["x-request-id"] = context.trace.requestId;
     if (!server.upgrade(request, { data: relay, headers: upgradeHeaders })) {
       relay.abandon();
       return new Response("WebSocket upgrade failed\n", { status: 400 });

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { tempDir } from "../helpers/temp";
 import { ensureBinary, runCli, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
+import { parsePrometheusText, sample } from "../helpers/prometheus-text";
 
 const processAlive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
 
@@ -32,6 +33,17 @@ describe("portcullis serve with embedded defaults", () => {
     expect(health).toMatchObject({ status: "healthy", redis: "ok", version: expect.any(String) });
     expect(health.uptime_seconds).toBeGreaterThanOrEqual(0);
     expect(await fetch(`${gateway.apiUrl}/healthz`).then((r) => r.text())).toBe("ok");
+  });
+
+  test("serves Prometheus /metrics without a token: prom-client works in the compiled binary", async () => {
+    expect((await fetch(`http://127.0.0.1:${gateway.httpPort}/`, { headers: { host: "metrics-probe.example.net" } })).status).toBe(404);
+    const res = await fetch(`${gateway.apiUrl}/metrics`);
+    expect(res.status).toBe(200);
+    const families = await parsePrometheusText(await res.text());
+    expect(sample(families, "portcullis_http_requests_total", { host: "unknown", method_class: "GET", status_class: "4xx" }).value).toBeGreaterThanOrEqual(1);
+    expect(sample(families, "portcullis_redis_up", {}).value).toBe(1);
+    expect(sample(families, "portcullis_build_info", {}).value).toBe(1);
+    expect(sample(families, "process_resident_memory_bytes", {}).value).toBeGreaterThan(0);
   });
 
   test("generates the admin token once: saved 0600, not printed (stdout is a pipe), and it works", async () => {

@@ -123,4 +123,25 @@ describe("the admin API stays off the public listeners", () => {
       await closed.stop();
     }
   });
+
+  test("/metrics needs no token, so it follows the same front door and shows no paths, queries or client addresses", async () => {
+    const open = await startTestGateway(redis, { API_HOSTNAME: "api.example.test" });
+    const closed = await startTestGateway(redis, { API_HOSTNAME: "api.example.test", API_ALLOWED_CIDRS: "192.0.2.0/24" });
+    try {
+      expect((await gw.get("localhost", "/metrics")).status).toBe(404);
+      const refused = await closed.get("api.example.test", "/metrics");
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).not.toContain("portcullis_");
+      // Traffic with a secret in the path and query, and a spoofed client address, leaves no trace in the labels.
+      await open.get("secret-host-4f1c.example.test", "/private/path-4f1c?access_token=tok-4f1c", { headers: { "x-forwarded-for": "198.51.100.77" } });
+      const metrics = await open.get("api.example.test", "/metrics");
+      expect(metrics.status).toBe(200);
+      const text = await metrics.text();
+      expect(text).toContain('portcullis_http_requests_total{host="unknown"');
+      for (const leak of ["4f1c", "198.51.100.77", "127.0.0.1"]) expect(text).not.toContain(leak);
+    } finally {
+      await open.stop();
+      await closed.stop();
+    }
+  });
 });
