@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { parseCidrList, type CidrList } from "../proxies/cidr";
 import { parseCertificateSettings, type CertificateSettings } from "./certificate-config";
 import { parseOAuthSettings, type OAuthSettings } from "./oauth-config";
+import { parseObservabilitySettings, type ObservabilitySettings } from "./observability-config";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
 
@@ -59,6 +60,8 @@ export interface Config {
   readonly certificates: CertificateSettings;
   /** The OAuth authorization server and its upstream identity providers. */
   readonly oauth: OAuthSettings;
+  /** Request log, access log and node identity. */
+  readonly observability: ObservabilitySettings;
 }
 
 /** One or more environment variables hold values the gateway cannot use. */
@@ -202,6 +205,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
 
   const certificates = parseCertificateSettings({ read, bool }, problems);
   const oauth = parseOAuthSettings({ read, bool }, baseDomain, problems);
+  const observability = parseObservabilitySettings({ read, bool }, problems);
 
   const redis = parseRedis(read("REDIS_URL"), read("REDIS_PASSWORD"), read("REDIS_SERVER_BIN"), problems);
   const listeners = {
@@ -227,6 +231,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     redis: Object.freeze(redis),
     certificates: Object.freeze(certificates),
     oauth: Object.freeze(oauth),
+    observability: Object.freeze(observability),
     adminToken,
     adminEmail,
     baseDomain,

@@ -26,9 +26,9 @@ export const requestLogKeys = {
   byPath: (method: string, path: string) => `idx:req:path:${method}:${path}`,
   /** One entry per flush: field `records`, a JSON array of that flush's records (the live tail reads it). */
   stream: "stream:requests",
-  /** Hash: `total` and one field per host → requests in that hour. */
+  /** Hash: `total` and `host:{proxy hostname, or the Host asked for}` → requests in that hour. */
   hourlyRequests: (hour: string) => `stats:requests:${hour}`,
-  /** Hash: `total` and one field per host → 4xx/5xx answers in that hour. */
+  /** Hash: `total` and `host:{…}` → 4xx/5xx answers in that hour. */
   hourlyErrors: (hour: string) => `stats:errors:${hour}`,
   /** HyperLogLog of client addresses per host and hour. */
   uniqueIps: (host: string, hour: string) => `stats:unique_ips:${host}:${hour}`,
