@@ -5,6 +5,7 @@
 export type ErrorCode =
   | "invalid_json"
   | "invalid_request"
+  | "invalid_parameter"
   | "unauthorized"
   | "forbidden"
   | "not_found"
@@ -15,6 +16,8 @@ export type ErrorCode =
 const STATUS: Record<ErrorCode, number> = {
   invalid_json: 400,
   invalid_request: 422,
+  /** A query-string parameter that cannot be used (bad status, limit, time…). */
+  invalid_parameter: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
@@ -40,3 +43,5 @@ export const notFound = (what: string) => new ApiError("not_found", `${what} not
 export const conflict = (detail: string) => new ApiError("conflict", detail);
 export const forbidden = (detail: string) => new ApiError("forbidden", detail);
 export const invalid = (detail: string) => new ApiError("invalid_request", detail);
+/** `detail` names the parameter first: "limit: expected 1 to 1000". */
+export const badParameter = (detail: string) => new ApiError("invalid_parameter", detail);
