@@ -7,6 +7,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../core/logger";
 import type { OAuthSettings } from "../core/oauth-config";
+import type { OAuthTokenCounts } from "../metrics/oauth-token-metrics";
 import { SecretBox } from "../core/secret-box";
 import type { ProxyRecord, ProxyRepository } from "../storage/proxy-repository";
 import { EdgeTokenVerifier } from "./edge/edge-tokens";
@@ -39,6 +40,8 @@ export interface AuthorizationServerDeps {
   readonly liveProxy: (host: string) => ProxyRecord | null;
   /** The scopes the server offers, and those each host uses, from this node's live configuration (LiveScopeCatalog). */
   readonly scopes: { all(): readonly string[]; forHost(host: string): readonly string[] };
+  /** Counts tokens issued, refreshed and revoked (the gateway's metrics). */
+  readonly tokenCounts?: OAuthTokenCounts;
   readonly log: Logger;
 }
 
@@ -90,6 +93,7 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Author
     servesHost: deps.servesHost,
     liveProxy: deps.liveProxy,
     clientIdMetadataDocuments: settings.clientMetadataDocuments,
+    tokenCounts: deps.tokenCounts,
     log,
   };
   return {

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { CertificateSettings } from "../core/certificate-config";
 import type { Logger } from "../core/logger";
+import type { AcmeIssuanceCounts } from "../metrics/acme-metrics";
 import type { CertificateRecord, CertificateRepository } from "../storage/certificate-repository";
 import { keys } from "../storage/keys";
 import { AcmeAccounts } from "./acme-accounts";
@@ -29,6 +30,8 @@ export interface CertificateManagerOptions {
   /** ADMIN_EMAIL: the ACME contact when neither the request nor the token names one. */
   readonly adminEmail: string | null;
   readonly log: Logger;
+  /** Counts ACME orders as they end (the gateway's metrics). */
+  readonly issuances?: AcmeIssuanceCounts;
 }
 
 export class CertificateManager {
@@ -61,6 +64,7 @@ export class CertificateManager {
       settings,
       log,
       nodeId: randomUUID(),
+      issuances: options.issuances,
     });
     this.renewal = new RenewalScheduler({ redis, certificates, requests: this.requests, settings, log });
   }

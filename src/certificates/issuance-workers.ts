@@ -9,6 +9,7 @@
 import type { Redis } from "ioredis";
 import type { CertificateSettings } from "../core/certificate-config";
 import type { Logger } from "../core/logger";
+import type { AcmeIssuanceCounts } from "../metrics/acme-metrics";
 import type { CertificateRepository } from "../storage/certificate-repository";
 import { keys } from "../storage/keys";
 import { issueCertificate, type IssuerDeps } from "./acme-issuer";
@@ -36,6 +37,8 @@ export interface WorkerDeps {
   readonly log: Logger;
   /** Names this node in locks. */
   readonly nodeId: string;
+  /** Counts each order that ends here (portcullis_acme_issuances_total). */
+  readonly issuances?: AcmeIssuanceCounts;
 }
 
 export class IssuanceWorkers {
@@ -138,6 +141,7 @@ export class IssuanceWorkers {
       );
       if (this.handedBack.has(job) || (await deleted())) return;
       await this.store(job, issued);
+      this.deps.issuances?.finished(job.operation, "success");
       await statuses.set({ ...base, status: "ready", message: `issued; valid until ${issued.expires_at}`, error: null });
       log.info({ ...context, expires_at: issued.expires_at }, "certificate ready");
     } catch (err) {
@@ -146,6 +150,7 @@ export class IssuanceWorkers {
         await this.deps.redis.del(keys.certificateStatus(job.cert_name));
         return;
       }
+      this.deps.issuances?.finished(job.operation, "failure");
       const problem = err instanceof IssuanceError ? err.problem : { detail: (err as Error).message };
       // The message says where it stopped; the error (the CA's problem, or our own detail) says why.
       const at = err instanceof IssuanceError && err.step ? ` at ${err.step}` : "";

@@ -9,6 +9,7 @@
  */
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import type { Logger } from "../core/logger";
+import type { CertificateExpiry, CertificateExpirySource } from "../metrics/certificate-metrics";
 import type { CertificateRecord, CertificateRepository } from "../storage/certificate-repository";
 import { createSelfSignedCertificate } from "./self-signed";
 
@@ -38,11 +39,13 @@ const CERTIFICATE_EVENTS = new Set(["certificate_ready", "certificate_deleted", 
 /** setTimeout's limit; a later renewal is re-checked when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export class LiveCertificates {
+export class LiveCertificates implements CertificateExpirySource {
   private current: ServedCertificates | undefined;
+  /** notAfter of every served certificate (the fallback included), for portcullis_certificate_expiry_seconds. */
+  private currentExpiries: readonly CertificateExpiry[] = [];
   private readonly listeners = new Set<() => void>();
   /** Validation results by certificate name, reused while the PEMs stay the same. */
-  private readonly checked = new Map<string, { cert: string; key: string; problem: string | null }>();
+  private readonly checked = new Map<string, { cert: string; key: string; problem: string | null; notAfterMs: number }>();
   private renewal: ReturnType<typeof setTimeout> | undefined;
   private loading: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -57,6 +60,11 @@ export class LiveCertificates {
   get served(): ServedCertificates {
     if (!this.current) throw new Error("certificates are not loaded yet");
     return this.current;
+  }
+
+  /** When each served certificate expires, as of the last reload. */
+  expiries(): readonly CertificateExpiry[] {
+    return this.currentExpiries;
   }
 
   /** Calls `listener` after each reload that changed what is served; returns the unsubscribe function. */
@@ -85,9 +93,12 @@ export class LiveCertificates {
     const domains = [...new Set(records.flatMap((r) => r.domains))];
     const owners = await this.repository.domainOwners(domains);
     const usable = new Map<string, ServedCertificate>();
+    const expiries: CertificateExpiry[] = [{ certificate: fallback.cert_name, notAfterMs: this.notAfterMs(fallback) }];
     for (const record of records) {
       const served = this.usable(record);
-      if (served) usable.set(record.cert_name, served);
+      if (!served) continue;
+      usable.set(record.cert_name, served);
+      if (record.cert_name !== fallback.cert_name) expiries.push({ certificate: record.cert_name, notAfterMs: this.notAfterMs(record) });
     }
     const byServerName = new Map<string, ServedCertificate>();
     for (const record of records) {
@@ -102,6 +113,7 @@ export class LiveCertificates {
     const next = { fallback: toServed(fallback), byServerName };
     const changed = !this.current || !sameCertificates(this.current, next);
     this.current = next;
+    this.currentExpiries = expiries;
     this.scheduleRenewal(fallback);
     if (changed) for (const listener of this.listeners) listener();
   }
@@ -150,11 +162,26 @@ export class LiveCertificates {
     const key = record.private_key_pem;
     let verdict = this.checked.get(record.cert_name);
     if (!verdict || verdict.cert !== cert || verdict.key !== key) {
-      verdict = { cert, key, problem: pemProblem(cert, key) };
+      verdict = { cert, key, problem: pemProblem(cert, key), notAfterMs: leafNotAfterMs(cert) };
       this.checked.set(record.cert_name, verdict);
       if (verdict.problem) this.log.warn({ cert_name: record.cert_name, problem: verdict.problem }, "certificate not served");
     }
     return verdict.problem ? null : toServed(record);
+  }
+
+  /** The leaf's notAfter, parsed once per PEM content by `usable`. */
+  private notAfterMs(record: CertificateRecord): number {
+    const verdict = this.checked.get(record.cert_name);
+    return verdict?.cert === record.fullchain_pem ? verdict.notAfterMs : leafNotAfterMs(record.fullchain_pem);
+  }
+}
+
+/** The first certificate's notAfter in ms since the epoch; NaN when it cannot be parsed. */
+function leafNotAfterMs(cert: unknown): number {
+  try {
+    return Date.parse(new X509Certificate(cert as string).validTo);
+  } catch {
+    return Number.NaN;
   }
 }
 

@@ -1,19 +1,45 @@
 /**
- * The gateway's Prometheus registry: the edge's request series, build info,
- * Redis reachability and prom-client's process metrics (memory, CPU, event
- * loop lag). One registry per gateway, so several gateways in one process
- * (tests) keep their own figures.
+ * The gateway's Prometheus registry: the edge's request series, auth
+ * outcomes, open streams, certificates, ACME and OAuth token counts, Redis
+ * reachability and latency, the request-log queue, build info and
+ * prom-client's process metrics (memory, CPU, event loop lag). One registry
+ * per gateway, so several gateways in one process (tests) keep their own
+ * figures.
+ *
+ * Anything counted per request is a plain number or typed array the caller
+ * bumps; the series are built from it only when /metrics is scraped.
  */
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { Redis } from "ioredis";
 import { VERSION } from "../core/version";
+import { AcmeMetrics } from "./acme-metrics";
+import { AuthMetrics } from "./auth-metrics";
+import { registerCertificateExpiry, type CertificateExpirySource } from "./certificate-metrics";
 import { EdgeMetrics } from "./edge-metrics";
+import { registerPendingRequests, type ListenerName, type PendingRequestsSource } from "./listener-metrics";
+import { OAuthTokenMetrics } from "./oauth-token-metrics";
+import { RedisProbe, REDIS_PROBE_INTERVAL_MS } from "./redis-probe";
+import { registerRequestLogMetrics, type RequestLogCounts } from "./request-log-metrics";
+import { StreamMetrics } from "./stream-metrics";
+
+export interface GatewayMetricsOptions {
+  /** How often Redis is pinged for portcullis_redis_command_duration_seconds. */
+  readonly redisProbeIntervalMs?: number;
+}
 
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly edge = new EdgeMetrics(this.registry);
+  readonly auth = new AuthMetrics(this.registry);
+  readonly streams = new StreamMetrics(this.registry);
+  readonly oauthTokens = new OAuthTokenMetrics(this.registry);
+  readonly acme = new AcmeMetrics(this.registry);
+  private readonly redisProbe: RedisProbe;
+  private readonly listeners = new Map<ListenerName, PendingRequestsSource>();
+  private requestLog: RequestLogCounts | undefined;
+  private certificates: CertificateExpirySource | undefined;
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis, options: GatewayMetricsOptions = {}) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: "portcullis_build_info",
@@ -30,6 +56,34 @@ export class GatewayMetrics {
         this.set(redis.status === "ready" ? 1 : 0);
       },
     });
+    this.redisProbe = new RedisProbe(redis, this.registry, options.redisProbeIntervalMs ?? REDIS_PROBE_INTERVAL_MS);
+    registerCertificateExpiry(this.registry, () => this.certificates);
+    registerPendingRequests(this.registry, this.listeners);
+    registerRequestLogMetrics(this.registry, () => this.requestLog);
+  }
+
+  /** Starts the periodic Redis ping. */
+  start(): void {
+    this.redisProbe.start();
+  }
+
+  stop(): void {
+    this.redisProbe.stop();
+  }
+
+  /** Reports `listener`'s in-flight requests as portcullis_pending_requests{listener=name}. */
+  watchListener(name: ListenerName, listener: PendingRequestsSource): void {
+    this.listeners.set(name, listener);
+  }
+
+  /** Reports when each served certificate expires (LiveCertificates). */
+  watchCertificates(certificates: CertificateExpirySource): void {
+    this.certificates = certificates;
+  }
+
+  /** Reports the request-log writer's queue (queued, dropped, written). */
+  watchRequestLog(counts: RequestLogCounts): void {
+    this.requestLog = counts;
   }
 
   /** The text exposition format, for GET /metrics. */

@@ -11,6 +11,7 @@
  * abnormal end on the other side.
  */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
+import type { StreamCounts } from "../metrics/stream-metrics";
 
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
@@ -23,13 +24,16 @@ export interface WebSocketProxyData {
   client: ServerWebSocket<WebSocketProxyData> | undefined;
   drainTimer: ReturnType<typeof setInterval> | undefined;
   closed: boolean;
+  /** Told when the client side opens and closes (portcullis_open_websockets). */
+  readonly streams: StreamCounts | undefined;
   /** Closes the backend when the client is never upgraded. */
   abandon(): void;
 }
 
-export function newRelay(backend: WebSocket): WebSocketProxyData {
+export function newRelay(backend: WebSocket, streams?: StreamCounts): WebSocketProxyData {
   const relay: WebSocketProxyData = {
     backend,
+    streams,
     pending: [],
     client: undefined,
     drainTimer: undefined,
@@ -98,6 +102,8 @@ export const relayHandler: WebSocketHandler<WebSocketProxyData> = {
   open(ws) {
     const relay = ws.data;
     relay.client = ws;
+    // Bun calls close() once for every client it called open() for, however the connection ends.
+    relay.streams?.opened("websocket");
     const pending = relay.pending ?? [];
     relay.pending = undefined;
     for (const data of pending) toClient(relay, ws, data);
@@ -130,6 +136,7 @@ export const relayHandler: WebSocketHandler<WebSocketProxyData> = {
   },
   close(ws, code, reason) {
     const relay = ws.data;
+    relay.streams?.closed("websocket");
     stopPolling(relay);
     if (relay.closed) return;
     relay.closed = true;

@@ -51,7 +51,7 @@ export function createWebSocketProxy(options: ForwardingOptions): WebSocketProxy
     }
     live.add(backend);
     backend.addEventListener("close", () => live.delete(backend));
-    const relay = newRelay(backend);
+    const relay = newRelay(backend, options.streams);
     try {
       await opened(backend, handshakeMs, handshakeFailure);
     } catch (error) {

@@ -4,6 +4,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../core/logger";
 import type { OAuthSettings } from "../../core/oauth-config";
+import type { OAuthTokenCounts } from "../../metrics/oauth-token-metrics";
 import type { ProxyRecord } from "../../storage/proxy-repository";
 import type { ClientResolver } from "../clients/client-authentication";
 import type { ClientStore } from "../clients/client-store";
@@ -48,6 +49,8 @@ export interface OAuthServerContext {
   /** A proxy's stored settings (per-proxy issuer, allowlist, GitHub app); null for unknown hosts. */
   proxy(hostname: string): Promise<ProxyRecord | null>;
   readonly clientIdMetadataDocuments: boolean;
+  /** Counts tokens issued, refreshed and revoked (portcullis_oauth_tokens_total); absent in tests that build a bare server. */
+  readonly tokenCounts?: OAuthTokenCounts;
   readonly log: Logger;
 }
 

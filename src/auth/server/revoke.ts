@@ -23,12 +23,14 @@ export async function revoke(context: OAuthServerContext, request: Request): Pro
   if (refresh) {
     if (refresh.grant.client_id === client.client_id) {
       await context.tokens.revokeRefreshToken(presented);
+      context.tokenCounts?.count("revoked");
       context.log.info({ client_id: client.client_id, grant: refresh.grant.grant_id }, "refresh token revoked");
     }
   } else {
     const claims = await accessTokenClaims(context, presented);
     if (claims && claims.client_id === client.client_id) {
       await context.tokens.revokeAccessToken(claims.jti);
+      context.tokenCounts?.count("revoked");
       context.log.info({ client_id: client.client_id, jti: claims.jti }, "access token revoked");
     }
   }

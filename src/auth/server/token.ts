@@ -60,7 +60,9 @@ async function exchangeCode(context: OAuthServerContext, client: ClientRecord, f
     await context.tokens.revokeGrant(grant.grant_id);
     throw new OAuthError("invalid_grant", "authorization code already used");
   }
-  return issueTokens(context, client, grant, { scope, resources, name: record.identity.name });
+  const response = await issueTokens(context, client, grant, { scope, resources, name: record.identity.name });
+  context.tokenCounts?.count("issued");
+  return response;
 }
 
 async function refresh(context: OAuthServerContext, client: ClientRecord, form: URLSearchParams): Promise<Response> {
@@ -76,7 +78,9 @@ async function refresh(context: OAuthServerContext, client: ClientRecord, form: 
   const { grant } = rotated;
   const resources = narrowResources(form.getAll("resource"), grant.resources);
   const scope = narrowScope(param(form, "scope"), grant.scope);
-  return issueTokens(context, client, grant, { scope, resources, name: null }, rotated.refreshToken);
+  const response = await issueTokens(context, client, grant, { scope, resources, name: null }, rotated.refreshToken);
+  context.tokenCounts?.count("refreshed");
+  return response;
 }
 
 async function issueTokens(
