@@ -1,0 +1,74 @@
+/**
+ * The live tail: new flushes from stream:requests as they are written, on a
+ * connection of its own (XREAD BLOCK holds a connection for as long as it
+ * waits, so it can never share the gateway's command connection).
+ */
+import type { Redis } from "ioredis";
+import { asRecord } from "./filter";
+import { requestLogKeys as keys } from "./keys";
+import type { RequestRecord } from "./record";
+
+export class RequestLogTail {
+  private lastId: string | null = null;
+  private closed = false;
+
+  /** `connection` is owned by the tail from now on (a redis.duplicate()); close() ends it. */
+  constructor(private readonly connection: Redis) {}
+
+  /**
+   * Marks "now": only flushes written after this are read. Taken from the
+   * stream's last entry rather than XREAD's `$`, which would skip whatever
+   * arrives between two blocking reads.
+   */
+  async open(): Promise<void> {
+    const last = await this.connection.xrevrange(keys.stream, "+", "-", "COUNT", 1);
+    this.lastId = last[0]?.[0] ?? "0-0";
+  }
+
+  /** The records of flushes written since the last call; [] after `blockMs` without any, or once closed. */
+  async next(blockMs: number): Promise<RequestRecord[]> {
+    if (this.lastId === null) throw new Error("RequestLogTail.next before open");
+    if (this.closed) return [];
+    let reply: [string, [string, string[]][]][] | null;
+    try {
+      reply = (await this.connection.xread("COUNT", 100, "BLOCK", blockMs, "STREAMS", keys.stream, this.lastId)) as typeof reply;
+    } catch (error) {
+      if (this.closed) return [];
+      throw error;
+    }
+    const records: RequestRecord[] = [];
+    for (const [, entries] of reply ?? []) {
+      for (const [id, fields] of entries) {
+        this.lastId = id;
+        for (let i = 0; i + 1 < fields.length; i += 2) {
+          if (fields[i] === "records") records.push(...parseRecords(fields[i + 1]!));
+        }
+      }
+    }
+    return records;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // disconnect() ends a blocked XREAD at once; quit() would wait for it.
+    this.connection.disconnect();
+  }
+}
+
+function parseRecords(json: string): RequestRecord[] {
+  try {
+    const list = JSON.parse(json) as unknown[];
+    if (!Array.isArray(list)) return [];
+    return list.flatMap((item) => {
+      const record = asRecord(item);
+      return record ? [record] : [];
+    });
+  } catch {
+    return [];
+  }
+}
