@@ -34,6 +34,7 @@ import { lockDataDir } from "./storage/data-dir-lock";
 import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
 import { createStores } from "./storage/stores";
 import { GatewayMetrics } from "./metrics/gateway-metrics";
+import { startMetricsListener } from "./metrics/metrics-listener";
 
 export interface Gateway {
   readonly apiPort: number;
@@ -41,6 +42,8 @@ export interface Gateway {
   readonly httpsPort: number;
   /** PROXY_PROTOCOL_PORT as bound; 0 when it is off. (Every port here is the bound one, also when the setting was 0/any.) */
   readonly proxyProtocolPort: number;
+  /** METRICS_PORT as bound; 0 when it is off. */
+  readonly metricsPort: number;
   /** True while a TLS server from before the last certificate change may still accept a connection. */
   readonly httpsDraining: boolean;
   readonly redis: Redis;
@@ -73,12 +76,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   const listeners: DrainableListener[] = [];
   const redis = connectRedis(target, log);
+  // First: the modules below count into it as they work.
+  const metrics = new GatewayMetrics(redis);
   const engine = createForwardingEngine({
     connectTimeoutMs: config.proxyConnectTimeoutMs,
     requestTimeoutMs: config.proxyRequestTimeoutMs,
+    streams: metrics.streams,
   });
   const stores = createStores(redis);
   const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log);
+  metrics.watchCertificates(certificates);
   const authHostnames = config.oauth.authHostnames;
   const authorizationServer = createAuthorizationServer({
     redis,
@@ -92,6 +99,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       () => live.table,
       (dropped) => log.warn({ dropped, limit: MAX_SUPPORTED_SCOPES }, "more scopes are configured than the authorization server offers; the rest are refused"),
     ),
+    tokenCounts: metrics.oauthTokens,
     log,
   });
   const { signingKeys, revoked, tokenVerifier } = authorizationServer.context;
@@ -126,10 +134,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     selfSignedDays: config.selfSignedDays,
     adminEmail: config.adminEmail ?? null,
     log,
+    issuances: metrics.acme,
   });
   const stop = async () => {
     // Answer with Connection: close for a moment, then stop accepting, let what is in flight finish, cut the rest.
     await shutDownListeners(listeners);
+    metrics.stop();
     engine.close();
     await rateLimits.stop();
     await certificateManager.stop();
@@ -159,7 +169,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
     certificateManager.start();
     const mcpSessions = new McpSessionAffinity(await loadMcpSessionKey(redis));
-    const metrics = new GatewayMetrics(redis);
+    metrics.start();
 
     const api = {
       fetch: apiFetch(
@@ -190,6 +200,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       api,
     );
     listeners.push(apiServer);
+    metrics.watchListener("api", apiServer);
+    const metricsServer = config.metricsPort === null ? undefined : startMetricsListener(metrics, { hostname: config.metricsBind, port: config.metricsPort });
+    if (metricsServer) listeners.push(metricsServer);
     const edge = {
       hostname: config.serverHost,
       port: config.httpPort,
@@ -211,12 +224,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       ? startProxyProtocolHttp({ ...edge, ...proxyProtocol, setting: "HTTP_PORT" })
       : startHttpEdge(edge);
     listeners.push(httpServer);
+    metrics.watchListener("http", httpServer);
     boundHttpPort = httpServer.port!;
     const proxyProtocolServer =
       config.proxyProtocolPort === null
         ? undefined
         : startProxyProtocolHttp({ ...edge, ...proxyProtocol, port: config.proxyProtocolPort, setting: "PROXY_PROTOCOL_PORT" });
     if (proxyProtocolServer) listeners.push(proxyProtocolServer);
+    if (proxyProtocolServer) metrics.watchListener("proxy_protocol", proxyProtocolServer);
     // With HTTPS_PROXY_PROTOCOL the TLS edge moves to loopback behind a relay that owns HTTPS_PORT.
     const httpsRegistry = config.httpsProxyProtocol ? new ClientRegistry() : undefined;
     const httpsEdge = startHttpsEdge({
@@ -228,6 +243,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       log,
     });
     listeners.push(httpsEdge);
+    metrics.watchListener("https", httpsEdge);
     const httpsServer = httpsRegistry
       ? startProxyProtocolPassthrough({
           ...proxyProtocol,
@@ -248,6 +264,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         http_port: httpServer.port,
         https_port: httpsServer.port,
         proxy_protocol_port: proxyProtocolServer?.port ?? 0,
+        metrics_port: metricsServer?.port ?? 0,
       },
       "portcullis is serving",
     );
@@ -256,6 +273,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       httpPort: httpServer.port!,
       httpsPort: httpsServer.port,
       proxyProtocolPort: proxyProtocolServer?.port ?? 0,
+      metricsPort: metricsServer?.port ?? 0,
       get httpsDraining() {
         return httpsEdge.draining;
       },

@@ -22,6 +22,10 @@ export interface Config {
   readonly httpsPort: number;
   readonly apiPort: number;
   readonly apiBind: string;
+  /** METRICS_PORT: a listener serving only GET /metrics; null when off (unset or 0), 0 for any free port (any). */
+  readonly metricsPort: number | null;
+  /** METRICS_BIND: its bind address (default API_BIND). */
+  readonly metricsBind: string;
   /** API_HOSTNAME: hostnames the edge listeners hand to the API; none by default (the API answers on API_PORT). */
   readonly apiHostnames: readonly string[];
   /** API_ALLOWED_CIDRS: clients the edge listeners let reach an API hostname (default loopback). */
@@ -215,11 +219,21 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     apiPort: port("API_PORT", 9000),
     apiBind: host("API_BIND", "127.0.0.1"),
   };
+  // Off unless set: most setups scrape /metrics on API_PORT.
+  const metrics = {
+    metricsPort: read("METRICS_PORT") === undefined ? null : optionalPort("METRICS_PORT", 0),
+    metricsBind: host("METRICS_BIND", listeners.apiBind),
+  };
+  const taken = { API_PORT: listeners.apiPort, HTTP_PORT: listeners.httpPort, HTTPS_PORT: listeners.httpsPort };
+  for (const [name, used] of Object.entries(taken)) {
+    if (metrics.metricsPort && metrics.metricsPort === used) problems.push(`METRICS_PORT=${used}: already used by ${name}; choose another port`);
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
     ...listeners,
+    ...metrics,
     ...forwarding,
     ...tlsSettings,
     proxyProtocolTrusted: (ppTrusted as { list: CidrList }).list,

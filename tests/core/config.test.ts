@@ -107,6 +107,18 @@ describe("parseConfig", () => {
     expect(() => parseConfig({ PROXY_PROTOCOL_PORT: "anywhere" })).toThrow('PROXY_PROTOCOL_PORT="anywhere": expected a port number from 0 to 65535, or any');
   });
 
+  test("METRICS_PORT: off unless set (0 is off too), any for a free port; METRICS_BIND defaults to API_BIND", () => {
+    expect(parseConfig({})).toMatchObject({ metricsPort: null, metricsBind: "127.0.0.1" });
+    expect(parseConfig({ METRICS_PORT: "0" }).metricsPort).toBeNull();
+    expect(parseConfig({ METRICS_PORT: "any" }).metricsPort).toBe(0);
+    expect(parseConfig({ METRICS_PORT: "9464", API_BIND: "10.0.0.5" })).toMatchObject({ metricsPort: 9464, metricsBind: "10.0.0.5" });
+    expect(parseConfig({ METRICS_PORT: "9464", METRICS_BIND: "0.0.0.0" }).metricsBind).toBe("0.0.0.0");
+    expect(() => parseConfig({ METRICS_PORT: "metrics" })).toThrow('METRICS_PORT="metrics": expected a port number from 0 to 65535, or any');
+    expect(() => parseConfig({ METRICS_PORT: "9000" })).toThrow("METRICS_PORT=9000: already used by API_PORT; choose another port");
+    expect(() => parseConfig({ METRICS_PORT: "8080", HTTP_PORT: "8080" })).toThrow("METRICS_PORT=8080: already used by HTTP_PORT");
+    expect(() => parseConfig({ METRICS_PORT: "9464", METRICS_BIND: "not a host" })).toThrow('METRICS_BIND="not a host": expected an IP address or hostname to bind');
+  });
+
   test("the spec's level names map to logger levels", () => {
     const levels = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"].map((l) => parseConfig({ LOG_LEVEL: l }).logLevel);
     expect(levels).toEqual(["debug", "info", "warn", "error", "fatal"]);
