@@ -37,6 +37,9 @@ import { proxyGitHubOAuthRoutes } from "./routes/proxy-github-oauth";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
 import { tokenRoutes } from "./routes/tokens";
+import { logRoutes } from "./routes/logs";
+import { logFollowRoutes } from "./routes/logs-follow";
+import { rememberServer } from "./long-lived";
 
 export interface ApiDependencies {
   readonly redis: Redis;
@@ -83,7 +86,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   return app.get(
     "/docs",
@@ -101,8 +104,9 @@ export type ApiApp = ReturnType<typeof createApiApp>;
  * The API's entry point for both listeners: the Host (Elysia builds a URL
  * from it), the body limit, then the app; every answer is marked as ours.
  */
-export function apiFetch(app: ApiApp): (request: Request) => Response | Promise<Response> {
-  return (request) => {
+export function apiFetch(app: ApiApp): (request: Request, server?: Parameters<typeof rememberServer>[1]) => Response | Promise<Response> {
+  return (request, server) => {
+    rememberServer(request, server);
     if (!isValidHostHeader(request.headers.get("host"))) return markOwn(Response.json(BAD_HOST, { status: 400 }));
     const refused = refuseApiBody(request);
     return refused ? markOwn(refused) : Promise.resolve(app.fetch(request)).then(markOwn);

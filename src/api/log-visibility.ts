@@ -1,0 +1,27 @@
+/**
+ * Which request records a caller may read: the admin every record (also
+ * those no proxy took: unknown hosts, the API itself); any other token only
+ * records of the proxies it owns, by the record's `proxy` field.
+ */
+import type { RequestRecord } from "../consumers/request-log/record";
+import type { ProxyRepository } from "../storage/proxy-repository";
+import type { Caller } from "./caller";
+
+export interface LogVisibility {
+  /** Absent: everything is visible. */
+  readonly record?: (record: RequestRecord) => boolean;
+  /** For the hourly counters, whose host fields are `proxy ?? host`. */
+  readonly host?: (host: string) => boolean;
+  /** True when the caller can see nothing at all (a token owning no proxy). */
+  readonly nothing: boolean;
+}
+
+export async function logVisibility(caller: Caller, proxies: ProxyRepository): Promise<LogVisibility> {
+  if (caller.isAdmin) return { nothing: false };
+  const owned = new Set((await proxies.list()).filter((p) => p.owner_token_hash === caller.hash).map((p) => p.hostname));
+  return {
+    record: (record) => record.proxy !== undefined && owned.has(record.proxy),
+    host: (host) => owned.has(host),
+    nothing: owned.size === 0,
+  };
+}
