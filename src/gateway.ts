@@ -34,7 +34,13 @@ import { lockDataDir } from "./storage/data-dir-lock";
 import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
 import { createStores } from "./storage/stores";
 import { GatewayMetrics } from "./metrics/gateway-metrics";
+import { recordMetrics } from "./metrics/record-metrics";
+import { RequestLogWriter } from "./consumers/request-log/writer";
+import { AccessLog } from "./consumers/access-log";
 import { startMetricsListener } from "./metrics/metrics-listener";
+
+/** How long shutdown waits for queued request records to reach Redis, after the listeners have drained. */
+const RECORDS_FLUSH_MS = 5_000;
 
 export interface Gateway {
   readonly apiPort: number;
@@ -84,6 +90,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     streams: metrics.streams,
   });
   const stores = createStores(redis);
+  const observability = config.observability;
+  const requestLog = observability.requestLog
+    ? new RequestLogWriter(redis, { retentionHours: observability.logRetentionHours, queueMax: observability.requestLogQueueMax }, log)
+    : undefined;
+  const accessLog = observability.accessLog === "off" ? undefined : new AccessLog(observability.accessLog);
   const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log);
   metrics.watchCertificates(certificates);
   const authHostnames = config.oauth.authHostnames;
@@ -139,6 +150,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const stop = async () => {
     // Answer with Connection: close for a moment, then stop accepting, let what is in flight finish, cut the rest.
     await shutDownListeners(listeners);
+    // The records of what just finished go out before Redis does.
+    const unwritten = await requestLog?.stop(Date.now() + RECORDS_FLUSH_MS);
+    if (unwritten) log.warn({ unwritten }, "request log: records left unwritten at shutdown (Redis unreachable)");
+    accessLog?.stop();
     metrics.stop();
     engine.close();
     await rateLimits.stop();
@@ -169,6 +184,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
     certificateManager.start();
     const mcpSessions = new McpSessionAffinity(await loadMcpSessionKey(redis));
+    requestLog?.start();
+    accessLog?.start();
     metrics.start();
 
     const api = {
@@ -203,6 +220,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     metrics.watchListener("api", apiServer);
     const metricsServer = config.metricsPort === null ? undefined : startMetricsListener(metrics, { hostname: config.metricsBind, port: config.metricsPort });
     if (metricsServer) listeners.push(metricsServer);
+    if (requestLog) metrics.watchRequestLog(requestLog);
     const edge = {
       hostname: config.serverHost,
       port: config.httpPort,
@@ -212,7 +230,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       oauth: { hostnames: authHostnames, app: authorizationServer.app },
       edgeAuth,
       mcpSessions,
-      metrics: metrics.edge,
+      records: { node: observability.nodeId, log: requestLog, metrics: recordMetrics(metrics.edge, metrics.auth), accessLog },
       table: () => live.table,
       engine,
       trustedProxies: config.trustedProxies,

@@ -16,13 +16,12 @@ import type { HostEntry, HostTable } from "./host-table";
 import { afterPipelinedRequestsSeen } from "./pipelining";
 import { isBuiltInOAuthRequest } from "./builtin-oauth";
 import { isCorsPreflight } from "../auth/public-cors";
-import { openMcpExchange } from "./mcp-edge";
+import { openMcpExchange, type McpExchange } from "./mcp-edge";
 import type { McpSessionAffinity } from "../mcp/session-affinity";
 import { matchRoute } from "./routes";
 import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
 import { stampRequestId, traceRequest, type RequestTrace } from "../proxies/request-trace";
-import type { EdgeMetrics } from "../metrics/edge-metrics";
-import { measuredDispatch } from "./measured-dispatch";
+import { RecordDraft, type RecordSinks } from "./recording";
 
 /** An application served in this process rather than by a backend. */
 export interface InProcessApp {
@@ -56,8 +55,8 @@ export interface DispatchOptions {
   readonly edgeAuth?: EdgeAuthOptions;
   /** Keeps an MCP session on the backend that holds it, on every node; without it sessions follow the current target. */
   readonly mcpSessions?: McpSessionAffinity;
-  /** Request counts and durations per configured host (GET /metrics); none without it. */
-  readonly metrics?: EdgeMetrics;
+  /** Where the record of every answered request goes (request log, metrics, access log); nowhere without it. */
+  readonly records?: RecordSinks;
 }
 
 export type Dispatch = (
@@ -92,33 +91,77 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
   const edgeAuth = options.edgeAuth;
   const sessions = options.mcpSessions;
 
+  const sinks = options.records ?? NO_SINKS;
+
   const dispatch: Dispatch = (request, server) => {
     const path = pathOf(request.url);
-    const isChallenge = request.method === "GET" && path.startsWith(ACME_CHALLENGE);
-    if (challenges && isChallenge) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
     const clientIp = clientAddress(request, server);
     const trustedPeer = trustedProxies.contains(clientIp);
     // Every answer from here on carries the request id (X-Request-Id), the backend's and the gateway's own.
     const trace = traceRequest(request.headers, trustedPeer);
-    const requestId = trace.requestId;
     const hostHeader = request.headers.get("host");
-    if (!isValidHostHeader(hostHeader)) return badHostResponse(requestId);
-    const host = normalizeHost(hostHeader);
+    const validHost = isValidHostHeader(hostHeader);
+    const host = validHost ? normalizeHost(hostHeader) : "";
+    const draft = new RecordDraft(sinks, clientIp, request.method, host, path, trace.requestId, trace.traceId);
+    const result = answer(request, server, path, clientIp, trustedPeer, trace, validHost, host, draft);
+    // Past routing, whoever answers finishes the record (a streamed body only when it ends); before, it is finished here.
+    if (draft.finishedDownstream) return result;
+    if (result instanceof Promise) {
+      return result.then((response) => {
+        draft.answered(response);
+        return response;
+      });
+    }
+    draft.answered(result);
+    return result;
+  };
+
+  const answer = (
+    request: Request,
+    server: Server<WebSocketProxyData>,
+    path: string,
+    clientIp: string,
+    trustedPeer: boolean,
+    trace: RequestTrace,
+    validHost: boolean,
+    host: string,
+    draft: RecordDraft,
+  ): Response | undefined | Promise<Response | undefined> => {
+    const requestId = trace.requestId;
+    const isChallenge = request.method === "GET" && path.startsWith(ACME_CHALLENGE);
+    if (challenges && isChallenge) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
+    if (!validHost) {
+      draft.error = "bad_host";
+      return badHostResponse(requestId);
+    }
     const app = inProcess.get(host);
-    if (app) return app(request, clientIp, trace);
+    if (app) {
+      draft.kind = app === serveApi ? "api" : "oauth";
+      return app(request, clientIp, trace);
+    }
     const table = options.table();
     const entry = table.lookup(host);
-    if (!entry) return unknownHostResponse(host, requestId);
+    if (!entry) {
+      draft.error = "unknown_host";
+      return unknownHostResponse(host, requestId);
+    }
+    draft.proxy = entry.hostname;
     if (!entry[served]) {
       // HTTPS-only proxies send plain-HTTP clients to https, except ACME's HTTP-01 challenges.
       if (proto === "http" && entry.enableHttps && !isChallenge) return stampRequestId(redirectToHttps(request.url, host), trace);
+      draft.error = "unknown_host";
       return unknownHostResponse(host, requestId);
     }
-    if (!entry.enabled) return disabledProxyResponse(host, requestId);
+    if (!entry.enabled) {
+      draft.error = "disabled";
+      return disabledProxyResponse(host, requestId);
+    }
 
     const route = entry.routes.length > 0 ? matchRoute(entry.routes, request.method, path) : undefined;
+    draft.route = route?.id;
     // A protected resource's host serves the authorization server's endpoints too (builtin-oauth.ts); a matching route wins.
     if (!route && serveOAuth && entry.protectedResource && isBuiltInOAuthRequest(request.method, path, isCorsPreflight(request))) {
+      draft.kind = "oauth";
       return serveOAuth(request, clientIp, trace);
     }
     let target = route ? route.target : entry.target;
@@ -127,28 +170,41 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     if (route?.hostTarget) {
       // A route to a hostname: the OAuth server or API in this process, or that proxy's backend.
       const local = inProcess.get(route.hostTarget);
-      if (local) return local(request, clientIp, trace);
+      if (local) {
+        draft.kind = local === serveApi ? "api" : "oauth";
+        return local(request, clientIp, trace);
+      }
       routedTo = table.lookup(route.hostTarget);
       if (routedTo && !routedTo.enabled) return disabledProxyResponse(route.hostTarget, requestId);
       target = routedTo?.target ?? null;
     }
     if (!target) return upstreamErrorResponse("unreachable", request.headers.get("accept"), requestId);
 
-    const unverified = { clientIp, proto, trustedPeer, server, trace };
+    const unverified = { clientIp, proto, trustedPeer, server, trace, record: draft };
     // An MCP endpoint (src/mcp): a foreign Origin is refused before auth, a POST's JSON-RPC body is checked after it.
     const mcp = entry.mcp ? openMcpExchange(entry.mcp, request, path, proto, trustedPeer, clientIp) : null;
     if (mcp instanceof Response) return stampRequestId(mcp, trace);
+    draft.finishedDownstream = true;
     const forward = (outcome: EdgeOutcome): Response | undefined | Promise<Response | undefined> => {
-      if (outcome instanceof Response) return stampRequestId(outcome, trace);
+      if (outcome instanceof Response) {
+        draft.answered(outcome);
+        return stampRequestId(outcome, trace);
+      }
+      if (outcome.identity) draft.authenticated(outcome.claims);
       const context = outcome.identity ? { ...unverified, identity: outcome.identity } : unverified;
-      if (engine.isWebSocketUpgrade(request)) return engine.upgradeWebSocket(request, server, target, context);
+      if (engine.isWebSocketUpgrade(request)) {
+        draft.kind = "websocket";
+        return engine.upgradeWebSocket(request, server, target, context).then((response) => {
+          draft.answered(response);
+          return response;
+        });
+      }
+      draft.kind = "proxy";
       // A legacy MCP session (Mcp-Session-Id) goes to the backend that holds it (src/mcp/session-affinity.ts).
       const session = sessions && entry.mcp ? sessions.route(entry.hostname, entry.mcp, request, path, target, outcome.claims?.sub) : null;
       const to = session ? session.target : target;
-      // The MCP checks may answer themselves (a refused JSON-RPC call): those answers get the id here.
-      const sent = mcp
-        ? mcp.forward(outcome.claims ?? null, entry.auth, (body) => engine.forward(request, to, body ? { ...context, body } : context)).then((r) => stampRequestId(r, trace))
-        : engine.forward(request, to, context);
+      draft.backend = to.origin;
+      const sent = mcp ? forwardMcp(mcp, outcome, entry, draft, trace, (body) => engine.forward(request, to, body ? { ...context, body } : context)) : engine.forward(request, to, context);
       const forwarded = session ? sent.then((response) => session.answer(response)) : sent;
       const hsts = proto === "https" ? entry.hsts : null;
       const ifBackendLacks = outcome.ifBackendLacks;
@@ -166,13 +222,45 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     const facts = clientFacts(request, proto, path, trustedPeer);
     // The routed-to proxy's policy decides last, so its backend gets the identity headers it expects.
     const next = guardTarget
-      ? (outcome: EdgeOutcome) => (outcome instanceof Response ? stampRequestId(outcome, trace) : then(guardRequest(edgeAuth, guardTarget, undefined, request, facts), forward))
+      ? (outcome: EdgeOutcome) => (outcome instanceof Response ? forward(outcome) : then(guardRequest(edgeAuth, guardTarget, undefined, request, facts), forward))
       : forward;
     return then(isGuarded(entry, route) ? guardRequest(edgeAuth, entry, route, request, facts) : FORWARD_UNCHECKED, next);
   };
-  const measured = options.metrics ? measuredDispatch(dispatch, options.metrics, options.table, new Set(inProcess.keys())) : dispatch;
-  return afterPipelinedRequestsSeen(measured);
+  return afterPipelinedRequestsSeen(dispatch);
 }
+
+/**
+ * An MCP POST: the exchange checks the JSON-RPC body, then sends it on or
+ * answers itself (a refused call); its own answers get the request id and are
+ * recorded here, forwarded ones by the engine.
+ */
+function forwardMcp(
+  mcp: McpExchange,
+  outcome: Exclude<EdgeOutcome, Response>,
+  entry: HostEntry,
+  draft: RecordDraft,
+  trace: RequestTrace,
+  send: (body?: Uint8Array) => Promise<Response>,
+): Promise<Response> {
+  const noteCall = () => {
+    draft.mcpMethod = mcp.call?.method;
+    draft.mcpTool = mcp.call?.tool;
+  };
+  const sendNoted = (body?: Uint8Array) => {
+    noteCall();
+    return send(body);
+  };
+  return mcp.forward(outcome.claims ?? null, entry.auth, sendNoted).then((response) => {
+    if (draft.upstreamStartNs === 0) {
+      noteCall();
+      draft.answered(response);
+      return stampRequestId(response, trace);
+    }
+    return response;
+  });
+}
+
+const NO_SINKS: RecordSinks = { node: "" };
 
 function then<T, R>(value: T | Promise<T>, next: (value: T) => R | Promise<R>): R | Promise<R> {
   return value instanceof Promise ? value.then(next) : next(value);

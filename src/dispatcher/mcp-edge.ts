@@ -66,6 +66,9 @@ export class McpExchange {
     private readonly clientIp: string,
   ) {}
 
+  /** The JSON-RPC method of the body's first message and, for tools/call, the tool: known once the body was read. */
+  call: { readonly method: string; readonly tool: string | undefined } | null = null;
+
   /** Checks the body against what auth decided (`identity`, `auth`), then sends it on, or answers instead. */
   forward(identity: AccessTokenClaims | null, auth: EdgeAuthPolicy | null, send: SendUpstream): Promise<Response> {
     const declared = declaredLength(this.request.headers.get("content-length"));
@@ -89,6 +92,8 @@ export class McpExchange {
     }
     const reading = readJsonRpcBody(text, allowsBatches(this.version));
     if (!reading.ok) return jsonRpcError(400, reading.code, `Invalid request: ${reading.reason}`, reading.id);
+    const first = reading.messages[0];
+    if (first) this.call = { method: first.method, tool: first.method === "tools/call" ? first.name : undefined };
     if (this.holdHeaders) {
       const headers = standardHeadersOf(this.request.headers);
       for (const message of reading.messages) {

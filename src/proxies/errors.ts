@@ -16,6 +16,10 @@ const FAILURES: Record<UpstreamFailure, { status: 502 | 504; code: string; detai
   request_timeout: { status: 504, code: "gateway_timeout", detail: "the upstream service did not respond in time" },
 };
 
+export function isUpstreamFailure(kind: string): kind is UpstreamFailure {
+  return Object.hasOwn(FAILURES, kind);
+}
+
 /** Thrown inside the engine to carry a classified failure to the response builder. */
 export class UpstreamError extends Error {
   constructor(readonly failure: UpstreamFailure, options?: { cause?: unknown }) {

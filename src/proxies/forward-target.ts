@@ -8,6 +8,8 @@ import type { RequestTrace } from "./request-trace";
 export interface ForwardTarget {
   /** Backend URL from target_url: scheme http or https, host, port, optional base path. */
   readonly url: URL;
+  /** scheme://host:port of the backend, as request records name it. */
+  readonly origin: string;
   /** target_url's path without a trailing slash ("" for none), prefixed to the request path. */
   readonly basePath: string;
   /** Send the client's Host header instead of the backend's host (preserve_host_header). */
@@ -41,6 +43,20 @@ export interface ForwardContext {
   readonly body?: Uint8Array;
   /** The request id and trace context (request-trace.ts): sent to the backend in place of the client's, and on the answer. */
   readonly trace?: RequestTrace;
+  /** The request's record (dispatcher/recording.ts): the engine times the backend and finishes it with the answer. */
+  readonly record?: ExchangeRecord;
+}
+
+/** The part of a request's record the engine fills in. */
+export interface ExchangeRecord {
+  /** Body bytes received from the client. */
+  bytesIn: number;
+  /** Bun.nanoseconds() when the request went to the backend. */
+  upstreamStartNs: number;
+  /** The backend's response head arrived. */
+  upstreamAnswered(): void;
+  /** The answer is complete (a streamed body: its end, or where it broke off with `error`). */
+  finish(status: number, bytesOut: number, error?: string): void;
 }
 
 /** Applied in the engine's one pass over the request headers, so the request's Headers are never mutated. */
@@ -62,6 +78,7 @@ export function forwardTarget(
   const url = new URL(targetUrl);
   return Object.freeze({
     url,
+    origin: url.origin,
     basePath: url.pathname.replace(/\/+$/, ""),
     preserveHost: options.preserveHost ?? false,
     requestHeaders: Object.freeze(Object.entries(options.requestHeaders ?? {})),

@@ -36,6 +36,8 @@ export function createHttpForwarder(pools: PoolSet): Forwarder {
       head += `${name}: ${value}\r\n`;
     });
     const pool = pools.forUrl(target.url);
+    const record = context.record;
+    if (record) record.upstreamStartNs = Bun.nanoseconds();
     // Bytes the edge has read already go as they are: the request's stream cannot be read twice.
     if (context.body !== undefined) return sendWhole(pool, request, target, context, head, context.body);
     const body = request.body;
@@ -47,6 +49,7 @@ export function createHttpForwarder(pools: PoolSet): Forwarder {
     if (declared === null) {
       return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}transfer-encoding: chunked\r\n\r\n`), body, "chunked"));
     }
+    if (record) record.bytesIn = declared;
     if (declared > SMALL_BODY) {
       return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}content-length: ${declared}\r\n\r\n`), body, declared));
     }
@@ -60,6 +63,7 @@ export function createHttpForwarder(pools: PoolSet): Forwarder {
 
 /** Sends a body whole with the head (which lacks its framing header and blank line), framed by its actual length, in one write. */
 function sendWhole(pool: OriginPool, request: Request, target: ForwardTarget, context: ForwardContext, head: string, body: Uint8Array): Promise<Response> {
+  if (context.record) context.record.bytesIn = body.length;
   const withLength = `${head}content-length: ${body.length}\r\n\r\n`;
   const bytes = Buffer.allocUnsafe(withLength.length + body.length);
   bytes.write(withLength, 0, "latin1");
@@ -87,6 +91,8 @@ const NON_ASCII = /[^\x00-\x7f]/;
 /** One client request on its way to the backend: what to send, and how to answer the client. */
 class Forwarded implements UpstreamRequest {
   readonly method: string;
+  /** The backend's status, kept for the record of a streamed body. */
+  private status = 0;
 
   constructor(
     private readonly request: Request,
@@ -100,16 +106,30 @@ class Forwarded implements UpstreamRequest {
   }
 
   respond(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): Response {
+    const streamed = body instanceof ReadableStream;
     // An event stream may be quiet for longer than the idle timeout and must stay open.
-    if (head.eventStream && body instanceof ReadableStream) this.context.server?.timeout(this.request, 0);
+    if (head.eventStream && streamed) this.context.server?.timeout(this.request, 0);
     const response = buildResponse(head, body, this.method, this.target);
     // Set on the response's own copy: buildResponse may reuse one Headers across responses.
     if (this.context.trace) response.headers.set("x-request-id", this.context.trace.requestId);
+    const record = this.context.record;
+    if (record) {
+      record.upstreamAnswered();
+      // A streamed body is recorded when it ends (bodyEnded).
+      if (!streamed) record.finish(head.status, body === null ? 0 : body.length);
+      else this.status = head.status;
+    }
     return response;
   }
 
+  bodyEnded(bytes: number, failure: UpstreamFailure | null): void {
+    this.context.record?.finish(this.status, bytes, failure ?? undefined);
+  }
+
   fail(failure: UpstreamFailure): Response {
-    return upstreamErrorResponse(failure, this.request.headers.get("accept"), this.context.trace?.requestId);
+    const response = upstreamErrorResponse(failure, this.request.headers.get("accept"), this.context.trace?.requestId);
+    this.context.record?.finish(response.status, 0, failure);
+    return response;
   }
 
   clientGone(): boolean {

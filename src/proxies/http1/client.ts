@@ -21,6 +21,8 @@ export interface UpstreamRequest {
   readonly bodyFraming: BodyFraming;
   /** Builds the client's Response from the backend's head (headers rewritten by the caller). */
   respond(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): Response;
+  /** A streamed body (one `respond` handed over as a stream) ended: complete, or broken off by `failure`. */
+  bodyEnded(bytes: number, failure: UpstreamFailure | null): void;
   /** The error response for a failure before the response head arrived. */
   fail(failure: UpstreamFailure): Response;
   /** True once the client has disconnected. */

@@ -185,6 +185,7 @@ export class Exchange implements ConnectionUser {
     this.responseDone = true;
     if (this.body!.overrun) this.reusable = false;
     this.body!.end();
+    this.request.bodyEnded(this.body!.sent, null);
     this.finishIfDone();
   }
 
@@ -226,6 +227,9 @@ export class Exchange implements ConnectionUser {
     this.connection.destroy();
     this.onWritable();
     if (wasHead) this.resolve(this.request.fail(failure));
-    else this.body?.abort();
+    else if (this.body) {
+      this.body.abort();
+      this.request.bodyEnded(this.body.sent, failure);
+    }
   }
 }

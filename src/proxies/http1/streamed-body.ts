@@ -14,6 +14,8 @@ export type StreamFraming = { readonly kind: "length"; readonly remaining: numbe
 
 export class StreamedBody {
   readonly stream: ReadableStream<Uint8Array>;
+  /** Body bytes handed to the client's stream so far. */
+  sent = 0;
   /** Bytes arrived after the end of the body: the connection cannot carry another request. */
   overrun = false;
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -55,6 +57,7 @@ export class StreamedBody {
   enqueue(piece: Uint8Array): void {
     const controller = this.controller;
     if (!controller || piece.length === 0) return;
+    this.sent += piece.length;
     controller.enqueue(piece);
     if (!this.paused && controller.desiredSize! <= 0) {
       this.paused = true;
