@@ -25,6 +25,7 @@ const BLOCK_MS = 5_000;
 /** Ownership can change while a tail runs (a proxy deleted or created): checked again this often. */
 const VISIBILITY_REFRESH_MS = 10_000;
 export const MAX_FOLLOWERS = 100;
+export const TAIL_CONNECTION_NAME = "portcullis-log-tail";
 
 export function sseEvent(record: RequestRecord): string {
   return `event: request\nid: ${record.request_id}\ndata: ${JSON.stringify(record)}\n\n`;
@@ -38,7 +39,8 @@ export function logFollowRoutes(deps: { redis: Redis; tokens: TokenRepository; p
     const live: LogFilter = { ...filter, since: 0, until: null };
     if (followers >= MAX_FOLLOWERS) throw new ApiError("unavailable", `${MAX_FOLLOWERS} live tails are open on this node; retry later`);
     let visibility: LogVisibility = await logVisibility(caller, deps.proxies);
-    const tail = new RequestLogTail(deps.redis.duplicate());
+    // Named, so CLIENT LIST shows what holds it; the command timeout must outlast one blocking read.
+    const tail = new RequestLogTail(deps.redis.duplicate({ connectionName: TAIL_CONNECTION_NAME, commandTimeout: BLOCK_MS + 5_000 }));
     try {
       await tail.open();
     } catch (error) {
