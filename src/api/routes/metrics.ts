@@ -10,6 +10,10 @@ export function metricsRoutes(metrics: GatewayMetrics) {
   return new Elysia({ tags: ["health"] }).get(
     "/metrics",
     async () => new Response(await metrics.render(), { headers: { "content-type": metrics.contentType, "cache-control": "no-store" } }),
-    { detail: { summary: "Prometheus metrics: requests per proxy host, upstream errors, Redis reachability, process" } },
+    {
+      detail: {
+        summary: "Prometheus metrics: requests per proxy host, upstream errors, auth outcomes, open streams, certificate expiry, ACME and OAuth counts, Redis, request-log queue, process",
+      },
+    },
   );
 }
