@@ -33,6 +33,8 @@ import { EmbeddedRedis } from "./storage/embedded-redis";
 import { lockDataDir } from "./storage/data-dir-lock";
 import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
 import { createStores } from "./storage/stores";
+import { OAuthEventRecorder } from "./consumers/oauth-events/recorder";
+import { AuditLog } from "./consumers/audit/audit-log";
 import { GatewayMetrics } from "./metrics/gateway-metrics";
 import { recordMetrics } from "./metrics/record-metrics";
 import { RequestLogWriter } from "./consumers/request-log/writer";
@@ -90,6 +92,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     streams: metrics.streams,
   });
   const stores = createStores(redis);
+  // Sign-in steps (docs/observability.md "OAuth flow tracing") and API writes ("Audit log").
+  const oauthEvents = new OAuthEventRecorder(redis, { retentionHours: config.observability.logRetentionHours }, log);
+  const audit = new AuditLog(redis, config.observability.auditRetentionDays, log);
   const observability = config.observability;
   const requestLog = observability.requestLog
     ? new RequestLogWriter(redis, { retentionHours: observability.logRetentionHours, queueMax: observability.requestLogQueueMax }, log)
@@ -99,6 +104,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   metrics.watchCertificates(certificates);
   const authHostnames = config.oauth.authHostnames;
   const authorizationServer = createAuthorizationServer({
+    events: oauthEvents,
     redis,
     settings: config.oauth,
     proxies: stores.proxies,
@@ -150,6 +156,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const stop = async () => {
     // Answer with Connection: close for a moment, then stop accepting, let what is in flight finish, cut the rest.
     await shutDownListeners(listeners);
+    await oauthEvents.stop();
+    await audit.settled();
     // The records of what just finished go out before Redis does.
     const unwritten = await requestLog?.stop(Date.now() + RECORDS_FLUSH_MS);
     if (unwritten) log.warn({ unwritten }, "request log: records left unwritten at shutdown (Redis unreachable)");
@@ -183,6 +191,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     rateLimits.start();
 
     certificateManager.start();
+    oauthEvents.start();
     const mcpSessions = new McpSessionAffinity(await loadMcpSessionKey(redis));
     requestLog?.start();
     accessLog?.start();
@@ -200,7 +209,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           apiHostnames: config.apiHostnames,
           githubApps: authorizationServer.githubApps,
           oauth: authorizationServer.context,
+          audit: { log: audit, retentionDays: config.observability.auditRetentionDays },
         }),
+        { log: audit, stores },
       ),
     };
     const apiServer = drainableServer(

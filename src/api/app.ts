@@ -40,6 +40,11 @@ import { tokenRoutes } from "./routes/tokens";
 import { logRoutes } from "./routes/logs";
 import { logFollowRoutes } from "./routes/logs-follow";
 import { rememberServer } from "./long-lived";
+import { audited, type AuditStores } from "./audit-hook";
+import { rememberPeer, type PeerSource } from "./client-address";
+import type { AuditLog } from "../consumers/audit/audit-log";
+import { oauthLogRoutes } from "./routes/logs-oauth";
+import { auditLogRoutes } from "./routes/logs-audit";
 
 export interface ApiDependencies {
   readonly redis: Redis;
@@ -60,6 +65,8 @@ export interface ApiDependencies {
   readonly startedAt: number;
   /** The registry GET /metrics renders; without it /metrics is 404. */
   readonly metrics?: GatewayMetrics;
+  /** The audit log (GET /api/v1/logs/audit) and AUDIT_RETENTION_DAYS; without it the endpoint is absent. */
+  readonly audit?: { readonly log: AuditLog; readonly retentionDays: number };
 }
 
 export const OPENAPI_PATH = "/api/v1/openapi.json";
@@ -86,7 +93,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   return app.get(
     "/docs",
@@ -104,12 +111,19 @@ export type ApiApp = ReturnType<typeof createApiApp>;
  * The API's entry point for both listeners: the Host (Elysia builds a URL
  * from it), the body limit, then the app; every answer is marked as ours.
  */
-export function apiFetch(app: ApiApp): (request: Request, server?: Parameters<typeof rememberServer>[1]) => Response | Promise<Response> {
+export function apiFetch(
+  app: ApiApp,
+  audit?: { readonly log: AuditLog; readonly stores: AuditStores },
+): (request: Request, server?: Parameters<typeof rememberServer>[1] & PeerSource) => Response | Promise<Response> {
+  const handle = (request: Request) => Promise.resolve(app.fetch(request));
+  // Every write under /api/v1 is audited (audit-hook.ts).
+  const run = audit ? audited(handle, audit.log, audit.stores) : handle;
   return (request, server) => {
     rememberServer(request, server);
+    rememberPeer(request, server);
     if (!isValidHostHeader(request.headers.get("host"))) return markOwn(Response.json(BAD_HOST, { status: 400 }));
     const refused = refuseApiBody(request);
-    return refused ? markOwn(refused) : Promise.resolve(app.fetch(request)).then(markOwn);
+    return refused ? markOwn(refused) : run(request).then(markOwn);
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "../core/logger";
+import { DISCARD_EVENTS, type OAuthEventSink } from "../consumers/oauth-events/event";
 import type { OAuthSettings } from "../core/oauth-config";
 import type { OAuthTokenCounts } from "../metrics/oauth-token-metrics";
 import { SecretBox } from "../core/secret-box";
@@ -40,6 +41,8 @@ export interface AuthorizationServerDeps {
   readonly liveProxy: (host: string) => ProxyRecord | null;
   /** The scopes the server offers, and those each host uses, from this node's live configuration (LiveScopeCatalog). */
   readonly scopes: { all(): readonly string[]; forHost(host: string): readonly string[] };
+  /** The OAuth flow trace; without it, steps are not recorded. */
+  readonly events?: OAuthEventSink;
   /** Counts tokens issued, refreshed and revoked (the gateway's metrics). */
   readonly tokenCounts?: OAuthTokenCounts;
   readonly log: Logger;
@@ -93,6 +96,7 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Author
     servesHost: deps.servesHost,
     liveProxy: deps.liveProxy,
     clientIdMetadataDocuments: settings.clientMetadataDocuments,
+    events: deps.events ?? DISCARD_EVENTS,
     tokenCounts: deps.tokenCounts,
     log,
   };

@@ -82,6 +82,7 @@ export function createOAuthApp(context: OAuthServerContext) {
         issuer: context.settings.issuer,
         supportedScopes: () => context.supportedScopes,
         rateLimitPerMinute: context.settings.registrationRateLimitPerMinute,
+        events: context.events,
       }),
     );
   // Every answer carries the CORS headers, error pages and Elysia's own errors included.

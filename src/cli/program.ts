@@ -11,6 +11,8 @@ import { registerProxyCommands } from "./commands/proxy";
 import { registerResourceCommands } from "./commands/resource";
 import { registerRouteCommands } from "./commands/route";
 import { registerTokenCommands } from "./commands/token";
+import { registerAuditLogCommands } from "./commands/logs-audit";
+import { registerOAuthLogCommands } from "./commands/logs-oauth";
 import type { CommandContext, CommandOutput } from "./context";
 import { OUTPUT_FORMATS, resolveSettings, type GlobalFlags } from "./settings";
 
@@ -52,5 +54,9 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   registerCertCommands(program, context);
   registerOAuthCommands(program, context);
   registerResourceCommands(program, context);
+  // `logs` may already exist (the request log's commands): the OAuth trace and the audit log join it.
+  const logs = program.commands.find((command) => command.name() === "logs") ?? program.command("logs").description("Query the gateway's logs");
+  registerOAuthLogCommands(logs, context);
+  registerAuditLogCommands(logs, context);
   return program;
 }

@@ -11,6 +11,8 @@ export interface ObservabilitySettings {
   readonly requestLog: boolean;
   /** LOG_RETENTION_HOURS: how long request records, their indexes and stats live. */
   readonly logRetentionHours: number;
+  /** AUDIT_RETENTION_DAYS: how long audit entries (every API write) are kept. */
+  readonly auditRetentionDays: number;
   /** REQUEST_LOG_QUEUE_MAX: records held in memory while Redis is slow or away; beyond it they are dropped and counted. */
   readonly requestLogQueueMax: number;
   /** ACCESS_LOG: one line per request on stdout, as JSON or Common Log Format. */
@@ -45,6 +47,7 @@ export function parseObservabilitySettings({ read, bool }: Reader, problems: str
   return {
     requestLog: bool("REQUEST_LOG", true),
     logRetentionHours: whole("LOG_RETENTION_HOURS", 24, 24 * 366, "hours"),
+    auditRetentionDays: whole("AUDIT_RETENTION_DAYS", 90, 3660, "days"),
     requestLogQueueMax: whole("REQUEST_LOG_QUEUE_MAX", 100_000, 10_000_000, "records"),
     accessLog: accessLog ?? "off",
     nodeId,

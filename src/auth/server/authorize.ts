@@ -18,34 +18,44 @@ import { grantedScope } from "./scope-grant";
 import { effectiveIssuer, supportedScopes } from "./metadata";
 import { authorizationErrorPage } from "./pages";
 import { bindingCookie, newBinding } from "./login-binding";
+import { FlowTrace, requestFacts } from "./flow-trace";
+import { looksLikeDocumentClientId } from "../clients/metadata-document-parse";
 import { PendingLogins } from "./pending-logins";
 import { param, rejectRepeated, requestHost, requestOrigin } from "./request-facts";
 
 
 export async function authorize(context: OAuthServerContext, request: Request): Promise<Response> {
   const query = new URL(request.url).searchParams;
+  // The sign-in's flow id: it travels in the stored login, the code and the grant (flow-trace.ts).
+  let trace = FlowTrace.start(context.events, requestFacts(request), { client_id: param(query, "client_id"), proxy: param(query, "proxy_hostname") });
+  const refuse = (status: number, code: string, text: string, step: "authorize" | "client_metadata_document" = "authorize") => {
+    trace.step(step, "refused", { reason: text });
+    return authorizationErrorPage(status, code, text);
+  };
   try {
     rejectRepeated(query, ["resource"]);
   } catch (err) {
-    return authorizationErrorPage(400, "invalid_request", (err as OAuthError).description);
+    return refuse(400, "invalid_request", (err as OAuthError).description);
   }
 
   // 1. Who is asking, and where may we send the answer? Failures here stay on our page.
   const clientId = param(query, "client_id");
-  if (!clientId) return authorizationErrorPage(400, "invalid_request", "The request names no client (client_id is missing).");
+  if (!clientId) return refuse(400, "invalid_request", "The request names no client (client_id is missing).");
   let client: ClientRecord | null;
+  const documentClient = looksLikeDocumentClientId(clientId);
   try {
     client = await context.clientResolver.get(clientId);
   } catch (err) {
-    if (err instanceof OAuthError) return authorizationErrorPage(400, err.code, err.description);
+    if (err instanceof OAuthError) return refuse(400, err.code, err.description, documentClient ? "client_metadata_document" : "authorize");
     throw err;
   }
-  if (!client) return authorizationErrorPage(400, "invalid_client", "The application asking you to sign in is not registered here (unknown client_id).");
+  if (!client) return refuse(400, "invalid_client", "The application asking you to sign in is not registered here (unknown client_id).", documentClient ? "client_metadata_document" : "authorize");
+  if (documentClient) trace.step("client_metadata_document", "ok", { reason: "client metadata document fetched or cached" });
   const redirectUri = param(query, "redirect_uri") ?? soleRedirectUri(client);
-  if (!redirectUri) return authorizationErrorPage(400, "invalid_request", "The request has no redirect_uri and the client registered several.");
+  if (!redirectUri) return refuse(400, "invalid_request", "The request has no redirect_uri and the client registered several.");
   const allowed = client.client_id === EDGE_CLIENT_ID ? isEdgeCallback(redirectUri, context.servesHost) : redirectUriMatches(client.redirect_uris, redirectUri);
   if (!allowed) {
-    return authorizationErrorPage(400, "invalid_request", "The redirect_uri does not match any address the client registered.");
+    return refuse(400, "invalid_request", "redirect_uri mismatch: the redirect_uri does not match any address the client registered.");
   }
 
   const host = requestHost(request);
@@ -54,6 +64,7 @@ export async function authorize(context: OAuthServerContext, request: Request): 
   const proxy = proxyHostname && isHostname(proxyHostname) ? await proxyForHost(context, proxyHostname) : null;
   const issuer = effectiveIssuer(context.settings.issuer, proxy);
   const fail = (error: OAuthError) => redirectWithError(redirectUri, error, clientState, issuer);
+  trace = trace.with({ proxy: proxyHostname, resource: query.getAll("resource").join(" ") || null });
 
   // 2. Everything else is reported to the client.
   try {
@@ -96,14 +107,21 @@ export async function authorize(context: OAuthServerContext, request: Request): 
     const state = PendingLogins.newState();
     const started = await context.upstream.start({ state, redirectUri: callbackUri, proxyHostname });
     const binding = newBinding();
-    await context.pendingLogins.save(state, { ...login, upstream_secrets: started.secrets, browser_binding_hash: binding.hash });
+    await context.pendingLogins.save(state, { ...login, upstream_secrets: started.secrets, browser_binding_hash: binding.hash, flow_id: trace.flowId });
+    trace.step("authorize", "ok", { reason: `scope "${scope}"` });
+    // The identity provider's host only: its URL carries our state.
+    trace.step("upstream_redirect", "ok", { reason: `to ${new URL(started.url).host}` });
     const response = redirect(started.url);
     const cookie = bindingCookie(state, binding.secret, context.settings.sessionTimeoutSeconds, origin.startsWith("https:"));
     response.headers.append("set-cookie", cookie);
     return response;
   } catch (err) {
-    if (err instanceof OAuthError) return fail(err);
+    if (err instanceof OAuthError) {
+      trace.step("authorize", "refused", { reason: err.description });
+      return fail(err);
+    }
     if (err instanceof UpstreamError) {
+      trace.step("upstream_redirect", "error", { reason: err.message });
       context.log.warn({ client_id: client.client_id, reason: err.message }, "oauth login could not start");
       return fail(new OAuthError("temporarily_unavailable", `sign-in is unavailable: ${err.message}`));
     }

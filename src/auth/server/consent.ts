@@ -20,14 +20,23 @@ import { clearedConsentCookie, consentCookie, consentCookieName, bindingMatches,
 import { authorizationErrorPage, consentPage } from "./pages";
 import type { ApprovedLogin } from "./pending-consents";
 import { readCookie, readForm, requestOrigin } from "./request-facts";
+import { FlowTrace, requestFacts } from "./flow-trace";
 
 /** After the allowlists admitted the user: the code, or first the consent page. */
-export async function afterSignIn(context: OAuthServerContext, login: ApprovedLogin, identity: UserIdentity, secure: boolean): Promise<Response> {
+export async function afterSignIn(context: OAuthServerContext, login: ApprovedLogin, identity: UserIdentity, secure: boolean, trace: FlowTrace): Promise<Response> {
   // The gateway's own sign-in (redirect mode) is first-party: nothing to ask.
   const request = { sub: identity.sub, clientId: login.client_id, scope: login.scope, resources: login.resources };
-  if (login.client_id === EDGE_CLIENT_ID || (await context.consents.covers(request))) return issueCode(context, login, identity);
+  if (login.client_id === EDGE_CLIENT_ID) {
+    trace.step("consent", "ok", { reason: "first-party client: no consent asked" });
+    return issueCode(context, login, identity, trace);
+  }
+  if (await context.consents.covers(request)) {
+    trace.step("consent", "ok", { reason: "approved earlier" });
+    return issueCode(context, login, identity, trace);
+  }
 
   const client = await context.clientResolver.get(login.client_id).catch(() => null);
+  if (!client) trace.step("consent", "refused", { reason: "the client is no longer registered" });
   if (!client) return redirectWithError(login.redirect_uri, new OAuthError("unauthorized_client", "the client is no longer registered"), login.client_state, login.issuer);
   const binding = newBinding();
   const id = await context.pendingConsents.save({ login, identity, browser_binding_hash: binding.hash, created_at: Math.floor(Date.now() / 1000) });
@@ -43,6 +52,7 @@ export async function afterSignIn(context: OAuthServerContext, login: ApprovedLo
     resources: login.resources,
   });
   page.headers.append("set-cookie", consentCookie(id, binding.secret, context.settings.sessionTimeoutSeconds, secure));
+  trace.step("consent", "ok", { reason: "consent page shown" });
   return page;
 }
 
@@ -68,20 +78,24 @@ export async function answerConsent(context: OAuthServerContext, request: Reques
     return response;
   };
   const { login, identity } = pending;
+  const trace = FlowTrace.start(context.events, requestFacts(request), { client_id: login.client_id, user: identity.username, proxy: login.proxy_hostname }, login.flow_id);
   if (!bindingMatches(pending.browser_binding_hash, readCookie(request, consentCookieName(id)))) {
+    trace.step("consent", "refused", { reason: "consent answered from a browser that was not shown the page" });
     context.log.warn({ client_id: login.client_id }, "oauth consent answered from a browser that was not shown the page; refused");
     return respond(authorizationErrorPage(400, "invalid_request", "This sign-in was started in another browser. Return to the application and start again here."));
   }
   if (form.get("decision") !== "approve") {
+    trace.step("consent", "refused", { reason: "the user did not approve the request" });
     context.log.info({ user: identity.username, client_id: login.client_id }, "oauth consent denied");
     return respond(redirectWithError(login.redirect_uri, new OAuthError("access_denied", "the user did not approve the request"), login.client_state, login.issuer));
   }
   await context.consents.remember({ sub: identity.sub, clientId: login.client_id, scope: login.scope, resources: login.resources });
-  return respond(await issueCode(context, login, identity));
+  trace.step("consent", "ok", { reason: "approved by the user" });
+  return respond(await issueCode(context, login, identity, trace));
 }
 
 /** The authorization code, sent to the verified redirect URI with `state` and `iss` (RFC 9207). */
-async function issueCode(context: OAuthServerContext, login: ApprovedLogin, identity: UserIdentity): Promise<Response> {
+async function issueCode(context: OAuthServerContext, login: ApprovedLogin, identity: UserIdentity, trace: FlowTrace): Promise<Response> {
   const authorizationCode = await context.codes.issue({
     client_id: login.client_id,
     redirect_uri: login.redirect_uri,
@@ -91,7 +105,9 @@ async function issueCode(context: OAuthServerContext, login: ApprovedLogin, iden
     identity,
     proxy_hostname: login.proxy_hostname,
     auth_time: Math.floor(Date.now() / 1000),
+    flow_id: trace.flowId,
   });
+  trace.step("code_issued", "ok");
   context.log.info({ user: identity.username, client_id: login.client_id, proxy: login.proxy_hostname }, "oauth login succeeded");
   const url = new URL(login.redirect_uri);
   url.searchParams.set("code", authorizationCode);

@@ -3,6 +3,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "../../core/logger";
+import type { OAuthEventSink } from "../../consumers/oauth-events/event";
 import type { OAuthSettings } from "../../core/oauth-config";
 import type { OAuthTokenCounts } from "../../metrics/oauth-token-metrics";
 import type { ProxyRecord } from "../../storage/proxy-repository";
@@ -49,6 +50,8 @@ export interface OAuthServerContext {
   /** A proxy's stored settings (per-proxy issuer, allowlist, GitHub app); null for unknown hosts. */
   proxy(hostname: string): Promise<ProxyRecord | null>;
   readonly clientIdMetadataDocuments: boolean;
+  /** Where each step of a sign-in is traced (flow-trace.ts). */
+  readonly events: OAuthEventSink;
   /** Counts tokens issued, refreshed and revoked (portcullis_oauth_tokens_total); absent in tests that build a bare server. */
   readonly tokenCounts?: OAuthTokenCounts;
   readonly log: Logger;

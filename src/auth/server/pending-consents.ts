@@ -11,7 +11,7 @@ import type { UserIdentity } from "../identity";
 import type { PendingLogin } from "./pending-logins";
 
 /** What issuing the code needs once the user approves. */
-export type ApprovedLogin = Pick<PendingLogin, "client_id" | "redirect_uri" | "client_state" | "code_challenge" | "scope" | "resources" | "proxy_hostname" | "issuer">;
+export type ApprovedLogin = Pick<PendingLogin, "client_id" | "redirect_uri" | "client_state" | "code_challenge" | "scope" | "resources" | "proxy_hostname" | "issuer" | "flow_id">;
 
 export interface PendingConsent {
   login: ApprovedLogin;

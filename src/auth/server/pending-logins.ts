@@ -26,6 +26,8 @@ export interface PendingLogin {
   /** SHA-256 of the secret in the browser's binding cookie (login-binding.ts). */
   browser_binding_hash: string;
   created_at: number;
+  /** The OAuth flow trace's id for this sign-in (absent on logins started before tracing existed). */
+  flow_id?: string;
 }
 
 export class PendingLogins {

@@ -22,6 +22,8 @@ import { readJsonBody } from "../clients/registration-request";
 import { bearerToken, clientIp } from "./request-facts";
 import { OAuthError, oauthErrorResponse } from "../oauth-error";
 import { registrationScopeOptions } from "../scopes/scope-syntax";
+import { DISCARD_EVENTS, type OAuthEventSink } from "../../consumers/oauth-events/event";
+import { FlowTrace, requestFacts } from "./flow-trace";
 
 export interface RegistrationDependencies {
   readonly clients: ClientStore;
@@ -32,6 +34,8 @@ export interface RegistrationDependencies {
   readonly supportedScopes: () => readonly string[];
   /** Registrations per client IP per minute. */
   readonly rateLimitPerMinute: number;
+  /** The OAuth flow trace: each registration is a flow of its own. */
+  readonly events?: OAuthEventSink;
 }
 
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
@@ -55,12 +59,25 @@ export function registrationRoutes(deps: RegistrationDependencies) {
   };
 
   const register = async (request: Request): Promise<Response> => {
+    const trace = FlowTrace.start(deps.events ?? DISCARD_EVENTS, requestFacts(request));
+    try {
+      const response = await registerClient(request);
+      const created = (await response.clone().json()) as { client_id: string; client_name?: string };
+      trace.step("register", "ok", { client_id: created.client_id, reason: created.client_name ? `client "${created.client_name}"` : null });
+      return response;
+    } catch (err) {
+      trace.step("register", err instanceof OAuthError ? "refused" : "error", { reason: err instanceof OAuthError ? err.description : "internal error" });
+      throw err;
+    }
+  };
+
+  const registerClient = async (request: Request): Promise<Response> => {
     const ip = clientIp(request);
     // Counted before the body is read: malformed attempts cost the same as good ones.
     const rate = await countRegistration(deps.redis, ip ?? "unknown", deps.rateLimitPerMinute);
     if (!rate.allowed) {
       const error = new OAuthError("slow_down", `too many client registrations from this address; retry in ${rate.retryAfterSeconds} s`, 429);
-      return oauthErrorResponse(error, { "retry-after": String(rate.retryAfterSeconds) });
+      throw Object.assign(error, { retryAfterSeconds: rate.retryAfterSeconds });
     }
     const parsed = parseClientMetadata(await readJsonBody(request), scopeOptions());
     if (!parsed.ok) throw parsed.error;
@@ -122,6 +139,8 @@ async function answer(handler: () => Promise<Response>): Promise<Response> {
     if (!(error instanceof OAuthError)) throw error;
     // RFC 6750 §3: a refused bearer token comes with its challenge.
     const challenge: Record<string, string> = error.code === "invalid_token" ? { "www-authenticate": `Bearer error="invalid_token"` } : {};
+    const retryAfter = (error as OAuthError & { retryAfterSeconds?: number }).retryAfterSeconds;
+    if (retryAfter !== undefined) challenge["retry-after"] = String(retryAfter);
     return oauthErrorResponse(error, challenge);
   }
 }

@@ -13,19 +13,41 @@ import type { GrantRecord } from "../tokens/token-records";
 import type { OAuthServerContext } from "./context";
 import { effectiveIssuer } from "./metadata";
 import { param, readForm, requireParam } from "./request-facts";
+import { FlowTrace, requestFacts } from "./flow-trace";
+
+/** The flow-trace step a /token call is, and what it learns on the way (the code's or the grant's flow, the user). */
+interface TokenTrail {
+  trace: FlowTrace;
+  step: "token" | "refresh";
+}
 
 export async function token(context: OAuthServerContext, request: Request): Promise<Response> {
+  const trail: TokenTrail = { trace: FlowTrace.start(context.events, requestFacts(request)), step: "token" };
+  try {
+    const response = await answerTokenRequest(context, request, trail);
+    trail.trace.step(trail.step, response.ok ? "ok" : "refused");
+    return response;
+  } catch (err) {
+    trail.trace.step(trail.step, err instanceof OAuthError ? "refused" : "error", { reason: err instanceof OAuthError ? err.description : "internal error" });
+    throw err;
+  }
+}
+
+async function answerTokenRequest(context: OAuthServerContext, request: Request, trail: TokenTrail): Promise<Response> {
   const form = await readForm(request, ["resource"]);
+  trail.step = form.get("grant_type") === "refresh_token" ? "refresh" : "token";
+  trail.trace = trail.trace.with({ client_id: param(form, "client_id") });
   const client = await authenticateClient(request, form, context.clientResolver);
+  trail.trace = trail.trace.with({ client_id: client.client_id });
   const grantType = requireParam(form, "grant_type");
   if (grantType !== "authorization_code" && grantType !== "refresh_token") {
     throw new OAuthError("unsupported_grant_type", `grant_type ${JSON.stringify(grantType)} is not supported`);
   }
   if (!client.grant_types.includes(grantType)) throw new OAuthError("unauthorized_client", `this client is not registered for ${grantType}`);
-  return grantType === "authorization_code" ? exchangeCode(context, client, form) : refresh(context, client, form);
+  return grantType === "authorization_code" ? exchangeCode(context, client, form, trail) : refresh(context, client, form, trail);
 }
 
-async function exchangeCode(context: OAuthServerContext, client: ClientRecord, form: URLSearchParams): Promise<Response> {
+async function exchangeCode(context: OAuthServerContext, client: ClientRecord, form: URLSearchParams, trail: TokenTrail): Promise<Response> {
   const code = requireParam(form, "code");
   const verifier = requireParam(form, "code_verifier");
   const consumed = await context.codes.consume(code);
@@ -39,6 +61,7 @@ async function exchangeCode(context: OAuthServerContext, client: ClientRecord, f
     throw new OAuthError("invalid_grant", "authorization code unknown or expired");
   }
   const record = consumed.record;
+  trail.trace = trail.trace.join(record.flow_id).with({ user: record.identity.username, proxy: record.proxy_hostname, resource: record.resources.join(" ") || null });
   if (record.client_id !== client.client_id) throw new OAuthError("invalid_grant", "authorization code was issued to another client");
   const redirectUri = param(form, "redirect_uri");
   if (redirectUri !== null && redirectUri !== record.redirect_uri) throw new OAuthError("invalid_grant", "redirect_uri differs from the authorization request");
@@ -55,6 +78,7 @@ async function exchangeCode(context: OAuthServerContext, client: ClientRecord, f
     resources: record.resources,
     proxy_hostname: record.proxy_hostname,
     auth_time: record.auth_time,
+    ...(record.flow_id ? { flow_id: record.flow_id } : {}),
   });
   if ((await context.codes.attachGrant(code, grant.grant_id)) === "replayed") {
     await context.tokens.revokeGrant(grant.grant_id);
@@ -65,7 +89,7 @@ async function exchangeCode(context: OAuthServerContext, client: ClientRecord, f
   return response;
 }
 
-async function refresh(context: OAuthServerContext, client: ClientRecord, form: URLSearchParams): Promise<Response> {
+async function refresh(context: OAuthServerContext, client: ClientRecord, form: URLSearchParams, trail: TokenTrail): Promise<Response> {
   const presented = requireParam(form, "refresh_token");
   const rotated = await context.tokens.rotateRefreshToken(presented, client.client_id);
   if (!rotated.ok) {
@@ -76,6 +100,7 @@ async function refresh(context: OAuthServerContext, client: ClientRecord, form: 
     throw new OAuthError("invalid_grant", rotated.reason === "client_mismatch" ? "refresh token was issued to another client" : "refresh token unknown, expired or revoked");
   }
   const { grant } = rotated;
+  trail.trace = trail.trace.join(grant.flow_id).with({ user: grant.username, proxy: grant.proxy_hostname });
   const resources = narrowResources(form.getAll("resource"), grant.resources);
   const scope = narrowScope(param(form, "scope"), grant.scope);
   const response = await issueTokens(context, client, grant, { scope, resources, name: null }, rotated.refreshToken);

@@ -25,6 +25,8 @@ export interface AuthorizationCodeRecord {
   proxy_hostname: string | null;
   /** When the user authenticated upstream, seconds since the epoch. */
   auth_time: number;
+  /** The OAuth flow trace's id of the sign-in that made this code. */
+  flow_id?: string;
 }
 
 export type ConsumeResult =

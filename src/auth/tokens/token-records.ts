@@ -19,6 +19,8 @@ export interface GrantRecord {
   /** Seconds since the epoch. */
   created_at: number;
   auth_time: number;
+  /** The OAuth flow trace's id of the sign-in that started the grant: refreshes and revocations join that flow. */
+  flow_id?: string;
 }
 
 /** `oauth:token:{jti}`: what the admin API and introspection show of an access token. */
