@@ -597,3 +597,31 @@ resource-validate-token uri access-token token="":
 # Register one resource per proxy with a resource endpoint or auth on (again: brings them up to date)
 resource-auto-register token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} resource auto-register
+
+# OAuth sign-ins from one client address: one line per flow, how far it got and why it was refused (admin)
+logs-oauth ip hours="" limit="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs oauth --ip {{ quote(ip) }} \
+        {{ if hours != '' { '--hours ' + quote(hours) } else { '' } }} \
+        {{ if limit != '' { '--limit ' + quote(limit) } else { '' } }}
+
+# The same flows in full: every step's event as JSON (admin)
+logs-oauth-debug ip hours="" limit="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} --format json logs oauth --ip {{ quote(ip) }} \
+        {{ if hours != '' { '--hours ' + quote(hours) } else { '' } }} \
+        {{ if limit != '' { '--limit ' + quote(limit) } else { '' } }}
+
+# The latest sign-in of a client and/or a user, step by step from /authorize to the token (admin)
+logs-oauth-flow client-id="" username="" hours="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs oauth-flow \
+        {{ if client-id != '' { '--client-id ' + quote(client-id) } else { '' } }} \
+        {{ if username != '' { '--user ' + quote(username) } else { '' } }} \
+        {{ if client-id == '' { if username == '' { error('logs-oauth-flow: give a client-id or a username') } else { '' } } else { '' } }} \
+        {{ if hours != '' { '--hours ' + quote(hours) } else { '' } }}
+
+# The audit log: every API write, who made it and what changed; by = a token name, path = an API path or prefix* (admin)
+logs-audit by="" hours="" path="" limit="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs audit \
+        {{ if by != '' { '--token ' + quote(by) } else { '' } }} \
+        {{ if hours != '' { '--hours ' + quote(hours) } else { '' } }} \
+        {{ if path != '' { '--path ' + quote(path) } else { '' } }} \
+        {{ if limit != '' { '--limit ' + quote(limit) } else { '' } }}
