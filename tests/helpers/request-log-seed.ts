@@ -50,7 +50,7 @@ export async function seedFlush(redis: Redis, flushMs: number, records: readonly
     }
     pipeline.pfadd(keys.uniqueIps(host, hour), record.ip).expire(keys.uniqueIps(host, hour), ttlSeconds);
   }
-  pipeline.xadd(keys.stream, "*", "records", JSON.stringify(records));
+  pipeline.xadd(keys.stream, "*", "groups", JSON.stringify([...new Set(records.map((record) => keys.group(flushMs, record.ip)))]));
   const results = await pipeline.exec();
   const failed = results?.find(([error]) => error);
   if (failed) throw failed[0];

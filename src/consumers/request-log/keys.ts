@@ -24,7 +24,7 @@ export const requestLogKeys = {
   errors: "idx:req:errors",
   slow: "idx:req:slow",
   byPath: (method: string, path: string) => `idx:req:path:${method}:${path}`,
-  /** One entry per flush: field `records`, a JSON array of that flush's records (the live tail reads it). */
+  /** One entry per flush: field `groups`, a JSON array of the group keys that flush wrote (the live tail reads them). */
   stream: "stream:requests",
   /** Hash: `total` and `host:{proxy hostname, or the Host asked for}` → requests in that hour. */
   hourlyRequests: (hour: string) => `stats:requests:${hour}`,

@@ -36,16 +36,28 @@ export class RequestLogTail {
       if (this.closed) return [];
       throw error;
     }
-    const records: RequestRecord[] = [];
+    const groups: string[] = [];
     for (const [, entries] of reply ?? []) {
       for (const [id, fields] of entries) {
         this.lastId = id;
         for (let i = 0; i + 1 < fields.length; i += 2) {
-          if (fields[i] === "records") records.push(...parseRecords(fields[i + 1]!));
+          if (fields[i] === "groups") groups.push(...parseGroupKeys(fields[i + 1]!));
         }
       }
     }
-    return records;
+    if (groups.length === 0) return [];
+    // Each entry names the hashes its flush wrote; their records are read from there (the writer does not write them twice).
+    const pipeline = this.connection.pipeline();
+    for (const key of groups) pipeline.hvals(key);
+    const records: RequestRecord[] = [];
+    for (const [error, values] of (await pipeline.exec()) ?? []) {
+      if (error) continue;
+      for (const json of values as string[]) {
+        const record = parseRecord(json);
+        if (record) records.push(record);
+      }
+    }
+    return records.sort((a, b) => a.ts - b.ts);
   }
 
   get isClosed(): boolean {
@@ -60,15 +72,19 @@ export class RequestLogTail {
   }
 }
 
-function parseRecords(json: string): RequestRecord[] {
+function parseGroupKeys(json: string): string[] {
   try {
-    const list = JSON.parse(json) as unknown[];
-    if (!Array.isArray(list)) return [];
-    return list.flatMap((item) => {
-      const record = asRecord(item);
-      return record ? [record] : [];
-    });
+    const list = JSON.parse(json) as unknown;
+    return Array.isArray(list) ? list.filter((key): key is string => typeof key === "string" && key.startsWith("req:")) : [];
   } catch {
     return [];
+  }
+}
+
+function parseRecord(json: string): RequestRecord | null {
+  try {
+    return asRecord(JSON.parse(json));
+  } catch {
+    return null;
   }
 }

@@ -8,6 +8,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../core/logger";
 import { isErrorStatus, SLOW_REQUEST_MS, type RequestRecord } from "./record";
+import { recordJson } from "./record-json";
 import { hourBucket, requestLogKeys as keys } from "./keys";
 
 export interface RequestLogWriterOptions {
@@ -115,58 +116,46 @@ export class RequestLogWriter implements RequestLogCounters {
   /**
    * One flush: records of one client address go into one hash (field =
    * request id); each index gets that hash's key once; counters and unique
-   * addresses are summed per host and hour before they are sent.
+   * addresses are summed per host and hour before they are sent. Consecutive
+   * records of a client mostly share host, path and status, so the index and
+   * counter keys are looked at only when one of those changes.
    */
   private pipelineFor(batch: readonly RequestRecord[], flushMs: number) {
     const ttlSeconds = Math.ceil(this.retentionMs / 1000);
-    const pipeline = this.redis.pipeline();
-    const groups = new Map<string, { fields: string[]; indexes: Set<string> }>();
-    const hourly = new Map<string, { requests: Map<string, number>; errors: Map<string, number>; ips: Map<string, Set<string>> }>();
-    const lines: string[] = new Array(batch.length);
-    let hourStart = -1;
-    let hour = "";
+    const groups = new Map<string, Group>();
+    let group: Group | undefined;
     for (let i = 0; i < batch.length; i++) {
       const record = batch[i]!;
-      const json = JSON.stringify(record);
-      lines[i] = json;
-      let group = groups.get(record.ip);
-      if (!group) groups.set(record.ip, (group = { fields: [], indexes: new Set() }));
-      group.fields.push(record.request_id, json);
-      const indexes = group.indexes;
-      indexes.add(keys.byHost(record.host));
-      indexes.add(keys.byStatus(record.status));
-      indexes.add(keys.byPath(record.method, record.path));
-      if (record.user !== undefined) indexes.add(keys.byUser(record.user));
-      if (record.client_id !== undefined) indexes.add(keys.byClient(record.client_id));
-      const error = isErrorStatus(record.status);
-      if (error) indexes.add(keys.errors);
-      if (record.duration_ms >= SLOW_REQUEST_MS) indexes.add(keys.slow);
-
-      // Hour buckets change once an hour: the string is made when they do.
-      const start = record.ts - (record.ts % 3_600_000);
-      if (start !== hourStart) {
-        hourStart = start;
-        hour = hourBucket(start);
+      if (group === undefined || group.ip !== record.ip) {
+        group = groups.get(record.ip);
+        if (!group) groups.set(record.ip, (group = new Group(record.ip)));
       }
-      let stats = hourly.get(hour);
-      if (!stats) hourly.set(hour, (stats = { requests: new Map(), errors: new Map(), ips: new Map() }));
-      const host = record.proxy ?? record.host;
-      stats.requests.set(host, (stats.requests.get(host) ?? 0) + 1);
-      if (error) stats.errors.set(host, (stats.errors.get(host) ?? 0) + 1);
-      let ips = stats.ips.get(host);
-      if (!ips) stats.ips.set(host, (ips = new Set()));
-      ips.add(record.ip);
+      group.fields.push(record.request_id, recordJson(record));
+      group.add(record);
     }
 
+    const pipeline = this.redis.pipeline();
     const touchedIndexes = new Set<string>();
-    for (const [ip, group] of groups) {
+    const hourly = new Map<string, Map<string, HostCount>>();
+    for (const [ip, g] of groups) {
       const key = keys.group(flushMs, ip);
-      pipeline.hset(key, ...group.fields);
+      pipeline.hset(key, ...g.fields);
       pipeline.expire(key, ttlSeconds);
-      group.indexes.add(keys.byIp(ip));
-      for (const index of group.indexes) {
+      g.indexes.add(keys.byIp(ip));
+      for (const index of g.indexes) {
         pipeline.zadd(index, flushMs, key);
         touchedIndexes.add(index);
+      }
+      for (const [hourHost, count] of g.counts) {
+        const [hour, host] = splitHourHost(hourHost);
+        let hosts = hourly.get(hour);
+        if (!hosts) hourly.set(hour, (hosts = new Map()));
+        const total = hosts.get(host);
+        if (total) {
+          total.requests += count.requests;
+          total.errors += count.errors;
+          total.ips.push(ip);
+        } else hosts.set(host, { requests: count.requests, errors: count.errors, ips: [ip] });
       }
     }
     // An index lives as long as its newest record; entries older than the retention are trimmed as it is written.
@@ -174,25 +163,96 @@ export class RequestLogWriter implements RequestLogCounters {
       pipeline.zremrangebyscore(index, "-inf", flushMs - this.retentionMs);
       pipeline.expire(index, ttlSeconds);
     }
-    for (const [bucket, stats] of hourly) {
-      for (const [key, counts] of [[keys.hourlyRequests(bucket), stats.requests], [keys.hourlyErrors(bucket), stats.errors]] as const) {
-        if (counts.size === 0) continue;
-        let total = 0;
-        for (const [host, count] of counts) {
-          pipeline.hincrby(key, `host:${host}`, count);
-          total += count;
-        }
-        pipeline.hincrby(key, "total", total);
-        pipeline.expire(key, ttlSeconds);
+    for (const [hour, hosts] of hourly) {
+      const requestsKey = keys.hourlyRequests(hour);
+      const errorsKey = keys.hourlyErrors(hour);
+      let requests = 0;
+      let errors = 0;
+      for (const [host, count] of hosts) {
+        pipeline.hincrby(requestsKey, `host:${host}`, count.requests);
+        requests += count.requests;
+        if (count.errors > 0) pipeline.hincrby(errorsKey, `host:${host}`, count.errors);
+        errors += count.errors;
+        const uniqueKey = keys.uniqueIps(host, hour);
+        pipeline.pfadd(uniqueKey, ...count.ips);
+        pipeline.expire(uniqueKey, ttlSeconds);
       }
-      for (const [host, ips] of stats.ips) {
-        const key = keys.uniqueIps(host, bucket);
-        pipeline.pfadd(key, ...ips);
-        pipeline.expire(key, ttlSeconds);
+      pipeline.hincrby(requestsKey, "total", requests);
+      pipeline.expire(requestsKey, ttlSeconds);
+      if (errors > 0) {
+        pipeline.hincrby(errorsKey, "total", errors);
+        pipeline.expire(errorsKey, ttlSeconds);
       }
     }
-    pipeline.xadd(keys.stream, "MAXLEN", "~", this.streamMaxLen, "*", "records", `[${lines.join(",")}]`);
+    // The live tail learns which groups this flush wrote and reads them (records are not written twice).
+    pipeline.xadd(keys.stream, "MAXLEN", "~", this.streamMaxLen, "*", "groups", JSON.stringify([...groups.keys()].map((ip) => keys.group(flushMs, ip))));
     pipeline.expire(keys.stream, ttlSeconds);
     return pipeline;
+  }
+}
+
+interface HostCount {
+  requests: number;
+  errors: number;
+  ips: string[];
+}
+
+const HOUR_MS = 3_600_000;
+
+/** `{hour}|{host}`: hostnames never contain a bar. */
+function splitHourHost(key: string): [string, string] {
+  const bar = key.indexOf("|");
+  return [key.slice(0, bar), key.slice(bar + 1)];
+}
+
+/** One client address's records in one flush, and the index and counter keys they touch. */
+class Group {
+  readonly fields: string[] = [];
+  readonly indexes = new Set<string>();
+  /** `{hour}|{host}` → requests and errors. */
+  readonly counts = new Map<string, { requests: number; errors: number }>();
+  private indexedHost = "";
+  private countedHost = "";
+  private status = 0;
+  private method = "";
+  private path = "";
+  private hourStart = -1;
+  private count: { requests: number; errors: number } | undefined;
+
+  constructor(readonly ip: string) {}
+
+  add(record: RequestRecord): void {
+    const indexes = this.indexes;
+    if (record.host !== this.indexedHost) {
+      this.indexedHost = record.host;
+      indexes.add(keys.byHost(record.host));
+    }
+    // Counted by the proxy that answered (a wildcard's hostname), else by the Host asked for.
+    const countedHost = record.proxy ?? record.host;
+    const hourStart = record.ts - (record.ts % HOUR_MS);
+    if (countedHost !== this.countedHost || hourStart !== this.hourStart || this.count === undefined) {
+      this.countedHost = countedHost;
+      this.hourStart = hourStart;
+      const countKey = `${hourBucket(hourStart)}|${countedHost}`;
+      this.count = this.counts.get(countKey);
+      if (!this.count) this.counts.set(countKey, (this.count = { requests: 0, errors: 0 }));
+    }
+    this.count.requests++;
+    if (record.status !== this.status) {
+      this.status = record.status;
+      indexes.add(keys.byStatus(record.status));
+    }
+    if (record.path !== this.path || record.method !== this.method) {
+      this.path = record.path;
+      this.method = record.method;
+      indexes.add(keys.byPath(record.method, record.path));
+    }
+    if (record.user !== undefined) indexes.add(keys.byUser(record.user));
+    if (record.client_id !== undefined) indexes.add(keys.byClient(record.client_id));
+    if (isErrorStatus(record.status)) {
+      this.count.errors++;
+      indexes.add(keys.errors);
+    }
+    if (record.duration_ms >= SLOW_REQUEST_MS) indexes.add(keys.slow);
   }
 }
