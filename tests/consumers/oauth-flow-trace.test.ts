@@ -255,7 +255,7 @@ describe("storage", () => {
     for (const key of keys) {
       const type = await client.type(key);
       if (type === "list") stored += (await client.lrange(key, 0, -1)).join("\n");
-      else if (type === "zset") stored += (await client.zrange(key, 0, -1)).join("\n");
+      else if (type === "zset") stored += (await client.zrange(key, "0", "-1")).join("\n");
       else if (type === "stream") stored += JSON.stringify(await client.xrange(key, "-", "+"));
       expect(await client.ttl(key)).toBeGreaterThan(0);
       expect(await client.ttl(key)).toBeLessThanOrEqual(24 * 3600);
