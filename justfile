@@ -106,7 +106,7 @@ up: build-if-stale
     fi
 
     echo "portcullis is up (pid $pid); API $health"
-    echo "  log:         $log   (just logs; JSON lines, never the admin token)"
+    echo "  log:         $log   (just gateway-log; JSON lines, never the admin token)"
     if [ -n "${ADMIN_TOKEN:-}" ]; then
         echo "  admin token: ADMIN_TOKEN from the environment"
     elif tail -c +"$((offset + 1))" "$log" | grep -q '"msg":"admin token generated'; then
@@ -161,8 +161,8 @@ status:
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "running (pid $pid)"; else echo "not running"; fi
     curl -s -m 5 -w '\n' {{ quote(local_api + '/health') }} || { echo "no answer from {{ local_api }}/health"; exit 1; }
 
-# Follow the background gateway's log (one JSON record per line: `just logs | jq`)
-logs lines="50":
+# Follow the background gateway's own process log (one JSON record per line: `just gateway-log | jq`); the request log is `just logs`
+gateway-log lines="50":
     tail -n {{ quote(lines) }} -F {{ quote(data_dir / 'portcullis.log') }}
 
 # Run the test suite (bun test); arguments pass through, e.g. `just test tests/cli`
@@ -597,6 +597,59 @@ resource-validate-token uri access-token token="":
 # Register one resource per proxy with a resource endpoint or auth on (again: brings them up to date)
 resource-auto-register token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} resource auto-register
+
+# ---- Request log (wrap `portcullis logs …`): every request the gateway answered, newest first ----
+# Times are UTC; hours count back from now; "" leaves a filter out. Non-admin tokens see only their own proxies' requests.
+
+# Recent requests: the last hours (default 1), optionally for one hostname
+logs hours="1" hostname="" limit="100" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs search --hours {{ quote(hours) }} --limit {{ quote(limit) }} \
+        {{ if hostname != '' { '--host ' + quote(hostname) } else { '' } }}
+
+# Requests from one client IP address
+logs-ip ip hours="24" limit="100" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs ip {{ quote(ip) }} --hours {{ quote(hours) }} --limit {{ quote(limit) }}
+
+# Requests for one hostname (a proxy's, wildcards too)
+logs-host hostname hours="24" limit="100" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs host {{ quote(hostname) }} --hours {{ quote(hours) }} --limit {{ quote(limit) }}
+
+# Requests of one OAuth client (client_id)
+logs-client client-id hours="24" limit="100" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs client {{ quote(client-id) }} --hours {{ quote(hours) }} --limit {{ quote(limit) }}
+
+# Search with key=value filters, e.g. just logs-search "status=5xx method=POST path=/api/*" (keys: ip host user client status method path errors slow)
+logs-search query="" hours="24" hostname="" limit="100" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs search {{ quote(query) }} --hours {{ quote(hours) }} --limit {{ quote(limit) }} \
+        {{ if hostname != '' { '--host ' + quote(hostname) } else { '' } }}
+
+# Failed requests (status 400 and above)
+logs-errors hours="24" limit="100" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs errors --hours {{ quote(hours) }} --limit {{ quote(limit) }}
+
+# Failed requests as full JSON records (every field: error, auth outcome, backend, timings, trace id); include-warnings=false keeps only 5xx
+logs-errors-debug hours="24" include-warnings="true" limit="50" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} --format json logs errors --hours {{ quote(hours) }} --limit {{ quote(limit) }} \
+        {{ if include-warnings == 'false' { '--status 5xx' } else if include-warnings == 'true' { '' } else { error('include-warnings: expected true or false, got ' + quote(include-warnings)) } }}
+
+# Request statistics: totals, status classes, error rate, hourly counts, unique clients, p50/p95/p99 per proxy
+logs-stats hours="24" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs events --hours {{ quote(hours) }}
+
+# Delete the whole request log from Redis (admin only)
+logs-clear token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs clear
+
+# Live tail of new requests (Ctrl-C stops), optionally one hostname and a status or class (502, 5xx)
+logs-follow hostname="" status="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} logs follow \
+        {{ if hostname != '' { '--host ' + quote(hostname) } else { '' } }} \
+        {{ if status != '' { '--status ' + quote(status) } else { '' } }}
+
+# The logging recipes, one line each
+logs-help:
+    @# just --list puts a long recipe's comment on the line above it: awk joins them back onto one line.
+    @{{ quote(just_executable()) }} --justfile {{ quote(justfile()) }} --list --unsorted | awk '/^ +# /{ doc = $0; sub(/^ +# /, "", doc); next } /^ +(logs|gateway-log)([ -]|$)/{ line = $0; sub(/^ +/, "", line); if (doc != "" && line !~ / # /) line = line "  # " doc; print line } { doc = "" }'
 
 # OAuth sign-ins from one client address: one line per flow, how far it got and why it was refused (admin)
 logs-oauth ip hours="" limit="" token="":

@@ -5,6 +5,8 @@ import type { CliSettings } from "./settings";
 export interface CommandOutput {
   print: (text: string) => void;
   note: (text: string) => void;
+  /** stdout is a terminal that shows colour (not piped, NO_COLOR unset). */
+  colour?: boolean;
 }
 
 /** What a client command needs, resolved when it runs (not when the program is built). */

@@ -6,6 +6,7 @@ import { Command, Option } from "commander";
 import { VERSION } from "../core/version";
 import { ApiClient } from "./api-client";
 import { registerCertCommands } from "./commands/cert";
+import { registerLogCommands } from "./commands/logs";
 import { registerOAuthCommands } from "./commands/oauth";
 import { registerProxyCommands } from "./commands/proxy";
 import { registerResourceCommands } from "./commands/resource";
@@ -19,6 +20,7 @@ import { OUTPUT_FORMATS, resolveSettings, type GlobalFlags } from "./settings";
 const STANDARD_OUTPUT: CommandOutput = {
   print: (text) => console.log(text),
   note: (text) => process.stderr.write(`${text}\n`),
+  colour: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
 };
 
 export function buildProgram(env: Readonly<Record<string, string | undefined>> = process.env, output: CommandOutput = STANDARD_OUTPUT): Command {
@@ -54,6 +56,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   registerCertCommands(program, context);
   registerOAuthCommands(program, context);
   registerResourceCommands(program, context);
+  registerLogCommands(program, context);
   // `logs` may already exist (the request log's commands): the OAuth trace and the audit log join it.
   const logs = program.commands.find((command) => command.name() === "logs") ?? program.command("logs").description("Query the gateway's logs");
   registerOAuthLogCommands(logs, context);

@@ -73,7 +73,7 @@ async function openTail(query: string, token = GATEWAY_ADMIN) {
   return { waitFor, events, text: () => text, close: async () => (controller.abort(), await reading) };
 }
 
-const followerConnections = async () => (await redis.client.client("LIST")).split("\n").filter((line) => line.includes(` name=${TAIL_CONNECTION_NAME} `)).length;
+const followerConnections = async () => (String(await redis.client.client("LIST"))).split("\n").filter((line: string) => line.includes(` name=${TAIL_CONNECTION_NAME} `)).length;
 
 test("a record written after the stream opened arrives; filters apply", async () => {
   const all = await openTail("");

@@ -223,7 +223,8 @@ test("events: totals, classes, hosts, methods, error rate, hourly counters, uniq
   });
   const hourly = e.hourly.filter((h: { requests: number }) => h.requests > 0);
   expect(hourly.map((h: { hour: string }) => h.hour)).toEqual(hours);
-  expect(hourly.reduce((n: number, h: { requests: number; errors: number }) => [n[0]! + h.requests, n[1]! + h.errors], [0, 0] as unknown as number)).toEqual([6, 4]);
+  const sum = (field: "requests" | "errors") => hourly.reduce((n: number, h: Record<string, number>) => n + h[field]!, 0);
+  expect([sum("requests"), sum("errors")]).toEqual([6, 4]);
   // A window of 1 takes each proxy's newest record only.
   const narrow = (await get("/api/v1/logs/events?window=1&host=one.test")).json;
   expect({ total: narrow.total, percentiles: narrow.duration_ms_by_proxy, unique: narrow.unique_ips_by_host }).toEqual({

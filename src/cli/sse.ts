@@ -1,0 +1,40 @@
+/**
+ * Server-Sent Events from a fetch body, as the HTML standard parses them:
+ * lines `field: value`, events ended by a blank line, comments (`:`) skipped.
+ */
+export interface SseEvent {
+  readonly event: string;
+  readonly data: string;
+  readonly id?: string;
+}
+
+export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let event = "message";
+  let data: string[] = [];
+  let id: string | undefined;
+  for await (const chunk of body) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+      // A CR that ends the chunk may be half of a CRLF split across chunks: wait for the next one.
+      if (newline === buffer.length - 1 && buffer.endsWith("\r")) break;
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + (buffer.startsWith("\r\n", newline) ? 2 : 1));
+      if (line === "") {
+        if (data.length > 0) yield { event, data: data.join("\n"), ...(id !== undefined ? { id } : {}) };
+        event = "message";
+        data = [];
+        continue;
+      }
+      if (line.startsWith(":")) continue;
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") event = value;
+      else if (field === "data") data.push(value);
+      else if (field === "id") id = value;
+    }
+  }
+}
