@@ -231,6 +231,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     metrics.watchListener("api", apiServer);
     const metricsServer = config.metricsPort === null ? undefined : startMetricsListener(metrics, { hostname: config.metricsBind, port: config.metricsPort });
     if (metricsServer) listeners.push(metricsServer);
+    if (metricsServer) metrics.watchListener("metrics", metricsServer);
     if (requestLog) metrics.watchRequestLog(requestLog);
     const edge = {
       hostname: config.serverHost,

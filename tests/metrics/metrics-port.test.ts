@@ -33,6 +33,8 @@ describe("METRICS_PORT", () => {
     const families = await parsePrometheusText(await res.text());
     expect(sample(families, "portcullis_build_info", { version: VERSION }).value).toBe(1);
     expect(sample(families, "portcullis_pending_requests", { listener: "api" })).toBeDefined();
+    // This very request is in flight on the metrics listener while it is rendered.
+    expect(sample(families, "portcullis_pending_requests", { listener: "metrics" }).value).toBe(1);
 
     // Requests counted by the edge show on both ports.
     expect((await gw.get("nobody.metrics-port.test")).status).toBe(404);
