@@ -1,6 +1,6 @@
 /**
  * `just up` on a first start: the log file it writes is one JSON record per
- * line (`just logs | jq` works) and never holds the generated admin token;
+ * line (`just gateway-log | jq` works) and never holds the generated admin token;
  * the recipe itself tells the operator where the token is, and shows it only
  * when its own output is a terminal.
  */
