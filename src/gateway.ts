@@ -137,6 +137,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       oauthApp: authorizationServer.app,
       defaultAuthHost: authHostnames[0]!,
       sessionTimeoutSeconds: config.oauth.sessionTimeoutSeconds,
+      events: oauthEvents,
     }),
   };
   // HTTP_PORT may be 0 (any free port): the self-check needs the port the listener got.

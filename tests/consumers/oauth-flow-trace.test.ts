@@ -60,6 +60,8 @@ beforeAll(async () => {
     GITHUB_OAUTH_BASE_URL: github.oauthBaseUrl,
     GITHUB_API_BASE_URL: github.apiBaseUrl,
     OAUTH_ALLOWED_GITHUB_USERS: "alice",
+    // The edge sign-in test stands in for a TLS-terminating proxy (resources must be https).
+    TRUSTED_PROXY_CIDRS: "127.0.0.1/32",
   });
   backend = namedBackend("mcp");
   const created = await gw.api("POST", "/api/v1/proxy/targets", { hostname: "mcp.example.test", target_url: `http://127.0.0.1:${backend.port}`, enable_https: false });
@@ -172,6 +174,45 @@ describe("a sign-in traced end to end", () => {
     expect(await ok("logs", "oauth-flow", "alice")).toContain("Flow ");
     const listed = await ok("logs", "oauth", "--client-id", client.client_id);
     expect(listed).toContain(flow.flow_id);
+  });
+});
+
+describe("the edge's redirect-mode sign-in", () => {
+  test("the proxy's redirect and its callback join the sign-in's flow", async () => {
+    const host = "app.example.test";
+    expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: host, target_url: `http://127.0.0.1:${backend.port}`, enable_https: false })).status).toBe(201);
+    expect((await gw.api("POST", `/api/v1/proxy/targets/${host}/auth`, { auth_enabled: true, auth_mode: "redirect", auth_cookie_name: "app_session" })).status).toBe(200);
+    await Bun.sleep(300);
+    const https = { "x-forwarded-proto": "https" };
+    const first = await gw.get(host, "/dashboard", { headers: { accept: "text/html", ...https }, redirect: "manual" });
+    expect(first.status).toBe(302);
+    const stateCookie = first.headers.getSetCookie()[0]!.split(";")[0]!;
+    const authorizeUrl = new URL(first.headers.get("location")!);
+    const { final } = await followLogin(gw, authorizeUrl.pathname + authorizeUrl.search, authorizeUrl.host, `https://${host}/_portcullis/callback`);
+    expect(final).not.toBeNull();
+    const back = await gw.get(host, final!.pathname + final!.search, { headers: { cookie: stateCookie, ...https }, redirect: "manual" });
+    expect(back.status).toBe(302);
+    expect(back.headers.get("location")).toBe(`https://${host}/dashboard`);
+    const session = back.headers.getSetCookie().find((c) => c.startsWith("app_session="))!;
+    secrets.push(session.split(";")[0]!.slice("app_session=".length), stateCookie.split("=")[1]!, authorizeUrl.searchParams.get("state")!);
+
+    const flows = await flowsWhen("client_id=portcullis-edge", (found) => found.some((f) => f.steps.at(-1)?.step === "edge_sign_in" && f.steps.length > 2));
+    const flow = flows.find((f) => f.steps.at(-1)?.step === "edge_sign_in")!;
+    expect(flow.steps.map((s: any) => `${s.step}:${s.outcome}`)).toEqual([
+      "edge_sign_in:ok",
+      "authorize:ok",
+      "upstream_redirect:ok",
+      "callback:ok",
+      "upstream_identity:ok",
+      "allowlist:ok",
+      "consent:ok",
+      "code_issued:ok",
+      "token:ok",
+      "edge_sign_in:ok",
+    ]);
+    expect(flow.proxy).toBe(host);
+    expect(flow.user).toBe("alice");
+    expect(flow.steps.at(-1).reason).toBe("session cookie set");
   });
 });
 

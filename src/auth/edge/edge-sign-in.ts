@@ -14,6 +14,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { EdgeFacts, EdgeSignIn } from "../../dispatcher/edge-auth";
 import { readCookie } from "../server/request-facts";
+import { DISCARD_EVENTS, type OAuthEventSink } from "../../consumers/oauth-events/event";
+import { edgeFlowId, FlowTrace } from "../server/flow-trace";
 import { authorizationErrorPage } from "../server/pages";
 import { EDGE_CALLBACK_PATH, EDGE_CLIENT_ID } from "./edge-client";
 import { EDGE_SIGN_OUT_PATH, signOut } from "./edge-sign-out";
@@ -27,6 +29,8 @@ export interface EdgeSignInOptions {
   readonly defaultAuthHost: string;
   /** OAUTH_SESSION_TIMEOUT: how long the sign-in cookie lives. */
   readonly sessionTimeoutSeconds: number;
+  /** The OAuth flow trace: the edge's start and finish join the sign-in's flow (edgeFlowId). */
+  readonly events?: OAuthEventSink;
 }
 
 const STATE_COOKIE_PREFIX = "portcullis_edge_";
@@ -58,6 +62,7 @@ function start(options: EdgeSignInOptions, policy: EdgeAuthPolicy, facts: EdgeFa
   query.set("proxy_hostname", policy.hostname);
   if (policy.requiredScopes.length > 0) query.set("scope", policy.requiredScopes.join(" "));
   const value = `${verifier}.${Buffer.from(returnTo).toString("base64url")}`;
+  edgeTrace(options, policy, state).step("edge_sign_in", "ok", { reason: `sent to sign in at ${authHost(options, policy)}` });
   return new Response(null, {
     status: 302,
     headers: {
@@ -73,17 +78,25 @@ async function finish(options: EdgeSignInOptions, policy: EdgeAuthPolicy, facts:
   const state = query.get("state") ?? "";
   const saved = /^[A-Za-z0-9_-]{43}$/.test(state) ? readCookie(request, stateCookieName(state)) : null;
   const [verifier, encodedReturn] = saved?.split(".") ?? [];
-  if (!verifier || !encodedReturn) return authorizationErrorPage(400, "invalid_request", "This sign-in was not started in this browser, or it has expired. Open the page again.");
+  const trace = edgeTrace(options, policy, state);
+  if (!verifier || !encodedReturn) {
+    trace.step("edge_sign_in", "refused", { reason: "callback without the sign-in cookie: not started in this browser, or expired" });
+    return authorizationErrorPage(400, "invalid_request", "This sign-in was not started in this browser, or it has expired. Open the page again.");
+  }
   const clearState = cookie(stateCookieName(state), "", facts, 0, EDGE_CALLBACK_PATH);
 
   const error = query.get("error");
   if (error) {
+    trace.step("edge_sign_in", "refused", { reason: `the authorization server answered ${error}` });
     const page = authorizationErrorPage(error === "access_denied" ? 403 : 400, error, query.get("error_description") ?? "Sign-in did not complete.");
     page.headers.append("set-cookie", clearState);
     return page;
   }
   // RFC 9207: the answer must come from the authorization server this proxy signs in with.
-  if (query.get("iss") !== policy.issuer) return authorizationErrorPage(400, "invalid_request", "The sign-in answer came from an unexpected authorization server.");
+  if (query.get("iss") !== policy.issuer) {
+    trace.step("edge_sign_in", "refused", { reason: "the answer came from an unexpected issuer" });
+    return authorizationErrorPage(400, "invalid_request", "The sign-in answer came from an unexpected authorization server.");
+  }
 
   const origin = originFor(facts.proto, facts.host);
   const exchange = await options.oauthApp.fetch(
@@ -105,6 +118,7 @@ async function finish(options: EdgeSignInOptions, policy: EdgeAuthPolicy, facts:
   );
   const tokens = (await exchange.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error_description?: string };
   if (!exchange.ok || !tokens.access_token) {
+    trace.step("edge_sign_in", "refused", { reason: `code exchange failed: ${tokens.error_description ?? exchange.status}` });
     return authorizationErrorPage(400, "invalid_grant", tokens.error_description ?? "The sign-in could not be completed. Open the page again.");
   }
 
@@ -114,7 +128,13 @@ async function finish(options: EdgeSignInOptions, policy: EdgeAuthPolicy, facts:
   const response = new Response(null, { status: 302, headers: { location: target, "cache-control": "no-store" } });
   response.headers.append("set-cookie", cookie(policy.cookieName, tokens.access_token, facts, tokens.expires_in ?? 1800, "/"));
   response.headers.append("set-cookie", clearState);
+  trace.step("edge_sign_in", "ok", { reason: "session cookie set" });
   return response;
+}
+
+function edgeTrace(options: EdgeSignInOptions, policy: EdgeAuthPolicy, state: string): FlowTrace {
+  const flowId = /^[A-Za-z0-9_-]{43}$/.test(state) ? edgeFlowId(state) : null;
+  return FlowTrace.start(options.events ?? DISCARD_EVENTS, { ip: null, request_id: null }, { client_id: EDGE_CLIENT_ID, proxy: policy.hostname }, flowId);
 }
 
 function stateCookieName(state: string): string {

@@ -18,7 +18,7 @@ import { grantedScope } from "./scope-grant";
 import { effectiveIssuer, supportedScopes } from "./metadata";
 import { authorizationErrorPage } from "./pages";
 import { bindingCookie, newBinding } from "./login-binding";
-import { FlowTrace, requestFacts } from "./flow-trace";
+import { edgeFlowId, FlowTrace, requestFacts } from "./flow-trace";
 import { looksLikeDocumentClientId } from "../clients/metadata-document-parse";
 import { PendingLogins } from "./pending-logins";
 import { param, rejectRepeated, requestHost, requestOrigin } from "./request-facts";
@@ -27,7 +27,8 @@ import { param, rejectRepeated, requestHost, requestOrigin } from "./request-fac
 export async function authorize(context: OAuthServerContext, request: Request): Promise<Response> {
   const query = new URL(request.url).searchParams;
   // The sign-in's flow id: it travels in the stored login, the code and the grant (flow-trace.ts).
-  let trace = FlowTrace.start(context.events, requestFacts(request), { client_id: param(query, "client_id"), proxy: param(query, "proxy_hostname") });
+  const edgeState = param(query, "client_id") === EDGE_CLIENT_ID ? param(query, "state") : null;
+  let trace = FlowTrace.start(context.events, requestFacts(request), { client_id: param(query, "client_id"), proxy: param(query, "proxy_hostname") }, edgeState && edgeFlowId(edgeState));
   const refuse = (status: number, code: string, text: string, step: "authorize" | "client_metadata_document" = "authorize") => {
     trace.step(step, "refused", { reason: text });
     return authorizationErrorPage(status, code, text);

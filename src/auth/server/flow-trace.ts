@@ -3,6 +3,7 @@
  * call per step, with the request's address and id filled in. Recording is
  * a hand-over to an in-memory queue: it never waits and never throws.
  */
+import { createHash } from "node:crypto";
 import { newFlowId, oauthEvent, type OAuthEventFields, type OAuthEventSink, type OAuthOutcome, type OAuthStep } from "../../consumers/oauth-events/event";
 import { clientIp } from "./request-facts";
 
@@ -18,6 +19,16 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function requestFacts(request: Request): RequestFacts {
   const id = request.headers.get("x-request-id");
   return { ip: clientIp(request), request_id: id && REQUEST_ID.test(id) ? id : null };
+}
+
+/**
+ * The flow id of a sign-in the gateway's own edge client started: derived
+ * from the edge's `state` (256 random bits it makes per sign-in), so the
+ * proxy's sign-in callback, which gets the same state back, joins the flow
+ * /authorize began without any id travelling through the browser.
+ */
+export function edgeFlowId(state: string): string {
+  return createHash("sha256").update(`portcullis-edge-flow:${state}`).digest("hex").slice(0, 32);
 }
 
 /** Records the steps of one flow; `fields` given here go into each of its events. */
