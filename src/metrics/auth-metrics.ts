@@ -40,7 +40,7 @@ export class AuthMetrics {
     this.counts(host)[status === 401 ? 1 : 2]!++;
   }
 
-  /** How many of `outcome` were counted for `host` (for tests and the dispatcher's own checks). */
+  /** How many of `outcome` were counted for `host`. */
   count(host: string, outcome: AuthOutcome): number {
     return this.byHost.get(host)?.[AUTH_OUTCOMES.indexOf(outcome)] ?? 0;
   }
