@@ -8,7 +8,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../core/logger";
 import { isErrorStatus, SLOW_REQUEST_MS, type RequestRecord } from "./record";
-import { recordJson } from "./record-json";
 import { hourBucket, requestLogKeys as keys } from "./keys";
 
 export interface RequestLogWriterOptions {
@@ -130,7 +129,8 @@ export class RequestLogWriter implements RequestLogCounters {
         group = groups.get(record.ip);
         if (!group) groups.set(record.ip, (group = new Group(record.ip)));
       }
-      group.fields.push(record.request_id, recordJson(record));
+      // JSON.stringify makes a flat string: Buffer.byteLength (ioredis) of a concatenated one costs more than building it.
+      group.fields.push(record.request_id, JSON.stringify(record));
       group.add(record);
     }
 
