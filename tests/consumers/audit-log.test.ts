@@ -11,6 +11,7 @@ import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { cliSession } from "../helpers/cli-program";
 import { tempDir } from "../helpers/temp";
 import { within } from "../helpers/within";
+import { proxyHeader, startHeaderSender } from "../helpers/proxy-protocol-client";
 
 let redis: TestRedis;
 let gw: TestGateway;
@@ -42,7 +43,7 @@ async function entryFor(method: string, path: string, query = ""): Promise<any> 
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test" });
+  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test", API_HOSTNAME: "api.example.test", API_ALLOWED_CIDRS: "127.0.0.0/8,203.0.113.0/24" });
 });
 
 afterAll(async () => {
@@ -133,6 +134,32 @@ describe("token writes", () => {
     const ttl = await redis.client.ttl("stream:audit");
     expect(ttl).toBeGreaterThan(89 * 86400);
     expect(ttl).toBeLessThanOrEqual(90 * 86400);
+  });
+});
+
+describe("the caller's address", () => {
+  test("through an API hostname on the edge: the real client address, never one the client made up", async () => {
+    const viaEdge = await fetch(`${gw.edge}/api/v1/routes`, {
+      method: "POST",
+      headers: { host: "api.example.test", authorization: `Bearer ${GATEWAY_ADMIN}`, "content-type": "application/json", "x-real-ip": "6.6.6.6", "x-forwarded-for": "6.6.6.7" },
+      body: JSON.stringify({ route_id: "edge-audited", path_pattern: "/edge-audited", target_type: "url", target_value: "http://127.0.0.1:9" }),
+    });
+    expect(viaEdge.status).toBe(201);
+    const direct = await entryFor("POST", "/api/v1/routes");
+    expect(direct.ip).toBe("127.0.0.1");
+    expect(direct.request_id).toBe(viaEdge.headers.get("x-request-id"));
+
+    // A load balancer in front (PROXY protocol) names the client: that address is the one audited.
+    const balancer = startHeaderSender(gw.gateway.proxyProtocolPort, () => proxyHeader(1, { address: "203.0.113.7", port: 40000 }));
+    try {
+      const relayed = await fetch(`http://127.0.0.1:${balancer.port}/api/v1/routes/edge-audited`, { method: "DELETE", headers: { host: "api.example.test", authorization: `Bearer ${GATEWAY_ADMIN}` } });
+      expect(relayed.status).toBe(200);
+      const entry = await entryFor("DELETE", "/api/v1/routes/edge-audited");
+      expect(entry.ip).toBe("203.0.113.7");
+      expect(entry.resource_kind).toBe("route");
+    } finally {
+      balancer.stop();
+    }
   });
 });
 
