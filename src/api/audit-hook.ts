@@ -33,7 +33,8 @@ export function audited(handle: Handle, audit: AuditLog, stores: AuditStores): H
     const target = auditTarget(path);
     // The guard authenticates the same request next; authenticate() remembers the answer.
     const caller = await authenticate(request, stores.tokens).catch(() => null);
-    const before = caller && target.id && request.method !== "POST" ? await readRecord(stores, target, target.id) : null;
+    // A path that names its record (an update, a delete, a POST to a proxy's settings) is read before the write.
+    const before = caller && target.id ? await readRecord(stores, target, target.id) : null;
     const response = await handle(request);
     void describe({ request, path, target, caller, before, stores }, body, response.clone() as Response)
       .then((entry) => audit.record(entry))

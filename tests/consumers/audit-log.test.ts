@@ -78,6 +78,17 @@ describe("proxy writes", () => {
     expect(entry.after.target_url).toBe("http://127.0.0.1:9/two");
   });
 
+  test("a proxy's settings: the proxy's fields that changed", async () => {
+    const auth = await call(GATEWAY_ADMIN, "POST", `/api/v1/proxy/targets/${host}/auth`, { auth_enabled: true, auth_mode: "redirect" });
+    expect(auth.status).toBe(200);
+    const entry = await entryFor("POST", `/api/v1/proxy/targets/${host}/auth`);
+    expect(entry).toMatchObject({ resource_kind: "proxy.auth", resource_id: host, status: 200 });
+    expect(entry.changed).toContain("auth_enabled");
+    expect(entry.changed).not.toContain("target_url");
+    expect(entry.before.auth_enabled).toBe(false);
+    expect(entry.after.auth_enabled).toBe(true);
+  });
+
   test("delete: what was there", async () => {
     const deleted = await call(GATEWAY_ADMIN, "DELETE", `/api/v1/proxy/targets/${host}`);
     expect(deleted.status).toBe(200);
