@@ -85,7 +85,11 @@ export class RequestLogWriter implements RequestLogCounters {
     while ((this.queue.length > 0 || this.inFlight) && Date.now() < deadline) {
       if (this.inFlight) await this.inFlight;
       else if (this.redis.status !== "ready") await Bun.sleep(20);
-      else await this.flush();
+      else {
+        await this.flush();
+        // A refused write is tried again, but not in a tight loop.
+        if (this.failing) await Bun.sleep(50);
+      }
     }
     return this.queue.length;
   }

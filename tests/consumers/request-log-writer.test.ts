@@ -1,0 +1,128 @@
+/**
+ * The request log writer when Redis is slow, refuses writes or is gone, and at
+ * shutdown: nothing is lost but what exceeds the queue cap, and the drop
+ * counter says exactly how much that was. Real redis-server processes.
+ */
+import { afterEach, expect, test } from "bun:test";
+import pino from "pino";
+import type { Redis } from "ioredis";
+import { RequestLogWriter } from "../../src/consumers/request-log/writer";
+import type { RequestRecord } from "../../src/consumers/request-log/record";
+import { connectRedis, waitUntilReady } from "../../src/storage/redis-connection";
+import { requestRecord } from "../helpers/request-log-seed";
+import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+
+const silent = pino({ level: "silent" });
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function withRedis(): Promise<{ server: TestRedis; gateway: Redis }> {
+  const server = await startTestRedis();
+  const gateway = connectRedis({ url: server.url }, silent, "test");
+  await waitUntilReady(gateway);
+  cleanups.push(() => server.stop(), () => gateway.disconnect());
+  return { server, gateway };
+}
+
+/** Records written to Redis, by request id. */
+async function stored(redis: Redis): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const key of await redis.keys("req:*")) for (const id of await redis.hkeys(key)) ids.add(id);
+  return ids;
+}
+
+const records = (n: number, ip = "192.0.2.10"): RequestRecord[] => Array.from({ length: n }, () => requestRecord({ ip }));
+
+/** A writer whose timer never fires during a test: flushes happen when the test says. */
+function manualWriter(redis: Redis, queueMax: number) {
+  return new RequestLogWriter(redis, { retentionHours: 1, queueMax, intervalMs: 3_600_000 }, silent);
+}
+
+test("a slow Redis: records queue up to the cap, the rest are dropped and counted exactly, the queue is written once Redis answers", async () => {
+  const { server, gateway } = await withRedis();
+  const writer = manualWriter(gateway, 100);
+  const first = records(10);
+  for (const r of first) writer.record(r);
+  // Writes block (as in a Redis stalled by a long command): the first flush stays in flight.
+  await server.client.call("CLIENT", "PAUSE", "5000", "WRITE");
+  const inFlight = writer.flush();
+  const later = records(150);
+  for (const r of later) writer.record(r);
+  expect(writer.queued).toBe(100);
+  expect(writer.dropped).toBe(50);
+  await server.client.call("CLIENT", "UNPAUSE");
+  await inFlight;
+  await writer.flush();
+  expect(writer.written).toBe(110);
+  expect(writer.dropped).toBe(50);
+  const ids = await stored(server.client);
+  expect(ids.size).toBe(110);
+  for (const r of [...first, ...later.slice(0, 100)]) expect(ids.has(r.request_id)).toBe(true);
+});
+
+test("a write Redis refuses (out of memory) goes back to the queue and is written later", async () => {
+  const { server, gateway } = await withRedis();
+  const writer = manualWriter(gateway, 1000);
+  for (const r of records(40)) writer.record(r);
+  await server.client.config("SET", "maxmemory-policy", "noeviction");
+  await server.client.config("SET", "maxmemory", "1");
+  await writer.flush();
+  expect(writer.written).toBe(0);
+  expect(writer.queued).toBe(40);
+  expect(writer.dropped).toBe(0);
+  await server.client.config("SET", "maxmemory", "0");
+  await writer.flush();
+  expect(writer.written).toBe(40);
+  expect((await stored(server.client)).size).toBe(40);
+});
+
+test("Redis gone for a while under load: only what exceeds the cap is lost, and the counter says how much", async () => {
+  const { server, gateway } = await withRedis();
+  const writer = new RequestLogWriter(gateway, { retentionHours: 1, queueMax: 200, intervalMs: 20 }, silent);
+  writer.start();
+  cleanups.push(() => writer.stop(Date.now()));
+  // Redis refuses every connection: as good as gone (the gateway's connection is cut and cannot come back).
+  await server.client.call("CONFIG", "SET", "maxclients", "1");
+  await server.client.call("CLIENT", "KILL", "SKIPME", "yes");
+  const deadline = Date.now() + 5_000;
+  while (gateway.status === "ready" && Date.now() < deadline) await Bun.sleep(10);
+  expect(gateway.status).not.toBe("ready");
+  const sent = records(350);
+  for (const r of sent) {
+    writer.record(r);
+    if (sent.indexOf(r) % 50 === 0) await Bun.sleep(30);
+  }
+  expect(writer.dropped).toBe(150);
+  // Redis is back: the queue drains on its own.
+  await server.client.call("CONFIG", "SET", "maxclients", "10000");
+  await waitUntilReady(gateway);
+  const back = Date.now() + 10_000;
+  while (writer.written < 200 && Date.now() < back) await Bun.sleep(20);
+  expect(writer.written).toBe(200);
+  expect(writer.dropped).toBe(150);
+  expect((await stored(server.client)).size).toBe(200);
+});
+
+test("stop writes everything still queued before it returns", async () => {
+  const { server, gateway } = await withRedis();
+  const writer = manualWriter(gateway, 10_000);
+  writer.start();
+  const sent = [...records(300, "192.0.2.1"), ...records(200, "192.0.2.2")];
+  for (const r of sent) writer.record(r);
+  expect(await writer.stop(Date.now() + 5_000)).toBe(0);
+  expect((await stored(server.client)).size).toBe(500);
+});
+
+test("stop gives up at its deadline when Redis cannot take the records, and says how many were left", async () => {
+  const { server, gateway } = await withRedis();
+  const writer = manualWriter(gateway, 10_000);
+  for (const r of records(25)) writer.record(r);
+  await server.client.config("SET", "maxmemory-policy", "noeviction");
+  await server.client.config("SET", "maxmemory", "1");
+  const started = Date.now();
+  expect(await writer.stop(Date.now() + 300)).toBe(25);
+  expect(Date.now() - started).toBeLessThan(2_000);
+  await server.client.config("SET", "maxmemory", "0");
+});
