@@ -2,7 +2,8 @@
  * SIGTERM while clients are busy: the compiled gateway drains every listener
  * (HTTP, HTTPS, the PROXY protocol port, the API) before it stops, so a
  * keep-alive client that has just sent its next request gets an answer, with
- * `Connection: close`, instead of a reset.
+ * `Connection: close`, instead of a reset, and every request answered is in
+ * the request log.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ensureBinary, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
@@ -13,6 +14,7 @@ import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 const ADMIN = `acm_${"5d".repeat(32)}`;
 const HOST = "busy.example.test";
 const CONNECTIONS_PER_LISTENER = 5;
+const BUSY_PATH = "/busy";
 
 let redis: TestRedis;
 const backend = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello from the backend") });
@@ -46,9 +48,9 @@ async function startServingGateway(): Promise<RunningGateway> {
 test("SIGTERM: 20 busy keep-alive connections on every listener lose no request", async () => {
   const gateway = await startServingGateway();
   const targets: KeepAliveTarget[] = [
-    { port: gateway.httpPort, host: HOST },
-    { port: gateway.httpsPort, host: HOST, tls: true },
-    { port: gateway.proxyProtocolPort, host: HOST, prefix: proxyHeader(1, { address: "192.0.2.10", port: 1010 }) },
+    { port: gateway.httpPort, host: HOST, path: BUSY_PATH },
+    { port: gateway.httpsPort, host: HOST, tls: true, path: BUSY_PATH },
+    { port: gateway.proxyProtocolPort, host: HOST, prefix: proxyHeader(1, { address: "192.0.2.10", port: 1010 }), path: BUSY_PATH },
     { port: servingApiPort(gateway), host: "localhost", path: "/healthz" },
   ];
   const clients = targets.flatMap((target) => Array.from({ length: CONNECTIONS_PER_LISTENER }, () => keepAliveClient(target)));
@@ -64,10 +66,22 @@ test("SIGTERM: 20 busy keep-alive connections on every listener lose no request"
     console.log(`requests answered: ${results.reduce((n, r) => n + r.responses, 0)}, lost: ${lost.length}`);
     expect({ lost: lost.length, impolite }).toEqual({ lost: 0, impolite: [] });
     expect(await gateway.child.exited).toBe(0);
+    // Every request the edge answered is in the request log: the queue was written before the gateway let go of Redis.
+    const answeredAtEdge = results.filter((r) => r.target !== `http:${servingApiPort(gateway)}`).reduce((n, r) => n + r.responses, 0);
+    expect(await recordedRequests(BUSY_PATH)).toBe(answeredAtEdge);
   } finally {
     await gateway.stop();
   }
 }, 30_000);
+
+/** Request-log records of `path`, read from every group hash. */
+async function recordedRequests(path: string): Promise<number> {
+  let count = 0;
+  for (const key of await redis.client.keys("req:*")) {
+    for (const json of await redis.client.hvals(key)) if (JSON.parse(json).path === path) count++;
+  }
+  return count;
+}
 
 /** The API port: from the serving record's URL. */
 function servingApiPort(gateway: RunningGateway): number {
