@@ -9,8 +9,8 @@ import { DEFAULT_LIMIT, MAX_LIMIT } from "../consumers/request-log/query";
 
 const HOUR_MS = 3_600_000;
 export const DEFAULT_HOURS = 24;
-/** Longer than any sensible LOG_RETENTION_HOURS; bounds the hourly stats read. */
-export const MAX_HOURS = 24 * 31;
+/** The longest LOG_RETENTION_HOURS (366 days): nothing older can exist. */
+export const MAX_HOURS = 24 * 366;
 export const DEFAULT_WINDOW = 1000;
 export const MAX_WINDOW = 10_000;
 

@@ -14,6 +14,8 @@ export interface LogVisibility {
   readonly host?: (host: string) => boolean;
   /** True when the caller can see nothing at all (a token owning no proxy). */
   readonly nothing: boolean;
+  /** The hosts every visible record was asked for: the caller's proxies when none is a wildcard (`*.example.com` covers hosts no list names). */
+  readonly hosts?: readonly string[];
 }
 
 export async function logVisibility(caller: Caller, proxies: ProxyRepository): Promise<LogVisibility> {
@@ -23,5 +25,6 @@ export async function logVisibility(caller: Caller, proxies: ProxyRepository): P
     record: (record) => record.proxy !== undefined && owned.has(record.proxy),
     host: (host) => owned.has(host),
     nothing: owned.size === 0,
+    hosts: [...owned].some((hostname) => hostname.startsWith("*.")) ? undefined : [...owned],
   };
 }

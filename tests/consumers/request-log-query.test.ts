@@ -112,6 +112,19 @@ describe("filters", () => {
     expect({ n: bounded.count, truncated: bounded.truncated, first: bounded.records[0]?.request_id }).toEqual({ n: 10, truncated: true, first: "r29" });
   });
 
+  test("a token's own hosts are a source of their own: its records are found without walking others' traffic", async () => {
+    for (let i = 0; i < 30; i++) await seedFlush(redis.client, T + 10 + i, [requestRecord({ ts: T + 10 + i, ip: `10.3.0.${i}`, host: "busy.test", proxy: "busy.test" })]);
+    await seedFlush(redis.client, T, [requestRecord({ ts: T, ip: "10.4.0.1", host: "mine.test", proxy: "mine.test", request_id: "mine" })]);
+    const visible = (r: { proxy?: string }) => r.proxy === "mine.test";
+    const narrowed = await queryRequestLog(redis.client, everything, { limit: 100, maxGroups: 5, visible, visibleHosts: ["mine.test"] });
+    expect(narrowed).toEqual({ records: [expect.objectContaining({ request_id: "mine" })], count: 1, truncated: false });
+    // Without it the walk goes through everyone's groups first and stops at the bound.
+    const walked = await queryRequestLog(redis.client, everything, { limit: 100, maxGroups: 5, visible });
+    expect(walked).toEqual({ records: [], count: 0, truncated: true });
+    // A token that owns nothing reads nothing.
+    expect(await queryRequestLog(redis.client, everything, { limit: 100, visible, visibleHosts: [] })).toEqual({ records: [], count: 0, truncated: false });
+  });
+
   test("stops reading once the limit is met (groups beyond are not needed)", async () => {
     for (let i = 0; i < 300; i++) await seedFlush(redis.client, T + i, [requestRecord({ ts: T + i, ip: `10.2.${i >> 8}.${i & 255}`, request_id: `s${i}` })]);
     const result = await query({}, 5);

@@ -38,7 +38,7 @@ export function logRoutes(deps: LogRouteDeps) {
     const { filter, limit } = parseLogQuery(query, FILTER_PARAMS, Date.now(), fixed);
     const visibility = await logVisibility(caller, deps.proxies);
     if (visibility.nothing) return { records: [], count: 0, truncated: false };
-    return queryRequestLog(deps.redis, { ...filter, ...forced }, { limit, visible: visibility.record });
+    return queryRequestLog(deps.redis, { ...filter, ...forced }, { limit, visible: visibility.record, visibleHosts: visibility.hosts });
   };
   const list = (summary: string, description: string, pathParameter?: { name: string; description: string }) => ({
     detail: {
@@ -66,7 +66,7 @@ export function logRoutes(deps: LogRouteDeps) {
         const visibility = await logVisibility(caller, deps.proxies);
         const read = visibility.nothing
           ? { records: [], truncated: false }
-          : await queryRequestLog(deps.redis, filter, { limit: EVENTS_MAX_RECORDS, visible: visibility.record });
+          : await queryRequestLog(deps.redis, filter, { limit: EVENTS_MAX_RECORDS, visible: visibility.record, visibleHosts: visibility.hosts });
         const wanted = filter.host;
         const allowedHost =
           visibility.nothing ? () => false : visibility.host || wanted ? (host: string) => (!visibility.host || visibility.host(host)) && (!wanted || host === wanted) : undefined;

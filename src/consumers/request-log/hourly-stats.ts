@@ -9,8 +9,8 @@ import { execOrThrow } from "./index-union";
 import { hourBucket, requestLogKeys as keys } from "./keys";
 
 const HOUR_MS = 3_600_000;
-/** A window longer than this reads only its latest hours (the log keeps LOG_RETENTION_HOURS anyway). */
-export const MAX_STATS_HOURS = 24 * 31;
+/** The longest LOG_RETENTION_HOURS (366 days): a longer window reads only its latest hours, nothing older exists. */
+export const MAX_STATS_HOURS = 24 * 366;
 
 export interface HourlyCount {
   readonly hour: string;

@@ -33,6 +33,12 @@ export interface QueryOptions {
   readonly limit: number;
   /** The caller's visibility rule (ownership); absent for the admin. */
   readonly visible?: (record: RequestRecord) => boolean;
+  /**
+   * Hosts that hold every visible record (a non-admin's proxies, when none
+   * is a wildcard): their host indexes together are one more source to
+   * choose from, so a token's query does not walk everyone's traffic.
+   */
+  readonly visibleHosts?: readonly string[];
   readonly maxGroups?: number;
 }
 
@@ -50,8 +56,9 @@ type Source = readonly string[];
  * by counting members in the time range. With no narrowing filter the
  * source is every status index (each record is in exactly one).
  */
-export function candidateSources(filter: LogFilter): { sources: Source[]; statusUnion: readonly number[] | null } {
+export function candidateSources(filter: LogFilter, visibleHosts?: readonly string[]): { sources: Source[]; statusUnion: readonly number[] | null } {
   const sources: Source[] = [];
+  if (visibleHosts) sources.push(visibleHosts.map(keys.byHost));
   if (filter.ip !== undefined) sources.push([keys.byIp(filter.ip)]);
   if (filter.client_id !== undefined) sources.push([keys.byClient(filter.client_id)]);
   if (filter.user !== undefined) sources.push([keys.byUser(filter.user)]);
@@ -71,8 +78,8 @@ function scoreRange(filter: LogFilter): { min: number; max: number | null } {
   return { min: filter.since, max: filter.until === null ? null : filter.until + FLUSH_SLACK_MS };
 }
 
-async function chooseSource(redis: Redis, filter: LogFilter): Promise<Source> {
-  const { sources, statusUnion } = candidateSources(filter);
+async function chooseSource(redis: Redis, filter: LogFilter, visibleHosts?: readonly string[]): Promise<Source> {
+  const { sources, statusUnion } = candidateSources(filter, visibleHosts);
   const { min, max } = scoreRange(filter);
   const upper = max === null ? "+inf" : max;
   if (statusUnion) {
@@ -84,16 +91,20 @@ async function chooseSource(redis: Redis, filter: LogFilter): Promise<Source> {
   }
   if (sources.length === 1) return sources[0]!;
   const pipeline = redis.pipeline();
-  for (const source of sources) pipeline.zcount(source[0]!, min, upper);
+  for (const source of sources) for (const key of source) pipeline.zcount(key, min, upper);
   const counts = (await execOrThrow(pipeline)) as number[];
+  // A union's size is at most the sum of its members' (a group can be in several).
+  let offset = 0;
+  const sizes = sources.map((source) => counts.slice(offset, (offset += source.length)).reduce((a, b) => a + b, 0));
   let best = 0;
-  for (let i = 1; i < counts.length; i++) if (counts[i]! < counts[best]!) best = i;
+  for (let i = 1; i < sizes.length; i++) if (sizes[i]! < sizes[best]!) best = i;
   return sources[best]!;
 }
 
 export async function queryRequestLog(redis: Redis, filter: LogFilter, options: QueryOptions): Promise<QueryResult> {
   const maxGroups = options.maxGroups ?? MAX_GROUPS_PER_QUERY;
-  const source = await chooseSource(redis, filter);
+  if (options.visibleHosts?.length === 0) return { records: [], count: 0, truncated: false };
+  const source = await chooseSource(redis, filter, options.visibleHosts);
   const matched: RequestRecord[] = [];
   let groupsRead = 0;
   let stoppedEarly = false;
