@@ -135,7 +135,7 @@ export function logQuery(flags: FilterFlags, words: readonly string[] = []): str
 const segment = encodeURIComponent;
 
 export function registerLogCommands(program: Command, context: CommandContext): void {
-  const logs = program.command("logs").description("Query the request log (every request the gateway answered)");
+  const logs = program.command("logs").description("Query the gateway's logs: requests answered (search … follow), OAuth sign-ins, the audit log");
 
   const list = async (path: string, flags: FilterFlags, words: readonly string[] = []) => {
     const { client, settings, print, note } = context();
