@@ -22,6 +22,7 @@ import { matchRoute } from "./routes";
 import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOutcome } from "./edge-auth";
 import { stampRequestId, traceRequest, type RequestTrace } from "../proxies/request-trace";
 import { RecordDraft, type RecordSinks } from "./recording";
+import { redactedQuery } from "../consumers/request-log/query-redaction";
 
 /** An application served in this process rather than by a backend. */
 export interface InProcessApp {
@@ -146,6 +147,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
       return unknownHostResponse(host, requestId);
     }
     draft.proxy = entry.hostname;
+    if (entry.logQuery) draft.query = redactedQuery(request.url);
     if (!entry[served]) {
       // HTTPS-only proxies send plain-HTTP clients to https, except ACME's HTTP-01 challenges.
       if (proto === "http" && entry.enableHttps && !isChallenge) return stampRequestId(redirectToHttps(request.url, host), trace);

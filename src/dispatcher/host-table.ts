@@ -20,6 +20,8 @@ export interface HostEntry {
   readonly enableHttps: boolean;
   /** The Strict-Transport-Security value for HTTPS responses, or null. */
   readonly hsts: string | null;
+  /** log_query: request records keep the redacted query string. */
+  readonly logQuery: boolean;
   readonly target: ForwardTarget;
   readonly routes: readonly CompiledRoute[];
   /** Who may reach the backend (auth_enabled), or null: everyone. */
@@ -133,6 +135,7 @@ export function buildHostTable(source: HostTableSource): HostTable {
       enableHttp: proxy.enable_http,
       enableHttps: proxy.enable_https,
       hsts: typeof proxy.hsts_max_age === "number" ? `max-age=${proxy.hsts_max_age}` : null,
+      logQuery: proxy.log_query === true,
       target,
       routes: compiled,
       auth: source.edgeAuth ? compileEdgeAuthPolicy(proxy, source.edgeAuth) : null,

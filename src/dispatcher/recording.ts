@@ -29,6 +29,8 @@ export class RecordDraft {
   finishedDownstream = false;
   proxy: string | undefined;
   route: string | undefined;
+  /** The redacted query, for proxies with log_query on. */
+  query: string | undefined;
   backend: string | undefined;
   auth: AuthOutcome = "none";
   user: string | undefined;
@@ -85,6 +87,7 @@ export class RecordDraft {
       method: this.method,
       host: this.host,
       path: this.path,
+      query: this.query,
       status,
       bytes_in: this.bytesIn,
       bytes_out: bytesOut,

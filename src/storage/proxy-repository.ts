@@ -31,6 +31,8 @@ export interface ProxyRecord {
   custom_response_headers: Record<string, string> | null;
   /** Seconds for Strict-Transport-Security on HTTPS responses; null sends none (records older than the field lack it). */
   hsts_max_age: number | null;
+  /** Request records keep the (redacted) query string. Records older than the field lack it: read as false. */
+  log_query?: boolean;
 
   auth_enabled: boolean;
   auth_proxy: string | null;

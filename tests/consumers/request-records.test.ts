@@ -29,11 +29,13 @@ beforeAll(async () => {
     ["slow.records.test", `http://127.0.0.1:${slow.port}`],
     ["streams.records.test", `http://127.0.0.1:${streams.port}`],
     ["guarded.records.test", `http://127.0.0.1:${backend.port}`],
+    ["query.records.test", `http://127.0.0.1:${backend.port}`],
   ];
   for (const [hostname, target_url] of proxies) {
     expect((await gw.api("POST", "/api/v1/proxy/targets/", { hostname, target_url, enable_https: false })).status).toBe(201);
   }
   expect((await gw.api("POST", "/api/v1/proxy/targets/guarded.records.test/auth", { auth_enabled: true, auth_mode: "forward" })).status).toBe(200);
+  expect((await gw.api("PUT", "/api/v1/proxy/targets/query.records.test", { log_query: true })).status).toBe(200);
 });
 afterAll(async () => {
   await gw?.stop();
@@ -98,6 +100,14 @@ describe("records of proxied requests", () => {
     // The backend got the same request id and a span of the client's trace.
     expect(seen.headers["x-request-id"]).toBe(requestId!);
     expect(seen.headers.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
+  });
+
+  test("a proxy with log_query keeps the query, with credentials redacted", async () => {
+    const response = await gw.get("query.records.test", "/callback?page=2&code=secret-code&access_token=secret-token");
+    await response.arrayBuffer();
+    const record = await recordOf(response.headers.get("x-request-id"));
+    expect(record.query).toBe("page=2&code=[redacted]&access_token=[redacted]");
+    expect(JSON.stringify(record)).not.toContain("secret-");
   });
 
   test("a POST's body size is recorded as bytes_in", async () => {

@@ -37,6 +37,9 @@ export const proxySettingsFields = {
   hsts_max_age: t.Union([t.Integer({ minimum: 0, maximum: HSTS_MAX_AGE_LIMIT }), t.Null()], {
     description: "Seconds; HTTPS responses carry Strict-Transport-Security: max-age=N. null (the default) sends none",
   }),
+  log_query: t.Boolean({
+    description: "Keep the query string in request records (secret parameters such as code, access_token and client_secret are always redacted). Default false: records keep the path only",
+  }),
   auth_enabled: t.Boolean(),
   auth_proxy: t.Union([t.String(), t.Null()]),
   auth_mode: t.Union([t.Literal("forward"), t.Literal("redirect"), t.Literal("passthrough")]),
@@ -109,6 +112,7 @@ export const PROXY_DEFAULTS: Omit<ProxyRecord, "hostname" | "target_url" | "owne
   custom_headers: null,
   custom_response_headers: null,
   hsts_max_age: null,
+  log_query: false,
   ...AUTH_DEFAULTS,
   route_mode: "all",
   enabled_routes: [],
