@@ -237,6 +237,19 @@ test("clear deletes every request-log key, with SCAN, and nothing else", async (
   expect(await clearRequestLog(redis.client)).toBe(0);
 });
 
+test("the tail reads a group named by two flushes (two nodes, one millisecond) once", async () => {
+  const tail = new RequestLogTail(redis.client.duplicate());
+  await tail.open();
+  const flushMs = T + 5;
+  const waiting = tail.next(2000);
+  // Node A writes its record and names the group; node B adds its own record to the same hash and names it again.
+  await seedFlush(redis.client, flushMs, [requestRecord({ request_id: "node-a", ip: "10.9.0.1" })]);
+  expect(ids(await waiting)).toEqual(["node-a"]);
+  await seedFlush(redis.client, flushMs, [requestRecord({ request_id: "node-b", ip: "10.9.0.1" })]);
+  expect(ids(await tail.next(2000))).toEqual(["node-b"]);
+  tail.close();
+});
+
 test("the tail delivers flushes written after it opened, not before", async () => {
   await seedFlush(redis.client, T, [requestRecord({ request_id: "before" })]);
   const tail = new RequestLogTail(redis.client.duplicate());

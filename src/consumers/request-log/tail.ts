@@ -8,8 +8,12 @@ import { asRecord } from "./filter";
 import { requestLogKeys as keys } from "./keys";
 import type { RequestRecord } from "./record";
 
+/** Request ids a tail remembers to drop repeats (a few seconds of heavy traffic). */
+const SEEN_MAX = 20_000;
+
 export class RequestLogTail {
   private lastId: string | null = null;
+  private readonly seen = new Set<string>();
   private closed = false;
 
   /** `connection` is owned by the tail from now on (a redis.duplicate()); close() ends it. */
@@ -48,16 +52,34 @@ export class RequestLogTail {
     if (groups.length === 0) return [];
     // Each entry names the hashes its flush wrote; their records are read from there (the writer does not write them twice).
     const pipeline = this.connection.pipeline();
-    for (const key of groups) pipeline.hvals(key);
+    for (const key of new Set(groups)) pipeline.hvals(key);
     const records: RequestRecord[] = [];
     for (const [error, values] of (await pipeline.exec()) ?? []) {
       if (error) continue;
       for (const json of values as string[]) {
         const record = parseRecord(json);
-        if (record) records.push(record);
+        if (record && this.firstSighting(record.request_id)) records.push(record);
       }
     }
     return records.sort((a, b) => a.ts - b.ts);
+  }
+
+  /**
+   * Two nodes flushing in the same millisecond for the same client write one
+   * hash, and each names it in its own stream entry: the second reading
+   * would repeat the first one's records. Ids seen lately are remembered
+   * (bounded: the oldest are forgotten first).
+   */
+  private firstSighting(requestId: string): boolean {
+    if (this.seen.has(requestId)) return false;
+    this.seen.add(requestId);
+    if (this.seen.size > SEEN_MAX) {
+      for (const oldest of this.seen) {
+        this.seen.delete(oldest);
+        if (this.seen.size <= SEEN_MAX / 2) break;
+      }
+    }
+    return true;
   }
 
   get isClosed(): boolean {
