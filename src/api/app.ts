@@ -63,6 +63,8 @@ export interface ApiDependencies {
   readonly apiHostnames: readonly string[];
   readonly log: Logger;
   readonly startedAt: number;
+  /** Aborted when the gateway begins to shut down (long-lived answers such as the live tail end then). */
+  readonly stopping?: AbortSignal;
   /** The registry GET /metrics renders; without it /metrics is 404. */
   readonly metrics?: GatewayMetrics;
   /** The audit log (GET /api/v1/logs/audit) and AUDIT_RETENTION_DAYS; without it the endpoint is absent. */

@@ -31,13 +31,20 @@ export function sseEvent(record: RequestRecord): string {
   return `event: request\nid: ${record.request_id}\ndata: ${JSON.stringify(record)}\n\n`;
 }
 
-export function logFollowRoutes(deps: { redis: Redis; tokens: TokenRepository; proxies: ProxyRepository }) {
+export function logFollowRoutes(deps: {
+  redis: Redis;
+  tokens: TokenRepository;
+  proxies: ProxyRepository;
+  /** Aborted when the gateway begins to shut down: tails end at once (they have nothing to finish) instead of holding the shutdown's grace period. */
+  stopping?: AbortSignal;
+}) {
   let followers = 0;
 
   const follow = async (caller: Caller, query: Record<string, string | undefined>, request: Request) => {
     const { filter } = parseLogQuery(query, FOLLOW_PARAMS, Date.now());
     const live: LogFilter = { ...filter, since: 0, until: null };
     if (followers >= MAX_FOLLOWERS) throw new ApiError("unavailable", `${MAX_FOLLOWERS} live tails are open on this node; retry later`);
+    if (deps.stopping?.aborted) throw new ApiError("unavailable", "this node is shutting down; retry shortly");
     let visibility: LogVisibility = await logVisibility(caller, deps.proxies);
     // Named, so CLIENT LIST shows what holds it; the command timeout must outlast one blocking read.
     const tail = new RequestLogTail(deps.redis.duplicate({ connectionName: TAIL_CONNECTION_NAME, commandTimeout: BLOCK_MS + 5_000 }));
@@ -51,13 +58,17 @@ export function logFollowRoutes(deps: { redis: Redis; tokens: TokenRepository; p
     keepOpen(request);
     const encoder = new TextEncoder();
     let finished = false;
+    let endStream = () => {};
     const finish = () => {
       if (finished) return;
       finished = true;
       followers--;
+      deps.stopping?.removeEventListener("abort", finish);
       tail.close();
+      endStream();
     };
     request.signal.addEventListener("abort", finish);
+    deps.stopping?.addEventListener("abort", finish);
 
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
@@ -68,6 +79,13 @@ export function logFollowRoutes(deps: { redis: Redis; tokens: TokenRepository; p
           } catch {
             finish();
             return false;
+          }
+        };
+        endStream = () => {
+          try {
+            controller.close();
+          } catch {
+            // Already closed (by the client, or the pump).
           }
         };
         // Sent once the tail's starting point is fixed: whatever is written from now on is delivered.
@@ -94,11 +112,6 @@ export function logFollowRoutes(deps: { redis: Redis; tokens: TokenRepository; p
             if (!finished && Date.now() - lastWrite >= KEEP_ALIVE_MS && send(": keep-alive\n\n")) lastWrite = Date.now();
           }
           finish();
-          try {
-            controller.close();
-          } catch {
-            // Already closed by the client.
-          }
         };
         void pump();
       },
