@@ -1,0 +1,326 @@
+/**
+ * `portcullis serve`: composes storage, the admin token, the API and the
+ * listeners, and takes them down again in reverse order.
+ */
+import { chmodSync, mkdirSync } from "node:fs";
+import type { Redis } from "ioredis";
+import type { Config } from "./core/config";
+import type { Logger } from "./core/logger";
+import { VERSION } from "./core/version";
+import { ensureAdminToken } from "./api/admin-token-bootstrap";
+import { apiFetch, createApiApp } from "./api/app";
+import { createAuthorizationServer } from "./auth/authorization-server";
+import { createEdgeSignIn } from "./auth/edge/edge-sign-in";
+import { LiveScopeCatalog } from "./auth/scopes/scope-catalog";
+import { MAX_SUPPORTED_SCOPES } from "./auth/scopes/scope-syntax";
+import { loadSecretsKey } from "./core/secret-box";
+import { CertificateManager } from "./certificates/certificate-manager";
+import { LiveCertificates } from "./certificates/live-certificates";
+import { startHttpEdge } from "./dispatcher/edge";
+import { startHttpsEdge } from "./dispatcher/https-edge";
+import { ClientRegistry } from "../native-tls/relay";
+import { relayedClientIdentity, startProxyProtocolHttp, startProxyProtocolPassthrough } from "./dispatcher/proxy-protocol";
+import { listenOrExplain, SERVE_DEFAULTS } from "./dispatcher/listen";
+import { afterPipelinedRequestsSeen } from "./dispatcher/pipelining";
+import { drainableServer, shutDownListeners, type DrainableListener } from "./dispatcher/shutdown";
+import { LiveConfig } from "./dispatcher/live-config";
+import { ClusterRateCounters } from "./mcp/rate-limit/cluster-counters";
+import { rateLimitGates } from "./mcp/rate-limit/rate-limit-gate";
+import { McpSessionAffinity } from "./mcp/session-affinity";
+import { loadMcpSessionKey } from "./storage/mcp-session-key";
+import { createForwardingEngine } from "./proxies";
+import { EmbeddedRedis } from "./storage/embedded-redis";
+import { lockDataDir } from "./storage/data-dir-lock";
+import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
+import { createStores } from "./storage/stores";
+import { OAuthEventRecorder } from "./consumers/oauth-events/recorder";
+import { AuditLog } from "./consumers/audit/audit-log";
+import { GatewayMetrics } from "./metrics/gateway-metrics";
+import { recordMetrics } from "./metrics/record-metrics";
+import { RequestLogWriter } from "./consumers/request-log/writer";
+import { connectNativeRedis } from "./storage/native-redis";
+import { AccessLog } from "./consumers/access-log";
+import { startMetricsListener } from "./metrics/metrics-listener";
+
+/** How long shutdown waits for queued request records to reach Redis, after the listeners have drained. */
+const RECORDS_FLUSH_MS = 5_000;
+
+export interface Gateway {
+  readonly apiPort: number;
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  /** PROXY_PROTOCOL_PORT as bound; 0 when it is off. (Every port here is the bound one, also when the setting was 0/any.) */
+  readonly proxyProtocolPort: number;
+  /** METRICS_PORT as bound; 0 when it is off. */
+  readonly metricsPort: number;
+  /** True while a TLS server from before the last certificate change may still accept a connection. */
+  readonly httpsDraining: boolean;
+  readonly redis: Redis;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+  const startedAt = Date.now();
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
+  // Before anything else in the dir is read or written; a second gateway stops here.
+  const dataDir = lockDataDir(config.dataDir);
+
+  let embedded: EmbeddedRedis | undefined;
+  let target: RedisTarget;
+  if (config.redis.mode === "embedded") {
+    embedded = await EmbeddedRedis.start({
+      dataDir,
+      serverBinary: config.redis.serverBinary,
+      password: config.redis.password,
+      log,
+    }).catch((err) => {
+      dataDir.release();
+      throw err;
+    });
+    target = { path: embedded.socketPath, password: embedded.password };
+  } else {
+    target = { url: config.redis.url, password: config.redis.password };
+  }
+
+  const listeners: DrainableListener[] = [];
+  const redis = connectRedis(target, log);
+  // First: the modules below count into it as they work.
+  const metrics = new GatewayMetrics(redis);
+  const engine = createForwardingEngine({
+    connectTimeoutMs: config.proxyConnectTimeoutMs,
+    requestTimeoutMs: config.proxyRequestTimeoutMs,
+    streams: metrics.streams,
+  });
+  const stores = createStores(redis);
+  // Sign-in steps (docs/observability.md "OAuth flow tracing") and API writes ("Audit log").
+  const oauthEvents = new OAuthEventRecorder(redis, { retentionHours: config.observability.logRetentionHours }, log);
+  const audit = new AuditLog(redis, config.observability.auditRetentionDays, log);
+  const observability = config.observability;
+  // The request log writes over a connection of its own (storage/native-redis.ts: cheaper per record than ioredis).
+  const logConnection = observability.requestLog ? connectNativeRedis(target) : undefined;
+  const requestLog = logConnection
+    ? new RequestLogWriter(logConnection, { retentionHours: observability.logRetentionHours, queueMax: observability.requestLogQueueMax }, log)
+    : undefined;
+  const accessLog = observability.accessLog === "off" ? undefined : new AccessLog(observability.accessLog);
+  const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log);
+  metrics.watchCertificates(certificates);
+  const authHostnames = config.oauth.authHostnames;
+  const authorizationServer = createAuthorizationServer({
+    events: oauthEvents,
+    redis,
+    settings: config.oauth,
+    proxies: stores.proxies,
+    secretsKey: loadSecretsKey(config.oauth.secretsKey, config.dataDir),
+    // Strict resource validation: a resource must be on a host this gateway serves.
+    servesHost: (host) => authHostnames.includes(host) || live.table.lookup(host) !== undefined,
+    liveProxy: (host) => live.table.lookup(host)?.record ?? null,
+    scopes: new LiveScopeCatalog(
+      () => live.table,
+      (dropped) => log.warn({ dropped, limit: MAX_SUPPORTED_SCOPES }, "more scopes are configured than the authorization server offers; the rest are refused"),
+    ),
+    tokenCounts: metrics.oauthTokens,
+    log,
+  });
+  const { signingKeys, revoked, tokenVerifier } = authorizationServer.context;
+  // MCP rate limits: counted in this node's memory, shared through Redis in the background.
+  const rateLimits = new ClusterRateCounters(redis, log);
+  const live = new LiveConfig(
+    redis,
+    stores,
+    log,
+    [certificates, signingKeys, revoked],
+    { issuer: config.oauth.issuer, allowedUsers: config.oauth.allowedUsers },
+    rateLimitGates(rateLimits),
+  );
+  const edgeAuth = {
+    verifier: tokenVerifier,
+    issuer: config.oauth.issuer,
+    signIn: createEdgeSignIn({
+      oauthApp: authorizationServer.app,
+      defaultAuthHost: authHostnames[0]!,
+      sessionTimeoutSeconds: config.oauth.sessionTimeoutSeconds,
+      events: oauthEvents,
+    }),
+  };
+  // HTTP_PORT may be 0 (any free port): the self-check needs the port the listener got.
+  let boundHttpPort = config.httpPort;
+  const certificateManager = new CertificateManager({
+    redis,
+    certificates: stores.certificates,
+    settings: config.certificates,
+    get httpPort() {
+      return boundHttpPort;
+    },
+    selfSignedDays: config.selfSignedDays,
+    adminEmail: config.adminEmail ?? null,
+    log,
+    issuances: metrics.acme,
+  });
+  // Live tails (GET /api/v1/logs/follow) end when shutdown begins: they have nothing to finish.
+  const stopping = new AbortController();
+  const stop = async () => {
+    stopping.abort();
+    // Answer with Connection: close for a moment, then stop accepting, let what is in flight finish, cut the rest.
+    await shutDownListeners(listeners);
+    await oauthEvents.stop();
+    await audit.settled();
+    // The records of what just finished go out before Redis does.
+    const unwritten = await requestLog?.stop(Date.now() + RECORDS_FLUSH_MS);
+    if (unwritten) log.warn({ unwritten }, "request log: records left unwritten at shutdown (Redis unreachable)");
+    accessLog?.stop();
+    logConnection?.close();
+    metrics.stop();
+    engine.close();
+    await rateLimits.stop();
+    await certificateManager.stop();
+    await live.stop();
+    certificates.stop();
+    redis.disconnect();
+    await embedded?.stop();
+    dataDir.release();
+  };
+
+  try {
+    log.info({ redis: describe(target) }, "waiting for redis");
+    await waitUntilReady(redis);
+
+    await ensureAdminToken({
+      tokens: stores.tokens,
+      configuredToken: config.adminToken,
+      adminEmail: config.adminEmail,
+      dataDir: config.dataDir,
+      log,
+    });
+
+    // The signing key exists before any node's follower reloads it.
+    await authorizationServer.start();
+    await live.start();
+    rateLimits.start();
+
+    certificateManager.start();
+    oauthEvents.start();
+    const mcpSessions = new McpSessionAffinity(await loadMcpSessionKey(redis));
+    requestLog?.start();
+    accessLog?.start();
+    metrics.start();
+
+    const api = {
+      fetch: apiFetch(
+        createApiApp({
+          ...stores,
+          stopping: stopping.signal,
+          certificateManager,
+          redis,
+          log,
+          startedAt,
+          metrics,
+          apiHostnames: config.apiHostnames,
+          githubApps: authorizationServer.githubApps,
+          oauth: authorizationServer.context,
+          audit: { log: audit, retentionDays: config.observability.auditRetentionDays },
+        }),
+        { log: audit, stores },
+      ),
+    };
+    const apiServer = drainableServer(
+      listenOrExplain("API_PORT", () =>
+        Bun.serve({
+          ...SERVE_DEFAULTS,
+          hostname: config.apiBind,
+          port: config.apiPort,
+          // refuseApiBody answers oversized or unsized bodies with a JSON 413/411 before reading; Bun's own 413 has no body.
+          maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+          fetch: afterPipelinedRequestsSeen(api.fetch),
+        }),
+      ),
+      api,
+    );
+    listeners.push(apiServer);
+    metrics.watchListener("api", apiServer);
+    const metricsServer = config.metricsPort === null ? undefined : startMetricsListener(metrics, { hostname: config.metricsBind, port: config.metricsPort });
+    if (metricsServer) listeners.push(metricsServer);
+    if (metricsServer) metrics.watchListener("metrics", metricsServer);
+    if (requestLog) metrics.watchRequestLog(requestLog);
+    const edge = {
+      hostname: config.serverHost,
+      port: config.httpPort,
+      apiHostnames: config.apiHostnames,
+      apiAllowedCidrs: config.apiAllowedCidrs,
+      api,
+      oauth: { hostnames: authHostnames, app: authorizationServer.app },
+      edgeAuth,
+      mcpSessions,
+      records: { node: observability.nodeId, log: requestLog, metrics: recordMetrics(metrics.edge, metrics.auth), accessLog },
+      table: () => live.table,
+      engine,
+      trustedProxies: config.trustedProxies,
+      idleTimeoutSeconds: config.clientIdleTimeoutSeconds,
+      acmeChallenges: certificateManager.challenges,
+    };
+    const proxyProtocol = { trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.proxyProtocolTimeoutMs, log, redis };
+    const httpServer = config.httpProxyProtocol
+      ? startProxyProtocolHttp({ ...edge, ...proxyProtocol, setting: "HTTP_PORT" })
+      : startHttpEdge(edge);
+    listeners.push(httpServer);
+    metrics.watchListener("http", httpServer);
+    boundHttpPort = httpServer.port!;
+    const proxyProtocolServer =
+      config.proxyProtocolPort === null
+        ? undefined
+        : startProxyProtocolHttp({ ...edge, ...proxyProtocol, port: config.proxyProtocolPort, setting: "PROXY_PROTOCOL_PORT" });
+    if (proxyProtocolServer) listeners.push(proxyProtocolServer);
+    if (proxyProtocolServer) metrics.watchListener("proxy_protocol", proxyProtocolServer);
+    // With HTTPS_PROXY_PROTOCOL the TLS edge moves to loopback behind a relay that owns HTTPS_PORT.
+    const httpsRegistry = config.httpsProxyProtocol ? new ClientRegistry() : undefined;
+    const httpsEdge = startHttpsEdge({
+      ...edge,
+      hostname: httpsRegistry ? "127.0.0.1" : config.serverHost,
+      port: httpsRegistry ? 0 : config.httpsPort,
+      identifyClient: httpsRegistry && relayedClientIdentity(httpsRegistry),
+      certificates,
+      log,
+    });
+    listeners.push(httpsEdge);
+    metrics.watchListener("https", httpsEdge);
+    const httpsServer = httpsRegistry
+      ? startProxyProtocolPassthrough({
+          ...proxyProtocol,
+          hostname: config.serverHost,
+          port: config.httpsPort,
+          upstreamPort: httpsEdge.port,
+          registry: httpsRegistry,
+          setting: "HTTPS_PORT",
+        })
+      : httpsEdge;
+    if (httpsServer !== httpsEdge) listeners.push(httpsServer);
+
+    log.info(
+      {
+        version: VERSION,
+        api: `http://${config.apiBind}:${apiServer.port}`,
+        api_port: apiServer.port,
+        http_port: httpServer.port,
+        https_port: httpsServer.port,
+        proxy_protocol_port: proxyProtocolServer?.port ?? 0,
+        metrics_port: metricsServer?.port ?? 0,
+      },
+      "portcullis is serving",
+    );
+    return {
+      apiPort: apiServer.port!,
+      httpPort: httpServer.port!,
+      httpsPort: httpsServer.port,
+      proxyProtocolPort: proxyProtocolServer?.port ?? 0,
+      metricsPort: metricsServer?.port ?? 0,
+      get httpsDraining() {
+        return httpsEdge.draining;
+      },
+      redis,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
