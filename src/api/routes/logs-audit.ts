@@ -36,8 +36,8 @@ export function parseSince(raw: string): number {
 }
 
 export function auditLogRoutes(deps: AuditLogRouteDeps) {
-  return new Elysia({ prefix: "/logs/audit", tags: ["logs"] }).get(
-    "/",
+  return new Elysia({ prefix: "/logs", tags: ["logs"] }).get(
+    "/audit",
     async ({ request, query }) => {
       if (!(await authenticate(request, deps.tokens)).isAdmin) throw forbidden("the audit log needs the admin token");
       const since = query.since !== undefined ? parseSince(query.since) : Date.now() - wholeParam("hours", query.hours, 24, deps.retentionDays * 24) * 3_600_000;

@@ -37,12 +37,12 @@ export function wholeParam(name: string, raw: string | undefined, fallback: numb
 }
 
 export function oauthLogRoutes(deps: OAuthLogRouteDeps) {
-  return new Elysia({ prefix: "/logs/oauth", tags: ["logs"] })
+  return new Elysia({ prefix: "/logs", tags: ["logs"] })
     .onBeforeHandle(async ({ request }) => {
       if (!(await authenticate(request, deps.tokens)).isAdmin) throw forbidden("the OAuth flow log needs the admin token");
     })
     .get(
-      "/",
+      "/oauth",
       async ({ query }) => {
         const flows = await findFlows(deps.redis, {
           clientId: query.client_id,
@@ -63,7 +63,7 @@ export function oauthLogRoutes(deps: OAuthLogRouteDeps) {
       },
     )
     .get(
-      "/flow/:flow_id",
+      "/oauth/flow/:flow_id",
       async ({ params }) => {
         if (!FLOW_ID.test(params.flow_id)) throw invalid("flow_id: expected 32 hexadecimal characters");
         const flow = await findFlow(deps.redis, params.flow_id);
