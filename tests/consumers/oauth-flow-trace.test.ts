@@ -258,6 +258,18 @@ describe("refusals say why", () => {
   });
 });
 
+describe("client metadata documents", () => {
+  test("a URL client_id the server will not fetch is refused at the document step, with why", async () => {
+    const clientId = "https://127.0.0.1:9/client.json";
+    const res = await followLogin(gw, authorizePath({ client_id: clientId, redirect_uri: REDIRECT, code_challenge: pkcePair().challenge, code_challenge_method: "S256" }));
+    expect(res.response.status).toBe(400);
+    const flows = await flowsWhen(`client_id=${encodeURIComponent(clientId)}`, (found) => found.length > 0);
+    expect(flows[0].steps).toHaveLength(1);
+    expect(flows[0].steps[0]).toMatchObject({ step: "client_metadata_document", outcome: "refused", client_id: clientId });
+    expect(flows[0].reason.length).toBeGreaterThan(10);
+  });
+});
+
 describe("the query API", () => {
   test("admin only: a user token gets 403 on both endpoints", async () => {
     expect((await apiAs(userToken, "/api/v1/logs/oauth")).status).toBe(403);
