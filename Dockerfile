@@ -32,9 +32,12 @@ COPY --from=build /src/dist/portcullis /usr/local/bin/portcullis
 # (e.g. -p 127.0.0.1:9000:9000). Ports 80/443 as a non-root user work because
 # Docker lets containers bind low ports (net.ipv4.ip_unprivileged_port_start=0);
 # elsewhere set HTTP_PORT/HTTPS_PORT above 1023.
+# ACCESS_LOG: in a container one line per request on stdout is what log
+# collectors expect (the binary's default is off).
 ENV PORTCULLIS_DATA_DIR=/data \
     API_BIND=0.0.0.0 \
-    SERVER_HOST=0.0.0.0
+    SERVER_HOST=0.0.0.0 \
+    ACCESS_LOG=json
 
 USER portcullis
 WORKDIR /data
