@@ -33,8 +33,11 @@ export function audited(handle: Handle, audit: AuditLog, stores: AuditStores): H
     const target = auditTarget(path);
     // The guard authenticates the same request next; authenticate() remembers the answer.
     const caller = await authenticate(request, stores.tokens).catch(() => null);
+    // Without a valid token nothing was written and nobody is accountable: the request log has the 401.
+    // Recording them would let anyone grow the audit stream at will.
+    if (!caller) return handle(request);
     // A path that names its record (an update, a delete, a POST to a proxy's settings) is read before the write.
-    const before = caller && target.id ? await readRecord(stores, target, target.id) : null;
+    const before = target.id ? await readRecord(stores, target, target.id) : null;
     const response = await handle(request);
     void describe({ request, path, target, caller, before, stores }, body, response.clone() as Response)
       .then((entry) => audit.record(entry))
@@ -49,7 +52,7 @@ interface WriteFacts {
   readonly request: Request;
   readonly path: string;
   readonly target: AuditTarget;
-  readonly caller: Caller | null;
+  readonly caller: Caller;
   /** The record before the write, when the path names one with a repository. */
   readonly before: Fields | null;
   readonly stores: AuditStores;
@@ -73,8 +76,8 @@ async function describe(facts: WriteFacts, bodyCopy: Request, response: Response
   }
   return {
     ts: new Date().toISOString(),
-    token: caller?.name ?? null,
-    role: caller ? (caller.isAdmin ? "admin" : "user") : null,
+    token: caller.name,
+    role: caller.isAdmin ? "admin" : "user",
     ip: apiClientIp(request),
     request_id: requestId(request, response),
     method: request.method,

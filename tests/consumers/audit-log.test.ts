@@ -110,6 +110,12 @@ describe("proxy writes", () => {
     expect(entries.find((e) => e.status === 400)).toMatchObject({ token: "admin", method: "POST", error: "invalid_json", changed: [] });
     const invalid = entries.find((e) => e.after?.hostname === "bad host!");
     expect(invalid).toMatchObject({ status: refused.status, resource_id: "bad host!" });
+    // No valid token: nothing was written and nobody is named, so no entry (the request log has the 401).
+    const anonymous = await call("acm_not_a_real_token_0000000000000", "POST", "/api/v1/proxy/targets", { hostname: "anon.example.test", target_url: "http://127.0.0.1:9" });
+    expect(anonymous.status).toBe(401);
+    await Bun.sleep(200);
+    const all = (await gw.api("GET", "/api/v1/logs/audit?limit=1000")).json.entries;
+    expect(all.some((e: any) => e.after?.hostname === "anon.example.test" || e.token === null)).toBe(false);
   });
 });
 

@@ -8,9 +8,9 @@
 export interface AuditEntry {
   /** ISO 8601, milliseconds. */
   readonly ts: string;
-  /** The calling token's name; null when the request carried no valid token. */
-  readonly token: string | null;
-  readonly role: "admin" | "user" | null;
+  /** The calling token's name. */
+  readonly token: string;
+  readonly role: "admin" | "user";
   readonly ip: string | null;
   readonly request_id: string | null;
   readonly method: string;
