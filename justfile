@@ -302,6 +302,10 @@ bench-ceiling *args: build-if-stale
 bench-https *args: build-if-stale
     bun bench/https.ts "$@"
 
+# What the request log costs: the same proxy with REQUEST_LOG=false vs the default, gateway and Redis CPU µs per request, Redis memory per million records (prints only). E.g. `just bench-request-log --rounds 5`
+bench-request-log *args: build-if-stale
+    bun bench/request-log.ts "$@"
+
 # What the MCP edge costs on an authenticated tools/call: auth only vs per-tool policy vs policy + rate limit vs 2026-07-28 header checks, CPU µs per request (prints only). E.g. `just bench-mcp --rounds 3`
 bench-mcp *args: build-if-stale
     bun bench/mcp-profile.ts "$@"

@@ -30,6 +30,8 @@ export interface BenchReport {
   readonly http: readonly HttpScenario[];
   readonly ws: readonly WsScenario[];
   readonly streamRss: string;
+  /** The request-log comparison's table and summary line (bench/request-log.ts). */
+  readonly requestLog: string;
   readonly notes: readonly string[];
   /** How each measurement was run, e.g. "2 s warm-up, then 10 s of wrk -t1 -c50". */
   readonly settings: string;
@@ -127,6 +129,12 @@ export function markdownSection(report: BenchReport): string {
     "",
     markdownTable(wsTable(report.ws)),
     "",
+    "### Request log",
+    "",
+    `The same proxy on two gateways sharing one Redis, \`REQUEST_LOG=false\` and the default (every request written to Redis), in alternating rounds (bench/request-log.ts; \`just bench-request-log\` runs it alone):`,
+    "",
+    report.requestLog,
+    "",
     "### Streaming memory (bench/stream-rss.ts)",
     "",
     "```text",
@@ -149,6 +157,9 @@ export function terminalReport(report: BenchReport): string {
     "",
     "WebSocket echo round trips",
     textTable(wsTable(report.ws)),
+    "",
+    "Request log (bench/request-log.ts)",
+    report.requestLog,
     "",
     "Streaming memory (bench/stream-rss.ts)",
     report.streamRss.trimEnd(),

@@ -24,9 +24,12 @@ import { cleanup, installExitHandlers } from "./processes";
 import { markdownSection, terminalReport, type HttpScenario, type WsScenario } from "./report";
 import { benchProxyProtocol } from "./proxy-protocol";
 import { runStreamRss } from "./run-stream-rss";
+import { benchRequestLog, requestLogTable } from "./request-log";
 import { measureHttp, measureWs, shellJoin, WS_WARMUP_MESSAGES, type HttpTarget } from "./scenarios";
 
 const DOCS = join(ROOT, "docs/benchmarks.md");
+/** Alternating rounds of the request-log comparison (each: both gateways once). */
+const REQUEST_LOG_ROUNDS = 3;
 
 interface Collected {
   readonly http: HttpScenario[];
@@ -148,12 +151,20 @@ async function main(argv: readonly string[]): Promise<number> {
   const date = new Date();
   const machine = await machineInfo(ROOT);
   const out: Collected = { http: [], ws: [], notes: [] };
+  let requestLog = "not run";
   const backend = await startBackend();
   try {
     // One system at a time, each stopped before the next: an idle proxy still takes CPU on 2 cores.
     await benchDirect(backend, options, out);
     await benchNginx(backend, options, out);
     await benchPortcullis(backend, options, out);
+    console.log("portcullis with and without the request log");
+    try {
+      requestLog = requestLogTable(await benchRequestLog(backend, REQUEST_LOG_ROUNDS, options));
+    } catch (err) {
+      requestLog = `failed: ${(err as Error).message.split("\n")[0]}`;
+      out.notes.push(`Request log comparison ${requestLog}`);
+    }
   } finally {
     await backend.stop();
   }
@@ -163,7 +174,7 @@ async function main(argv: readonly string[]): Promise<number> {
     streamRss = await runStreamRss(ROOT);
   }
 
-  const report = { commandLine, date, machine, ...out, streamRss: streamRss.text, settings: describeSettings(options) };
+  const report = { commandLine, date, machine, ...out, streamRss: streamRss.text, requestLog, settings: describeSettings(options) };
   console.log(`\n${terminalReport(report)}`);
   if (options.writeDocs) {
     await writeDocsSection(DOCS, markdownSection(report));
