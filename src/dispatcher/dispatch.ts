@@ -23,6 +23,7 @@ import { clientFacts, guardRequest, isGuarded, type EdgeAuthOptions, type EdgeOu
 import { stampRequestId, traceRequest, type RequestTrace } from "../proxies/request-trace";
 import { RecordDraft, type RecordSinks } from "./recording";
 import { redactedQuery } from "../consumers/request-log/query-redaction";
+import { forwardedClientIp } from "../proxies/forwarded-client";
 
 /** An application served in this process rather than by a backend. */
 export interface InProcessApp {
@@ -93,6 +94,8 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
   const sessions = options.mcpSessions;
 
   const sinks = options.records ?? NO_SINKS;
+  // An MCP POST's method and tool are worth reading the body for only where a record keeps them.
+  const recordsCalls = sinks.log !== undefined || sinks.accessLog !== undefined;
 
   const dispatch: Dispatch = (request, server) => {
     const path = pathOf(request.url);
@@ -103,7 +106,9 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     const hostHeader = request.headers.get("host");
     const validHost = isValidHostHeader(hostHeader);
     const host = validHost ? normalizeHost(hostHeader) : "";
-    const draft = new RecordDraft(sinks, clientIp, request.method, host, path, trace.requestId, trace.traceId);
+    // Behind trusted load balancers the record names the client they forwarded for.
+    const recordedIp = trustedPeer ? forwardedClientIp(clientIp, trustedProxies, request.headers.get("x-forwarded-for")) : clientIp;
+    const draft = new RecordDraft(sinks, recordedIp, request.method, host, path, trace.requestId, trace.traceId);
     const result = answer(request, server, path, clientIp, trustedPeer, trace, validHost, host, draft);
     // Past routing, whoever answers finishes the record (a streamed body only when it ends); before, it is finished here.
     if (draft.finishedDownstream) return result;
@@ -184,7 +189,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
 
     const unverified = { clientIp, proto, trustedPeer, server, trace, record: draft };
     // An MCP endpoint (src/mcp): a foreign Origin is refused before auth, a POST's JSON-RPC body is checked after it.
-    const mcp = entry.mcp ? openMcpExchange(entry.mcp, request, path, proto, trustedPeer, clientIp) : null;
+    const mcp = entry.mcp ? openMcpExchange(entry.mcp, request, path, proto, trustedPeer, clientIp, recordsCalls) : null;
     if (mcp instanceof Response) return stampRequestId(mcp, trace);
     draft.finishedDownstream = true;
     const forward = (outcome: EdgeOutcome): Response | undefined | Promise<Response | undefined> => {

@@ -38,7 +38,16 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * Step 1, before auth: a refusal for a foreign Origin, the exchange that
  * checks a POST after auth, or null when the edge has nothing to do here.
  */
-export function openMcpExchange(mcp: McpEndpoint, request: Request, path: string, proto: "http" | "https", trustedPeer: boolean, clientIp: string): Response | McpExchange | null {
+export function openMcpExchange(
+  mcp: McpEndpoint,
+  request: Request,
+  path: string,
+  proto: "http" | "https",
+  trustedPeer: boolean,
+  clientIp: string,
+  /** The request is recorded (request log, access log): the body is read for its method and tool even with nothing to check. */
+  recordCalls = false,
+): Response | McpExchange | null {
   const headers = request.headers;
   const origin = headers.get("origin");
   const post = request.method === "POST";
@@ -50,8 +59,9 @@ export function openMcpExchange(mcp: McpEndpoint, request: Request, path: string
   if (!post) return null;
   const version = headers.get("mcp-protocol-version");
   const holdHeaders = definesStandardHeaders(version);
-  if (!holdHeaders && mcp.scopes.empty && mcp.gates.length === 0) return null;
-  return new McpExchange(mcp, request, facts, version, holdHeaders, trustedPeer ? reportedClientIp(headers, clientIp) : clientIp);
+  const checks = holdHeaders || !mcp.scopes.empty || mcp.gates.length > 0;
+  if (!checks && !recordCalls) return null;
+  return new McpExchange(mcp, request, facts, version, holdHeaders, trustedPeer ? reportedClientIp(headers, clientIp) : clientIp, checks);
 }
 
 /** Step 2, after auth: one POST to the endpoint. */
@@ -64,6 +74,8 @@ export class McpExchange {
     private readonly holdHeaders: boolean,
     /** Whom a gate counts a call without a verified token against. */
     private readonly clientIp: string,
+    /** False when the body is read only to record its call: then whatever it holds goes to the backend as it came. */
+    private readonly checks = true,
   ) {}
 
   /** The JSON-RPC method of the body's first message and, for tools/call, the tool: known once the body was read. */
@@ -88,10 +100,10 @@ export class McpExchange {
     try {
       text = utf8.decode(bytes);
     } catch {
-      return jsonRpcError(400, -32700, "Parse error: the body is not UTF-8");
+      return this.checks ? jsonRpcError(400, -32700, "Parse error: the body is not UTF-8") : send(bytes);
     }
     const reading = readJsonRpcBody(text, allowsBatches(this.version));
-    if (!reading.ok) return jsonRpcError(400, reading.code, `Invalid request: ${reading.reason}`, reading.id);
+    if (!reading.ok) return this.checks ? jsonRpcError(400, reading.code, `Invalid request: ${reading.reason}`, reading.id) : send(bytes);
     const first = reading.messages[0];
     if (first) this.call = { method: first.method, tool: first.method === "tools/call" ? first.name : undefined };
     if (this.holdHeaders) {

@@ -10,6 +10,7 @@ import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { streamBackend } from "../helpers/stream-backend";
 import type { RequestRecord } from "../../src/consumers/request-log/record";
 import { requestLogKeys } from "../../src/consumers/request-log/keys";
+import { httpRequest, proxyHeader, rawExchange } from "../helpers/proxy-protocol-client";
 
 let redis: TestRedis;
 let gw: TestGateway;
@@ -22,7 +23,14 @@ const RETENTION_HOURS = 2;
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  gw = await startTestGateway(redis, { PROXY_REQUEST_TIMEOUT: "0.5", LOG_RETENTION_HOURS: String(RETENTION_HOURS), NODE_ID: "node-a" });
+  gw = await startTestGateway(redis, {
+    PROXY_REQUEST_TIMEOUT: "0.5",
+    LOG_RETENTION_HOURS: String(RETENTION_HOURS),
+    NODE_ID: "node-a",
+    // A load balancer at 10.9.9.9 (it reaches the gateway through the PROXY protocol port in these tests).
+    TRUSTED_PROXY_CIDRS: "10.9.9.9/32",
+    API_HOSTNAME: "api.records.test",
+  });
   const proxies: [string, string][] = [
     ["app.records.test", `http://127.0.0.1:${backend.port}`],
     ["down.records.test", `http://127.0.0.1:${closedPort()}`],
@@ -30,12 +38,18 @@ beforeAll(async () => {
     ["streams.records.test", `http://127.0.0.1:${streams.port}`],
     ["guarded.records.test", `http://127.0.0.1:${backend.port}`],
     ["query.records.test", `http://127.0.0.1:${backend.port}`],
+    ["mcp.records.test", `http://127.0.0.1:${backend.port}`],
+    ["secure.records.test", `http://127.0.0.1:${backend.port}`],
   ];
   for (const [hostname, target_url] of proxies) {
     expect((await gw.api("POST", "/api/v1/proxy/targets/", { hostname, target_url, enable_https: false })).status).toBe(201);
   }
   expect((await gw.api("POST", "/api/v1/proxy/targets/guarded.records.test/auth", { auth_enabled: true, auth_mode: "forward" })).status).toBe(200);
   expect((await gw.api("PUT", "/api/v1/proxy/targets/query.records.test", { log_query: true })).status).toBe(200);
+  expect((await gw.api("PUT", "/api/v1/proxy/targets/guarded.records.test", { auth_allowed_audiences: ["https://guarded.records.test"], auth_required_users: ["tester"] })).status).toBe(200);
+  expect((await gw.api("POST", "/api/v1/proxy/targets/mcp.records.test/resource", { resource_endpoint: "/mcp" })).status).toBe(200);
+  // HTTPS only: plain HTTP gets a redirect.
+  expect((await gw.api("PUT", "/api/v1/proxy/targets/secure.records.test", { enable_http: false, enable_https: true })).status).toBe(200);
 });
 afterAll(async () => {
   await gw?.stop();
@@ -134,6 +148,73 @@ describe("records of proxied requests", () => {
   });
 });
 
+describe("who the client was", () => {
+  test("a token the edge accepted: auth ok, its user and client", async () => {
+    const minted = await gw.api("POST", "/api/v1/oauth/test-tokens", { resource: "https://guarded.records.test", username: "Tester" });
+    expect(minted.status).toBe(201);
+    const response = await gw.get("guarded.records.test", "/private", { headers: { authorization: `Bearer ${minted.json.access_token}` } });
+    await response.arrayBuffer();
+    expect(response.status).toBe(200);
+    expect(await recordOf(response.headers.get("x-request-id"))).toMatchObject({ status: 200, auth: "ok", user: "tester", client_id: "portcullis-admin", kind: "proxy" });
+  });
+
+  test("through the PROXY protocol: the address in the header, not the relay's", async () => {
+    const exchange = await rawExchange(gw.gateway.proxyProtocolPort, [proxyHeader(1, { address: "192.0.2.77", port: 4242 }), httpRequest("app.records.test", "/relayed")]);
+    const id = /x-request-id: (\S+)/i.exec(exchange.received)?.[1] ?? null;
+    expect(await recordOf(id)).toMatchObject({ ip: "192.0.2.77", path: "/relayed", status: 200 });
+  });
+
+  test("behind a trusted load balancer: the client it forwarded for; a forged entry left of it is ignored", async () => {
+    const exchange = await rawExchange(gw.gateway.proxyProtocolPort, [
+      proxyHeader(1, { address: "10.9.9.9", port: 4242 }),
+      httpRequest("app.records.test", "/balanced", { "x-forwarded-for": "6.6.6.6, 198.51.100.23" }),
+    ]);
+    const id = /x-request-id: (\S+)/i.exec(exchange.received)?.[1] ?? null;
+    const record = await recordOf(id);
+    expect(record.ip).toBe("198.51.100.23");
+    expect(await redis.client.zcard(requestLogKeys.byIp("198.51.100.23"))).toBeGreaterThan(0);
+    // The same header from a peer nobody trusts counts for nothing.
+    const untrusted = await gw.get("app.records.test", "/balanced", { headers: { "x-forwarded-for": "198.51.100.23" } });
+    await untrusted.arrayBuffer();
+    expect((await recordOf(untrusted.headers.get("x-request-id"))).ip).toBe("127.0.0.1");
+  });
+});
+
+describe("records of the gateway's own answers", () => {
+  test("an MCP call: the JSON-RPC method and the tool", async () => {
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "search", arguments: { q: "x" } } });
+    const response = await gw.get("mcp.records.test", "/mcp", {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    });
+    await response.arrayBuffer();
+    expect(await recordOf(response.headers.get("x-request-id"))).toMatchObject({ path: "/mcp", mcp_method: "tools/call", mcp_tool: "search", bytes_in: body.length });
+  });
+
+  test("an MCP body that is not JSON-RPC still goes to the backend as it came (reading it for the record refuses nothing)", async () => {
+    const response = await gw.get("mcp.records.test", "/mcp", { method: "POST", body: "{not json", headers: { "content-type": "application/json" } });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { backend: string }).backend).toBe("records");
+    const record = await recordOf(response.headers.get("x-request-id"));
+    expect(record.mcp_method).toBeUndefined();
+    expect(record.bytes_in).toBe(9);
+  });
+
+  test("a redirect to HTTPS", async () => {
+    const response = await gw.get("secure.records.test", "/page", { redirect: "manual" });
+    expect(response.status).toBe(308);
+    expect(await recordOf(response.headers.get("x-request-id"))).toMatchObject({ status: 308, kind: "gateway", proxy: "secure.records.test" });
+  });
+
+  test("the API through an API_HOSTNAME", async () => {
+    const response = await gw.get("api.records.test", "/api/v1/proxy/targets/");
+    await response.arrayBuffer();
+    expect(response.status).toBe(401);
+    expect(await recordOf(response.headers.get("x-request-id"))).toMatchObject({ status: 401, kind: "api", host: "api.records.test" });
+  });
+});
+
 describe("records of refused and failed requests", () => {
   test("unknown host: 404 from the gateway, indexed as an error", async () => {
     const response = await gw.get("nobody.records.test", "/x");
@@ -223,7 +304,8 @@ describe("what the log keeps", () => {
     expect(Number(counts.total)).toBeGreaterThanOrEqual(8);
     expect(Number(counts["host:app.records.test"])).toBeGreaterThanOrEqual(3);
     const bucket = hour.slice("stats:requests:".length);
-    expect(await redis.client.pfcount(requestLogKeys.uniqueIps("app.records.test", bucket))).toBe(1);
+    // 127.0.0.1, the PROXY protocol client and the client behind the trusted balancer.
+    expect(await redis.client.pfcount(requestLogKeys.uniqueIps("app.records.test", bucket))).toBe(3);
     const errors = await redis.client.hgetall(requestLogKeys.hourlyErrors(bucket));
     expect(Number(errors["host:down.records.test"])).toBe(1);
   });
