@@ -68,17 +68,28 @@ describe("portcullis_auth_outcomes_total", () => {
 
 describe("request-log queue", () => {
   test("answered requests are written to Redis and counted; nothing dropped, the queue drains", async () => {
-    const before = await scrape();
-    const writtenBefore = sample(before, "portcullis_request_log_written_total", {}).value!;
+    const read = (families: Families, name: string) => sample(families, name, {}).value!;
+    /**
+     * Scrapes until the writer is idle: nothing queued and `written` unchanged over more than one
+     * flush interval (~100 ms), since a flush in flight has emptied the queue before it counts.
+     */
+    const settled = async () => {
+      let last = await scrape();
+      for (let i = 0; i < 50; i++) {
+        await Bun.sleep(150);
+        const next = await scrape();
+        const idle = read(next, "portcullis_request_log_queue_depth") === 0;
+        if (idle && read(next, "portcullis_request_log_written_total") === read(last, "portcullis_request_log_written_total")) return next;
+        last = next;
+      }
+      throw new Error("the request log never settled");
+    };
+    // Scrapes of API_PORT are not recorded: once settled, only the requests below add records.
+    const writtenBefore = read(await settled(), "portcullis_request_log_written_total");
     for (let i = 0; i < 5; i++) expect((await call("/mcp")).status).toBe(401);
-    let families = await scrape();
-    // The writer flushes every ~100 ms.
-    for (let i = 0; i < 100 && sample(families, "portcullis_request_log_written_total", {}).value! < writtenBefore + 5; i++) {
-      await Bun.sleep(20);
-      families = await scrape();
-    }
-    expect(sample(families, "portcullis_request_log_written_total", {}).value! - writtenBefore).toBeGreaterThanOrEqual(5);
-    expect(sample(families, "portcullis_request_log_dropped_total", {}).value).toBe(0);
-    expect(sample(families, "portcullis_request_log_queue_depth", {}).value).toBe(0);
+    const families = await settled();
+    expect(read(families, "portcullis_request_log_written_total") - writtenBefore).toBe(5);
+    expect(read(families, "portcullis_request_log_queue_depth")).toBe(0);
+    expect(read(families, "portcullis_request_log_dropped_total")).toBe(0);
   });
 });

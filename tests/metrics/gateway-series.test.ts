@@ -15,7 +15,8 @@ import { streamBackend } from "../helpers/stream-backend";
 const DAY = 86_400;
 let redis: TestRedis;
 let gw: TestGateway;
-const streams = streamBackend();
+// Event streams only on /events: the readiness probe (GET /) gets a plain answer, not a stream left open.
+const streams = streamBackend({ eventsOnlyOn: "/events" });
 
 beforeAll(async () => {
   redis = await startTestRedis();

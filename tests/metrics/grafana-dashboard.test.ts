@@ -152,7 +152,7 @@ describe("against a running gateway after traffic", () => {
   let families: Families;
   let exposition: string;
   const backend = namedBackend("grafana");
-  const streams = streamBackend();
+  const streams = streamBackend({ eventsOnlyOn: "/events" });
 
   beforeAll(async () => {
     redis = await startTestRedis();
