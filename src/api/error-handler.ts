@@ -30,10 +30,10 @@ export function errorHandler(log: Logger) {
         return reply(404, { error: "not_found", detail: `no endpoint ${request.method} ${pathOf(request.url)}` });
     }
     if (isStorageOutage(error)) {
-      log.warn({ err: (error as Error).message }, "api request failed: redis unavailable");
+      log.warn({ err: (error as Error).message, request_id: requestIdOf(request) }, "api request failed: redis unavailable");
       return reply(503, { error: "unavailable", detail: "storage is unreachable; retry shortly" });
     }
-    log.error({ err: error, method: request.method, path: pathOf(request.url) }, "unhandled api error");
+    log.error({ err: error, method: request.method, path: pathOf(request.url), request_id: requestIdOf(request) }, "unhandled api error");
     return reply(500, { error: "internal_error", detail: "internal error; see the gateway log" });
   });
 }
@@ -57,4 +57,9 @@ function isStorageOutage(error: unknown): boolean {
       error.message,
     )
   );
+}
+
+/** The edge's request id (X-Request-Id, set by the edge for API_HOSTNAME requests), so a log line can be matched to its request record. */
+function requestIdOf(request: Request): string | undefined {
+  return request.headers.get("x-request-id") ?? undefined;
 }
