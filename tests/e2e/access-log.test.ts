@@ -24,15 +24,21 @@ async function gatewayWith(accessLog: string | undefined): Promise<RunningGatewa
   const env: Record<string, string> = { REDIS_URL: redis.url, ADMIN_TOKEN: ADMIN, LOG_LEVEL: "INFO" };
   if (accessLog) env.ACCESS_LOG = accessLog;
   const gateway = await startGatewayProcess({ dataDir: tempDataDir(), env });
-  await gateway.waitForHealthy();
-  await fetch(`${gateway.apiUrl}/api/v1/proxy/targets/${HOST}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN}` } });
-  const created = await fetch(`${gateway.apiUrl}/api/v1/proxy/targets/`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-    body: JSON.stringify({ hostname: HOST, target_url: backend.url.href, enable_https: false }),
-  });
-  expect(created.status).toBe(201);
-  return gateway;
+  try {
+    await gateway.waitForHealthy();
+    await fetch(`${gateway.apiUrl}/api/v1/proxy/targets/${HOST}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN}` } });
+    const created = await fetch(`${gateway.apiUrl}/api/v1/proxy/targets/`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ hostname: HOST, target_url: backend.url.href, enable_https: false }),
+    });
+    expect(created.status).toBe(201);
+    return gateway;
+  } catch (error) {
+    // A gateway that never got going is not left running after the test.
+    await gateway.stop();
+    throw error;
+  }
 }
 
 /** Requests /hello?secret=1 until the proxy answers 200; returns that answer's request id. */
