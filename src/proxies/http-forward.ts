@@ -12,6 +12,7 @@ import type { BodyFraming } from "./http1/request-body";
 import type { OriginPool, PoolSet } from "./http1/pool";
 import type { ResponseHead } from "./http1/response-head";
 import { upstreamPath } from "./request-target";
+import type { StreamCounts } from "../metrics/stream-metrics";
 
 export type Forwarder = (request: Request, target: ForwardTarget, context: ForwardContext) => Promise<Response>;
 
@@ -28,7 +29,8 @@ const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
  * length Bun.serve framed it with, checked byte for byte while streaming; no
  * length → chunked.
  */
-export function createHttpForwarder(pools: PoolSet): Forwarder {
+/** `streams` counts the event streams being relayed (the gateway's metrics). */
+export function createHttpForwarder(pools: PoolSet, streams?: StreamCounts): Forwarder {
   return (request, target, context) => {
     const method = request.method;
     let head = `${method} ${upstreamPath(target.basePath, request.url)} HTTP/1.1\r\n`;
@@ -39,22 +41,22 @@ export function createHttpForwarder(pools: PoolSet): Forwarder {
     const record = context.record;
     if (record) record.upstreamStartNs = Bun.nanoseconds();
     // Bytes the edge has read already go as they are: the request's stream cannot be read twice.
-    if (context.body !== undefined) return sendWhole(pool, request, target, context, head, context.body);
+    if (context.body !== undefined) return sendWhole(pool, request, target, context, head, context.body, streams);
     const body = request.body;
     if (body === null) {
       head += BODY_METHODS.has(method) ? "content-length: 0\r\n\r\n" : "\r\n";
-      return sendRequest(pool, new Forwarded(request, target, context, wire(head), null, "chunked"));
+      return sendRequest(pool, new Forwarded(request, target, context, wire(head), null, "chunked", streams));
     }
     const declared = declaredLength(request.headers.get("content-length"));
     if (declared === null) {
-      return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}transfer-encoding: chunked\r\n\r\n`), body, "chunked"));
+      return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}transfer-encoding: chunked\r\n\r\n`), body, "chunked", streams));
     }
     if (record) record.bytesIn = declared;
     if (declared > SMALL_BODY) {
-      return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}content-length: ${declared}\r\n\r\n`), body, declared));
+      return sendRequest(pool, new Forwarded(request, target, context, wire(`${head}content-length: ${declared}\r\n\r\n`), body, declared, streams));
     }
     return request.bytes().then(
-      (whole) => sendWhole(pool, request, target, context, head, whole),
+      (whole) => sendWhole(pool, request, target, context, head, whole, streams),
       // The client went away while sending its body: nobody is left to answer.
       () => upstreamErrorResponse("closed", null, context.trace?.requestId),
     );
@@ -62,13 +64,21 @@ export function createHttpForwarder(pools: PoolSet): Forwarder {
 }
 
 /** Sends a body whole with the head (which lacks its framing header and blank line), framed by its actual length, in one write. */
-function sendWhole(pool: OriginPool, request: Request, target: ForwardTarget, context: ForwardContext, head: string, body: Uint8Array): Promise<Response> {
+function sendWhole(
+  pool: OriginPool,
+  request: Request,
+  target: ForwardTarget,
+  context: ForwardContext,
+  head: string,
+  body: Uint8Array,
+  streams: StreamCounts | undefined,
+): Promise<Response> {
   if (context.record) context.record.bytesIn = body.length;
   const withLength = `${head}content-length: ${body.length}\r\n\r\n`;
   const bytes = Buffer.allocUnsafe(withLength.length + body.length);
   bytes.write(withLength, 0, "latin1");
   bytes.set(body, withLength.length);
-  return sendRequest(pool, new Forwarded(request, target, context, bytes, null, "chunked"));
+  return sendRequest(pool, new Forwarded(request, target, context, bytes, null, "chunked", streams));
 }
 
 /** The client's Content-Length as Bun.serve framed the body with it; null when absent (a chunked upload). */
@@ -93,6 +103,8 @@ class Forwarded implements UpstreamRequest {
   readonly method: string;
   /** The backend's status, kept for the record of a streamed body. */
   private status = 0;
+  /** An event stream is being relayed (counted open until its body ends). */
+  private eventStream = false;
 
   constructor(
     private readonly request: Request,
@@ -101,6 +113,7 @@ class Forwarded implements UpstreamRequest {
     readonly bytes: string | Uint8Array,
     readonly body: ReadableStream<Uint8Array> | null,
     readonly bodyFraming: BodyFraming,
+    private readonly streams: StreamCounts | undefined,
   ) {
     this.method = request.method;
   }
@@ -108,7 +121,11 @@ class Forwarded implements UpstreamRequest {
   respond(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null): Response {
     const streamed = body instanceof ReadableStream;
     // An event stream may be quiet for longer than the idle timeout and must stay open.
-    if (head.eventStream && streamed) this.context.server?.timeout(this.request, 0);
+    if (head.eventStream && streamed) {
+      this.context.server?.timeout(this.request, 0);
+      this.eventStream = true;
+      this.streams?.opened("event_stream");
+    }
     const response = buildResponse(head, body, this.method, this.target);
     // Set on the response's own copy: buildResponse may reuse one Headers across responses.
     if (this.context.trace) response.headers.set("x-request-id", this.context.trace.requestId);
@@ -123,6 +140,8 @@ class Forwarded implements UpstreamRequest {
   }
 
   bodyEnded(bytes: number, failure: UpstreamFailure | null): void {
+    if (this.eventStream) this.streams?.closed("event_stream");
+    this.eventStream = false;
     this.context.record?.finish(this.status, bytes, failure ?? undefined);
   }
 

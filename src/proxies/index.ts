@@ -44,7 +44,7 @@ export interface ForwardingEngine {
 export function createForwardingEngine(options: ForwardingOptions): ForwardingEngine {
   const requestDeadlines = new Deadlines(options.requestTimeoutMs);
   const pools = new PoolSet(options.connectTimeoutMs, requestDeadlines);
-  const forward = createHttpForwarder(pools);
+  const forward = createHttpForwarder(pools, options.streams);
   const websockets = createWebSocketProxy(options);
   return {
     forward,

@@ -74,6 +74,27 @@ describe("portcullis_open_websockets", () => {
   });
 });
 
+describe("portcullis_open_event_streams", () => {
+  test("counts event streams relayed to clients while they are open", async () => {
+    await createProxy("sse.metrics.test", `http://127.0.0.1:${streams.port}`);
+    const readers = await Promise.all(
+      [0, 1].map(async () => {
+        const controller = new AbortController();
+        const response = await gw.get("sse.metrics.test", "/events", { signal: controller.signal });
+        expect(response.headers.get("content-type")).toBe("text/event-stream");
+        const reader = response.body!.getReader();
+        await reader.read();
+        return controller;
+      }),
+    );
+    await scrapeUntil((f) => value(f, "portcullis_open_event_streams") === 2, "two open event streams");
+    readers[0]!.abort();
+    await scrapeUntil((f) => value(f, "portcullis_open_event_streams") === 1, "one event stream left");
+    readers[1]!.abort();
+    await scrapeUntil((f) => value(f, "portcullis_open_event_streams") === 0, "no event stream left");
+  });
+});
+
 describe("portcullis_pending_requests", () => {
   test("a request held by a slow backend shows on the http listener until it is answered", async () => {
     let release = () => {};
