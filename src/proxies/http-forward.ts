@@ -126,9 +126,7 @@ class Forwarded implements UpstreamRequest {
       this.eventStream = true;
       this.streams?.opened("event_stream");
     }
-    const response = buildResponse(head, body, this.method, this.target);
-    // Set on the response's own copy: buildResponse may reuse one Headers across responses.
-    if (this.context.trace) response.headers.set("x-request-id", this.context.trace.requestId);
+    const response = buildResponse(head, body, this.method, this.target, this.context.trace?.requestId);
     const record = this.context.record;
     if (record) {
       record.upstreamAnswered();
@@ -156,7 +154,12 @@ class Forwarded implements UpstreamRequest {
   }
 }
 
-function buildResponse(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null, method: string, target: ForwardTarget): Response {
+/**
+ * `requestId` goes on as X-Request-Id. It is set on the Headers before the
+ * Response is made (which copies them), also on the cached ones: setting it on
+ * the finished Response's headers costs Bun.serve about 1 µs more per request.
+ */
+function buildResponse(head: ResponseHead, body: ReadableStream<Uint8Array> | Uint8Array | null, method: string, target: ForwardTarget, requestId?: string): Response {
   let headers: Headers;
   // Bodiless answers keep the backend's Content-Length (what a GET would return); Bun.serve writes it as given.
   if (head.contentLength !== undefined && body === null && (method === "HEAD" || head.status === 304)) {
@@ -169,6 +172,7 @@ function buildResponse(head: ResponseHead, body: ReadableStream<Uint8Array> | Ui
     headers = new Headers(responseHeaderPairs(head.headers, head.connectionTokens, target) as [string, string][]);
     head.memo = { key: target, headers };
   }
+  if (requestId !== undefined) headers.set("x-request-id", requestId);
   // Bun.serve labels a buffered body without Content-Type as application/octet-stream; a stream it does not.
   if (body instanceof Uint8Array && !head.hasContentType) body = singleChunk(body);
   // No statusText: Bun.serve writes its own reason phrase whatever it is given (and RFC 9112 lets clients ignore it).
