@@ -67,8 +67,8 @@ export class RequestLogWriter implements RequestLogCounters {
       return;
     }
     queue.push(record);
-    // Under load a flush starts once FLUSH_AT records wait rather than at the next tick: records held for
-    // 100 ms outlive the young generation, and copying them there costs more than a few extra flushes.
+    // Under load a flush starts once `flushAt` records wait rather than at the next tick: records held for
+    // 100 ms outlive the young generation, and moving them out of it costs more than a few extra flushes.
     if (queue.length === this.flushAt && !this.inFlight) setImmediate(this.flushSoon);
   }
 
