@@ -37,6 +37,8 @@ import { proxyGitHubOAuthRoutes } from "./routes/proxy-github-oauth";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
 import { tokenRoutes } from "./routes/tokens";
+import { serviceRoutes } from "./routes/services";
+import type { DockerServices } from "../services/docker-services";
 import { logRoutes } from "./routes/logs";
 import { logFollowRoutes } from "./routes/logs-follow";
 import { rememberServer } from "./long-lived";
@@ -69,6 +71,8 @@ export interface ApiDependencies {
   readonly metrics?: GatewayMetrics;
   /** The audit log (GET /api/v1/logs/audit) and AUDIT_RETENTION_DAYS; without it the endpoint is absent. */
   readonly audit?: { readonly log: AuditLog; readonly retentionDays: number };
+  /** Docker services on DOCKER_HOST (/api/v1/services); without it the endpoints are absent. */
+  readonly services?: DockerServices;
 }
 
 export const OPENAPI_PATH = "/api/v1/openapi.json";
@@ -95,7 +99,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(deps.services ? serviceRoutes({ tokens: deps.tokens, services: deps.services }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   return app.get(
     "/docs",

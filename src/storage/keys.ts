@@ -26,6 +26,10 @@ export const keys = {
   routeIds: "routes:ids",
 
   serviceUrl: (name: string) => `service:url:${name}`,
+  /** A Docker service record (spec "Docker Service Schema"). */
+  dockerService: (name: string) => `docker_service:${name}`,
+  /** Set of Docker service names. */
+  dockerServiceNames: "docker_services:names",
 
   /** A registered protected resource by its canonical URI (spec "Resource Keys (MCP)"). */
   resource: (uri: string) => `resource:${uri}`,

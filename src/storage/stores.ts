@@ -4,6 +4,7 @@
  */
 import type { Redis } from "ioredis";
 import { CertificateRepository } from "./certificate-repository";
+import { DockerServiceRepository } from "./docker-service-repository";
 import { OwnershipRegistry } from "./ownership";
 import { ProxyRepository } from "./proxy-repository";
 import { ResourceRepository } from "./resource-repository";
@@ -18,6 +19,8 @@ export interface Stores {
   readonly certificates: CertificateRepository;
   /** Registered protected resources (`resource:{uri}`). */
   readonly resources: ResourceRepository;
+  /** Docker services (`docker_service:{name}`). */
+  readonly dockerServices: DockerServiceRepository;
 }
 
 export function createStores(redis: Redis): Stores {
@@ -29,6 +32,8 @@ export function createStores(redis: Redis): Stores {
   ownership.register(proxies.ownedKind());
   ownership.register(routes.ownedKind());
   ownership.register(certificates.ownedKind());
+  const dockerServices = new DockerServiceRepository(redis);
   ownership.register(resources.ownedKind());
-  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources };
+  ownership.register(dockerServices.ownedKind());
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, dockerServices };
 }
