@@ -12,11 +12,12 @@
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { preChosenPort } from "./ports";
 
 export const TEST_IMAGE = "localhost/portcullis-test:1";
 
 export interface TestDockerEngine {
-  /** For DOCKER_HOST. */
+  /** For DOCKER_HOST: unix://{socketPath}, or tcp://127.0.0.1:{port}. */
   readonly dockerHost: string;
   readonly socketPath: string;
   /** Runs the podman CLI against this engine's storage. */
@@ -40,7 +41,8 @@ async function run(argv: string[], env: Record<string, string>): Promise<{ code:
   return { code, stdout, stderr };
 }
 
-export async function startTestDockerEngine(): Promise<TestDockerEngine> {
+/** `listen: "tcp"` serves the API on tcp://127.0.0.1:{free port} instead of a unix socket. */
+export async function startTestDockerEngine(options: { listen?: "unix" | "tcp" } = {}): Promise<TestDockerEngine> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-podman-"));
   const conf = join(dir, "containers.conf");
   // DESIGN.md "Platform facts": runc, cgroupfs and no default ulimits make podman run here.
@@ -65,14 +67,16 @@ export async function startTestDockerEngine(): Promise<TestDockerEngine> {
   if (imported.code !== 0) throw new Error(`podman import failed (is podman installed? scripts/test installs it): ${imported.stderr}`);
 
   const socketPath = join(dir, "docker.sock");
-  const service = Bun.spawn(["podman", ...global, "system", "service", "--time=0", `unix://${socketPath}`], {
+  const tcpPort = options.listen === "tcp" ? preChosenPort() : null;
+  const dockerHost = tcpPort === null ? `unix://${socketPath}` : `tcp://127.0.0.1:${tcpPort}`;
+  const service = Bun.spawn(["podman", ...global, "system", "service", "--time=0", dockerHost], {
     env: { ...process.env, ...env },
     stdout: "ignore",
     stderr: "pipe",
   });
   const ready = async () => {
     try {
-      const res = await fetch("http://d/_ping", { unix: socketPath } as RequestInit);
+      const res = tcpPort === null ? await fetch("http://d/_ping", { unix: socketPath } as RequestInit) : await fetch(`http://127.0.0.1:${tcpPort}/_ping`);
       return res.ok;
     } catch {
       return false;
@@ -81,11 +85,11 @@ export async function startTestDockerEngine(): Promise<TestDockerEngine> {
   for (let i = 0; i < 300 && service.exitCode === null && !(await ready()); i++) await Bun.sleep(20);
   if (!(await ready())) {
     service.kill("SIGKILL");
-    throw new Error(`podman system service did not answer on ${socketPath}: ${await new Response(service.stderr).text()}`);
+    throw new Error(`podman system service did not answer on ${dockerHost}: ${await new Response(service.stderr).text()}`);
   }
 
   return {
-    dockerHost: `unix://${socketPath}`,
+    dockerHost,
     socketPath,
     podman,
     async stop() {

@@ -279,6 +279,25 @@ describe("engine down", () => {
   }, 30_000);
 });
 
+describe("DOCKER_HOST over tcp://", () => {
+  test("a gateway reaches an engine on tcp://127.0.0.1:port", async () => {
+    const tcpEngine = await startTestDockerEngine({ listen: "tcp" });
+    const tcpRedis = await startTestRedis();
+    const tcp = await startTestGateway(tcpRedis, { DOCKER_HOST: tcpEngine.dockerHost });
+    try {
+      expect(tcpEngine.dockerHost).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+      const made = await tcp.api("POST", "/api/v1/services/", { service_name: "over-tcp", image: TEST_IMAGE, environment: { GREETING: "tcp" } });
+      expect(made.status).toBe(201);
+      expect(await within(5_000, async () => (await body(made.json.url)) === "hello from tcp")).toBe(true);
+      expect((await tcp.api("DELETE", "/api/v1/services/over-tcp?force=true")).status).toBe(200);
+      expect((await tcpEngine.podman("ps", "--all", "--format", "{{.Names}}")).stdout.trim()).toBe("");
+    } finally {
+      await tcp.stop();
+      await Promise.all([tcpEngine.stop(), tcpRedis.stop()]);
+    }
+  }, 30_000);
+});
+
 describe("ownership", () => {
   test("a user token sees and changes only its own services; deleting the token removes them and their containers", async () => {
     const alice = (await gw.api("POST", "/api/v1/tokens/", { name: "alice" })).json.token as string;
