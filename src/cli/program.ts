@@ -11,6 +11,7 @@ import { registerOAuthCommands } from "./commands/oauth";
 import { registerProxyCommands } from "./commands/proxy";
 import { registerResourceCommands } from "./commands/resource";
 import { registerRouteCommands } from "./commands/route";
+import { registerServiceCommands } from "./commands/service";
 import { registerTokenCommands } from "./commands/token";
 import { registerAuditLogCommands } from "./commands/logs-audit";
 import { registerOAuthLogCommands } from "./commands/logs-oauth";
@@ -53,6 +54,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   registerTokenCommands(program, context);
   registerProxyCommands(program, context);
   registerRouteCommands(program, context);
+  registerServiceCommands(program, context);
   registerCertCommands(program, context);
   registerOAuthCommands(program, context);
   registerResourceCommands(program, context);
