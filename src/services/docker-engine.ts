@@ -108,6 +108,17 @@ export class DockerEngine {
     await this.call(`container ${id}`, () => this.docker.getContainer(id).remove({ force: true, v: true }), { alreadyOk: 404 });
   }
 
+  /**
+   * Removes the container of this name only if it carries our label for
+   * `service` (a container someone else named so is left alone). True if one was removed.
+   */
+  async removeIfOurs(containerName: string, service: string): Promise<boolean> {
+    const info = await this.call(`container ${containerName}`, () => this.docker.getContainer(containerName).inspect(), { alreadyOk: 404 });
+    if (!info || info.Config?.Labels?.[SERVICE_LABEL] !== service || info.Config?.Labels?.[MANAGED_LABEL] !== "true") return false;
+    await this.remove(info.Id);
+    return true;
+  }
+
   /** The container's state, or null when the engine has no such container. */
   async inspect(id: string, internalPort: number): Promise<ContainerState | null> {
     const info = await this.call(`container ${id}`, () => this.docker.getContainer(id).inspect(), { alreadyOk: 404 });

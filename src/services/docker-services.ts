@@ -180,6 +180,9 @@ export class DockerServices {
       const state = await this.engine.inspect(record.container_id, record.internal_port);
       if (state?.running && !force) throw conflict(`service ${JSON.stringify(name)} is running; stop it first or pass force=true`);
       await this.engine.remove(record.container_id);
+    } else {
+      // A create that never finished (its gateway stopped mid-way) may have made the container: ours by its labels.
+      await this.engine.removeIfOurs(record.container_name, name);
     }
     const deleted = await this.records.delete(name);
     if (!deleted) throw notFound(`service ${JSON.stringify(name)}`);

@@ -234,6 +234,48 @@ describe("failures leave nothing behind", () => {
     expect((await gw.api("DELETE", "/api/v1/services/race?force=true")).status).toBe(200);
   }, 30_000);
 
+  test("a create its gateway never finished: delete --force removes the record and our labelled container, not a stranger's", async () => {
+    const adminHash = hashApiToken(GATEWAY_ADMIN);
+    const stuck = (name: string) => ({
+      service_name: name, service_type: "docker", image: TEST_IMAGE, internal_port: 8080, memory_limit: null, cpu_limit: null, environment: {}, command: null,
+      labels: {}, bind_address: "127.0.0.1", container_id: null, container_name: `portcullis-${name}`, status: "creating", url: null,
+      owner_token_hash: adminHash, created_by: "admin", created_at: new Date().toISOString(), updated_at: new Date().toISOString(),
+    });
+    // As a gateway that stopped between making the container and recording its id leaves things.
+    for (const name of ["half", "stranger"]) {
+      await redis.client.set(keys.dockerService(name), JSON.stringify(stuck(name)));
+      await redis.client.sadd(keys.dockerServiceNames, name);
+      await redis.client.sadd(keys.ownedBy(adminHash), `docker_service:${name}`);
+    }
+    expect((await engine.podman("create", "--name", "portcullis-half", "--label", "portcullis.managed=true", "--label", "portcullis.service=half", TEST_IMAGE)).code).toBe(0);
+    expect((await engine.podman("create", "--name", "portcullis-stranger", TEST_IMAGE)).code).toBe(0);
+
+    expect((await gw.api("POST", "/api/v1/services/half/start")).status).toBe(409);
+    expect((await gw.api("DELETE", "/api/v1/services/half")).status).toBe(409);
+    expect((await gw.api("DELETE", "/api/v1/services/half?force=true")).status).toBe(200);
+    await expectNothingLeft("half");
+    expect((await gw.api("DELETE", "/api/v1/services/stranger?force=true")).status).toBe(200);
+    expect(await redis.client.exists(keys.dockerService("stranger"))).toBe(0);
+    expect(await inspect("portcullis-stranger")).not.toBeNull();
+    await engine.podman("rm", "--force", "portcullis-stranger");
+  }, 30_000);
+
+  test("two gateway nodes on one Redis: creates of one name on both make one container", async () => {
+    const second = await startTestGateway(redis, { DOCKER_HOST: engine.dockerHost });
+    try {
+      const results = await Promise.all([0, 1, 2, 3].map((i) => (i % 2 === 0 ? gw : second).api("POST", "/api/v1/services/", { service_name: "cluster", image: TEST_IMAGE })));
+      expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+      expect(await containersOf("cluster")).toEqual(["portcullis-cluster"]);
+      // Either node acts on it.
+      expect((await second.api("POST", "/api/v1/services/cluster/stop")).json.status).toBe("stopped");
+      expect((await gw.api("GET", "/api/v1/services/cluster")).json.status).toBe("stopped");
+      expect((await second.api("DELETE", "/api/v1/services/cluster")).status).toBe(200);
+      await expectNothingLeft("cluster");
+    } finally {
+      await second.stop();
+    }
+  }, 30_000);
+
   test("unknown services are 404", async () => {
     for (const [method, path] of [["GET", "/api/v1/services/nope"], ["POST", "/api/v1/services/nope/start"], ["POST", "/api/v1/services/nope/stop"], ["POST", "/api/v1/services/nope/restart"], ["DELETE", "/api/v1/services/nope"]] as const) {
       const res = await gw.api(method, path);
