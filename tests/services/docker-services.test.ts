@@ -340,6 +340,23 @@ describe("DOCKER_HOST over tcp://", () => {
   }, 30_000);
 });
 
+describe("audit", () => {
+  test("a create is audited with secret-looking environment values redacted", async () => {
+    const made = await gw.api("POST", "/api/v1/services/", { service_name: "audited", image: TEST_IMAGE, environment: { DB_PASSWORD: "hunter2", GREETING: "hi" } });
+    expect(made.status).toBe(201);
+    let entry: any;
+    expect(
+      await within(3_000, async () => {
+        entry = (await gw.api("GET", "/api/v1/logs/audit?path=/api/v1/services")).json.entries.find((e: any) => e.method === "POST" && e.status === 201);
+        return entry !== undefined;
+      }),
+    ).toBe(true);
+    expect(JSON.stringify(entry)).not.toContain("hunter2");
+    expect(JSON.stringify(entry)).toContain("[redacted]");
+    expect((await gw.api("DELETE", "/api/v1/services/audited?force=true")).status).toBe(200);
+  }, 30_000);
+});
+
 describe("ownership", () => {
   test("a user token sees and changes only its own services; deleting the token removes them and their containers", async () => {
     const alice = (await gw.api("POST", "/api/v1/tokens/", { name: "alice" })).json.token as string;
