@@ -94,6 +94,22 @@ test("a route and a service: proxy follow an external service's update within 10
   expect(await backendOf("home.example.com", "/colour/x")).toBe("status 502");
 });
 
+test("writes to external services are audited with what changed", async () => {
+  expect((await node.api("POST", "/api/v1/services/external", { service_name: "audited", target_url: "http://10.0.0.1" })).status).toBe(201);
+  expect((await node.api("PUT", "/api/v1/services/external/audited", { target_url: "http://10.0.0.2" })).status).toBe(200);
+  let entries: any[] = [];
+  const found = Date.now() + 2_000;
+  while (Date.now() < found && entries.length < 2) {
+    entries = (await node.api("GET", "/api/v1/logs/audit?limit=1000&path=/api/v1/services/external*")).json.entries ?? [];
+    entries = entries.filter((e: any) => e.resource_id === "audited");
+    if (entries.length < 2) await Bun.sleep(20);
+  }
+  const update = entries.find((e: any) => e.method === "PUT");
+  expect(update).toMatchObject({ resource_kind: "external_service", resource_id: "audited", status: 200 });
+  expect(JSON.stringify(update)).toContain("http://10.0.0.2/");
+  expect(entries.find((e: any) => e.method === "POST")).toMatchObject({ resource_kind: "external_service", resource_id: "audited", status: 201 });
+});
+
 test("internalApiUrl: loopback for a wildcard bind, the bind address otherwise", () => {
   expect(internalApiUrl("0.0.0.0", 9000)).toBe("http://127.0.0.1:9000");
   expect(internalApiUrl("::", 9000)).toBe("http://127.0.0.1:9000");
