@@ -144,6 +144,19 @@ describe("external services", () => {
     expect([forced.status, forced.json]).toEqual([200, { deleted: "backend" }]);
     expect(await suite.redis.client.exists(keys.serviceUrl("backend"))).toBe(0);
   });
+
+  test("a user's 409 names only the routes and proxies they can see, and counts the rest", async () => {
+    const alice = await newToken("alice");
+    const bob = await newToken("bob");
+    await register({ service_name: "shared", target_url: "http://127.0.0.1:4000" }, alice);
+    expect((await suite.api.call("POST", "/api/v1/proxy/targets/", { body: { hostname: "alice.example.com", target_url: "service:shared" }, token: alice })).status).toBe(201);
+    expect((await suite.api.call("POST", "/api/v1/proxy/targets/", { body: { hostname: "bob-secret.example.com", target_url: "service:shared" }, token: bob })).status).toBe(201);
+    const refused = await suite.api.call("DELETE", "/api/v1/services/external/shared", { token: alice });
+    expect(refused.status).toBe(409);
+    expect(refused.json.detail).toContain("proxies alice.example.com");
+    expect(refused.json.detail).toContain("1 route(s) or proxies of other tokens");
+    expect(refused.json.detail).not.toContain("bob-secret");
+  });
 });
 
 describe("internal services and the unified view", () => {

@@ -51,12 +51,17 @@ export function serviceRoutes(deps: { tokens: TokenRepository; services: Service
     return record;
   };
 
-  /** Routes (target_type service) and proxies (target_url service:{name}) that use the service. */
-  const usersOf = async (name: string) => {
+  /** Routes (target_type service) and proxies (target_url service:{name}) that use the service; those the caller cannot see are only counted. */
+  const usersOf = async (caller: Caller, name: string) => {
     const [routes, proxies] = await Promise.all([deps.routes.list(), deps.proxies.list()]);
+    const usingRoutes = routes.filter((r) => r.target_type === "service" && r.target_value === name);
+    const usingProxies = proxies.filter((p) => serviceTargetName(p.target_url) === name);
+    const visibleRoutes = usingRoutes.filter((r) => canSee(caller, r.owner_token_hash)).map((r) => r.route_id);
+    const visibleProxies = usingProxies.filter((p) => canSee(caller, p.owner_token_hash)).map((p) => p.hostname);
     return {
-      routes: routes.filter((r) => r.target_type === "service" && r.target_value === name).map((r) => r.route_id),
-      proxies: proxies.filter((p) => serviceTargetName(p.target_url) === name).map((p) => p.hostname),
+      routes: visibleRoutes,
+      proxies: visibleProxies,
+      hidden: usingRoutes.length - visibleRoutes.length + usingProxies.length - visibleProxies.length,
     };
   };
 
@@ -169,11 +174,12 @@ export function serviceRoutes(deps: { tokens: TokenRepository; services: Service
         checkServiceName("name", params.name);
         const current = await visibleService(caller, params.name);
         if (query.force !== "true") {
-          const users = await usersOf(current.service_name);
-          if (users.routes.length + users.proxies.length > 0) {
+          const users = await usersOf(caller, current.service_name);
+          if (users.routes.length + users.proxies.length + users.hidden > 0) {
             const named = [
               users.routes.length > 0 ? `routes ${users.routes.join(", ")}` : "",
               users.proxies.length > 0 ? `proxies ${users.proxies.join(", ")}` : "",
+              users.hidden > 0 ? `${users.hidden} route(s) or proxies of other tokens` : "",
             ].filter(Boolean);
             throw conflict(`service ${current.service_name} is used by ${named.join(" and ")}; change them first, or add force=true to delete it anyway (they then answer 502)`);
           }
