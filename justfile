@@ -602,6 +602,41 @@ resource-validate-token uri access-token token="":
 resource-auto-register token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} resource auto-register
 
+# ---- External services and the service registry (wrap `portcullis service …`) ----
+
+# Register an external service: routes (target_type service) and proxies (target_url service:<name>) resolve the name to target-url
+service-register name target-url description="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service register {{ quote(name) }} {{ quote(target-url) }} \
+        {{ if description != '' { '--description ' + quote(description) } else { '' } }}
+
+# List the external services you can see
+service-list-external token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service list-external
+
+# Show one external service
+service-show-external name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service show-external {{ quote(name) }}
+
+# Point an external service at a new URL (routes and proxies using it follow at once); description "" keeps it
+service-update-external name target-url description="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service update-external {{ quote(name) }} {{ quote(target-url) }} \
+        {{ if description != '' { '--description ' + quote(description) } else { '' } }}
+
+# Delete an external service; refused while routes or proxies use it unless force is true
+service-unregister name token="" force="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service unregister {{ quote(name) }} \
+        {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}
+
+# Register the OAuth server (OAUTH_ISSUER, else https://auth.<BASE_DOMAIN>) as external service "oauth"
+service-register-oauth token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service register oauth {{ quote(env('OAUTH_ISSUER', 'https://auth.' + env('BASE_DOMAIN', 'localhost'))) }} \
+        --description 'OAuth 2.1 authorization server'
+
+# List every service you can see (Docker, external, internal); type: docker, external or internal
+service-list-all type="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service list-all \
+        {{ if type == '' { '' } else if type == 'docker' { '--type docker' } else if type == 'external' { '--type external' } else if type == 'internal' { '--type internal' } else { error('type: expected docker, external or internal, got ' + quote(type)) } }}
+
 # ---- Request log (wrap `portcullis logs …`): every request the gateway answered, newest first ----
 # Times are UTC; hours count back from now; "" leaves a filter out. Non-admin tokens see only their own proxies' requests.
 

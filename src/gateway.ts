@@ -238,6 +238,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     );
     listeners.push(apiServer);
     metrics.watchListener("api", apiServer);
+    // The internal service "api" (routes of target_type service, proxies with target_url service:api) is this API.
+    await stores.services.registerInternal("api", internalApiUrl(config.apiBind, apiServer.port!));
     const metricsServer = config.metricsPort === null ? undefined : startMetricsListener(metrics, { hostname: config.metricsBind, port: config.metricsPort });
     if (metricsServer) listeners.push(metricsServer);
     if (metricsServer) metrics.watchListener("metrics", metricsServer);
@@ -323,4 +325,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await stop();
     throw err;
   }
+}
+
+/** Where this node's API answers: API_BIND, or loopback when it listens on every address. */
+export function internalApiUrl(bind: string, port: number): string {
+  const host = bind === "" || bind === "0.0.0.0" || bind === "::" || bind === "[::]" ? "127.0.0.1" : bind;
+  return `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
 }

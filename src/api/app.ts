@@ -15,6 +15,7 @@ import type { CertificateRepository } from "../storage/certificate-repository";
 import type { ProxyRepository } from "../storage/proxy-repository";
 import type { ResourceRepository } from "../storage/resource-repository";
 import type { RouteRepository } from "../storage/route-repository";
+import type { ServiceRepository } from "../storage/service-repository";
 import type { TokenRepository } from "../storage/token-repository";
 import { renderDocsPage, type OpenApiDocument } from "./docs-page";
 import { refuseApiBody } from "./body-limit";
@@ -36,6 +37,7 @@ import { resourceRoutes } from "./routes/resources";
 import { proxyGitHubOAuthRoutes } from "./routes/proxy-github-oauth";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
+import { serviceRoutes } from "./routes/services";
 import { tokenRoutes } from "./routes/tokens";
 import { logRoutes } from "./routes/logs";
 import { logFollowRoutes } from "./routes/logs-follow";
@@ -54,6 +56,8 @@ export interface ApiDependencies {
   readonly certificates: CertificateRepository;
   /** Registered protected resources (/api/v1/resources). */
   readonly resources: ResourceRepository;
+  /** External and internal services (/api/v1/services/external, /api/v1/services/unified). */
+  readonly services: ServiceRepository;
   readonly certificateManager: CertificateManager;
   /** Per-proxy GitHub OAuth apps: seals their client secrets before they are stored. */
   readonly githubApps: GitHubApps;
@@ -95,7 +99,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   return app.get(
     "/docs",

@@ -11,6 +11,7 @@ import { registerOAuthCommands } from "./commands/oauth";
 import { registerProxyCommands } from "./commands/proxy";
 import { registerResourceCommands } from "./commands/resource";
 import { registerRouteCommands } from "./commands/route";
+import { registerExternalServiceCommands } from "./commands/service-external";
 import { registerTokenCommands } from "./commands/token";
 import { registerAuditLogCommands } from "./commands/logs-audit";
 import { registerOAuthLogCommands } from "./commands/logs-oauth";
@@ -56,6 +57,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   registerCertCommands(program, context);
   registerOAuthCommands(program, context);
   registerResourceCommands(program, context);
+  registerExternalServiceCommands(program.command("service").description("Manage services: external, internal and the unified registry"), context);
   registerLogCommands(program, context);
   // `logs` may already exist (the request log's commands): the OAuth trace and the audit log join it.
   const logs = program.commands.find((command) => command.name() === "logs") ?? program.command("logs").description("Query the gateway's logs");

@@ -25,7 +25,14 @@ export const keys = {
   /** Set of route ids. */
   routeIds: "routes:ids",
 
+  /** Service name → URL, for every service type (spec "Service Keys"); what routes and `service:` proxies resolve. */
   serviceUrl: (name: string) => `service:url:${name}`,
+  /** An external service's record (JSON). */
+  serviceExternal: (name: string) => `service:external:${name}`,
+  /** Set of external service names. */
+  serviceExternalNames: "services:external",
+  /** A Docker service's record (JSON); read here, written by the Docker service manager. */
+  dockerService: (name: string) => `docker_service:${name}`,
 
   /** A registered protected resource by its canonical URI (spec "Resource Keys (MCP)"). */
   resource: (uri: string) => `resource:${uri}`,

@@ -8,6 +8,7 @@ import { OwnershipRegistry } from "./ownership";
 import { ProxyRepository } from "./proxy-repository";
 import { ResourceRepository } from "./resource-repository";
 import { RouteRepository } from "./route-repository";
+import { ServiceRepository } from "./service-repository";
 import { TokenRepository } from "./token-repository";
 
 export interface Stores {
@@ -18,6 +19,8 @@ export interface Stores {
   readonly certificates: CertificateRepository;
   /** Registered protected resources (`resource:{uri}`). */
   readonly resources: ResourceRepository;
+  /** External and internal services, and the `service:url:{name}` they resolve to. */
+  readonly services: ServiceRepository;
 }
 
 export function createStores(redis: Redis): Stores {
@@ -30,5 +33,7 @@ export function createStores(redis: Redis): Stores {
   ownership.register(routes.ownedKind());
   ownership.register(certificates.ownedKind());
   ownership.register(resources.ownedKind());
-  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources };
+  const services = new ServiceRepository(redis);
+  ownership.register(services.ownedKind());
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, services };
 }
