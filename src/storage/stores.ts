@@ -5,6 +5,7 @@
 import type { Redis } from "ioredis";
 import { CertificateRepository } from "./certificate-repository";
 import { OwnershipRegistry } from "./ownership";
+import { PortRepository } from "./port-repository";
 import { ProxyRepository } from "./proxy-repository";
 import { ResourceRepository } from "./resource-repository";
 import { RouteRepository } from "./route-repository";
@@ -18,6 +19,8 @@ export interface Stores {
   readonly certificates: CertificateRepository;
   /** Registered protected resources (`resource:{uri}`). */
   readonly resources: ResourceRepository;
+  /** Host port allocations (`port:{port}`, `service:ports:{service}`). */
+  readonly ports: PortRepository;
 }
 
 export function createStores(redis: Redis): Stores {
@@ -26,9 +29,11 @@ export function createStores(redis: Redis): Stores {
   const routes = new RouteRepository(redis);
   const certificates = new CertificateRepository(redis);
   const resources = new ResourceRepository(redis);
+  const ports = new PortRepository(redis);
   ownership.register(proxies.ownedKind());
   ownership.register(routes.ownedKind());
   ownership.register(certificates.ownedKind());
   ownership.register(resources.ownedKind());
-  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources };
+  ownership.register(ports.ownedKind());
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, ports };
 }
