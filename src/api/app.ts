@@ -13,7 +13,9 @@ import type { OAuthServerContext } from "../auth/server/context";
 import type { GitHubApps } from "../auth/upstream/github-apps";
 import type { CertificateRepository } from "../storage/certificate-repository";
 import type { ProxyRepository } from "../storage/proxy-repository";
+import type { PortRepository } from "../storage/port-repository";
 import type { ResourceRepository } from "../storage/resource-repository";
+import type { GatewayPort } from "../services/port-ranges";
 import type { RouteRepository } from "../storage/route-repository";
 import type { TokenRepository } from "../storage/token-repository";
 import { renderDocsPage, type OpenApiDocument } from "./docs-page";
@@ -33,6 +35,7 @@ import { proxyMcpPolicyRoutes } from "./routes/proxy-mcp-policy";
 import { proxyOAuthServerRoutes } from "./routes/proxy-oauth-server";
 import { proxyResourceRoutes } from "./routes/proxy-resource";
 import { resourceRoutes } from "./routes/resources";
+import { servicePortRoutes } from "./routes/service-ports";
 import { proxyGitHubOAuthRoutes } from "./routes/proxy-github-oauth";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
@@ -54,6 +57,10 @@ export interface ApiDependencies {
   readonly certificates: CertificateRepository;
   /** Registered protected resources (/api/v1/resources). */
   readonly resources: ResourceRepository;
+  /** Host port allocations (/api/v1/services/ports). */
+  readonly ports: PortRepository;
+  /** The ports the running gateway listens on (HTTP_PORT, HTTPS_PORT, API_PORT, …): never allocatable. */
+  readonly gatewayPorts?: () => readonly GatewayPort[];
   readonly certificateManager: CertificateManager;
   /** Per-proxy GitHub OAuth apps: seals their client secrets before they are stored. */
   readonly githubApps: GitHubApps;
@@ -95,7 +102,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(servicePortRoutes(deps)).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   return app.get(
     "/docs",
