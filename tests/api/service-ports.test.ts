@@ -40,7 +40,11 @@ describe("/api/v1/services/ports", () => {
     expect(byKind.exposed.free_count).toBe(65535 - 11001 + 1 - 1);
     expect(available.json.restricted.map((r: { port: number }) => r.port)).toEqual([22, 25, 53, 80, 443, 3306, 5432, 6379, 27017]);
     expect((await suite.api.call("GET", "/api/v1/services/ports?available_only=true")).json).toEqual(available.json);
-    expect((await suite.api.call("GET", "/api/v1/services/ports?available_only=maybe")).status).toBe(400);
+    expect((await suite.api.call("GET", "/api/v1/services/ports?available_only")).json).toEqual(available.json);
+    expect((await suite.api.call("GET", "/api/v1/services/ports?available_only=false")).json.map((a: { host_port: number }) => a.host_port)).toEqual([9500, 11000]);
+    const bad = await suite.api.call("GET", "/api/v1/services/ports?available_only=maybe");
+    expect(bad.status).toBe(400);
+    expect(bad.json).toEqual({ error: "invalid_parameter", detail: 'available_only: expected true or false, not "maybe"' });
   });
 
   test("check: free, restricted, allocated (holder named to its owner only), busy on the host", async () => {

@@ -144,6 +144,18 @@ describe("PortAllocator", () => {
     expect(await allocator.check(held.port, "127.0.0.1")).toMatchObject({ available: true, reason: null });
   });
 
+  test("a UDP port held on the host is busy for udp, and the reason says so", async () => {
+    const socket = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const check = await allocator.check(socket.port, "0.0.0.0", "udp");
+      expect(check).toMatchObject({ available: false, protocol: "udp" });
+      expect(check.reason).toContain(`port ${socket.port} is in use on the host (EADDRINUSE at 0.0.0.0:${socket.port}/udp)`);
+    } finally {
+      socket.close();
+    }
+    expect((await allocator.check(socket.port, "127.0.0.1", "udp")).available).toBe(true);
+  });
+
   test("an explicit port is allocated as asked, with the source token stored only as its hash", async () => {
     const held = holdPort();
     held.stop();
