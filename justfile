@@ -717,3 +717,15 @@ logs-audit by="" hours="" path="" limit="" token="":
         {{ if hours != '' { '--hours ' + quote(hours) } else { '' } }} \
         {{ if path != '' { '--path ' + quote(path) } else { '' } }} \
         {{ if limit != '' { '--limit ' + quote(limit) } else { '' } }}
+
+# ---- Service ports (wrap `portcullis service ports|port-check`) ----
+
+# Could a host port be allocated now? bind-address 127.0.0.1 (default) or 0.0.0.0; fails with the reason when it cannot
+service-port-check port bind-address="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-check {{ quote(port) }} \
+        {{ if bind-address != '' { '--bind ' + quote(bind-address) } else { '' } }}
+
+# Port allocations across all services (an admin sees all, other tokens their own); available-only=true lists the free ports per range
+service-ports-global available-only="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service ports \
+        {{ if available-only == 'true' { '--available' } else if available-only == 'false' { '' } else if available-only == '' { '' } else { error('available-only: expected true or false, got ' + quote(available-only)) } }}

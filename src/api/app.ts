@@ -13,7 +13,9 @@ import type { OAuthServerContext } from "../auth/server/context";
 import type { GitHubApps } from "../auth/upstream/github-apps";
 import type { CertificateRepository } from "../storage/certificate-repository";
 import type { ProxyRepository } from "../storage/proxy-repository";
+import type { PortRepository } from "../storage/port-repository";
 import type { ResourceRepository } from "../storage/resource-repository";
+import type { GatewayPort } from "../services/port-ranges";
 import type { RouteRepository } from "../storage/route-repository";
 import type { ServiceRepository } from "../storage/service-repository";
 import type { TokenRepository } from "../storage/token-repository";
@@ -34,6 +36,7 @@ import { proxyMcpPolicyRoutes } from "./routes/proxy-mcp-policy";
 import { proxyOAuthServerRoutes } from "./routes/proxy-oauth-server";
 import { proxyResourceRoutes } from "./routes/proxy-resource";
 import { resourceRoutes } from "./routes/resources";
+import { servicePortRoutes } from "./routes/service-ports";
 import { proxyGitHubOAuthRoutes } from "./routes/proxy-github-oauth";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
@@ -58,6 +61,10 @@ export interface ApiDependencies {
   readonly resources: ResourceRepository;
   /** External and internal services (/api/v1/services/external, /api/v1/services/unified). */
   readonly services: ServiceRepository;
+  /** Host port allocations (/api/v1/services/ports). */
+  readonly ports: PortRepository;
+  /** The ports the running gateway listens on (HTTP_PORT, HTTPS_PORT, API_PORT, …): never allocatable. */
+  readonly gatewayPorts?: () => readonly GatewayPort[];
   readonly certificateManager: CertificateManager;
   /** Per-proxy GitHub OAuth apps: seals their client secrets before they are stored. */
   readonly githubApps: GitHubApps;
@@ -99,7 +106,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   return app.get(
     "/docs",

@@ -10,6 +10,7 @@ import { registerLogCommands } from "./commands/logs";
 import { registerOAuthCommands } from "./commands/oauth";
 import { registerProxyCommands } from "./commands/proxy";
 import { registerResourceCommands } from "./commands/resource";
+import { registerServicePortCommands } from "./commands/service-ports";
 import { registerRouteCommands } from "./commands/route";
 import { registerExternalServiceCommands } from "./commands/service-external";
 import { registerTokenCommands } from "./commands/token";
@@ -63,5 +64,8 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   const logs = program.commands.find((command) => command.name() === "logs") ?? program.command("logs").description("Query the gateway's logs");
   registerOAuthLogCommands(logs, context);
   registerAuditLogCommands(logs, context);
+  // `service` may already exist (Docker and external services): the global port commands join it.
+  const service = program.commands.find((command) => command.name() === "service") ?? program.command("service").description("Manage services and their ports");
+  registerServicePortCommands(service, context);
   return program;
 }

@@ -34,6 +34,13 @@ export const keys = {
   /** A Docker service's record (JSON); read here, written by the Docker service manager. */
   dockerService: (name: string) => `docker_service:${name}`,
 
+  /** A host port's allocation (spec "Port Management Keys"): one per port, whatever its bind address. */
+  port: (port: number) => `port:${port}`,
+  /** Hash of a service's allocations: port name → allocation JSON. */
+  servicePorts: (service: string) => `service:ports:${service}`,
+  /** Sorted set of allocated host ports (score = port), so listing never scans the keyspace. */
+  allocatedPorts: "ports:allocated",
+
   /** A registered protected resource by its canonical URI (spec "Resource Keys (MCP)"). */
   resource: (uri: string) => `resource:${uri}`,
   /** Set of registered resource URIs. */

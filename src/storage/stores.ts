@@ -5,6 +5,7 @@
 import type { Redis } from "ioredis";
 import { CertificateRepository } from "./certificate-repository";
 import { OwnershipRegistry } from "./ownership";
+import { PortRepository } from "./port-repository";
 import { ProxyRepository } from "./proxy-repository";
 import { ResourceRepository } from "./resource-repository";
 import { RouteRepository } from "./route-repository";
@@ -21,6 +22,8 @@ export interface Stores {
   readonly resources: ResourceRepository;
   /** External and internal services, and the `service:url:{name}` they resolve to. */
   readonly services: ServiceRepository;
+  /** Host port allocations (`port:{port}`, `service:ports:{service}`). */
+  readonly ports: PortRepository;
 }
 
 export function createStores(redis: Redis): Stores {
@@ -29,11 +32,13 @@ export function createStores(redis: Redis): Stores {
   const routes = new RouteRepository(redis);
   const certificates = new CertificateRepository(redis);
   const resources = new ResourceRepository(redis);
+  const ports = new PortRepository(redis);
   ownership.register(proxies.ownedKind());
   ownership.register(routes.ownedKind());
   ownership.register(certificates.ownedKind());
   ownership.register(resources.ownedKind());
   const services = new ServiceRepository(redis);
   ownership.register(services.ownedKind());
-  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, services };
+  ownership.register(ports.ownedKind());
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, services, ports };
 }
