@@ -636,6 +636,41 @@ resource-validate-token uri access-token token="":
 resource-auto-register token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} resource auto-register
 
+# ---- External services and the service registry (wrap `portcullis service …`) ----
+
+# Register an external service: routes (target_type service) and proxies (target_url service:<name>) resolve the name to target-url
+service-register name target-url description="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service register {{ quote(name) }} {{ quote(target-url) }} \
+        {{ if description != '' { '--description ' + quote(description) } else { '' } }}
+
+# List the external services you can see
+service-list-external token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service list-external
+
+# Show one external service
+service-show-external name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service show-external {{ quote(name) }}
+
+# Point an external service at a new URL (routes and proxies using it follow at once); description "" keeps it
+service-update-external name target-url description="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service update-external {{ quote(name) }} {{ quote(target-url) }} \
+        {{ if description != '' { '--description ' + quote(description) } else { '' } }}
+
+# Delete an external service; refused while routes or proxies use it unless force is true
+service-unregister name token="" force="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service unregister {{ quote(name) }} \
+        {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}
+
+# Register the OAuth server (OAUTH_ISSUER, else https://auth.<BASE_DOMAIN>) as external service "oauth"
+service-register-oauth token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service register oauth {{ quote(env('OAUTH_ISSUER', 'https://auth.' + env('BASE_DOMAIN', 'localhost'))) }} \
+        --description 'OAuth 2.1 authorization server'
+
+# List every service you can see (Docker, external, internal); type: docker, external or internal
+service-list-all type="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service list-all \
+        {{ if type == '' { '' } else if type == 'docker' { '--type docker' } else if type == 'external' { '--type external' } else if type == 'internal' { '--type internal' } else { error('type: expected docker, external or internal, got ' + quote(type)) } }}
+
 # ---- Request log (wrap `portcullis logs …`): every request the gateway answered, newest first ----
 # Times are UTC; hours count back from now; "" leaves a filter out. Non-admin tokens see only their own proxies' requests.
 
@@ -716,3 +751,15 @@ logs-audit by="" hours="" path="" limit="" token="":
         {{ if hours != '' { '--hours ' + quote(hours) } else { '' } }} \
         {{ if path != '' { '--path ' + quote(path) } else { '' } }} \
         {{ if limit != '' { '--limit ' + quote(limit) } else { '' } }}
+
+# ---- Service ports (wrap `portcullis service ports|port-check`) ----
+
+# Could a host port be allocated now? bind-address 127.0.0.1 (default) or 0.0.0.0; fails with the reason when it cannot
+service-port-check port bind-address="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-check {{ quote(port) }} \
+        {{ if bind-address != '' { '--bind ' + quote(bind-address) } else { '' } }}
+
+# Port allocations across all services (an admin sees all, other tokens their own); available-only=true lists the free ports per range
+service-ports-global available-only="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service ports \
+        {{ if available-only == 'true' { '--available' } else if available-only == 'false' { '' } else if available-only == '' { '' } else { error('available-only: expected true or false, got ' + quote(available-only)) } }}

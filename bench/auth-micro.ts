@@ -96,7 +96,7 @@ function dispatchLike(host: string, bearer: string | undefined, guard: boolean):
     if (outcome instanceof Promise || outcome instanceof Response) throw new Error(`${host}: not forwarded`);
     if (outcome.identity) ctx = { ...context, identity: outcome.identity };
   }
-  visitUpstreamRequestHeaders(req.headers, e.target, ctx, emit);
+  visitUpstreamRequestHeaders(req.headers, e.target!, ctx, emit);
 }
 
 function time(run: () => void): number {

@@ -43,6 +43,7 @@ import { RequestLogWriter } from "./consumers/request-log/writer";
 import { connectNativeRedis } from "./storage/native-redis";
 import { AccessLog } from "./consumers/access-log";
 import { startMetricsListener } from "./metrics/metrics-listener";
+import type { GatewayPort } from "./services/port-ranges";
 
 /** How long shutdown waits for queued request records to reach Redis, after the listeners have drained. */
 const RECORDS_FLUSH_MS = 5_000;
@@ -161,6 +162,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
     issuances: metrics.acme,
   });
+  // Ports no service may take: as configured until the listeners are bound, then as bound (a setting of 0 picks any port).
+  let ownPorts: GatewayPort[] = [
+    { setting: "HTTP_PORT", port: config.httpPort },
+    { setting: "HTTPS_PORT", port: config.httpsPort },
+    { setting: "API_PORT", port: config.apiPort },
+    { setting: "PROXY_PROTOCOL_PORT", port: config.proxyProtocolPort ?? 0 },
+    { setting: "METRICS_PORT", port: config.metricsPort ?? 0 },
+  ].filter((p) => p.port > 0);
   // Live tails (GET /api/v1/logs/follow) end when shutdown begins: they have nothing to finish.
   const stopping = new AbortController();
   const stop = async () => {
@@ -213,7 +222,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       fetch: apiFetch(
         createApiApp({
           ...stores,
-          services: dockerServices,
+          dockerServiceManager: dockerServices,
           stopping: stopping.signal,
           certificateManager,
           redis,
@@ -221,6 +230,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           startedAt,
           metrics,
           apiHostnames: config.apiHostnames,
+          gatewayPorts: () => ownPorts,
           githubApps: authorizationServer.githubApps,
           oauth: authorizationServer.context,
           audit: { log: audit, retentionDays: config.observability.auditRetentionDays },
@@ -243,6 +253,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     );
     listeners.push(apiServer);
     metrics.watchListener("api", apiServer);
+    // The internal service "api" (routes of target_type service, proxies with target_url service:api) is this API.
+    await stores.services.registerInternal("api", internalApiUrl(config.apiBind, apiServer.port!));
     const metricsServer = config.metricsPort === null ? undefined : startMetricsListener(metrics, { hostname: config.metricsBind, port: config.metricsPort });
     if (metricsServer) listeners.push(metricsServer);
     if (metricsServer) metrics.watchListener("metrics", metricsServer);
@@ -300,6 +312,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       : httpsEdge;
     if (httpsServer !== httpsEdge) listeners.push(httpsServer);
 
+    ownPorts = [
+      { setting: "HTTP_PORT", port: httpServer.port! },
+      { setting: "HTTPS_PORT", port: httpsServer.port },
+      { setting: "API_PORT", port: apiServer.port! },
+      { setting: "PROXY_PROTOCOL_PORT", port: proxyProtocolServer?.port ?? 0 },
+      { setting: "METRICS_PORT", port: metricsServer?.port ?? 0 },
+    ].filter((p) => p.port > 0);
     log.info(
       {
         version: VERSION,
@@ -328,4 +347,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await stop();
     throw err;
   }
+}
+
+/** Where this node's API answers: API_BIND, or loopback when it listens on every address. */
+export function internalApiUrl(bind: string, port: number): string {
+  const host = bind === "" || bind === "0.0.0.0" || bind === "::" || bind === "[::]" ? "127.0.0.1" : bind;
+  return `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
 }

@@ -13,8 +13,11 @@ import type { OAuthServerContext } from "../auth/server/context";
 import type { GitHubApps } from "../auth/upstream/github-apps";
 import type { CertificateRepository } from "../storage/certificate-repository";
 import type { ProxyRepository } from "../storage/proxy-repository";
+import type { PortRepository } from "../storage/port-repository";
 import type { ResourceRepository } from "../storage/resource-repository";
+import type { GatewayPort } from "../services/port-ranges";
 import type { RouteRepository } from "../storage/route-repository";
+import type { ServiceRepository } from "../storage/service-repository";
 import type { TokenRepository } from "../storage/token-repository";
 import { renderDocsPage, type OpenApiDocument } from "./docs-page";
 import { refuseApiBody } from "./body-limit";
@@ -33,11 +36,13 @@ import { proxyMcpPolicyRoutes } from "./routes/proxy-mcp-policy";
 import { proxyOAuthServerRoutes } from "./routes/proxy-oauth-server";
 import { proxyResourceRoutes } from "./routes/proxy-resource";
 import { resourceRoutes } from "./routes/resources";
+import { servicePortRoutes } from "./routes/service-ports";
 import { proxyGitHubOAuthRoutes } from "./routes/proxy-github-oauth";
 import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
-import { tokenRoutes } from "./routes/tokens";
 import { serviceRoutes } from "./routes/services";
+import { tokenRoutes } from "./routes/tokens";
+import { dockerServiceRoutes } from "./routes/docker-services";
 import type { DockerServices } from "../services/docker-services";
 import { logRoutes } from "./routes/logs";
 import { logFollowRoutes } from "./routes/logs-follow";
@@ -56,6 +61,12 @@ export interface ApiDependencies {
   readonly certificates: CertificateRepository;
   /** Registered protected resources (/api/v1/resources). */
   readonly resources: ResourceRepository;
+  /** External and internal services (/api/v1/services/external, /api/v1/services/unified). */
+  readonly services: ServiceRepository;
+  /** Host port allocations (/api/v1/services/ports). */
+  readonly ports: PortRepository;
+  /** The ports the running gateway listens on (HTTP_PORT, HTTPS_PORT, API_PORT, …): never allocatable. */
+  readonly gatewayPorts?: () => readonly GatewayPort[];
   readonly certificateManager: CertificateManager;
   /** Per-proxy GitHub OAuth apps: seals their client secrets before they are stored. */
   readonly githubApps: GitHubApps;
@@ -72,7 +83,7 @@ export interface ApiDependencies {
   /** The audit log (GET /api/v1/logs/audit) and AUDIT_RETENTION_DAYS; without it the endpoint is absent. */
   readonly audit?: { readonly log: AuditLog; readonly retentionDays: number };
   /** Docker services on DOCKER_HOST (/api/v1/services); without it the endpoints are absent. */
-  readonly services?: DockerServices;
+  readonly dockerServiceManager?: DockerServices;
 }
 
 export const OPENAPI_PATH = "/api/v1/openapi.json";
@@ -99,7 +110,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(deps.services ? serviceRoutes({ tokens: deps.tokens, services: deps.services }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   return app.get(
     "/docs",

@@ -2,7 +2,7 @@
  * Every write to /api/v1 (POST, PUT, PATCH, DELETE), whatever its outcome,
  * becomes an audit entry: hooked once around the API app rather than in each
  * route. For the resources with a repository (proxies and their settings,
- * routes, tokens, certificates, resources) the record is read before and
+ * routes, tokens, certificates, resources, external services) the record is read before and
  * after the write, so the entry says which fields changed from what to what;
  * otherwise the request body's fields stand for the change. Secrets are
  * redacted (entry.ts). The entry is written after the answer is ready and
@@ -15,12 +15,12 @@ import type { Stores } from "../storage/stores";
 import { authenticate, type Caller } from "./caller";
 import { apiClientIp } from "./client-address";
 
-export type AuditStores = Pick<Stores, "tokens" | "proxies" | "routes" | "certificates" | "resources">;
+export type AuditStores = Pick<Stores, "tokens" | "proxies" | "routes" | "certificates" | "resources" | "services">;
 
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Fields of a request body or a created record that name it, in order of preference. */
-const ID_FIELDS = ["hostname", "route_id", "name", "cert_name", "uri", "resource", "client_id", "id"];
+const ID_FIELDS = ["hostname", "route_id", "service_name", "name", "cert_name", "uri", "resource", "client_id", "id"];
 
 type Fields = Record<string, unknown>;
 type Handle = (request: Request) => Promise<Response>;
@@ -105,7 +105,9 @@ async function readRecord(stores: AuditStores, target: AuditTarget, id: string):
               ? await stores.certificates.get(id)
               : kind === "resource"
                 ? await stores.resources.get(id)
-                : null;
+                : kind === "external_service"
+                  ? await stores.services.get(id)
+                  : null;
     return record ? ({ ...record } as Fields) : null;
   } catch {
     return null;

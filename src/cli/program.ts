@@ -10,8 +10,10 @@ import { registerLogCommands } from "./commands/logs";
 import { registerOAuthCommands } from "./commands/oauth";
 import { registerProxyCommands } from "./commands/proxy";
 import { registerResourceCommands } from "./commands/resource";
+import { registerServicePortCommands } from "./commands/service-ports";
 import { registerRouteCommands } from "./commands/route";
-import { registerServiceCommands } from "./commands/service";
+import { registerExternalServiceCommands } from "./commands/service-external";
+import { registerDockerServiceCommands } from "./commands/service";
 import { registerTokenCommands } from "./commands/token";
 import { registerAuditLogCommands } from "./commands/logs-audit";
 import { registerOAuthLogCommands } from "./commands/logs-oauth";
@@ -54,14 +56,19 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   registerTokenCommands(program, context);
   registerProxyCommands(program, context);
   registerRouteCommands(program, context);
-  registerServiceCommands(program, context);
   registerCertCommands(program, context);
   registerOAuthCommands(program, context);
   registerResourceCommands(program, context);
+  const serviceCommand = program.command("service").description("Manage services: Docker, external, internal and the unified registry");
+  registerDockerServiceCommands(serviceCommand, context);
+  registerExternalServiceCommands(serviceCommand, context);
   registerLogCommands(program, context);
   // `logs` may already exist (the request log's commands): the OAuth trace and the audit log join it.
   const logs = program.commands.find((command) => command.name() === "logs") ?? program.command("logs").description("Query the gateway's logs");
   registerOAuthLogCommands(logs, context);
   registerAuditLogCommands(logs, context);
+  // `service` may already exist (Docker and external services): the global port commands join it.
+  const service = program.commands.find((command) => command.name() === "service") ?? program.command("service").description("Manage services and their ports");
+  registerServicePortCommands(service, context);
   return program;
 }

@@ -9,6 +9,7 @@ import { compileMcpEndpoint, type McpEndpoint, type McpGateFactory } from "../mc
 import { forwardTarget, type ForwardTarget } from "../proxies/forward-target";
 import type { ProxyRecord } from "../storage/proxy-repository";
 import type { RouteRecord } from "../storage/route-repository";
+import { serviceTargetName } from "../storage/service-repository";
 import { compileRoute, pathMatcher, routesForProxy, type CompiledRoute } from "./routes";
 
 export interface HostEntry {
@@ -22,7 +23,8 @@ export interface HostEntry {
   readonly hsts: string | null;
   /** log_query: request records keep the redacted query string. */
   readonly logQuery: boolean;
-  readonly target: ForwardTarget;
+  /** Null when target_url names a service (`service:{name}`) with no URL now: requests that reach it get 502. */
+  readonly target: ForwardTarget | null;
   readonly routes: readonly CompiledRoute[];
   /** Who may reach the backend (auth_enabled), or null: everyone. */
   readonly auth: EdgeAuthPolicy | null;
@@ -44,7 +46,7 @@ export interface HostEntry {
 export interface HostTableSource {
   readonly proxies: Iterable<ProxyRecord>;
   readonly routes: Iterable<RouteRecord>;
-  /** service name → URL (`service:url:{name}`), for routes of target_type "service". */
+  /** service name → URL (`service:url:{name}`), for routes of target_type "service" and `service:{name}` proxy targets. */
   readonly serviceUrls: ReadonlyMap<string, string>;
   /** The authorization server's settings the edge checks tokens against; without them no proxy authenticates. */
   readonly edgeAuth?: EdgeAuthSettings;
@@ -96,12 +98,18 @@ export function buildHostTable(source: HostTableSource): HostTable {
       requestHeaders: proxy.custom_headers,
       responseHeaders: proxy.custom_response_headers,
     };
-    let target: ForwardTarget;
+    let target: ForwardTarget | null = null;
+    const service = serviceTargetName(proxy.target_url);
+    const targetUrl = service === null ? proxy.target_url : source.serviceUrls.get(service);
     try {
-      target = forwardTarget(proxy.target_url, headers);
+      if (targetUrl !== undefined) target = forwardTarget(targetUrl, headers);
+      else problems.push(`proxy ${proxy.hostname}: service ${JSON.stringify(service)} has no URL; requests get 502`);
     } catch {
-      problems.push(`proxy ${proxy.hostname}: target_url ${JSON.stringify(proxy.target_url)} is not a URL; proxy skipped`);
-      continue;
+      if (service !== null) problems.push(`proxy ${proxy.hostname}: service ${JSON.stringify(service)} URL ${JSON.stringify(targetUrl)} is not a URL; requests get 502`);
+      else {
+        problems.push(`proxy ${proxy.hostname}: target_url ${JSON.stringify(proxy.target_url)} is not a URL; proxy skipped`);
+        continue;
+      }
     }
     const compiled: CompiledRoute[] = [];
     for (const route of routesForProxy(proxy, routes)) {

@@ -5,7 +5,8 @@
  * made — container and record — before it answers.
  */
 import type { Logger } from "../core/logger";
-import { ApiError, conflict, notFound } from "../core/errors";
+import { ApiError, conflict, invalid, notFound } from "../core/errors";
+import { checkNewServiceName } from "../api/schemas/service";
 import type { Caller } from "../api/caller";
 import { canSee } from "../api/caller";
 import type { DockerServiceRecord, DockerServiceRepository } from "../storage/docker-service-repository";
@@ -25,7 +26,6 @@ export interface DockerServiceInput {
 
 /** Names that are paths under /api/v1/services/ (spec endpoints), never service names. */
 const RESERVED_NAMES = new Set(["unified", "external", "ports", "cleanup"]);
-export const SERVICE_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/;
 /** The engine refuses less than 6 MiB (Docker's minimum). */
@@ -82,9 +82,9 @@ export class DockerServices {
 
   async create(caller: Caller, input: DockerServiceInput): Promise<DockerServiceRecord> {
     const name = input.service_name;
-    if (!SERVICE_NAME.test(name) || RESERVED_NAMES.has(name)) {
-      throw bad(`service_name: ${JSON.stringify(name)} is not allowed; use 1-63 lowercase letters, digits, '_', '.' or '-' (not unified, external, ports or cleanup)`);
-    }
+    // The name rules every service shares (a DNS label, not the gateway's own), and not a path under /services/.
+    checkNewServiceName("service_name", name);
+    if (RESERVED_NAMES.has(name)) throw invalid(`service_name: ${JSON.stringify(name)} is a path under /api/v1/services/; choose another name`);
     if (!IMAGE.test(input.image)) throw bad(`image: ${JSON.stringify(input.image)} is not an image reference`);
     const memoryBytes = input.memory_limit === undefined ? null : parseMemoryLimit(input.memory_limit);
     const nanoCpus = input.cpu_limit === undefined ? null : parseCpuLimit(input.cpu_limit);

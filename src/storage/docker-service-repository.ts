@@ -43,11 +43,12 @@ export class DockerServiceRepository {
 
   constructor(private readonly redis: Redis) {}
 
-  /** Stores a new record (status "creating"); false if the name is taken. */
+  /** Stores a new record (status "creating"); false if the name is taken by a Docker or an external service. */
   reserve(record: DockerServiceRecord): Promise<boolean> {
     const key = keys.dockerService(record.service_name);
-    return watchAndCommit(this.redis, [key], async (conn) => {
-      if (await conn.exists(key)) return { result: false };
+    const external = keys.serviceExternal(record.service_name);
+    return watchAndCommit(this.redis, [key, external], async (conn) => {
+      if (await conn.exists(key, external)) return { result: false };
       const tx = conn.multi();
       tx.set(key, JSON.stringify(record));
       tx.sadd(keys.dockerServiceNames, record.service_name);

@@ -25,11 +25,23 @@ export const keys = {
   /** Set of route ids. */
   routeIds: "routes:ids",
 
+  /** Service name → URL, for every service type (spec "Service Keys"); what routes and `service:` proxies resolve. */
   serviceUrl: (name: string) => `service:url:${name}`,
-  /** A Docker service record (spec "Docker Service Schema"). */
+  /** An external service's record (JSON). */
+  serviceExternal: (name: string) => `service:external:${name}`,
+  /** Set of external service names. */
+  serviceExternalNames: "services:external",
+  /** A Docker service's record (JSON); read here, written by the Docker service manager. */
   dockerService: (name: string) => `docker_service:${name}`,
   /** Set of Docker service names. */
   dockerServiceNames: "docker_services:names",
+
+  /** A host port's allocation (spec "Port Management Keys"): one per port, whatever its bind address. */
+  port: (port: number) => `port:${port}`,
+  /** Hash of a service's allocations: port name → allocation JSON. */
+  servicePorts: (service: string) => `service:ports:${service}`,
+  /** Sorted set of allocated host ports (score = port), so listing never scans the keyspace. */
+  allocatedPorts: "ports:allocated",
 
   /** A registered protected resource by its canonical URI (spec "Resource Keys (MCP)"). */
   resource: (uri: string) => `resource:${uri}`,

@@ -6,9 +6,11 @@ import type { Redis } from "ioredis";
 import { CertificateRepository } from "./certificate-repository";
 import { DockerServiceRepository } from "./docker-service-repository";
 import { OwnershipRegistry } from "./ownership";
+import { PortRepository } from "./port-repository";
 import { ProxyRepository } from "./proxy-repository";
 import { ResourceRepository } from "./resource-repository";
 import { RouteRepository } from "./route-repository";
+import { ServiceRepository } from "./service-repository";
 import { TokenRepository } from "./token-repository";
 
 export interface Stores {
@@ -21,6 +23,10 @@ export interface Stores {
   readonly resources: ResourceRepository;
   /** Docker services (`docker_service:{name}`). */
   readonly dockerServices: DockerServiceRepository;
+  /** External and internal services, and the `service:url:{name}` they resolve to. */
+  readonly services: ServiceRepository;
+  /** Host port allocations (`port:{port}`, `service:ports:{service}`). */
+  readonly ports: PortRepository;
 }
 
 export function createStores(redis: Redis): Stores {
@@ -29,11 +35,15 @@ export function createStores(redis: Redis): Stores {
   const routes = new RouteRepository(redis);
   const certificates = new CertificateRepository(redis);
   const resources = new ResourceRepository(redis);
+  const ports = new PortRepository(redis);
   ownership.register(proxies.ownedKind());
   ownership.register(routes.ownedKind());
   ownership.register(certificates.ownedKind());
   const dockerServices = new DockerServiceRepository(redis);
   ownership.register(resources.ownedKind());
   ownership.register(dockerServices.ownedKind());
-  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, dockerServices };
+  const services = new ServiceRepository(redis);
+  ownership.register(services.ownedKind());
+  ownership.register(ports.ownedKind());
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, services, ports, dockerServices };
 }

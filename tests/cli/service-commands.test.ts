@@ -1,142 +1,147 @@
 /**
- * `portcullis service …` against a gateway and a real Docker API (podman), its
- * pure parts, and the `just service-*` recipes that wrap it (dry run).
+ * `portcullis service register|list-external|show-external|update-external|
+ * unregister|list-all` against a real gateway (in process, real Redis), with
+ * two tokens, in every output format; and the `service-*` just recipes'
+ * command lines.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parse as parseYaml } from "yaml";
-import { CliError } from "../../src/cli/cli-error";
-import { parsePairs, serviceCreateBody } from "../../src/cli/commands/service";
-import { cliSession } from "../helpers/cli-program";
-import { startTestDockerEngine, TEST_IMAGE, type TestDockerEngine } from "../helpers/docker-engine";
+import { externalServiceUpdateBody } from "../../src/cli/commands/service-external";
+import { cliSession, runProgram } from "../helpers/cli-program";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { justBinary, justDryRun } from "../helpers/just-dry-run";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
 
-const HOME = tempDir("service-cli-home");
+const HOME = tempDir("home");
+let redis: TestRedis;
+let node: TestGateway;
+const apiUrl = () => `http://127.0.0.1:${node.gateway.apiPort}`;
+const admin = cliSession(apiUrl, GATEWAY_ADMIN, HOME);
 
-describe("request bodies", () => {
-  test("flags become the create request; bad ones name the flag", () => {
-    expect(serviceCreateBody("web", "img:1", {})).toEqual({ service_name: "web", image: "img:1" });
-    expect(
-      serviceCreateBody("web", "img:1", { port: "8080", memory: "512m", cpu: "0.5", env: ["A=1", "B=x=y"], label: ["team=blue"], command: '["/bin/serve","-v"]', bindAddress: "0.0.0.0" }),
-    ).toEqual({
-      service_name: "web",
-      image: "img:1",
-      internal_port: 8080,
-      memory_limit: "512m",
-      cpu_limit: 0.5,
-      environment: { A: "1", B: "x=y" },
-      labels: { team: "blue" },
-      command: ["/bin/serve", "-v"],
-      bind_address: "0.0.0.0",
+beforeAll(async () => {
+  redis = await startTestRedis();
+  node = await startTestGateway(redis);
+});
+afterAll(async () => {
+  await node?.stop();
+  await redis?.stop();
+});
+
+describe("against the gateway", () => {
+  test("register, list, show, update, unregister; table, json, yaml, csv", async () => {
+    const created = await admin.json("service", "register", "billing", "https://billing.example.com", "--description", "Billing API");
+    expect(created).toMatchObject({ service_name: "billing", service_type: "external", target_url: "https://billing.example.com/", description: "Billing API", routing_enabled: true });
+
+    const table = await admin.ok("service", "list-external");
+    expect(table).toContain("Name");
+    expect(table).toContain("billing");
+    expect(table).toContain("https://billing.example.com/");
+    expect((await admin.json("service", "list-external")).map((s: any) => s.service_name)).toEqual(["billing"]);
+    expect(parseYaml(await admin.ok("--format", "yaml", "service", "show-external", "billing")).description).toBe("Billing API");
+    const csv = (await admin.ok("--format", "csv", "service", "list-external")).trim().split("\n");
+    expect(csv[0]).toContain("Name");
+    expect(csv[1]).toContain("billing");
+
+    const updated = await admin.json("service", "update-external", "billing", "http://10.0.0.9:8080");
+    expect(updated.target_url).toBe("http://10.0.0.9:8080/");
+    expect((await admin.json("service", "update-external", "billing", "--no-routing")).routing_enabled).toBe(false);
+    expect((await admin.json("service", "update-external", "billing", "--routing", "--description", "")).description).toBe("");
+    const nothing = await admin.cli("service", "update-external", "billing");
+    expect([nothing.code, nothing.stderr]).toEqual([1, expect.stringContaining("nothing to change")]);
+
+    const all = await admin.json("service", "list-all");
+    expect(all.map((s: any) => [s.service_name, s.service_type])).toEqual([["billing", "external"], ["api", "internal"]]);
+    expect((await admin.json("service", "list-all", "--type", "internal"))[0]).toEqual({
+      service_name: "api",
+      service_type: "internal",
+      url: `http://127.0.0.1:${node.gateway.apiPort}`,
+      status: "internal",
+      owner: null,
     });
-    expect(() => serviceCreateBody("w", "i", { port: "http" })).toThrow("--port");
-    expect(() => serviceCreateBody("w", "i", { cpu: "many" })).toThrow("--cpu");
-    expect(() => serviceCreateBody("w", "i", { command: "/bin/serve" })).toThrow("--command");
-    expect(() => parsePairs("--env", ["NOVALUE"])).toThrow(CliError);
-    expect(() => parsePairs("--env", ["=x"])).toThrow("--env");
-  });
-});
+    const badType = await admin.cli("service", "list-all", "--type", "vm");
+    expect([badType.code, badType.stderr]).toEqual([1, expect.stringContaining("--type")]);
 
-describe("against a gateway and a Docker engine", () => {
-  let engine: TestDockerEngine;
-  let redis: TestRedis;
-  let gw: TestGateway;
-  const apiUrl = () => `http://127.0.0.1:${gw.gateway.apiPort}`;
-  const admin = cliSession(apiUrl, GATEWAY_ADMIN, HOME);
-
-  beforeAll(async () => {
-    [engine, redis] = await Promise.all([startTestDockerEngine(), startTestRedis()]);
-    gw = await startTestGateway(redis, { DOCKER_HOST: engine.dockerHost });
-  });
-  afterAll(async () => {
-    await gw?.stop();
-    await Promise.all([engine?.stop(), redis?.stop()]);
+    expect(await admin.json("service", "unregister", "billing")).toEqual({ deleted: "billing" });
+    expect(await admin.ok("service", "list-external")).toContain("No external services yet");
   });
 
-  test("create, list in every format, show, stop, start, restart, delete", async () => {
-    const created = await admin.json("service", "create", "cli-web", TEST_IMAGE, "--memory", "32m", "--cpu", "0.25", "--env", "GREETING=cli", "--label", "team=blue");
-    expect(created).toMatchObject({ service_name: "cli-web", status: "running", memory_limit: "32m", cpu_limit: 0.25, labels: { team: "blue" } });
-    expect((await (await fetch(created.url)).text()).trim()).toBe("hello from cli");
+  test("errors reach the user: a bad name, a reserved name, the internal api, and a service in use (--force deletes it)", async () => {
+    const bad = await admin.cli("service", "register", "Bad_Name", "http://a.example");
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("service_name");
+    const reserved = await admin.cli("service", "register", "api", "http://a.example");
+    expect(reserved.stderr).toContain("reserved");
+    const internal = await admin.cli("service", "unregister", "api");
+    expect(internal.stderr).toContain("internal service");
 
-    const table = await admin.ok("service", "list");
-    expect(table).toContain("cli-web");
-    expect(table).toContain("running");
-    expect(table).toContain(created.url);
-    expect((await admin.json("service", "list")).map((s: any) => s.service_name)).toEqual(["cli-web"]);
-    expect(parseYaml(await admin.ok("--format", "yaml", "service", "list"))[0].service_name).toBe("cli-web");
-    const csv = await admin.ok("--format", "csv", "service", "list");
-    expect(csv.split("\n")[0]).toContain("Name");
-    expect(csv).toContain("cli-web");
-    expect((await admin.json("service", "show", "cli-web")).container_id).toBe(created.container_id);
-
-    expect((await admin.json("service", "stop", "cli-web")).status).toBe("stopped");
-    expect((await admin.json("service", "start", "cli-web")).status).toBe("running");
-    expect((await admin.json("service", "restart", "cli-web")).status).toBe("running");
-
-    const refused = await admin.cli("service", "delete", "cli-web");
+    await admin.ok("service", "register", "used", "http://127.0.0.1:9");
+    expect((await node.api("POST", "/api/v1/routes/", { route_id: "uses-it", path_pattern: "/u/", target_type: "service", target_value: "used" })).status).toBe(201);
+    const refused = await admin.cli("service", "unregister", "used");
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain("force");
-    expect(await admin.json("service", "delete", "cli-web", "--force")).toEqual({ deleted: "cli-web" });
-    expect(await admin.ok("service", "list")).toContain("No Docker services");
-    expect((await engine.podman("ps", "--all", "--format", "{{.Names}}")).stdout.trim()).toBe("");
-  }, 60_000);
+    expect(refused.stderr).toContain("uses-it");
+    expect(refused.stderr).toContain("portcullis service unregister used --force");
+    expect(await admin.json("service", "unregister", "used", "--force")).toEqual({ deleted: "used" });
+    await node.api("DELETE", "/api/v1/routes/uses-it");
+  });
 
-  test("--owned-only lists the caller's own services; another token sees none of the admin's", async () => {
-    const bobToken = (await gw.api("POST", "/api/v1/tokens/", { name: "bob" })).json.token as string;
-    const bob = cliSession(apiUrl, bobToken, HOME);
-    await admin.json("service", "create", "admins", TEST_IMAGE);
-    await bob.json("service", "create", "bobs", TEST_IMAGE);
-    expect((await admin.json("service", "list")).map((s: any) => s.service_name)).toEqual(["admins", "bobs"]);
-    expect((await admin.json("service", "list", "--owned-only")).map((s: any) => s.service_name)).toEqual(["admins"]);
-    expect((await bob.json("service", "list")).map((s: any) => s.service_name)).toEqual(["bobs"]);
-    const hidden = await bob.cli("service", "stop", "admins");
-    expect(hidden.code).not.toBe(0);
-    expect(hidden.stderr).toContain("not found");
-    await admin.json("service", "delete", "admins", "--force");
-    await bob.json("service", "delete", "bobs", "--force");
-  }, 60_000);
+  test("two tokens: each sees only their own; the admin sees both", async () => {
+    const alice = (await node.api("POST", "/api/v1/tokens/", { name: "cli-alice" })).json.token as string;
+    const bob = (await node.api("POST", "/api/v1/tokens/", { name: "cli-bob" })).json.token as string;
+    const asAlice = cliSession(apiUrl, alice, HOME);
+    const asBob = cliSession(apiUrl, bob, HOME);
+    await asAlice.ok("service", "register", "alice-svc", "http://10.0.0.1");
+    await asBob.ok("service", "register", "bob-svc", "http://10.0.0.2");
+    expect((await asAlice.json("service", "list-external")).map((s: any) => s.service_name)).toEqual(["alice-svc"]);
+    expect((await asBob.json("service", "list-all", "--type", "external")).map((s: any) => [s.service_name, s.owner])).toEqual([["bob-svc", "cli-bob"]]);
+    const notHers = await asBob.cli("service", "show-external", "alice-svc");
+    expect([notHers.code !== 0, notHers.stderr]).toEqual([true, expect.stringContaining("not found")]);
+    expect((await asBob.cli("service", "unregister", "alice-svc")).code).not.toBe(0);
+    expect((await admin.json("service", "list-external")).map((s: any) => s.service_name)).toEqual(["alice-svc", "bob-svc"]);
+    const anonymous = await runProgram(apiUrl(), undefined, ["service", "list-external"], tempDir("empty-home"));
+    expect(anonymous.code).not.toBe(0);
+  });
 
-  test("an engine error reaches the user as one line naming the cause", async () => {
-    const run = await admin.cli("service", "create", "ghost", "localhost/no-such-image:1");
-    expect(run.code).not.toBe(0);
-    expect(run.stderr).toContain("localhost/no-such-image:1");
+  test("update body: only what was given", () => {
+    expect(externalServiceUpdateBody(undefined, {})).toEqual({});
+    expect(externalServiceUpdateBody("http://x", { description: "", routing: false })).toEqual({ target_url: "http://x", description: "", routing_enabled: false });
   });
 });
 
-describe.skipIf(!justBinary)("just service-* (dry run)", () => {
-  const dryRun = (...args: string[]) => justDryRun(HOME, ["--format", "service"], ...args);
+describe.skipIf(!justBinary)("just recipes (dry run)", () => {
+  const dryRun = (...args: string[]) => justDryRun(HOME, ["service"], ...args);
   const cases: [string[], string][] = [
-    [["service-list"], "service list"],
-    [["service-list", "true", "tok"], "--token 'tok' service list --owned-only"],
-    [["service-show", "web"], "--format json service show 'web'"],
-    [["service-create", "web", "img:1"], "service create 'web' 'img:1'"],
-    [["service-create", "web", "img:1", "", "8080", "512m", "0.5", "false", "tok"], "--token 'tok' service create 'web' 'img:1' --port '8080' --memory '512m' --cpu '0.5'"],
-    [["service-delete", "web"], "service delete 'web'"],
-    [["service-delete", "web", "true", "false", "tok"], "--token 'tok' service delete 'web' --force"],
-    [["service-start", "web"], "service start 'web'"],
-    [["service-stop", "web", "tok"], "--token 'tok' service stop 'web'"],
-    [["service-restart", "web"], "service restart 'web'"],
+    [["service-register", "billing", "https://b.example.com"], "service register 'billing' 'https://b.example.com'"],
+    [["service-register", "billing", "https://b.example.com", "Billing API", "tok"], "--token 'tok' service register 'billing' 'https://b.example.com' --description 'Billing API'"],
+    [["service-list-external"], "service list-external"],
+    [["service-list-external", "tok"], "--token 'tok' service list-external"],
+    [["service-show-external", "billing", "tok"], "--token 'tok' service show-external 'billing'"],
+    [["service-update-external", "billing", "http://10.0.0.9"], "service update-external 'billing' 'http://10.0.0.9'"],
+    [["service-update-external", "billing", "http://10.0.0.9", "new", "tok"], "--token 'tok' service update-external 'billing' 'http://10.0.0.9' --description 'new'"],
+    [["service-unregister", "billing"], "service unregister 'billing'"],
+    [["service-unregister", "billing", "tok", "true"], "--token 'tok' service unregister 'billing' --force"],
+    [["service-list-all"], "service list-all"],
+    [["service-list-all", "external", "tok"], "--token 'tok' service list-all --type external"],
   ];
   for (const [args, expected] of cases) {
-    test(`just ${args.join(" ")}`, async () => {
-      const { code, line } = await dryRun(...args);
-      expect({ code, line }).toEqual({ code: 0, line: expected });
+    test(args.join(" "), async () => {
+      const run = await dryRun(...args);
+      expect([run.code, run.line]).toEqual([0, expected]);
     });
   }
 
-  test("what is not built yet stops before running anything, saying so", async () => {
-    for (const [args, message] of [
-      [["service-create", "web"], "image: required"],
-      [["service-create", "web", "", "./Dockerfile"], "image: required"],
-      [["service-create", "web", "img:1", "./Dockerfile"], "dockerfile: building from a Dockerfile is not supported yet"],
-      [["service-create", "web", "img:1", "", "", "", "", "true"], "auto-proxy: not supported yet"],
-      [["service-delete", "web", "false", "true"], "delete-proxy: not supported yet"],
-      [["service-delete", "web", "yes"], "force: expected true or false"],
-    ] as const) {
-      const { code, stderr } = await dryRun(...args);
-      expect({ args, code: code !== 0, has: stderr.includes(message) }).toEqual({ args, code: true, has: true });
-    }
+  test("service-register-oauth registers the issuer (OAUTH_ISSUER, else https://auth.<BASE_DOMAIN>; a .env may set them) as oauth", async () => {
+    const run = await dryRun("service-register-oauth", "tok");
+    expect(run.code).toBe(0);
+    expect(run.line).toMatch(/^--token 'tok' service register oauth 'https:\/\/[^']+' --description 'OAuth 2.1 authorization server'$/);
+  });
+
+  test("bad values stop before the CLI runs", async () => {
+    const badType = await dryRun("service-list-all", "vm");
+    expect(badType.code).not.toBe(0);
+    expect(badType.stderr).toContain("type: expected docker, external or internal");
+    const badForce = await dryRun("service-unregister", "billing", "", "yes");
+    expect(badForce.code).not.toBe(0);
+    expect(badForce.stderr).toContain("force: expected true or false");
   });
 });

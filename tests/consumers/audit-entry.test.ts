@@ -16,6 +16,8 @@ describe("auditTarget", () => {
     ["/api/v1/certificates/web", "certificate", "web"],
     ["/api/v1/oauth/clients/abc", "oauth.clients", "abc"],
     ["/api/v1/logs", "logs", null],
+    ["/api/v1/services/external", "external_service", null],
+    ["/api/v1/services/external/billing", "external_service", "billing"],
     ["/api/v1/tokens/%E0%A4%A", "token", "%E0%A4%A"],
   ];
   for (const [path, kind, id] of cases) test(path, () => expect(auditTarget(path)).toEqual({ kind, id }));

@@ -190,8 +190,10 @@ describe("failures leave nothing behind", () => {
       [{ labels: { "portcullis.service": "other" } }, 400, "labels"],
       [{ bind_address: "10.0.0.1" }, 400, "bind_address"],
       [{ command: [] }, 400, "command"],
-      [{ service_name: "Upper" }, 400, "service_name"],
-      [{ service_name: "cleanup" }, 400, "service_name"],
+      [{ service_name: "Upper" }, 422, "service_name"],
+      [{ service_name: "my_app" }, 422, "service_name"],
+      [{ service_name: "cleanup" }, 422, "service_name"],
+      [{ service_name: "api" }, 409, "service_name"],
       [{ internal_port: 70000 }, 422, "internal_port"],
       [{ port_configs: [] }, 422, "port_configs"],
     ];
@@ -222,6 +224,20 @@ describe("failures leave nothing behind", () => {
     expect((await inspect("portcullis-squatted")).Id).toBe(foreign.stdout.trim());
     expect(await redis.client.exists(keys.dockerService("squatted"))).toBe(0);
     await engine.podman("rm", "--force", "portcullis-squatted");
+  }, 30_000);
+
+  test("Docker and external services share one namespace", async () => {
+    expect((await gw.api("POST", "/api/v1/services/external", { service_name: "elsewhere", target_url: "http://127.0.0.1:9" })).status).toBe(201);
+    const docker = await gw.api("POST", "/api/v1/services/", { service_name: "elsewhere", image: TEST_IMAGE });
+    expect(docker.status).toBe(409);
+    expect(await containersOf("elsewhere")).toEqual([]);
+    expect((await gw.api("DELETE", "/api/v1/services/external/elsewhere")).status).toBe(200);
+
+    expect((await gw.api("POST", "/api/v1/services/", { service_name: "boxed", image: TEST_IMAGE })).status).toBe(201);
+    expect((await gw.api("POST", "/api/v1/services/external", { service_name: "boxed", target_url: "http://127.0.0.1:9" })).status).toBe(409);
+    const unified = (await gw.api("GET", "/api/v1/services/unified?type=docker")).json;
+    expect(JSON.stringify(unified)).toContain("boxed");
+    expect((await gw.api("DELETE", "/api/v1/services/boxed?force=true")).status).toBe(200);
   }, 30_000);
 
   test("two creates of one name at once: one container, one 409", async () => {

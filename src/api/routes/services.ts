@@ -1,62 +1,196 @@
 /**
- * /api/v1/services — Docker services (spec "Service Management", first slice:
- * create, list, show, start, stop, restart, delete). Services are owned: a
- * non-admin token sees and changes only its own.
+ * /api/v1/services — external services, the internal ones, and the unified
+ * registry (001 "Service Management"). External services are owned: the admin
+ * sees and changes every one, other tokens their own. Internal services (the
+ * gateway's API) are registered by the gateway and listed for everyone; they
+ * cannot be created, changed or deleted here. Docker services are listed in
+ * the unified view when their records (`docker_service:{name}`) exist.
  */
 import { Elysia, t } from "elysia";
-import type { DockerServices } from "../../services/docker-services";
+import { badParameter, conflict, forbidden, invalid, notFound } from "../../core/errors";
+import type { ProxyRepository } from "../../storage/proxy-repository";
+import type { RouteRepository } from "../../storage/route-repository";
+import { INTERNAL_SERVICES, serviceTargetName, type ExternalServiceRecord, type ServiceRepository } from "../../storage/service-repository";
 import type { TokenRepository } from "../../storage/token-repository";
-import { authenticate } from "../caller";
+import { authenticate, canSee, type Caller } from "../caller";
+import {
+  checkNewServiceName,
+  checkServiceName,
+  checkServiceTargetUrl,
+  ExternalServiceCreateBody,
+  ExternalServiceUpdateBody,
+} from "../schemas/service";
 
-const DockerServiceCreateBody = t.Object(
-  {
-    service_name: t.String({ minLength: 1, maxLength: 63, description: "Lowercase letters, digits, _ . - ; the container is named portcullis-{service_name}" }),
-    image: t.String({ minLength: 1, maxLength: 255, description: "An image the engine already has (nothing is pulled)" }),
-    internal_port: t.Optional(t.Integer({ minimum: 1, maximum: 65535, description: "The container's port; default: the image's lowest exposed TCP port" })),
-    memory_limit: t.Optional(t.String({ maxLength: 32, description: 'Memory limit like "512m" or "1g" (6m to 1t)' })),
-    cpu_limit: t.Optional(t.Number({ description: "CPUs, like 1.0 or 0.5 (0.01 to 1024)" })),
-    environment: t.Optional(t.Record(t.String(), t.String(), { description: "Environment variables" })),
-    command: t.Optional(t.Array(t.String(), { maxItems: 256, description: "Replaces the image's command" })),
-    labels: t.Optional(t.Record(t.String(), t.String(), { description: 'Extra container labels (not starting with "portcullis.")' })),
-    bind_address: t.Optional(t.String({ description: "Host address the port is published on: 127.0.0.1 (default) or 0.0.0.0" })),
-  },
-  { additionalProperties: false },
-);
+export const SERVICE_TYPES = ["docker", "external", "internal"] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
 
-export function serviceRoutes(deps: { tokens: TokenRepository; services: DockerServices }) {
-  const services = deps.services;
+export interface UnifiedService {
+  service_name: string;
+  service_type: ServiceType;
+  /** What `service:url:{name}` resolves to now (null: nothing; routes and proxies naming it get 502). */
+  url: string | null;
+  status: string;
+  /** The owning token's name for services the caller may see the owner of; null for internal services. */
+  owner: string | null;
+}
+
+const NameParams = t.Object({ name: t.String({ minLength: 1, maxLength: 200 }) });
+
+export function serviceRoutes(deps: { tokens: TokenRepository; services: ServiceRepository; routes: RouteRepository; proxies: ProxyRepository }) {
+  const { services } = deps;
+
+  const refuseInternal = (name: string, action: string) => {
+    if ((INTERNAL_SERVICES as readonly string[]).includes(name)) {
+      throw forbidden(`${JSON.stringify(name)} is an internal service, registered by the gateway itself; it cannot be ${action}`);
+    }
+  };
+
+  const visibleService = async (caller: Caller, name: string): Promise<ExternalServiceRecord> => {
+    const record = await services.get(name);
+    if (!record || !canSee(caller, record.owner_token_hash)) throw notFound(`external service ${JSON.stringify(name.slice(0, 100))}`);
+    return record;
+  };
+
+  /** Routes (target_type service) and proxies (target_url service:{name}) that use the service; those the caller cannot see are only counted. */
+  const usersOf = async (caller: Caller, name: string) => {
+    const [routes, proxies] = await Promise.all([deps.routes.list(), deps.proxies.list()]);
+    const usingRoutes = routes.filter((r) => r.target_type === "service" && r.target_value === name);
+    const usingProxies = proxies.filter((p) => serviceTargetName(p.target_url) === name);
+    const visibleRoutes = usingRoutes.filter((r) => canSee(caller, r.owner_token_hash)).map((r) => r.route_id);
+    const visibleProxies = usingProxies.filter((p) => canSee(caller, p.owner_token_hash)).map((p) => p.hostname);
+    return {
+      routes: visibleRoutes,
+      proxies: visibleProxies,
+      hidden: usingRoutes.length - visibleRoutes.length + usingProxies.length - visibleProxies.length,
+    };
+  };
+
+  /** Token names by hash, for the owner column of the unified view (admin only: others see their own name). */
+  const ownerNames = async (caller: Caller): Promise<Map<string, string>> => {
+    if (!caller.isAdmin) return new Map([[caller.hash, caller.name]]);
+    return new Map((await deps.tokens.list()).map((token) => [token.hash, token.name]));
+  };
+
+  const unified = async (caller: Caller, type: ServiceType | undefined): Promise<UnifiedService[]> => {
+    const owners = await ownerNames(caller);
+    const ownerOf = (hash: string | null) => (hash === null ? null : (owners.get(hash) ?? hash));
+    const out: UnifiedService[] = [];
+    if (type === undefined || type === "docker") {
+      const docker = (await services.listDocker()).filter((s) => canSee(caller, s.owner_token_hash));
+      const urls = await services.urls(docker.map((s) => s.service_name));
+      docker.forEach((s, i) =>
+        out.push({ service_name: s.service_name, service_type: "docker", url: urls[i] ?? null, status: s.status ?? "registered", owner: ownerOf(s.owner_token_hash) }),
+      );
+    }
+    if (type === undefined || type === "external") {
+      const external = (await services.list()).filter((s) => canSee(caller, s.owner_token_hash));
+      const urls = await services.urls(external.map((s) => s.service_name));
+      external.forEach((s, i) =>
+        out.push({ service_name: s.service_name, service_type: "external", url: urls[i] ?? null, status: "registered", owner: ownerOf(s.owner_token_hash) }),
+      );
+    }
+    if (type === undefined || type === "internal") {
+      const urls = await services.urls(INTERNAL_SERVICES);
+      INTERNAL_SERVICES.forEach((name, i) => out.push({ service_name: name, service_type: "internal", url: urls[i] ?? null, status: "internal", owner: null }));
+    }
+    return out;
+  };
+
   return new Elysia({ prefix: "/services", tags: ["services"] })
     .resolve(async ({ request }) => ({ caller: await authenticate(request, deps.tokens) }))
-    .get("/", ({ caller }) => services.list(caller), { detail: { summary: "List the Docker services the caller can see" } })
+    .get(
+      "/unified",
+      ({ caller, query }) => {
+        const type = query.type;
+        if (type !== undefined && !(SERVICE_TYPES as readonly string[]).includes(type)) {
+          throw badParameter(`type: ${JSON.stringify(type.slice(0, 100))} is not a service type; expected one of ${SERVICE_TYPES.join(", ")}`);
+        }
+        return unified(caller, type as ServiceType | undefined);
+      },
+      {
+        query: t.Object({ type: t.Optional(t.String({ description: "docker, external or internal" })) }),
+        detail: { summary: "List every service the caller can see (Docker, external, internal) with its type, URL, status and owner" },
+      },
+    )
+    .get("/external", async ({ caller }) => (await services.list()).filter((s) => canSee(caller, s.owner_token_hash)), {
+      detail: { summary: "List the external services the caller can see" },
+    })
     .post(
-      "/",
+      "/external",
       async ({ body, caller, set }) => {
-        const created = await services.create(caller, body);
+        const name = checkNewServiceName("service_name", body.service_name);
+        const now = new Date().toISOString();
+        const record: ExternalServiceRecord = {
+          service_name: name,
+          service_type: "external",
+          target_url: checkServiceTargetUrl(body.target_url),
+          description: body.description ?? "",
+          routing_enabled: body.routing_enabled ?? true,
+          owner_token_hash: caller.hash,
+          created_by: caller.name,
+          created_at: now,
+          updated_at: now,
+        };
+        const outcome = await services.create(record);
+        if (outcome === "taken_external") throw conflict(`service_name: an external service ${JSON.stringify(name)} already exists`);
+        if (outcome === "taken_docker") throw conflict(`service_name: a Docker service ${JSON.stringify(name)} already exists`);
         set.status = 201;
-        return created;
+        return record;
       },
-      {
-        body: DockerServiceCreateBody,
-        detail: {
-          summary: "Create and start a Docker service",
-          description:
-            "Creates a container labelled portcullis.managed=true and portcullis.service={name}, publishes internal_port on bind_address, starts it, and stores service:url:{name}. A failure at any step leaves no container and no record. 503 engine_unavailable when DOCKER_HOST does not answer.",
-        },
-      },
+      { body: ExternalServiceCreateBody, detail: { summary: "Register an external service: a name routes and proxies (service:{name}) resolve to target_url" } },
     )
-    .get("/:name", ({ caller, params }) => services.visible(caller, params.name), { detail: { summary: "One Docker service" } })
+    .get(
+      "/external/:name",
+      async ({ caller, params }) => {
+        refuseInternal(params.name, "shown as an external service; see GET /api/v1/services/unified?type=internal");
+        return visibleService(caller, params.name);
+      },
+      { params: NameParams, detail: { summary: "Show an external service" } },
+    )
+    .put(
+      "/external/:name",
+      async ({ body, caller, params }) => {
+        refuseInternal(params.name, "changed");
+        const current = await visibleService(caller, params.name);
+        if (body.service_name !== undefined && body.service_name !== current.service_name) {
+          throw invalid(`service_name: ${JSON.stringify(body.service_name.slice(0, 100))} differs from the path's ${JSON.stringify(current.service_name)}; a service cannot be renamed`);
+        }
+        const targetUrl = body.target_url === undefined ? undefined : checkServiceTargetUrl(body.target_url);
+        const updated = await services.update(current.service_name, (stored) => ({
+          ...stored,
+          ...(targetUrl !== undefined && { target_url: targetUrl }),
+          ...(body.description !== undefined && { description: body.description }),
+          ...(body.routing_enabled !== undefined && { routing_enabled: body.routing_enabled }),
+        }));
+        if (!updated) throw notFound(`external service ${JSON.stringify(params.name)}`);
+        return updated;
+      },
+      { params: NameParams, body: ExternalServiceUpdateBody, detail: { summary: "Change an external service; routes and proxies using it follow at once" } },
+    )
     .delete(
-      "/:name",
+      "/external/:name",
       async ({ caller, params, query }) => {
-        const deleted = await services.delete(caller, params.name, query.force === "true");
-        return { deleted: deleted.service_name };
+        refuseInternal(params.name, "deleted");
+        checkServiceName("name", params.name);
+        const current = await visibleService(caller, params.name);
+        if (query.force !== "true") {
+          const users = await usersOf(caller, current.service_name);
+          if (users.routes.length + users.proxies.length + users.hidden > 0) {
+            const named = [
+              users.routes.length > 0 ? `routes ${users.routes.join(", ")}` : "",
+              users.proxies.length > 0 ? `proxies ${users.proxies.join(", ")}` : "",
+              users.hidden > 0 ? `${users.hidden} route(s) or proxies of other tokens` : "",
+            ].filter(Boolean);
+            throw conflict(`service ${current.service_name} is used by ${named.join(" and ")}; change them first, or add force=true to delete it anyway (they then answer 502)`);
+          }
+        }
+        if (!(await services.delete(current.service_name))) throw notFound(`external service ${JSON.stringify(params.name)}`);
+        return { deleted: current.service_name };
       },
       {
-        query: t.Object({ force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Remove the container even while it runs" })) }),
-        detail: { summary: "Delete a Docker service and its container" },
+        params: NameParams,
+        query: t.Object({ force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])) }),
+        detail: { summary: "Delete an external service; refused (409, naming them) while routes or proxies use it, unless force=true" },
       },
-    )
-    .post("/:name/start", ({ caller, params }) => services.start(caller, params.name), { detail: { summary: "Start a Docker service's container" } })
-    .post("/:name/stop", ({ caller, params }) => services.stop(caller, params.name), { detail: { summary: "Stop a Docker service's container" } })
-    .post("/:name/restart", ({ caller, params }) => services.restart(caller, params.name), { detail: { summary: "Restart a Docker service's container" } });
+    );
 }

@@ -8,6 +8,7 @@ import { t, type Static } from "elysia";
 import { invalid } from "../../core/errors";
 import { isLoopback } from "../../core/oauth-config";
 import type { ProxyRecord } from "../../storage/proxy-repository";
+import { isServiceName, serviceTargetName } from "../../storage/service-repository";
 import { checkHeaderMap } from "./headers";
 import { checkHostnamePattern } from "./hostname";
 import { checkOAuthServerSettings, OAUTH_SERVER_DEFAULTS } from "./oauth";
@@ -24,7 +25,7 @@ const headers = t.Union([t.Record(t.String(), t.String()), t.Null()]);
 
 /** Every field an operator may set; all optional so PUT can change any subset. */
 export const proxySettingsFields = {
-  target_url: t.String({ description: "Backend URL: http or https, no credentials" }),
+  target_url: t.String({ description: "Backend URL: http or https, no credentials; or service:{name}, the URL a registered service resolves to, followed live" }),
   cert_name: t.Union([t.String(), t.Null()]),
   enabled: t.Boolean(),
   enable_http: t.Boolean(),
@@ -156,10 +157,18 @@ export function checkTargetUrl(field: string, value: string): string {
   return url.href;
 }
 
+/** A backend URL, or `service:{name}` naming a registered service (resolved by the host table, live). */
+function checkProxyTarget(value: string): string {
+  const service = serviceTargetName(value);
+  if (service === null) return checkTargetUrl("target_url", value);
+  if (!isServiceName(service)) throw invalid(`target_url: ${JSON.stringify(value.slice(0, 100))} names no valid service; expected service:{name} with 1-63 lowercase letters, digits and '-'`);
+  return value;
+}
+
 /** Checks what the schema cannot, and returns the values to store. */
 export function checkProxySettings<T extends ProxyUpdate>(body: T): T {
   const checked = { ...body };
-  if (body.target_url !== undefined) checked.target_url = checkTargetUrl("target_url", body.target_url);
+  if (body.target_url !== undefined) checked.target_url = checkProxyTarget(body.target_url);
   if (body.custom_headers) checkHeaderMap("custom_headers", body.custom_headers, "request");
   if (body.custom_response_headers) checkHeaderMap("custom_response_headers", body.custom_response_headers, "response");
   if (body.hostname !== undefined) checked.hostname = checkHostnamePattern("hostname", body.hostname);

@@ -81,9 +81,8 @@ export function serviceCreateBody(name: string, image: string, flags: ServiceCre
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export function registerServiceCommands(program: Command, context: CommandContext): void {
-  const service = program.command("service").description("Manage Docker services (containers on DOCKER_HOST)");
-
+/** Joins the Docker service commands to `portcullis service` (shared with external services and ports). */
+export function registerDockerServiceCommands(service: Command, context: CommandContext): void {
   service
     .command("list")
     .description("List the Docker services you can see")
@@ -110,7 +109,7 @@ export function registerServiceCommands(program: Command, context: CommandContex
   service
     .command("create")
     .description("Create and start a Docker service from an image the engine has")
-    .argument("<name>", "service name: lowercase letters, digits, _ . -")
+    .argument("<name>", "service name: lowercase letters, digits and -")
     .argument("<image>", "image reference, e.g. localhost/my-app:1 (nothing is pulled)")
     .option("--port <port>", "the container's port (default: the image's lowest exposed TCP port)")
     .option("--memory <size>", 'memory limit, e.g. "512m" or "1g"')

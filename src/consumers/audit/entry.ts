@@ -102,6 +102,7 @@ export function auditTarget(path: string): AuditTarget {
   if (first === "proxy" && second === "targets") return { kind: fourth ? `proxy.${fourth}` : "proxy", id: third ?? null };
   if (first === "oauth") return { kind: second ? `oauth.${second}` : "oauth", id: third ?? null };
   if (first === "tokens") return { kind: "token", id: second && !["email", "generate"].includes(second) ? second : null };
+  if (first === "services" && second === "external") return { kind: "external_service", id: third ?? null };
   if (first === "certificates") return { kind: "certificate", id: second && second !== "multi-domain" ? second : null };
   return { kind: (first && KINDS[first]) ?? first ?? "api", id: second ?? null };
 }

@@ -1,0 +1,83 @@
+/**
+ * `portcullis service ports` and `portcullis service port-check`: the global
+ * port queries over /api/v1/services/ports (001 "Global Port Query
+ * Endpoints"). port-check exits 1 when the port is not available, so scripts
+ * can test it.
+ */
+import type { Command } from "commander";
+import type { PortCheck } from "../../services/port-allocator";
+import type { RangeAvailability } from "../../services/port-ranges";
+import type { PortAllocation } from "../../storage/port-repository";
+import { CliError } from "../cli-error";
+import type { CommandContext } from "../context";
+import { renderItem, renderList, type Column } from "../output";
+import type { OutputFormat } from "../settings";
+
+const BASE = "/api/v1/services/ports";
+
+export const PORT_COLUMNS: Column<PortAllocation>[] = [
+  { header: "Port", value: (a) => a.host_port },
+  { header: "Bind", value: (a) => a.bind_address },
+  { header: "Protocol", value: (a) => a.protocol },
+  { header: "Service", value: (a) => a.service_name },
+  { header: "Name", value: (a) => a.port_name },
+  { header: "Container", value: (a) => a.container_port },
+  { header: "Token", value: (a) => a.require_token, kind: "bool" },
+  { header: "Description", value: (a) => a.description },
+  { header: "Allocated", value: (a) => a.allocated_at, kind: "date" },
+];
+
+export interface AvailableView {
+  ranges: RangeAvailability[];
+  restricted: { port: number; service: string }[];
+  gateway_ports: { setting: string; port: number }[];
+  unusable: number[];
+}
+
+const runs = (free: [number, number][]) => free.map(([a, b]) => (a === b ? String(a) : `${a}-${b}`)).join(", ");
+
+const RANGE_COLUMNS: Column<RangeAvailability>[] = [
+  { header: "Range", value: (r) => r.kind },
+  { header: "Ports", value: (r) => `${r.start}-${r.end}` },
+  { header: "Free", value: (r) => r.free_count },
+  { header: "Free ports", value: (r) => runs(r.free) },
+];
+
+/** json/yaml: the API's object; table/csv: one row per range (the table adds what is never allocatable). */
+export function renderAvailable(view: AvailableView, format: OutputFormat): string {
+  if (format === "json" || format === "yaml") return renderItem({ ...view }, format);
+  const table = renderList(view.ranges, RANGE_COLUMNS, format, "");
+  if (format === "csv") return table;
+  const own = view.gateway_ports.map((g) => `${g.port} (${g.setting})`).join(", ");
+  return `${table}\nNever allocated: ${view.restricted.map((r) => `${r.port} (${r.service})`).join(", ")}${own ? `; the gateway's own: ${own}` : ""}`;
+}
+
+export function registerServicePortCommands(service: Command, context: CommandContext): void {
+  service
+    .command("ports")
+    .description("List port allocations (an admin sees all, other tokens their own); --available lists the free ports per range")
+    .option("--available", "list the free ports per range instead")
+    .action(async (flags: { available?: boolean }) => {
+      const { client, settings, print } = context();
+      if (flags.available) {
+        print(renderAvailable(await client.get<AvailableView>(`${BASE}/available`), settings.format));
+        return;
+      }
+      const hint = "No ports allocated. Free ports: portcullis service ports --available";
+      print(renderList(await client.get<PortAllocation[]>(`${BASE}/`), PORT_COLUMNS, settings.format, hint));
+    });
+
+  service
+    .command("port-check")
+    .description("Whether a host port could be allocated now, and if not why; exits 1 when it cannot")
+    .argument("<port>", "host port, 1-65535")
+    .option("--bind <address>", "bind address: 127.0.0.1 or 0.0.0.0", "127.0.0.1")
+    .option("--protocol <protocol>", "tcp or udp", "tcp")
+    .action(async (rawPort: string, flags: { bind: string; protocol: string }) => {
+      if (!/^\d{1,5}$/.test(rawPort)) throw new CliError(`service port-check: ${JSON.stringify(rawPort)} is not a port number (1-65535)`);
+      const { client, settings, print } = context();
+      const result = await client.post<PortCheck>(`${BASE}/check`, { port: Number(rawPort), bind_address: flags.bind, protocol: flags.protocol });
+      print(renderItem({ ...result }, settings.format));
+      if (!result.available) throw new CliError(`port ${result.port} is not available: ${result.reason ?? "no reason given"}`);
+    });
+}
