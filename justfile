@@ -397,7 +397,7 @@ service-create name image="" dockerfile="" port="" memory="" cpu="" auto-proxy="
         {{ if memory != '' { '--memory ' + quote(memory) } else { '' } }} \
         {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }}
 
-# Delete a Docker service and its container (force=true: even while it runs; delete-proxy is not supported yet)
+# Delete a Docker service and its container (force=true: even while it runs or routes use it; delete-proxy is not supported yet)
 service-delete name force="false" delete-proxy="false" token="":
     @{{ if delete-proxy == 'true' { error('delete-proxy: not supported yet') } else if delete-proxy == 'false' { '' } else if delete-proxy == '' { '' } else { error('delete-proxy: expected true or false, got ' + quote(delete-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service delete {{ quote(name) }} \
         {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}

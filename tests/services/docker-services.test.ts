@@ -142,7 +142,11 @@ describe("lifecycle", () => {
     expect(await within(5_000, async () => (await body(restarted.json.url)) === "hello from web")).toBe(true);
     expect(await within(2_000, async () => (await viaEdge()) === "hello from web")).toBe(true);
 
-    // A running service is deleted only with force.
+    // A service a route uses, or a running one, is deleted only with force.
+    const used = await gw.api("DELETE", "/api/v1/services/web");
+    expect(used.status).toBe(409);
+    expect(used.json.detail).toContain("to-web");
+    expect((await gw.api("DELETE", "/api/v1/routes/to-web")).status).toBe(200);
     const refused = await gw.api("DELETE", "/api/v1/services/web");
     expect(refused.status).toBe(409);
     expect(refused.json.detail).toContain("running");
@@ -150,15 +154,22 @@ describe("lifecycle", () => {
     const deleted = await gw.api("DELETE", "/api/v1/services/web?force=true");
     expect([deleted.status, deleted.json]).toEqual([200, { deleted: "web" }]);
     await expectNothingLeft("web");
-    expect(await within(2_000, async () => (await viaEdge()) === 502)).toBe(true);
-    await gw.api("DELETE", "/api/v1/routes/to-web");
   }, 60_000);
 
-  test("a stopped service is deleted without force", async () => {
+  test("a stopped service nobody routes to is deleted without force; one a route uses needs force", async () => {
     expect((await gw.api("POST", "/api/v1/services/", { service_name: "quiet", image: TEST_IMAGE, internal_port: 8080 })).status).toBe(201);
     expect((await gw.api("POST", "/api/v1/services/quiet/stop")).status).toBe(200);
     expect((await gw.api("DELETE", "/api/v1/services/quiet")).status).toBe(200);
     await expectNothingLeft("quiet");
+
+    expect((await gw.api("POST", "/api/v1/services/", { service_name: "used", image: TEST_IMAGE })).status).toBe(201);
+    expect((await gw.api("POST", "/api/v1/routes/", { route_id: "to-used", path_pattern: "/used", target_type: "service", target_value: "used" })).status).toBe(201);
+    expect((await gw.api("POST", "/api/v1/services/used/stop")).status).toBe(200);
+    const refused = await gw.api("DELETE", "/api/v1/services/used");
+    expect([refused.status, refused.json.detail.includes("routes to-used")]).toEqual([409, true]);
+    expect((await gw.api("DELETE", "/api/v1/services/used?force=true")).status).toBe(200);
+    await expectNothingLeft("used");
+    expect((await gw.api("DELETE", "/api/v1/routes/to-used")).status).toBe(200);
   }, 30_000);
 });
 

@@ -7,7 +7,10 @@
 import { Elysia, t } from "elysia";
 import type { DockerServices } from "../../services/docker-services";
 import type { TokenRepository } from "../../storage/token-repository";
+import type { ProxyRepository } from "../../storage/proxy-repository";
+import type { RouteRepository } from "../../storage/route-repository";
 import { authenticate } from "../caller";
+import { refuseWhileUsed } from "./services";
 
 const DockerServiceCreateBody = t.Object(
   {
@@ -24,7 +27,7 @@ const DockerServiceCreateBody = t.Object(
   { additionalProperties: false },
 );
 
-export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: DockerServices }) {
+export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: DockerServices; routes: RouteRepository; proxies: ProxyRepository }) {
   const services = deps.services;
   return new Elysia({ prefix: "/services", tags: ["services"] })
     .resolve(async ({ request }) => ({ caller: await authenticate(request, deps.tokens) }))
@@ -49,12 +52,17 @@ export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: D
     .delete(
       "/:name",
       async ({ caller, params, query }) => {
-        const deleted = await services.delete(caller, params.name, query.force === "true");
+        const force = query.force === "true";
+        if (!force) {
+          await services.visible(caller, params.name);
+          await refuseWhileUsed(deps, caller, params.name);
+        }
+        const deleted = await services.delete(caller, params.name, force);
         return { deleted: deleted.service_name };
       },
       {
-        query: t.Object({ force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Remove the container even while it runs" })) }),
-        detail: { summary: "Delete a Docker service and its container" },
+        query: t.Object({ force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Delete even while the container runs or routes and proxies use the service (they then answer 502)" })) }),
+        detail: { summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true" },
       },
     )
     .post("/:name/start", ({ caller, params }) => services.start(caller, params.name), { detail: { summary: "Start a Docker service's container" } })

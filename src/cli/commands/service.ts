@@ -142,7 +142,7 @@ export function registerDockerServiceCommands(service: Command, context: Command
     .command("delete")
     .description("Delete a Docker service and its container")
     .argument("<name>", "service name")
-    .option("--force", "remove the container even while it runs")
+    .option("--force", "delete even while the container runs or routes and proxies use it")
     .action(async (name: string, flags: { force?: boolean }) => {
       const { client, settings, print } = context();
       print(renderItem(await client.delete<Record<string, unknown>>(at(name, flags.force ? "?force=true" : "")), settings.format));
