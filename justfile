@@ -380,6 +380,40 @@ route-create-proxy path target-type target-value proxies priority="50" methods="
 route-list-by-scope scope="all" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} route list --scope {{ quote(scope) }}
 
+# ---- Docker services (wrap `portcullis service …`) ----
+
+# List Docker services (owned-only=true: only the ones your token created)
+service-list owned-only="false" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service list {{ if owned-only == 'true' { '--owned-only' } else if owned-only == 'false' { '' } else if owned-only == '' { '' } else { error('owned-only: expected true or false, got ' + quote(owned-only)) } }}
+
+# Show a Docker service in JSON
+service-show name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} --format json service show {{ quote(name) }}
+
+# Create and start a Docker service from an image the engine has (dockerfile and auto-proxy are not supported yet)
+service-create name image="" dockerfile="" port="" memory="" cpu="" auto-proxy="false" token="":
+    @{{ if image == '' { error('image: required (building from a dockerfile is not supported yet)') } else { '' } }}{{ if dockerfile != '' { error('dockerfile: building from a Dockerfile is not supported yet; give an image') } else { '' } }}{{ if auto-proxy == 'true' { error('auto-proxy: not supported yet; create a proxy and a service route') } else if auto-proxy == 'false' { '' } else if auto-proxy == '' { '' } else { error('auto-proxy: expected true or false, got ' + quote(auto-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service create {{ quote(name) }} {{ quote(image) }} \
+        {{ if port != '' { '--port ' + quote(port) } else { '' } }} \
+        {{ if memory != '' { '--memory ' + quote(memory) } else { '' } }} \
+        {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }}
+
+# Delete a Docker service and its container (force=true: even while it runs or routes use it; delete-proxy is not supported yet)
+service-delete name force="false" delete-proxy="false" token="":
+    @{{ if delete-proxy == 'true' { error('delete-proxy: not supported yet') } else if delete-proxy == 'false' { '' } else if delete-proxy == '' { '' } else { error('delete-proxy: expected true or false, got ' + quote(delete-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service delete {{ quote(name) }} \
+        {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}
+
+# Start a Docker service's container
+service-start name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service start {{ quote(name) }}
+
+# Stop a Docker service's container
+service-stop name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service stop {{ quote(name) }}
+
+# Restart a Docker service's container
+service-restart name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service restart {{ quote(name) }}
+
 # ---- Certificates (wrap `portcullis cert …`) ----
 
 # Request a certificate for a domain (ACME, issued in the background); staging is true or false

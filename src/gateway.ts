@@ -33,6 +33,8 @@ import { EmbeddedRedis } from "./storage/embedded-redis";
 import { lockDataDir } from "./storage/data-dir-lock";
 import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
 import { createStores } from "./storage/stores";
+import { DockerEngine } from "./services/docker-engine";
+import { DockerServices } from "./services/docker-services";
 import { OAuthEventRecorder } from "./consumers/oauth-events/recorder";
 import { AuditLog } from "./consumers/audit/audit-log";
 import { GatewayMetrics } from "./metrics/gateway-metrics";
@@ -94,6 +96,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     streams: metrics.streams,
   });
   const stores = createStores(redis);
+  // Docker services: the engine is asked only when a service is created or changed.
+  const dockerServices = new DockerServices(new DockerEngine(config.docker), stores.dockerServices, log);
   // Sign-in steps (docs/observability.md "OAuth flow tracing") and API writes ("Audit log").
   const oauthEvents = new OAuthEventRecorder(redis, { retentionHours: config.observability.logRetentionHours }, log);
   const audit = new AuditLog(redis, config.observability.auditRetentionDays, log);
@@ -218,6 +222,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       fetch: apiFetch(
         createApiApp({
           ...stores,
+          dockerServiceManager: dockerServices,
           stopping: stopping.signal,
           certificateManager,
           redis,

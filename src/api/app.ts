@@ -42,6 +42,8 @@ import { proxyTargetRoutes } from "./routes/proxy-targets";
 import { routeRoutes } from "./routes/routes";
 import { serviceRoutes } from "./routes/services";
 import { tokenRoutes } from "./routes/tokens";
+import { dockerServiceRoutes } from "./routes/docker-services";
+import type { DockerServices } from "../services/docker-services";
 import { logRoutes } from "./routes/logs";
 import { logFollowRoutes } from "./routes/logs-follow";
 import { rememberServer } from "./long-lived";
@@ -80,6 +82,8 @@ export interface ApiDependencies {
   readonly metrics?: GatewayMetrics;
   /** The audit log (GET /api/v1/logs/audit) and AUDIT_RETENTION_DAYS; without it the endpoint is absent. */
   readonly audit?: { readonly log: AuditLog; readonly retentionDays: number };
+  /** Docker services on DOCKER_HOST (/api/v1/services); without it the endpoints are absent. */
+  readonly dockerServiceManager?: DockerServices;
 }
 
 export const OPENAPI_PATH = "/api/v1/openapi.json";
@@ -106,7 +110,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, routes: deps.routes, proxies: deps.proxies }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   return app.get(
     "/docs",

@@ -13,6 +13,7 @@ import { registerResourceCommands } from "./commands/resource";
 import { registerServicePortCommands } from "./commands/service-ports";
 import { registerRouteCommands } from "./commands/route";
 import { registerExternalServiceCommands } from "./commands/service-external";
+import { registerDockerServiceCommands } from "./commands/service";
 import { registerTokenCommands } from "./commands/token";
 import { registerAuditLogCommands } from "./commands/logs-audit";
 import { registerOAuthLogCommands } from "./commands/logs-oauth";
@@ -58,7 +59,9 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   registerCertCommands(program, context);
   registerOAuthCommands(program, context);
   registerResourceCommands(program, context);
-  registerExternalServiceCommands(program.command("service").description("Manage services: external, internal and the unified registry"), context);
+  const serviceCommand = program.command("service").description("Manage services: Docker, external, internal and the unified registry");
+  registerDockerServiceCommands(serviceCommand, context);
+  registerExternalServiceCommands(serviceCommand, context);
   registerLogCommands(program, context);
   // `logs` may already exist (the request log's commands): the OAuth trace and the audit log join it.
   const logs = program.commands.find((command) => command.name() === "logs") ?? program.command("logs").description("Query the gateway's logs");

@@ -9,6 +9,7 @@ import { parseCidrList, type CidrList } from "../proxies/cidr";
 import { parseCertificateSettings, type CertificateSettings } from "./certificate-config";
 import { parseOAuthSettings, type OAuthSettings } from "./oauth-config";
 import { parseObservabilitySettings, type ObservabilitySettings } from "./observability-config";
+import { parseDockerSettings, type DockerSettings } from "./docker-config";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
 
@@ -66,6 +67,8 @@ export interface Config {
   readonly oauth: OAuthSettings;
   /** Request log, access log and node identity. */
   readonly observability: ObservabilitySettings;
+  /** DOCKER_HOST and DOCKER_API_VERSION: the engine that runs Docker services. */
+  readonly docker: DockerSettings;
 }
 
 /** One or more environment variables hold values the gateway cannot use. */
@@ -210,6 +213,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const certificates = parseCertificateSettings({ read, bool }, problems);
   const oauth = parseOAuthSettings({ read, bool }, baseDomain, problems);
   const observability = parseObservabilitySettings({ read, bool }, problems);
+  const docker = parseDockerSettings({ read }, problems);
 
   const redis = parseRedis(read("REDIS_URL"), read("REDIS_PASSWORD"), read("REDIS_SERVER_BIN"), problems);
   const listeners = {
@@ -246,6 +250,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     certificates: Object.freeze(certificates),
     oauth: Object.freeze(oauth),
     observability: Object.freeze(observability),
+    docker: Object.freeze(docker),
     adminToken,
     adminEmail,
     baseDomain,

@@ -11,6 +11,9 @@ export type ErrorCode =
   | "not_found"
   | "conflict"
   | "unavailable"
+  | "engine_unavailable"
+  | "image_not_found"
+  | "engine_error"
   | "internal_error";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -23,6 +26,12 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   unavailable: 503,
+  /** The Docker engine (DOCKER_HOST) did not answer. */
+  engine_unavailable: 503,
+  /** A service names an image the engine does not have. */
+  image_not_found: 400,
+  /** The Docker engine refused or failed an operation; the detail carries its own message. */
+  engine_error: 502,
   internal_error: 500,
 };
 

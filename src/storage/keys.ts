@@ -33,6 +33,8 @@ export const keys = {
   serviceExternalNames: "services:external",
   /** A Docker service's record (JSON); read here, written by the Docker service manager. */
   dockerService: (name: string) => `docker_service:${name}`,
+  /** Set of Docker service names. */
+  dockerServiceNames: "docker_services:names",
 
   /** A host port's allocation (spec "Port Management Keys"): one per port, whatever its bind address. */
   port: (port: number) => `port:${port}`,

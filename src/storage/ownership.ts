@@ -11,8 +11,10 @@ export interface OwnedResourceKind {
   /**
    * Reads what it needs, then queues on `tx` every command that removes these
    * resources (their records, indexes and any event announcing the removal).
+   * May return work to do once that transaction has committed (e.g. removing
+   * the containers of deleted Docker services).
    */
-  queueDelete(tx: ChainableCommander, ids: readonly string[]): Promise<void>;
+  queueDelete(tx: ChainableCommander, ids: readonly string[]): Promise<void | (() => void)>;
 }
 
 const SEPARATOR = ":";
@@ -41,7 +43,7 @@ export class OwnershipRegistry {
   }
 
   /** Queues the deletion of everything in an owner set; members of unknown kinds are left in place. */
-  async queueCascade(tx: ChainableCommander, members: readonly string[]): Promise<Record<string, number>> {
+  async queueCascade(tx: ChainableCommander, members: readonly string[], afterCommit: (() => void)[] = []): Promise<Record<string, number>> {
     const byKind = new Map<string, string[]>();
     for (const member of members) {
       const at = member.indexOf(SEPARATOR);
@@ -55,7 +57,8 @@ export class OwnershipRegistry {
     for (const [kind, ids] of byKind) {
       const handler = this.kinds.get(kind);
       if (!handler) throw new Error(`no handler registered for owned resources of kind "${kind}"`);
-      await handler.queueDelete(tx, ids);
+      const after = await handler.queueDelete(tx, ids);
+      if (after) afterCommit.push(after);
       counts[kind] = ids.length;
     }
     return counts;

@@ -4,6 +4,7 @@
  */
 import type { Redis } from "ioredis";
 import { CertificateRepository } from "./certificate-repository";
+import { DockerServiceRepository } from "./docker-service-repository";
 import { OwnershipRegistry } from "./ownership";
 import { PortRepository } from "./port-repository";
 import { ProxyRepository } from "./proxy-repository";
@@ -20,6 +21,8 @@ export interface Stores {
   readonly certificates: CertificateRepository;
   /** Registered protected resources (`resource:{uri}`). */
   readonly resources: ResourceRepository;
+  /** Docker services (`docker_service:{name}`). */
+  readonly dockerServices: DockerServiceRepository;
   /** External and internal services, and the `service:url:{name}` they resolve to. */
   readonly services: ServiceRepository;
   /** Host port allocations (`port:{port}`, `service:ports:{service}`). */
@@ -36,9 +39,11 @@ export function createStores(redis: Redis): Stores {
   ownership.register(proxies.ownedKind());
   ownership.register(routes.ownedKind());
   ownership.register(certificates.ownedKind());
+  const dockerServices = new DockerServiceRepository(redis);
   ownership.register(resources.ownedKind());
+  ownership.register(dockerServices.ownedKind());
   const services = new ServiceRepository(redis);
   ownership.register(services.ownedKind());
   ownership.register(ports.ownedKind());
-  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, services, ports };
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, services, ports, dockerServices };
 }

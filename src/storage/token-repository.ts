@@ -94,16 +94,20 @@ export class TokenRepository {
    */
   async deleteCascading(name: string): Promise<Record<string, number> | null> {
     let counts: Record<string, number> = {};
+    let afterCommit: (() => void)[] = [];
     const deleted = await this.transact(name, async (record, tx, conn) => {
       // Watching the owner set makes a resource created meanwhile abort and retry the cascade.
       const ownedKey = keys.ownedBy(record.hash);
       await conn.watch(ownedKey);
-      counts = await this.ownership.queueCascade(tx, await conn.smembers(ownedKey));
+      afterCommit = [];
+      counts = await this.ownership.queueCascade(tx, await conn.smembers(ownedKey), afterCommit);
       tx.del(keys.token(name), keys.tokenByHash(record.hash), ownedKey);
       tx.srem(NAMES_INDEX, name);
       return record;
     });
-    return deleted ? counts : null;
+    if (!deleted) return null;
+    for (const after of afterCommit) after();
+    return counts;
   }
 
   private update(name: string, change: (record: TokenRecord) => TokenRecord): Promise<TokenRecord | null> {

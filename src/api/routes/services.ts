@@ -36,6 +36,32 @@ export interface UnifiedService {
 
 const NameParams = t.Object({ name: t.String({ minLength: 1, maxLength: 200 }) });
 
+/** Routes (target_type service) and proxies (target_url service:{name}) that use the service; those the caller cannot see are only counted. */
+async function usersOf(deps: { routes: RouteRepository; proxies: ProxyRepository }, caller: Caller, name: string) {
+  const [routes, proxies] = await Promise.all([deps.routes.list(), deps.proxies.list()]);
+  const usingRoutes = routes.filter((r) => r.target_type === "service" && r.target_value === name);
+  const usingProxies = proxies.filter((p) => serviceTargetName(p.target_url) === name);
+  const visibleRoutes = usingRoutes.filter((r) => canSee(caller, r.owner_token_hash)).map((r) => r.route_id);
+  const visibleProxies = usingProxies.filter((p) => canSee(caller, p.owner_token_hash)).map((p) => p.hostname);
+  return {
+    routes: visibleRoutes,
+    proxies: visibleProxies,
+    hidden: usingRoutes.length - visibleRoutes.length + usingProxies.length - visibleProxies.length,
+  };
+}
+
+/** 409 naming the routes and proxies that use the service (those the caller cannot see only counted); any service type. */
+export async function refuseWhileUsed(deps: { routes: RouteRepository; proxies: ProxyRepository }, caller: Caller, name: string): Promise<void> {
+  const users = await usersOf(deps, caller, name);
+  if (users.routes.length + users.proxies.length + users.hidden === 0) return;
+  const named = [
+    users.routes.length > 0 ? `routes ${users.routes.join(", ")}` : "",
+    users.proxies.length > 0 ? `proxies ${users.proxies.join(", ")}` : "",
+    users.hidden > 0 ? `${users.hidden} route(s) or proxies of other tokens` : "",
+  ].filter(Boolean);
+  throw conflict(`service ${name} is used by ${named.join(" and ")}; change them first, or add force=true to delete it anyway (they then answer 502)`);
+}
+
 export function serviceRoutes(deps: { tokens: TokenRepository; services: ServiceRepository; routes: RouteRepository; proxies: ProxyRepository }) {
   const { services } = deps;
 
@@ -49,20 +75,6 @@ export function serviceRoutes(deps: { tokens: TokenRepository; services: Service
     const record = await services.get(name);
     if (!record || !canSee(caller, record.owner_token_hash)) throw notFound(`external service ${JSON.stringify(name.slice(0, 100))}`);
     return record;
-  };
-
-  /** Routes (target_type service) and proxies (target_url service:{name}) that use the service; those the caller cannot see are only counted. */
-  const usersOf = async (caller: Caller, name: string) => {
-    const [routes, proxies] = await Promise.all([deps.routes.list(), deps.proxies.list()]);
-    const usingRoutes = routes.filter((r) => r.target_type === "service" && r.target_value === name);
-    const usingProxies = proxies.filter((p) => serviceTargetName(p.target_url) === name);
-    const visibleRoutes = usingRoutes.filter((r) => canSee(caller, r.owner_token_hash)).map((r) => r.route_id);
-    const visibleProxies = usingProxies.filter((p) => canSee(caller, p.owner_token_hash)).map((p) => p.hostname);
-    return {
-      routes: visibleRoutes,
-      proxies: visibleProxies,
-      hidden: usingRoutes.length - visibleRoutes.length + usingProxies.length - visibleProxies.length,
-    };
   };
 
   /** Token names by hash, for the owner column of the unified view (admin only: others see their own name). */
@@ -173,17 +185,7 @@ export function serviceRoutes(deps: { tokens: TokenRepository; services: Service
         refuseInternal(params.name, "deleted");
         checkServiceName("name", params.name);
         const current = await visibleService(caller, params.name);
-        if (query.force !== "true") {
-          const users = await usersOf(caller, current.service_name);
-          if (users.routes.length + users.proxies.length + users.hidden > 0) {
-            const named = [
-              users.routes.length > 0 ? `routes ${users.routes.join(", ")}` : "",
-              users.proxies.length > 0 ? `proxies ${users.proxies.join(", ")}` : "",
-              users.hidden > 0 ? `${users.hidden} route(s) or proxies of other tokens` : "",
-            ].filter(Boolean);
-            throw conflict(`service ${current.service_name} is used by ${named.join(" and ")}; change them first, or add force=true to delete it anyway (they then answer 502)`);
-          }
-        }
+        if (query.force !== "true") await refuseWhileUsed(deps, caller, current.service_name);
         if (!(await services.delete(current.service_name))) throw notFound(`external service ${JSON.stringify(params.name)}`);
         return { deleted: current.service_name };
       },

@@ -1,0 +1,150 @@
+/**
+ * `portcullis service …`: Docker services over /api/v1/services (first slice:
+ * list, show, create, start, stop, restart, delete).
+ */
+import type { Command } from "commander";
+import type { DockerServiceRecord } from "../../storage/docker-service-repository";
+import { CliError } from "../cli-error";
+import type { CommandContext } from "../context";
+import { renderItem, renderList, type Column } from "../output";
+
+const BASE = "/api/v1/services";
+const at = (name: string, rest = "") => `${BASE}/${encodeURIComponent(name)}${rest}`;
+
+export type ServiceView = DockerServiceRecord;
+
+export const SERVICE_COLUMNS: Column<ServiceView>[] = [
+  { header: "Name", value: (s) => s.service_name },
+  { header: "Image", value: (s) => s.image },
+  { header: "Status", value: (s) => s.status },
+  { header: "URL", value: (s) => s.url },
+  { header: "Port", value: (s) => s.internal_port },
+  { header: "Memory", value: (s) => s.memory_limit },
+  { header: "CPUs", value: (s) => s.cpu_limit },
+  { header: "Owner", value: (s) => s.created_by },
+  { header: "Created", value: (s) => s.created_at, kind: "date" },
+];
+
+export const EMPTY_SERVICES_HINT = "No Docker services. Create one: portcullis service create <name> <image>";
+
+export interface ServiceCreateFlags {
+  port?: string;
+  memory?: string;
+  cpu?: string;
+  env?: string[];
+  label?: string[];
+  command?: string;
+  bindAddress?: string;
+}
+
+/** ["A=1", "B=x=y"] → { A: "1", B: "x=y" }; `flag` names the option in errors. */
+export function parsePairs(flag: string, pairs: readonly string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new CliError(`${flag} ${JSON.stringify(pair)}: expected KEY=VALUE`);
+    out[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return out;
+}
+
+/** The create request for the arguments and flags given; numbers are checked here so errors name the flag. */
+export function serviceCreateBody(name: string, image: string, flags: ServiceCreateFlags): Record<string, unknown> {
+  const body: Record<string, unknown> = { service_name: name, image };
+  if (flags.port !== undefined) {
+    if (!/^\d{1,5}$/.test(flags.port)) throw new CliError(`--port ${JSON.stringify(flags.port)}: expected a port number`);
+    body.internal_port = Number(flags.port);
+  }
+  if (flags.memory !== undefined) body.memory_limit = flags.memory;
+  if (flags.cpu !== undefined) {
+    const cpus = Number(flags.cpu);
+    if (flags.cpu.trim() === "" || !Number.isFinite(cpus)) throw new CliError(`--cpu ${JSON.stringify(flags.cpu)}: expected a number of CPUs like 0.5`);
+    body.cpu_limit = cpus;
+  }
+  if (flags.env?.length) body.environment = parsePairs("--env", flags.env);
+  if (flags.label?.length) body.labels = parsePairs("--label", flags.label);
+  if (flags.command !== undefined) {
+    let command: unknown;
+    try {
+      command = JSON.parse(flags.command);
+    } catch {
+      command = null;
+    }
+    if (!Array.isArray(command) || !command.every((part) => typeof part === "string")) {
+      throw new CliError(`--command ${JSON.stringify(flags.command)}: expected a JSON array of strings, like '["/bin/serve","--verbose"]'`);
+    }
+    body.command = command;
+  }
+  if (flags.bindAddress !== undefined) body.bind_address = flags.bindAddress;
+  return body;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Joins the Docker service commands to `portcullis service` (shared with external services and ports). */
+export function registerDockerServiceCommands(service: Command, context: CommandContext): void {
+  service
+    .command("list")
+    .description("List the Docker services you can see")
+    .option("--owned-only", "only the services your token created (for the admin, who sees all)")
+    .action(async (flags: { ownedOnly?: boolean }) => {
+      const { client, settings, print } = context();
+      let rows = await client.get<ServiceView[]>(`${BASE}/`);
+      if (flags.ownedOnly) {
+        const me = await client.get<{ name: string }>("/api/v1/tokens/info");
+        rows = rows.filter((s) => s.created_by === me.name);
+      }
+      print(renderList(rows, SERVICE_COLUMNS, settings.format, EMPTY_SERVICES_HINT));
+    });
+
+  service
+    .command("show")
+    .description("Show one Docker service")
+    .argument("<name>", "service name")
+    .action(async (name: string) => {
+      const { client, settings, print } = context();
+      print(renderItem({ ...(await client.get<ServiceView>(at(name))) }, settings.format));
+    });
+
+  service
+    .command("create")
+    .description("Create and start a Docker service from an image the engine has")
+    .argument("<name>", "service name: lowercase letters, digits and -")
+    .argument("<image>", "image reference, e.g. localhost/my-app:1 (nothing is pulled)")
+    .option("--port <port>", "the container's port (default: the image's lowest exposed TCP port)")
+    .option("--memory <size>", 'memory limit, e.g. "512m" or "1g"')
+    .option("--cpu <cpus>", "CPU limit, e.g. 1.0 or 0.5")
+    .option("--env <KEY=VALUE>", "an environment variable (repeat for more)", collect)
+    .option("--label <KEY=VALUE>", "a container label (repeat for more)", collect)
+    .option("--command <json>", 'replaces the image\'s command: a JSON array, e.g. \'["/bin/serve"]\'')
+    .option("--bind-address <address>", "host address the port is published on: 127.0.0.1 (default) or 0.0.0.0")
+    .action(async (name: string, image: string, flags: ServiceCreateFlags) => {
+      const { client, settings, print } = context();
+      print(renderItem({ ...(await client.post<ServiceView>(`${BASE}/`, serviceCreateBody(name, image, flags))) }, settings.format));
+    });
+
+  for (const [action, description] of [
+    ["start", "Start a Docker service's container"],
+    ["stop", "Stop a Docker service's container"],
+    ["restart", "Restart a Docker service's container"],
+  ] as const) {
+    service
+      .command(action)
+      .description(description)
+      .argument("<name>", "service name")
+      .action(async (name: string) => {
+        const { client, settings, print } = context();
+        print(renderItem({ ...(await client.post<ServiceView>(at(name, `/${action}`), undefined)) }, settings.format));
+      });
+  }
+
+  service
+    .command("delete")
+    .description("Delete a Docker service and its container")
+    .argument("<name>", "service name")
+    .option("--force", "delete even while the container runs or routes and proxies use it")
+    .action(async (name: string, flags: { force?: boolean }) => {
+      const { client, settings, print } = context();
+      print(renderItem(await client.delete<Record<string, unknown>>(at(name, flags.force ? "?force=true" : "")), settings.format));
+    });
+}

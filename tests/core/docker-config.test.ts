@@ -1,0 +1,55 @@
+/** DOCKER_HOST / DOCKER_API_VERSION parsing, and the size and CPU limits of Docker services. */
+import { describe, expect, test } from "bun:test";
+import { ConfigError, parseConfig } from "../../src/core/config";
+import { parseDockerHost } from "../../src/core/docker-config";
+import { parseCpuLimit, parseMemoryLimit } from "../../src/services/docker-services";
+
+const problemsOf = (env: Record<string, string>): readonly string[] => {
+  try {
+    parseConfig(env, "/srv");
+    return [];
+  } catch (error) {
+    return (error as ConfigError).problems;
+  }
+};
+
+describe("docker settings", () => {
+  test("defaults: the local socket, API 1.41", () => {
+    const { docker } = parseConfig({}, "/srv");
+    expect(docker).toEqual({ host: "unix:///var/run/docker.sock", endpoint: { kind: "unix", socketPath: "/var/run/docker.sock" }, apiVersion: "1.41" });
+  });
+
+  test("unix and tcp hosts; a v prefix on the version is accepted", () => {
+    expect(parseConfig({ DOCKER_HOST: "tcp://127.0.0.1:2375", DOCKER_API_VERSION: "v1.43" }, "/srv").docker).toEqual({
+      host: "tcp://127.0.0.1:2375",
+      endpoint: { kind: "tcp", host: "127.0.0.1", port: 2375 },
+      apiVersion: "1.43",
+    });
+    expect(parseDockerHost("tcp://[::1]:2375")).toEqual({ kind: "tcp", host: "::1", port: 2375 });
+    expect(parseDockerHost("unix:///run/podman/podman.sock")).toEqual({ kind: "unix", socketPath: "/run/podman/podman.sock" });
+  });
+
+  test("bad values stop start-up naming the variable", () => {
+    for (const host of ["/var/run/docker.sock", "unix://relative.sock", "tcp://host", "tcp://host:0", "http://host:2375", "ssh://me@host"]) {
+      expect(problemsOf({ DOCKER_HOST: host }).some((p) => p.startsWith(`DOCKER_HOST=${JSON.stringify(host)}`))).toBe(true);
+    }
+    expect(problemsOf({ DOCKER_API_VERSION: "latest" }).some((p) => p.startsWith("DOCKER_API_VERSION="))).toBe(true);
+  });
+});
+
+describe("limits", () => {
+  test("memory sizes in Docker's units", () => {
+    expect(parseMemoryLimit("512m")).toBe(512 * 1024 ** 2);
+    expect(parseMemoryLimit("1g")).toBe(1024 ** 3);
+    expect(parseMemoryLimit("1.5G")).toBe(1.5 * 1024 ** 3);
+    expect(parseMemoryLimit("6291456")).toBe(6 * 1024 ** 2);
+    expect(parseMemoryLimit("64mb")).toBe(64 * 1024 ** 2);
+    for (const bad of ["", "lots", "-1m", "5m", "2t", "1 m m"]) expect(() => parseMemoryLimit(bad)).toThrow("memory_limit");
+  });
+
+  test("CPUs to NanoCpus", () => {
+    expect(parseCpuLimit(1)).toBe(1e9);
+    expect(parseCpuLimit(0.25)).toBe(250_000_000);
+    for (const bad of [0, -1, 0.001, 2000, Number.NaN]) expect(() => parseCpuLimit(bad)).toThrow("cpu_limit");
+  });
+});
