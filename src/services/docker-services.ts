@@ -10,7 +10,9 @@ import { checkNewServiceName } from "../api/schemas/service";
 import type { Caller } from "../api/caller";
 import { canSee } from "../api/caller";
 import type { DockerServiceRecord, DockerServiceRepository } from "../storage/docker-service-repository";
-import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL } from "./docker-engine";
+import type { PortAllocation } from "../storage/port-repository";
+import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL, type PublishedPort } from "./docker-engine";
+import type { PortAllocator, PortConfig } from "./port-allocator";
 
 export interface DockerServiceInput {
   readonly service_name: string;
@@ -22,7 +24,13 @@ export interface DockerServiceInput {
   readonly command?: string[];
   readonly labels?: Record<string, string>;
   readonly bind_address?: string;
+  /** true: publish internal_port on a host port the allocator picks (port name "http"); implied by port_configs. */
+  readonly expose_ports?: boolean;
+  readonly port_configs?: readonly PortConfig[];
 }
+
+/** At most this many port_configs per service. */
+const MAX_PORT_CONFIGS = 32;
 
 /** Names that are paths under /api/v1/services/ (spec endpoints), never service names. */
 const RESERVED_NAMES = new Set(["unified", "external", "ports", "cleanup"]);
@@ -59,6 +67,7 @@ export class DockerServices {
     private readonly engine: DockerEngine,
     private readonly records: DockerServiceRepository,
     private readonly log: Logger,
+    private readonly ports: PortAllocator,
   ) {
     // A deleted token's services: their records went in its transaction; their containers go now.
     records.onCascadeDeleted = (deleted) => {
@@ -101,6 +110,8 @@ export class DockerServices {
     const internalPort = input.internal_port ?? exposed[0];
     if (internalPort === undefined) throw bad(`internal_port: image ${JSON.stringify(input.image)} exposes no TCP port; set internal_port`);
 
+    const portConfigs = wantedPorts(input, internalPort, bindAddress);
+
     const now = new Date().toISOString();
     const containerName = containerNameOf(name);
     const record: DockerServiceRecord = {
@@ -128,11 +139,15 @@ export class DockerServices {
 
     let containerId: string | null = null;
     try {
+      // Each port through the allocator (explicit ones checked, the others picked in the exposed range); a failure releases them all below.
+      const allocations: PortAllocation[] = [];
+      for (const config of portConfigs) allocations.push(await this.ports.allocateForService(name, config, caller.hash, caller));
       containerId = await this.engine.create({
         name: containerName,
         image: input.image,
         internalPort,
         bindAddress,
+        ports: allocations.map(published),
         memoryBytes,
         nanoCpus,
         environment,
@@ -186,7 +201,14 @@ export class DockerServices {
     }
     const deleted = await this.records.delete(name);
     if (!deleted) throw notFound(`service ${JSON.stringify(name)}`);
+    await this.ports.releaseService(name).catch((error) => this.log.error({ err: error, service: name }, "a deleted service's ports could not be released"));
     return deleted;
+  }
+
+  /** The service's allocated ports (owned like the service: 404 for another token's). */
+  async listPorts(caller: Caller, name: string): Promise<PortAllocation[]> {
+    await this.visible(caller, name);
+    return this.ports.listForService(name);
   }
 
   /** The caller's service with its container made. */
@@ -217,6 +239,28 @@ export class DockerServices {
     if (containerId) {
       await this.engine.remove(containerId).catch((error) => this.log.error({ err: error, service: name, container: containerId }, "a failed create could not remove its container"));
     }
+    await this.ports.releaseService(name).catch((error) => this.log.error({ err: error, service: name }, "a failed create could not release its ports"));
     await this.records.delete(name).catch((error) => this.log.error({ err: error, service: name }, "a failed create could not remove its record"));
   }
+}
+
+/** The ports a create allocates: port_configs (bind defaults to bind_address), or with expose_ports alone internal_port as "http". */
+function wantedPorts(input: DockerServiceInput, internalPort: number, bindAddress: string): PortConfig[] {
+  const configs = input.port_configs;
+  if (configs !== undefined) {
+    if (input.expose_ports === false && configs.length > 0) throw invalid("expose_ports: false contradicts the port_configs given; leave it out or set it true");
+    if (configs.length > MAX_PORT_CONFIGS) throw invalid(`port_configs: at most ${MAX_PORT_CONFIGS} ports per service`);
+    const names = new Set<string>();
+    for (const config of configs) {
+      if (names.has(config.name)) throw invalid(`port_configs: the port name ${JSON.stringify(config.name)} is given twice`);
+      names.add(config.name);
+    }
+    return configs.map((config) => ({ ...config, bind: config.bind ?? (bindAddress as PortConfig["bind"]) }));
+  }
+  if (input.expose_ports) return [{ name: "http", container: internalPort, bind: bindAddress as PortConfig["bind"], protocol: "tcp" }];
+  return [];
+}
+
+function published(allocation: PortAllocation): PublishedPort {
+  return { container: allocation.container_port, protocol: allocation.protocol, hostIp: allocation.bind_address, hostPort: allocation.host_port };
 }

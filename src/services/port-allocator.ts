@@ -78,7 +78,7 @@ export class PortAllocator {
    * their `port_configs`). Throws a 4xx ApiError naming the problem; nothing
    * is written unless the whole allocation succeeds.
    */
-  async allocateForService(service: string, config: PortConfig, ownerTokenHash: string | null): Promise<PortAllocation> {
+  async allocateForService(service: string, config: PortConfig, ownerTokenHash: string | null, viewer?: PortViewer): Promise<PortAllocation> {
     const bind = config.bind ?? "127.0.0.1";
     const protocol = config.protocol ?? "tcp";
     checkConfig(service, config, bind, protocol);
@@ -96,7 +96,7 @@ export class PortAllocator {
       allocated_at: new Date().toISOString(),
     });
     if (config.host !== undefined) {
-      const check = await this.check(config.host, bind, protocol);
+      const check = await this.check(config.host, bind, protocol, viewer);
       if (!check.available) throw conflict(check.reason!);
       return this.claimOrExplain(template(config.host));
     }

@@ -22,7 +22,25 @@ const DockerServiceCreateBody = t.Object(
     environment: t.Optional(t.Record(t.String(), t.String(), { description: "Environment variables" })),
     command: t.Optional(t.Array(t.String(), { maxItems: 256, description: "Replaces the image's command" })),
     labels: t.Optional(t.Record(t.String(), t.String(), { description: 'Extra container labels (not starting with "portcullis.")' })),
-    bind_address: t.Optional(t.String({ description: "Host address the port is published on: 127.0.0.1 (default) or 0.0.0.0" })),
+    bind_address: t.Optional(t.String({ description: "Host address the port is published on: 127.0.0.1 (default) or 0.0.0.0; the default bind of port_configs" })),
+    expose_ports: t.Optional(t.Boolean({ description: "true: publish internal_port on a host port the allocator picks in the exposed range (port name http); implied by port_configs" })),
+    port_configs: t.Optional(
+      t.Array(
+        t.Object(
+          {
+            name: t.String({ description: "Port name, unique in the service: letters, digits, - and _" }),
+            host: t.Optional(t.Any({ description: "Host port; checked (not restricted, not the gateway's, not allocated, bindable). Absent: the first free port of the exposed range" })),
+            container: t.Any({ description: "The container's port, 1-65535" }),
+            bind: t.Optional(t.Any({ description: "127.0.0.1 or 0.0.0.0; default bind_address" })),
+            protocol: t.Optional(t.Any({ description: "tcp (default) or udp" })),
+            source_token: t.Optional(t.String({ description: "Stored only as its sha256; NOT enforced yet (nothing checks it)" })),
+            description: t.Optional(t.String({ maxLength: 500 })),
+          },
+          { additionalProperties: false },
+        ),
+        { description: "Ports to allocate and publish exactly on their host port" },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -44,11 +62,14 @@ export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: D
         detail: {
           summary: "Create and start a Docker service",
           description:
-            "Creates a container labelled portcullis.managed=true and portcullis.service={name}, publishes internal_port on bind_address, starts it, and stores service:url:{name}. A failure at any step leaves no container and no record. 503 engine_unavailable when DOCKER_HOST does not answer.",
+            "Creates a container labelled portcullis.managed=true and portcullis.service={name}, allocates each of port_configs (or with expose_ports internal_port) through the port allocator and publishes it exactly on its host address and port (otherwise internal_port on an engine-picked port of bind_address), starts it, and stores service:url:{name}. A failure at any step leaves no container, no record and no allocated port; a taken host port is 409 naming it. 503 engine_unavailable when DOCKER_HOST does not answer.",
         },
       },
     )
     .get("/:name", ({ caller, params }) => services.visible(caller, params.name), { detail: { summary: "One Docker service" } })
+    .get("/:name/ports", ({ caller, params }) => services.listPorts(caller, params.name), {
+      detail: { summary: "The ports allocated to a Docker service (owned like the service: 404 for another token's)" },
+    })
     .delete(
       "/:name",
       async ({ caller, params, query }) => {
