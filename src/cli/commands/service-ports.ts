@@ -1,7 +1,7 @@
 /**
  * `portcullis service ports` and `portcullis service port-check`: the global
  * port queries over /api/v1/services/ports (001 "Global Port Query
- * Endpoints"). port-check exits 1 when the port is not available, so scripts
+ * Endpoints"); `portcullis service port-list <name>`: one service's ports. port-check exits 1 when the port is not available, so scripts
  * can test it.
  */
 import type { Command } from "commander";
@@ -53,6 +53,16 @@ export function renderAvailable(view: AvailableView, format: OutputFormat): stri
 }
 
 export function registerServicePortCommands(service: Command, context: CommandContext): void {
+  service
+    .command("port-list")
+    .description("List the ports allocated to one Docker service (host port, bind address, container port)")
+    .argument("<name>", "service name")
+    .action(async (name: string) => {
+      const { client, settings, print } = context();
+      const hint = `Service ${name} has no allocated ports. Create it with --expose (portcullis service create <name> <image> --expose)`;
+      print(renderList(await client.get<PortAllocation[]>(`/api/v1/services/${encodeURIComponent(name)}/ports`), PORT_COLUMNS, settings.format, hint));
+    });
+
   service
     .command("ports")
     .description("List port allocations (an admin sees all, other tokens their own); --available lists the free ports per range")
