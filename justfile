@@ -759,12 +759,22 @@ logs-audit by="" hours="" path="" limit="" token="":
         {{ if path != '' { '--path ' + quote(path) } else { '' } }} \
         {{ if limit != '' { '--limit ' + quote(limit) } else { '' } }}
 
-# ---- Service ports (wrap `portcullis service ports|port-check|port-list`) ----
+# ---- Service ports (wrap `portcullis service ports|port-check|port-list|port-add|port-remove`) ----
 
 # Could a host port be allocated now? bind-address 127.0.0.1 (default) or 0.0.0.0; fails with the reason when it cannot
 service-port-check port bind-address="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-check {{ quote(port) }} \
         {{ if bind-address != '' { '--bind ' + quote(bind-address) } else { '' } }}
+
+# Add a port to a Docker service: host port = container port = <port>, named port-<port>; the container is recreated (source-token is stored as a hash, not enforced yet)
+service-port-add name port bind-address="" source-token="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-add {{ quote(name) }} {{ quote(port) }} --host {{ quote(port) }} \
+        {{ if bind-address != '' { '--bind ' + quote(bind-address) } else { '' } }} \
+        {{ if source-token != '' { '--source-token ' + quote(source-token) } else { '' } }}
+
+# Remove a port from a Docker service by its name (see service-port-list); the container is recreated without it
+service-port-remove name port-name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-remove {{ quote(name) }} {{ quote(port-name) }}
 
 # The ports allocated to one Docker service
 service-port-list name token="":

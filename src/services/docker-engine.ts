@@ -116,6 +116,11 @@ export class DockerEngine {
     return container.id;
   }
 
+  /** Renames a container (the engine keeps its id). */
+  async rename(id: string, name: string): Promise<void> {
+    await this.call(`container ${id}`, () => this.docker.getContainer(id).rename({ name }), { name });
+  }
+
   async start(id: string): Promise<void> {
     await this.call(`container ${id}`, () => this.docker.getContainer(id).start(), { alreadyOk: 304 });
   }

@@ -211,6 +211,78 @@ export class DockerServices {
     return this.ports.listForService(name);
   }
 
+  /**
+   * Adds a port to a service: allocates it, then recreates the container with
+   * the same settings and every allocated port (a published port cannot be
+   * added to an existing container). If the new container could not take the
+   * old one's place, the port is released and the old container is untouched.
+   */
+  async addPort(caller: Caller, name: string, config: PortConfig): Promise<PortAllocation> {
+    const record = await this.settled(caller, name);
+    const allocation = await this.ports.allocateForService(name, { ...config, bind: config.bind ?? (record.bind_address as PortConfig["bind"]) }, record.owner_token_hash, caller);
+    const phase = { swapped: false };
+    try {
+      await this.recreate(record, await this.ports.listForService(name), phase);
+    } catch (error) {
+      if (!phase.swapped) await this.ports.release(allocation.host_port).catch((e) => this.log.error({ err: e, service: name }, "a port that could not be added was not released"));
+      throw error;
+    }
+    return allocation;
+  }
+
+  /** Removes a port: recreates the container without it, then releases it. */
+  async removePort(caller: Caller, name: string, portName: string): Promise<PortAllocation> {
+    const record = await this.settled(caller, name);
+    const all = await this.ports.listForService(name);
+    const gone = all.find((a) => a.port_name === portName);
+    if (!gone) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
+    const phase = { swapped: false };
+    try {
+      await this.recreate(record, all.filter((a) => a !== gone), phase);
+    } finally {
+      // Once the new container stands, nothing publishes the port any more.
+      if (phase.swapped) await this.ports.release(gone.host_port);
+    }
+    return gone;
+  }
+
+  /**
+   * Replaces the service's container by one with the same settings and these
+   * ports: the new one is created beside it (`{container}-next`; creating
+   * binds nothing), then the old one removed, the new one renamed and, if the
+   * old one ran, started. `phase.swapped` turns true once the old one is gone.
+   */
+  private async recreate(record: DockerServiceRecord, allocations: PortAllocation[], phase: { swapped: boolean }): Promise<DockerServiceRecord> {
+    const name = record.service_name;
+    const wasRunning = (await this.engine.inspect(record.container_id!, record.internal_port))?.running ?? false;
+    const nextName = `${record.container_name}-next`;
+    await this.engine.removeIfOurs(nextName, name);
+    const nextId = await this.engine.create({
+      name: nextName,
+      image: record.image,
+      internalPort: record.internal_port,
+      bindAddress: record.bind_address,
+      ports: allocations.map(published),
+      memoryBytes: record.memory_limit === null ? null : parseMemoryLimit(record.memory_limit),
+      nanoCpus: record.cpu_limit === null ? null : parseCpuLimit(record.cpu_limit),
+      environment: record.environment,
+      command: record.command,
+      labels: { ...record.labels, [MANAGED_LABEL]: "true", [SERVICE_LABEL]: name },
+    });
+    try {
+      await this.engine.remove(record.container_id!);
+    } catch (error) {
+      await this.engine.remove(nextId).catch(() => {});
+      throw error;
+    }
+    phase.swapped = true;
+    const updated = await this.records.update(name, (current) => ({ ...current, container_id: nextId, status: "stopped", url: null }));
+    if (!updated) throw notFound(`service ${JSON.stringify(name)}`);
+    await this.engine.rename(nextId, record.container_name);
+    if (wasRunning) await this.engine.start(nextId);
+    return this.sync(updated);
+  }
+
   /** The caller's service with its container made. */
   private async settled(caller: Caller, name: string): Promise<DockerServiceRecord> {
     const record = await this.visible(caller, name);

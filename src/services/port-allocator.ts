@@ -115,6 +115,10 @@ export class PortAllocator {
     throw new ApiError("conflict", `no free port in the ${range.kind} range (${range.start}-${range.end}) after ${tried} tries`);
   }
 
+  release(port: number): Promise<PortAllocation | null> {
+    return this.ports.release(port);
+  }
+
   releaseService(service: string): Promise<PortAllocation[]> {
     return this.ports.releaseService(service);
   }

@@ -1,11 +1,12 @@
 /**
- * `portcullis service create --expose` and `portcullis service port-list`
+ * `portcullis service create --expose` and `portcullis service port-list|port-add|port-remove`
  * against a gateway and a real Docker API (podman), and the
- * `just service-create-exposed` / `service-port-list` recipes (dry run).
+ * `just service-create-exposed` / `service-port-add|remove|list` recipes (dry run).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parse as parseYaml } from "yaml";
 import { serviceCreateBody } from "../../src/cli/commands/service";
+import { portAddBody } from "../../src/cli/commands/service-ports";
 import { cliSession } from "../helpers/cli-program";
 import { startTestDockerEngine, TEST_IMAGE, type TestDockerEngine } from "../helpers/docker-engine";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
@@ -17,6 +18,15 @@ const HOME = tempDir("service-port-cli-home");
 
 test("--expose becomes expose_ports: true", () => {
   expect(serviceCreateBody("web", "img:1", { port: "8080", expose: true })).toEqual({ service_name: "web", image: "img:1", internal_port: 8080, expose_ports: true });
+});
+
+test("port-add flags become the request; bad numbers name the argument", () => {
+  expect(portAddBody("8080", {})).toEqual({ name: "port-8080", container: 8080 });
+  expect(portAddBody("8080", { host: "18080", name: "web", bind: "0.0.0.0", protocol: "tcp", sourceToken: "s", description: "d" })).toEqual({
+    name: "web", container: 8080, host: 18080, bind: "0.0.0.0", protocol: "tcp", source_token: "s", description: "d",
+  });
+  expect(() => portAddBody("http", {})).toThrow("container port");
+  expect(() => portAddBody("8080", { host: "x" })).toThrow("--host");
 });
 
 describe("against a gateway and a Docker engine", () => {
@@ -35,7 +45,7 @@ describe("against a gateway and a Docker engine", () => {
     await Promise.all([engine?.stop(), redis?.stop()]);
   });
 
-  test("create --expose allocates a port; port-list shows it in every format; another token is told not found; delete frees it", async () => {
+  test("create --expose allocates a port; port-list shows it in every format; port-add/port-remove; another token is told not found; delete frees it", async () => {
     const created = await admin.json("service", "create", "cli-exposed", TEST_IMAGE, "--port", "8080", "--expose", "--env", "GREETING=exposed");
     const ports = await admin.json("service", "port-list", "cli-exposed");
     expect(ports).toHaveLength(1);
@@ -58,17 +68,37 @@ describe("against a gateway and a Docker engine", () => {
     expect(hidden.code).not.toBe(0);
     expect(hidden.stderr).toContain("not found");
 
+    const hiddenAdd = await other.cli("service", "port-add", "cli-exposed", "8080");
+    expect(hiddenAdd.code).not.toBe(0);
+    expect(hiddenAdd.stderr).toContain("not found");
+
+    const added = await admin.json("service", "port-add", "cli-exposed", "8080", "--name", "alt", "--description", "second");
+    expect(added).toMatchObject({ service_name: "cli-exposed", port_name: "alt", container_port: 8080, description: "second" });
+    expect((await (await fetch(`http://127.0.0.1:${added.host_port}/`)).text()).trim()).toBe("hello from exposed");
+    expect((await admin.json("service", "port-list", "cli-exposed")).map((p: any) => p.port_name).sort()).toEqual(["alt", "http"]);
+    const refused = await admin.cli("service", "port-add", "cli-exposed", "8080", "--host", String(host));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(String(host));
+    expect(await admin.json("service", "port-remove", "cli-exposed", "alt")).toEqual({ released: "alt", host_port: added.host_port });
+    const missing = await admin.cli("service", "port-remove", "cli-exposed", "alt");
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("not found");
+
     await admin.json("service", "delete", "cli-exposed", "--force");
     expect((await gw.api("POST", "/api/v1/services/ports/check", { port: host })).json.available).toBe(true);
   }, 60_000);
 });
 
-describe.skipIf(!justBinary)("just service-create-exposed / service-port-list (dry run)", () => {
+describe.skipIf(!justBinary)("just service-create-exposed / service-port-add|remove|list (dry run)", () => {
   const dryRun = (...args: string[]) => justDryRun(HOME, ["--format", "service"], ...args);
   const cases: [string[], string][] = [
     [["service-create-exposed", "web", "img:1", "8080"], "service create 'web' 'img:1' --port '8080' --expose"],
     [["service-create-exposed", "web", "img:1", "8080", "0.0.0.0", "64m", "0.5", "tok"], "--token 'tok' service create 'web' 'img:1' --port '8080' --expose --bind-address '0.0.0.0' --memory '64m' --cpu '0.5'"],
     [["service-port-list", "web"], "service port-list 'web'"],
+    [["service-port-add", "web", "18080"], "service port-add 'web' '18080' --host '18080'"],
+    [["service-port-add", "web", "18080", "0.0.0.0", "sek", "tok"], "--token 'tok' service port-add 'web' '18080' --host '18080' --bind '0.0.0.0' --source-token 'sek'"],
+    [["service-port-remove", "web", "port-18080"], "service port-remove 'web' 'port-18080'"],
+    [["service-port-remove", "web", "http", "tok"], "--token 'tok' service port-remove 'web' 'http'"],
     [["service-port-list", "web", "tok"], "--token 'tok' service port-list 'web'"],
   ];
   for (const [args, expected] of cases) {

@@ -184,7 +184,101 @@ describe("port_configs on create", () => {
   });
 });
 
+describe("adding and removing ports of a service", () => {
+  test("add: allocated, the container recreated with the same settings and both ports answering; a taken port → 409 and nothing changes; remove: the port stops answering and is free", async () => {
+    const created = await gw.api("POST", "/api/v1/services/", { service_name: "grow", image: TEST_IMAGE, memory_limit: "64m", environment: { GREETING: "grow" }, labels: { team: "blue" }, expose_ports: true });
+    expect(created.status).toBe(201);
+    const first = (await gw.api("GET", "/api/v1/services/grow/ports")).json[0].host_port as number;
+
+    const port = preChosenPort();
+    const added = await gw.api("POST", "/api/v1/services/grow/ports", { name: "alt", host: port, container: 8080, description: "second door" });
+    expect(added.status).toBe(201);
+    expect(added.json).toMatchObject({ service_name: "grow", port_name: "alt", host_port: port, container_port: 8080, bind_address: "127.0.0.1", description: "second door" });
+    expect(await answer(`http://127.0.0.1:${port}/`)).toBe("hello from grow");
+    expect(await answer(`http://127.0.0.1:${first}/`)).toBe("hello from grow");
+    const after = (await gw.api("GET", "/api/v1/services/grow")).json;
+    expect(after.container_id).not.toBe(created.json.container_id);
+    expect(after.status).toBe("running");
+    expect(await containersOf("grow")).toEqual(["portcullis-grow"]);
+    const info = await inspect("portcullis-grow");
+    expect(info.HostConfig.Memory).toBe(64 * 1024 * 1024);
+    expect(info.Config.Labels.team).toBe("blue");
+    expect((await gw.api("GET", "/api/v1/services/grow/ports")).json.map((p: any) => p.port_name).sort()).toEqual(["alt", "http"]);
+
+    // A port another service holds, or a name the service already uses: 409, the container stays.
+    expect((await gw.api("POST", "/api/v1/services/", { service_name: "neighbour", image: TEST_IMAGE, expose_ports: true })).status).toBe(201);
+    const theirs = (await gw.api("GET", "/api/v1/services/neighbour/ports")).json[0].host_port as number;
+    const taken = await gw.api("POST", "/api/v1/services/grow/ports", { name: "third", host: theirs, container: 8080 });
+    expect(taken.status).toBe(409);
+    expect(taken.json.detail).toContain(String(theirs));
+    const sameName = await gw.api("POST", "/api/v1/services/grow/ports", { name: "alt", container: 8080 });
+    expect(sameName.status).toBe(409);
+    expect(sameName.json.detail).toContain("alt");
+    const bad = await gw.api("POST", "/api/v1/services/grow/ports", { name: "x", container: 0 });
+    expect(bad.status).toBe(422);
+    expect((await gw.api("GET", "/api/v1/services/grow")).json.container_id).toBe(after.container_id);
+    expect((await gw.api("GET", "/api/v1/services/grow/ports")).json).toHaveLength(2);
+
+    const removed = await gw.api("DELETE", "/api/v1/services/grow/ports/alt");
+    expect(removed.status).toBe(200);
+    expect(removed.json).toEqual({ released: "alt", host_port: port });
+    expect(await redis.client.exists(keys.port(port))).toBe(0);
+    expect(await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1_000) }).then(() => "answered", () => "refused")).toBe("refused");
+    expect((await gw.api("GET", "/api/v1/services/grow/ports")).json.map((p: any) => p.port_name)).toEqual(["http"]);
+    expect(await answer(`http://127.0.0.1:${first}/`)).toBe("hello from grow");
+    expect((await inspect("portcullis-grow")).HostConfig.PortBindings[`8080/tcp`]).toEqual([{ HostIp: "127.0.0.1", HostPort: String(first) }]);
+    expect((await gw.api("POST", "/api/v1/services/ports/check", { port })).json.available).toBe(true);
+    expect((await gw.api("DELETE", "/api/v1/services/grow/ports/alt")).status).toBe(404);
+
+    for (const name of ["grow", "neighbour"]) expect((await gw.api("DELETE", `/api/v1/services/${name}?force=true`)).status).toBe(200);
+  }, 60_000);
+
+  test("when the new container cannot be made, the added port is released and the old container keeps running", async () => {
+    const created = await gw.api("POST", "/api/v1/services/", { service_name: "blocked", image: TEST_IMAGE, environment: { GREETING: "blocked" } });
+    expect(created.status).toBe(201);
+    // A stranger's container holds the name the replacement would be made under.
+    expect((await engine.podman("create", "--name", "portcullis-blocked-next", TEST_IMAGE)).code).toBe(0);
+    const port = preChosenPort();
+    const res = await gw.api("POST", "/api/v1/services/blocked/ports", { name: "web", host: port, container: 8080 });
+    expect(res.status).toBe(409);
+    expect(await allocated()).not.toContain(port);
+    expect((await gw.api("GET", "/api/v1/services/blocked/ports")).json).toEqual([]);
+    const record = (await gw.api("GET", "/api/v1/services/blocked")).json;
+    expect(record).toMatchObject({ container_id: created.json.container_id, status: "running" });
+    expect(await answer(record.url)).toBe("hello from blocked");
+    await engine.podman("rm", "--force", "portcullis-blocked-next");
+    expect((await gw.api("DELETE", "/api/v1/services/blocked?force=true")).status).toBe(200);
+  }, 60_000);
+
+  test("a stopped service stays stopped when a port is added", async () => {
+    expect((await gw.api("POST", "/api/v1/services/", { service_name: "sleeper", image: TEST_IMAGE })).status).toBe(201);
+    expect((await gw.api("POST", "/api/v1/services/sleeper/stop")).json.status).toBe("stopped");
+    const added = await gw.api("POST", "/api/v1/services/sleeper/ports", { name: "web", container: 8080 });
+    expect(added.status).toBe(201);
+    const record = (await gw.api("GET", "/api/v1/services/sleeper")).json;
+    expect(record.status).toBe("stopped");
+    expect((await inspect("portcullis-sleeper")).HostConfig.PortBindings["8080/tcp"]).toEqual([{ HostIp: "127.0.0.1", HostPort: String(added.json.host_port) }]);
+    expect((await gw.api("POST", "/api/v1/services/sleeper/start")).json.url).toBe(`http://127.0.0.1:${added.json.host_port}`);
+    expect((await gw.api("DELETE", "/api/v1/services/sleeper?force=true")).status).toBe(200);
+    expect(await allocated()).not.toContain(added.json.host_port);
+  }, 60_000);
+});
+
 describe("ownership", () => {
+  test("another user can neither add nor remove ports of a service it does not own (404); its owner can", async () => {
+    const carol = (await gw.api("POST", "/api/v1/tokens/", { name: "carol-ports" })).json.token as string;
+    const dave = (await gw.api("POST", "/api/v1/tokens/", { name: "dave-ports" })).json.token as string;
+    expect((await callAs(carol, "POST", "/api/v1/services/", { service_name: "carol-app", image: TEST_IMAGE, expose_ports: true })).status).toBe(201);
+    expect((await callAs(dave, "POST", "/api/v1/services/carol-app/ports", { name: "sneak", container: 8080 })).status).toBe(404);
+    expect((await callAs(dave, "DELETE", "/api/v1/services/carol-app/ports/http")).status).toBe(404);
+    expect((await callAs(carol, "GET", "/api/v1/services/carol-app/ports")).json.map((p: any) => p.port_name)).toEqual(["http"]);
+    const added = await callAs(carol, "POST", "/api/v1/services/carol-app/ports", { name: "more", container: 8080 });
+    expect(added.status).toBe(201);
+    expect(added.json.owner_token_hash).toBe(hashApiToken(carol));
+    expect((await callAs(carol, "DELETE", "/api/v1/services/carol-app/ports/more")).status).toBe(200);
+    expect((await callAs(carol, "DELETE", "/api/v1/services/carol-app?force=true")).status).toBe(200);
+  }, 60_000);
+
   test("a user token's service ports: another user gets 404 and is not told who holds a port; the admin sees them; deleting the token frees them", async () => {
     const alice = (await gw.api("POST", "/api/v1/tokens/", { name: "alice-ports" })).json.token as string;
     const bob = (await gw.api("POST", "/api/v1/tokens/", { name: "bob-ports" })).json.token as string;
