@@ -16,6 +16,18 @@ import { tempDir } from "../helpers/temp";
 
 const HOME = tempDir("service-port-cli-home");
 
+/** The body served at url, retried while the container's server starts (a started container may not listen yet). */
+async function answer(url: string): Promise<string | null> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      if (res.ok) return (await res.text()).trim();
+    } catch {}
+    await Bun.sleep(100);
+  }
+  return null;
+}
+
 test("--expose becomes expose_ports: true", () => {
   expect(serviceCreateBody("web", "img:1", { port: "8080", expose: true })).toEqual({ service_name: "web", image: "img:1", internal_port: 8080, expose_ports: true });
 });
@@ -52,7 +64,7 @@ describe("against a gateway and a Docker engine", () => {
     expect(ports[0]).toMatchObject({ service_name: "cli-exposed", port_name: "http", container_port: 8080, bind_address: "127.0.0.1" });
     const host = ports[0].host_port as number;
     expect(created.url).toBe(`http://127.0.0.1:${host}`);
-    expect((await (await fetch(created.url)).text()).trim()).toBe("hello from exposed");
+    expect(await answer(created.url)).toBe("hello from exposed");
 
     const table = await admin.ok("service", "port-list", "cli-exposed");
     expect(table).toContain(String(host));
@@ -74,7 +86,7 @@ describe("against a gateway and a Docker engine", () => {
 
     const added = await admin.json("service", "port-add", "cli-exposed", "8080", "--name", "alt", "--description", "second");
     expect(added).toMatchObject({ service_name: "cli-exposed", port_name: "alt", container_port: 8080, description: "second" });
-    expect((await (await fetch(`http://127.0.0.1:${added.host_port}/`)).text()).trim()).toBe("hello from exposed");
+    expect(await answer(`http://127.0.0.1:${added.host_port}/`)).toBe("hello from exposed");
     expect((await admin.json("service", "port-list", "cli-exposed")).map((p: any) => p.port_name).sort()).toEqual(["alt", "http"]);
     const refused = await admin.cli("service", "port-add", "cli-exposed", "8080", "--host", String(host));
     expect(refused.code).not.toBe(0);
