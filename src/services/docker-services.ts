@@ -230,6 +230,28 @@ export class DockerServices {
     return allocation;
   }
 
+  /**
+   * Changes a port's description or source token in place; a new bind address
+   * also recreates the container (published on the new address). If that
+   * recreate fails before the old container is replaced, the bind address is
+   * put back.
+   */
+  async updatePort(caller: Caller, name: string, portName: string, change: { bind?: unknown; description?: string; source_token?: string }): Promise<PortAllocation> {
+    const record = await this.settled(caller, name);
+    const current = (await this.ports.listForService(name)).find((a) => a.port_name === portName);
+    if (!current) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
+    const updated = await this.ports.update(current, change);
+    if (updated.bind_address === current.bind_address) return updated;
+    const phase = { swapped: false };
+    try {
+      await this.recreate(record, await this.ports.listForService(name), phase);
+    } catch (error) {
+      if (!phase.swapped) await this.ports.update(updated, { bind: current.bind_address }).catch((e) => this.log.error({ err: e, service: name }, "a port's bind address could not be put back"));
+      throw error;
+    }
+    return updated;
+  }
+
   /** Removes a port: recreates the container without it, then releases it. */
   async removePort(caller: Caller, name: string, portName: string): Promise<PortAllocation> {
     const record = await this.settled(caller, name);

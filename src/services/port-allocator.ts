@@ -115,6 +115,25 @@ export class PortAllocator {
     throw new ApiError("conflict", `no free port in the ${range.kind} range (${range.start}-${range.end}) after ${tried} tries`);
   }
 
+  /**
+   * Changes a port's description, source token (stored as its hash; "" removes
+   * it) or bind address in place. A new bind address must be free on the host
+   * unless the service's own container holds the port (checked by the caller).
+   */
+  async update(current: PortAllocation, change: { bind?: unknown; description?: string; source_token?: string }): Promise<PortAllocation> {
+    if (change.bind !== undefined && !isBindAddress(change.bind)) throw invalid(`bind: expected 127.0.0.1 or 0.0.0.0, not ${JSON.stringify(change.bind)}`);
+    const updated = await this.ports.update(current.host_port, current.service_name, current.port_name, (held) => ({
+      ...held,
+      ...(change.bind !== undefined ? { bind_address: change.bind as BindAddress } : {}),
+      ...(change.description !== undefined ? { description: change.description } : {}),
+      ...(change.source_token !== undefined
+        ? { source_token_hash: change.source_token === "" ? null : hashApiToken(change.source_token), require_token: change.source_token !== "" }
+        : {}),
+    }));
+    if (!updated) throw conflict(`port ${current.port_name} of service ${current.service_name} changed meanwhile; try again`);
+    return updated;
+  }
+
   release(port: number): Promise<PortAllocation | null> {
     return this.ports.release(port);
   }

@@ -250,6 +250,35 @@ describe("adding and removing ports of a service", () => {
     expect((await gw.api("DELETE", "/api/v1/services/blocked?force=true")).status).toBe(200);
   }, 60_000);
 
+  test("update: description and source token in place (hash only, \"\" removes it); a new bind address recreates the container published there; bad input 422, unknown port 404", async () => {
+    const created = await gw.api("POST", "/api/v1/services/", { service_name: "tune", image: TEST_IMAGE, environment: { GREETING: "tune" }, port_configs: [{ name: "web", container: 8080 }] });
+    expect(created.status).toBe(201);
+    const port = (await gw.api("GET", "/api/v1/services/tune/ports")).json[0].host_port as number;
+
+    const described = await gw.api("PUT", "/api/v1/services/tune/ports/web", { description: "front", source_token: "tok-secret-2" });
+    expect(described.status).toBe(200);
+    expect(described.json).toMatchObject({ port_name: "web", host_port: port, description: "front", require_token: true, source_token_hash: hashApiToken("tok-secret-2"), bind_address: "127.0.0.1" });
+    expect(await redis.client.get(keys.port(port))).not.toContain("tok-secret-2");
+    expect(JSON.parse((await redis.client.hget(keys.servicePorts("tune"), "web"))!).description).toBe("front");
+    expect((await gw.api("GET", "/api/v1/services/tune")).json.container_id).toBe(created.json.container_id);
+    const cleared = await gw.api("PUT", "/api/v1/services/tune/ports/web", { source_token: "" });
+    expect(cleared.json).toMatchObject({ require_token: false, source_token_hash: null, description: "front" });
+
+    const rebound = await gw.api("PUT", "/api/v1/services/tune/ports/web", { bind: "0.0.0.0" });
+    expect(rebound.status).toBe(200);
+    expect(rebound.json.bind_address).toBe("0.0.0.0");
+    expect((await inspect("portcullis-tune")).HostConfig.PortBindings["8080/tcp"]).toEqual([{ HostIp: "0.0.0.0", HostPort: String(port) }]);
+    expect((await gw.api("GET", "/api/v1/services/tune")).json.container_id).not.toBe(created.json.container_id);
+    expect(await answer(`http://127.0.0.1:${port}/`)).toBe("hello from tune");
+
+    const bad = await gw.api("PUT", "/api/v1/services/tune/ports/web", { bind: "10.1.1.1" });
+    expect(bad.status).toBe(422);
+    expect(bad.json.detail).toContain("bind");
+    expect((await gw.api("PUT", "/api/v1/services/tune/ports/nope", { description: "x" })).status).toBe(404);
+    expect((await gw.api("PUT", "/api/v1/services/tune/ports/web", { host: 1 })).status).toBe(422);
+    expect((await gw.api("DELETE", "/api/v1/services/tune?force=true")).status).toBe(200);
+  }, 60_000);
+
   test("a stopped service stays stopped when a port is added", async () => {
     expect((await gw.api("POST", "/api/v1/services/", { service_name: "sleeper", image: TEST_IMAGE })).status).toBe(201);
     expect((await gw.api("POST", "/api/v1/services/sleeper/stop")).json.status).toBe("stopped");
@@ -265,12 +294,14 @@ describe("adding and removing ports of a service", () => {
 });
 
 describe("ownership", () => {
-  test("another user can neither add nor remove ports of a service it does not own (404); its owner can", async () => {
+  test("another user can neither add, change nor remove ports of a service it does not own (404); its owner can", async () => {
     const carol = (await gw.api("POST", "/api/v1/tokens/", { name: "carol-ports" })).json.token as string;
     const dave = (await gw.api("POST", "/api/v1/tokens/", { name: "dave-ports" })).json.token as string;
     expect((await callAs(carol, "POST", "/api/v1/services/", { service_name: "carol-app", image: TEST_IMAGE, expose_ports: true })).status).toBe(201);
     expect((await callAs(dave, "POST", "/api/v1/services/carol-app/ports", { name: "sneak", container: 8080 })).status).toBe(404);
     expect((await callAs(dave, "DELETE", "/api/v1/services/carol-app/ports/http")).status).toBe(404);
+    expect((await callAs(dave, "PUT", "/api/v1/services/carol-app/ports/http", { description: "mine now" })).status).toBe(404);
+    expect((await callAs(carol, "PUT", "/api/v1/services/carol-app/ports/http", { description: "carol's" })).json.description).toBe("carol's");
     expect((await callAs(carol, "GET", "/api/v1/services/carol-app/ports")).json.map((p: any) => p.port_name)).toEqual(["http"]);
     const added = await callAs(carol, "POST", "/api/v1/services/carol-app/ports", { name: "more", container: 8080 });
     expect(added.status).toBe(201);

@@ -89,6 +89,17 @@ export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: D
         },
       },
     )
+    .put("/:name/ports/:port_name", ({ caller, params, body }) => services.updatePort(caller, params.name, params.port_name, body), {
+      body: t.Object(
+        {
+          bind: t.Optional(t.Any({ description: "127.0.0.1 or 0.0.0.0; a change recreates the container" })),
+          description: t.Optional(t.String({ maxLength: 500 })),
+          source_token: t.Optional(t.String({ description: 'Stored only as its sha256 ("" removes it); NOT enforced yet' })),
+        },
+        { additionalProperties: false },
+      ),
+      detail: { summary: "Change a port's bind address (recreates the container), description or source token" },
+    })
     .delete(
       "/:name/ports/:port_name",
       async ({ caller, params }) => {
