@@ -397,6 +397,13 @@ service-create name image="" dockerfile="" port="" memory="" cpu="" auto-proxy="
         {{ if memory != '' { '--memory ' + quote(memory) } else { '' } }} \
         {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }}
 
+# Create and start a Docker service with its port published on a host port the gateway allocates (exposed range 11000-65535); see service-port-list
+service-create-exposed name image port bind-address="" memory="" cpu="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service create {{ quote(name) }} {{ quote(image) }} --port {{ quote(port) }} --expose \
+        {{ if bind-address != '' { '--bind-address ' + quote(bind-address) } else { '' } }} \
+        {{ if memory != '' { '--memory ' + quote(memory) } else { '' } }} \
+        {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }}
+
 # Delete a Docker service and its container (force=true: even while it runs or routes use it; delete-proxy is not supported yet)
 service-delete name force="false" delete-proxy="false" token="":
     @{{ if delete-proxy == 'true' { error('delete-proxy: not supported yet') } else if delete-proxy == 'false' { '' } else if delete-proxy == '' { '' } else { error('delete-proxy: expected true or false, got ' + quote(delete-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service delete {{ quote(name) }} \
@@ -752,12 +759,26 @@ logs-audit by="" hours="" path="" limit="" token="":
         {{ if path != '' { '--path ' + quote(path) } else { '' } }} \
         {{ if limit != '' { '--limit ' + quote(limit) } else { '' } }}
 
-# ---- Service ports (wrap `portcullis service ports|port-check`) ----
+# ---- Service ports (wrap `portcullis service ports|port-check|port-list|port-add|port-remove`) ----
 
 # Could a host port be allocated now? bind-address 127.0.0.1 (default) or 0.0.0.0; fails with the reason when it cannot
 service-port-check port bind-address="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-check {{ quote(port) }} \
         {{ if bind-address != '' { '--bind ' + quote(bind-address) } else { '' } }}
+
+# Add a port to a Docker service: host port = container port = <port>, named port-<port>; the container is recreated (source-token is stored as a hash, not enforced yet)
+service-port-add name port bind-address="" source-token="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-add {{ quote(name) }} {{ quote(port) }} --host {{ quote(port) }} \
+        {{ if bind-address != '' { '--bind ' + quote(bind-address) } else { '' } }} \
+        {{ if source-token != '' { '--source-token ' + quote(source-token) } else { '' } }}
+
+# Remove a port from a Docker service by its name (see service-port-list); the container is recreated without it
+service-port-remove name port-name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-remove {{ quote(name) }} {{ quote(port-name) }}
+
+# The ports allocated to one Docker service
+service-port-list name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-list {{ quote(name) }}
 
 # Port allocations across all services (an admin sees all, other tokens their own); available-only=true lists the free ports per range
 service-ports-global available-only="" token="":

@@ -19,11 +19,36 @@ export interface ContainerSpec {
   readonly internalPort: number;
   /** Host address the container's port is published on; the engine picks the host port. */
   readonly bindAddress: string;
+  /**
+   * Ports allocated by the gateway (port_configs), published exactly on their
+   * host address and port. One that covers internalPort/tcp replaces the
+   * engine-picked binding of internalPort.
+   */
+  readonly ports?: readonly PublishedPort[];
   readonly memoryBytes: number | null;
   readonly nanoCpus: number | null;
   readonly environment: Readonly<Record<string, string>>;
   readonly command: readonly string[] | null;
   readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface PublishedPort {
+  readonly container: number;
+  readonly protocol: "tcp" | "udp";
+  readonly hostIp: string;
+  readonly hostPort: number;
+}
+
+/** HostConfig.PortBindings and ExposedPorts for a spec: the allocated ports, and internalPort on an engine-picked port unless one covers it. */
+export function portBindings(spec: Pick<ContainerSpec, "internalPort" | "bindAddress" | "ports">): { exposed: Record<string, object>; bindings: Record<string, { HostIp: string; HostPort: string }[]> } {
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const port of spec.ports ?? []) {
+    const key = `${port.container}/${port.protocol}`;
+    (bindings[key] ??= []).push({ HostIp: port.hostIp, HostPort: String(port.hostPort) });
+  }
+  const main = `${spec.internalPort}/tcp`;
+  if (!bindings[main]) bindings[main] = [{ HostIp: spec.bindAddress, HostPort: "" }];
+  return { exposed: Object.fromEntries(Object.keys(bindings).map((key) => [key, {}])), bindings };
 }
 
 export interface ContainerState {
@@ -68,7 +93,7 @@ export class DockerEngine {
 
   /** Creates (does not start) a container; returns its id. */
   async create(spec: ContainerSpec): Promise<string> {
-    const port = `${spec.internalPort}/tcp`;
+    const { exposed, bindings } = portBindings(spec);
     const container = await this.call(
       `container ${spec.name}`,
       () =>
@@ -78,10 +103,10 @@ export class DockerEngine {
           Env: Object.entries(spec.environment).map(([key, value]) => `${key}=${value}`),
           ...(spec.command ? { Cmd: [...spec.command] } : {}),
           Labels: { ...spec.labels },
-          ExposedPorts: { [port]: {} },
+          ExposedPorts: exposed,
           StopTimeout: 10,
           HostConfig: {
-            PortBindings: { [port]: [{ HostIp: spec.bindAddress, HostPort: "" }] },
+            PortBindings: bindings,
             ...(spec.memoryBytes !== null ? { Memory: spec.memoryBytes } : {}),
             ...(spec.nanoCpus !== null ? { NanoCpus: spec.nanoCpus } : {}),
           },
@@ -89,6 +114,11 @@ export class DockerEngine {
       { image: spec.image, name: spec.name },
     );
     return container.id;
+  }
+
+  /** Renames a container (the engine keeps its id). */
+  async rename(id: string, name: string): Promise<void> {
+    await this.call(`container ${id}`, () => this.docker.getContainer(id).rename({ name }), { name });
   }
 
   async start(id: string): Promise<void> {

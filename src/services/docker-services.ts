@@ -10,7 +10,9 @@ import { checkNewServiceName } from "../api/schemas/service";
 import type { Caller } from "../api/caller";
 import { canSee } from "../api/caller";
 import type { DockerServiceRecord, DockerServiceRepository } from "../storage/docker-service-repository";
-import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL } from "./docker-engine";
+import type { PortAllocation } from "../storage/port-repository";
+import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL, type PublishedPort } from "./docker-engine";
+import type { PortAllocator, PortConfig } from "./port-allocator";
 
 export interface DockerServiceInput {
   readonly service_name: string;
@@ -22,7 +24,13 @@ export interface DockerServiceInput {
   readonly command?: string[];
   readonly labels?: Record<string, string>;
   readonly bind_address?: string;
+  /** true: publish internal_port on a host port the allocator picks (port name "http"); implied by port_configs. */
+  readonly expose_ports?: boolean;
+  readonly port_configs?: readonly PortConfig[];
 }
+
+/** At most this many port_configs per service. */
+const MAX_PORT_CONFIGS = 32;
 
 /** Names that are paths under /api/v1/services/ (spec endpoints), never service names. */
 const RESERVED_NAMES = new Set(["unified", "external", "ports", "cleanup"]);
@@ -59,6 +67,7 @@ export class DockerServices {
     private readonly engine: DockerEngine,
     private readonly records: DockerServiceRepository,
     private readonly log: Logger,
+    private readonly ports: PortAllocator,
   ) {
     // A deleted token's services: their records went in its transaction; their containers go now.
     records.onCascadeDeleted = (deleted) => {
@@ -101,6 +110,8 @@ export class DockerServices {
     const internalPort = input.internal_port ?? exposed[0];
     if (internalPort === undefined) throw bad(`internal_port: image ${JSON.stringify(input.image)} exposes no TCP port; set internal_port`);
 
+    const portConfigs = wantedPorts(input, internalPort, bindAddress);
+
     const now = new Date().toISOString();
     const containerName = containerNameOf(name);
     const record: DockerServiceRecord = {
@@ -128,11 +139,15 @@ export class DockerServices {
 
     let containerId: string | null = null;
     try {
+      // Each port through the allocator (explicit ones checked, the others picked in the exposed range); a failure releases them all below.
+      const allocations: PortAllocation[] = [];
+      for (const config of portConfigs) allocations.push(await this.ports.allocateForService(name, config, caller.hash, caller));
       containerId = await this.engine.create({
         name: containerName,
         image: input.image,
         internalPort,
         bindAddress,
+        ports: allocations.map(published),
         memoryBytes,
         nanoCpus,
         environment,
@@ -186,7 +201,108 @@ export class DockerServices {
     }
     const deleted = await this.records.delete(name);
     if (!deleted) throw notFound(`service ${JSON.stringify(name)}`);
+    await this.ports.releaseService(name).catch((error) => this.log.error({ err: error, service: name }, "a deleted service's ports could not be released"));
     return deleted;
+  }
+
+  /** The service's allocated ports (owned like the service: 404 for another token's). */
+  async listPorts(caller: Caller, name: string): Promise<PortAllocation[]> {
+    await this.visible(caller, name);
+    return this.ports.listForService(name);
+  }
+
+  /**
+   * Adds a port to a service: allocates it, then recreates the container with
+   * the same settings and every allocated port (a published port cannot be
+   * added to an existing container). If the new container could not take the
+   * old one's place, the port is released and the old container is untouched.
+   */
+  async addPort(caller: Caller, name: string, config: PortConfig): Promise<PortAllocation> {
+    const record = await this.settled(caller, name);
+    const allocation = await this.ports.allocateForService(name, { ...config, bind: config.bind ?? (record.bind_address as PortConfig["bind"]) }, record.owner_token_hash, caller);
+    const phase = { swapped: false };
+    try {
+      await this.recreate(record, await this.ports.listForService(name), phase);
+    } catch (error) {
+      if (!phase.swapped) await this.ports.release(allocation.host_port).catch((e) => this.log.error({ err: e, service: name }, "a port that could not be added was not released"));
+      throw error;
+    }
+    return allocation;
+  }
+
+  /**
+   * Changes a port's description or source token in place; a new bind address
+   * also recreates the container (published on the new address). If that
+   * recreate fails before the old container is replaced, the bind address is
+   * put back.
+   */
+  async updatePort(caller: Caller, name: string, portName: string, change: { bind?: unknown; description?: string; source_token?: string }): Promise<PortAllocation> {
+    const record = await this.settled(caller, name);
+    const current = (await this.ports.listForService(name)).find((a) => a.port_name === portName);
+    if (!current) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
+    const updated = await this.ports.update(current, change);
+    if (updated.bind_address === current.bind_address) return updated;
+    const phase = { swapped: false };
+    try {
+      await this.recreate(record, await this.ports.listForService(name), phase);
+    } catch (error) {
+      if (!phase.swapped) await this.ports.update(updated, { bind: current.bind_address }).catch((e) => this.log.error({ err: e, service: name }, "a port's bind address could not be put back"));
+      throw error;
+    }
+    return updated;
+  }
+
+  /** Removes a port: recreates the container without it, then releases it. */
+  async removePort(caller: Caller, name: string, portName: string): Promise<PortAllocation> {
+    const record = await this.settled(caller, name);
+    const all = await this.ports.listForService(name);
+    const gone = all.find((a) => a.port_name === portName);
+    if (!gone) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
+    const phase = { swapped: false };
+    try {
+      await this.recreate(record, all.filter((a) => a !== gone), phase);
+    } finally {
+      // Once the new container stands, nothing publishes the port any more.
+      if (phase.swapped) await this.ports.release(gone.host_port);
+    }
+    return gone;
+  }
+
+  /**
+   * Replaces the service's container by one with the same settings and these
+   * ports: the new one is created beside it (`{container}-next`; creating
+   * binds nothing), then the old one removed, the new one renamed and, if the
+   * old one ran, started. `phase.swapped` turns true once the old one is gone.
+   */
+  private async recreate(record: DockerServiceRecord, allocations: PortAllocation[], phase: { swapped: boolean }): Promise<DockerServiceRecord> {
+    const name = record.service_name;
+    const wasRunning = (await this.engine.inspect(record.container_id!, record.internal_port))?.running ?? false;
+    const nextName = `${record.container_name}-next`;
+    await this.engine.removeIfOurs(nextName, name);
+    const nextId = await this.engine.create({
+      name: nextName,
+      image: record.image,
+      internalPort: record.internal_port,
+      bindAddress: record.bind_address,
+      ports: allocations.map(published),
+      memoryBytes: record.memory_limit === null ? null : parseMemoryLimit(record.memory_limit),
+      nanoCpus: record.cpu_limit === null ? null : parseCpuLimit(record.cpu_limit),
+      environment: record.environment,
+      command: record.command,
+      labels: { ...record.labels, [MANAGED_LABEL]: "true", [SERVICE_LABEL]: name },
+    });
+    try {
+      await this.engine.remove(record.container_id!);
+    } catch (error) {
+      await this.engine.remove(nextId).catch(() => {});
+      throw error;
+    }
+    phase.swapped = true;
+    const updated = await this.records.update(name, (current) => ({ ...current, container_id: nextId, status: "stopped", url: null }));
+    if (!updated) throw notFound(`service ${JSON.stringify(name)}`);
+    await this.engine.rename(nextId, record.container_name);
+    if (wasRunning) await this.engine.start(nextId);
+    return this.sync(updated);
   }
 
   /** The caller's service with its container made. */
@@ -217,6 +333,28 @@ export class DockerServices {
     if (containerId) {
       await this.engine.remove(containerId).catch((error) => this.log.error({ err: error, service: name, container: containerId }, "a failed create could not remove its container"));
     }
+    await this.ports.releaseService(name).catch((error) => this.log.error({ err: error, service: name }, "a failed create could not release its ports"));
     await this.records.delete(name).catch((error) => this.log.error({ err: error, service: name }, "a failed create could not remove its record"));
   }
+}
+
+/** The ports a create allocates: port_configs (bind defaults to bind_address), or with expose_ports alone internal_port as "http". */
+function wantedPorts(input: DockerServiceInput, internalPort: number, bindAddress: string): PortConfig[] {
+  const configs = input.port_configs;
+  if (configs !== undefined) {
+    if (input.expose_ports === false && configs.length > 0) throw invalid("expose_ports: false contradicts the port_configs given; leave it out or set it true");
+    if (configs.length > MAX_PORT_CONFIGS) throw invalid(`port_configs: at most ${MAX_PORT_CONFIGS} ports per service`);
+    const names = new Set<string>();
+    for (const config of configs) {
+      if (names.has(config.name)) throw invalid(`port_configs: the port name ${JSON.stringify(config.name)} is given twice`);
+      names.add(config.name);
+    }
+    return configs.map((config) => ({ ...config, bind: config.bind ?? (bindAddress as PortConfig["bind"]) }));
+  }
+  if (input.expose_ports) return [{ name: "http", container: internalPort, bind: bindAddress as PortConfig["bind"], protocol: "tcp" }];
+  return [];
+}
+
+function published(allocation: PortAllocation): PublishedPort {
+  return { container: allocation.container_port, protocol: allocation.protocol, hostIp: allocation.bind_address, hostPort: allocation.host_port };
 }

@@ -78,7 +78,7 @@ export class PortAllocator {
    * their `port_configs`). Throws a 4xx ApiError naming the problem; nothing
    * is written unless the whole allocation succeeds.
    */
-  async allocateForService(service: string, config: PortConfig, ownerTokenHash: string | null): Promise<PortAllocation> {
+  async allocateForService(service: string, config: PortConfig, ownerTokenHash: string | null, viewer?: PortViewer): Promise<PortAllocation> {
     const bind = config.bind ?? "127.0.0.1";
     const protocol = config.protocol ?? "tcp";
     checkConfig(service, config, bind, protocol);
@@ -96,7 +96,7 @@ export class PortAllocator {
       allocated_at: new Date().toISOString(),
     });
     if (config.host !== undefined) {
-      const check = await this.check(config.host, bind, protocol);
+      const check = await this.check(config.host, bind, protocol, viewer);
       if (!check.available) throw conflict(check.reason!);
       return this.claimOrExplain(template(config.host));
     }
@@ -113,6 +113,29 @@ export class PortAllocator {
       if (claimed.reason === "name_taken") throw conflict(`service ${service} already has a port named ${config.name} (host port ${claimed.holder.host_port})`);
     }
     throw new ApiError("conflict", `no free port in the ${range.kind} range (${range.start}-${range.end}) after ${tried} tries`);
+  }
+
+  /**
+   * Changes a port's description, source token (stored as its hash; "" removes
+   * it) or bind address in place. A new bind address must be free on the host
+   * unless the service's own container holds the port (checked by the caller).
+   */
+  async update(current: PortAllocation, change: { bind?: unknown; description?: string; source_token?: string }): Promise<PortAllocation> {
+    if (change.bind !== undefined && !isBindAddress(change.bind)) throw invalid(`bind: expected 127.0.0.1 or 0.0.0.0, not ${JSON.stringify(change.bind)}`);
+    const updated = await this.ports.update(current.host_port, current.service_name, current.port_name, (held) => ({
+      ...held,
+      ...(change.bind !== undefined ? { bind_address: change.bind as BindAddress } : {}),
+      ...(change.description !== undefined ? { description: change.description } : {}),
+      ...(change.source_token !== undefined
+        ? { source_token_hash: change.source_token === "" ? null : hashApiToken(change.source_token), require_token: change.source_token !== "" }
+        : {}),
+    }));
+    if (!updated) throw conflict(`port ${current.port_name} of service ${current.service_name} changed meanwhile; try again`);
+    return updated;
+  }
+
+  release(port: number): Promise<PortAllocation | null> {
+    return this.ports.release(port);
   }
 
   releaseService(service: string): Promise<PortAllocation[]> {

@@ -94,6 +94,20 @@ export class PortRepository {
     return values.map((v) => JSON.parse(v) as PortAllocation).sort((a, b) => a.host_port - b.host_port);
   }
 
+  /** Rewrites one allocation (its service entry too); the new record, or null if the port is not allocated to this service and name. */
+  update(port: number, service: string, portName: string, change: (current: PortAllocation) => PortAllocation): Promise<PortAllocation | null> {
+    return watchAndCommit(this.redis, [keys.port(port)], async (conn) => {
+      const current = parse(await conn.get(keys.port(port)));
+      if (!current || current.service_name !== service || current.port_name !== portName) return { result: null };
+      const next = { ...change(current), service_name: current.service_name, port_name: current.port_name, host_port: current.host_port, owner_token_hash: current.owner_token_hash };
+      const json = JSON.stringify(next);
+      const tx = conn.multi();
+      tx.set(keys.port(port), json);
+      tx.hset(keys.servicePorts(service), portName, json);
+      return { commit: tx, result: next };
+    });
+  }
+
   /** Releases one host port; the released allocation, or null if it was not allocated. */
   release(port: number): Promise<PortAllocation | null> {
     return watchAndCommit(this.redis, [keys.port(port)], async (conn) => {

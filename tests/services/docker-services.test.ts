@@ -206,7 +206,8 @@ describe("failures leave nothing behind", () => {
       [{ service_name: "cleanup" }, 422, "service_name"],
       [{ service_name: "api" }, 409, "service_name"],
       [{ internal_port: 70000 }, 422, "internal_port"],
-      [{ port_configs: [] }, 422, "port_configs"],
+      [{ port_configs: [{ name: "web", container: 70000 }] }, 422, "container"],
+      [{ port_configs: [{ name: "web", container: 8080, extra: 1 }] }, 422, "extra"],
     ];
     for (const [extra, status, field] of cases) {
       const res = await gw.api("POST", "/api/v1/services/", { service_name: "limits", image: TEST_IMAGE, ...extra });

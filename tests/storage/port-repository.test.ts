@@ -220,3 +220,26 @@ describe("PortAllocator", () => {
     expect((await stores.ports.allocatedPorts()).sort()).toEqual(got.map((a) => a.host_port).sort());
   });
 });
+
+describe("update", () => {
+  test("rewrites the record and the service's entry together, keeping service, name, port and owner; a port of another service or name is left alone", async () => {
+    expect((await stores.ports.claim(allocation(12345, { owner_token_hash: "sha256:owner" }))).ok).toBe(true);
+    const updated = await stores.ports.update(12345, "app", "http", (current) => ({ ...current, description: "front", service_name: "evil", host_port: 1, owner_token_hash: null }));
+    expect(updated).toMatchObject({ description: "front", service_name: "app", host_port: 12345, owner_token_hash: "sha256:owner" });
+    expect(JSON.parse((await redis.client.get(keys.port(12345)))!).description).toBe("front");
+    expect(JSON.parse((await redis.client.hget(keys.servicePorts("app"), "http"))!).description).toBe("front");
+    expect(await stores.ports.update(12345, "other", "http", (c) => ({ ...c, description: "x" }))).toBeNull();
+    expect(await stores.ports.update(12345, "app", "admin", (c) => ({ ...c, description: "x" }))).toBeNull();
+    expect(await stores.ports.update(12346, "app", "http", (c) => ({ ...c, description: "x" }))).toBeNull();
+    expect(JSON.parse((await redis.client.get(keys.port(12345)))!).description).toBe("front");
+  });
+
+  test("the allocator's update stores a source token only as its hash and refuses a bad bind address", async () => {
+    const held = await allocator.allocateForService("app", { name: "web", container: 80 }, null);
+    const withToken = await allocator.update(held, { source_token: "plain-secret" });
+    expect(withToken).toMatchObject({ source_token_hash: hashApiToken("plain-secret"), require_token: true });
+    expect(await redis.client.get(keys.port(held.host_port))).not.toContain("plain-secret");
+    expect(await allocator.update(withToken, { source_token: "" })).toMatchObject({ source_token_hash: null, require_token: false });
+    await expect(allocator.update(held, { bind: "10.0.0.1" })).rejects.toThrow("bind");
+  });
+});

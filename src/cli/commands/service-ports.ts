@@ -1,7 +1,7 @@
 /**
  * `portcullis service ports` and `portcullis service port-check`: the global
  * port queries over /api/v1/services/ports (001 "Global Port Query
- * Endpoints"). port-check exits 1 when the port is not available, so scripts
+ * Endpoints"); `portcullis service port-list <name>`: one service's ports. port-check exits 1 when the port is not available, so scripts
  * can test it.
  */
 import type { Command } from "commander";
@@ -52,7 +52,41 @@ export function renderAvailable(view: AvailableView, format: OutputFormat): stri
   return `${table}\nNever allocated: ${view.restricted.map((r) => `${r.port} (${r.service})`).join(", ")}${own ? `; the gateway's own: ${own}` : ""}`;
 }
 
+export interface PortAddFlags {
+  host?: string;
+  name?: string;
+  bind?: string;
+  protocol?: string;
+  sourceToken?: string;
+  description?: string;
+}
+
+/** The POST /services/{name}/ports body; numbers are checked here so errors name the argument. */
+export function portAddBody(rawContainer: string, flags: PortAddFlags): Record<string, unknown> {
+  if (!/^\d{1,5}$/.test(rawContainer)) throw new CliError(`service port-add: container port ${JSON.stringify(rawContainer)} is not a port number (1-65535)`);
+  const body: Record<string, unknown> = { name: flags.name ?? `port-${rawContainer}`, container: Number(rawContainer) };
+  if (flags.host !== undefined) {
+    if (!/^\d{1,5}$/.test(flags.host)) throw new CliError(`--host ${JSON.stringify(flags.host)}: expected a port number`);
+    body.host = Number(flags.host);
+  }
+  if (flags.bind !== undefined) body.bind = flags.bind;
+  if (flags.protocol !== undefined) body.protocol = flags.protocol;
+  if (flags.sourceToken !== undefined) body.source_token = flags.sourceToken;
+  if (flags.description !== undefined) body.description = flags.description;
+  return body;
+}
+
 export function registerServicePortCommands(service: Command, context: CommandContext): void {
+  service
+    .command("port-list")
+    .description("List the ports allocated to one Docker service (host port, bind address, container port)")
+    .argument("<name>", "service name")
+    .action(async (name: string) => {
+      const { client, settings, print } = context();
+      const hint = `Service ${name} has no allocated ports. Create it with --expose (portcullis service create <name> <image> --expose)`;
+      print(renderList(await client.get<PortAllocation[]>(`/api/v1/services/${encodeURIComponent(name)}/ports`), PORT_COLUMNS, settings.format, hint));
+    });
+
   service
     .command("ports")
     .description("List port allocations (an admin sees all, other tokens their own); --available lists the free ports per range")
@@ -65,6 +99,32 @@ export function registerServicePortCommands(service: Command, context: CommandCo
       }
       const hint = "No ports allocated. Free ports: portcullis service ports --available";
       print(renderList(await client.get<PortAllocation[]>(`${BASE}/`), PORT_COLUMNS, settings.format, hint));
+    });
+
+  service
+    .command("port-add")
+    .description("Add a port to a Docker service: allocated (a free one of 11000-65535 unless --host), then the container is recreated with the same settings and all its ports")
+    .argument("<name>", "service name")
+    .argument("<container-port>", "the container's port")
+    .option("--host <port>", "the host port (default: the first free port of the exposed range)")
+    .option("--name <port-name>", "the port's name (default: port-<container-port>)")
+    .option("--bind <address>", "127.0.0.1 or 0.0.0.0 (default: the service's bind address)")
+    .option("--protocol <protocol>", "tcp or udp", "tcp")
+    .option("--source-token <token>", "stored only as its hash; not enforced yet")
+    .option("--description <text>", "what the port is for")
+    .action(async (name: string, rawContainer: string, flags: PortAddFlags) => {
+      const { client, settings, print } = context();
+      print(renderItem({ ...(await client.post<PortAllocation>(`/api/v1/services/${encodeURIComponent(name)}/ports`, portAddBody(rawContainer, flags))) }, settings.format));
+    });
+
+  service
+    .command("port-remove")
+    .description("Remove a port from a Docker service: the container is recreated without it, then the host port is released")
+    .argument("<name>", "service name")
+    .argument("<port-name>", "the port's name (see port-list)")
+    .action(async (name: string, portName: string) => {
+      const { client, settings, print } = context();
+      print(renderItem({ ...(await client.delete<{ released: string; host_port: number }>(`/api/v1/services/${encodeURIComponent(name)}/ports/${encodeURIComponent(portName)}`)) }, settings.format));
     });
 
   service

@@ -35,6 +35,7 @@ export interface ServiceCreateFlags {
   label?: string[];
   command?: string;
   bindAddress?: string;
+  expose?: boolean;
 }
 
 /** ["A=1", "B=x=y"] → { A: "1", B: "x=y" }; `flag` names the option in errors. */
@@ -76,6 +77,7 @@ export function serviceCreateBody(name: string, image: string, flags: ServiceCre
     body.command = command;
   }
   if (flags.bindAddress !== undefined) body.bind_address = flags.bindAddress;
+  if (flags.expose) body.expose_ports = true;
   return body;
 }
 
@@ -118,6 +120,7 @@ export function registerDockerServiceCommands(service: Command, context: Command
     .option("--label <KEY=VALUE>", "a container label (repeat for more)", collect)
     .option("--command <json>", 'replaces the image\'s command: a JSON array, e.g. \'["/bin/serve"]\'')
     .option("--bind-address <address>", "host address the port is published on: 127.0.0.1 (default) or 0.0.0.0")
+    .option("--expose", "publish the container's port on a host port the gateway allocates in the exposed range (11000-65535), listed by service port-list")
     .action(async (name: string, image: string, flags: ServiceCreateFlags) => {
       const { client, settings, print } = context();
       print(renderItem({ ...(await client.post<ServiceView>(`${BASE}/`, serviceCreateBody(name, image, flags))) }, settings.format));
