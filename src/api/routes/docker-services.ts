@@ -9,7 +9,11 @@ import type { DockerServices } from "../../services/docker-services";
 import type { TokenRepository } from "../../storage/token-repository";
 import type { ProxyRepository } from "../../storage/proxy-repository";
 import type { RouteRepository } from "../../storage/route-repository";
-import { authenticate } from "../caller";
+import { authenticate, type Caller } from "../caller";
+import { badParameter, forbidden } from "../../core/errors";
+import { MAX_LOG_LINES } from "../../services/docker-services";
+import type { LogLine } from "../../services/docker-engine";
+import { keepOpen } from "../long-lived";
 import { refuseWhileUsed } from "./services";
 
 const DockerServiceCreateBody = t.Object(
@@ -26,6 +30,72 @@ const DockerServiceCreateBody = t.Object(
   },
   { additionalProperties: false },
 );
+
+const DEFAULT_LOG_LINES = 100;
+const KEEP_ALIVE_MS = 15_000;
+
+function parseLines(raw: string | undefined): number {
+  if (raw === undefined || raw === "") return DEFAULT_LOG_LINES;
+  if (!/^\d+$/.test(raw)) throw badParameter(`lines: ${JSON.stringify(raw.slice(0, 40))} is not a whole number`);
+  const lines = Number(raw);
+  if (lines < 1 || lines > MAX_LOG_LINES) throw badParameter(`lines: ${lines} is out of range; use from 1 to ${MAX_LOG_LINES}`);
+  return lines;
+}
+
+function parseFlag(name: string, raw: string | undefined): boolean {
+  if (raw === undefined || raw === "" || raw === "false") return false;
+  if (raw === "true") return true;
+  throw badParameter(`${name}: expected true or false, got ${JSON.stringify(raw.slice(0, 40))}`);
+}
+
+/** SSE: one `event: log` per line, data {stream, line}; ends when the client goes away or the container's output ends. */
+async function followLogs(services: DockerServices, caller: Caller, name: string, lines: number, timestamps: boolean, request: Request): Promise<Response> {
+  const encoder = new TextEncoder();
+  let finished = false;
+  let close = () => {};
+  let controllerRef: ReadableStreamDefaultController<Uint8Array> | null = null;
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    clearInterval(keepAlive);
+    close();
+    try {
+      controllerRef?.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  const send = (text: string) => {
+    if (finished || !controllerRef) return;
+    try {
+      controllerRef.enqueue(encoder.encode(text));
+    } catch {
+      finish();
+    }
+  };
+  const queued: LogLine[] = [];
+  let ready = false;
+  const onLine = (line: LogLine) => {
+    if (!ready) queued.push(line);
+    else send(`event: log\ndata: ${JSON.stringify(line)}\n\n`);
+  };
+  // Errors (not found, not created yet, engine down) answer as JSON before any stream starts.
+  close = await services.followLogs(caller, name, lines, timestamps, onLine, finish);
+  keepOpen(request);
+  request.signal.addEventListener("abort", finish);
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controllerRef = controller;
+      send(": following\n\n");
+      ready = true;
+      for (const line of queued.splice(0)) onLine(line);
+      keepAlive = setInterval(() => send(": keep-alive\n\n"), KEEP_ALIVE_MS);
+    },
+    cancel: finish,
+  });
+  return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" } });
+}
 
 export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: DockerServices; routes: RouteRepository; proxies: ProxyRepository }) {
   const services = deps.services;
@@ -48,6 +118,48 @@ export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: D
         },
       },
     )
+    .post(
+      "/cleanup",
+      ({ caller }) => {
+        if (!caller.isAdmin) throw forbidden("cleanup needs an admin token");
+        return services.cleanup();
+      },
+      {
+        detail: {
+          summary: "Remove orphaned Docker service containers and records (admin)",
+          description:
+            "Removes containers labelled portcullis.managed=true that no service record owns, and service records whose container the engine no longer has. Containers without the label are never touched; services still being created are left alone. Answers {removed_containers: [{id, name, service}], removed_records: [name]}.",
+        },
+      },
+    )
+    .get(
+      "/:name/logs",
+      async ({ caller, params, query, request }) => {
+        const lines = parseLines(query.lines);
+        const timestamps = parseFlag("timestamps", query.timestamps);
+        if (parseFlag("follow", query.follow)) return followLogs(services, caller, params.name, lines, timestamps, request);
+        const logs = await services.logs(caller, params.name, lines, timestamps);
+        return { service_name: params.name, lines: logs };
+      },
+      {
+        query: t.Object({
+          lines: t.Optional(t.String({ description: `How many of the last lines (default ${DEFAULT_LOG_LINES}, 1 to ${MAX_LOG_LINES})` })),
+          timestamps: t.Optional(t.String({ description: "true: each line starts with the engine's RFC 3339 timestamp" })),
+          follow: t.Optional(t.String({ description: "true: Server-Sent Events, one `event: log` per line (data {stream, line}), until the client goes away" })),
+        }),
+        detail: {
+          summary: "A Docker service's container output (stdout and stderr)",
+          description: "Answers {service_name, lines: [{stream: stdout|stderr, line}]}; with follow=true a text/event-stream instead.",
+        },
+      },
+    )
+    .get("/:name/stats", ({ caller, params }) => services.stats(caller, params.name), {
+      detail: {
+        summary: "One resource sample of a running Docker service",
+        description:
+          "cpu_percent (cpu delta / system delta × online CPUs × 100), memory usage/limit/percent (page cache excluded), network rx/tx bytes summed over interfaces, block read/write bytes, pids. 409 when the container is not running.",
+      },
+    })
     .get("/:name", ({ caller, params }) => services.visible(caller, params.name), { detail: { summary: "One Docker service" } })
     .delete(
       "/:name",
