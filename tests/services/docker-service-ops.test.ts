@@ -2,7 +2,8 @@
  * Docker service operations against a real Docker API (podman, tests/helpers/docker-engine.ts)
  * behind a real gateway and Redis: logs (tail, timestamps, stdout and stderr
  * demultiplexed, follow as SSE), stats of a running and a stopped service,
- * admin cleanup of orphaned containers and records; ownership with two tokens.
+ * admin cleanup of orphaned containers and records, a proxy to a service and
+ * delete_proxy; ownership with two tokens.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { keys } from "../../src/storage/keys";
@@ -18,12 +19,12 @@ let gw: TestGateway;
 let alice: string;
 let bob: string;
 
-/** Prints "tick N" on stdout and "warn N" on stderr every 100 ms. */
-const TICKER = ["sh", "-c", 'i=0; while true; do echo "tick $i"; echo "warn $i" >&2; i=$((i+1)); sleep 0.1; done'];
+/** Prints "tick N" on stdout and "warn N" on stderr every 100 ms; exits on SIGTERM (PID 1 ignores it otherwise). */
+const TICKER = ["sh", "-c", 'trap "exit 0" TERM; i=0; while true; do echo "tick $i"; echo "warn $i" >&2; i=$((i+1)); sleep 0.1; done'];
 
 beforeAll(async () => {
   [engine, redis] = await Promise.all([startTestDockerEngine(), startTestRedis()]);
-  gw = await startTestGateway(redis, { DOCKER_HOST: engine.dockerHost });
+  gw = await startTestGateway(redis, { DOCKER_HOST: engine.dockerHost, BASE_DOMAIN: "svc.test" });
   alice = (await gw.api("POST", "/api/v1/tokens/", { name: "alice" })).json.token;
   bob = (await gw.api("POST", "/api/v1/tokens/", { name: "bob" })).json.token;
   const made = await callAs(alice, "POST", "/api/v1/services/", { service_name: "ticker", image: TEST_IMAGE, internal_port: 8080, command: TICKER, memory_limit: "64m" });
@@ -206,5 +207,54 @@ describe("cleanup", () => {
 
     // Nothing left to do: a second run removes nothing.
     expect((await gw.api("POST", "/api/v1/services/cleanup")).json).toEqual({ removed_containers: [], removed_records: [] });
+  });
+});
+
+describe("service proxy", () => {
+  test("{name}.{BASE_DOMAIN} by default, target service:{name}, owned by the caller; follows the container across stop/start; 409 when it exists", async () => {
+    const made = await callAs(alice, "POST", "/api/v1/services/ticker/proxy", {});
+    expect(made.status).toBe(201);
+    expect(made.json).toMatchObject({ hostname: "ticker.svc.test", target_url: "service:ticker", created_by: "alice", enable_https: true });
+    expect((await callAs(alice, "POST", "/api/v1/services/ticker/proxy", {})).status).toBe(409);
+    expect((await callAs(bob, "POST", "/api/v1/services/ticker/proxy", { hostname: "bobs.svc.test" })).status).toBe(404);
+    expect((await callAs(bob, "GET", "/api/v1/proxy/targets/ticker.svc.test")).status).toBe(404);
+    expect((await callAs(alice, "GET", "/api/v1/proxy/targets/ticker.svc.test")).status).toBe(200);
+    expect((await gw.api("POST", "/api/v1/services/ticker/proxy", { hostname: "Not A Host" })).status).toBeGreaterThanOrEqual(400);
+    expect((await gw.api("POST", "/api/v1/services/ticker/proxy", { port: 1 })).status).toBe(422);
+
+    const www = await gw.api("POST", "/api/v1/services/web/proxy", { hostname: "www.svc.test", enable_https: false });
+    expect(www.status).toBe(201);
+    expect(www.json).toMatchObject({ hostname: "www.svc.test", target_url: "service:web", enable_https: false, created_by: "admin" });
+    const viaEdge = async () => {
+      const res = await gw.get("www.svc.test", "/");
+      return res.status === 200 ? (await res.text()).trim() : res.status;
+    };
+    expect(await within(3_000, async () => (await viaEdge()) === "hello from the container")).toBe(true);
+    expect((await gw.api("POST", "/api/v1/services/web/stop")).status).toBe(200);
+    expect(await within(3_000, async () => (await viaEdge()) === 502)).toBe(true);
+    expect((await gw.api("POST", "/api/v1/services/web/start")).status).toBe(200);
+    expect(await within(5_000, async () => (await viaEdge()) === "hello from the container")).toBe(true);
+  });
+
+  test("delete_proxy=true deletes the caller's own proxies to the service, never another token's", async () => {
+    // The admin's proxy to alice's service: it still counts as a user, and is not alice's to delete.
+    expect((await gw.api("POST", "/api/v1/proxy/targets/", { hostname: "admin-ticker.svc.test", target_url: "service:ticker" })).status).toBe(201);
+    const refused = await callAs(alice, "DELETE", "/api/v1/services/ticker?delete_proxy=true");
+    expect(refused.status).toBe(409);
+    expect(JSON.stringify(refused.json)).toContain("other tokens");
+    expect(JSON.stringify(refused.json)).not.toContain("ticker.svc.test,");
+    expect(await redis.client.exists(keys.proxy("ticker.svc.test"), keys.dockerService("ticker"))).toBe(2);
+    // Without delete_proxy, alice's own proxy is named as a user.
+    const named = await callAs(alice, "DELETE", "/api/v1/services/ticker");
+    expect(named.status).toBe(409);
+    expect(JSON.stringify(named.json)).toContain("ticker.svc.test");
+
+    const done = await callAs(alice, "DELETE", "/api/v1/services/ticker?delete_proxy=true&force=true");
+    expect(done.status).toBe(200);
+    expect(done.json).toEqual({ deleted: "ticker", deleted_proxies: ["ticker.svc.test"] });
+    expect(await redis.client.exists(keys.proxy("ticker.svc.test"))).toBe(0);
+    expect(await redis.client.exists(keys.proxy("admin-ticker.svc.test"))).toBe(1);
+    expect(await redis.client.exists(keys.dockerService("ticker"))).toBe(0);
+    expect((await engine.podman("container", "exists", "portcullis-ticker")).code).toBe(1);
   });
 });

@@ -6,7 +6,6 @@
  */
 import { Elysia, t } from "elysia";
 import type { DockerServices } from "../../services/docker-services";
-import type { TokenRepository } from "../../storage/token-repository";
 import type { ProxyRepository } from "../../storage/proxy-repository";
 import type { RouteRepository } from "../../storage/route-repository";
 import { authenticate, type Caller } from "../caller";
@@ -15,6 +14,8 @@ import { MAX_LOG_LINES } from "../../services/docker-services";
 import type { LogLine } from "../../services/docker-engine";
 import { keepOpen } from "../long-lived";
 import { refuseWhileUsed } from "./services";
+import { createProxyTarget, proxyView, type ProxyCreateDeps } from "./proxy-targets";
+import { serviceTargetName } from "../../storage/service-repository";
 
 const DockerServiceCreateBody = t.Object(
   {
@@ -97,7 +98,15 @@ async function followLogs(services: DockerServices, caller: Caller, name: string
   return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" } });
 }
 
-export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: DockerServices; routes: RouteRepository; proxies: ProxyRepository }) {
+const ServiceProxyBody = t.Object(
+  {
+    hostname: t.Optional(t.String({ minLength: 1, maxLength: 253, description: "The proxy's hostname; default {name}.{BASE_DOMAIN}" })),
+    enable_https: t.Optional(t.Boolean({ description: "Serve the proxy on HTTPS too (default true, as for any proxy)" })),
+  },
+  { additionalProperties: false },
+);
+
+export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerServices; routes: RouteRepository; proxies: ProxyRepository; baseDomain: string }) {
   const services = deps.services;
   return new Elysia({ prefix: "/services", tags: ["services"] })
     .resolve(async ({ request }) => ({ caller: await authenticate(request, deps.tokens) }))
@@ -165,16 +174,46 @@ export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: D
       "/:name",
       async ({ caller, params, query }) => {
         const force = query.force === "true";
-        if (!force) {
-          await services.visible(caller, params.name);
-          await refuseWhileUsed(deps, caller, params.name);
-        }
-        const deleted = await services.delete(caller, params.name, force);
-        return { deleted: deleted.service_name };
+        const record = await services.visible(caller, params.name);
+        // delete_proxy: the caller's own proxies of target_url service:{name} go with the service.
+        const ownProxies =
+          query.delete_proxy === "true"
+            ? (await deps.proxies.list()).filter((p) => serviceTargetName(p.target_url) === record.service_name && p.owner_token_hash === caller.hash).map((p) => p.hostname)
+            : [];
+        if (!force) await refuseWhileUsed(deps, caller, record.service_name, new Set(ownProxies));
+        const deleted = await services.delete(caller, record.service_name, force);
+        const deletedProxies: string[] = [];
+        for (const hostname of ownProxies) if (await deps.proxies.delete(hostname)) deletedProxies.push(hostname);
+        return query.delete_proxy === "true" ? { deleted: deleted.service_name, deleted_proxies: deletedProxies } : { deleted: deleted.service_name };
       },
       {
-        query: t.Object({ force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Delete even while the container runs or routes and proxies use the service (they then answer 502)" })) }),
-        detail: { summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true" },
+        query: t.Object({
+          force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Delete even while the container runs or routes and proxies use the service (they then answer 502)" })),
+          delete_proxy: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Also delete the caller's own proxies whose target_url is service:{name} (they then do not count as users)" })),
+        }),
+        detail: { summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true; delete_proxy=true also deletes the caller's proxies to it" },
+      },
+    )
+    .post(
+      "/:name/proxy",
+      async ({ caller, params, body, set }) => {
+        const record = await services.visible(caller, params.name);
+        const hostname = body.hostname ?? `${record.service_name}.${deps.baseDomain}`;
+        const proxy = await createProxyTarget(deps, caller, {
+          hostname,
+          target_url: `service:${record.service_name}`,
+          ...(body.enable_https !== undefined ? { enable_https: body.enable_https } : {}),
+        });
+        set.status = 201;
+        return proxyView(proxy);
+      },
+      {
+        body: ServiceProxyBody,
+        detail: {
+          summary: "Create a proxy to a Docker service",
+          description:
+            "Creates a proxy {name}.{BASE_DOMAIN} (or hostname) owned by the caller, with target_url service:{name}: it follows the container's current address. 409 if a proxy for the hostname exists. Answers the proxy as GET /proxy/targets/{hostname} does.",
+        },
       },
     )
     .post("/:name/start", ({ caller, params }) => services.start(caller, params.name), { detail: { summary: "Start a Docker service's container" } })
