@@ -397,10 +397,31 @@ service-create name image="" dockerfile="" port="" memory="" cpu="" auto-proxy="
         {{ if memory != '' { '--memory ' + quote(memory) } else { '' } }} \
         {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }}
 
-# Delete a Docker service and its container (force=true: even while it runs or routes use it; delete-proxy is not supported yet)
+# Delete a Docker service and its container (force=true: even while it runs or routes use it; delete-proxy=true: also your own proxies to it)
 service-delete name force="false" delete-proxy="false" token="":
-    @{{ if delete-proxy == 'true' { error('delete-proxy: not supported yet') } else if delete-proxy == 'false' { '' } else if delete-proxy == '' { '' } else { error('delete-proxy: expected true or false, got ' + quote(delete-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service delete {{ quote(name) }} \
-        {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service delete {{ quote(name) }} \
+        {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }} \
+        {{ if delete-proxy == 'true' { '--delete-proxy' } else if delete-proxy == 'false' { '' } else if delete-proxy == '' { '' } else { error('delete-proxy: expected true or false, got ' + quote(delete-proxy)) } }}
+
+# Print a Docker service's last lines of output (default 100; timestamps=true: with the engine's timestamps)
+service-logs name lines="100" timestamps="false" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service logs {{ quote(name) }} \
+        {{ if lines != '' { '--lines ' + quote(lines) } else { '' } }} \
+        {{ if timestamps == 'true' { '--timestamps' } else if timestamps == 'false' { '' } else if timestamps == '' { '' } else { error('timestamps: expected true or false, got ' + quote(timestamps)) } }}
+
+# One resource sample of a running Docker service (CPU %, memory, network and block I/O)
+service-stats name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service stats {{ quote(name) }}
+
+# Create a proxy to a Docker service: {name}.{BASE_DOMAIN} unless hostname is given (enable-https=false: HTTP only)
+service-proxy-create name hostname="" enable-https="true" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service proxy-create {{ quote(name) }} \
+        {{ if hostname != '' { '--hostname ' + quote(hostname) } else { '' } }} \
+        {{ if enable-https == 'true' { '--https' } else if enable-https == 'false' { '--no-https' } else if enable-https == '' { '' } else { error('enable-https: expected true or false, got ' + quote(enable-https)) } }}
+
+# Remove orphaned Docker service containers (labelled portcullis.managed=true, no service) and services whose container is gone (admin)
+service-cleanup token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service cleanup
 
 # Start a Docker service's container
 service-start name token="":
