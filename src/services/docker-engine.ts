@@ -37,6 +37,12 @@ export interface ContainerState {
   readonly nanoCpus: number;
 }
 
+/** Engine log streams (follows) open in this process: counted until the engine connection closes. */
+let openLogFollows = 0;
+export function openLogFollowCount(): number {
+  return openLogFollows;
+}
+
 const UNREACHABLE = new Set(["ECONNREFUSED", "ENOENT", "EACCES", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTSOCK"]);
 
 export class DockerEngine {
@@ -161,7 +167,13 @@ export class DockerEngine {
     )) as unknown as NodeJS.ReadableStream & { destroy(): void };
     const demux = new LogDemultiplexer();
     let ended = false;
+    let counted = true;
+    openLogFollows++;
     const finish = () => {
+      if (counted) {
+        counted = false;
+        openLogFollows--;
+      }
       if (ended) return;
       ended = true;
       for (const line of demux.end()) onLine(line);

@@ -7,9 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { keys } from "../../src/storage/keys";
-import { LogDemultiplexer, statsFromSample } from "../../src/services/docker-engine";
+import { LogDemultiplexer, openLogFollowCount, statsFromSample } from "../../src/services/docker-engine";
 import { startTestDockerEngine, TEST_IMAGE, type TestDockerEngine } from "../helpers/docker-engine";
-import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
+import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { within } from "../helpers/within";
 
@@ -143,8 +143,35 @@ describe("logs", () => {
     // New lines arrive in order as the container writes them.
     for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThan(seen[i - 1]!);
     expect(text).toMatch(/"stream":"stderr","line":"warn \d+"/);
+    // The engine's log stream is open while the client listens, and closed (its connection ended) after.
+    expect(openLogFollowCount()).toBe(1);
     abort.abort();
     await reader.cancel().catch(() => {});
+    expect(await within(3_000, async () => openLogFollowCount() === 0)).toBe(true);
+  });
+
+  test("a follow ends when the container stops", async () => {
+    const res = await fetch(url("/api/v1/services/web/logs?follow=true"), { headers: { authorization: `Bearer ${GATEWAY_ADMIN}` } });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    while (!text.includes("listening on 8080")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(text).toContain('event: log\ndata: {"stream":"stdout","line":"portcullis-test-image listening on 8080"}');
+    expect((await gw.api("POST", "/api/v1/services/web/stop")).status).toBe(200);
+    const ended = await Promise.race([
+      (async () => {
+        while (!(await reader.read()).done);
+        return true;
+      })(),
+      Bun.sleep(4_000).then(() => false),
+    ]);
+    expect(ended).toBe(true);
+    expect((await gw.api("POST", "/api/v1/services/web/start")).status).toBe(200);
   });
 
   test("another token's service is 404 for logs and follow", async () => {
