@@ -174,6 +174,16 @@ describe("logs", () => {
     expect((await gw.api("POST", "/api/v1/services/web/start")).status).toBe(200);
   });
 
+  test("following a stopped service sends its last lines, then ends", async () => {
+    expect((await gw.api("POST", "/api/v1/services/web/stop")).status).toBe(200);
+    const res = await fetch(url("/api/v1/services/web/logs?follow=true&lines=5"), { headers: { authorization: `Bearer ${GATEWAY_ADMIN}` }, signal: AbortSignal.timeout(4_000) });
+    expect(res.status).toBe(200);
+    const text = await res.text(); // ends by itself
+    expect(text).toContain('event: log\ndata: {"stream":"stdout","line":"portcullis-test-image listening on 8080"}');
+    expect(await within(3_000, async () => openLogFollowCount() === 0)).toBe(true);
+    expect((await gw.api("POST", "/api/v1/services/web/start")).status).toBe(200);
+  });
+
   test("another token's service is 404 for logs and follow", async () => {
     expect((await callAs(bob, "GET", "/api/v1/services/ticker/logs")).status).toBe(404);
     expect((await callAs(bob, "GET", "/api/v1/services/ticker/logs?follow=true")).status).toBe(404);

@@ -52,48 +52,54 @@ function parseFlag(name: string, raw: string | undefined): boolean {
 /** SSE: one `event: log` per line, data {stream, line}; ends when the client goes away or the container's output ends. */
 async function followLogs(services: DockerServices, caller: Caller, name: string, lines: number, timestamps: boolean, request: Request): Promise<Response> {
   const encoder = new TextEncoder();
-  let finished = false;
-  let close = () => {};
+  let closed = false;
+  let engineDone = false;
+  let closeEngine = () => {};
   let controllerRef: ReadableStreamDefaultController<Uint8Array> | null = null;
   let keepAlive: ReturnType<typeof setInterval> | undefined;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
+  // Lines the engine sends before the response stream starts wait here.
+  const queued: string[] = [];
+  const endResponse = () => {
+    if (closed) return;
+    closed = true;
     clearInterval(keepAlive);
-    close();
+    closeEngine();
     try {
       controllerRef?.close();
     } catch {
-      // Already closed.
+      // Already closed by the client.
     }
   };
-  const send = (text: string) => {
-    if (finished || !controllerRef) return;
+  const write = (text: string) => {
+    if (closed) return;
+    if (!controllerRef) {
+      queued.push(text);
+      return;
+    }
     try {
       controllerRef.enqueue(encoder.encode(text));
     } catch {
-      finish();
+      endResponse();
     }
   };
-  const queued: LogLine[] = [];
-  let ready = false;
-  const onLine = (line: LogLine) => {
-    if (!ready) queued.push(line);
-    else send(`event: log\ndata: ${JSON.stringify(line)}\n\n`);
+  const onLine = (line: LogLine) => write(`event: log\ndata: ${JSON.stringify(line)}\n\n`);
+  const onEngineEnd = () => {
+    engineDone = true;
+    if (controllerRef) endResponse();
   };
   // Errors (not found, not created yet, engine down) answer as JSON before any stream starts.
-  close = await services.followLogs(caller, name, lines, timestamps, onLine, finish);
+  closeEngine = await services.followLogs(caller, name, lines, timestamps, onLine, onEngineEnd);
   keepOpen(request);
-  request.signal.addEventListener("abort", finish);
+  request.signal.addEventListener("abort", endResponse);
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
       controllerRef = controller;
-      send(": following\n\n");
-      ready = true;
-      for (const line of queued.splice(0)) onLine(line);
-      keepAlive = setInterval(() => send(": keep-alive\n\n"), KEEP_ALIVE_MS);
+      controller.enqueue(encoder.encode(": following\n\n"));
+      for (const text of queued.splice(0)) controller.enqueue(encoder.encode(text));
+      if (engineDone) endResponse();
+      else keepAlive = setInterval(() => write(": keep-alive\n\n"), KEEP_ALIVE_MS);
     },
-    cancel: finish,
+    cancel: endResponse,
   });
   return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" } });
 }
