@@ -390,12 +390,13 @@ service-list owned-only="false" token="":
 service-show name token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} --format json service show {{ quote(name) }}
 
-# Create and start a Docker service from an image the engine has (dockerfile and auto-proxy are not supported yet)
+# Create and start a Docker service from an image the engine has (dockerfile is not supported yet; auto-proxy=true then runs service proxy-create)
 service-create name image="" dockerfile="" port="" memory="" cpu="" auto-proxy="false" token="":
-    @{{ if image == '' { error('image: required (building from a dockerfile is not supported yet)') } else { '' } }}{{ if dockerfile != '' { error('dockerfile: building from a Dockerfile is not supported yet; give an image') } else { '' } }}{{ if auto-proxy == 'true' { error('auto-proxy: not supported yet; create a proxy and a service route') } else if auto-proxy == 'false' { '' } else if auto-proxy == '' { '' } else { error('auto-proxy: expected true or false, got ' + quote(auto-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service create {{ quote(name) }} {{ quote(image) }} \
+    @{{ if image == '' { error('image: required (building from a dockerfile is not supported yet)') } else { '' } }}{{ if dockerfile != '' { error('dockerfile: building from a Dockerfile is not supported yet; give an image') } else { '' } }}{{ if auto-proxy == 'true' { '' } else if auto-proxy == 'false' { '' } else if auto-proxy == '' { '' } else { error('auto-proxy: expected true or false, got ' + quote(auto-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service create {{ quote(name) }} {{ quote(image) }} \
         {{ if port != '' { '--port ' + quote(port) } else { '' } }} \
         {{ if memory != '' { '--memory ' + quote(memory) } else { '' } }} \
-        {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }}
+        {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }} \
+        {{ if auto-proxy == 'true' { '&& ' + cli + (if token != '' { ' --token ' + quote(token) } else { '' }) + ' service proxy-create ' + quote(name) } else { '' } }}
 
 # Delete a Docker service and its container (force=true: even while it runs or routes use it; delete-proxy=true: also your own proxies to it)
 service-delete name force="false" delete-proxy="false" token="":

@@ -176,12 +176,19 @@ describe.skipIf(!justBinary)("just service-* (dry run)", () => {
     });
   }
 
+  test("service-create auto-proxy=true creates the service, then (only if that worked) its proxy", async () => {
+    const { code, line } = await dryRun("service-create", "web", "img:1", "", "", "", "", "true", "tok");
+    expect(code).toBe(0);
+    expect(line).toMatch(/^--token 'tok' service create 'web' 'img:1' && \S+ '\S+main\.ts' --token 'tok' service proxy-create 'web'$/);
+    expect((await dryRun("service-create", "web", "img:1", "", "", "", "", "false")).line).toBe("service create 'web' 'img:1'");
+  });
+
   test("what is not built yet stops before running anything, saying so", async () => {
     for (const [args, message] of [
       [["service-create", "web"], "image: required"],
       [["service-create", "web", "", "./Dockerfile"], "image: required"],
       [["service-create", "web", "img:1", "./Dockerfile"], "dockerfile: building from a Dockerfile is not supported yet"],
-      [["service-create", "web", "img:1", "", "", "", "", "true"], "auto-proxy: not supported yet"],
+      [["service-create", "web", "img:1", "", "", "", "", "yes"], "auto-proxy: expected true or false"],
       [["service-delete", "web", "false", "yes"], "delete-proxy: expected true or false"],
       [["service-logs", "web", "10", "yes"], "timestamps: expected true or false"],
       [["service-proxy-create", "web", "", "maybe"], "enable-https: expected true or false"],
