@@ -225,8 +225,9 @@ export class DockerServices {
    * container yet) and their containers are left alone.
    */
   async cleanup(): Promise<CleanupResult> {
-    const records = await this.records.list();
+    // Containers first: a container listed here was made after its record was claimed, so a create in flight shows in the records.
     const containers = await this.engine.listManaged();
+    const records = await this.records.list();
     const ownedIds = new Set(records.map((r) => r.container_id).filter((id): id is string => id !== null));
     const creating = new Set(records.filter((r) => r.status === "creating" || !r.container_id).map((r) => r.service_name));
     const removedContainers: CleanupResult["removed_containers"] = [];
