@@ -390,12 +390,13 @@ service-list owned-only="false" token="":
 service-show name token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} --format json service show {{ quote(name) }}
 
-# Create and start a Docker service from an image the engine has (dockerfile and auto-proxy are not supported yet)
+# Create and start a Docker service from an image the engine has (dockerfile is not supported yet; auto-proxy=true then runs service proxy-create)
 service-create name image="" dockerfile="" port="" memory="" cpu="" auto-proxy="false" token="":
-    @{{ if image == '' { error('image: required (building from a dockerfile is not supported yet)') } else { '' } }}{{ if dockerfile != '' { error('dockerfile: building from a Dockerfile is not supported yet; give an image') } else { '' } }}{{ if auto-proxy == 'true' { error('auto-proxy: not supported yet; create a proxy and a service route') } else if auto-proxy == 'false' { '' } else if auto-proxy == '' { '' } else { error('auto-proxy: expected true or false, got ' + quote(auto-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service create {{ quote(name) }} {{ quote(image) }} \
+    @{{ if image == '' { error('image: required (building from a dockerfile is not supported yet)') } else { '' } }}{{ if dockerfile != '' { error('dockerfile: building from a Dockerfile is not supported yet; give an image') } else { '' } }}{{ if auto-proxy == 'true' { '' } else if auto-proxy == 'false' { '' } else if auto-proxy == '' { '' } else { error('auto-proxy: expected true or false, got ' + quote(auto-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service create {{ quote(name) }} {{ quote(image) }} \
         {{ if port != '' { '--port ' + quote(port) } else { '' } }} \
         {{ if memory != '' { '--memory ' + quote(memory) } else { '' } }} \
-        {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }}
+        {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }} \
+        {{ if auto-proxy == 'true' { '&& ' + cli + (if token != '' { ' --token ' + quote(token) } else { '' }) + ' service proxy-create ' + quote(name) } else { '' } }}
 
 # Create and start a Docker service with its port published on a host port the gateway allocates (exposed range 11000-65535); see service-port-list
 service-create-exposed name image port bind-address="" memory="" cpu="" token="":
@@ -404,10 +405,31 @@ service-create-exposed name image port bind-address="" memory="" cpu="" token=""
         {{ if memory != '' { '--memory ' + quote(memory) } else { '' } }} \
         {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }}
 
-# Delete a Docker service and its container (force=true: even while it runs or routes use it; delete-proxy is not supported yet)
+# Delete a Docker service and its container (force=true: even while it runs or routes use it; delete-proxy=true: also your own proxies to it)
 service-delete name force="false" delete-proxy="false" token="":
-    @{{ if delete-proxy == 'true' { error('delete-proxy: not supported yet') } else if delete-proxy == 'false' { '' } else if delete-proxy == '' { '' } else { error('delete-proxy: expected true or false, got ' + quote(delete-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service delete {{ quote(name) }} \
-        {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service delete {{ quote(name) }} \
+        {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }} \
+        {{ if delete-proxy == 'true' { '--delete-proxy' } else if delete-proxy == 'false' { '' } else if delete-proxy == '' { '' } else { error('delete-proxy: expected true or false, got ' + quote(delete-proxy)) } }}
+
+# Print a Docker service's last lines of output (default 100; timestamps=true: with the engine's timestamps)
+service-logs name lines="100" timestamps="false" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service logs {{ quote(name) }} \
+        {{ if lines != '' { '--lines ' + quote(lines) } else { '' } }} \
+        {{ if timestamps == 'true' { '--timestamps' } else if timestamps == 'false' { '' } else if timestamps == '' { '' } else { error('timestamps: expected true or false, got ' + quote(timestamps)) } }}
+
+# One resource sample of a running Docker service (CPU %, memory, network and block I/O)
+service-stats name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service stats {{ quote(name) }}
+
+# Create a proxy to a Docker service: {name}.{BASE_DOMAIN} unless hostname is given (enable-https=false: HTTP only)
+service-proxy-create name hostname="" enable-https="true" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service proxy-create {{ quote(name) }} \
+        {{ if hostname != '' { '--hostname ' + quote(hostname) } else { '' } }} \
+        {{ if enable-https == 'true' { '--https' } else if enable-https == 'false' { '--no-https' } else if enable-https == '' { '' } else { error('enable-https: expected true or false, got ' + quote(enable-https)) } }}
+
+# Remove orphaned Docker service containers (labelled portcullis.managed=true, no service) and services whose container is gone (admin)
+service-cleanup token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service cleanup
 
 # Start a Docker service's container
 service-start name token="":

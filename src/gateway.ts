@@ -232,6 +232,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           startedAt,
           metrics,
           apiHostnames: config.apiHostnames,
+          baseDomain: config.baseDomain,
           gatewayPorts: () => ownPorts,
           githubApps: authorizationServer.githubApps,
           oauth: authorizationServer.context,

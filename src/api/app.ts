@@ -82,6 +82,8 @@ export interface ApiDependencies {
   readonly metrics?: GatewayMetrics;
   /** The audit log (GET /api/v1/logs/audit) and AUDIT_RETENTION_DAYS; without it the endpoint is absent. */
   readonly audit?: { readonly log: AuditLog; readonly retentionDays: number };
+  /** BASE_DOMAIN: POST /services/{name}/proxy creates {name}.{BASE_DOMAIN} by default (default "localhost", as in the config). */
+  readonly baseDomain?: string;
   /** Docker services on DOCKER_HOST (/api/v1/services); without it the endpoints are absent. */
   readonly dockerServiceManager?: DockerServices;
 }
@@ -110,7 +112,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, routes: deps.routes, proxies: deps.proxies }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, routes: deps.routes, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   return app.get(
     "/docs",

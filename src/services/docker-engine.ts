@@ -62,6 +62,12 @@ export interface ContainerState {
   readonly nanoCpus: number;
 }
 
+/** Engine log streams (follows) open in this process: counted until the engine connection closes. */
+let openLogFollows = 0;
+export function openLogFollowCount(): number {
+  return openLogFollows;
+}
+
 const UNREACHABLE = new Set(["ECONNREFUSED", "ENOENT", "EACCES", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTSOCK"]);
 
 export class DockerEngine {
@@ -167,6 +173,69 @@ export class DockerEngine {
   }
 
   /**
+   * The last `lines` lines of the container's output (stdout and stderr), the
+   * engine's multiplexed stream split into lines; `timestamps` keeps the
+   * engine's RFC 3339 time before each line.
+   */
+  async logs(id: string, options: { lines: number; timestamps: boolean }): Promise<LogLine[]> {
+    const raw = await this.call(`container ${id}`, () =>
+      this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: options.lines, timestamps: options.timestamps }),
+    );
+    const demux = new LogDemultiplexer();
+    const lines = demux.push(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
+    lines.push(...demux.end());
+    return lines.slice(-options.lines);
+  }
+
+  /**
+   * Follows the container's output from its last `lines` lines on: `onLine`
+   * gets each line as it comes; the returned close() ends the engine stream.
+   */
+  async followLogs(id: string, options: { lines: number; timestamps: boolean }, onLine: (line: LogLine) => void, onEnd: () => void): Promise<() => void> {
+    const stream = (await this.call(`container ${id}`, () =>
+      this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, tail: options.lines, timestamps: options.timestamps }),
+    )) as unknown as NodeJS.ReadableStream & { destroy(): void };
+    const demux = new LogDemultiplexer();
+    let ended = false;
+    let counted = true;
+    openLogFollows++;
+    const finish = () => {
+      if (counted) {
+        counted = false;
+        openLogFollows--;
+      }
+      if (ended) return;
+      ended = true;
+      for (const line of demux.end()) onLine(line);
+      onEnd();
+    };
+    stream.on("data", (chunk: Buffer) => {
+      for (const line of demux.push(Buffer.from(chunk))) onLine(line);
+    });
+    stream.on("end", finish);
+    stream.on("close", finish);
+    stream.on("error", finish);
+    return () => {
+      ended = true;
+      stream.destroy();
+    };
+  }
+
+  /** One stats sample (not streaming). */
+  async stats(id: string): Promise<ContainerStats> {
+    const raw = (await this.call(`container ${id}`, () => this.docker.getContainer(id).stats({ stream: false }))) as unknown as RawStats;
+    return statsFromSample(raw);
+  }
+
+  /** Every container labelled portcullis.managed=true, running or not. */
+  async listManaged(): Promise<{ id: string; name: string; service: string | null; state: string }[]> {
+    const list = await this.call("containers", () => this.docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`] } }));
+    return list
+      .filter((c) => c.Labels?.[MANAGED_LABEL] === "true")
+      .map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, ""), service: c.Labels?.[SERVICE_LABEL] ?? null, state: c.State ?? "unknown" }));
+  }
+
+  /**
    * Runs one engine call and turns its failure into an ApiError. `alreadyOk`
    * names a status that means the wanted state already holds (answers undefined).
    */
@@ -215,4 +284,130 @@ export function engineError(error: unknown, what: string, host: string, context:
   }
   if (statusCode === 400) return new ApiError("invalid_parameter", `${what}: the engine refused the request (${message})`);
   return new ApiError("engine_error", `${what}: the Docker engine failed (${statusCode ?? code ?? "error"}: ${message})`);
+}
+
+export interface LogLine {
+  readonly stream: "stdout" | "stderr";
+  readonly line: string;
+}
+
+/**
+ * Splits the engine's log stream into lines. Without a TTY the engine sends
+ * frames: 8 bytes [stream (1 stdout, 2 stderr), 0, 0, 0, size (uint32 BE)]
+ * then size bytes; a stream that does not start so (a TTY container) is raw text.
+ */
+export class LogDemultiplexer {
+  private pending: Buffer = Buffer.alloc(0);
+  private raw: boolean | null = null;
+  private readonly partial: Record<"stdout" | "stderr", string> = { stdout: "", stderr: "" };
+
+  push(chunk: Buffer): LogLine[] {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const out: LogLine[] = [];
+    if (this.raw === null && this.pending.length > 0) {
+      const first = this.pending[0]!;
+      this.raw = !(first <= 2 && (this.pending.length < 4 || (this.pending[1] === 0 && this.pending[2] === 0 && this.pending[3] === 0)));
+    }
+    if (this.raw) {
+      this.text("stdout", this.pending.toString("utf8"), out);
+      this.pending = Buffer.alloc(0);
+      return out;
+    }
+    while (this.pending.length >= 8) {
+      const size = this.pending.readUInt32BE(4);
+      if (this.pending.length < 8 + size) break;
+      const stream = this.pending[0] === 2 ? "stderr" : "stdout";
+      this.text(stream, this.pending.subarray(8, 8 + size).toString("utf8"), out);
+      this.pending = this.pending.subarray(8 + size);
+    }
+    return out;
+  }
+
+  /** What is left when the stream ends: unfinished lines. */
+  end(): LogLine[] {
+    const out: LogLine[] = [];
+    for (const stream of ["stdout", "stderr"] as const) {
+      if (this.partial[stream]) out.push({ stream, line: this.partial[stream] });
+      this.partial[stream] = "";
+    }
+    return out;
+  }
+
+  private text(stream: "stdout" | "stderr", text: string, out: LogLine[]): void {
+    const parts = (this.partial[stream] + text).split("\n");
+    this.partial[stream] = parts.pop()!;
+    for (const part of parts) out.push({ stream, line: part.replace(/\r$/, "") });
+  }
+}
+
+export interface ContainerStats {
+  readonly read_at: string | null;
+  readonly cpu_percent: number;
+  readonly online_cpus: number;
+  readonly memory_usage_bytes: number;
+  readonly memory_limit_bytes: number;
+  readonly memory_percent: number;
+  readonly network_rx_bytes: number;
+  readonly network_tx_bytes: number;
+  readonly block_read_bytes: number;
+  readonly block_write_bytes: number;
+  readonly pids: number;
+}
+
+interface RawCpu {
+  cpu_usage?: { total_usage?: number; percpu_usage?: number[] };
+  system_cpu_usage?: number;
+  online_cpus?: number;
+}
+interface RawStats {
+  read?: string;
+  cpu_stats?: RawCpu;
+  precpu_stats?: RawCpu;
+  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> };
+  networks?: Record<string, { rx_bytes?: number; tx_bytes?: number }>;
+  blkio_stats?: { io_service_bytes_recursive?: { op?: string; value?: number }[] | null };
+  pids_stats?: { current?: number };
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/** The numbers in one engine stats sample (the formulas of `docker stats`). */
+export function statsFromSample(raw: RawStats): ContainerStats {
+  const cpu = raw.cpu_stats ?? {};
+  const pre = raw.precpu_stats ?? {};
+  const onlineCpus = cpu.online_cpus || cpu.cpu_usage?.percpu_usage?.length || 1;
+  const cpuDelta = (cpu.cpu_usage?.total_usage ?? 0) - (pre.cpu_usage?.total_usage ?? 0);
+  const systemDelta = (cpu.system_cpu_usage ?? 0) - (pre.system_cpu_usage ?? 0);
+  const cpuPercent = cpuDelta > 0 && systemDelta > 0 ? (cpuDelta / systemDelta) * onlineCpus * 100 : 0;
+  const memory = raw.memory_stats ?? {};
+  // Like `docker stats`: page cache is not the container's use.
+  const cache = memory.stats?.inactive_file ?? memory.stats?.total_inactive_file ?? memory.stats?.cache ?? 0;
+  const usage = Math.max(0, (memory.usage ?? 0) - (cache < (memory.usage ?? 0) ? cache : 0));
+  const limit = memory.limit ?? 0;
+  let rx = 0;
+  let tx = 0;
+  for (const net of Object.values(raw.networks ?? {})) {
+    rx += net.rx_bytes ?? 0;
+    tx += net.tx_bytes ?? 0;
+  }
+  let read = 0;
+  let write = 0;
+  for (const entry of raw.blkio_stats?.io_service_bytes_recursive ?? []) {
+    const op = (entry.op ?? "").toLowerCase();
+    if (op === "read") read += entry.value ?? 0;
+    else if (op === "write") write += entry.value ?? 0;
+  }
+  return {
+    read_at: raw.read ?? null,
+    cpu_percent: round2(cpuPercent),
+    online_cpus: onlineCpus,
+    memory_usage_bytes: usage,
+    memory_limit_bytes: limit,
+    memory_percent: limit > 0 ? round2((usage / limit) * 100) : 0,
+    network_rx_bytes: rx,
+    network_tx_bytes: tx,
+    block_read_bytes: read,
+    block_write_bytes: write,
+    pids: raw.pids_stats?.current ?? 0,
+  };
 }

@@ -11,7 +11,7 @@ import type { Caller } from "../api/caller";
 import { canSee } from "../api/caller";
 import type { DockerServiceRecord, DockerServiceRepository } from "../storage/docker-service-repository";
 import type { PortAllocation } from "../storage/port-repository";
-import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL, type PublishedPort } from "./docker-engine";
+import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL, type ContainerStats, type LogLine, type PublishedPort } from "./docker-engine";
 import type { PortAllocator, PortConfig } from "./port-allocator";
 
 export interface DockerServiceInput {
@@ -31,6 +31,16 @@ export interface DockerServiceInput {
 
 /** At most this many port_configs per service. */
 const MAX_PORT_CONFIGS = 32;
+
+/** Most log lines one request returns. */
+export const MAX_LOG_LINES = 10_000;
+
+export interface CleanupResult {
+  /** Containers labelled portcullis.managed=true that no record owns. */
+  readonly removed_containers: { id: string; name: string; service: string | null }[];
+  /** Records whose container the engine no longer has. */
+  readonly removed_records: string[];
+}
 
 /** Names that are paths under /api/v1/services/ (spec endpoints), never service names. */
 const RESERVED_NAMES = new Set(["unified", "external", "ports", "cleanup"]);
@@ -303,6 +313,53 @@ export class DockerServices {
     await this.engine.rename(nextId, record.container_name);
     if (wasRunning) await this.engine.start(nextId);
     return this.sync(updated);
+  }
+
+  async logs(caller: Caller, name: string, lines: number, timestamps: boolean): Promise<LogLine[]> {
+    const record = await this.settled(caller, name);
+    return this.engine.logs(record.container_id!, { lines, timestamps });
+  }
+
+  /** Follows the service's output; the returned function closes the engine stream. */
+  async followLogs(caller: Caller, name: string, lines: number, timestamps: boolean, onLine: (line: LogLine) => void, onEnd: () => void): Promise<() => void> {
+    const record = await this.settled(caller, name);
+    return this.engine.followLogs(record.container_id!, { lines, timestamps }, onLine, onEnd);
+  }
+
+  /** One resource sample; 409 when the container is not running. */
+  async stats(caller: Caller, name: string): Promise<ContainerStats & { service_name: string }> {
+    const record = await this.settled(caller, name);
+    const state = await this.engine.inspect(record.container_id!, record.internal_port);
+    if (!state) throw conflict(`service ${JSON.stringify(name)}: its container is gone from the engine; delete the service or run cleanup`);
+    if (!state.running) throw conflict(`service ${JSON.stringify(name)} is not running (${state.status}); start it to read its stats`);
+    return { service_name: record.service_name, ...(await this.engine.stats(record.container_id!)) };
+  }
+
+  /**
+   * Removes containers labelled as ours that no record owns, and records whose
+   * container the engine no longer has. Records still being created (no
+   * container yet) and their containers are left alone.
+   */
+  async cleanup(): Promise<CleanupResult> {
+    // Containers first: a container listed here was made after its record was claimed, so a create in flight shows in the records.
+    const containers = await this.engine.listManaged();
+    const records = await this.records.list();
+    const ownedIds = new Set(records.map((r) => r.container_id).filter((id): id is string => id !== null));
+    const creating = new Set(records.filter((r) => r.status === "creating" || !r.container_id).map((r) => r.service_name));
+    const removedContainers: CleanupResult["removed_containers"] = [];
+    for (const container of containers) {
+      if (ownedIds.has(container.id)) continue;
+      if (container.service !== null && creating.has(container.service)) continue;
+      await this.engine.remove(container.id);
+      removedContainers.push({ id: container.id, name: container.name, service: container.service });
+    }
+    const removedRecords: string[] = [];
+    for (const record of records) {
+      if (!record.container_id || record.status === "creating") continue;
+      if (await this.engine.inspect(record.container_id, record.internal_port)) continue;
+      if (await this.records.delete(record.service_name)) removedRecords.push(record.service_name);
+    }
+    return { removed_containers: removedContainers, removed_records: removedRecords };
   }
 
   /** The caller's service with its container made. */

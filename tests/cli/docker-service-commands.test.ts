@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../../src/cli/cli-error";
-import { parsePairs, serviceCreateBody } from "../../src/cli/commands/service";
+import { logsQuery, parsePairs, serviceCreateBody } from "../../src/cli/commands/service";
 import { cliSession } from "../helpers/cli-program";
 import { startTestDockerEngine, TEST_IMAGE, type TestDockerEngine } from "../helpers/docker-engine";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
@@ -36,6 +36,9 @@ describe("request bodies", () => {
     expect(() => serviceCreateBody("w", "i", { command: "/bin/serve" })).toThrow("--command");
     expect(() => parsePairs("--env", ["NOVALUE"])).toThrow(CliError);
     expect(() => parsePairs("--env", ["=x"])).toThrow("--env");
+    expect(logsQuery({})).toBe("");
+    expect(logsQuery({ lines: "5", timestamps: true, follow: true })).toBe("?lines=5&timestamps=true&follow=true");
+    for (const lines of ["0", "10001", "ten", "-1"]) expect(() => logsQuery({ lines })).toThrow("--lines");
   });
 });
 
@@ -48,7 +51,7 @@ describe("against a gateway and a Docker engine", () => {
 
   beforeAll(async () => {
     [engine, redis] = await Promise.all([startTestDockerEngine(), startTestRedis()]);
-    gw = await startTestGateway(redis, { DOCKER_HOST: engine.dockerHost });
+    gw = await startTestGateway(redis, { DOCKER_HOST: engine.dockerHost, BASE_DOMAIN: "cli.test" });
   });
   afterAll(async () => {
     await gw?.stop();
@@ -98,6 +101,45 @@ describe("against a gateway and a Docker engine", () => {
     await bob.json("service", "delete", "bobs", "--force");
   }, 60_000);
 
+  test("logs (table, json, --follow), stats, proxy-create, delete --delete-proxy, cleanup (admin only)", async () => {
+    const bobToken = (await gw.api("POST", "/api/v1/tokens/", { name: "bob2" })).json.token as string;
+    const bob = cliSession(apiUrl, bobToken, HOME);
+    await bob.json("service", "create", "ticks", TEST_IMAGE, "--port", "8080", "--command", JSON.stringify(["sh", "-c", 'trap "exit 0" TERM; i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.1; done']));
+    await Bun.sleep(500);
+    const table = await bob.ok("service", "logs", "ticks", "--lines", "3");
+    expect(table.trim().split("\n")).toHaveLength(3);
+    for (const line of table.trim().split("\n")) expect(line).toMatch(/^tick \d+$/);
+    const json = await bob.json("service", "logs", "ticks", "--lines", "2", "--timestamps");
+    expect(json).toHaveLength(2);
+    expect(json[0].line).toMatch(/^\d{4}-\d{2}-\d{2}T\S+ tick \d+$/);
+    const followed = await bob.ok("service", "logs", "ticks", "--follow", "--lines", "1", "--count", "4");
+    const ticks = followed.trim().split("\n").map((l) => Number(l.split(" ")[1]));
+    expect(ticks).toHaveLength(4);
+    for (let i = 1; i < 4; i++) expect(ticks[i]!).toBeGreaterThan(ticks[i - 1]!);
+    expect((await bob.cli("service", "logs", "ticks", "--lines", "0")).stderr).toContain("--lines");
+
+    const stats = await bob.json("service", "stats", "ticks");
+    expect(stats).toMatchObject({ service_name: "ticks" });
+    expect(typeof stats.cpu_percent).toBe("number");
+    expect(stats.memory_usage_bytes).toBeGreaterThan(0);
+
+    const proxy = await bob.json("service", "proxy-create", "ticks", "--no-https");
+    expect(proxy).toMatchObject({ hostname: "ticks.cli.test", target_url: "service:ticks", enable_https: false, created_by: "bob2" });
+    expect((await bob.cli("service", "proxy-create", "ticks")).stderr).toContain("already exists");
+    expect((await admin.json("service", "proxy-create", "ticks", "--hostname", "other.cli.test")).hostname).toBe("other.cli.test");
+
+    const denied = await bob.cli("service", "cleanup");
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain("admin");
+    expect((await engine.podman("create", "--name", "portcullis-lost", "--label", "portcullis.managed=true", TEST_IMAGE)).code).toBe(0);
+    expect(await admin.ok("service", "cleanup")).toContain("Removed container portcullis-lost");
+    expect(await admin.ok("service", "cleanup")).toContain("Nothing to clean up.");
+
+    await admin.json("proxy", "delete", "other.cli.test");
+    expect(await bob.json("service", "delete", "ticks", "--force", "--delete-proxy")).toEqual({ deleted: "ticks", deleted_proxies: ["ticks.cli.test"] });
+    expect((await gw.api("GET", "/api/v1/proxy/targets/ticks.cli.test")).status).toBe(404);
+  }, 60_000);
+
   test("an engine error reaches the user as one line naming the cause", async () => {
     const run = await admin.cli("service", "create", "ghost", "localhost/no-such-image:1");
     expect(run.code).not.toBe(0);
@@ -115,6 +157,14 @@ describe.skipIf(!justBinary)("just service-* (dry run)", () => {
     [["service-create", "web", "img:1", "", "8080", "512m", "0.5", "false", "tok"], "--token 'tok' service create 'web' 'img:1' --port '8080' --memory '512m' --cpu '0.5'"],
     [["service-delete", "web"], "service delete 'web'"],
     [["service-delete", "web", "true", "false", "tok"], "--token 'tok' service delete 'web' --force"],
+    [["service-delete", "web", "false", "true"], "service delete 'web' --delete-proxy"],
+    [["service-logs", "web"], "service logs 'web' --lines '100'"],
+    [["service-logs", "web", "20", "true", "tok"], "--token 'tok' service logs 'web' --lines '20' --timestamps"],
+    [["service-stats", "web", "tok"], "--token 'tok' service stats 'web'"],
+    [["service-proxy-create", "web"], "service proxy-create 'web' --https"],
+    [["service-proxy-create", "web", "w.example.com", "false", "tok"], "--token 'tok' service proxy-create 'web' --hostname 'w.example.com' --no-https"],
+    [["service-cleanup"], "service cleanup"],
+    [["service-cleanup", "tok"], "--token 'tok' service cleanup"],
     [["service-start", "web"], "service start 'web'"],
     [["service-stop", "web", "tok"], "--token 'tok' service stop 'web'"],
     [["service-restart", "web"], "service restart 'web'"],
@@ -126,13 +176,22 @@ describe.skipIf(!justBinary)("just service-* (dry run)", () => {
     });
   }
 
+  test("service-create auto-proxy=true creates the service, then (only if that worked) its proxy", async () => {
+    const { code, line } = await dryRun("service-create", "web", "img:1", "", "", "", "", "true", "tok");
+    expect(code).toBe(0);
+    expect(line).toMatch(/^--token 'tok' service create 'web' 'img:1' && .+ --token 'tok' service proxy-create 'web'$/); // the CLI: bun src/main.ts, or dist/portcullis once built
+    expect((await dryRun("service-create", "web", "img:1", "", "", "", "", "false")).line).toBe("service create 'web' 'img:1'");
+  });
+
   test("what is not built yet stops before running anything, saying so", async () => {
     for (const [args, message] of [
       [["service-create", "web"], "image: required"],
       [["service-create", "web", "", "./Dockerfile"], "image: required"],
       [["service-create", "web", "img:1", "./Dockerfile"], "dockerfile: building from a Dockerfile is not supported yet"],
-      [["service-create", "web", "img:1", "", "", "", "", "true"], "auto-proxy: not supported yet"],
-      [["service-delete", "web", "false", "true"], "delete-proxy: not supported yet"],
+      [["service-create", "web", "img:1", "", "", "", "", "yes"], "auto-proxy: expected true or false"],
+      [["service-delete", "web", "false", "yes"], "delete-proxy: expected true or false"],
+      [["service-logs", "web", "10", "yes"], "timestamps: expected true or false"],
+      [["service-proxy-create", "web", "", "maybe"], "enable-https: expected true or false"],
       [["service-delete", "web", "yes"], "force: expected true or false"],
     ] as const) {
       const { code, stderr } = await dryRun(...args);

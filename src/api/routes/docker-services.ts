@@ -7,11 +7,16 @@
  */
 import { Elysia, t } from "elysia";
 import type { DockerServices } from "../../services/docker-services";
-import type { TokenRepository } from "../../storage/token-repository";
 import type { ProxyRepository } from "../../storage/proxy-repository";
 import type { RouteRepository } from "../../storage/route-repository";
-import { authenticate } from "../caller";
+import { authenticate, type Caller } from "../caller";
+import { badParameter, forbidden } from "../../core/errors";
+import { MAX_LOG_LINES } from "../../services/docker-services";
+import type { LogLine } from "../../services/docker-engine";
+import { keepOpen } from "../long-lived";
 import { refuseWhileUsed } from "./services";
+import { createProxyTarget, proxyView, type ProxyCreateDeps } from "./proxy-targets";
+import { serviceTargetName } from "../../storage/service-repository";
 
 const PortConfigBody = t.Object(
   {
@@ -48,7 +53,87 @@ const DockerServiceCreateBody = t.Object(
   { additionalProperties: false },
 );
 
-export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: DockerServices; routes: RouteRepository; proxies: ProxyRepository }) {
+const DEFAULT_LOG_LINES = 100;
+const KEEP_ALIVE_MS = 15_000;
+
+function parseLines(raw: string | undefined): number {
+  if (raw === undefined || raw === "") return DEFAULT_LOG_LINES;
+  if (!/^\d+$/.test(raw)) throw badParameter(`lines: ${JSON.stringify(raw.slice(0, 40))} is not a whole number`);
+  const lines = Number(raw);
+  if (lines < 1 || lines > MAX_LOG_LINES) throw badParameter(`lines: ${lines} is out of range; use from 1 to ${MAX_LOG_LINES}`);
+  return lines;
+}
+
+function parseFlag(name: string, raw: string | undefined): boolean {
+  if (raw === undefined || raw === "" || raw === "false") return false;
+  if (raw === "true") return true;
+  throw badParameter(`${name}: expected true or false, got ${JSON.stringify(raw.slice(0, 40))}`);
+}
+
+/** SSE: one `event: log` per line, data {stream, line}; ends when the client goes away or the container's output ends. */
+async function followLogs(services: DockerServices, caller: Caller, name: string, lines: number, timestamps: boolean, request: Request): Promise<Response> {
+  const encoder = new TextEncoder();
+  let closed = false;
+  let engineDone = false;
+  let closeEngine = () => {};
+  let controllerRef: ReadableStreamDefaultController<Uint8Array> | null = null;
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  // Lines the engine sends before the response stream starts wait here.
+  const queued: string[] = [];
+  const endResponse = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(keepAlive);
+    closeEngine();
+    try {
+      controllerRef?.close();
+    } catch {
+      // Already closed by the client.
+    }
+  };
+  const write = (text: string) => {
+    if (closed) return;
+    if (!controllerRef) {
+      queued.push(text);
+      return;
+    }
+    try {
+      controllerRef.enqueue(encoder.encode(text));
+    } catch {
+      endResponse();
+    }
+  };
+  const onLine = (line: LogLine) => write(`event: log\ndata: ${JSON.stringify(line)}\n\n`);
+  const onEngineEnd = () => {
+    engineDone = true;
+    if (controllerRef) endResponse();
+  };
+  // Errors (not found, not created yet, engine down) answer as JSON before any stream starts.
+  closeEngine = await services.followLogs(caller, name, lines, timestamps, onLine, onEngineEnd);
+  keepOpen(request);
+  request.signal.addEventListener("abort", endResponse);
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controllerRef = controller;
+      controller.enqueue(encoder.encode(": following\n\n"));
+      for (const text of queued.splice(0)) controller.enqueue(encoder.encode(text));
+      if (engineDone) endResponse();
+      else keepAlive = setInterval(() => write(": keep-alive\n\n"), KEEP_ALIVE_MS);
+    },
+    cancel: endResponse,
+  });
+  return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" } });
+}
+
+const ServiceProxyBody = t.Object(
+  {
+    hostname: t.Optional(t.String({ minLength: 1, maxLength: 253, description: "The proxy's hostname; default {name}.{BASE_DOMAIN}" })),
+    enable_https: t.Optional(t.Boolean({ description: "Serve the proxy on HTTPS too (default true, as for any proxy)" })),
+  },
+  { additionalProperties: false },
+);
+
+export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerServices; routes: RouteRepository; proxies: ProxyRepository; baseDomain: string }) {
   const services = deps.services;
   return new Elysia({ prefix: "/services", tags: ["services"] })
     .resolve(async ({ request }) => ({ caller: await authenticate(request, deps.tokens) }))
@@ -69,6 +154,48 @@ export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: D
         },
       },
     )
+    .post(
+      "/cleanup",
+      ({ caller }) => {
+        if (!caller.isAdmin) throw forbidden("cleanup needs an admin token");
+        return services.cleanup();
+      },
+      {
+        detail: {
+          summary: "Remove orphaned Docker service containers and records (admin)",
+          description:
+            "Removes containers labelled portcullis.managed=true that no service record owns, and service records whose container the engine no longer has. Containers without the label are never touched; services still being created are left alone. Answers {removed_containers: [{id, name, service}], removed_records: [name]}.",
+        },
+      },
+    )
+    .get(
+      "/:name/logs",
+      async ({ caller, params, query, request }) => {
+        const lines = parseLines(query.lines);
+        const timestamps = parseFlag("timestamps", query.timestamps);
+        if (parseFlag("follow", query.follow)) return followLogs(services, caller, params.name, lines, timestamps, request);
+        const logs = await services.logs(caller, params.name, lines, timestamps);
+        return { service_name: params.name, lines: logs };
+      },
+      {
+        query: t.Object({
+          lines: t.Optional(t.String({ description: `How many of the last lines (default ${DEFAULT_LOG_LINES}, 1 to ${MAX_LOG_LINES})` })),
+          timestamps: t.Optional(t.String({ description: "true: each line starts with the engine's RFC 3339 timestamp" })),
+          follow: t.Optional(t.String({ description: "true: Server-Sent Events, one `event: log` per line (data {stream, line}), until the client goes away" })),
+        }),
+        detail: {
+          summary: "A Docker service's container output (stdout and stderr)",
+          description: "Answers {service_name, lines: [{stream: stdout|stderr, line}]}; with follow=true a text/event-stream instead.",
+        },
+      },
+    )
+    .get("/:name/stats", ({ caller, params }) => services.stats(caller, params.name), {
+      detail: {
+        summary: "One resource sample of a running Docker service",
+        description:
+          "cpu_percent (cpu delta / system delta × online CPUs × 100), memory usage/limit/percent (page cache excluded), network rx/tx bytes summed over interfaces, block read/write bytes, pids. 409 when the container is not running.",
+      },
+    })
     .get("/:name", ({ caller, params }) => services.visible(caller, params.name), { detail: { summary: "One Docker service" } })
     .get("/:name/ports", ({ caller, params }) => services.listPorts(caller, params.name), {
       detail: { summary: "The ports allocated to a Docker service (owned like the service: 404 for another token's)" },
@@ -112,16 +239,46 @@ export function dockerServiceRoutes(deps: { tokens: TokenRepository; services: D
       "/:name",
       async ({ caller, params, query }) => {
         const force = query.force === "true";
-        if (!force) {
-          await services.visible(caller, params.name);
-          await refuseWhileUsed(deps, caller, params.name);
-        }
-        const deleted = await services.delete(caller, params.name, force);
-        return { deleted: deleted.service_name };
+        const record = await services.visible(caller, params.name);
+        // delete_proxy: the caller's own proxies of target_url service:{name} go with the service.
+        const ownProxies =
+          query.delete_proxy === "true"
+            ? (await deps.proxies.list()).filter((p) => serviceTargetName(p.target_url) === record.service_name && p.owner_token_hash === caller.hash).map((p) => p.hostname)
+            : [];
+        if (!force) await refuseWhileUsed(deps, caller, record.service_name, new Set(ownProxies));
+        const deleted = await services.delete(caller, record.service_name, force);
+        const deletedProxies: string[] = [];
+        for (const hostname of ownProxies) if (await deps.proxies.delete(hostname)) deletedProxies.push(hostname);
+        return query.delete_proxy === "true" ? { deleted: deleted.service_name, deleted_proxies: deletedProxies } : { deleted: deleted.service_name };
       },
       {
-        query: t.Object({ force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Delete even while the container runs or routes and proxies use the service (they then answer 502)" })) }),
-        detail: { summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true" },
+        query: t.Object({
+          force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Delete even while the container runs or routes and proxies use the service (they then answer 502)" })),
+          delete_proxy: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Also delete the caller's own proxies whose target_url is service:{name} (they then do not count as users)" })),
+        }),
+        detail: { summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true; delete_proxy=true also deletes the caller's proxies to it" },
+      },
+    )
+    .post(
+      "/:name/proxy",
+      async ({ caller, params, body, set }) => {
+        const record = await services.visible(caller, params.name);
+        const hostname = body.hostname ?? `${record.service_name}.${deps.baseDomain}`;
+        const proxy = await createProxyTarget(deps, caller, {
+          hostname,
+          target_url: `service:${record.service_name}`,
+          ...(body.enable_https !== undefined ? { enable_https: body.enable_https } : {}),
+        });
+        set.status = 201;
+        return proxyView(proxy);
+      },
+      {
+        body: ServiceProxyBody,
+        detail: {
+          summary: "Create a proxy to a Docker service",
+          description:
+            "Creates a proxy {name}.{BASE_DOMAIN} (or hostname) owned by the caller, with target_url service:{name}: it follows the container's current address. 409 if a proxy for the hostname exists. Answers the proxy as GET /proxy/targets/{hostname} does.",
+        },
       },
     )
     .post("/:name/start", ({ caller, params }) => services.start(caller, params.name), { detail: { summary: "Start a Docker service's container" } })

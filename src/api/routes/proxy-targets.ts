@@ -31,6 +31,47 @@ const RouteControlBody = t.Object(
   { additionalProperties: false },
 );
 
+/** What creating a proxy needs (the deps of proxyTargetRoutes). */
+export type ProxyCreateDeps = Pick<Parameters<typeof proxyTargetRoutes>[0], "tokens" | "proxies" | "certificates" | "certificateManager" | "apiHostnames" | "oauth">;
+
+/**
+ * Creates a proxy owned by the caller (POST /proxy/targets, also used by
+ * POST /services/{name}/proxy): the checks, the record, its certificate. 409 if it exists.
+ */
+export async function createProxyTarget(deps: ProxyCreateDeps, caller: Caller, body: typeof ProxyCreateBody.static): Promise<ProxyRecord> {
+  const proxies = deps.proxies;
+  const { staging = false, cert_email, ...fields } = body;
+  if (cert_email !== undefined && !isEmail(cert_email)) throw invalid(`cert_email: ${JSON.stringify(cert_email)} is not an email address`);
+  const { hostname, ...settings } = checkProxySettings(fields);
+  if (deps.apiHostnames.includes(hostname)) throw conflict(`${hostname} is reserved for the API (API_HOSTNAME)`);
+  if (deps.oauth.settings.authHostnames.includes(hostname)) {
+    throw conflict(`${hostname} is the authorization server's hostname (auth.{BASE_DOMAIN} or OAUTH_ISSUER)`);
+  }
+  const now = new Date().toISOString();
+  const record: ProxyRecord = {
+    hostname,
+    ...PROXY_DEFAULTS,
+    preserve_host_header: defaultPreserveHost(settings.target_url),
+    ...settings,
+    owner_token_hash: caller.hash,
+    created_by: caller.name,
+    created_at: now,
+    updated_at: now,
+  };
+  const manager = deps.certificateManager;
+  const plan =
+    settings.cert_name !== undefined
+      ? ({ kind: "none" } as const)
+      : await planProxyCertificate(record, deps.certificates, manager.settings.autoCertificates);
+  if (plan.kind !== "none") record.cert_name = plan.cert_name;
+  if (!(await proxies.create(record))) throw conflict(`a proxy for ${hostname} already exists`);
+  if (plan.kind === "request") {
+    const email = cert_email ?? (await deps.tokens.getByHash(caller.hash))?.cert_email ?? manager.adminEmail;
+    await requestProxyCertificate(manager, plan, { hostname, email, staging, owner_token_hash: caller.hash });
+  }
+  return record;
+}
+
 export function proxyTargetRoutes(deps: {
   tokens: TokenRepository;
   proxies: ProxyRepository;
@@ -60,35 +101,7 @@ export function proxyTargetRoutes(deps: {
     .post(
       "/",
       async ({ body, caller, set }) => {
-        const { staging = false, cert_email, ...fields } = body;
-        if (cert_email !== undefined && !isEmail(cert_email)) throw invalid(`cert_email: ${JSON.stringify(cert_email)} is not an email address`);
-        const { hostname, ...settings } = checkProxySettings(fields);
-        if (deps.apiHostnames.includes(hostname)) throw conflict(`${hostname} is reserved for the API (API_HOSTNAME)`);
-        if (deps.oauth.settings.authHostnames.includes(hostname)) {
-          throw conflict(`${hostname} is the authorization server's hostname (auth.{BASE_DOMAIN} or OAUTH_ISSUER)`);
-        }
-        const now = new Date().toISOString();
-        const record: ProxyRecord = {
-          hostname,
-          ...PROXY_DEFAULTS,
-          preserve_host_header: defaultPreserveHost(settings.target_url),
-          ...settings,
-          owner_token_hash: caller.hash,
-          created_by: caller.name,
-          created_at: now,
-          updated_at: now,
-        };
-        const manager = deps.certificateManager;
-        const plan =
-          settings.cert_name !== undefined
-            ? ({ kind: "none" } as const)
-            : await planProxyCertificate(record, deps.certificates, manager.settings.autoCertificates);
-        if (plan.kind !== "none") record.cert_name = plan.cert_name;
-        if (!(await proxies.create(record))) throw conflict(`a proxy for ${hostname} already exists`);
-        if (plan.kind === "request") {
-          const email = cert_email ?? (await deps.tokens.getByHash(caller.hash))?.cert_email ?? manager.adminEmail;
-          await requestProxyCertificate(manager, plan, { hostname, email, staging, owner_token_hash: caller.hash });
-        }
+        const record = await createProxyTarget(deps, caller, body);
         set.status = 201;
         return proxyView(record);
       },

@@ -37,8 +37,9 @@ export interface UnifiedService {
 const NameParams = t.Object({ name: t.String({ minLength: 1, maxLength: 200 }) });
 
 /** Routes (target_type service) and proxies (target_url service:{name}) that use the service; those the caller cannot see are only counted. */
-async function usersOf(deps: { routes: RouteRepository; proxies: ProxyRepository }, caller: Caller, name: string) {
-  const [routes, proxies] = await Promise.all([deps.routes.list(), deps.proxies.list()]);
+async function usersOf(deps: { routes: RouteRepository; proxies: ProxyRepository }, caller: Caller, name: string, except: ReadonlySet<string>) {
+  const [routes, allProxies] = await Promise.all([deps.routes.list(), deps.proxies.list()]);
+  const proxies = allProxies.filter((p) => !except.has(p.hostname));
   const usingRoutes = routes.filter((r) => r.target_type === "service" && r.target_value === name);
   const usingProxies = proxies.filter((p) => serviceTargetName(p.target_url) === name);
   const visibleRoutes = usingRoutes.filter((r) => canSee(caller, r.owner_token_hash)).map((r) => r.route_id);
@@ -50,9 +51,12 @@ async function usersOf(deps: { routes: RouteRepository; proxies: ProxyRepository
   };
 }
 
-/** 409 naming the routes and proxies that use the service (those the caller cannot see only counted); any service type. */
-export async function refuseWhileUsed(deps: { routes: RouteRepository; proxies: ProxyRepository }, caller: Caller, name: string): Promise<void> {
-  const users = await usersOf(deps, caller, name);
+/**
+ * 409 naming the routes and proxies that use the service (those the caller cannot see only counted); any service type.
+ * `except`: proxy hostnames deleted together with the service, not counted.
+ */
+export async function refuseWhileUsed(deps: { routes: RouteRepository; proxies: ProxyRepository }, caller: Caller, name: string, except: ReadonlySet<string> = new Set()): Promise<void> {
+  const users = await usersOf(deps, caller, name, except);
   if (users.routes.length + users.proxies.length + users.hidden === 0) return;
   const named = [
     users.routes.length > 0 ? `routes ${users.routes.join(", ")}` : "",

@@ -1,8 +1,12 @@
 /**
- * `portcullis service …`: Docker services over /api/v1/services (first slice:
- * list, show, create, start, stop, restart, delete).
+ * `portcullis service …`: Docker services over /api/v1/services: list, show,
+ * create, start, stop, restart, delete, logs (and --follow over SSE), stats,
+ * proxy-create, cleanup.
  */
 import type { Command } from "commander";
+import { ApiError } from "../api-client";
+import type { CliSettings } from "../settings";
+import { readSse } from "../sse";
 import type { DockerServiceRecord } from "../../storage/docker-service-repository";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
@@ -81,6 +85,55 @@ export function serviceCreateBody(name: string, image: string, flags: ServiceCre
   return body;
 }
 
+export interface LogLineView {
+  stream: "stdout" | "stderr";
+  line: string;
+}
+
+const LOG_COLUMNS: Column<LogLineView>[] = [
+  { header: "Stream", value: (l) => l.stream },
+  { header: "Line", value: (l) => l.line },
+];
+
+/** `?lines=N&timestamps=true…` for the logs flags; --lines is checked here so the error names it. */
+export function logsQuery(flags: { lines?: string; timestamps?: boolean; follow?: boolean }): string {
+  const params = new URLSearchParams();
+  if (flags.lines !== undefined) {
+    if (!/^\d+$/.test(flags.lines) || Number(flags.lines) < 1 || Number(flags.lines) > 10_000) throw new CliError(`--lines ${JSON.stringify(flags.lines)}: expected a whole number from 1 to 10000`);
+    params.set("lines", flags.lines);
+  }
+  if (flags.timestamps) params.set("timestamps", "true");
+  if (flags.follow) params.set("follow", "true");
+  const query = params.toString();
+  return query ? `?${query}` : "";
+}
+
+/** Reads a service's log SSE and hands each line to `onLine` until it answers false or the container's output ends. */
+export async function followServiceLogs(settings: CliSettings, path: string, onLine: (line: LogLineView) => boolean): Promise<void> {
+  const abort = new AbortController();
+  let response: Response;
+  try {
+    response = await fetch(settings.baseUrl + path, {
+      headers: { accept: "text/event-stream", ...(settings.token ? { authorization: `Bearer ${settings.token}` } : {}) },
+      signal: abort.signal,
+    });
+  } catch (err) {
+    throw new CliError(`cannot reach the API at ${settings.baseUrl} (${(err as Error).message}); is the gateway running? (just up)`);
+  }
+  if (!response.ok || !response.body) {
+    const payload = (await response.json().catch(() => ({}))) as { error?: string; detail?: string };
+    throw new ApiError(`GET ${path}: ${response.status} ${payload.error ?? ""}${payload.detail ? `: ${payload.detail}` : ""}`.trim(), response.status, payload.error);
+  }
+  try {
+    for await (const event of readSse(response.body)) {
+      if (event.event !== "log") continue;
+      if (!onLine(JSON.parse(event.data) as LogLineView)) return;
+    }
+  } finally {
+    abort.abort();
+  }
+}
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Joins the Docker service commands to `portcullis service` (shared with external services and ports). */
@@ -146,8 +199,73 @@ export function registerDockerServiceCommands(service: Command, context: Command
     .description("Delete a Docker service and its container")
     .argument("<name>", "service name")
     .option("--force", "delete even while the container runs or routes and proxies use it")
-    .action(async (name: string, flags: { force?: boolean }) => {
+    .option("--delete-proxy", "also delete your own proxies whose target is service:<name>")
+    .action(async (name: string, flags: { force?: boolean; deleteProxy?: boolean }) => {
       const { client, settings, print } = context();
-      print(renderItem(await client.delete<Record<string, unknown>>(at(name, flags.force ? "?force=true" : "")), settings.format));
+      const params = [flags.force ? "force=true" : "", flags.deleteProxy ? "delete_proxy=true" : ""].filter(Boolean).join("&");
+      print(renderItem(await client.delete<Record<string, unknown>>(at(name, params ? `?${params}` : "")), settings.format));
+    });
+
+  service
+    .command("logs")
+    .description("Print a Docker service's output (stdout and stderr); --follow keeps printing new lines until Ctrl-C or the container stops")
+    .argument("<name>", "service name")
+    .option("--lines <n>", "how many of the last lines (default 100, at most 10000)")
+    .option("--timestamps", "start each line with the engine's timestamp")
+    .option("--follow", "keep printing new lines as they come")
+    .option("--count <n>", "with --follow: stop after this many lines")
+    .action(async (name: string, flags: { lines?: string; timestamps?: boolean; follow?: boolean; count?: string }) => {
+      const { client, settings, print } = context();
+      const query = logsQuery(flags);
+      if (!flags.follow) {
+        const result = await client.get<{ lines: LogLineView[] }>(at(name, `/logs${query}`));
+        print(settings.format === "table" ? result.lines.map((l) => l.line).join("\n") : renderList(result.lines, LOG_COLUMNS, settings.format, ""));
+        return;
+      }
+      const count = flags.count === undefined ? Infinity : Number(flags.count);
+      if (!(count >= 1) || !Number.isInteger(count === Infinity ? 1 : count)) throw new CliError("--count: expected a whole number of at least 1");
+      let printed = 0;
+      await followServiceLogs(settings, at(name, `/logs${query}`), (line) => {
+        print(settings.format === "table" ? line.line : JSON.stringify(line));
+        return ++printed < count;
+      });
+    });
+
+  service
+    .command("stats")
+    .description("One resource sample of a running Docker service: CPU %, memory, network and block I/O bytes")
+    .argument("<name>", "service name")
+    .action(async (name: string) => {
+      const { client, settings, print } = context();
+      print(renderItem(await client.get<Record<string, unknown>>(at(name, "/stats")), settings.format));
+    });
+
+  service
+    .command("proxy-create")
+    .description("Create a proxy {name}.{BASE_DOMAIN} (or --hostname) to a Docker service; it follows the container's address")
+    .argument("<name>", "service name")
+    .option("--hostname <hostname>", "the proxy's hostname (default {name}.{BASE_DOMAIN})")
+    .option("--https", "serve HTTPS too (the default for a new proxy)")
+    .option("--no-https", "HTTP only")
+    .action(async (name: string, flags: { hostname?: string; https?: boolean }) => {
+      const { client, settings, print } = context();
+      const body: Record<string, unknown> = {};
+      if (flags.hostname !== undefined) body.hostname = flags.hostname;
+      if (flags.https !== undefined) body.enable_https = flags.https;
+      print(renderItem(await client.post<Record<string, unknown>>(at(name, "/proxy"), body), settings.format));
+    });
+
+  service
+    .command("cleanup")
+    .description("Remove containers labelled portcullis.managed=true that no service owns, and services whose container is gone (admin)")
+    .action(async () => {
+      const { client, settings, print } = context();
+      const result = await client.post<{ removed_containers: { id: string; name: string; service: string | null }[]; removed_records: string[] }>(`${BASE}/cleanup`, undefined);
+      if (settings.format !== "table") return print(renderItem(result, settings.format));
+      const lines = [
+        ...result.removed_containers.map((c) => `Removed container ${c.name} (${c.id.slice(0, 12)})`),
+        ...result.removed_records.map((name) => `Removed service ${name} (its container was gone)`),
+      ];
+      print(lines.length ? lines.join("\n") : "Nothing to clean up.");
     });
 }
