@@ -1,7 +1,12 @@
 /**
  * Server-Sent Events from a fetch body, as the HTML standard parses them:
- * lines `field: value`, events ended by a blank line, comments (`:`) skipped.
+ * lines `field: value`, events ended by a blank line, comments (`:`) skipped;
+ * and following an API endpoint that streams them.
  */
+import { ApiError } from "./api-client";
+import { CliError } from "./cli-error";
+import type { CliSettings } from "./settings";
+
 export interface SseEvent {
   readonly event: string;
   readonly data: string;
@@ -37,4 +42,35 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
       else if (field === "id") id = value;
     }
   }
+}
+
+/**
+ * GETs an SSE endpoint of the API and hands the JSON data of each `eventName`
+ * event to `onData` until it answers false ("stopped") or the gateway ends the
+ * stream ("ended"). Errors before the stream name the API's answer.
+ */
+export async function followApiEvents(settings: CliSettings, path: string, eventName: string, onData: (data: unknown) => boolean): Promise<"stopped" | "ended"> {
+  const abort = new AbortController();
+  let response: Response;
+  try {
+    response = await fetch(settings.baseUrl + path, {
+      headers: { accept: "text/event-stream", ...(settings.token ? { authorization: `Bearer ${settings.token}` } : {}) },
+      signal: abort.signal,
+    });
+  } catch (err) {
+    throw new CliError(`cannot reach the API at ${settings.baseUrl} (${(err as Error).message}); is the gateway running? (just up)`);
+  }
+  if (!response.ok || !response.body) {
+    const payload = (await response.json().catch(() => ({}))) as { error?: string; detail?: string };
+    throw new ApiError(`GET ${path}: ${response.status} ${payload.error ?? ""}${payload.detail ? `: ${payload.detail}` : ""}`.trim(), response.status, payload.error);
+  }
+  try {
+    for await (const event of readSse(response.body)) {
+      if (event.event !== eventName) continue;
+      if (!onData(JSON.parse(event.data))) return "stopped";
+    }
+  } finally {
+    abort.abort();
+  }
+  return "ended";
 }

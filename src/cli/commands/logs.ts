@@ -6,13 +6,12 @@
  */
 import type { Command } from "commander";
 import type { RequestRecord } from "../../consumers/request-log/record";
-import { ApiError } from "../api-client";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
 import { renderItem, renderList, type Column } from "../output";
 import { requestLine } from "../request-line";
 import type { CliSettings } from "../settings";
-import { readSse } from "../sse";
+import { followApiEvents } from "../sse";
 
 interface LogList {
   records: RequestRecord[];
@@ -209,30 +208,8 @@ export function registerLogCommands(program: Command, context: CommandContext): 
 
 /** Reads the SSE tail and hands each record to `onRecord` until it answers false. */
 export async function follow(settings: CliSettings, query: string, onRecord: (record: RequestRecord) => boolean): Promise<void> {
-  const path = `/api/v1/logs/follow${query}`;
-  const abort = new AbortController();
-  let response: Response;
-  try {
-    response = await fetch(settings.baseUrl + path, {
-      headers: { accept: "text/event-stream", ...(settings.token ? { authorization: `Bearer ${settings.token}` } : {}) },
-      signal: abort.signal,
-    });
-  } catch (err) {
-    throw new CliError(`cannot reach the API at ${settings.baseUrl} (${(err as Error).message}); is the gateway running? (just up)`);
-  }
-  if (!response.ok || !response.body) {
-    const payload = (await response.json().catch(() => ({}))) as { error?: string; detail?: string };
-    throw new ApiError(`GET ${path}: ${response.status} ${payload.error ?? ""}${payload.detail ? `: ${payload.detail}` : ""}`.trim(), response.status, payload.error);
-  }
-  try {
-    for await (const event of readSse(response.body)) {
-      if (event.event !== "request") continue;
-      if (!onRecord(JSON.parse(event.data) as RequestRecord)) return;
-    }
-  } finally {
-    abort.abort();
-  }
-  throw new CliError("the gateway ended the live tail (restarting?); run the command again");
+  const outcome = await followApiEvents(settings, `/api/v1/logs/follow${query}`, "request", (data) => onRecord(data as RequestRecord));
+  if (outcome === "ended") throw new CliError("the gateway ended the live tail (restarting?); run the command again");
 }
 
 const percent = (rate: number) => `${(rate * 100).toFixed(1)}%`;

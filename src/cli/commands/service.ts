@@ -4,9 +4,8 @@
  * proxy-create, cleanup.
  */
 import type { Command } from "commander";
-import { ApiError } from "../api-client";
 import type { CliSettings } from "../settings";
-import { readSse } from "../sse";
+import { followApiEvents } from "../sse";
 import type { DockerServiceRecord } from "../../storage/docker-service-repository";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
@@ -110,28 +109,7 @@ export function logsQuery(flags: { lines?: string; timestamps?: boolean; follow?
 
 /** Reads a service's log SSE and hands each line to `onLine` until it answers false or the container's output ends. */
 export async function followServiceLogs(settings: CliSettings, path: string, onLine: (line: LogLineView) => boolean): Promise<void> {
-  const abort = new AbortController();
-  let response: Response;
-  try {
-    response = await fetch(settings.baseUrl + path, {
-      headers: { accept: "text/event-stream", ...(settings.token ? { authorization: `Bearer ${settings.token}` } : {}) },
-      signal: abort.signal,
-    });
-  } catch (err) {
-    throw new CliError(`cannot reach the API at ${settings.baseUrl} (${(err as Error).message}); is the gateway running? (just up)`);
-  }
-  if (!response.ok || !response.body) {
-    const payload = (await response.json().catch(() => ({}))) as { error?: string; detail?: string };
-    throw new ApiError(`GET ${path}: ${response.status} ${payload.error ?? ""}${payload.detail ? `: ${payload.detail}` : ""}`.trim(), response.status, payload.error);
-  }
-  try {
-    for await (const event of readSse(response.body)) {
-      if (event.event !== "log") continue;
-      if (!onLine(JSON.parse(event.data) as LogLineView)) return;
-    }
-  } finally {
-    abort.abort();
-  }
+  await followApiEvents(settings, path, "log", (data) => onLine(data as LogLineView));
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
