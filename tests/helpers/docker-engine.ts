@@ -22,6 +22,10 @@ export interface TestDockerEngine {
   readonly socketPath: string;
   /** Runs the podman CLI against this engine's storage. */
   podman(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** The engine's view of one container (podman inspect), or null when there is none. */
+  inspect(name: string): Promise<any | null>;
+  /** Names of the containers labelled as this service's (portcullis.service). */
+  containersOf(service: string): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -92,6 +96,15 @@ export async function startTestDockerEngine(options: { listen?: "unix" | "tcp" }
     dockerHost,
     socketPath,
     podman,
+    async inspect(name) {
+      const out = await podman("container", "inspect", name);
+      return out.code === 0 ? JSON.parse(out.stdout)[0] : null;
+    },
+    async containersOf(service) {
+      const out = await podman("ps", "--all", "--filter", `label=portcullis.service=${service}`, "--format", "{{.Names}}");
+      if (out.code !== 0) throw new Error(`podman ps failed: ${out.stderr}`);
+      return out.stdout.split("\n").filter(Boolean);
+    },
     async stop() {
       await podman("rm", "--all", "--force", "--time", "0");
       service.kill("SIGTERM");

@@ -18,6 +18,8 @@ export interface TestGateway {
   readonly edge: string;
   /** Calls the REST API as the admin; JSON in and out. */
   api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
+  /** The same with another token (a second user, for ownership tests). */
+  apiAs(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
   /** A request to the edge for `host`. */
   get(host: string, path?: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
@@ -47,20 +49,27 @@ export async function startTestGateway(redis: TestRedis, env: Record<string, str
   return {
     gateway,
     edge,
-    async api(method, path, body) {
-      const res = await fetch(apiBase + path, {
-        method,
-        headers: { authorization: `Bearer ${GATEWAY_ADMIN}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, json: text ? JSON.parse(text) : null };
+    api(method, path, body) {
+      return callApi(apiBase, GATEWAY_ADMIN, method, path, body);
+    },
+    apiAs(token, method, path, body) {
+      return callApi(apiBase, token, method, path, body);
     },
     get(host, path = "/", init = {}) {
       return fetch(edge + path, { ...init, headers: { ...(init.headers as Record<string, string>), host } });
     },
     stop: () => gateway.stop(),
   };
+}
+
+async function callApi(apiBase: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(apiBase + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
 }
 
 /** A backend that answers with its name and what it received. */

@@ -27,7 +27,7 @@ beforeAll(async () => {
   gw = await startTestGateway(redis, { DOCKER_HOST: engine.dockerHost, BASE_DOMAIN: "svc.test" });
   alice = (await gw.api("POST", "/api/v1/tokens/", { name: "alice" })).json.token;
   bob = (await gw.api("POST", "/api/v1/tokens/", { name: "bob" })).json.token;
-  const made = await callAs(alice, "POST", "/api/v1/services/", { service_name: "ticker", image: TEST_IMAGE, internal_port: 8080, command: TICKER, memory_limit: "64m" });
+  const made = await gw.apiAs(alice, "POST", "/api/v1/services/", { service_name: "ticker", image: TEST_IMAGE, internal_port: 8080, command: TICKER, memory_limit: "64m" });
   expect(made.status).toBe(201);
   const web = await gw.api("POST", "/api/v1/services/", { service_name: "web", image: TEST_IMAGE });
   expect(web.status).toBe(201);
@@ -40,16 +40,6 @@ afterAll(async () => {
 
 function url(path: string): string {
   return `http://127.0.0.1:${gw.gateway.apiPort}${path}`;
-}
-
-async function callAs(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(url(path), {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
 }
 
 describe("log stream format", () => {
@@ -92,8 +82,8 @@ describe("log stream format", () => {
 
 describe("logs", () => {
   test("the last N lines of stdout and stderr, with and without timestamps", async () => {
-    expect(await within(5_000, async () => (await callAs(alice, "GET", "/api/v1/services/ticker/logs?lines=20")).json.lines?.length === 20)).toBe(true);
-    const res = await callAs(alice, "GET", "/api/v1/services/ticker/logs?lines=20");
+    expect(await within(5_000, async () => (await gw.apiAs(alice, "GET", "/api/v1/services/ticker/logs?lines=20")).json.lines?.length === 20)).toBe(true);
+    const res = await gw.apiAs(alice, "GET", "/api/v1/services/ticker/logs?lines=20");
     expect(res.status).toBe(200);
     expect(res.json.service_name).toBe("ticker");
     const lines: { stream: string; line: string }[] = res.json.lines;
@@ -102,7 +92,7 @@ describe("logs", () => {
     expect(lines.some((l) => l.stream === "stderr")).toBe(true);
     expect(lines.some((l) => l.stream === "stdout")).toBe(true);
 
-    const one = await callAs(alice, "GET", "/api/v1/services/ticker/logs?lines=1&timestamps=true");
+    const one = await gw.apiAs(alice, "GET", "/api/v1/services/ticker/logs?lines=1&timestamps=true");
     expect(one.json.lines).toHaveLength(1);
     expect(one.json.lines[0].line).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}) (tick|warn) \d+$/);
 
@@ -110,7 +100,7 @@ describe("logs", () => {
     const web = await gw.api("GET", "/api/v1/services/web/logs");
     expect(web.status).toBe(200);
     expect(web.json.lines).toEqual([{ stream: "stdout", line: "portcullis-test-image listening on 8080" }]);
-    expect(await within(5_000, async () => (await callAs(alice, "GET", "/api/v1/services/ticker/logs")).json.lines.length === 100)).toBe(true);
+    expect(await within(5_000, async () => (await gw.apiAs(alice, "GET", "/api/v1/services/ticker/logs")).json.lines.length === 100)).toBe(true);
   });
 
   test("bad parameters are 400 naming them; unknown service 404", async () => {
@@ -185,16 +175,16 @@ describe("logs", () => {
   });
 
   test("another token's service is 404 for logs and follow", async () => {
-    expect((await callAs(bob, "GET", "/api/v1/services/ticker/logs")).status).toBe(404);
-    expect((await callAs(bob, "GET", "/api/v1/services/ticker/logs?follow=true")).status).toBe(404);
-    expect((await callAs(alice, "GET", "/api/v1/services/web/logs")).status).toBe(404);
+    expect((await gw.apiAs(bob, "GET", "/api/v1/services/ticker/logs")).status).toBe(404);
+    expect((await gw.apiAs(bob, "GET", "/api/v1/services/ticker/logs?follow=true")).status).toBe(404);
+    expect((await gw.apiAs(alice, "GET", "/api/v1/services/web/logs")).status).toBe(404);
     expect((await gw.api("GET", "/api/v1/services/ticker/logs?lines=1")).status).toBe(200); // admin sees all
   });
 });
 
 describe("stats", () => {
   test("a running service's sample as numbers; its memory limit from the engine", async () => {
-    const res = await callAs(alice, "GET", "/api/v1/services/ticker/stats");
+    const res = await gw.apiAs(alice, "GET", "/api/v1/services/ticker/stats");
     expect(res.status).toBe(200);
     const s = res.json;
     expect(s.service_name).toBe("ticker");
@@ -206,7 +196,7 @@ describe("stats", () => {
     expect(s.memory_usage_bytes).toBeGreaterThan(0);
     expect(s.memory_percent).toBeCloseTo((s.memory_usage_bytes / s.memory_limit_bytes) * 100, 1);
     expect(s.online_cpus).toBeGreaterThanOrEqual(1);
-    expect((await callAs(bob, "GET", "/api/v1/services/ticker/stats")).status).toBe(404);
+    expect((await gw.apiAs(bob, "GET", "/api/v1/services/ticker/stats")).status).toBe(404);
   });
 
   test("a stopped service is 409 saying it is not running", async () => {
@@ -228,7 +218,7 @@ describe("cleanup", () => {
     expect(gone.status).toBe(201);
     expect((await engine.podman("rm", "--force", "--time", "0", "portcullis-gone")).code).toBe(0);
 
-    expect((await callAs(alice, "POST", "/api/v1/services/cleanup")).status).toBe(403);
+    expect((await gw.apiAs(alice, "POST", "/api/v1/services/cleanup")).status).toBe(403);
     expect((await engine.podman("container", "exists", "portcullis-orphan")).code).toBe(0);
 
     const res = await gw.api("POST", "/api/v1/services/cleanup");
@@ -249,13 +239,13 @@ describe("cleanup", () => {
 
 describe("service proxy", () => {
   test("{name}.{BASE_DOMAIN} by default, target service:{name}, owned by the caller; follows the container across stop/start; 409 when it exists", async () => {
-    const made = await callAs(alice, "POST", "/api/v1/services/ticker/proxy", {});
+    const made = await gw.apiAs(alice, "POST", "/api/v1/services/ticker/proxy", {});
     expect(made.status).toBe(201);
     expect(made.json).toMatchObject({ hostname: "ticker.svc.test", target_url: "service:ticker", created_by: "alice", enable_https: true });
-    expect((await callAs(alice, "POST", "/api/v1/services/ticker/proxy", {})).status).toBe(409);
-    expect((await callAs(bob, "POST", "/api/v1/services/ticker/proxy", { hostname: "bobs.svc.test" })).status).toBe(404);
-    expect((await callAs(bob, "GET", "/api/v1/proxy/targets/ticker.svc.test")).status).toBe(404);
-    expect((await callAs(alice, "GET", "/api/v1/proxy/targets/ticker.svc.test")).status).toBe(200);
+    expect((await gw.apiAs(alice, "POST", "/api/v1/services/ticker/proxy", {})).status).toBe(409);
+    expect((await gw.apiAs(bob, "POST", "/api/v1/services/ticker/proxy", { hostname: "bobs.svc.test" })).status).toBe(404);
+    expect((await gw.apiAs(bob, "GET", "/api/v1/proxy/targets/ticker.svc.test")).status).toBe(404);
+    expect((await gw.apiAs(alice, "GET", "/api/v1/proxy/targets/ticker.svc.test")).status).toBe(200);
     expect((await gw.api("POST", "/api/v1/services/ticker/proxy", { hostname: "Not A Host" })).status).toBeGreaterThanOrEqual(400);
     expect((await gw.api("POST", "/api/v1/services/ticker/proxy", { port: 1 })).status).toBe(422);
 
@@ -276,17 +266,17 @@ describe("service proxy", () => {
   test("delete_proxy=true deletes the caller's own proxies to the service, never another token's", async () => {
     // The admin's proxy to alice's service: it still counts as a user, and is not alice's to delete.
     expect((await gw.api("POST", "/api/v1/proxy/targets/", { hostname: "admin-ticker.svc.test", target_url: "service:ticker" })).status).toBe(201);
-    const refused = await callAs(alice, "DELETE", "/api/v1/services/ticker?delete_proxy=true");
+    const refused = await gw.apiAs(alice, "DELETE", "/api/v1/services/ticker?delete_proxy=true");
     expect(refused.status).toBe(409);
     expect(JSON.stringify(refused.json)).toContain("other tokens");
     expect(JSON.stringify(refused.json)).not.toContain("ticker.svc.test,");
     expect(await redis.client.exists(keys.proxy("ticker.svc.test"), keys.dockerService("ticker"))).toBe(2);
     // Without delete_proxy, alice's own proxy is named as a user.
-    const named = await callAs(alice, "DELETE", "/api/v1/services/ticker");
+    const named = await gw.apiAs(alice, "DELETE", "/api/v1/services/ticker");
     expect(named.status).toBe(409);
     expect(JSON.stringify(named.json)).toContain("ticker.svc.test");
 
-    const done = await callAs(alice, "DELETE", "/api/v1/services/ticker?delete_proxy=true&force=true");
+    const done = await gw.apiAs(alice, "DELETE", "/api/v1/services/ticker?delete_proxy=true&force=true");
     expect(done.status).toBe(200);
     expect(done.json).toEqual({ deleted: "ticker", deleted_proxies: ["ticker.svc.test"] });
     expect(await redis.client.exists(keys.proxy("ticker.svc.test"))).toBe(0);

@@ -27,27 +27,6 @@ afterAll(async () => {
   await Promise.all([engine?.stop(), redis?.stop()]);
 });
 
-async function callAs(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`http://127.0.0.1:${gw.gateway.apiPort}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
-
-async function inspect(name: string): Promise<any | null> {
-  const out = await engine.podman("container", "inspect", name);
-  return out.code === 0 ? JSON.parse(out.stdout)[0] : null;
-}
-
-async function containersOf(service: string): Promise<string[]> {
-  const out = await engine.podman("ps", "--all", "--filter", `label=portcullis.service=${service}`, "--format", "{{.Names}}");
-  expect(out.code).toBe(0);
-  return out.stdout.split("\n").filter(Boolean);
-}
-
 /** The body served at url, retried for a few seconds while the container's server starts. */
 async function answer(url: string): Promise<string | null> {
   for (let i = 0; i < 50; i++) {
@@ -65,7 +44,7 @@ async function allocated(): Promise<number[]> {
 }
 
 async function expectNothingLeft(service: string) {
-  expect(await containersOf(service)).toEqual([]);
+  expect(await engine.containersOf(service)).toEqual([]);
   expect(await redis.client.exists(keys.dockerService(service), keys.serviceUrl(service), keys.servicePorts(service))).toBe(0);
   expect((await gw.api("GET", `/api/v1/services/${service}`)).status).toBe(404);
 }
@@ -83,7 +62,7 @@ describe("port_configs on create", () => {
     expect(created.json.url).toBe(`http://127.0.0.1:${port}`);
     expect(await answer(`http://127.0.0.1:${port}/`)).toBe("hello from pinned");
 
-    const info = await inspect("portcullis-pinned");
+    const info = await engine.inspect("portcullis-pinned");
     expect(info.HostConfig.PortBindings["8080/tcp"]).toEqual([{ HostIp: "127.0.0.1", HostPort: String(port) }]);
 
     const listed = await gw.api("GET", "/api/v1/services/pinned/ports");
@@ -199,8 +178,8 @@ describe("adding and removing ports of a service", () => {
     const after = (await gw.api("GET", "/api/v1/services/grow")).json;
     expect(after.container_id).not.toBe(created.json.container_id);
     expect(after.status).toBe("running");
-    expect(await containersOf("grow")).toEqual(["portcullis-grow"]);
-    const info = await inspect("portcullis-grow");
+    expect(await engine.containersOf("grow")).toEqual(["portcullis-grow"]);
+    const info = await engine.inspect("portcullis-grow");
     expect(info.HostConfig.Memory).toBe(64 * 1024 * 1024);
     expect(info.Config.Labels.team).toBe("blue");
     expect((await gw.api("GET", "/api/v1/services/grow/ports")).json.map((p: any) => p.port_name).sort()).toEqual(["alt", "http"]);
@@ -226,7 +205,7 @@ describe("adding and removing ports of a service", () => {
     expect(await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1_000) }).then(() => "answered", () => "refused")).toBe("refused");
     expect((await gw.api("GET", "/api/v1/services/grow/ports")).json.map((p: any) => p.port_name)).toEqual(["http"]);
     expect(await answer(`http://127.0.0.1:${first}/`)).toBe("hello from grow");
-    expect((await inspect("portcullis-grow")).HostConfig.PortBindings[`8080/tcp`]).toEqual([{ HostIp: "127.0.0.1", HostPort: String(first) }]);
+    expect((await engine.inspect("portcullis-grow")).HostConfig.PortBindings[`8080/tcp`]).toEqual([{ HostIp: "127.0.0.1", HostPort: String(first) }]);
     expect((await gw.api("POST", "/api/v1/services/ports/check", { port })).json.available).toBe(true);
     expect((await gw.api("DELETE", "/api/v1/services/grow/ports/alt")).status).toBe(404);
 
@@ -267,7 +246,7 @@ describe("adding and removing ports of a service", () => {
     const rebound = await gw.api("PUT", "/api/v1/services/tune/ports/web", { bind: "0.0.0.0" });
     expect(rebound.status).toBe(200);
     expect(rebound.json.bind_address).toBe("0.0.0.0");
-    expect((await inspect("portcullis-tune")).HostConfig.PortBindings["8080/tcp"]).toEqual([{ HostIp: "0.0.0.0", HostPort: String(port) }]);
+    expect((await engine.inspect("portcullis-tune")).HostConfig.PortBindings["8080/tcp"]).toEqual([{ HostIp: "0.0.0.0", HostPort: String(port) }]);
     expect((await gw.api("GET", "/api/v1/services/tune")).json.container_id).not.toBe(created.json.container_id);
     expect(await answer(`http://127.0.0.1:${port}/`)).toBe("hello from tune");
 
@@ -286,7 +265,7 @@ describe("adding and removing ports of a service", () => {
     expect(added.status).toBe(201);
     const record = (await gw.api("GET", "/api/v1/services/sleeper")).json;
     expect(record.status).toBe("stopped");
-    expect((await inspect("portcullis-sleeper")).HostConfig.PortBindings["8080/tcp"]).toEqual([{ HostIp: "127.0.0.1", HostPort: String(added.json.host_port) }]);
+    expect((await engine.inspect("portcullis-sleeper")).HostConfig.PortBindings["8080/tcp"]).toEqual([{ HostIp: "127.0.0.1", HostPort: String(added.json.host_port) }]);
     expect((await gw.api("POST", "/api/v1/services/sleeper/start")).json.url).toBe(`http://127.0.0.1:${added.json.host_port}`);
     expect((await gw.api("DELETE", "/api/v1/services/sleeper?force=true")).status).toBe(200);
     expect(await allocated()).not.toContain(added.json.host_port);
@@ -297,31 +276,31 @@ describe("ownership", () => {
   test("another user can neither add, change nor remove ports of a service it does not own (404); its owner can", async () => {
     const carol = (await gw.api("POST", "/api/v1/tokens/", { name: "carol-ports" })).json.token as string;
     const dave = (await gw.api("POST", "/api/v1/tokens/", { name: "dave-ports" })).json.token as string;
-    expect((await callAs(carol, "POST", "/api/v1/services/", { service_name: "carol-app", image: TEST_IMAGE, expose_ports: true })).status).toBe(201);
-    expect((await callAs(dave, "POST", "/api/v1/services/carol-app/ports", { name: "sneak", container: 8080 })).status).toBe(404);
-    expect((await callAs(dave, "DELETE", "/api/v1/services/carol-app/ports/http")).status).toBe(404);
-    expect((await callAs(dave, "PUT", "/api/v1/services/carol-app/ports/http", { description: "mine now" })).status).toBe(404);
-    expect((await callAs(carol, "PUT", "/api/v1/services/carol-app/ports/http", { description: "carol's" })).json.description).toBe("carol's");
-    expect((await callAs(carol, "GET", "/api/v1/services/carol-app/ports")).json.map((p: any) => p.port_name)).toEqual(["http"]);
-    const added = await callAs(carol, "POST", "/api/v1/services/carol-app/ports", { name: "more", container: 8080 });
+    expect((await gw.apiAs(carol, "POST", "/api/v1/services/", { service_name: "carol-app", image: TEST_IMAGE, expose_ports: true })).status).toBe(201);
+    expect((await gw.apiAs(dave, "POST", "/api/v1/services/carol-app/ports", { name: "sneak", container: 8080 })).status).toBe(404);
+    expect((await gw.apiAs(dave, "DELETE", "/api/v1/services/carol-app/ports/http")).status).toBe(404);
+    expect((await gw.apiAs(dave, "PUT", "/api/v1/services/carol-app/ports/http", { description: "mine now" })).status).toBe(404);
+    expect((await gw.apiAs(carol, "PUT", "/api/v1/services/carol-app/ports/http", { description: "carol's" })).json.description).toBe("carol's");
+    expect((await gw.apiAs(carol, "GET", "/api/v1/services/carol-app/ports")).json.map((p: any) => p.port_name)).toEqual(["http"]);
+    const added = await gw.apiAs(carol, "POST", "/api/v1/services/carol-app/ports", { name: "more", container: 8080 });
     expect(added.status).toBe(201);
     expect(added.json.owner_token_hash).toBe(hashApiToken(carol));
-    expect((await callAs(carol, "DELETE", "/api/v1/services/carol-app/ports/more")).status).toBe(200);
-    expect((await callAs(carol, "DELETE", "/api/v1/services/carol-app?force=true")).status).toBe(200);
+    expect((await gw.apiAs(carol, "DELETE", "/api/v1/services/carol-app/ports/more")).status).toBe(200);
+    expect((await gw.apiAs(carol, "DELETE", "/api/v1/services/carol-app?force=true")).status).toBe(200);
   }, 60_000);
 
   test("a user token's service ports: another user gets 404 and is not told who holds a port; the admin sees them; deleting the token frees them", async () => {
     const alice = (await gw.api("POST", "/api/v1/tokens/", { name: "alice-ports" })).json.token as string;
     const bob = (await gw.api("POST", "/api/v1/tokens/", { name: "bob-ports" })).json.token as string;
     const port = preChosenPort();
-    const created = await callAs(alice, "POST", "/api/v1/services/", { service_name: "alice-app", image: TEST_IMAGE, port_configs: [{ name: "web", host: port, container: 8080 }] });
+    const created = await gw.apiAs(alice, "POST", "/api/v1/services/", { service_name: "alice-app", image: TEST_IMAGE, port_configs: [{ name: "web", host: port, container: 8080 }] });
     expect(created.status).toBe(201);
 
-    expect((await callAs(alice, "GET", "/api/v1/services/alice-app/ports")).json[0].host_port).toBe(port);
+    expect((await gw.apiAs(alice, "GET", "/api/v1/services/alice-app/ports")).json[0].host_port).toBe(port);
     expect((await gw.api("GET", "/api/v1/services/alice-app/ports")).json[0].host_port).toBe(port);
-    expect((await callAs(bob, "GET", "/api/v1/services/alice-app/ports")).status).toBe(404);
+    expect((await gw.apiAs(bob, "GET", "/api/v1/services/alice-app/ports")).status).toBe(404);
 
-    const taken = await callAs(bob, "POST", "/api/v1/services/", { service_name: "bob-app", image: TEST_IMAGE, port_configs: [{ name: "web", host: port, container: 8080 }] });
+    const taken = await gw.apiAs(bob, "POST", "/api/v1/services/", { service_name: "bob-app", image: TEST_IMAGE, port_configs: [{ name: "web", host: port, container: 8080 }] });
     expect(taken.status).toBe(409);
     expect(taken.json.detail).toContain(String(port));
     expect(taken.json.detail).not.toContain("alice-app");

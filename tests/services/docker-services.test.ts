@@ -27,30 +27,6 @@ afterAll(async () => {
   await Promise.all([engine?.stop(), redis?.stop()]);
 });
 
-/** Calls the API with another token (JSON in and out). */
-async function callAs(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`http://127.0.0.1:${gw.gateway.apiPort}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
-
-/** The engine's view of one container (podman inspect), or null when there is none. */
-async function inspect(name: string): Promise<any | null> {
-  const out = await engine.podman("container", "inspect", name);
-  return out.code === 0 ? JSON.parse(out.stdout)[0] : null;
-}
-
-/** Names of the containers labelled as this service's. */
-async function containersOf(service: string): Promise<string[]> {
-  const out = await engine.podman("ps", "--all", "--filter", `label=portcullis.service=${service}`, "--format", "{{.Names}}");
-  expect(out.code).toBe(0);
-  return out.stdout.split("\n").filter(Boolean);
-}
-
 async function body(url: string): Promise<string | null> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
@@ -61,8 +37,8 @@ async function body(url: string): Promise<string | null> {
 }
 
 async function expectNothingLeft(service: string) {
-  expect(await containersOf(service)).toEqual([]);
-  expect(await inspect(`portcullis-${service}`)).toBeNull();
+  expect(await engine.containersOf(service)).toEqual([]);
+  expect(await engine.inspect(`portcullis-${service}`)).toBeNull();
   expect(await redis.client.exists(keys.dockerService(service), keys.serviceUrl(service))).toBe(0);
   expect(await redis.client.sismember(keys.dockerServiceNames, service)).toBe(0);
   expect((await gw.api("GET", `/api/v1/services/${service}`)).status).toBe(404);
@@ -99,7 +75,7 @@ describe("lifecycle", () => {
     expect(await within(5_000, async () => (await body(url)) === "hello from web")).toBe(true);
 
     // The engine holds what was asked: labels naming the gateway and the service, limits, env.
-    const info = await inspect("portcullis-web");
+    const info = await engine.inspect("portcullis-web");
     expect(info.Id).toBe(created.json.container_id);
     expect(info.Config.Labels).toMatchObject({ "portcullis.managed": "true", "portcullis.service": "web", team: "blue" });
     expect(info.HostConfig.Memory).toBe(64 * 1024 * 1024);
@@ -124,7 +100,7 @@ describe("lifecycle", () => {
     const stopped = await gw.api("POST", "/api/v1/services/web/stop");
     expect(stopped.status).toBe(200);
     expect(stopped.json).toMatchObject({ status: "stopped", url: null });
-    expect((await inspect("portcullis-web")).State.Running).toBe(false);
+    expect((await engine.inspect("portcullis-web")).State.Running).toBe(false);
     expect(await redis.client.exists(keys.serviceUrl("web"))).toBe(0);
     expect(await body(url)).toBeNull();
     // The edge follows: no URL for the service any more.
@@ -150,7 +126,7 @@ describe("lifecycle", () => {
     const refused = await gw.api("DELETE", "/api/v1/services/web");
     expect(refused.status).toBe(409);
     expect(refused.json.detail).toContain("running");
-    expect((await inspect("portcullis-web")).State.Running).toBe(true);
+    expect((await engine.inspect("portcullis-web")).State.Running).toBe(true);
     const deleted = await gw.api("DELETE", "/api/v1/services/web?force=true");
     expect([deleted.status, deleted.json]).toEqual([200, { deleted: "web" }]);
     await expectNothingLeft("web");
@@ -224,7 +200,7 @@ describe("failures leave nothing behind", () => {
     const again = await gw.api("POST", "/api/v1/services/", { service_name: "twice", image: TEST_IMAGE });
     expect(again.status).toBe(409);
     expect(again.json.detail).toContain("twice");
-    expect(await containersOf("twice")).toEqual(["portcullis-twice"]);
+    expect(await engine.containersOf("twice")).toEqual(["portcullis-twice"]);
     expect((await gw.api("DELETE", "/api/v1/services/twice?force=true")).status).toBe(200);
 
     // Someone else's container already has the name the service's would get.
@@ -233,7 +209,7 @@ describe("failures leave nothing behind", () => {
     const res = await gw.api("POST", "/api/v1/services/", { service_name: "squatted", image: TEST_IMAGE });
     expect(res.status).toBe(409);
     expect(res.json.detail).toContain("portcullis-squatted");
-    expect((await inspect("portcullis-squatted")).Id).toBe(foreign.stdout.trim());
+    expect((await engine.inspect("portcullis-squatted")).Id).toBe(foreign.stdout.trim());
     expect(await redis.client.exists(keys.dockerService("squatted"))).toBe(0);
     await engine.podman("rm", "--force", "portcullis-squatted");
   }, 30_000);
@@ -242,7 +218,7 @@ describe("failures leave nothing behind", () => {
     expect((await gw.api("POST", "/api/v1/services/external", { service_name: "elsewhere", target_url: "http://127.0.0.1:9" })).status).toBe(201);
     const docker = await gw.api("POST", "/api/v1/services/", { service_name: "elsewhere", image: TEST_IMAGE });
     expect(docker.status).toBe(409);
-    expect(await containersOf("elsewhere")).toEqual([]);
+    expect(await engine.containersOf("elsewhere")).toEqual([]);
     expect((await gw.api("DELETE", "/api/v1/services/external/elsewhere")).status).toBe(200);
 
     expect((await gw.api("POST", "/api/v1/services/", { service_name: "boxed", image: TEST_IMAGE })).status).toBe(201);
@@ -258,7 +234,7 @@ describe("failures leave nothing behind", () => {
       gw.api("POST", "/api/v1/services/", { service_name: "race", image: TEST_IMAGE }),
     ]);
     expect([a.status, b.status].sort()).toEqual([201, 409]);
-    expect(await containersOf("race")).toEqual(["portcullis-race"]);
+    expect(await engine.containersOf("race")).toEqual(["portcullis-race"]);
     expect((await gw.api("DELETE", "/api/v1/services/race?force=true")).status).toBe(200);
   }, 30_000);
 
@@ -284,7 +260,7 @@ describe("failures leave nothing behind", () => {
     await expectNothingLeft("half");
     expect((await gw.api("DELETE", "/api/v1/services/stranger?force=true")).status).toBe(200);
     expect(await redis.client.exists(keys.dockerService("stranger"))).toBe(0);
-    expect(await inspect("portcullis-stranger")).not.toBeNull();
+    expect(await engine.inspect("portcullis-stranger")).not.toBeNull();
     await engine.podman("rm", "--force", "portcullis-stranger");
   }, 30_000);
 
@@ -293,7 +269,7 @@ describe("failures leave nothing behind", () => {
     try {
       const results = await Promise.all([0, 1, 2, 3].map((i) => (i % 2 === 0 ? gw : second).api("POST", "/api/v1/services/", { service_name: "cluster", image: TEST_IMAGE })));
       expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
-      expect(await containersOf("cluster")).toEqual(["portcullis-cluster"]);
+      expect(await engine.containersOf("cluster")).toEqual(["portcullis-cluster"]);
       // Either node acts on it.
       expect((await second.api("POST", "/api/v1/services/cluster/stop")).json.status).toBe("stopped");
       expect((await gw.api("GET", "/api/v1/services/cluster")).json.status).toBe("stopped");
@@ -389,27 +365,27 @@ describe("ownership", () => {
   test("a user token sees and changes only its own services; deleting the token removes them and their containers", async () => {
     const alice = (await gw.api("POST", "/api/v1/tokens/", { name: "alice" })).json.token as string;
     const bob = (await gw.api("POST", "/api/v1/tokens/", { name: "bob" })).json.token as string;
-    const made = await callAs(alice, "POST", "/api/v1/services/", { service_name: "alices", image: TEST_IMAGE });
+    const made = await gw.apiAs(alice, "POST", "/api/v1/services/", { service_name: "alices", image: TEST_IMAGE });
     expect(made.status).toBe(201);
     expect(made.json.created_by).toBe("alice");
 
-    expect((await callAs(bob, "GET", "/api/v1/services/")).json).toEqual([]);
+    expect((await gw.apiAs(bob, "GET", "/api/v1/services/")).json).toEqual([]);
     for (const [method, path] of [["GET", "/api/v1/services/alices"], ["POST", "/api/v1/services/alices/stop"], ["POST", "/api/v1/services/alices/restart"], ["DELETE", "/api/v1/services/alices?force=true"]] as const) {
-      expect([path, (await callAs(bob, method, path)).status]).toEqual([path, 404]);
+      expect([path, (await gw.apiAs(bob, method, path)).status]).toEqual([path, 404]);
     }
-    expect((await inspect("portcullis-alices")).State.Running).toBe(true);
+    expect((await engine.inspect("portcullis-alices")).State.Running).toBe(true);
     // Bob's own service of another name is his; the name alice took is not his to take.
-    expect((await callAs(bob, "POST", "/api/v1/services/", { service_name: "alices", image: TEST_IMAGE })).status).toBe(409);
+    expect((await gw.apiAs(bob, "POST", "/api/v1/services/", { service_name: "alices", image: TEST_IMAGE })).status).toBe(409);
 
-    expect((await callAs(alice, "GET", "/api/v1/services/")).json.map((s: any) => s.service_name)).toEqual(["alices"]);
+    expect((await gw.apiAs(alice, "GET", "/api/v1/services/")).json.map((s: any) => s.service_name)).toEqual(["alices"]);
     expect((await gw.api("GET", "/api/v1/services/")).json.map((s: any) => s.service_name)).toContain("alices");
-    expect((await callAs(alice, "POST", "/api/v1/services/alices/stop")).json.status).toBe("stopped");
+    expect((await gw.apiAs(alice, "POST", "/api/v1/services/alices/stop")).json.status).toBe("stopped");
     expect((await gw.api("POST", "/api/v1/services/alices/start")).json.status).toBe("running");
 
     // Cascade: the token's delete takes the record and URL in its transaction, then the container.
     expect((await gw.api("DELETE", "/api/v1/tokens/alice")).status).toBe(200);
     expect(await redis.client.exists(keys.dockerService("alices"), keys.serviceUrl("alices"))).toBe(0);
-    expect(await within(10_000, async () => (await containersOf("alices")).length === 0)).toBe(true);
-    expect((await callAs(bob, "GET", "/api/v1/services/")).json).toEqual([]);
+    expect(await within(10_000, async () => (await engine.containersOf("alices")).length === 0)).toBe(true);
+    expect((await gw.apiAs(bob, "GET", "/api/v1/services/")).json).toEqual([]);
   }, 60_000);
 });
