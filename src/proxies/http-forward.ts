@@ -165,8 +165,9 @@ function buildResponse(head: ResponseHead, body: ReadableStream<Uint8Array> | Ui
   if (head.contentLength !== undefined && body === null && (method === "HEAD" || head.status === 304)) {
     headers = new Headers(responseHeaderPairs(head.headers, head.connectionTokens, target) as [string, string][]);
     headers.set("content-length", head.contentLength);
-  } else if (head.memo?.key === target) {
+  } else if (head.memo?.key === target && requestId !== undefined) {
     // The same head as last time (HeadCache) for the same target: half the cost of building headers from pairs.
+    // Only with an id to set: the cached Headers hold the previous request's, which must not reach an answer without one.
     headers = head.memo.headers;
   } else {
     headers = new Headers(responseHeaderPairs(head.headers, head.connectionTokens, target) as [string, string][]);
