@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../../core/logger";
 import type { CommandConnection } from "../../storage/native-redis";
+import type { RequestLogCounts } from "../../metrics/request-log-metrics";
 import { isErrorStatus, SLOW_REQUEST_MS, type RequestRecord } from "./record";
 import { hourBucket, requestLogKeys as keys } from "./keys";
 
@@ -23,14 +24,8 @@ export interface RequestLogWriterOptions {
   readonly streamMaxLen?: number;
 }
 
-/** What the writer has done, for /metrics. */
-export interface RequestLogCounters {
-  readonly queued: number;
-  readonly dropped: number;
-  readonly written: number;
-}
-
-export class RequestLogWriter implements RequestLogCounters {
+/** Its queue, drops and writes are what /metrics reports (RequestLogCounts). */
+export class RequestLogWriter implements RequestLogCounts {
   private queue: RequestRecord[] = [];
   private inFlight: Promise<void> | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
