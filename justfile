@@ -245,6 +245,24 @@ token-delete name token="":
 token-email name email token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token email {{ quote(name) }} {{ quote(email) }}
 
+# Put the portcullis command on PATH: /usr/local/bin when writable (root), else ~/.local/bin; or the directory given
+install dir="": build-if-stale
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dir={{ quote(dir) }}
+    if [ -z "$dir" ]; then
+        if [ -w /usr/local/bin ]; then dir=/usr/local/bin; else dir="$HOME/.local/bin"; fi
+    fi
+    mkdir -p "$dir"
+    # A copy, not a link: `just build` replacing dist/portcullis never changes a running installed binary under it.
+    install -m 0755 dist/portcullis "$dir/portcullis.new"
+    mv -f "$dir/portcullis.new" "$dir/portcullis"
+    echo "installed $dir/portcullis"
+    case ":$PATH:" in
+        *":$dir:"*) ;;
+        *) echo "note: $dir is not on your PATH; add it (e.g. echo 'export PATH=\"$dir:\$PATH\"' >> ~/.bashrc) or run $dir/portcullis" ;;
+    esac
+
 # Install as a systemd service: binary, user, /var/lib/portcullis, env file, unit
 install-systemd: build-if-stale
     #!/usr/bin/env bash
