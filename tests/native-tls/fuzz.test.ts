@@ -19,7 +19,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32)
 const INPUTS = Number(process.env.FUZZ_INPUTS ?? 100_000);
 /** A budget for all primary parser calls together; they take well under a second here. */
 const TOTAL_BUDGET_MS = 10_000;
-/** No single call may take this long, even on a slow CI machine. */
+/** No input may take this long (best of five timings, so a pause of the machine is not mistaken for a slow input). */
 const CALL_BUDGET_MS = 100;
 
 const PROXY_CODES = new Set([
@@ -98,6 +98,7 @@ describe(`fuzz (seed ${SEED}, reproduce with FUZZ_SEED=${SEED})`, () => {
     const outcomes = new Map<string, number>();
     let parseMs = 0;
     let slowest = 0;
+    let slowestInput = new Uint8Array();
     for (let i = 0; i < INPUTS && failures.length < 5; i++) {
       const kind = r.pick(kinds);
       const roll = r.int(20);
@@ -119,7 +120,10 @@ describe(`fuzz (seed ${SEED}, reproduce with FUZZ_SEED=${SEED})`, () => {
       }
       const took = performance.now() - started;
       parseMs += took;
-      slowest = Math.max(slowest, took);
+      if (took > slowest) {
+        slowest = took;
+        slowestInput = input;
+      }
       outcomes.set(`proxy:${proxy.kind === "error" ? proxy.code : proxy.kind}`, (outcomes.get(`proxy:${proxy.kind === "error" ? proxy.code : proxy.kind}`) ?? 0) + 1);
       outcomes.set(`hello:${hello.kind === "error" ? hello.code : hello.kind}`, (outcomes.get(`hello:${hello.kind === "error" ? hello.code : hello.kind}`) ?? 0) + 1);
 
@@ -133,7 +137,14 @@ describe(`fuzz (seed ${SEED}, reproduce with FUZZ_SEED=${SEED})`, () => {
     if (failures.length > 0) console.error(`fuzz failures with FUZZ_SEED=${SEED}:\n${failures.join("\n")}`);
     expect(failures).toEqual([]);
     expect(parseMs).toBeLessThan(TOTAL_BUDGET_MS);
-    expect(slowest).toBeLessThan(CALL_BUDGET_MS);
+    // An input the parsers choke on is slow every time; a GC pause or a busy machine is not. Timed again, best of 5.
+    const again = Array.from({ length: 5 }, () => {
+      const started = performance.now();
+      parseProxyHeader(slowestInput);
+      parseClientHello(slowestInput);
+      return performance.now() - started;
+    });
+    expect(Math.min(...again)).toBeLessThan(CALL_BUDGET_MS);
     // The corpus must reach the interesting outcomes, or the fuzzing proves little.
     for (const outcome of ["proxy:header", "proxy:incomplete", "proxy:v1_bad_address", "proxy:v2_bad_tlv", "proxy:v2_bad_checksum", "hello:hello", "hello:incomplete", "hello:malformed_extension"]) {
       expect(outcomes.get(outcome) ?? 0).toBeGreaterThan(INPUTS / 2000);
