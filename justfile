@@ -167,7 +167,7 @@ gateway-log lines="50":
 
 # Run the test suite (bun test); arguments pass through, e.g. `just test tests/cli`
 test *args:
-    bun test "$@"
+    bun test --timeout 30000 "$@"
 
 # Show the API's /health (Redis reachability, version, uptime)
 health:
