@@ -16,6 +16,7 @@ import { MAX_SUPPORTED_SCOPES } from "./auth/scopes/scope-syntax";
 import { loadSecretsKey } from "./core/secret-box";
 import { CertificateManager } from "./certificates/certificate-manager";
 import { LiveCertificates } from "./certificates/live-certificates";
+import { isPubliclyTrusted } from "./certificates/public-trust";
 import { startHttpEdge } from "./dispatcher/edge";
 import { startHttpsEdge } from "./dispatcher/https-edge";
 import { ClientRegistry } from "../native-tls/relay";
@@ -110,7 +111,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     ? new RequestLogWriter(logConnection, { retentionHours: observability.logRetentionHours, queueMax: observability.requestLogQueueMax }, log)
     : undefined;
   const accessLog = observability.accessLog === "off" ? undefined : new AccessLog(observability.accessLog);
-  const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log);
+  const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log, (record) =>
+    isPubliclyTrusted(record, config.certificates),
+  );
   metrics.watchCertificates(certificates);
   const authHostnames = config.oauth.authHostnames;
   const authorizationServer = createAuthorizationServer({
@@ -277,6 +280,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       trustedProxies: config.trustedProxies,
       idleTimeoutSeconds: config.clientIdleTimeoutSeconds,
       acmeChallenges: certificateManager.challenges,
+      servesTrustedCertificate: (host: string) => certificates.servesTrustedCertificate(host),
     };
     const proxyProtocol = { trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.proxyProtocolTimeoutMs, log, redis };
     const httpServer = config.httpProxyProtocol

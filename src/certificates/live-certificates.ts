@@ -50,11 +50,24 @@ export class LiveCertificates implements CertificateExpirySource {
   private loading: Promise<void> = Promise.resolve();
   private stopped = false;
 
+  /** Domains (exact or `*.example.com`) served by a certificate clients trust without setup. */
+  private trustedNames: ReadonlySet<string> = new Set();
+
   constructor(
     private readonly repository: CertificateRepository,
     private readonly selfSigned: SelfSignedSettings,
     private readonly log: Logger,
+    /** Whether clients trust a certificate without setup (a public CA's, not staging, self-signed or a local CA's). */
+    private readonly publiclyTrusted: (record: CertificateRecord) => boolean = () => false,
   ) {}
+
+  /** Whether a publicly trusted certificate serves `host` (exactly, or by a wildcard one label up), as of the last reload. */
+  servesTrustedCertificate(host: string): boolean {
+    if (this.trustedNames.size === 0) return false;
+    if (this.trustedNames.has(host)) return true;
+    const dot = host.indexOf(".");
+    return dot > 0 && this.trustedNames.has(`*${host.slice(dot)}`);
+  }
 
   /** Throws before the first `reload`. */
   get served(): ServedCertificates {
@@ -110,6 +123,8 @@ export class LiveCertificates implements CertificateExpirySource {
         else if (mine && !byServerName.has(domain)) byServerName.set(domain, mine);
       }
     }
+    const trustedCertificates = new Set(records.filter(this.publiclyTrusted).map((r) => r.cert_name));
+    this.trustedNames = new Set([...byServerName].filter(([, served]) => trustedCertificates.has(served.cert_name)).map(([domain]) => domain));
     const next = { fallback: toServed(fallback), byServerName };
     const changed = !this.current || !sameCertificates(this.current, next);
     this.current = next;

@@ -59,6 +59,8 @@ export interface DispatchOptions {
   readonly mcpSessions?: McpSessionAffinity;
   /** Where the record of every answered request goes (request log, metrics, access log); nowhere without it. */
   readonly records?: RecordSinks;
+  /** Whether a publicly trusted certificate serves this host now (in memory); plain HTTP to it is then redirected. */
+  readonly servesTrustedCertificate?: (host: string) => boolean;
 }
 
 export type Dispatch = (
@@ -159,6 +161,8 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
       draft.error = "unknown_host";
       return unknownHostResponse(host, requestId);
     }
+    // Caddy's default: once clients can trust the host's certificate, plain HTTP is only a way to https.
+    if (proto === "http" && entry.redirectsToHttps && !isChallenge && options.servesTrustedCertificate?.(host)) return stampRequestId(redirectToHttps(request.url, host), trace);
     if (!entry.enabled) {
       draft.error = "disabled";
       return disabledProxyResponse(host, requestId);

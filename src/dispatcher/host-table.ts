@@ -23,6 +23,8 @@ export interface HostEntry {
   readonly hsts: string | null;
   /** log_query: request records keep the redacted query string. */
   readonly logQuery: boolean;
+  /** enable_https and https_redirect: plain HTTP goes to https once a publicly trusted certificate serves the host. */
+  readonly redirectsToHttps: boolean;
   /** Null when target_url names a service (`service:{name}`) with no URL now: requests that reach it get 502. */
   readonly target: ForwardTarget | null;
   readonly routes: readonly CompiledRoute[];
@@ -144,6 +146,7 @@ export function buildHostTable(source: HostTableSource): HostTable {
       enableHttps: proxy.enable_https,
       hsts: typeof proxy.hsts_max_age === "number" ? `max-age=${proxy.hsts_max_age}` : null,
       logQuery: proxy.log_query === true,
+      redirectsToHttps: proxy.enable_https && proxy.https_redirect !== false,
       target,
       routes: compiled,
       auth: source.edgeAuth ? compileEdgeAuthPolicy(proxy, source.edgeAuth) : null,

@@ -31,6 +31,8 @@ export interface ProxyRecord {
   custom_response_headers: Record<string, string> | null;
   /** Seconds for Strict-Transport-Security on HTTPS responses; null sends none (records older than the field lack it). */
   hsts_max_age: number | null;
+  /** Plain HTTP answers 308 to https once a publicly trusted certificate serves the host (with enable_https). */
+  https_redirect: boolean;
   /** Request records keep the (redacted) query string. Records older than the field lack it: read as false. */
   log_query?: boolean;
 
@@ -167,5 +169,5 @@ const MCP_FIELDS_BEFORE_THEY_EXISTED = { mcp_tool_scopes: null, mcp_method_scope
 
 /** Fields added after records were first stored get their defaults here, so every reader sees a complete record. */
 function parse(raw: string | null): ProxyRecord | null {
-  return raw === null ? null : ({ auth_forward_bearer: false, ...MCP_FIELDS_BEFORE_THEY_EXISTED, ...JSON.parse(raw) } as ProxyRecord);
+  return raw === null ? null : ({ auth_forward_bearer: false, https_redirect: true, ...MCP_FIELDS_BEFORE_THEY_EXISTED, ...JSON.parse(raw) } as ProxyRecord);
 }

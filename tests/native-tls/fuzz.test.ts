@@ -98,7 +98,7 @@ describe(`fuzz (seed ${SEED}, reproduce with FUZZ_SEED=${SEED})`, () => {
     const outcomes = new Map<string, number>();
     let parseMs = 0;
     let slowest = 0;
-    let slowestInput = new Uint8Array();
+    let slowestInput: Uint8Array = new Uint8Array();
     for (let i = 0; i < INPUTS && failures.length < 5; i++) {
       const kind = r.pick(kinds);
       const roll = r.int(20);

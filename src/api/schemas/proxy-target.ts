@@ -38,6 +38,10 @@ export const proxySettingsFields = {
   hsts_max_age: t.Union([t.Integer({ minimum: 0, maximum: HSTS_MAX_AGE_LIMIT }), t.Null()], {
     description: "Seconds; HTTPS responses carry Strict-Transport-Security: max-age=N. null (the default) sends none",
   }),
+  https_redirect: t.Boolean({
+    description:
+      "With enable_https: plain-HTTP requests are redirected (308) to https once a publicly trusted certificate (ACME, not staging) serves the host; until then, and for the self-signed or local certificates, HTTP is served as is. Default true; false keeps serving HTTP",
+  }),
   log_query: t.Boolean({
     description: "Keep the query string in request records (secret parameters such as code, access_token and client_secret are always redacted). Default false: records keep the path only",
   }),
@@ -113,6 +117,7 @@ export const PROXY_DEFAULTS: Omit<ProxyRecord, "hostname" | "target_url" | "owne
   custom_headers: null,
   custom_response_headers: null,
   hsts_max_age: null,
+  https_redirect: true,
   log_query: false,
   ...AUTH_DEFAULTS,
   route_mode: "all",
