@@ -140,7 +140,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     if (challenges && isChallenge) return answerChallenge(challenges, path.slice(ACME_CHALLENGE.length));
     if (!validHost) {
       draft.error = "bad_host";
-      return badHostResponse(requestId);
+      return badHostResponse(requestId, request.headers.get("accept"));
     }
     const app = inProcess.get(host);
     if (app) {
@@ -151,7 +151,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
     const entry = table.lookup(host);
     if (!entry) {
       draft.error = "unknown_host";
-      return unknownHostResponse(host, requestId);
+      return unknownHostResponse(host, requestId, request.headers.get("accept"));
     }
     draft.proxy = entry.hostname;
     if (entry.logQuery) draft.query = redactedQuery(request.url);
@@ -159,13 +159,13 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
       // HTTPS-only proxies send plain-HTTP clients to https, except ACME's HTTP-01 challenges.
       if (proto === "http" && entry.enableHttps && !isChallenge) return stampRequestId(redirectToHttps(request.url, host), trace);
       draft.error = "unknown_host";
-      return unknownHostResponse(host, requestId);
+      return unknownHostResponse(host, requestId, request.headers.get("accept"));
     }
     // Caddy's default: once clients can trust the host's certificate, plain HTTP is only a way to https.
     if (proto === "http" && entry.redirectsToHttps && !isChallenge && options.servesTrustedCertificate?.(host)) return stampRequestId(redirectToHttps(request.url, host), trace);
     if (!entry.enabled) {
       draft.error = "disabled";
-      return disabledProxyResponse(host, requestId);
+      return disabledProxyResponse(host, requestId, request.headers.get("accept"));
     }
 
     const route = entry.routes.length > 0 ? matchRoute(entry.routes, request.method, path) : undefined;
@@ -186,7 +186,7 @@ export function createDispatch(options: DispatchOptions, proto: "http" | "https"
         return local(request, clientIp, trace);
       }
       routedTo = table.lookup(route.hostTarget);
-      if (routedTo && !routedTo.enabled) return disabledProxyResponse(route.hostTarget, requestId);
+      if (routedTo && !routedTo.enabled) return disabledProxyResponse(route.hostTarget, requestId, request.headers.get("accept"));
       target = routedTo?.target ?? null;
     }
     if (!target) return upstreamErrorResponse("unreachable", request.headers.get("accept"), requestId);

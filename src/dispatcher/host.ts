@@ -1,6 +1,5 @@
 /** Pure helpers for the Host header: lowercase, no port, no trailing dot. */
-import { escapeHtml } from "../core/html";
-import { OWN_RESPONSE_HEADERS } from "../core/own-response";
+import { gatewayErrorResponse } from "../core/error-page";
 
 export function normalizeHost(header: string | null): string {
   if (!header) return "";
@@ -15,18 +14,6 @@ export function normalizeHost(header: string | null): string {
 }
 
 
-/** `requestId` is shown and sent back (X-Request-Id) so a user's report can be matched to the gateway's records. */
-function page(status: number, title: string, message: string, requestId?: string): Response {
-  const headers: Record<string, string> = { ...OWN_RESPONSE_HEADERS, "content-type": "text/html; charset=utf-8" };
-  if (requestId !== undefined) headers["x-request-id"] = requestId;
-  const reference = requestId === undefined ? "" : `<p>Request id: <code>${escapeHtml(requestId)}</code></p>`;
-  return new Response(
-    `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${title}</title></head>` +
-      `<body><h1>${title}</h1><p>${message}</p>${reference}</body></html>\n`,
-    { status, headers },
-  );
-}
-
 /**
  * A Host header the gateway can route on: a hostname or IP literal with an
  * optional port. Anything else — several Host lines (Bun.serve joins them with
@@ -39,16 +26,16 @@ export function isValidHostHeader(header: string | null): boolean {
 }
 
 /** The answer to a request whose Host header is missing, repeated or malformed. */
-export function badHostResponse(requestId?: string): Response {
-  return page(400, "Bad request", "The request's Host header is missing, repeated or malformed.", requestId);
+export function badHostResponse(requestId: string | undefined, accept: string | null): Response {
+  return gatewayErrorResponse({ status: 400, title: "Bad request", code: "bad_host", detail: "the request's Host header is missing, repeated or malformed", requestId }, accept);
 }
 
 /** The short page for a hostname this gateway does not serve. */
-export function unknownHostResponse(host: string, requestId?: string): Response {
-  return page(404, "Unknown host", `No proxy is configured for <code>${escapeHtml(host || "(none)")}</code> on this gateway.`, requestId);
+export function unknownHostResponse(host: string, requestId: string | undefined, accept: string | null): Response {
+  return gatewayErrorResponse({ status: 404, title: "Unknown host", code: "unknown_host", detail: `no proxy is configured for ${host || "(no host)"} on this gateway`, requestId }, accept);
 }
 
 /** The page for a proxy that exists but is switched off (`enabled: false`). */
-export function disabledProxyResponse(host: string, requestId?: string): Response {
-  return page(503, "Service disabled", `The proxy for <code>${escapeHtml(host)}</code> is disabled.`, requestId);
+export function disabledProxyResponse(host: string, requestId: string | undefined, accept: string | null): Response {
+  return gatewayErrorResponse({ status: 503, title: "Service disabled", code: "proxy_disabled", detail: `the proxy for ${host} is disabled`, requestId }, accept);
 }

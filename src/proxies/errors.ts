@@ -2,8 +2,9 @@
  * What the client sees when the backend fails. Bodies are fixed text: they never
  * name the backend's host, port or address, nor echo the underlying error.
  */
-import { escapeHtml } from "../core/html";
-import { OWN_RESPONSE_HEADERS } from "../core/own-response";
+import { gatewayErrorResponse } from "../core/error-page";
+
+export { prefersJson } from "../core/accept";
 
 export type UpstreamFailure = "refused" | "connect_timeout" | "request_timeout" | "unreachable" | "invalid_response" | "closed";
 
@@ -56,44 +57,5 @@ export function upstreamErrorResponse(failure: UpstreamFailure, accept: string |
 
 function renderUpstreamError(failure: UpstreamFailure, accept: string | null, requestId?: string): Response {
   const { status, code, detail } = FAILURES[failure];
-  const headers: Record<string, string> = { ...OWN_RESPONSE_HEADERS, "cache-control": "no-store" };
-  if (requestId !== undefined) headers["x-request-id"] = requestId;
-  if (prefersJson(accept)) {
-    return Response.json(requestId === undefined ? { error: code, detail } : { error: code, detail, request_id: requestId }, { status, headers });
-  }
-  const title = `${status} ${STATUS_TEXT[status]}`;
-  const reference = requestId === undefined ? "" : `<p>Request id: <code>${escapeHtml(requestId)}</code></p>`;
-  return new Response(
-    `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head>` +
-      `<body><h1>${title}</h1><p>${escapeHtml(detail[0]!.toUpperCase() + detail.slice(1))}.</p>${reference}</body></html>\n`,
-    { status, headers: { ...headers, "content-type": "text/html; charset=utf-8" } },
-  );
-}
-
-/**
- * JSON unless the Accept header ranks HTML strictly higher than JSON (browsers
- * do; API clients, curl and an absent header do not). Specificity decides which
- * range's q applies: `text/html` beats `text/*` beats `*\/*`.
- */
-export function prefersJson(accept: string | null): boolean {
-  if (!accept) return true;
-  return quality(accept, "application", "json") >= quality(accept, "text", "html");
-}
-
-function quality(accept: string, type: string, subtype: string): number {
-  let best = -1;
-  let q = 0;
-  for (const range of accept.split(",")) {
-    const [media = "", ...params] = range.split(";");
-    const [t = "", s = ""] = media.trim().toLowerCase().split("/");
-    const specificity = t === type && s === subtype ? 2 : t === type && s === "*" ? 1 : t === "*" && s === "*" ? 0 : -1;
-    if (specificity <= best) continue;
-    best = specificity;
-    q = 1;
-    for (const param of params) {
-      const [key, value] = param.split("=");
-      if (key?.trim().toLowerCase() === "q") q = Number(value) || 0;
-    }
-  }
-  return q;
+  return gatewayErrorResponse({ status, title: STATUS_TEXT[status], code, detail, requestId }, accept);
 }

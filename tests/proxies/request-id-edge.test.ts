@@ -81,7 +81,7 @@ describe("from an untrusted client", () => {
     expect(page.status).toBe(502);
     const id = page.headers.get("x-request-id");
     expect(id).toBeTruthy();
-    expect(await page.text()).toContain(`Request id: <code>${id}</code>`);
+    expect(await page.text()).toContain(`<dt>Request id</dt><dd><code>${id}</code></dd>`);
 
     const json = await proxy.gw.get("down.ids.test", "/", { headers: { "x-request-id": "forged-by-client" } });
     const body = (await json.json()) as { request_id?: string };
