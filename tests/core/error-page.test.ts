@@ -87,7 +87,10 @@ describe("the pages in a browser", () => {
         expect(await page.locator("dd code").innerText()).toBe(requestId!);
         expect(await page.locator("time").getAttribute("datetime")).toMatch(/^\d{4}-\d\d-\d\dT/);
         // Styled, not the browser's default page: the card has its border and rounded corners.
-        const card = await page.locator("main").evaluate((el) => ({ radius: getComputedStyle(el).borderRadius, width: el.getBoundingClientRect().width }));
+        const card = await page.locator("main").evaluate((el) => ({
+          radius: (globalThis as unknown as { getComputedStyle(e: unknown): { borderRadius: string } }).getComputedStyle(el).borderRadius,
+          width: el.getBoundingClientRect().width,
+        }));
         expect(card.radius).toBe("12px");
         expect(card.width).toBeGreaterThan(300);
         const shot = await page.screenshot({ path: join(dir, `${status}.png`) });
