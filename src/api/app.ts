@@ -19,7 +19,9 @@ import type { GatewayPort } from "../services/port-ranges";
 import type { RouteRepository } from "../storage/route-repository";
 import type { ServiceRepository } from "../storage/service-repository";
 import type { TokenRepository } from "../storage/token-repository";
-import { renderDocsPage, type OpenApiDocument } from "./docs-page";
+import { DOCS_INIT_SCRIPT, renderDocsPage, type OpenApiDocument } from "./docs-page";
+import { DOCS_ASSETS } from "./docs-assets";
+import { completeOpenApiDocument, type OpenApiPaths, type RouteWithBody } from "./openapi-completion";
 import { refuseApiBody } from "./body-limit";
 import { markOwn } from "../core/own-response";
 import { isValidHostHeader } from "../dispatcher/host";
@@ -91,10 +93,14 @@ export interface ApiDependencies {
 export const OPENAPI_PATH = "/api/v1/openapi.json";
 
 export function createApiApp(deps: ApiDependencies) {
+  // Set once the app exists: the document is completed from the app's own routes.
+  let routes: () => readonly RouteWithBody[] = () => [];
   // normalize: false makes unknown body fields a 422 instead of silently dropping them.
   const app = new Elysia({ strictPath: false, normalize: false })
     .use(errorHandler(deps.log))
     .use(requestGuard(deps.tokens))
+    // The plugin's document, with what it leaves out (request bodies, responses) put back.
+    .onAfterHandle({ as: "global" }, ({ path, response }) => (path === OPENAPI_PATH ? completeOpenApiDocument(response as OpenApiPaths, routes()) : undefined))
     .use(
       openapi({
         provider: null,
@@ -114,14 +120,27 @@ export function createApiApp(deps: ApiDependencies) {
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
     .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, routes: deps.routes, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
-  return app.get(
-    "/docs",
-    async () => {
-      const spec = await app.handle(new Request(`http://localhost${OPENAPI_PATH}`)).then((r) => r.json() as Promise<OpenApiDocument>);
-      return new Response(renderDocsPage(spec, OPENAPI_PATH), { headers: { "content-type": "text/html; charset=utf-8" } });
-    },
-    { detail: { hide: true } },
-  );
+  routes = () => app.routes as unknown as readonly RouteWithBody[];
+  return app
+    .get(
+      "/docs",
+      async () => {
+        const spec = await app.handle(new Request(`http://localhost${OPENAPI_PATH}`)).then((r) => r.json() as Promise<OpenApiDocument>);
+        return new Response(renderDocsPage(spec, OPENAPI_PATH), { headers: { "content-type": "text/html; charset=utf-8" } });
+      },
+      { detail: { hide: true } },
+    )
+    .get("/docs/init.js", () => new Response(DOCS_INIT_SCRIPT, { headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" } }), { detail: { hide: true } })
+    .get(
+      "/docs/:asset",
+      ({ params }) => {
+        const asset = Object.hasOwn(DOCS_ASSETS, params.asset) ? DOCS_ASSETS[params.asset] : undefined;
+        if (!asset) return Response.json({ error: "not_found", detail: `no file ${JSON.stringify(params.asset)} under /docs/` }, { status: 404 });
+        // The files change only with the binary; an upgrade's restart brings new ones under the same names, so a day's cache at most.
+        return new Response(Bun.file(asset.path), { headers: { "content-type": asset.contentType, "cache-control": "public, max-age=86400" } });
+      },
+      { detail: { hide: true } },
+    );
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;
