@@ -165,6 +165,14 @@ status:
 gateway-log lines="50":
     tail -n {{ quote(lines) }} -F {{ quote(data_dir / 'portcullis.log') }}
 
+# Save your configuration (proxies, routes, certificates, external services, resources) as YAML: portcullis export
+config-save filename="portcullis-config.yaml" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} export > {{ quote(filename) }} && echo "saved {{ filename }}"
+
+# Apply a configuration file (force=true also deletes what the file leaves out): portcullis apply -f
+config-load filename force="false" token="":
+    @{{ if force == 'true' { '' } else if force == 'false' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} apply -f {{ quote(filename) }} {{ if force == 'true' { '--prune' } else { '' } }}
+
 # Run the test suite (bun test); arguments pass through, e.g. `just test tests/cli`
 test *args:
     bun test --timeout 30000 "$@"

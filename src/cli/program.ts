@@ -6,6 +6,7 @@ import { Command, Option } from "commander";
 import { VERSION } from "../core/version";
 import { ApiClient } from "./api-client";
 import { registerCertCommands } from "./commands/cert";
+import { registerConfigCommands } from "./commands/config";
 import { registerLogCommands } from "./commands/logs";
 import { registerOAuthCommands } from "./commands/oauth";
 import { registerProxyCommands } from "./commands/proxy";
@@ -54,6 +55,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
     return { settings, client: new ApiClient(settings), ...output };
   };
   registerTokenCommands(program, context);
+  registerConfigCommands(program, context);
   registerProxyCommands(program, context);
   registerRouteCommands(program, context);
   registerCertCommands(program, context);

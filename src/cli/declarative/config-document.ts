@@ -1,0 +1,73 @@
+/**
+ * The declarative configuration file (`portcullis apply -f`, `portcullis
+ * export`): what a gateway serves, as data to keep in git. Its schema is made
+ * of the API's own request bodies, so the file accepts exactly what the API
+ * does, and `portcullis schema` publishes it for editors.
+ */
+import { t, type Static } from "elysia";
+import { Value } from "@sinclair/typebox/value";
+import { parseDocument } from "yaml";
+import { MultiDomainCreateBody } from "../../api/schemas/certificate";
+import { ProxyCreateBody } from "../../api/schemas/proxy-target";
+import { ResourceCreateBody } from "../../api/schemas/resource";
+import { RouteCreateBody } from "../../api/schemas/route";
+import { ExternalServiceCreateBody } from "../../api/schemas/service";
+
+export const CONFIG_VERSION = 1;
+
+/** A route in the file needs its id: it is how a second apply finds the route again. */
+const RouteEntry = t.Composite([RouteCreateBody, t.Object({ route_id: t.String({ description: "The route's id: how apply finds it again" }) })], { additionalProperties: false });
+
+export const ConfigDocumentSchema = t.Object(
+  {
+    version: t.Literal(CONFIG_VERSION, { description: "The file format's version" }),
+    certificates: t.Optional(t.Array(MultiDomainCreateBody, { description: "Certificates to request (a proxy's own certificate is planned by the proxy)" })),
+    external_services: t.Optional(t.Array(ExternalServiceCreateBody)),
+    proxies: t.Optional(t.Array(ProxyCreateBody)),
+    resources: t.Optional(t.Array(ResourceCreateBody, { description: "Protected resources in the registry" })),
+    routes: t.Optional(t.Array(RouteEntry)),
+  },
+  { additionalProperties: false, title: "Portcullis gateway configuration", description: "portcullis apply -f FILE; written by portcullis export" },
+);
+
+export type ConfigDocument = Static<typeof ConfigDocumentSchema>;
+
+/** The kinds, in the order apply creates and updates them (deletes run backwards): what a later kind names must exist first. */
+export const KINDS = ["certificates", "external_services", "proxies", "resources", "routes"] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** The field that names an entry of each kind. */
+export const KEY_FIELD: Record<Kind, string> = {
+  certificates: "cert_name",
+  external_services: "service_name",
+  proxies: "hostname",
+  resources: "uri",
+  routes: "route_id",
+};
+
+/** The JSON Schema of the file (draft 2020-12 keywords TypeBox emits), for editors and `portcullis schema`. */
+export function configJsonSchema(): Record<string, unknown> {
+  return { $schema: "https://json-schema.org/draft/2020-12/schema", ...JSON.parse(JSON.stringify(ConfigDocumentSchema)) };
+}
+
+export type ParsedConfig = { ok: true; document: ConfigDocument } | { ok: false; errors: string[] };
+
+/** YAML (or JSON, which is YAML) → a checked document, or every problem found, each naming where it is. */
+export function parseConfigDocument(text: string): ParsedConfig {
+  const yaml = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (yaml.errors.length > 0) return { ok: false, errors: yaml.errors.map((e) => e.message.split("\n")[0]!) };
+  const value: unknown = yaml.toJS();
+  const errors = [...Value.Errors(ConfigDocumentSchema, value)].slice(0, 20).map((e) => `${e.path || "/"}: ${e.message}`);
+  if (errors.length > 0) return { ok: false, errors };
+  const document = value as ConfigDocument;
+  const duplicates: string[] = [];
+  for (const kind of KINDS) {
+    const seen = new Set<string>();
+    for (const entry of (document[kind] ?? []) as Record<string, unknown>[]) {
+      const key = String(entry[KEY_FIELD[kind]]);
+      if (seen.has(key)) duplicates.push(`/${kind}: ${JSON.stringify(key)} is listed twice`);
+      seen.add(key);
+    }
+  }
+  return duplicates.length > 0 ? { ok: false, errors: duplicates } : { ok: true, document };
+}
