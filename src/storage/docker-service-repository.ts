@@ -26,6 +26,8 @@ export interface DockerServiceRecord {
   command: string[] | null;
   labels: Record<string, string>;
   bind_address: string;
+  /** Networks the container joins besides the engine's default one. */
+  networks: string[];
   container_id: string | null;
   container_name: string;
   status: DockerServiceStatus;
@@ -123,5 +125,8 @@ function queueDeleteService(tx: ChainableCommander, record: DockerServiceRecord,
 }
 
 function parse(raw: string | null): DockerServiceRecord | null {
-  return raw === null ? null : (JSON.parse(raw) as DockerServiceRecord);
+  if (raw === null) return null;
+  const record = JSON.parse(raw) as DockerServiceRecord;
+  // Records stored before services had networks read as joining none.
+  return { ...record, networks: record.networks ?? [] };
 }
