@@ -36,6 +36,9 @@ export interface DockerServiceInput {
 /** At most this many port_configs per service. */
 const MAX_PORT_CONFIGS = 32;
 
+/** How long a change (update, port change) may hold its mark; several engine calls of up to 60 s each. */
+const CHANGE_MARK_MS = 5 * 60_000;
+
 /** Most log lines one request returns. */
 export const MAX_LOG_LINES = 10_000;
 
@@ -183,16 +186,17 @@ export class DockerServices {
    * old one's place, the port is released and the old container is untouched.
    */
   async addPort(caller: Caller, name: string, config: PortConfig): Promise<PortAllocation> {
-    const record = await this.settled(caller, name);
-    const allocation = await this.ports.allocateForService(name, { ...config, bind: config.bind ?? (record.bind_address as PortConfig["bind"]) }, record.owner_token_hash, caller);
-    const phase = { swapped: false };
-    try {
-      await this.recreate(record, await this.ports.listForService(name), phase);
-    } catch (error) {
-      if (!phase.swapped) await this.ports.release(allocation.host_port).catch((e) => this.log.error({ err: e, service: name }, "a port that could not be added was not released"));
-      throw error;
-    }
-    return allocation;
+    return this.changing(caller, name, async (record) => {
+      const allocation = await this.ports.allocateForService(name, { ...config, bind: config.bind ?? (record.bind_address as PortConfig["bind"]) }, record.owner_token_hash, caller);
+      const phase = { swapped: false };
+      try {
+        await this.recreate(record, await this.ports.listForService(name), phase);
+      } catch (error) {
+        if (!phase.swapped) await this.ports.release(allocation.host_port).catch((e) => this.log.error({ err: e, service: name }, "a port that could not be added was not released"));
+        throw error;
+      }
+      return allocation;
+    });
   }
 
   /**
@@ -202,41 +206,43 @@ export class DockerServices {
    * put back.
    */
   async updatePort(caller: Caller, name: string, portName: string, change: { bind?: unknown; description?: string; source_token?: string }): Promise<PortAllocation> {
-    const record = await this.settled(caller, name);
-    const current = (await this.ports.listForService(name)).find((a) => a.port_name === portName);
-    if (!current) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
-    const updated = await this.ports.update(current, change);
-    if (updated.bind_address === current.bind_address) return updated;
-    const phase = { swapped: false };
-    try {
-      await this.recreate(record, await this.ports.listForService(name), phase);
-    } catch (error) {
-      if (!phase.swapped) await this.ports.update(updated, { bind: current.bind_address }).catch((e) => this.log.error({ err: e, service: name }, "a port's bind address could not be put back"));
-      throw error;
-    }
-    return updated;
+    return this.changing(caller, name, async (record) => {
+      const current = (await this.ports.listForService(name)).find((a) => a.port_name === portName);
+      if (!current) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
+      const updated = await this.ports.update(current, change);
+      if (updated.bind_address === current.bind_address) return updated;
+      const phase = { swapped: false };
+      try {
+        await this.recreate(record, await this.ports.listForService(name), phase);
+      } catch (error) {
+        if (!phase.swapped) await this.ports.update(updated, { bind: current.bind_address }).catch((e) => this.log.error({ err: e, service: name }, "a port's bind address could not be put back"));
+        throw error;
+      }
+      return updated;
+    });
   }
 
   /** Removes a port: recreates the container without it, then releases it. */
   async removePort(caller: Caller, name: string, portName: string): Promise<PortAllocation> {
-    const record = await this.settled(caller, name);
-    const all = await this.ports.listForService(name);
-    const gone = all.find((a) => a.port_name === portName);
-    if (!gone) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
-    const phase = { swapped: false };
-    try {
-      await this.recreate(record, all.filter((a) => a !== gone), phase);
-    } finally {
-      // Once the new container stands, nothing publishes the port any more.
-      if (phase.swapped) await this.ports.release(gone.host_port);
-    }
-    return gone;
+    return this.changing(caller, name, async (record) => {
+      const all = await this.ports.listForService(name);
+      const gone = all.find((a) => a.port_name === portName);
+      if (!gone) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
+      const phase = { swapped: false };
+      try {
+        await this.recreate(record, all.filter((a) => a !== gone), phase);
+      } finally {
+        // Once the new container stands, nothing publishes the port any more.
+        if (phase.swapped) await this.ports.release(gone.host_port);
+      }
+      return gone;
+    });
   }
 
   /** Changes a service's settings by recreating its container with them (docker-service-update.ts). */
   async update(caller: Caller, name: string, change: ServiceUpdate): Promise<DockerServiceRecord> {
-    const record = await this.settled(caller, name);
-    return updateService({ engine: this.engine, records: this.records, ports: this.ports, log: this.log, recreate: (r, a, p, o) => this.recreate(r, a, p, o) }, record, change);
+    const deps = { engine: this.engine, records: this.records, ports: this.ports, log: this.log, recreate: this.recreate.bind(this) };
+    return this.changing(caller, name, (record) => updateService(deps, record, change));
   }
 
   /**
@@ -247,7 +253,7 @@ export class DockerServices {
    * the old one ran (or `start` says so), started. `phase.swapped` turns true
    * once the old one is gone; before that the record is unchanged.
    */
-  async recreate(record: DockerServiceRecord, allocations: PortAllocation[], phase: { swapped: boolean }, options: RecreateOptions = {}): Promise<DockerServiceRecord> {
+  private async recreate(record: DockerServiceRecord, allocations: PortAllocation[], phase: { swapped: boolean }, options: RecreateOptions = {}): Promise<DockerServiceRecord> {
     const name = record.service_name;
     const next = options.next ?? checkServiceSettings(record);
     const internalPort = next.internal_port ?? record.internal_port;
@@ -314,6 +320,24 @@ export class DockerServices {
       if (await this.records.delete(record.service_name)) removedRecords.push(record.service_name);
     }
     return { removed_containers: removedContainers, removed_records: removedRecords };
+  }
+
+  /**
+   * Runs a change that recreates the container (an update, a port change) with
+   * the service marked as being changed in Redis, on any node: a second change
+   * meanwhile is 409 instead of racing the first for the `-next` container.
+   * The mark expires by itself if this gateway stops mid-change.
+   */
+  private async changing<T>(caller: Caller, name: string, run: (record: DockerServiceRecord) => Promise<T>): Promise<T> {
+    // Visible first, so another token's change never tells this caller the service exists.
+    await this.settled(caller, name);
+    const mark = await this.records.beginChange(name, CHANGE_MARK_MS);
+    if (!mark) throw conflict(`service ${JSON.stringify(name)} is being changed by another request (an update or a port change); try again when it has finished`);
+    try {
+      return await run(await this.settled(caller, name));
+    } finally {
+      await this.records.endChange(name, mark).catch((error) => this.log.warn({ err: error, service: name }, "a service's change mark could not be removed; it expires by itself"));
+    }
   }
 
   /** The caller's service with its container made. */

@@ -98,6 +98,17 @@ export class DockerServiceRepository {
     });
   }
 
+  /** Marks the service as being changed for at most `ms`; the mark's value, or null while another change holds it. */
+  async beginChange(name: string, ms: number): Promise<string | null> {
+    const mark = crypto.randomUUID();
+    return (await this.redis.set(keys.dockerServiceChange(name), mark, "PX", ms, "NX")) === "OK" ? mark : null;
+  }
+
+  /** Removes the mark if it is still this change's (an expired one may already be another's). */
+  async endChange(name: string, mark: string): Promise<void> {
+    await this.redis.eval(END_CHANGE, 1, keys.dockerServiceChange(name), mark);
+  }
+
   /** Lets a token's cascade delete remove its services in the token's transaction. */
   ownedKind(): OwnedResourceKind {
     return {
@@ -110,6 +121,8 @@ export class DockerServiceRepository {
     };
   }
 }
+
+const END_CHANGE = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`;
 
 function queueUrl(tx: ChainableCommander, name: string, url: string | null): void {
   if (url) tx.set(keys.serviceUrl(name), url);

@@ -238,6 +238,46 @@ describe("refusals change nothing", () => {
   }, 30_000);
 });
 
+describe("one change at a time", () => {
+  test("two updates at once: one is made, the other is 409 and changes nothing; the mark is gone afterwards", async () => {
+    await createService(alice, { service_name: "racer", environment: { GREETING: "start" } });
+    const [a, b] = await Promise.all([
+      gw.apiAs(alice, "PUT", "/api/v1/services/racer", { environment: { GREETING: "a" } }),
+      gw.apiAs(alice, "PUT", "/api/v1/services/racer", { environment: { GREETING: "b" } }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const [won, lost] = a.status === 200 ? [a, b] : [b, a];
+    expect(lost.json.detail).toContain("being changed");
+    const now = (await gw.apiAs(alice, "GET", "/api/v1/services/racer")).json;
+    expect(now).toEqual(won.json);
+    expect(await engine.containersOf("racer")).toEqual(["portcullis-racer"]);
+    expect(envOf(await engine.inspect("portcullis-racer"))).toContain(`GREETING=${won.json.environment.GREETING}`);
+    expect(await answer(now.url)).toBe(`hello from ${won.json.environment.GREETING}`);
+    expect(await redis.client.exists(keys.dockerServiceChange("racer"))).toBe(0);
+  }, 30_000);
+
+  test("while a change (here a port add) holds the service, an update is 409 for its owner and still 404 for another token", async () => {
+    await redis.client.set(keys.dockerServiceChange("racer"), "another-change", "PX", 60_000);
+    try {
+      const owner = await gw.apiAs(alice, "PUT", "/api/v1/services/racer", { environment: { GREETING: "c" } });
+      expect(owner.status).toBe(409);
+      expect((await gw.apiAs(alice, "POST", "/api/v1/services/racer/ports", { name: "extra", container: 8080 })).status).toBe(409);
+      expect((await gw.apiAs(bob, "PUT", "/api/v1/services/racer", { environment: { GREETING: "c" } })).status).toBe(404);
+    } finally {
+      await redis.client.del(keys.dockerServiceChange("racer"));
+    }
+    const [update, port] = await Promise.all([
+      gw.apiAs(alice, "PUT", "/api/v1/services/racer", { environment: { GREETING: "d" } }),
+      gw.apiAs(alice, "POST", "/api/v1/services/racer/ports", { name: "extra", container: 8080 }),
+    ]);
+    expect([update.status, port.status].filter((s) => s === 409)).toHaveLength(1);
+    expect(await engine.containersOf("racer")).toEqual(["portcullis-racer"]);
+    const ports = (await gw.apiAs(alice, "GET", "/api/v1/services/racer/ports")).json;
+    expect(ports).toHaveLength(port.status === 201 ? 1 : 0);
+    expect((await gw.apiAs(alice, "DELETE", "/api/v1/services/racer?force=true")).status).toBe(200);
+  }, 30_000);
+});
+
 describe("networks", () => {
   const networksOf = async (container: string) => Object.keys((await engine.inspect(container)).NetworkSettings.Networks ?? {}).sort();
 
