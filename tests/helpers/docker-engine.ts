@@ -125,6 +125,8 @@ export async function startTestDockerEngine(options: { listen?: "unix" | "tcp" }
       await podman("rm", "--all", "--force", "--time", "0");
       service.kill("SIGTERM");
       await service.exited;
+      // Again once the API is gone: a request still in flight when the first ran (a test that timed out) may have made one more.
+      await podman("rm", "--all", "--force", "--time", "0");
       await podman("system", "reset", "--force").catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
