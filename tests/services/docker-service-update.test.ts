@@ -207,6 +207,20 @@ describe("refusals change nothing", () => {
     await expectUnchanged();
   }, 30_000);
 
+  test("the engine unreachable (a second gateway on the same Redis, its DOCKER_HOST down) → 503 engine_unavailable; nothing changes and no change mark stays", async () => {
+    const blind = await startTestGateway(redis, { DOCKER_HOST: "unix:///nonexistent/docker.sock" });
+    try {
+      const res = await blind.apiAs(alice, "PUT", "/api/v1/services/steady", { environment: { GREETING: "unreachable" } });
+      expect(res.status).toBe(503);
+      expect(res.json.error).toBe("engine_unavailable");
+      expect(res.json.detail).toContain("DOCKER_HOST");
+    } finally {
+      await blind.stop();
+    }
+    expect(await redis.client.exists(keys.dockerServiceChange("steady"))).toBe(0);
+    await expectUnchanged();
+  }, 30_000);
+
   test("another token's service is 404 to it and its container is not touched; the admin may update it and the owner stays", async () => {
     const hidden = await gw.apiAs(bob, "PUT", "/api/v1/services/steady", { environment: { GREETING: "bob was here" } });
     expect(hidden.status).toBe(404);
