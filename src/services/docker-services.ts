@@ -1,8 +1,10 @@
 /**
- * Docker service lifecycle: create → start → stop → restart → delete, with the
- * record (`docker_service:{name}`) and the address (`service:url:{name}`)
- * following the container. A create that fails at any step removes what it
- * made — container and record — before it answers.
+ * Docker service lifecycle: create → start → stop → restart → update → delete,
+ * with the record (`docker_service:{name}`) and the address
+ * (`service:url:{name}`) following the container. A create that fails at any
+ * step removes what it made — container and record — before it answers. An
+ * update or a port change recreates the container (recreate below), one at a
+ * time per service.
  */
 import type { Logger } from "../core/logger";
 import { ApiError, conflict, invalid, notFound } from "../core/errors";
@@ -15,7 +17,6 @@ import type { DockerEngine, ContainerStats, LogLine } from "./docker-engine";
 import type { PortAllocator, PortConfig } from "./port-allocator";
 import { checkServiceSettings, containerSpec, storedSettings, type ServiceSettings } from "./docker-service-settings";
 import { updateService, type ServiceUpdate } from "./docker-service-update";
-
 
 export interface DockerServiceInput {
   readonly service_name: string;
