@@ -469,6 +469,13 @@ service-stop name token="":
 service-restart name token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service restart {{ quote(name) }}
 
+# Update a Docker service: its container is recreated with the new image and/or limits (ports and proxies kept; for env, command, networks: portcullis service update)
+service-update name image="" memory="" cpu="" token="":
+    @{{ if image == '' { if memory == '' { if cpu == '' { error('service-update: give image, memory or cpu') } else { '' } } else { '' } } else { '' } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service update {{ quote(name) }} \
+        {{ if image != '' { '--image ' + quote(image) } else { '' } }} \
+        {{ if memory != '' { '--memory ' + quote(memory) } else { '' } }} \
+        {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }}
+
 # ---- Certificates (wrap `portcullis cert …`) ----
 
 # Request a certificate for a domain (ACME, issued in the background); staging is true or false

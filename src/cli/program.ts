@@ -15,6 +15,7 @@ import { registerServicePortCommands } from "./commands/service-ports";
 import { registerRouteCommands } from "./commands/route";
 import { registerExternalServiceCommands } from "./commands/service-external";
 import { registerDockerServiceCommands } from "./commands/service";
+import { registerServiceUpdateCommand } from "./commands/service-update";
 import { registerTokenCommands } from "./commands/token";
 import { registerAuditLogCommands } from "./commands/logs-audit";
 import { registerOAuthLogCommands } from "./commands/logs-oauth";
@@ -63,6 +64,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   registerResourceCommands(program, context);
   const serviceCommand = program.command("service").description("Manage services: Docker, external, internal and the unified registry");
   registerDockerServiceCommands(serviceCommand, context);
+  registerServiceUpdateCommand(serviceCommand, context);
   registerExternalServiceCommands(serviceCommand, context);
   registerLogCommands(program, context);
   // `logs` may already exist (the request log's commands): the OAuth trace and the audit log join it.

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "unavailable"
   | "engine_unavailable"
   | "image_not_found"
+  | "network_not_found"
   | "engine_error"
   | "internal_error";
 
@@ -30,6 +31,8 @@ const STATUS: Record<ErrorCode, number> = {
   engine_unavailable: 503,
   /** A service names an image the engine does not have. */
   image_not_found: 400,
+  /** A service names a network the engine does not have. */
+  network_not_found: 400,
   /** The Docker engine refused or failed an operation; the detail carries its own message. */
   engine_error: 502,
   internal_error: 500,

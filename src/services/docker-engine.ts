@@ -30,6 +30,8 @@ export interface ContainerSpec {
   readonly environment: Readonly<Record<string, string>>;
   readonly command: readonly string[] | null;
   readonly labels: Readonly<Record<string, string>>;
+  /** Networks the container joins besides the engine's default one (which carries its published ports). */
+  readonly networks?: readonly string[];
 }
 
 export interface PublishedPort {
@@ -119,7 +121,42 @@ export class DockerEngine {
         }),
       { image: spec.image, name: spec.name },
     );
+    try {
+      await this.joinNetworks(container.id, spec.networks ?? []);
+    } catch (error) {
+      // A container that could not join its networks is not the one asked for.
+      await this.remove(container.id).catch(() => {});
+      throw error;
+    }
     return container.id;
+  }
+
+  /**
+   * 400 network_not_found naming the first of `networks` the engine does not
+   * have; asked before anything is made, so a bad name leaves nothing behind.
+   */
+  async checkNetworksExist(networks: readonly string[]): Promise<void> {
+    for (const network of networks) {
+      const info = await this.call(`network ${network}`, () => this.docker.getNetwork(network).inspect(), { alreadyOk: 404 });
+      if (!info) throw new ApiError("network_not_found", `networks: the engine has no network ${JSON.stringify(network)}; create it first (docker network create ${network})`);
+    }
+  }
+
+  /** Connects a created container to each network it is not on yet (the engine puts it on its default one). */
+  private async joinNetworks(id: string, networks: readonly string[]): Promise<void> {
+    if (networks.length === 0) return;
+    const info = await this.call(`container ${id}`, () => this.docker.getContainer(id).inspect());
+    const joined = new Set(Object.keys(info.NetworkSettings?.Networks ?? {}));
+    for (const network of networks) {
+      if (joined.has(network)) continue;
+      try {
+        await this.call(`network ${network}`, () => this.docker.getNetwork(network).connect({ Container: id }), { name: network });
+      } catch (error) {
+        // Removed since it was checked: the same answer as a name that never existed.
+        if (error instanceof ApiError && error.code === "not_found") throw new ApiError("network_not_found", `networks: the engine has no network ${JSON.stringify(network)}`);
+        throw error;
+      }
+    }
   }
 
   /** Renames a container (the engine keeps its id). */

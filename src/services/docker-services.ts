@@ -1,8 +1,10 @@
 /**
- * Docker service lifecycle: create → start → stop → restart → delete, with the
- * record (`docker_service:{name}`) and the address (`service:url:{name}`)
- * following the container. A create that fails at any step removes what it
- * made — container and record — before it answers.
+ * Docker service lifecycle: create → start → stop → restart → update → delete,
+ * with the record (`docker_service:{name}`) and the address
+ * (`service:url:{name}`) following the container. A create that fails at any
+ * step removes what it made — container and record — before it answers. An
+ * update or a port change recreates the container (recreate below), one at a
+ * time per service.
  */
 import type { Logger } from "../core/logger";
 import { ApiError, conflict, invalid, notFound } from "../core/errors";
@@ -11,8 +13,10 @@ import type { Caller } from "../api/caller";
 import { canSee } from "../api/caller";
 import type { DockerServiceRecord, DockerServiceRepository } from "../storage/docker-service-repository";
 import type { PortAllocation } from "../storage/port-repository";
-import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL, type ContainerStats, type LogLine, type PublishedPort } from "./docker-engine";
+import type { DockerEngine, ContainerStats, LogLine } from "./docker-engine";
 import type { PortAllocator, PortConfig } from "./port-allocator";
+import { checkServiceSettings, containerSpec, storedSettings, type ServiceSettings } from "./docker-service-settings";
+import { updateService, type ServiceUpdate } from "./docker-service-update";
 
 export interface DockerServiceInput {
   readonly service_name: string;
@@ -24,6 +28,7 @@ export interface DockerServiceInput {
   readonly command?: string[];
   readonly labels?: Record<string, string>;
   readonly bind_address?: string;
+  readonly networks?: string[];
   /** true: publish internal_port on a host port the allocator picks (port name "http"); implied by port_configs. */
   readonly expose_ports?: boolean;
   readonly port_configs?: readonly PortConfig[];
@@ -31,6 +36,9 @@ export interface DockerServiceInput {
 
 /** At most this many port_configs per service. */
 const MAX_PORT_CONFIGS = 32;
+
+/** How long a change (update, port change) may hold its mark; several engine calls of up to 60 s each. */
+const CHANGE_MARK_MS = 5 * 60_000;
 
 /** Most log lines one request returns. */
 export const MAX_LOG_LINES = 10_000;
@@ -44,29 +52,6 @@ export interface CleanupResult {
 
 /** Names that are paths under /api/v1/services/ (spec endpoints), never service names. */
 const RESERVED_NAMES = new Set(["unified", "external", "ports", "cleanup"]);
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/;
-/** The engine refuses less than 6 MiB (Docker's minimum). */
-const MIN_MEMORY = 6 * 1024 * 1024;
-const MAX_MEMORY = 1024 ** 4;
-const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-const bad = (detail: string) => new ApiError("invalid_parameter", detail);
-
-/** "512m", "1g", "1048576" → bytes (Docker's units: b, k, m, g, t; 1024-based). */
-export function parseMemoryLimit(raw: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$/i.exec(raw.trim());
-  if (!match) throw bad(`memory_limit: ${JSON.stringify(raw)} is not a size; use a number with b, k, m or g, like "512m"`);
-  const bytes = Math.floor(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!);
-  if (bytes < MIN_MEMORY || bytes > MAX_MEMORY) throw bad(`memory_limit: ${JSON.stringify(raw)} is out of range; use from 6m to 1t`);
-  return bytes;
-}
-
-/** 1.0 → 1e9 NanoCpus; from 0.01 to 1024 CPUs. */
-export function parseCpuLimit(cpus: number): number {
-  if (!Number.isFinite(cpus) || cpus < 0.01 || cpus > 1024) throw bad(`cpu_limit: ${cpus} is out of range; use from 0.01 to 1024 CPUs`);
-  return Math.round(cpus * 1e9);
-}
 
 export function containerNameOf(service: string): string {
   return `portcullis-${service}`;
@@ -104,37 +89,22 @@ export class DockerServices {
     // The name rules every service shares (a DNS label, not the gateway's own), and not a path under /services/.
     checkNewServiceName("service_name", name);
     if (RESERVED_NAMES.has(name)) throw invalid(`service_name: ${JSON.stringify(name)} is a path under /api/v1/services/; choose another name`);
-    if (!IMAGE.test(input.image)) throw bad(`image: ${JSON.stringify(input.image)} is not an image reference`);
-    const memoryBytes = input.memory_limit === undefined ? null : parseMemoryLimit(input.memory_limit);
-    const nanoCpus = input.cpu_limit === undefined ? null : parseCpuLimit(input.cpu_limit);
-    const environment = input.environment ?? {};
-    for (const key of Object.keys(environment)) if (!ENV_NAME.test(key)) throw bad(`environment: ${JSON.stringify(key)} is not a variable name`);
-    const labels = input.labels ?? {};
-    for (const key of Object.keys(labels)) if (key.startsWith("portcullis.")) throw bad(`labels: ${JSON.stringify(key)}: labels starting with "portcullis." are the gateway's own`);
-    if (input.command && (input.command.length === 0 || input.command.some((part) => part.length === 0))) throw bad("command: expected a non-empty list of non-empty strings");
-    const bindAddress = input.bind_address ?? "127.0.0.1";
-    if (bindAddress !== "127.0.0.1" && bindAddress !== "0.0.0.0") throw bad(`bind_address: ${JSON.stringify(bindAddress)}: expected 127.0.0.1 or 0.0.0.0`);
+    const settings = checkServiceSettings(input);
 
-    // Before anything is made: the image must exist, and give a port if none is named.
-    const exposed = await this.engine.exposedPorts(input.image);
-    const internalPort = input.internal_port ?? exposed[0];
-    if (internalPort === undefined) throw bad(`internal_port: image ${JSON.stringify(input.image)} exposes no TCP port; set internal_port`);
+    // Before anything is made: the image must exist, and give a port if none is named; every network must exist.
+    const exposed = await this.engine.exposedPorts(settings.image);
+    const internalPort = settings.internal_port ?? exposed[0];
+    if (internalPort === undefined) throw new ApiError("invalid_parameter", `internal_port: image ${JSON.stringify(input.image)} exposes no TCP port; set internal_port`);
+    await this.engine.checkNetworksExist(settings.networks);
 
-    const portConfigs = wantedPorts(input, internalPort, bindAddress);
+    const portConfigs = wantedPorts(input, internalPort, settings.bind_address);
 
     const now = new Date().toISOString();
     const containerName = containerNameOf(name);
     const record: DockerServiceRecord = {
       service_name: name,
       service_type: "docker",
-      image: input.image,
-      internal_port: internalPort,
-      memory_limit: input.memory_limit ?? null,
-      cpu_limit: input.cpu_limit ?? null,
-      environment,
-      command: input.command ?? null,
-      labels,
-      bind_address: bindAddress,
+      ...storedSettings(settings, internalPort),
       container_id: null,
       container_name: containerName,
       status: "creating",
@@ -152,18 +122,7 @@ export class DockerServices {
       // Each port through the allocator (explicit ones checked, the others picked in the exposed range); a failure releases them all below.
       const allocations: PortAllocation[] = [];
       for (const config of portConfigs) allocations.push(await this.ports.allocateForService(name, config, caller.hash, caller));
-      containerId = await this.engine.create({
-        name: containerName,
-        image: input.image,
-        internalPort,
-        bindAddress,
-        ports: allocations.map(published),
-        memoryBytes,
-        nanoCpus,
-        environment,
-        command: input.command ?? null,
-        labels: { ...labels, [MANAGED_LABEL]: "true", [SERVICE_LABEL]: name },
-      });
+      containerId = await this.engine.create(containerSpec(name, containerName, settings, internalPort, allocations));
       await this.engine.start(containerId);
       const id = containerId;
       const url = await this.addressOf(id, internalPort);
@@ -228,16 +187,17 @@ export class DockerServices {
    * old one's place, the port is released and the old container is untouched.
    */
   async addPort(caller: Caller, name: string, config: PortConfig): Promise<PortAllocation> {
-    const record = await this.settled(caller, name);
-    const allocation = await this.ports.allocateForService(name, { ...config, bind: config.bind ?? (record.bind_address as PortConfig["bind"]) }, record.owner_token_hash, caller);
-    const phase = { swapped: false };
-    try {
-      await this.recreate(record, await this.ports.listForService(name), phase);
-    } catch (error) {
-      if (!phase.swapped) await this.ports.release(allocation.host_port).catch((e) => this.log.error({ err: e, service: name }, "a port that could not be added was not released"));
-      throw error;
-    }
-    return allocation;
+    return this.changing(caller, name, async (record) => {
+      const allocation = await this.ports.allocateForService(name, { ...config, bind: config.bind ?? (record.bind_address as PortConfig["bind"]) }, record.owner_token_hash, caller);
+      const phase = { swapped: false };
+      try {
+        await this.recreate(record, await this.ports.listForService(name), phase);
+      } catch (error) {
+        if (!phase.swapped) await this.ports.release(allocation.host_port).catch((e) => this.log.error({ err: e, service: name }, "a port that could not be added was not released"));
+        throw error;
+      }
+      return allocation;
+    });
   }
 
   /**
@@ -247,60 +207,61 @@ export class DockerServices {
    * put back.
    */
   async updatePort(caller: Caller, name: string, portName: string, change: { bind?: unknown; description?: string; source_token?: string }): Promise<PortAllocation> {
-    const record = await this.settled(caller, name);
-    const current = (await this.ports.listForService(name)).find((a) => a.port_name === portName);
-    if (!current) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
-    const updated = await this.ports.update(current, change);
-    if (updated.bind_address === current.bind_address) return updated;
-    const phase = { swapped: false };
-    try {
-      await this.recreate(record, await this.ports.listForService(name), phase);
-    } catch (error) {
-      if (!phase.swapped) await this.ports.update(updated, { bind: current.bind_address }).catch((e) => this.log.error({ err: e, service: name }, "a port's bind address could not be put back"));
-      throw error;
-    }
-    return updated;
+    return this.changing(caller, name, async (record) => {
+      const current = (await this.ports.listForService(name)).find((a) => a.port_name === portName);
+      if (!current) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
+      const updated = await this.ports.update(current, change);
+      if (updated.bind_address === current.bind_address) return updated;
+      const phase = { swapped: false };
+      try {
+        await this.recreate(record, await this.ports.listForService(name), phase);
+      } catch (error) {
+        if (!phase.swapped) await this.ports.update(updated, { bind: current.bind_address }).catch((e) => this.log.error({ err: e, service: name }, "a port's bind address could not be put back"));
+        throw error;
+      }
+      return updated;
+    });
   }
 
   /** Removes a port: recreates the container without it, then releases it. */
   async removePort(caller: Caller, name: string, portName: string): Promise<PortAllocation> {
-    const record = await this.settled(caller, name);
-    const all = await this.ports.listForService(name);
-    const gone = all.find((a) => a.port_name === portName);
-    if (!gone) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
-    const phase = { swapped: false };
-    try {
-      await this.recreate(record, all.filter((a) => a !== gone), phase);
-    } finally {
-      // Once the new container stands, nothing publishes the port any more.
-      if (phase.swapped) await this.ports.release(gone.host_port);
-    }
-    return gone;
+    return this.changing(caller, name, async (record) => {
+      const all = await this.ports.listForService(name);
+      const gone = all.find((a) => a.port_name === portName);
+      if (!gone) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
+      const phase = { swapped: false };
+      try {
+        await this.recreate(record, all.filter((a) => a !== gone), phase);
+      } finally {
+        // Once the new container stands, nothing publishes the port any more.
+        if (phase.swapped) await this.ports.release(gone.host_port);
+      }
+      return gone;
+    });
+  }
+
+  /** Changes a service's settings by recreating its container with them (docker-service-update.ts). */
+  async update(caller: Caller, name: string, change: ServiceUpdate): Promise<DockerServiceRecord> {
+    const deps = { engine: this.engine, records: this.records, ports: this.ports, log: this.log, recreate: this.recreate.bind(this) };
+    return this.changing(caller, name, (record) => updateService(deps, record, change));
   }
 
   /**
-   * Replaces the service's container by one with the same settings and these
-   * ports: the new one is created beside it (`{container}-next`; creating
-   * binds nothing), then the old one removed, the new one renamed and, if the
-   * old one ran, started. `phase.swapped` turns true once the old one is gone.
+   * Replaces the service's container by one with these ports and `next`
+   * settings (default: its own): the new one is created beside it
+   * (`{container}-next`; creating binds nothing), then the old one removed, the
+   * record given the new settings and container, the new one renamed and, if
+   * the old one ran (or `start` says so), started. `phase.swapped` turns true
+   * once the old one is gone; before that the record is unchanged.
    */
-  private async recreate(record: DockerServiceRecord, allocations: PortAllocation[], phase: { swapped: boolean }): Promise<DockerServiceRecord> {
+  private async recreate(record: DockerServiceRecord, allocations: PortAllocation[], phase: { swapped: boolean }, options: RecreateOptions = {}): Promise<DockerServiceRecord> {
     const name = record.service_name;
-    const wasRunning = (await this.engine.inspect(record.container_id!, record.internal_port))?.running ?? false;
+    const next = options.next ?? checkServiceSettings(record);
+    const internalPort = next.internal_port ?? record.internal_port;
+    const start = options.start ?? (await this.engine.inspect(record.container_id!, record.internal_port))?.running ?? false;
     const nextName = `${record.container_name}-next`;
     await this.engine.removeIfOurs(nextName, name);
-    const nextId = await this.engine.create({
-      name: nextName,
-      image: record.image,
-      internalPort: record.internal_port,
-      bindAddress: record.bind_address,
-      ports: allocations.map(published),
-      memoryBytes: record.memory_limit === null ? null : parseMemoryLimit(record.memory_limit),
-      nanoCpus: record.cpu_limit === null ? null : parseCpuLimit(record.cpu_limit),
-      environment: record.environment,
-      command: record.command,
-      labels: { ...record.labels, [MANAGED_LABEL]: "true", [SERVICE_LABEL]: name },
-    });
+    const nextId = await this.engine.create(containerSpec(name, nextName, next, internalPort, allocations));
     try {
       await this.engine.remove(record.container_id!);
     } catch (error) {
@@ -308,10 +269,10 @@ export class DockerServices {
       throw error;
     }
     phase.swapped = true;
-    const updated = await this.records.update(name, (current) => ({ ...current, container_id: nextId, status: "stopped", url: null }));
+    const updated = await this.records.update(name, (current) => ({ ...current, ...storedSettings(next, internalPort), container_id: nextId, status: "stopped", url: null }));
     if (!updated) throw notFound(`service ${JSON.stringify(name)}`);
     await this.engine.rename(nextId, record.container_name);
-    if (wasRunning) await this.engine.start(nextId);
+    if (start) await this.engine.start(nextId);
     return this.sync(updated);
   }
 
@@ -360,6 +321,24 @@ export class DockerServices {
       if (await this.records.delete(record.service_name)) removedRecords.push(record.service_name);
     }
     return { removed_containers: removedContainers, removed_records: removedRecords };
+  }
+
+  /**
+   * Runs a change that recreates the container (an update, a port change) with
+   * the service marked as being changed in Redis, on any node: a second change
+   * meanwhile is 409 instead of racing the first for the `-next` container.
+   * The mark expires by itself if this gateway stops mid-change.
+   */
+  private async changing<T>(caller: Caller, name: string, run: (record: DockerServiceRecord) => Promise<T>): Promise<T> {
+    // Visible first, so another token's change never tells this caller the service exists.
+    await this.settled(caller, name);
+    const mark = await this.records.beginChange(name, CHANGE_MARK_MS);
+    if (!mark) throw conflict(`service ${JSON.stringify(name)} is being changed by another request (an update or a port change); try again when it has finished`);
+    try {
+      return await run(await this.settled(caller, name));
+    } finally {
+      await this.records.endChange(name, mark).catch((error) => this.log.warn({ err: error, service: name }, "a service's change mark could not be removed; it expires by itself"));
+    }
   }
 
   /** The caller's service with its container made. */
@@ -412,6 +391,9 @@ function wantedPorts(input: DockerServiceInput, internalPort: number, bindAddres
   return [];
 }
 
-function published(allocation: PortAllocation): PublishedPort {
-  return { container: allocation.container_port, protocol: allocation.protocol, hostIp: allocation.bind_address, hostPort: allocation.host_port };
+export interface RecreateOptions {
+  /** The new container's settings; default the record's own. */
+  readonly next?: ServiceSettings;
+  /** Start the new container; default: if the old one ran. */
+  readonly start?: boolean;
 }

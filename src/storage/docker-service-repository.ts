@@ -26,6 +26,8 @@ export interface DockerServiceRecord {
   command: string[] | null;
   labels: Record<string, string>;
   bind_address: string;
+  /** Networks the container joins besides the engine's default one. */
+  networks: string[];
   container_id: string | null;
   container_name: string;
   status: DockerServiceStatus;
@@ -96,6 +98,17 @@ export class DockerServiceRepository {
     });
   }
 
+  /** Marks the service as being changed for at most `ms`; the mark's value, or null while another change holds it. */
+  async beginChange(name: string, ms: number): Promise<string | null> {
+    const mark = crypto.randomUUID();
+    return (await this.redis.set(keys.dockerServiceChange(name), mark, "PX", ms, "NX")) === "OK" ? mark : null;
+  }
+
+  /** Removes the mark if it is still this change's (an expired one may already be another's). */
+  async endChange(name: string, mark: string): Promise<void> {
+    await this.redis.eval(END_CHANGE, 1, keys.dockerServiceChange(name), mark);
+  }
+
   /** Lets a token's cascade delete remove its services in the token's transaction. */
   ownedKind(): OwnedResourceKind {
     return {
@@ -108,6 +121,8 @@ export class DockerServiceRepository {
     };
   }
 }
+
+const END_CHANGE = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`;
 
 function queueUrl(tx: ChainableCommander, name: string, url: string | null): void {
   if (url) tx.set(keys.serviceUrl(name), url);
@@ -123,5 +138,8 @@ function queueDeleteService(tx: ChainableCommander, record: DockerServiceRecord,
 }
 
 function parse(raw: string | null): DockerServiceRecord | null {
-  return raw === null ? null : (JSON.parse(raw) as DockerServiceRecord);
+  if (raw === null) return null;
+  const record = JSON.parse(raw) as DockerServiceRecord;
+  // Records stored before services had networks read as joining none.
+  return { ...record, networks: record.networks ?? [] };
 }

@@ -35,6 +35,8 @@ export const keys = {
   dockerService: (name: string) => `docker_service:${name}`,
   /** Set of Docker service names. */
   dockerServiceNames: "docker_services:names",
+  /** Held (a random value, with an expiry) while a Docker service's container is being recreated; not under docker_service:* (which is scanned for records). */
+  dockerServiceChange: (name: string) => `docker_services:changing:${name}`,
 
   /** A host port's allocation (spec "Port Management Keys"): one per port, whatever its bind address. */
   port: (port: number) => `port:${port}`,

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, parseConfig } from "../../src/core/config";
 import { parseDockerHost } from "../../src/core/docker-config";
-import { parseCpuLimit, parseMemoryLimit } from "../../src/services/docker-services";
+import { parseCpuLimit, parseMemoryLimit } from "../../src/services/docker-service-settings";
 
 const problemsOf = (env: Record<string, string>): readonly string[] => {
   try {

@@ -26,6 +26,8 @@ export interface TestDockerEngine {
   inspect(name: string): Promise<any | null>;
   /** Names of the containers labelled as this service's (portcullis.service). */
   containersOf(service: string): Promise<string[]>;
+  /** Creates a bridge network in this engine (its own bridge interface and subnet, so engines running side by side do not clash). */
+  createNetwork(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,12 +47,16 @@ async function run(argv: string[], env: Record<string, string>): Promise<{ code:
   return { code, stdout, stderr };
 }
 
+let networkCounter = 0;
+
 /** `listen: "tcp"` serves the API on tcp://127.0.0.1:{free port} instead of a unix socket. */
 export async function startTestDockerEngine(options: { listen?: "unix" | "tcp" } = {}): Promise<TestDockerEngine> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-podman-"));
   const conf = join(dir, "containers.conf");
   // DESIGN.md "Platform facts": runc, cgroupfs and no default ulimits make podman run here.
-  writeFileSync(conf, `[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n`);
+  // Networks this engine creates are kept in its own directory, not the machine's /etc/cni/net.d.
+  mkdirSync(join(dir, "networks"));
+  writeFileSync(conf, `[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[network]\nnetwork_config_dir = "${dir}/networks"\n`);
   const storage = join(dir, "storage.conf");
   writeFileSync(storage, `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/root"\nrunroot = "${dir}/run"\n`);
   const env = { CONTAINERS_CONF: conf, CONTAINERS_STORAGE_CONF: storage };
@@ -105,10 +111,22 @@ export async function startTestDockerEngine(options: { listen?: "unix" | "tcp" }
       if (out.code !== 0) throw new Error(`podman ps failed: ${out.stderr}`);
       return out.stdout.split("\n").filter(Boolean);
     },
+    async createNetwork(name) {
+      // Through the engine's API, so the running service knows the network at once (its CLI would write a file the service has already read).
+      // Interface names are host-wide (15 characters at most); the subnet is one of 10.128-254.x.0/24 at random.
+      const tag = `${process.pid.toString(36)}${(networkCounter++).toString(36)}`.slice(-9);
+      const subnet = `10.${128 + Math.floor(Math.random() * 127)}.${Math.floor(Math.random() * 256)}.0/24`;
+      const body = { Name: name, Driver: "bridge", Options: { "com.docker.network.bridge.name": `pcnet${tag}` }, IPAM: { Config: [{ Subnet: subnet }] } };
+      const init = { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+      const res = tcpPort === null ? await fetch("http://d/networks/create", { ...init, unix: socketPath } as RequestInit) : await fetch(`http://127.0.0.1:${tcpPort}/networks/create`, init);
+      if (!res.ok) throw new Error(`network create ${name} failed: ${res.status} ${await res.text()}`);
+    },
     async stop() {
       await podman("rm", "--all", "--force", "--time", "0");
       service.kill("SIGTERM");
       await service.exited;
+      // Again once the API is gone: a request still in flight when the first ran (a test that timed out) may have made one more.
+      await podman("rm", "--all", "--force", "--time", "0");
       await podman("system", "reset", "--force").catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },

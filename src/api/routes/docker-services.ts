@@ -1,6 +1,6 @@
 /**
- * /api/v1/services — Docker services (spec "Service Management", first slice:
- * create, list, show, start, stop, restart, delete) and their own ports
+ * /api/v1/services — Docker services (spec "Service Management": create, list,
+ * show, update, start, stop, restart, delete, logs, stats, proxy, cleanup) and their own ports
  * (/{name}/ports: list, add, remove). External services, the unified view and
  * the global port queries are in services.ts and service-ports.ts. Services are owned: a
  * non-admin token sees and changes only its own.
@@ -12,6 +12,7 @@ import type { RouteRepository } from "../../storage/route-repository";
 import { authenticate, type Caller } from "../caller";
 import { badParameter, forbidden } from "../../core/errors";
 import { MAX_LOG_LINES } from "../../services/docker-services";
+import { MAX_NETWORKS } from "../../services/docker-service-settings";
 import type { LogLine } from "../../services/docker-engine";
 import { keepOpen } from "../long-lived";
 import { refuseWhileUsed } from "./services";
@@ -42,6 +43,7 @@ const DockerServiceCreateBody = t.Object(
     command: t.Optional(t.Array(t.String(), { maxItems: 256, description: "Replaces the image's command" })),
     labels: t.Optional(t.Record(t.String(), t.String(), { description: 'Extra container labels (not starting with "portcullis.")' })),
     bind_address: t.Optional(t.String({ description: "Host address the port is published on: 127.0.0.1 (default) or 0.0.0.0; the default bind of port_configs" })),
+    networks: t.Optional(t.Array(t.String(), { maxItems: MAX_NETWORKS, description: "Engine networks the container joins besides the engine's default one (which carries its published ports); each must exist (400 network_not_found); host and none are refused" })),
     expose_ports: t.Optional(t.Boolean({ description: "true: publish internal_port on a host port the allocator picks in the exposed range (port name http); implied by port_configs" })),
     port_configs: t.Optional(
       t.Array(
@@ -49,6 +51,23 @@ const DockerServiceCreateBody = t.Object(
         { description: "Ports to allocate and publish exactly on their host port" },
       ),
     ),
+  },
+  { additionalProperties: false },
+);
+
+/** Every field optional; an absent one keeps the service's value, null removes a limit or the command. */
+const DockerServiceUpdateBody = t.Object(
+  {
+    service_name: t.Optional(t.String({ description: "Must equal the path's name if given (a service is not renamed)" })),
+    image: t.Optional(t.String({ minLength: 1, maxLength: 255, description: "An image the engine already has (nothing is pulled); internal_port stays unless given" })),
+    internal_port: t.Optional(t.Integer({ minimum: 1, maximum: 65535, description: "The container's port the service's url points at" })),
+    memory_limit: t.Optional(t.Nullable(t.String({ maxLength: 32, description: 'Like "512m" (6m to 1t); null removes the limit' }))),
+    cpu_limit: t.Optional(t.Nullable(t.Number({ description: "CPUs (0.01 to 1024); null removes the limit" }))),
+    environment: t.Optional(t.Record(t.String(), t.String(), { description: "Replaces the whole environment" })),
+    command: t.Optional(t.Nullable(t.Array(t.String(), { maxItems: 256, description: "Replaces the command; null: the image's own" }))),
+    labels: t.Optional(t.Record(t.String(), t.String(), { description: 'Replaces the extra labels (not starting with "portcullis.")' })),
+    networks: t.Optional(t.Array(t.String(), { maxItems: MAX_NETWORKS, description: "Replaces the networks joined besides the default one; each must exist" })),
+    bind_address: t.Optional(t.String({ description: "127.0.0.1 or 0.0.0.0: where internal_port is published when no allocated port covers it (allocated ports keep their own bind)" })),
   },
   { additionalProperties: false },
 );
@@ -197,6 +216,14 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
       },
     })
     .get("/:name", ({ caller, params }) => services.visible(caller, params.name), { detail: { summary: "One Docker service" } })
+    .put("/:name", ({ caller, params, body }) => services.update(caller, params.name, body), {
+      body: DockerServiceUpdateBody,
+      detail: {
+        summary: "Update a Docker service: recreate its container with the new settings",
+        description:
+          "Any of image, internal_port, memory_limit, cpu_limit, environment, command, labels, networks, bind_address; absent fields keep their value (environment, labels, networks and command are replaced whole; null removes a limit or the command). Everything is checked first, as for a create (400 invalid_parameter or 422 naming the field, 400 image_not_found, 400 network_not_found). Then a new container is made with the new settings and the service's allocated ports and takes the old one's place: the container id changes and it restarts; a running service is started again, a stopped one stays stopped. service:url:{name} follows the new address, so routes and proxies to service:{name} keep working unchanged. If the new container cannot be made, the old one is untouched and the record unchanged; if it cannot start, a container with the previous settings is put back and the error answered. 409 while another update or port change of the service runs. Owned like the service (404 for another token's). Answers the updated record.",
+      },
+    })
     .get("/:name/ports", ({ caller, params }) => services.listPorts(caller, params.name), {
       detail: { summary: "The ports allocated to a Docker service (owned like the service: 404 for another token's)" },
     })

@@ -38,6 +38,7 @@ export interface ServiceCreateFlags {
   label?: string[];
   command?: string;
   bindAddress?: string;
+  network?: string[];
   expose?: boolean;
 }
 
@@ -80,6 +81,7 @@ export function serviceCreateBody(name: string, image: string, flags: ServiceCre
     body.command = command;
   }
   if (flags.bindAddress !== undefined) body.bind_address = flags.bindAddress;
+  if (flags.network?.length) body.networks = flags.network;
   if (flags.expose) body.expose_ports = true;
   return body;
 }
@@ -112,7 +114,7 @@ export async function followServiceLogs(settings: CliSettings, path: string, onL
   await followApiEvents(settings, path, "log", (data) => onLine(data as LogLineView));
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Joins the Docker service commands to `portcullis service` (shared with external services and ports). */
 export function registerDockerServiceCommands(service: Command, context: CommandContext): void {
@@ -151,6 +153,7 @@ export function registerDockerServiceCommands(service: Command, context: Command
     .option("--label <KEY=VALUE>", "a container label (repeat for more)", collect)
     .option("--command <json>", 'replaces the image\'s command: a JSON array, e.g. \'["/bin/serve"]\'')
     .option("--bind-address <address>", "host address the port is published on: 127.0.0.1 (default) or 0.0.0.0")
+    .option("--network <name>", "an engine network the container joins besides the default one (repeat for more; it must exist)", collect)
     .option("--expose", "publish the container's port on a host port the gateway allocates in the exposed range (11000-65535), listed by service port-list")
     .action(async (name: string, image: string, flags: ServiceCreateFlags) => {
       const { client, settings, print } = context();
