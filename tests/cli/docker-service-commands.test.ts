@@ -12,6 +12,7 @@ import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/ga
 import { justBinary, justDryRun } from "../helpers/just-dry-run";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
+import { within } from "../helpers/within";
 
 const HOME = tempDir("service-cli-home");
 
@@ -61,7 +62,9 @@ describe("against a gateway and a Docker engine", () => {
   test("create, list in every format, show, stop, start, restart, delete", async () => {
     const created = await admin.json("service", "create", "cli-web", TEST_IMAGE, "--memory", "32m", "--cpu", "0.25", "--env", "GREETING=cli", "--label", "team=blue");
     expect(created).toMatchObject({ service_name: "cli-web", status: "running", memory_limit: "32m", cpu_limit: 0.25, labels: { team: "blue" } });
-    expect((await (await fetch(created.url)).text()).trim()).toBe("hello from cli");
+    // "running" is the container's state; its HTTP server may need a moment more to listen.
+    const greeting = async () => (await fetch(created.url).then((r) => r.text()).catch(() => "")).trim();
+    expect(await within(5_000, async () => (await greeting()) === "hello from cli")).toBe(true);
 
     const table = await admin.ok("service", "list");
     expect(table).toContain("cli-web");
