@@ -13,10 +13,14 @@ import type { DockerServiceRecord, DockerServiceRepository } from "../storage/do
 import type { PortAllocation } from "../storage/port-repository";
 import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL, type ContainerStats, type LogLine, type PublishedPort } from "./docker-engine";
 import type { PortAllocator, PortConfig } from "./port-allocator";
+import type { ImageBuilder } from "./image-builder";
 
 export interface DockerServiceInput {
   readonly service_name: string;
-  readonly image: string;
+  /** Exactly one of image and dockerfile_path. */
+  readonly image?: string;
+  /** A Dockerfile inside DOCKER_BUILD_DIR: the image is built from it first (image-builder.ts). */
+  readonly dockerfile_path?: string;
   readonly internal_port?: number;
   readonly memory_limit?: string;
   readonly cpu_limit?: number;
@@ -28,6 +32,9 @@ export interface DockerServiceInput {
   readonly expose_ports?: boolean;
   readonly port_configs?: readonly PortConfig[];
 }
+
+/** Stands in for internal_port when the settings are checked before the image is known. */
+const DUMMY_PORT = 1;
 
 /** At most this many port_configs per service. */
 const MAX_PORT_CONFIGS = 32;
@@ -78,12 +85,15 @@ export class DockerServices {
     private readonly records: DockerServiceRepository,
     private readonly log: Logger,
     private readonly ports: PortAllocator,
+    private readonly builder: ImageBuilder,
   ) {
-    // A deleted token's services: their records went in its transaction; their containers go now.
+    // A deleted token's services: their records went in its transaction; their containers (then built images) go now.
     records.onCascadeDeleted = (deleted) => {
       for (const record of deleted) {
-        if (!record.container_id) continue;
-        this.engine.remove(record.container_id).catch((error) => this.log.warn({ err: error, service: record.service_name }, "could not remove the container of a deleted token's service"));
+        const removed = record.container_id ? this.engine.remove(record.container_id) : Promise.resolve();
+        removed
+          .then(() => (record.dockerfile_path ? this.builder.removeImagesOf(record.service_name) : undefined))
+          .catch((error) => this.log.warn({ err: error, service: record.service_name }, "could not remove the container of a deleted token's service"));
       }
     };
   }
@@ -99,12 +109,36 @@ export class DockerServices {
     return record;
   }
 
+  /**
+   * Creates the service from `image`, or from `dockerfile_path`: the image is
+   * built first (every other check before the build), then the service is
+   * made from it exactly as from an image; if that fails, the built image goes.
+   */
   async create(caller: Caller, input: DockerServiceInput): Promise<DockerServiceRecord> {
     const name = input.service_name;
     // The name rules every service shares (a DNS label, not the gateway's own), and not a path under /services/.
     checkNewServiceName("service_name", name);
     if (RESERVED_NAMES.has(name)) throw invalid(`service_name: ${JSON.stringify(name)} is a path under /api/v1/services/; choose another name`);
-    if (!IMAGE.test(input.image)) throw bad(`image: ${JSON.stringify(input.image)} is not an image reference`);
+    if ((input.image === undefined) === (input.dockerfile_path === undefined)) {
+      throw invalid("image, dockerfile_path: give exactly one of them (an image the engine has, or a Dockerfile to build it from)");
+    }
+    if (input.image !== undefined) return this.createFrom(caller, input, input.image, null);
+    const source = await this.builder.resolve(input.dockerfile_path!);
+    // Checked now so a bad request does not cost a build; the build's own image is checked below as any image is.
+    this.checkSettings(input, DUMMY_PORT);
+    // A name already taken fails before the build (reserve() below still decides between two creates).
+    if (await this.records.get(name)) throw conflict(`a service named ${JSON.stringify(name)} already exists`);
+    const built = await this.builder.build(name, source);
+    try {
+      return await this.createFrom(caller, input, built.image, input.dockerfile_path!);
+    } catch (error) {
+      await this.builder.removeImage(built.image);
+      throw error;
+    }
+  }
+
+  /** The checks that need no engine; throws 400/422 naming the field. */
+  private checkSettings(input: DockerServiceInput, internalPort: number) {
     const memoryBytes = input.memory_limit === undefined ? null : parseMemoryLimit(input.memory_limit);
     const nanoCpus = input.cpu_limit === undefined ? null : parseCpuLimit(input.cpu_limit);
     const environment = input.environment ?? {};
@@ -114,20 +148,27 @@ export class DockerServices {
     if (input.command && (input.command.length === 0 || input.command.some((part) => part.length === 0))) throw bad("command: expected a non-empty list of non-empty strings");
     const bindAddress = input.bind_address ?? "127.0.0.1";
     if (bindAddress !== "127.0.0.1" && bindAddress !== "0.0.0.0") throw bad(`bind_address: ${JSON.stringify(bindAddress)}: expected 127.0.0.1 or 0.0.0.0`);
-
-    // Before anything is made: the image must exist, and give a port if none is named.
-    const exposed = await this.engine.exposedPorts(input.image);
-    const internalPort = input.internal_port ?? exposed[0];
-    if (internalPort === undefined) throw bad(`internal_port: image ${JSON.stringify(input.image)} exposes no TCP port; set internal_port`);
-
     const portConfigs = wantedPorts(input, internalPort, bindAddress);
+    return { memoryBytes, nanoCpus, environment, labels, bindAddress, portConfigs };
+  }
+
+  private async createFrom(caller: Caller, input: DockerServiceInput, image: string, dockerfilePath: string | null): Promise<DockerServiceRecord> {
+    const name = input.service_name;
+    if (!IMAGE.test(image)) throw bad(`image: ${JSON.stringify(image)} is not an image reference`);
+    this.checkSettings(input, DUMMY_PORT);
+    // Before anything is made: the image must exist, and give a port if none is named.
+    const exposed = await this.engine.exposedPorts(image);
+    const internalPort = input.internal_port ?? exposed[0];
+    if (internalPort === undefined) throw bad(`internal_port: image ${JSON.stringify(image)} exposes no TCP port; set internal_port`);
+    const { memoryBytes, nanoCpus, environment, labels, bindAddress, portConfigs } = this.checkSettings(input, internalPort);
 
     const now = new Date().toISOString();
     const containerName = containerNameOf(name);
     const record: DockerServiceRecord = {
       service_name: name,
       service_type: "docker",
-      image: input.image,
+      image,
+      dockerfile_path: dockerfilePath,
       internal_port: internalPort,
       memory_limit: input.memory_limit ?? null,
       cpu_limit: input.cpu_limit ?? null,
@@ -154,7 +195,7 @@ export class DockerServices {
       for (const config of portConfigs) allocations.push(await this.ports.allocateForService(name, config, caller.hash, caller));
       containerId = await this.engine.create({
         name: containerName,
-        image: input.image,
+        image,
         internalPort,
         bindAddress,
         ports: allocations.map(published),
@@ -212,6 +253,8 @@ export class DockerServices {
     const deleted = await this.records.delete(name);
     if (!deleted) throw notFound(`service ${JSON.stringify(name)}`);
     await this.ports.releaseService(name).catch((error) => this.log.error({ err: error, service: name }, "a deleted service's ports could not be released"));
+    // Images built for it: nothing else runs them (their labels name this service).
+    if (deleted.dockerfile_path) await this.builder.removeImagesOf(name);
     return deleted;
   }
 

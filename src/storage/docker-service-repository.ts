@@ -18,7 +18,10 @@ export type DockerServiceStatus = "creating" | "running" | "stopped";
 export interface DockerServiceRecord {
   service_name: string;
   service_type: "docker";
+  /** The image the container runs: as given, or portcullis/{name}:{tag} when built from dockerfile_path. */
   image: string;
+  /** The Dockerfile (inside DOCKER_BUILD_DIR) the image was built from; null for a service created from an image. */
+  dockerfile_path: string | null;
   internal_port: number;
   memory_limit: string | null;
   cpu_limit: number | null;
@@ -123,5 +126,9 @@ function queueDeleteService(tx: ChainableCommander, record: DockerServiceRecord,
 }
 
 function parse(raw: string | null): DockerServiceRecord | null {
-  return raw === null ? null : (JSON.parse(raw) as DockerServiceRecord);
+  if (raw === null) return null;
+  const record = JSON.parse(raw) as DockerServiceRecord;
+  // Records written before services could be built from a Dockerfile.
+  record.dockerfile_path ??= null;
+  return record;
 }
