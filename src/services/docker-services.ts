@@ -13,7 +13,7 @@ import type { DockerServiceRecord, DockerServiceRepository } from "../storage/do
 import type { PortAllocation } from "../storage/port-repository";
 import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL, type ContainerStats, type LogLine, type PublishedPort } from "./docker-engine";
 import type { PortAllocator, PortConfig } from "./port-allocator";
-import type { ImageBuilder } from "./image-builder";
+import { tagsName, type ImageBuilder } from "./image-builder";
 
 export interface DockerServiceInput {
   readonly service_name: string;
@@ -47,6 +47,8 @@ export interface CleanupResult {
   readonly removed_containers: { id: string; name: string; service: string | null }[];
   /** Records whose container the engine no longer has. */
   readonly removed_records: string[];
+  /** Images built from a Dockerfile that no service runs (older than ten minutes). */
+  readonly removed_images: string[];
 }
 
 /** Names that are paths under /api/v1/services/ (spec endpoints), never service names. */
@@ -379,9 +381,10 @@ export class DockerServices {
   }
 
   /**
-   * Removes containers labelled as ours that no record owns, and records whose
-   * container the engine no longer has. Records still being created (no
-   * container yet) and their containers are left alone.
+   * Removes containers labelled as ours that no record owns, records whose
+   * container the engine no longer has, and built images no record runs.
+   * Records still being created (no container yet) and their containers are
+   * left alone.
    */
   async cleanup(): Promise<CleanupResult> {
     // Containers first: a container listed here was made after its record was claimed, so a create in flight shows in the records.
@@ -402,7 +405,12 @@ export class DockerServices {
       if (await this.engine.inspect(record.container_id, record.internal_port)) continue;
       if (await this.records.delete(record.service_name)) removedRecords.push(record.service_name);
     }
-    return { removed_containers: removedContainers, removed_records: removedRecords };
+    const live = new Map((await this.records.list()).map((r) => [r.service_name, r]));
+    const removedImages = await this.builder.removeOrphans((service, tags) => {
+      const record = live.get(service);
+      return record !== undefined && (record.status === "creating" || tagsName(tags, record.image));
+    });
+    return { removed_containers: removedContainers, removed_records: removedRecords, removed_images: removedImages };
   }
 
   /** The caller's service with its container made. */

@@ -106,6 +106,30 @@ export class ImageBuilder {
     }
   }
 
+  /**
+   * Removes images labelled as built by the gateway that `inUse` does not
+   * claim (by service and tags) and that are older than
+   * ORPHAN_IMAGE_MIN_AGE_MS: e.g. what a build finished after the gateway had
+   * given up on it (DOCKER_BUILD_TIMEOUT). The references removed.
+   */
+  async removeOrphans(inUse: (service: string, tags: readonly string[]) => boolean, now = Date.now()): Promise<string[]> {
+    let images: Docker.ImageInfo[];
+    try {
+      images = await this.docker.listImages({ filters: { label: [`${MANAGED_LABEL}=true`] } });
+    } catch (error) {
+      throw engineError(error, "images", this.settings.host);
+    }
+    const removed: string[] = [];
+    for (const info of images) {
+      const service = info.Labels?.[SERVICE_LABEL];
+      if (info.Labels?.[MANAGED_LABEL] !== "true" || !service) continue;
+      if (inUse(service, info.RepoTags ?? [])) continue;
+      if (now - info.Created * 1000 < ORPHAN_IMAGE_MIN_AGE_MS) continue;
+      if (await this.removeImage(info.Id)) removed.push(info.RepoTags?.[0] ?? info.Id);
+    }
+    return removed;
+  }
+
   /** Removes every image labelled as built for this service; the references removed. */
   async removeImagesOf(service: string): Promise<string[]> {
     let images: Docker.ImageInfo[];
@@ -124,6 +148,14 @@ export class ImageBuilder {
     }
     return removed;
   }
+}
+
+/** Built images younger than this are never orphans: a create may have built one and not yet stored its record. */
+export const ORPHAN_IMAGE_MIN_AGE_MS = 10 * 60_000;
+
+/** Whether `tags` (the engine's names; podman's start with docker.io/ or localhost/) name `image`. */
+export function tagsName(tags: readonly string[] | undefined, image: string): boolean {
+  return (tags ?? []).some((tag) => tag === image || tag === `docker.io/${image}` || tag === `docker.io/library/${image}` || tag === `localhost/${image}`);
 }
 
 function emptyStream(): NodeJS.ReadableStream {

@@ -5,7 +5,7 @@
  * DOCKER_BUILD_DIR over the API; failed builds (bad instruction, RUN exit 1,
  * a missing base image, the timeout, a container that cannot start) leave no
  * container, record, port or image; delete removes the built images;
- * ownership and a token's cascade delete.
+ * ownership and a token's cascade delete; cleanup of built images no service runs.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
@@ -42,7 +42,7 @@ beforeAll(async () => {
   write(join(buildDir, "broken", "bogus.Dockerfile"), `FROM ${TEST_IMAGE}\nBOGUS instruction\n`);
   write(join(buildDir, "broken", "nofrom.Dockerfile"), "FROM localhost:1/not-here:1\n");
   write(join(buildDir, "broken", "nostart.Dockerfile"), `FROM ${TEST_IMAGE}\nCMD ["/bin/does-not-exist"]\n`);
-  write(join(buildDir, "slow", "Dockerfile"), `FROM ${TEST_IMAGE}\nRUN sleep 120\n`);
+  write(join(buildDir, "slow", "Dockerfile"), `FROM ${TEST_IMAGE}\nRUN sleep 30\n`);
   write(join(buildDir, "big", "Dockerfile"), `FROM ${TEST_IMAGE}\n`);
   write(join(buildDir, "big", "blob.bin"), Buffer.alloc(200 * 1024, 1));
   write(join(outsideDir, "Dockerfile"), `FROM ${TEST_IMAGE}\nCOPY . /stolen\n`);
@@ -230,5 +230,36 @@ describe("ownership", () => {
     expect(await within(10_000, async () => (await engine.containersOf("alicebuilt")).length === 0 && (await imagesOf("alicebuilt")).length === 0)).toBe(true);
     await expectNothingLeft("alicebuilt");
     expect((await gw.api("DELETE", "/api/v1/tokens/bob-b")).status).toBe(200);
+  }, 60_000);
+});
+
+describe("cleanup of built images", () => {
+  /** An image built by the podman CLI; `old`: dated 1970, as an image a timed-out build finished long ago. */
+  async function podmanBuild(tag: string, labels: string[], old: boolean) {
+    const args = ["build", "--quiet", ...(old ? ["--timestamp", "1"] : []), ...labels.flatMap((l) => ["--label", l]), "-t", tag, "-f", join(buildDir, "big", "Dockerfile"), join(buildDir, "dockerfiles")];
+    const out = await engine.podman(...args);
+    expect({ tag, code: out.code, stderr: out.code === 0 ? "" : out.stderr }).toEqual({ tag, code: 0, stderr: "" });
+  }
+  const exists = async (image: string) => (await engine.podman("image", "exists", image)).code === 0;
+
+  test("removes old built images no service runs; keeps recent ones, the services' own, and images without our label", async () => {
+    const live = await gw.api("POST", "/api/v1/services/", { service_name: "keeper", dockerfile_path: "dockerfiles/site.Dockerfile" });
+    expect(live.status).toBe(201);
+    await podmanBuild("portcullis/ghost:old", ["portcullis.managed=true", "portcullis.service=ghost"], true);
+    await podmanBuild("portcullis/keeper:stale", ["portcullis.managed=true", "portcullis.service=keeper"], true);
+    await podmanBuild("portcullis/recent:new", ["portcullis.managed=true", "portcullis.service=recent"], false);
+    await podmanBuild("someone/else:old", ["portcullis.service=ghost"], true);
+
+    const removed: string[] = (await gw.api("POST", "/api/v1/services/cleanup")).json.removed_images;
+    // The podman CLI names its images localhost/…
+    expect(removed.sort()).toEqual(["localhost/portcullis/ghost:old", "localhost/portcullis/keeper:stale"]);
+    expect(await exists("portcullis/ghost:old")).toBe(false);
+    expect(await exists("portcullis/keeper:stale")).toBe(false);
+    expect(await exists(live.json.image)).toBe(true);
+    expect(await exists("portcullis/recent:new")).toBe(true);
+    expect(await exists("someone/else:old")).toBe(true);
+    expect((await gw.api("POST", "/api/v1/services/cleanup")).json.removed_images).toEqual([]);
+    expect((await gw.api("DELETE", "/api/v1/services/keeper?force=true")).status).toBe(200);
+    expect(await exists(live.json.image)).toBe(false);
   }, 60_000);
 });

@@ -170,9 +170,9 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
       },
       {
         detail: {
-          summary: "Remove orphaned Docker service containers and records (admin)",
+          summary: "Remove orphaned Docker service containers, records and built images (admin)",
           description:
-            "Removes containers labelled portcullis.managed=true that no service record owns, and service records whose container the engine no longer has. Containers without the label are never touched; services still being created are left alone. Answers {removed_containers: [{id, name, service}], removed_records: [name]}.",
+            "Removes containers labelled portcullis.managed=true that no service record owns, service records whose container the engine no longer has, and images built from a Dockerfile (labelled portcullis.managed=true) that no service runs and that are older than ten minutes (a build finished after its create gave up). Containers and images without the label are never touched; services still being created are left alone. Answers {removed_containers: [{id, name, service}], removed_records: [name], removed_images: [image]}.",
         },
       },
     )
@@ -264,7 +264,10 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
           force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Delete even while the container runs or routes and proxies use the service (they then answer 502)" })),
           delete_proxy: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Also delete the caller's own proxies whose target_url is service:{name} (they then do not count as users)" })),
         }),
-        detail: { summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true; delete_proxy=true also deletes the caller's proxies to it" },
+        detail: {
+          summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true; delete_proxy=true also deletes the caller's proxies to it",
+          description: "A service built from a Dockerfile also loses its built images (those labelled portcullis.service={name}).",
+        },
       },
     )
     .post(

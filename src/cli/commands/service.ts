@@ -235,14 +235,15 @@ export function registerDockerServiceCommands(service: Command, context: Command
 
   service
     .command("cleanup")
-    .description("Remove containers labelled portcullis.managed=true that no service owns, and services whose container is gone (admin)")
+    .description("Remove containers labelled portcullis.managed=true that no service owns, services whose container is gone, and built images no service runs (admin)")
     .action(async () => {
       const { client, settings, print } = context();
-      const result = await client.post<{ removed_containers: { id: string; name: string; service: string | null }[]; removed_records: string[] }>(`${BASE}/cleanup`, undefined);
+      const result = await client.post<{ removed_containers: { id: string; name: string; service: string | null }[]; removed_records: string[]; removed_images: string[] }>(`${BASE}/cleanup`, undefined);
       if (settings.format !== "table") return print(renderItem(result, settings.format));
       const lines = [
         ...result.removed_containers.map((c) => `Removed container ${c.name} (${c.id.slice(0, 12)})`),
         ...result.removed_records.map((name) => `Removed service ${name} (its container was gone)`),
+        ...(result.removed_images ?? []).map((image) => `Removed image ${image} (built for a service that no longer runs it)`),
       ];
       print(lines.length ? lines.join("\n") : "Nothing to clean up.");
     });
