@@ -28,9 +28,11 @@ export const SERVICE_COLUMNS: Column<ServiceView>[] = [
   { header: "Created", value: (s) => s.created_at, kind: "date" },
 ];
 
-export const EMPTY_SERVICES_HINT = "No Docker services. Create one: portcullis service create <name> <image>";
+export const EMPTY_SERVICES_HINT = "No Docker services. Create one: portcullis service create <name> <image> (or --dockerfile <path>)";
 
 export interface ServiceCreateFlags {
+  /** A Dockerfile inside the gateway's DOCKER_BUILD_DIR, instead of an image. */
+  dockerfile?: string;
   port?: string;
   memory?: string;
   cpu?: string;
@@ -53,8 +55,11 @@ export function parsePairs(flag: string, pairs: readonly string[] = []): Record<
 }
 
 /** The create request for the arguments and flags given; numbers are checked here so errors name the flag. */
-export function serviceCreateBody(name: string, image: string, flags: ServiceCreateFlags): Record<string, unknown> {
-  const body: Record<string, unknown> = { service_name: name, image };
+export function serviceCreateBody(name: string, image: string | undefined, flags: ServiceCreateFlags): Record<string, unknown> {
+  if ((image === undefined || image === "") === (flags.dockerfile === undefined)) {
+    throw new CliError("give an image or --dockerfile PATH (a Dockerfile in the gateway's DOCKER_BUILD_DIR), not both");
+  }
+  const body: Record<string, unknown> = image ? { service_name: name, image } : { service_name: name, dockerfile_path: flags.dockerfile };
   if (flags.port !== undefined) {
     if (!/^\d{1,5}$/.test(flags.port)) throw new CliError(`--port ${JSON.stringify(flags.port)}: expected a port number`);
     body.internal_port = Number(flags.port);
@@ -141,9 +146,10 @@ export function registerDockerServiceCommands(service: Command, context: Command
 
   service
     .command("create")
-    .description("Create and start a Docker service from an image the engine has")
+    .description("Create and start a Docker service from an image the engine has, or built from a Dockerfile (--dockerfile)")
     .argument("<name>", "service name: lowercase letters, digits and -")
-    .argument("<image>", "image reference, e.g. localhost/my-app:1 (nothing is pulled)")
+    .argument("[image]", "image reference, e.g. localhost/my-app:1 (nothing is pulled); leave out with --dockerfile")
+    .option("--dockerfile <path>", "build the image from this Dockerfile, a path inside the gateway's DOCKER_BUILD_DIR (its directory is the build context), e.g. ./dockerfiles/app.Dockerfile")
     .option("--port <port>", "the container's port (default: the image's lowest exposed TCP port)")
     .option("--memory <size>", 'memory limit, e.g. "512m" or "1g"')
     .option("--cpu <cpus>", "CPU limit, e.g. 1.0 or 0.5")
@@ -152,7 +158,7 @@ export function registerDockerServiceCommands(service: Command, context: Command
     .option("--command <json>", 'replaces the image\'s command: a JSON array, e.g. \'["/bin/serve"]\'')
     .option("--bind-address <address>", "host address the port is published on: 127.0.0.1 (default) or 0.0.0.0")
     .option("--expose", "publish the container's port on a host port the gateway allocates in the exposed range (11000-65535), listed by service port-list")
-    .action(async (name: string, image: string, flags: ServiceCreateFlags) => {
+    .action(async (name: string, image: string | undefined, flags: ServiceCreateFlags) => {
       const { client, settings, print } = context();
       print(renderItem({ ...(await client.post<ServiceView>(`${BASE}/`, serviceCreateBody(name, image, flags))) }, settings.format));
     });
