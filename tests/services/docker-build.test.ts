@@ -211,6 +211,19 @@ describe("failed builds leave nothing", () => {
   }, 60_000);
 });
 
+describe("two creates of one name at once", () => {
+  test("both may build, one service is made; the other's image is removed", async () => {
+    const body = { service_name: "racer", dockerfile_path: "dockerfiles/site.Dockerfile" };
+    const results = await Promise.all([gw.api("POST", "/api/v1/services/", body), gw.api("POST", "/api/v1/services/", body)]);
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
+    const winner = results.find((r) => r.status === 201)!.json;
+    expect(await engine.containersOf("racer")).toEqual(["portcullis-racer"]);
+    expect(await imagesOf("racer")).toEqual([`docker.io/${winner.image}`]);
+    expect((await gw.api("DELETE", "/api/v1/services/racer?force=true")).status).toBe(200);
+    await expectNothingLeft("racer");
+  }, 60_000);
+});
+
 describe("ownership", () => {
   test("another token neither sees nor deletes a built service; a taken name is 409 before any build; the owner's token delete removes container and image", async () => {
     const alice = (await gw.api("POST", "/api/v1/tokens/", { name: "alice-b" })).json.token as string;
