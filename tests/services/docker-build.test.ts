@@ -180,6 +180,17 @@ describe("what a build may read", () => {
 });
 
 describe("failed builds leave nothing", () => {
+  test("an engine that does not answer: 503 engine_unavailable naming DOCKER_HOST", async () => {
+    const down = await startTestGateway(redis, { DOCKER_HOST: `unix://${join(tempDir("no-engine"), "docker.sock")}`, DOCKER_BUILD_DIR: buildDir });
+    try {
+      const res = await down.api("POST", "/api/v1/services/", { service_name: "noengine", dockerfile_path: "dockerfiles/site.Dockerfile" });
+      expect([res.status, res.json.error, res.json.detail.includes("DOCKER_HOST")]).toEqual([503, "engine_unavailable", true]);
+    } finally {
+      await down.stop();
+    }
+    await expectNothingLeft("noengine");
+  }, 30_000);
+
   test("a bad instruction, a RUN that exits 1, a base image that is not there: 400 build_failed with the engine's last lines", async () => {
     const cases: [string, string[]][] = [
       ["broken/bogus.Dockerfile", ["BOGUS"]],
