@@ -39,6 +39,8 @@ export function parseDockerSettings({ read }: Reader, problems: string[]): Docke
   if (!/^1\.\d{1,3}$/.test(apiVersion)) problems.push(`DOCKER_API_VERSION=${JSON.stringify(read("DOCKER_API_VERSION"))}: expected a version like 1.41`);
   const buildDir = read("DOCKER_BUILD_DIR") || null;
   if (buildDir !== null && !buildDir.startsWith("/")) problems.push(`DOCKER_BUILD_DIR=${JSON.stringify(buildDir)}: expected an absolute path (the directory Dockerfile builds may read)`);
+  // Every token could then copy any file the gateway can read into an image.
+  if (buildDir !== null && /^\/+$/.test(buildDir)) problems.push(`DOCKER_BUILD_DIR=${JSON.stringify(buildDir)}: the whole filesystem; name a directory holding only Dockerfiles and what they build from`);
   const rawTimeout = read("DOCKER_BUILD_TIMEOUT") ?? "600";
   const timeout = /^\d{1,6}$/.test(rawTimeout) ? Number(rawTimeout) : Number.NaN;
   if (!(timeout >= 1 && timeout <= 86_400)) problems.push(`DOCKER_BUILD_TIMEOUT=${JSON.stringify(rawTimeout)}: expected whole seconds from 1 to 86400`);

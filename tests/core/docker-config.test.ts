@@ -54,6 +54,8 @@ describe("docker settings", () => {
     for (const [name, value] of [
       ["DOCKER_BUILD_DIR", "builds"],
       ["DOCKER_BUILD_DIR", "./builds"],
+      ["DOCKER_BUILD_DIR", "/"],
+      ["DOCKER_BUILD_DIR", "//"],
       ["DOCKER_BUILD_TIMEOUT", "0"],
       ["DOCKER_BUILD_TIMEOUT", "ten"],
       ["DOCKER_BUILD_TIMEOUT", "90000"],
