@@ -100,6 +100,16 @@ const tooLarge = (limit: number) =>
  * checks its size before anything is sent: 413 naming the limit.
  */
 export async function listContext(contextDir: string, limitBytes: number): Promise<Listed[]> {
+  try {
+    return await listEntries(contextDir, limitBytes);
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    // The code only: the fs message holds the gateway's absolute paths.
+    throw new ApiError("invalid_parameter", `dockerfile_path: the build context could not be read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+async function listEntries(contextDir: string, limitBytes: number): Promise<Listed[]> {
   const listed: Listed[] = [];
   let total = 1024;
   const walk = async (dir: string, prefix: string): Promise<void> => {
@@ -130,18 +140,25 @@ export function contextArchive(listed: readonly Listed[]): Readable {
   async function* blocks(): AsyncGenerator<Uint8Array> {
     for (const item of listed) {
       let entry: TarEntry;
-      if (item.kind === "directory") entry = { type: "directory", path: item.path, mode: item.mode, mtime: item.mtime };
-      else if (item.kind === "symlink") entry = { type: "symlink", path: item.path, target: await readlink(item.absolute), mtime: item.mtime };
-      else {
-        // O_NOFOLLOW: a file swapped for a link since it was listed is not read through the link.
-        const handle = await open(item.absolute, constants.O_RDONLY | constants.O_NOFOLLOW);
-        const data = await handle.readFile().finally(() => handle.close());
-        if (data.length > item.size) throw new Error(`${item.path} grew while the build context was being sent`);
-        entry = { type: "file", path: item.path, mode: item.mode, data, mtime: item.mtime };
+      try {
+        entry = await read(item);
+      } catch (error) {
+        // Named by its place in the context: the fs message holds the gateway's absolute paths.
+        throw new Error(`${item.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       }
       yield* tarEntry(entry);
     }
     yield tarEnd();
   }
   return Readable.from(blocks(), { objectMode: false });
+}
+
+async function read(item: Listed): Promise<TarEntry> {
+  if (item.kind === "directory") return { type: "directory", path: item.path, mode: item.mode, mtime: item.mtime };
+  if (item.kind === "symlink") return { type: "symlink", path: item.path, target: await readlink(item.absolute), mtime: item.mtime };
+  // O_NOFOLLOW: a file swapped for a link since it was listed is not read through the link.
+  const handle = await open(item.absolute, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const data = await handle.readFile().finally(() => handle.close());
+  if (data.length > item.size) throw new Error("grew while the build context was being sent");
+  return { type: "file", path: item.path, mode: item.mode, data, mtime: item.mtime };
 }

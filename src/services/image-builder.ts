@@ -56,10 +56,18 @@ export class ImageBuilder {
     }, this.settings.buildTimeoutMs);
     const progress = new BuildProgress();
     let streamError: unknown = null;
+    // A context file the gateway cannot read fails the upload: that is the context's fault, not the engine's.
+    let contextError: unknown = null;
+    const archive = contextArchive(listed);
+    archive.on("error", (error) => {
+      contextError ??= error;
+      // The upload would otherwise wait for the rest of a body that never comes.
+      abort.abort();
+    });
     try {
       let output: NodeJS.ReadableStream;
       try {
-        output = await this.docker.buildImage(contextArchive(listed) as unknown as NodeJS.ReadableStream, {
+        output = await this.docker.buildImage(archive as unknown as NodeJS.ReadableStream, {
           t: image,
           dockerfile: source.dockerfileName,
           labels: { [MANAGED_LABEL]: "true", [SERVICE_LABEL]: service },
@@ -68,6 +76,7 @@ export class ImageBuilder {
           abortSignal: abort.signal,
         } as Docker.ImageBuildOptions);
       } catch (error) {
+        if (contextError) throw unreadableContext(contextError);
         if (!timedOut) throw engineError(error, `build of ${JSON.stringify(source.dockerfilePath)}`, this.settings.host);
         output = emptyStream();
       }
@@ -79,6 +88,10 @@ export class ImageBuilder {
       }
     } finally {
       clearTimeout(timer);
+    }
+    if (contextError) {
+      await this.removeImage(image);
+      throw unreadableContext(contextError);
     }
     const result = progress.result();
     const cause = timedOut
@@ -160,6 +173,10 @@ export function tagsName(tags: readonly string[] | undefined, image: string): bo
 
 function emptyStream(): NodeJS.ReadableStream {
   return (async function* () {})() as unknown as NodeJS.ReadableStream;
+}
+
+function unreadableContext(error: unknown): ApiError {
+  return new ApiError("invalid_parameter", `dockerfile_path: the build context could not be read (${errorText(error)}); check the files under the Dockerfile's directory`);
 }
 
 function errorText(error: unknown): string {

@@ -4,7 +4,7 @@
  * (read back by GNU tar; links kept as links; the size limit).
  */
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { contextArchive, isInside, listContext, resolveBuildSource, type BuildLimits } from "../../src/services/build-context";
 import { ApiError } from "../../src/core/errors";
@@ -183,5 +183,42 @@ describe("the context archive", () => {
       expect([(error as ApiError).status, (error as ApiError).detail.includes("DOCKER_BUILD_CONTEXT_LIMIT (32768 bytes)")]).toEqual([413, true]);
     }
     expect((await listContext(dir, 128 * 1024)).map((e) => e.path)).toEqual(["Dockerfile", "big.bin"]);
+  });
+
+  test("a file that changes between the listing and the sending fails the archive, named by its place in the context only", async () => {
+    const dir = tempDir("build-race");
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "sub", "gone.txt"), "soon gone\n");
+    writeFileSync(join(dir, "grows.txt"), "small\n");
+    const listed = await listContext(dir, 1 << 20);
+    const drain = async () => {
+      try {
+        for await (const _ of contextArchive(listed)) {
+          // read it all
+        }
+        return "no error";
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    writeFileSync(join(dir, "grows.txt"), "much larger than before\n");
+    expect(await drain()).toBe("grows.txt: grew while the build context was being sent");
+    writeFileSync(join(dir, "grows.txt"), "small\n");
+    unlinkSync(join(dir, "sub", "gone.txt"));
+    expect(await drain()).toBe("sub/gone.txt: ENOENT");
+    // A file swapped for a link after the listing is not read through the link.
+    rmSync(join(dir, "sub"), { recursive: true });
+    mkdirSync(join(dir, "sub"));
+    symlinkSync("/etc/passwd", join(dir, "sub", "gone.txt"));
+    expect(await drain()).toBe("sub/gone.txt: ELOOP");
+  });
+
+  test("an unreadable context is a 400 naming only the error code", async () => {
+    try {
+      await listContext(join(tempDir("build-missing"), "nope"), 1 << 20);
+      throw new Error("not refused");
+    } catch (error) {
+      expect([(error as ApiError).status, (error as ApiError).detail]).toEqual([400, "dockerfile_path: the build context could not be read (ENOENT)"]);
+    }
   });
 });
