@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../../src/cli/cli-error";
-import { logsQuery, parsePairs, serviceCreateBody } from "../../src/cli/commands/service";
+import { logsQuery, parsePairs, serviceCreateBody, serviceSettingsBody } from "../../src/cli/commands/service";
 import { cliSession } from "../helpers/cli-program";
 import { startTestDockerEngine, TEST_IMAGE, type TestDockerEngine } from "../helpers/docker-engine";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
@@ -21,6 +21,9 @@ describe("request bodies", () => {
     expect(serviceCreateBody("web", undefined, { dockerfile: "./app/Dockerfile", port: "8080" })).toEqual({ service_name: "web", dockerfile_path: "./app/Dockerfile", internal_port: 8080 });
     expect(() => serviceCreateBody("web", "img:1", { dockerfile: "./app/Dockerfile" })).toThrow("not both");
     expect(() => serviceCreateBody("web", undefined, {})).toThrow("--dockerfile");
+    // The settings alone, as a command that changes them without an image takes them.
+    expect(serviceSettingsBody({ memory: "64m", expose: true })).toEqual({ memory_limit: "64m", expose_ports: true });
+    expect(() => serviceSettingsBody({ port: "x" })).toThrow("--port");
     expect(
       serviceCreateBody("web", "img:1", { port: "8080", memory: "512m", cpu: "0.5", env: ["A=1", "B=x=y"], label: ["team=blue"], command: '["/bin/serve","-v"]', bindAddress: "0.0.0.0" }),
     ).toEqual({

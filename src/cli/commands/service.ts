@@ -59,7 +59,13 @@ export function serviceCreateBody(name: string, image: string | undefined, flags
   if ((image === undefined || image === "") === (flags.dockerfile === undefined)) {
     throw new CliError("give an image or --dockerfile PATH (a Dockerfile in the gateway's DOCKER_BUILD_DIR), not both");
   }
-  const body: Record<string, unknown> = image ? { service_name: name, image } : { service_name: name, dockerfile_path: flags.dockerfile };
+  const source = image ? { image } : { dockerfile_path: flags.dockerfile };
+  return { service_name: name, ...source, ...serviceSettingsBody(flags) };
+}
+
+/** The settings flags (all but the name and the image or Dockerfile) as request fields; errors name the flag. */
+export function serviceSettingsBody(flags: ServiceCreateFlags): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
   if (flags.port !== undefined) {
     if (!/^\d{1,5}$/.test(flags.port)) throw new CliError(`--port ${JSON.stringify(flags.port)}: expected a port number`);
     body.internal_port = Number(flags.port);
