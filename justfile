@@ -416,9 +416,9 @@ service-list owned-only="false" token="":
 service-show name token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} --format json service show {{ quote(name) }}
 
-# Create and start a Docker service from an image the engine has (dockerfile is not supported yet; auto-proxy=true then runs service proxy-create)
+# Create and start a Docker service from an image the engine has, or built from a Dockerfile inside the gateway's DOCKER_BUILD_DIR (dockerfile=PATH; give one of image and dockerfile); auto-proxy=true then runs service proxy-create
 service-create name image="" dockerfile="" port="" memory="" cpu="" auto-proxy="false" token="":
-    @{{ if image == '' { error('image: required (building from a dockerfile is not supported yet)') } else { '' } }}{{ if dockerfile != '' { error('dockerfile: building from a Dockerfile is not supported yet; give an image') } else { '' } }}{{ if auto-proxy == 'true' { '' } else if auto-proxy == 'false' { '' } else if auto-proxy == '' { '' } else { error('auto-proxy: expected true or false, got ' + quote(auto-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service create {{ quote(name) }} {{ quote(image) }} \
+    @{{ if image == '' { if dockerfile == '' { error('image, dockerfile: give one (an image the engine has, or a Dockerfile path inside the DOCKER_BUILD_DIR of the gateway)') } else { '' } } else if dockerfile != '' { error('image, dockerfile: give one of them, not both') } else { '' } }}{{ if auto-proxy == 'true' { '' } else if auto-proxy == 'false' { '' } else if auto-proxy == '' { '' } else { error('auto-proxy: expected true or false, got ' + quote(auto-proxy)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service create {{ quote(name) }} {{ if image != '' { quote(image) } else { '--dockerfile ' + quote(dockerfile) } }} \
         {{ if port != '' { '--port ' + quote(port) } else { '' } }} \
         {{ if memory != '' { '--memory ' + quote(memory) } else { '' } }} \
         {{ if cpu != '' { '--cpu ' + quote(cpu) } else { '' } }} \

@@ -15,6 +15,8 @@ export type ErrorCode =
   | "image_not_found"
   | "network_not_found"
   | "engine_error"
+  | "build_failed"
+  | "build_context_too_large"
   | "internal_error";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -35,6 +37,10 @@ const STATUS: Record<ErrorCode, number> = {
   network_not_found: 400,
   /** The Docker engine refused or failed an operation; the detail carries its own message. */
   engine_error: 502,
+  /** A Dockerfile did not build (bad instruction, a failing RUN, a missing base image, the build timeout); the detail carries the engine's last lines. */
+  build_failed: 400,
+  /** A Dockerfile's directory holds more than DOCKER_BUILD_CONTEXT_LIMIT bytes. */
+  build_context_too_large: 413,
   internal_error: 500,
 };
 

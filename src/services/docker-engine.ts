@@ -70,18 +70,22 @@ export function openLogFollowCount(): number {
   return openLogFollows;
 }
 
+/** A dockerode client for DOCKER_HOST; `timeoutMs` bounds a silent connection. */
+export function dockerClient(settings: DockerSettings, timeoutMs: number): Docker {
+  const { endpoint } = settings;
+  const common = { version: `v${settings.apiVersion}`, timeout: timeoutMs };
+  return endpoint.kind === "unix"
+    ? new Docker({ socketPath: endpoint.socketPath, ...common })
+    : new Docker({ host: endpoint.host, port: endpoint.port, protocol: "http", ...common });
+}
+
 const UNREACHABLE = new Set(["ECONNREFUSED", "ENOENT", "EACCES", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTSOCK"]);
 
 export class DockerEngine {
   private readonly docker: Docker;
 
   constructor(private readonly settings: DockerSettings, options: { timeoutMs?: number } = {}) {
-    const { endpoint } = settings;
-    const common = { version: `v${settings.apiVersion}`, timeout: options.timeoutMs ?? 60_000 };
-    this.docker =
-      endpoint.kind === "unix"
-        ? new Docker({ socketPath: endpoint.socketPath, ...common })
-        : new Docker({ host: endpoint.host, port: endpoint.port, protocol: "http", ...common });
+    this.docker = dockerClient(settings, options.timeoutMs ?? 60_000);
   }
 
   /** The engine's version string; throws engine_unavailable when it does not answer. */

@@ -1,10 +1,8 @@
 /**
- * Docker service lifecycle: create → start → stop → restart → update → delete,
- * with the record (`docker_service:{name}`) and the address
- * (`service:url:{name}`) following the container. A create that fails at any
- * step removes what it made — container and record — before it answers. An
- * update or a port change recreates the container (recreate below), one at a
- * time per service.
+ * Docker service lifecycle: create → start → stop → restart → delete, with the
+ * record (`docker_service:{name}`) and the address (`service:url:{name}`)
+ * following the container. A create that fails at any step removes what it
+ * made — container and record — before it answers.
  */
 import type { Logger } from "../core/logger";
 import { ApiError, conflict, invalid, notFound } from "../core/errors";
@@ -15,12 +13,17 @@ import type { DockerServiceRecord, DockerServiceRepository } from "../storage/do
 import type { PortAllocation } from "../storage/port-repository";
 import type { DockerEngine, ContainerStats, LogLine } from "./docker-engine";
 import type { PortAllocator, PortConfig } from "./port-allocator";
+import { tagsName, type ImageBuilder } from "./image-builder";
 import { checkServiceSettings, containerSpec, storedSettings, type ServiceSettings } from "./docker-service-settings";
 import { updateService, type ServiceUpdate } from "./docker-service-update";
 
+
 export interface DockerServiceInput {
   readonly service_name: string;
-  readonly image: string;
+  /** Exactly one of image and dockerfile_path. */
+  readonly image?: string;
+  /** A Dockerfile inside DOCKER_BUILD_DIR: the image is built from it first (image-builder.ts). */
+  readonly dockerfile_path?: string;
   readonly internal_port?: number;
   readonly memory_limit?: string;
   readonly cpu_limit?: number;
@@ -33,6 +36,9 @@ export interface DockerServiceInput {
   readonly expose_ports?: boolean;
   readonly port_configs?: readonly PortConfig[];
 }
+
+/** Stands in for internal_port when the settings are checked before the image is known. */
+const DUMMY_PORT = 1;
 
 /** At most this many port_configs per service. */
 const MAX_PORT_CONFIGS = 32;
@@ -48,6 +54,8 @@ export interface CleanupResult {
   readonly removed_containers: { id: string; name: string; service: string | null }[];
   /** Records whose container the engine no longer has. */
   readonly removed_records: string[];
+  /** Images built from a Dockerfile that no service runs (older than ten minutes). */
+  readonly removed_images: string[];
 }
 
 /** Names that are paths under /api/v1/services/ (spec endpoints), never service names. */
@@ -63,12 +71,15 @@ export class DockerServices {
     private readonly records: DockerServiceRepository,
     private readonly log: Logger,
     private readonly ports: PortAllocator,
+    private readonly builder: ImageBuilder,
   ) {
-    // A deleted token's services: their records went in its transaction; their containers go now.
+    // A deleted token's services: their records went in its transaction; their containers (then built images) go now.
     records.onCascadeDeleted = (deleted) => {
       for (const record of deleted) {
-        if (!record.container_id) continue;
-        this.engine.remove(record.container_id).catch((error) => this.log.warn({ err: error, service: record.service_name }, "could not remove the container of a deleted token's service"));
+        const removed = record.container_id ? this.engine.remove(record.container_id) : Promise.resolve();
+        removed
+          .then(() => (record.dockerfile_path ? this.builder.removeImagesOf(record.service_name) : undefined))
+          .catch((error) => this.log.warn({ err: error, service: record.service_name }, "could not remove the container of a deleted token's service"));
       }
     };
   }
@@ -84,17 +95,43 @@ export class DockerServices {
     return record;
   }
 
+  /**
+   * Creates the service from `image`, or from `dockerfile_path`: the image is
+   * built first (every other check before the build), then the service is
+   * made from it exactly as from an image; if that fails, the built image goes.
+   */
   async create(caller: Caller, input: DockerServiceInput): Promise<DockerServiceRecord> {
     const name = input.service_name;
     // The name rules every service shares (a DNS label, not the gateway's own), and not a path under /services/.
     checkNewServiceName("service_name", name);
     if (RESERVED_NAMES.has(name)) throw invalid(`service_name: ${JSON.stringify(name)} is a path under /api/v1/services/; choose another name`);
-    const settings = checkServiceSettings(input);
+    if ((input.image === undefined) === (input.dockerfile_path === undefined)) {
+      throw invalid("image, dockerfile_path: give exactly one of them (an image the engine has, or a Dockerfile to build it from)");
+    }
+    if (input.image !== undefined) return this.createFrom(caller, input, input.image, null);
+    const source = await this.builder.resolve(input.dockerfile_path!);
+    // Checked now so a bad request does not cost a build; the built image is checked below as any image is.
+    const precheck = checkServiceSettings({ ...input, image: "portcullis/build:pending" });
+    wantedPorts(input, precheck.internal_port ?? DUMMY_PORT, precheck.bind_address);
+    // A name already taken fails before the build (reserve() below still decides between two creates).
+    if (await this.records.get(name)) throw conflict(`a service named ${JSON.stringify(name)} already exists`);
+    const built = await this.builder.build(name, source);
+    try {
+      return await this.createFrom(caller, input, built.image, input.dockerfile_path!);
+    } catch (error) {
+      await this.builder.removeImage(built.image);
+      throw error;
+    }
+  }
+
+  private async createFrom(caller: Caller, input: DockerServiceInput, image: string, dockerfilePath: string | null): Promise<DockerServiceRecord> {
+    const name = input.service_name;
+    const settings = checkServiceSettings({ ...input, image });
 
     // Before anything is made: the image must exist, and give a port if none is named; every network must exist.
     const exposed = await this.engine.exposedPorts(settings.image);
     const internalPort = settings.internal_port ?? exposed[0];
-    if (internalPort === undefined) throw new ApiError("invalid_parameter", `internal_port: image ${JSON.stringify(input.image)} exposes no TCP port; set internal_port`);
+    if (internalPort === undefined) throw new ApiError("invalid_parameter", `internal_port: image ${JSON.stringify(image)} exposes no TCP port; set internal_port`);
     await this.engine.checkNetworksExist(settings.networks);
 
     const portConfigs = wantedPorts(input, internalPort, settings.bind_address);
@@ -105,6 +142,7 @@ export class DockerServices {
       service_name: name,
       service_type: "docker",
       ...storedSettings(settings, internalPort),
+      dockerfile_path: dockerfilePath,
       container_id: null,
       container_name: containerName,
       status: "creating",
@@ -171,6 +209,8 @@ export class DockerServices {
     const deleted = await this.records.delete(name);
     if (!deleted) throw notFound(`service ${JSON.stringify(name)}`);
     await this.ports.releaseService(name).catch((error) => this.log.error({ err: error, service: name }, "a deleted service's ports could not be released"));
+    // Images built for it: nothing else runs them (their labels name this service).
+    if (deleted.dockerfile_path) await this.builder.removeImagesOf(name);
     return deleted;
   }
 
@@ -269,7 +309,15 @@ export class DockerServices {
       throw error;
     }
     phase.swapped = true;
-    const updated = await this.records.update(name, (current) => ({ ...current, ...storedSettings(next, internalPort), container_id: nextId, status: "stopped", url: null }));
+    // A new image is no longer the one built from dockerfile_path (the built ones become cleanup's).
+    const updated = await this.records.update(name, (current) => ({
+      ...current,
+      ...storedSettings(next, internalPort),
+      dockerfile_path: next.image === current.image ? current.dockerfile_path : null,
+      container_id: nextId,
+      status: "stopped",
+      url: null,
+    }));
     if (!updated) throw notFound(`service ${JSON.stringify(name)}`);
     await this.engine.rename(nextId, record.container_name);
     if (start) await this.engine.start(nextId);
@@ -297,9 +345,10 @@ export class DockerServices {
   }
 
   /**
-   * Removes containers labelled as ours that no record owns, and records whose
-   * container the engine no longer has. Records still being created (no
-   * container yet) and their containers are left alone.
+   * Removes containers labelled as ours that no record owns, records whose
+   * container the engine no longer has, and built images no record runs.
+   * Records still being created (no container yet) and their containers are
+   * left alone.
    */
   async cleanup(): Promise<CleanupResult> {
     // Containers first: a container listed here was made after its record was claimed, so a create in flight shows in the records.
@@ -320,7 +369,12 @@ export class DockerServices {
       if (await this.engine.inspect(record.container_id, record.internal_port)) continue;
       if (await this.records.delete(record.service_name)) removedRecords.push(record.service_name);
     }
-    return { removed_containers: removedContainers, removed_records: removedRecords };
+    const live = new Map((await this.records.list()).map((r) => [r.service_name, r]));
+    const removedImages = await this.builder.removeOrphans((service, tags) => {
+      const record = live.get(service);
+      return record !== undefined && (record.status === "creating" || tagsName(tags, record.image));
+    });
+    return { removed_containers: removedContainers, removed_records: removedRecords, removed_images: removedImages };
   }
 
   /**

@@ -18,7 +18,10 @@ export type DockerServiceStatus = "creating" | "running" | "stopped";
 export interface DockerServiceRecord {
   service_name: string;
   service_type: "docker";
+  /** The image the container runs: as given, or portcullis/{name}:{tag} when built from dockerfile_path. */
   image: string;
+  /** The Dockerfile (inside DOCKER_BUILD_DIR) the image was built from; null for a service created from an image. */
+  dockerfile_path: string | null;
   internal_port: number;
   memory_limit: string | null;
   cpu_limit: number | null;
@@ -140,6 +143,6 @@ function queueDeleteService(tx: ChainableCommander, record: DockerServiceRecord,
 function parse(raw: string | null): DockerServiceRecord | null {
   if (raw === null) return null;
   const record = JSON.parse(raw) as DockerServiceRecord;
-  // Records stored before services had networks read as joining none.
-  return { ...record, networks: record.networks ?? [] };
+  // Records stored before services had networks read as joining none; before Dockerfile builds, as built from none.
+  return { ...record, networks: record.networks ?? [], dockerfile_path: record.dockerfile_path ?? null };
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../../src/cli/cli-error";
-import { logsQuery, parsePairs, serviceCreateBody } from "../../src/cli/commands/service";
+import { logsQuery, parsePairs, serviceCreateBody, serviceSettingsBody } from "../../src/cli/commands/service";
 import { cliSession } from "../helpers/cli-program";
 import { startTestDockerEngine, TEST_IMAGE, type TestDockerEngine } from "../helpers/docker-engine";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
@@ -19,6 +19,12 @@ const HOME = tempDir("service-cli-home");
 describe("request bodies", () => {
   test("flags become the create request; bad ones name the flag", () => {
     expect(serviceCreateBody("web", "img:1", {})).toEqual({ service_name: "web", image: "img:1" });
+    expect(serviceCreateBody("web", undefined, { dockerfile: "./app/Dockerfile", port: "8080" })).toEqual({ service_name: "web", dockerfile_path: "./app/Dockerfile", internal_port: 8080 });
+    expect(() => serviceCreateBody("web", "img:1", { dockerfile: "./app/Dockerfile" })).toThrow("not both");
+    expect(() => serviceCreateBody("web", undefined, {})).toThrow("--dockerfile");
+    // The settings alone, as a command that changes them without an image takes them.
+    expect(serviceSettingsBody({ memory: "64m", expose: true })).toEqual({ memory_limit: "64m", expose_ports: true });
+    expect(() => serviceSettingsBody({ port: "x" })).toThrow("--port");
     expect(
       serviceCreateBody("web", "img:1", { port: "8080", memory: "512m", cpu: "0.5", env: ["A=1", "B=x=y"], label: ["team=blue"], command: '["/bin/serve","-v"]', bindAddress: "0.0.0.0" }),
     ).toEqual({
@@ -158,6 +164,8 @@ describe.skipIf(!justBinary)("just service-* (dry run)", () => {
     [["service-show", "web"], "--format json service show 'web'"],
     [["service-create", "web", "img:1"], "service create 'web' 'img:1'"],
     [["service-create", "web", "img:1", "", "8080", "512m", "0.5", "false", "tok"], "--token 'tok' service create 'web' 'img:1' --port '8080' --memory '512m' --cpu '0.5'"],
+    [["service-create", "web", "", "./dockerfiles/app.Dockerfile"], "service create 'web' --dockerfile './dockerfiles/app.Dockerfile'"],
+    [["service-create", "web", "", "it's.Dockerfile", "8080", "", "", "false", "tok"], "--token 'tok' service create 'web' --dockerfile 'it'\\''s.Dockerfile' --port '8080'"],
     [["service-delete", "web"], "service delete 'web'"],
     [["service-delete", "web", "true", "false", "tok"], "--token 'tok' service delete 'web' --force"],
     [["service-delete", "web", "false", "true"], "service delete 'web' --delete-proxy"],
@@ -186,11 +194,10 @@ describe.skipIf(!justBinary)("just service-* (dry run)", () => {
     expect((await dryRun("service-create", "web", "img:1", "", "", "", "", "false")).line).toBe("service create 'web' 'img:1'");
   });
 
-  test("what is not built yet stops before running anything, saying so", async () => {
+  test("bad arguments stop before running anything, naming them", async () => {
     for (const [args, message] of [
-      [["service-create", "web"], "image: required"],
-      [["service-create", "web", "", "./Dockerfile"], "image: required"],
-      [["service-create", "web", "img:1", "./Dockerfile"], "dockerfile: building from a Dockerfile is not supported yet"],
+      [["service-create", "web"], "image, dockerfile: give one"],
+      [["service-create", "web", "img:1", "./Dockerfile"], "image, dockerfile: give one of them, not both"],
       [["service-create", "web", "img:1", "", "", "", "", "yes"], "auto-proxy: expected true or false"],
       [["service-delete", "web", "false", "yes"], "delete-proxy: expected true or false"],
       [["service-logs", "web", "10", "yes"], "timestamps: expected true or false"],
@@ -200,5 +207,5 @@ describe.skipIf(!justBinary)("just service-* (dry run)", () => {
       const { code, stderr } = await dryRun(...args);
       expect({ args, code: code !== 0, has: stderr.includes(message) }).toEqual({ args, code: true, has: true });
     }
-  });
+  }, 30_000); // seven runs of just: seconds on a loaded machine
 });

@@ -16,11 +16,19 @@ const problemsOf = (env: Record<string, string>): readonly string[] => {
 describe("docker settings", () => {
   test("defaults: the local socket, API 1.41", () => {
     const { docker } = parseConfig({}, "/srv");
-    expect(docker).toEqual({ host: "unix:///var/run/docker.sock", endpoint: { kind: "unix", socketPath: "/var/run/docker.sock" }, apiVersion: "1.41" });
+    expect(docker).toEqual({
+      host: "unix:///var/run/docker.sock",
+      endpoint: { kind: "unix", socketPath: "/var/run/docker.sock" },
+      apiVersion: "1.41",
+      // Building from a Dockerfile is off until the operator names a directory.
+      buildDir: null,
+      buildTimeoutMs: 600_000,
+      buildContextLimitBytes: 100 * 1024 * 1024,
+    });
   });
 
   test("unix and tcp hosts; a v prefix on the version is accepted", () => {
-    expect(parseConfig({ DOCKER_HOST: "tcp://127.0.0.1:2375", DOCKER_API_VERSION: "v1.43" }, "/srv").docker).toEqual({
+    expect(parseConfig({ DOCKER_HOST: "tcp://127.0.0.1:2375", DOCKER_API_VERSION: "v1.43" }, "/srv").docker).toMatchObject({
       host: "tcp://127.0.0.1:2375",
       endpoint: { kind: "tcp", host: "127.0.0.1", port: 2375 },
       apiVersion: "1.43",
@@ -34,6 +42,29 @@ describe("docker settings", () => {
       expect(problemsOf({ DOCKER_HOST: host }).some((p) => p.startsWith(`DOCKER_HOST=${JSON.stringify(host)}`))).toBe(true);
     }
     expect(problemsOf({ DOCKER_API_VERSION: "latest" }).some((p) => p.startsWith("DOCKER_API_VERSION="))).toBe(true);
+  });
+
+  test("build settings: an absolute directory, a timeout in seconds, a context size", () => {
+    expect(parseConfig({ DOCKER_BUILD_DIR: "/srv/builds/", DOCKER_BUILD_TIMEOUT: "30", DOCKER_BUILD_CONTEXT_LIMIT: "8m" }, "/srv").docker).toMatchObject({
+      buildDir: "/srv/builds",
+      buildTimeoutMs: 30_000,
+      buildContextLimitBytes: 8 * 1024 * 1024,
+    });
+    expect(parseConfig({ DOCKER_BUILD_DIR: "" }, "/srv").docker.buildDir).toBeNull();
+    for (const [name, value] of [
+      ["DOCKER_BUILD_DIR", "builds"],
+      ["DOCKER_BUILD_DIR", "./builds"],
+      ["DOCKER_BUILD_DIR", "/"],
+      ["DOCKER_BUILD_DIR", "//"],
+      ["DOCKER_BUILD_TIMEOUT", "0"],
+      ["DOCKER_BUILD_TIMEOUT", "ten"],
+      ["DOCKER_BUILD_TIMEOUT", "90000"],
+      ["DOCKER_BUILD_CONTEXT_LIMIT", "lots"],
+      ["DOCKER_BUILD_CONTEXT_LIMIT", "1k"],
+      ["DOCKER_BUILD_CONTEXT_LIMIT", "9g"],
+    ] as const) {
+      expect({ name, value, refused: problemsOf({ [name]: value }).some((p) => p.startsWith(`${name}=${JSON.stringify(value)}`)) }).toEqual({ name, value, refused: true });
+    }
   });
 });
 

@@ -233,7 +233,7 @@ describe("cleanup", () => {
     expect(await redis.client.exists(keys.dockerService("ticker"), keys.dockerService("web"))).toBe(2);
 
     // Nothing left to do: a second run removes nothing.
-    expect((await gw.api("POST", "/api/v1/services/cleanup")).json).toEqual({ removed_containers: [], removed_records: [] });
+    expect((await gw.api("POST", "/api/v1/services/cleanup")).json).toEqual({ removed_containers: [], removed_records: [], removed_images: [] });
   });
 });
 

@@ -35,7 +35,15 @@ const PortConfigBody = t.Object(
 const DockerServiceCreateBody = t.Object(
   {
     service_name: t.String({ minLength: 1, maxLength: 63, description: "A DNS label (lowercase letters, digits, -), unique across Docker and external services; the container is named portcullis-{service_name}" }),
-    image: t.String({ minLength: 1, maxLength: 255, description: "An image the engine already has (nothing is pulled)" }),
+    image: t.Optional(t.String({ minLength: 1, maxLength: 255, description: "An image the engine already has (nothing is pulled). Exactly one of image and dockerfile_path" })),
+    dockerfile_path: t.Optional(
+      t.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          "A Dockerfile inside the gateway's DOCKER_BUILD_DIR (relative to it, like ./dockerfiles/app.Dockerfile); its directory is the build context. The image is built (tagged portcullis/{service_name}:{unique}) and the service created from it. 400 when DOCKER_BUILD_DIR is unset or the path (after symbolic links) leaves it; 413 when the context passes DOCKER_BUILD_CONTEXT_LIMIT; 400 build_failed with the engine's last lines when the build fails or passes DOCKER_BUILD_TIMEOUT",
+      }),
+    ),
     internal_port: t.Optional(t.Integer({ minimum: 1, maximum: 65535, description: "The container's port; default: the image's lowest exposed TCP port" })),
     memory_limit: t.Optional(t.String({ maxLength: 32, description: 'Memory limit like "512m" or "1g" (6m to 1t)' })),
     cpu_limit: t.Optional(t.Number({ description: "CPUs, like 1.0 or 0.5 (0.01 to 1024)" })),
@@ -169,7 +177,7 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
         detail: {
           summary: "Create and start a Docker service",
           description:
-            "Creates a container labelled portcullis.managed=true and portcullis.service={name}, allocates each of port_configs (or with expose_ports internal_port) through the port allocator and publishes it exactly on its host address and port (otherwise internal_port on an engine-picked port of bind_address), starts it, and stores service:url:{name}. A failure at any step leaves no container, no record and no allocated port; a taken host port is 409 naming it. 503 engine_unavailable when DOCKER_HOST does not answer.",
+            "From image, or from dockerfile_path (exactly one; both or neither is 422): a Dockerfile is first built into portcullis/{name}:{unique}, labelled like the container; a failed build is 400 build_failed and leaves nothing. Creates a container labelled portcullis.managed=true and portcullis.service={name}, allocates each of port_configs (or with expose_ports internal_port) through the port allocator and publishes it exactly on its host address and port (otherwise internal_port on an engine-picked port of bind_address), starts it, and stores service:url:{name}. A failure at any step leaves no container, no record and no allocated port; a taken host port is 409 naming it. 503 engine_unavailable when DOCKER_HOST does not answer.",
         },
       },
     )
@@ -181,9 +189,9 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
       },
       {
         detail: {
-          summary: "Remove orphaned Docker service containers and records (admin)",
+          summary: "Remove orphaned Docker service containers, records and built images (admin)",
           description:
-            "Removes containers labelled portcullis.managed=true that no service record owns, and service records whose container the engine no longer has. Containers without the label are never touched; services still being created are left alone. Answers {removed_containers: [{id, name, service}], removed_records: [name]}.",
+            "Removes containers labelled portcullis.managed=true that no service record owns, service records whose container the engine no longer has, and images built from a Dockerfile (labelled portcullis.managed=true) that no service runs and that are older than ten minutes (a build finished after its create gave up). Containers and images without the label are never touched; services still being created are left alone. Answers {removed_containers: [{id, name, service}], removed_records: [name], removed_images: [image]}.",
         },
       },
     )
@@ -283,7 +291,10 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
           force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Delete even while the container runs or routes and proxies use the service (they then answer 502)" })),
           delete_proxy: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Also delete the caller's own proxies whose target_url is service:{name} (they then do not count as users)" })),
         }),
-        detail: { summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true; delete_proxy=true also deletes the caller's proxies to it" },
+        detail: {
+          summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true; delete_proxy=true also deletes the caller's proxies to it",
+          description: "A service built from a Dockerfile also loses its built images (those labelled portcullis.service={name}).",
+        },
       },
     )
     .post(

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
 import { renderItem } from "../output";
-import { collect, serviceCreateBody, type ServiceCreateFlags, type ServiceView } from "./service";
+import { collect, serviceSettingsBody, type ServiceCreateFlags, type ServiceView } from "./service";
 
 export interface ServiceUpdateFlags extends Omit<ServiceCreateFlags, "expose"> {
   image?: string;
@@ -18,7 +18,7 @@ export interface ServiceUpdateFlags extends Omit<ServiceCreateFlags, "expose"> {
 export function serviceUpdateBody(flags: ServiceUpdateFlags): Record<string, unknown> {
   if (flags.clearNetworks && flags.network?.length) throw new CliError("--clear-networks and --network: give one or the other");
   // The create's flag checks (--port, --cpu, --env, --label, --command), without its name and image.
-  const { service_name: _name, image: _image, ...body } = serviceCreateBody("", "", { ...flags, expose: false });
+  const body = serviceSettingsBody({ ...flags, expose: false });
   if (flags.image !== undefined) body.image = flags.image;
   if (flags.clearNetworks) body.networks = [];
   if (Object.keys(body).length === 0) throw new CliError("nothing to change: give any of --image, --port, --memory, --cpu, --env, --label, --command, --network, --clear-networks, --bind-address");

@@ -28,9 +28,11 @@ export const SERVICE_COLUMNS: Column<ServiceView>[] = [
   { header: "Created", value: (s) => s.created_at, kind: "date" },
 ];
 
-export const EMPTY_SERVICES_HINT = "No Docker services. Create one: portcullis service create <name> <image>";
+export const EMPTY_SERVICES_HINT = "No Docker services. Create one: portcullis service create <name> <image> (or --dockerfile <path>)";
 
 export interface ServiceCreateFlags {
+  /** A Dockerfile inside the gateway's DOCKER_BUILD_DIR, instead of an image. */
+  dockerfile?: string;
   port?: string;
   memory?: string;
   cpu?: string;
@@ -54,8 +56,17 @@ export function parsePairs(flag: string, pairs: readonly string[] = []): Record<
 }
 
 /** The create request for the arguments and flags given; numbers are checked here so errors name the flag. */
-export function serviceCreateBody(name: string, image: string, flags: ServiceCreateFlags): Record<string, unknown> {
-  const body: Record<string, unknown> = { service_name: name, image };
+export function serviceCreateBody(name: string, image: string | undefined, flags: ServiceCreateFlags): Record<string, unknown> {
+  if ((image === undefined || image === "") === (flags.dockerfile === undefined)) {
+    throw new CliError("give an image or --dockerfile PATH (a Dockerfile in the gateway's DOCKER_BUILD_DIR), not both");
+  }
+  const source = image ? { image } : { dockerfile_path: flags.dockerfile };
+  return { service_name: name, ...source, ...serviceSettingsBody(flags) };
+}
+
+/** The settings flags (all but the name and the image or Dockerfile) as request fields; errors name the flag. */
+export function serviceSettingsBody(flags: ServiceCreateFlags): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
   if (flags.port !== undefined) {
     if (!/^\d{1,5}$/.test(flags.port)) throw new CliError(`--port ${JSON.stringify(flags.port)}: expected a port number`);
     body.internal_port = Number(flags.port);
@@ -143,9 +154,10 @@ export function registerDockerServiceCommands(service: Command, context: Command
 
   service
     .command("create")
-    .description("Create and start a Docker service from an image the engine has")
+    .description("Create and start a Docker service from an image the engine has, or built from a Dockerfile (--dockerfile)")
     .argument("<name>", "service name: lowercase letters, digits and -")
-    .argument("<image>", "image reference, e.g. localhost/my-app:1 (nothing is pulled)")
+    .argument("[image]", "image reference, e.g. localhost/my-app:1 (nothing is pulled); leave out with --dockerfile")
+    .option("--dockerfile <path>", "build the image from this Dockerfile, a path inside the gateway's DOCKER_BUILD_DIR (its directory is the build context), e.g. ./dockerfiles/app.Dockerfile")
     .option("--port <port>", "the container's port (default: the image's lowest exposed TCP port)")
     .option("--memory <size>", 'memory limit, e.g. "512m" or "1g"')
     .option("--cpu <cpus>", "CPU limit, e.g. 1.0 or 0.5")
@@ -155,7 +167,7 @@ export function registerDockerServiceCommands(service: Command, context: Command
     .option("--bind-address <address>", "host address the port is published on: 127.0.0.1 (default) or 0.0.0.0")
     .option("--network <name>", "an engine network the container joins besides the default one (repeat for more; it must exist)", collect)
     .option("--expose", "publish the container's port on a host port the gateway allocates in the exposed range (11000-65535), listed by service port-list")
-    .action(async (name: string, image: string, flags: ServiceCreateFlags) => {
+    .action(async (name: string, image: string | undefined, flags: ServiceCreateFlags) => {
       const { client, settings, print } = context();
       print(renderItem({ ...(await client.post<ServiceView>(`${BASE}/`, serviceCreateBody(name, image, flags))) }, settings.format));
     });
@@ -238,14 +250,15 @@ export function registerDockerServiceCommands(service: Command, context: Command
 
   service
     .command("cleanup")
-    .description("Remove containers labelled portcullis.managed=true that no service owns, and services whose container is gone (admin)")
+    .description("Remove containers labelled portcullis.managed=true that no service owns, services whose container is gone, and built images no service runs (admin)")
     .action(async () => {
       const { client, settings, print } = context();
-      const result = await client.post<{ removed_containers: { id: string; name: string; service: string | null }[]; removed_records: string[] }>(`${BASE}/cleanup`, undefined);
+      const result = await client.post<{ removed_containers: { id: string; name: string; service: string | null }[]; removed_records: string[]; removed_images: string[] }>(`${BASE}/cleanup`, undefined);
       if (settings.format !== "table") return print(renderItem(result, settings.format));
       const lines = [
         ...result.removed_containers.map((c) => `Removed container ${c.name} (${c.id.slice(0, 12)})`),
         ...result.removed_records.map((name) => `Removed service ${name} (its container was gone)`),
+        ...(result.removed_images ?? []).map((image) => `Removed image ${image} (built for a service that no longer runs it)`),
       ];
       print(lines.length ? lines.join("\n") : "Nothing to clean up.");
     });
