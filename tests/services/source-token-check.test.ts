@@ -60,14 +60,15 @@ describe("checkSourceToken", () => {
   });
 
   test("wrong tokens → refused: same length, another scheme, the hash, empty", () => {
-    for (const headers of [
+    const cases: Record<string, string>[] = [
       { "x-source-token": TOKEN.replace(/3$/, "4") },
       { authorization: `Bearer ${TOKEN.replace(/3$/, "4")}` },
       { authorization: `Basic ${TOKEN}` },
       { authorization: TOKEN },
       { "x-source-token": hashApiToken(TOKEN) },
       { "x-source-token": "" },
-    ]) {
+    ];
+    for (const headers of cases) {
       const verdict = check(headers);
       expect(verdict.ok).toBe(false);
     }

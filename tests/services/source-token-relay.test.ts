@@ -102,7 +102,7 @@ describe("a token port answers only with its token", () => {
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toStartWith("Bearer ");
     expect(res.headers.get("x-request-id")).toBeTruthy();
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body.error).toBe("unauthorized");
     expect(body.detail).toContain("X-Source-Token");
     // A request with the token after it shows the backend is reachable, and that it saw only that one.
@@ -119,7 +119,7 @@ describe("a token port answers only with its token", () => {
       headers: { authorization: `Bearer ${TOKEN}`, "x-forwarded-for": "6.6.6.6", "x-forwarded-proto": "https", "x-real-ip": "6.6.6.6", host: "shop.example.test:1234" },
     });
     expect(res.status).toBe(200);
-    const seen = await res.json();
+    const seen = (await res.json()) as any;
     expect(seen.backend).toBe("container");
     expect(seen.path).toBe("/path?q=1");
     expect(seen.headers.authorization).toBeUndefined();
@@ -135,7 +135,7 @@ describe("a token port answers only with its token", () => {
       headers: { "x-source-token": TOKEN, x_source_token: TOKEN, authorization: "Basic dXNlcjpwdw==" },
     });
     expect(res.status).toBe(200);
-    const seen = await res.json();
+    const seen = (await res.json()) as any;
     expect(seen.headers["x-source-token"]).toBeUndefined();
     expect(seen.headers["x_source_token"]).toBeUndefined();
     expect(seen.headers.authorization).toBe("Basic dXNlcjpwdw==");
@@ -144,14 +144,15 @@ describe("a token port answers only with its token", () => {
   test("a wrong token of the same length, another port's token, the stored hash, a Basic scheme → 401", async () => {
     const wrong = TOKEN.slice(0, -1) + "b";
     expect(wrong.length).toBe(TOKEN.length);
-    for (const headers of [
+    const refused: Record<string, string>[] = [
       { "x-source-token": wrong },
       { authorization: `Bearer ${wrong}` },
       { authorization: `Bearer ${OTHER_TOKEN}` },
       { "x-source-token": OTHER_TOKEN },
       { "x-source-token": hashApiToken(TOKEN) },
       { authorization: `Basic ${TOKEN}` },
-    ]) {
+    ];
+    for (const headers of refused) {
       expect(await probe(port, headers)).toBe(401);
     }
     // Each port has its own token.
@@ -172,7 +173,7 @@ describe("a token port answers only with its token", () => {
     expect(await within(2_000, async () => (await probe(stopped)) === 401)).toBe(true);
     const res = await fetch(`http://127.0.0.1:${stopped}/`, { headers: { "x-source-token": TOKEN } });
     expect(res.status).toBe(503);
-    expect((await res.json()).detail).toContain("not running");
+    expect(((await res.json()) as any).detail).toContain("not running");
     // The container starts: relay_upstream set, answered from then on.
     await ports.update(stopped, "idle", "web", (held) => ({ ...held, relay_upstream: echoHost() }));
     expect(await within(1_000, async () => (await probe(stopped, { "x-source-token": TOKEN })) === 200)).toBe(true);
