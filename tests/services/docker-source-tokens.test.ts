@@ -214,3 +214,24 @@ describe("a service with token ports", () => {
     }
   });
 });
+
+describe("ownership", () => {
+  test("another user can neither see nor change a token port (404) and the owner's token keeps working; deleting the owner token closes the port", async () => {
+    const erin = (await gw.api("POST", "/api/v1/tokens/", { name: "erin-tokens" })).json.token as string;
+    const frank = (await gw.api("POST", "/api/v1/tokens/", { name: "frank-tokens" })).json.token as string;
+    const port = preChosenPort();
+    const created = await gw.apiAs(erin, "POST", "/api/v1/services/", { service_name: "erin-app", image: TEST_IMAGE, port_configs: [{ name: "web", host: port, container: 8080, source_token: TOKEN }] });
+    expect(created.status).toBe(201);
+    await untilServed(port, { "x-source-token": TOKEN });
+
+    expect((await gw.apiAs(frank, "PUT", "/api/v1/services/erin-app/ports/web", { source_token: "frank-takes-over" })).status).toBe(404);
+    expect((await gw.apiAs(frank, "GET", "/api/v1/services/erin-app/ports")).status).toBe(404);
+    expect(((await gw.apiAs(frank, "GET", "/api/v1/services/ports")).json as any[]).map((p) => p.host_port)).not.toContain(port);
+    await Bun.sleep(50);
+    expect(await statusAt(port, "/", { "x-source-token": "frank-takes-over" })).toBe(401);
+    expect(await statusAt(port, "/", { "x-source-token": TOKEN })).toBe(200);
+
+    expect((await gw.api("DELETE", "/api/v1/tokens/erin-tokens")).status).toBe(200);
+    expect(await within(2_000, async () => (await statusAt(port, "/")) === "refused")).toBe(true);
+  }, 60_000);
+});
