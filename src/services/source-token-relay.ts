@@ -19,7 +19,7 @@ import type { Logger } from "../core/logger";
 import type { StreamFollower } from "../dispatcher/live-config";
 import { afterPipelinedRequestsSeen } from "../dispatcher/pipelining";
 import { SERVE_DEFAULTS } from "../dispatcher/listen";
-import { forwardTarget, type ForwardingEngine, type ForwardTarget } from "../proxies";
+import { forwardTarget, type ForwardContext, type ForwardingEngine, type ForwardTarget, type WebSocketProxyData } from "../proxies";
 import { stampRequestId, traceRequest } from "../proxies/request-trace";
 import type { PortAllocation, PortRepository } from "../storage/port-repository";
 import { checkSourceToken, isTokenPort, SOURCE_TOKEN_HEADER, sourceTokenRefusal, storedDigest } from "./source-token-check";
@@ -46,7 +46,7 @@ const DEFAULT_RETRY_MS = 1_000;
 
 export class SourceTokenRelay implements StreamFollower {
   private wanted = new Map<number, TokenPort>();
-  private readonly servers = new Map<number, { bind: string; server: Server<undefined> }>();
+  private readonly servers = new Map<number, { bind: string; server: Server<WebSocketProxyData> }>();
   private retry: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
 
@@ -119,8 +119,8 @@ export class SourceTokenRelay implements StreamFollower {
   /** True when this node now serves the port. */
   private bind(port: number, want: TokenPort): boolean {
     try {
-      const fetch = afterPipelinedRequestsSeen((request: Request, server: Server<undefined>) => this.answer(port, request, server));
-      const server = Bun.serve({
+      const fetch = afterPipelinedRequestsSeen((request: Request, server: Server<WebSocketProxyData>) => this.answer(port, request, server));
+      const server = Bun.serve<WebSocketProxyData>({
         ...SERVE_DEFAULTS,
         hostname: want.bind,
         port,
@@ -131,6 +131,7 @@ export class SourceTokenRelay implements StreamFollower {
         // Bodies stream through to the container, which sets its own limit (as at the edge).
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         fetch,
+        websocket: this.engine.websocket,
       });
       this.servers.set(port, { bind: want.bind, server });
       this.log.info({ port, bind: want.bind, service: want.service, port_name: want.portName }, "source-token relay: serving a token port");
@@ -145,7 +146,7 @@ export class SourceTokenRelay implements StreamFollower {
     }
   }
 
-  private answer(port: number, request: Request, server: Server<undefined>): Response | Promise<Response> {
+  private answer(port: number, request: Request, server: Server<WebSocketProxyData>): Response | Promise<Response | undefined> {
     const trace = traceRequest(request.headers, false);
     const want = this.wanted.get(port);
     if (!want || want.digest === null) return stampRequestId(sourceTokenRefusal("this port has no source token configured"), trace);
@@ -155,7 +156,7 @@ export class SourceTokenRelay implements StreamFollower {
       const detail = `service ${want.service} is not running; start it to reach port ${want.portName}`;
       return stampRequestId(Response.json({ error: "unavailable", detail }, { status: 503, headers: { "x-content-type-options": "nosniff" } }), trace);
     }
-    return this.engine.forward(request, want.target, {
+    const context: ForwardContext = {
       clientIp: server.requestIP(request)?.address ?? "",
       proto: "http",
       // The relay's clients are never trusted proxies: X-Forwarded-* and X-Real-IP are always the gateway's own.
@@ -163,6 +164,9 @@ export class SourceTokenRelay implements StreamFollower {
       server,
       trace,
       identity: { stripPrefix: SOURCE_TOKEN_HEADER, headers: [], dropAuthorization: verdict.dropAuthorization, rewriteCookie: null },
-    });
+    };
+    // A WebSocket is checked once, at its handshake; its frames are relayed as the edge relays them.
+    if (this.engine.isWebSocketUpgrade(request)) return this.engine.upgradeWebSocket(request, server, want.target, context);
+    return this.engine.forward(request, want.target, context);
   }
 }

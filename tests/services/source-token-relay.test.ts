@@ -196,6 +196,45 @@ describe("a token port answers only with its token", () => {
   });
 });
 
+describe("WebSocket", () => {
+  test("the handshake needs the token (401 without, the backend never asked); with it, frames are relayed and the backend does not see the token", async () => {
+    const handshakes: Record<string, string>[] = [];
+    const wsBackend = Bun.serve<undefined>({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req, server) {
+        handshakes.push(Object.fromEntries(req.headers));
+        return server.upgrade(req) ? undefined : new Response("no upgrade", { status: 400 });
+      },
+      websocket: { message: (ws, message) => void ws.send(`echo:${message}`) },
+    });
+    try {
+      const port = await tokenPort("sockets", "ws", TOKEN, `127.0.0.1:${wsBackend.port}`);
+      expect(await within(2_000, async () => (await probe(port)) === 401)).toBe(true);
+
+      const refused = await fetch(`http://127.0.0.1:${port}/ws`, {
+        headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" },
+      });
+      expect(refused.status).toBe(401);
+      expect(handshakes).toEqual([]);
+
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { "x-source-token": TOKEN } } as never);
+      const reply = await new Promise<string>((resolve, reject) => {
+        ws.onopen = () => ws.send("ping");
+        ws.onmessage = (event) => resolve(String(event.data));
+        ws.onerror = () => reject(new Error("websocket failed"));
+      });
+      ws.close();
+      expect(reply).toBe("echo:ping");
+      expect(handshakes).toHaveLength(1);
+      expect(handshakes[0]!["x-source-token"]).toBeUndefined();
+      expect(handshakes[0]!["x-forwarded-for"]).toBe("127.0.0.1");
+    } finally {
+      wsBackend.stop(true);
+    }
+  });
+});
+
 describe("framing: a request smuggled inside another never reaches the backend", () => {
   const SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
   const H = `Host: x\r\nX-Source-Token: ${TOKEN}\r\n`;
