@@ -9,11 +9,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { hashApiToken } from "../../src/core/api-token";
 import { keys } from "../../src/storage/keys";
+import { cliSession } from "../helpers/cli-program";
 import { startTestDockerEngine, TEST_IMAGE, type TestDockerEngine } from "../helpers/docker-engine";
-import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
+import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { preChosenPort } from "../helpers/ports";
 import { rawConnection, statusLines } from "../helpers/raw-http";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { tempDir } from "../helpers/temp";
 import { within } from "../helpers/within";
 
 let engine: TestDockerEngine;
@@ -233,5 +235,21 @@ describe("ownership", () => {
 
     expect((await gw.api("DELETE", "/api/v1/tokens/erin-tokens")).status).toBe(200);
     expect(await within(2_000, async () => (await statusAt(port, "/")) === "refused")).toBe(true);
+  }, 60_000);
+});
+
+describe("CLI", () => {
+  test("portcullis service port-add --source-token: the gateway serves the new port and requires the token", async () => {
+    const admin = cliSession(() => `http://127.0.0.1:${gw.gateway.apiPort}`, GATEWAY_ADMIN, tempDir("source-token-cli-home"));
+    expect((await gw.api("POST", "/api/v1/services/", { service_name: "cli-tokens", image: TEST_IMAGE })).status).toBe(201);
+    const port = preChosenPort();
+    const added = await admin.json("service", "port-add", "cli-tokens", "8080", "--host", String(port), "--name", "web", "--source-token", "cli-secret-1");
+    expect(added).toMatchObject({ port_name: "web", host_port: port, require_token: true, source_token_hash: hashApiToken("cli-secret-1") });
+    await untilServed(port, { "x-source-token": "cli-secret-1" });
+    expect(await statusAt(port, "/")).toBe(401);
+    const udp = await admin.cli("service", "port-add", "cli-tokens", "5353", "--protocol", "udp", "--source-token", "x");
+    expect(udp.code).not.toBe(0);
+    expect(udp.stderr).toContain("source_token");
+    expect((await gw.api("DELETE", "/api/v1/services/cli-tokens?force=true")).status).toBe(200);
   }, 60_000);
 });
