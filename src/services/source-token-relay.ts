@@ -48,6 +48,8 @@ export class SourceTokenRelay implements StreamFollower {
   private wanted = new Map<number, TokenPort>();
   private readonly servers = new Map<number, { bind: string; server: Server<WebSocketProxyData> }>();
   private retry: ReturnType<typeof setTimeout> | undefined;
+  /** Ports whose unexpected bind failure was logged at warn already; retries log at debug. */
+  private readonly warned = new Set<number>();
   private stopped = false;
 
   constructor(
@@ -134,6 +136,7 @@ export class SourceTokenRelay implements StreamFollower {
         websocket: this.engine.websocket,
       });
       this.servers.set(port, { bind: want.bind, server });
+      this.warned.delete(port);
       this.log.info({ port, bind: want.bind, service: want.service, port_name: want.portName }, "source-token relay: serving a token port");
       return true;
     } catch (err) {
@@ -141,7 +144,10 @@ export class SourceTokenRelay implements StreamFollower {
       const message = (err as Error).message;
       // Another node on this machine (or the container being replaced) holds it: expected, try again later.
       if (code === "EADDRINUSE" || /in use/i.test(message)) this.log.debug({ port, bind: want.bind }, "source-token relay: port in use, retrying");
-      else this.log.warn({ port, bind: want.bind, err: message }, "source-token relay: cannot bind a token port, retrying");
+      else if (!this.warned.has(port)) {
+        this.warned.add(port);
+        this.log.warn({ port, bind: want.bind, err: message }, "source-token relay: cannot bind a token port, retrying");
+      } else this.log.debug({ port, bind: want.bind, err: message }, "source-token relay: still cannot bind a token port");
       return false;
     }
   }
