@@ -69,11 +69,6 @@ export class SourceTokenRelay implements StreamFollower {
     this.apply(allocations);
   }
 
-  /** The host ports this node is serving now. */
-  servedPorts(): number[] {
-    return [...this.servers.keys()].sort((a, b) => a - b);
-  }
-
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retry);
@@ -86,8 +81,9 @@ export class SourceTokenRelay implements StreamFollower {
     for (const a of allocations) {
       const previous = this.wanted.get(a.host_port);
       const upstream = a.relay_upstream ?? null;
-      // One ForwardTarget per upstream address: the engine keys its keep-alive pool and header cache on it.
-      const target = previous?.target && upstream !== null && previous.target.url.host === upstream ? previous.target : upstream === null ? null : forwardTarget(`http://${upstream}`, { preserveHost: true });
+      // One ForwardTarget per upstream address, kept across reloads: the engine keys its header cache on it.
+      let target: ForwardTarget | null = null;
+      if (upstream !== null) target = previous?.target?.url.host === upstream ? previous.target : forwardTarget(`http://${upstream}`, { preserveHost: true });
       next.set(a.host_port, { service: a.service_name, portName: a.port_name, bind: a.bind_address, digest: a.source_token_hash ? storedDigest(a.source_token_hash) : null, target });
     }
     // Swapped in one step: a request reads the new token from here on.
