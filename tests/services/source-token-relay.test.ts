@@ -268,6 +268,17 @@ describe("framing: a request smuggled inside another never reaches the backend",
     });
   }
 
+  test("raw TCP (not HTTP) gets an HTTP error or a closed connection, never the backend", async () => {
+    recording.requests.length = 0;
+    for (const bytes of ["SSH-2.0-OpenSSH_9.2\r\n", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", `*1\r\n$4\r\nPING\r\n`]) {
+      const client = await rawConnection(port);
+      const answer = await client.send(bytes, 300);
+      client.close();
+      for (const line of statusLines(answer)) expect(line).toMatch(/^HTTP\/1\.1 4\d\d/);
+    }
+    expect(recording.requests).toEqual([]);
+  });
+
   test("a keep-alive connection: after one request with the token, the next one without it is refused", async () => {
     recording.requests.length = 0;
     const client = await rawConnection(port);
