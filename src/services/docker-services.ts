@@ -13,7 +13,7 @@ import type { DockerServiceRecord, DockerServiceRepository } from "../storage/do
 import type { PortAllocation } from "../storage/port-repository";
 import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL, type ContainerStats, type LogLine, type PublishedPort } from "./docker-engine";
 import type { PortAllocator, PortConfig } from "./port-allocator";
-import { hostPortBusyReason } from "./host-port-probe";
+import { followRelayUpstreams, untilRelaysLetGo } from "./relay-upstreams";
 import { isTokenPort } from "./source-token-check";
 
 export interface DockerServiceInput {
@@ -171,7 +171,7 @@ export class DockerServices {
       const url = await this.addressOf(id, internalPort);
       const created = await this.records.update(name, (current) => ({ ...current, container_id: id, status: url ? "running" : "stopped", url }));
       if (!created) throw new ApiError("conflict", `service ${JSON.stringify(name)} was deleted while it was being created`);
-      await this.followRelay(name, id, internalPort);
+      await followRelayUpstreams(this.engine, this.ports, name, id, internalPort);
       return created;
     } catch (error) {
       await this.undoCreate(name, containerId);
@@ -258,7 +258,7 @@ export class DockerServices {
     const publisherChanged = isTokenPort(updated) !== isTokenPort(current);
     if (updated.bind_address === current.bind_address && !publisherChanged) return updated;
     // Token removed: every node's relay lets go of the host port on the event; the new container needs it free to start.
-    if (publisherChanged && !isTokenPort(updated)) await untilBindable(updated);
+    if (publisherChanged && !isTokenPort(updated)) await untilRelaysLetGo(updated);
     const phase = { swapped: false };
     try {
       await this.recreate(record, await this.ports.listForService(name), phase);
@@ -382,23 +382,8 @@ export class DockerServices {
     const state = url ? "running" : "stopped";
     const updated = await this.records.update(record.service_name, (current) => ({ ...current, status: state, url }));
     if (!updated) throw notFound(`service ${JSON.stringify(record.service_name)}`);
-    await this.followRelay(record.service_name, record.container_id!, record.internal_port);
+    await followRelayUpstreams(this.engine, this.ports, record.service_name, record.container_id!, record.internal_port);
     return updated;
-  }
-
-  /**
-   * Tells the relay where each token port's container port answers now: the
-   * engine picked a loopback port for it when the container started, and
-   * picks another after a recreate or restart. Null while it does not run.
-   */
-  private async followRelay(service: string, containerId: string, internalPort: number): Promise<void> {
-    const tokenPorts = (await this.ports.listForService(service)).filter(isTokenPort);
-    if (tokenPorts.length === 0) return;
-    const state = await this.engine.inspect(containerId, internalPort);
-    for (const allocation of tokenPorts) {
-      const bound = state?.tcpBindings.get(allocation.container_port);
-      await this.ports.setRelayUpstream(allocation, bound ? `${bound.ip === "0.0.0.0" ? "127.0.0.1" : bound.ip}:${bound.port}` : null);
-    }
   }
 
   private async addressOf(containerId: string, internalPort: number): Promise<string | null> {
@@ -443,9 +428,4 @@ function wantedPorts(input: DockerServiceInput, internalPort: number, bindAddres
 function published(allocation: PortAllocation): PublishedPort {
   if (isTokenPort(allocation)) return { container: allocation.container_port, protocol: "tcp", hostIp: "127.0.0.1", hostPort: 0 };
   return { container: allocation.container_port, protocol: allocation.protocol, hostIp: allocation.bind_address, hostPort: allocation.host_port };
-}
-
-/** Waits (at most 3 s) until the relays have let go of a port that stops being a token port. */
-async function untilBindable(allocation: PortAllocation): Promise<void> {
-  for (let i = 0; i < 60 && (await hostPortBusyReason(allocation.host_port, allocation.bind_address, "tcp")); i++) await Bun.sleep(50);
 }
