@@ -67,7 +67,7 @@ async function statusAt(port: number, path: string, headers: Record<string, stri
 
 /** Until the container's httpd answers through the relay (it starts a moment after the container). */
 async function untilServed(port: number, headers: Record<string, string>): Promise<void> {
-  expect(await within(10_000, async () => (await statusAt(port, "/", headers)) === 200)).toBe(true);
+  expect(await within(20_000, async () => (await statusAt(port, "/", headers)) === 200)).toBe(true);
 }
 
 describe("a service with token ports", () => {
