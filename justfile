@@ -821,7 +821,7 @@ service-port-check port bind-address="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-check {{ quote(port) }} \
         {{ if bind-address != '' { '--bind ' + quote(bind-address) } else { '' } }}
 
-# Add a port to a Docker service: host port = container port = <port>, named port-<port>; the container is recreated (source-token is stored as a hash, not enforced yet)
+# Add a port to a Docker service: host port = container port = <port>, named port-<port>; the container is recreated (with a source-token the gateway serves the port and requires it)
 service-port-add name port bind-address="" source-token="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-add {{ quote(name) }} {{ quote(port) }} --host {{ quote(port) }} \
         {{ if bind-address != '' { '--bind ' + quote(bind-address) } else { '' } }} \

@@ -38,6 +38,7 @@ import { DockerEngine } from "./services/docker-engine";
 import { DockerServices } from "./services/docker-services";
 import { ImageBuilder } from "./services/image-builder";
 import { PortAllocator } from "./services/port-allocator";
+import { SourceTokenRelay } from "./services/source-token-relay";
 import { OAuthEventRecorder } from "./consumers/oauth-events/recorder";
 import { AuditLog } from "./consumers/audit/audit-log";
 import { GatewayMetrics } from "./metrics/gateway-metrics";
@@ -138,11 +139,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const { signingKeys, revoked, tokenVerifier } = authorizationServer.context;
   // MCP rate limits: counted in this node's memory, shared through Redis in the background.
   const rateLimits = new ClusterRateCounters(redis, log);
+  // Token ports (docs/services.md "Source tokens"): bound by this node, followed like the rest of the config.
+  const tokenRelay = new SourceTokenRelay(stores.ports, engine, log, { idleTimeoutSeconds: config.clientIdleTimeoutSeconds });
   const live = new LiveConfig(
     redis,
     stores,
     log,
-    [certificates, signingKeys, revoked],
+    [certificates, signingKeys, revoked, tokenRelay],
     { issuer: config.oauth.issuer, allowedUsers: config.oauth.allowedUsers },
     rateLimitGates(rateLimits),
   );
@@ -184,6 +187,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     stopping.abort();
     // Answer with Connection: close for a moment, then stop accepting, let what is in flight finish, cut the rest.
     await shutDownListeners(listeners);
+    tokenRelay.stop();
     await oauthEvents.stop();
     await audit.settled();
     // The records of what just finished go out before Redis does.

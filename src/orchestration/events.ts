@@ -15,6 +15,7 @@ export type WorkflowEventType =
   | "route_updated"
   | "route_deleted"
   | "service_url_changed"
+  | "service_port_changed"
   | "certificate_ready"
   | "certificate_deleted"
   | "self_signed_certificate_ready"
@@ -32,26 +33,20 @@ export interface WorkflowEvent {
 /** Keep the stream bounded; a node that falls further behind reloads a snapshot. */
 const STREAM_MAX_LENGTH = 10_000;
 
-export function queueEvent(
-  tx: ChainableCommander,
-  event: { event_type: WorkflowEventType; hostname?: string; data?: Record<string, unknown> },
-): void {
-  tx.xadd(
-    keys.workflowStream,
-    "MAXLEN",
-    "~",
-    STREAM_MAX_LENGTH,
-    "*",
-    "event_type",
-    event.event_type,
-    "hostname",
-    event.hostname ?? "",
-    "data",
-    JSON.stringify(event.data ?? {}),
-    "timestamp",
-    new Date().toISOString(),
-  );
+type NewEvent = { event_type: WorkflowEventType; hostname?: string; data?: Record<string, unknown> };
+
+export function queueEvent(tx: ChainableCommander, event: NewEvent): void {
+  tx.xadd(keys.workflowStream, "MAXLEN", "~", STREAM_MAX_LENGTH, "*", ...eventFields(event));
 }
+
+/** The stream entry's fields and values, for writers that add it from a Lua script (see XADD_EVENT). */
+export function eventFields(event: NewEvent): string[] {
+  return ["event_type", event.event_type, "hostname", event.hostname ?? "", "data", JSON.stringify(event.data ?? {}), "timestamp", new Date().toISOString()];
+}
+
+/** Lua that appends one event: KEYS[n] the stream, the 8 fields of eventFields from ARGV[i] on (used as `XADD_EVENT(n, i)`). */
+export const XADD_EVENT = (streamKey: number, firstArg: number): string =>
+  `redis.call('XADD', KEYS[${streamKey}], 'MAXLEN', '~', ${STREAM_MAX_LENGTH}, '*', ${Array.from({ length: 8 }, (_, k) => `ARGV[${firstArg + k}]`).join(", ")})`;
 
 /** Parses one stream entry as XREAD returns it: `[id, [field, value, ...]]`. */
 export function parseStreamEntry([id, fields]: [string, string[]]): WorkflowEvent {

@@ -38,6 +38,7 @@ export interface PublishedPort {
   readonly container: number;
   readonly protocol: "tcp" | "udp";
   readonly hostIp: string;
+  /** 0: a port the engine picks (a token port, published on loopback for the gateway's relay). */
   readonly hostPort: number;
 }
 
@@ -46,7 +47,7 @@ export function portBindings(spec: Pick<ContainerSpec, "internalPort" | "bindAdd
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const port of spec.ports ?? []) {
     const key = `${port.container}/${port.protocol}`;
-    (bindings[key] ??= []).push({ HostIp: port.hostIp, HostPort: String(port.hostPort) });
+    (bindings[key] ??= []).push({ HostIp: port.hostIp, HostPort: port.hostPort === 0 ? "" : String(port.hostPort) });
   }
   const main = `${spec.internalPort}/tcp`;
   if (!bindings[main]) bindings[main] = [{ HostIp: spec.bindAddress, HostPort: "" }];
@@ -59,6 +60,8 @@ export interface ContainerState {
   readonly status: string;
   /** Where the published internal port answers on the host, while the container runs. */
   readonly hostAddress: { readonly ip: string; readonly port: number } | null;
+  /** Every published tcp container port → where it answers on the host, while the container runs. */
+  readonly tcpBindings: ReadonlyMap<number, { readonly ip: string; readonly port: number }>;
   readonly labels: Readonly<Record<string, string>>;
   readonly memoryBytes: number;
   readonly nanoCpus: number;
@@ -202,11 +205,17 @@ export class DockerEngine {
     if (!info) return null;
     const binding = info.NetworkSettings?.Ports?.[`${internalPort}/tcp`]?.[0];
     const running = info.State?.Running === true;
+    const tcpBindings = new Map<number, { ip: string; port: number }>();
+    for (const [key, list] of Object.entries(info.NetworkSettings?.Ports ?? {})) {
+      const first = (list as { HostIp?: string; HostPort?: string }[] | null)?.[0];
+      if (running && key.endsWith("/tcp") && first?.HostPort) tcpBindings.set(Number.parseInt(key, 10), { ip: first.HostIp || "127.0.0.1", port: Number(first.HostPort) });
+    }
     return {
       id: info.Id,
       running,
       status: info.State?.Status ?? "unknown",
       hostAddress: running && binding?.HostPort ? { ip: binding.HostIp || "127.0.0.1", port: Number(binding.HostPort) } : null,
+      tcpBindings,
       labels: info.Config?.Labels ?? {},
       memoryBytes: info.HostConfig?.Memory ?? 0,
       nanoCpus: info.HostConfig?.NanoCpus ?? 0,

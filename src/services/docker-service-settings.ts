@@ -8,6 +8,7 @@
 import { ApiError } from "../core/errors";
 import type { PortAllocation } from "../storage/port-repository";
 import { MANAGED_LABEL, SERVICE_LABEL, type ContainerSpec, type PublishedPort } from "./docker-engine";
+import { isTokenPort } from "./source-token-check";
 
 /** The settings as a request gives them (an update: the record's, with the request's changes laid over). */
 export interface ServiceSettingsInput {
@@ -145,6 +146,12 @@ export function containerSpec(service: string, containerName: string, settings: 
   };
 }
 
+/**
+ * Where the engine publishes an allocation: exactly its host address and port,
+ * except a token port, which the gateway's relay binds itself (it checks the
+ * token); the engine publishes that one on loopback at a port it picks.
+ */
 function published(allocation: PortAllocation): PublishedPort {
+  if (isTokenPort(allocation)) return { container: allocation.container_port, protocol: "tcp", hostIp: "127.0.0.1", hostPort: 0 };
   return { container: allocation.container_port, protocol: allocation.protocol, hostIp: allocation.bind_address, hostPort: allocation.host_port };
 }

@@ -16,6 +16,8 @@ import type { PortAllocator, PortConfig } from "./port-allocator";
 import { tagsName, type ImageBuilder } from "./image-builder";
 import { checkServiceSettings, containerSpec, storedSettings, type ServiceSettings } from "./docker-service-settings";
 import { updateService, type ServiceUpdate } from "./docker-service-update";
+import { followRelayUpstreams, untilRelaysLetGo } from "./relay-upstreams";
+import { isTokenPort } from "./source-token-check";
 
 
 export interface DockerServiceInput {
@@ -166,6 +168,7 @@ export class DockerServices {
       const url = await this.addressOf(id, internalPort);
       const created = await this.records.update(name, (current) => ({ ...current, container_id: id, status: url ? "running" : "stopped", url }));
       if (!created) throw new ApiError("conflict", `service ${JSON.stringify(name)} was deleted while it was being created`);
+      await followRelayUpstreams(this.engine, this.ports, name, id, internalPort);
       return created;
     } catch (error) {
       await this.undoCreate(name, containerId);
@@ -251,15 +254,19 @@ export class DockerServices {
       const current = (await this.ports.listForService(name)).find((a) => a.port_name === portName);
       if (!current) throw notFound(`port ${JSON.stringify(portName)} of service ${JSON.stringify(name)}`);
       const updated = await this.ports.update(current, change);
-      if (updated.bind_address === current.bind_address) return updated;
+      // Adding or removing a token changes who publishes the port (the engine, or the gateway's relay): a new container either way.
+      const publisherChanged = isTokenPort(updated) !== isTokenPort(current);
+      if (updated.bind_address === current.bind_address && !publisherChanged) return updated;
+      // Token removed: every node's relay lets go of the host port on the event; the new container needs it free to start.
+      if (publisherChanged && !isTokenPort(updated)) await untilRelaysLetGo(updated);
       const phase = { swapped: false };
       try {
         await this.recreate(record, await this.ports.listForService(name), phase);
       } catch (error) {
-        if (!phase.swapped) await this.ports.update(updated, { bind: current.bind_address }).catch((e) => this.log.error({ err: e, service: name }, "a port's bind address could not be put back"));
+        if (!phase.swapped) await this.ports.restore(current).catch((e) => this.log.error({ err: e, service: name }, "a port's bind address and source token could not be put back"));
         throw error;
       }
-      return updated;
+      return (await this.ports.listForService(name)).find((a) => a.port_name === portName) ?? updated;
     });
   }
 
@@ -402,12 +409,13 @@ export class DockerServices {
     return record;
   }
 
-  /** Reads the container's state back into the record and service:url. */
+  /** Reads the container's state back into the record and service:url (and the relay's upstreams). */
   private async sync(record: DockerServiceRecord): Promise<DockerServiceRecord> {
     const url = await this.addressOf(record.container_id!, record.internal_port);
     const state = url ? "running" : "stopped";
     const updated = await this.records.update(record.service_name, (current) => ({ ...current, status: state, url }));
     if (!updated) throw notFound(`service ${JSON.stringify(record.service_name)}`);
+    await followRelayUpstreams(this.engine, this.ports, record.service_name, record.container_id!, record.internal_port);
     return updated;
   }
 

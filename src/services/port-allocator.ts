@@ -5,7 +5,7 @@
  * without one, the first usable port of a range from a preferred one on.
  */
 import { hashApiToken } from "../core/api-token";
-import { ApiError, conflict, invalid } from "../core/errors";
+import { ApiError, badParameter, conflict, invalid } from "../core/errors";
 import type { PortAllocation, PortRepository } from "../storage/port-repository";
 import { hostPortBusyReason } from "./host-port-probe";
 import {
@@ -29,8 +29,9 @@ export interface PortConfig {
   container: number;
   bind?: BindAddress;
   protocol?: PortProtocol;
-  /** Stored only as its sha256. */
+  /** Stored only as its sha256; a tcp port with one is served by the gateway's relay (source-token-relay.ts). */
   source_token?: string;
+  /** Follows source_token; given, it must agree with it. */
   require_token?: boolean;
   description?: string;
   range?: PortRangeKind;
@@ -94,6 +95,7 @@ export class PortAllocator {
       owner_token_hash: ownerTokenHash,
       description: config.description ?? "",
       allocated_at: new Date().toISOString(),
+      relay_upstream: null,
     });
     if (config.host !== undefined) {
       const check = await this.check(config.host, bind, protocol, viewer);
@@ -122,6 +124,7 @@ export class PortAllocator {
    */
   async update(current: PortAllocation, change: { bind?: unknown; description?: string; source_token?: string }): Promise<PortAllocation> {
     if (change.bind !== undefined && !isBindAddress(change.bind)) throw invalid(`bind: expected 127.0.0.1 or 0.0.0.0, not ${JSON.stringify(change.bind)}`);
+    if (change.source_token) checkSourceToken(current.protocol);
     const updated = await this.ports.update(current.host_port, current.service_name, current.port_name, (held) => ({
       ...held,
       ...(change.bind !== undefined ? { bind_address: change.bind as BindAddress } : {}),
@@ -132,6 +135,18 @@ export class PortAllocator {
     }));
     if (!updated) throw conflict(`port ${current.port_name} of service ${current.service_name} changed meanwhile; try again`);
     return updated;
+  }
+
+  /** Puts back a port's bind address and source token as `previous` had them (a change whose recreate failed). */
+  async restore(previous: PortAllocation): Promise<void> {
+    const { bind_address, source_token_hash, require_token, relay_upstream } = previous;
+    await this.ports.update(previous.host_port, previous.service_name, previous.port_name, (held) => ({ ...held, bind_address, source_token_hash, require_token, relay_upstream }));
+  }
+
+  /** Records where the engine published a token port's container port for the relay (null: not running). */
+  async setRelayUpstream(allocation: PortAllocation, upstream: string | null): Promise<void> {
+    if ((allocation.relay_upstream ?? null) === upstream) return;
+    await this.ports.update(allocation.host_port, allocation.service_name, allocation.port_name, (held) => ({ ...held, relay_upstream: upstream }));
   }
 
   release(port: number): Promise<PortAllocation | null> {
@@ -171,4 +186,16 @@ function checkConfig(service: string, config: PortConfig, bind: unknown, protoco
   if (!isBindAddress(bind)) throw invalid(`bind: expected 127.0.0.1 or 0.0.0.0, not ${JSON.stringify(bind)}`);
   if (protocol !== "tcp" && protocol !== "udp") throw invalid(`protocol: expected tcp or udp, not ${JSON.stringify(protocol)}`);
   if (config.preferred !== undefined && !isPortNumber(config.preferred)) throw invalid(`preferred: ${String(config.preferred)} is not a port number`);
+  if (config.source_token !== undefined) {
+    if (config.source_token === "") throw badParameter("source_token: must not be empty; leave it out for a port without one");
+    checkSourceToken(protocol);
+  }
+  if (config.require_token !== undefined && config.require_token !== Boolean(config.source_token)) {
+    throw badParameter(`require_token: ${config.require_token} contradicts ${config.source_token ? "the source_token given" : "the missing source_token"}; a port requires a token exactly when it has a source_token`);
+  }
+}
+
+/** Only HTTP over tcp is relayed with a token check; a udp port cannot have one (docs/services.md "Source tokens"). */
+function checkSourceToken(protocol: unknown): void {
+  if (protocol !== "tcp") throw badParameter("source_token: only tcp ports can have a source token (the gateway checks it on HTTP requests); udp ports cannot");
 }

@@ -4,10 +4,12 @@
  * service's port names to theirs, and `ports:allocated` indexes the ports.
  * A claim is one Lua script, so of many concurrent claims of one port exactly
  * one wins; releases are WATCH/MULTI transactions. Ownership: each allocation
- * is listed under its owner token for cascade delete.
+ * is listed under its owner token for cascade delete. Every change queues
+ * `service_port_changed` with it, so each node's source-token relay follows.
  */
 import type { ChainableCommander, Redis } from "ioredis";
 import type { BindAddress, PortProtocol } from "../services/port-ranges";
+import { eventFields, queueEvent, XADD_EVENT } from "../orchestration/events";
 import { keys } from "./keys";
 import { ownershipMember, queueDisown, type OwnedResourceKind } from "./ownership";
 import { watchAndCommit } from "./transaction";
@@ -27,16 +29,30 @@ export interface PortAllocation {
   owner_token_hash: string | null;
   description: string;
   allocated_at: string;
+  /**
+   * A token port only (source_token_hash set, tcp): `127.0.0.1:{port}` where
+   * the engine published the container port for the gateway's relay, while
+   * the container runs; null otherwise. Absent in records written before
+   * source tokens were enforced.
+   */
+  relay_upstream?: string | null;
 }
+
+/** The event every allocation change queues; `port` names the host port. */
+const portChanged = (allocation: PortAllocation) => ({
+  event_type: "service_port_changed" as const,
+  data: { service: allocation.service_name, port: allocation.host_port },
+});
 
 export type ClaimResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: "port_taken" | "name_taken"; readonly holder: PortAllocation };
 
 /**
- * KEYS: port record, service hash, index, owner set. ARGV: record JSON, port
- * name, host port, owner member ('' when unowned). Refuses a taken port or a
- * port name the service already uses, returning the holder.
+ * KEYS: port record, service hash, index, owner set, event stream. ARGV:
+ * record JSON, port name, host port, owner member ('' when unowned), then the
+ * event's fields. Refuses a taken port or a port name the service already
+ * uses, returning the holder.
  */
 const CLAIM = `
 local held = redis.call('GET', KEYS[1])
@@ -47,6 +63,7 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[3])
 if ARGV[4] ~= '' then redis.call('SADD', KEYS[4], ARGV[4]) end
+${XADD_EVENT(5, 5)}
 return {'ok'}
 `;
 
@@ -58,15 +75,17 @@ export class PortRepository {
     const owner = allocation.owner_token_hash;
     const [outcome, holder] = (await this.redis.eval(
       CLAIM,
-      4,
+      5,
       keys.port(allocation.host_port),
       keys.servicePorts(allocation.service_name),
       keys.allocatedPorts,
       keys.ownedBy(owner ?? "none"),
+      keys.workflowStream,
       JSON.stringify(allocation),
       allocation.port_name,
       String(allocation.host_port),
       owner ? ownershipMember(PORT_KIND, String(allocation.host_port)) : "",
+      ...eventFields(portChanged(allocation)),
     )) as [string, string?];
     if (outcome === "ok") return { ok: true };
     return { ok: false, reason: outcome as "port_taken" | "name_taken", holder: JSON.parse(holder!) as PortAllocation };
@@ -104,6 +123,7 @@ export class PortRepository {
       const tx = conn.multi();
       tx.set(keys.port(port), json);
       tx.hset(keys.servicePorts(service), portName, json);
+      queueEvent(tx, portChanged(next));
       return { commit: tx, result: next };
     });
   }
@@ -148,6 +168,7 @@ function queueRelease(tx: ChainableCommander, allocation: PortAllocation, disown
   tx.hdel(keys.servicePorts(allocation.service_name), allocation.port_name);
   tx.zrem(keys.allocatedPorts, String(allocation.host_port));
   if (disown && allocation.owner_token_hash) queueDisown(tx, allocation.owner_token_hash, PORT_KIND, String(allocation.host_port));
+  queueEvent(tx, portChanged(allocation));
 }
 
 function parse(raw: string | null): PortAllocation | null {

@@ -180,6 +180,11 @@ describe("PortAllocator", () => {
         [{ name: "x", container: 1, bind: "10.0.0.1" as never }, 422, "bind: expected 127.0.0.1 or 0.0.0.0"],
         [{ name: "x", container: 1, protocol: "sctp" as never }, 422, "protocol"],
         [{ name: "bad name!", container: 1 }, 422, "name"],
+        // Only HTTP over tcp can be token-checked (docs/services.md "Source tokens").
+        [{ name: "dns", container: 53, protocol: "udp", source_token: "t" }, 400, "source_token: only tcp ports"],
+        [{ name: "x", container: 1, source_token: "" }, 400, "source_token: must not be empty"],
+        [{ name: "x", container: 1, require_token: true }, 400, "require_token"],
+        [{ name: "x", container: 1, source_token: "t", require_token: false }, 400, "require_token"],
       ];
       for (const [config, status, text] of cases) {
         const err = await errorOf(allocator.allocateForService("app", config, null));
@@ -241,5 +246,48 @@ describe("update", () => {
     expect(await redis.client.get(keys.port(held.host_port))).not.toContain("plain-secret");
     expect(await allocator.update(withToken, { source_token: "" })).toMatchObject({ source_token_hash: null, require_token: false });
     await expect(allocator.update(held, { bind: "10.0.0.1" })).rejects.toThrow("bind");
+  });
+});
+
+describe("events", () => {
+  /** The ports named by service_port_changed events on the stream, in order. */
+  async function portEvents(): Promise<number[]> {
+    const entries = await redis.client.xrange(keys.workflowStream, "-", "+");
+    return entries
+      .map(([, fields]) => Object.fromEntries(fields.map((v, i, a) => (i % 2 === 0 ? [v, a[i + 1]] : null)).filter(Boolean) as [string, string][]))
+      .filter((f) => f.event_type === "service_port_changed")
+      .map((f) => JSON.parse(f.data!).port as number);
+  }
+
+  test("claim, update, release, releaseService and the owner token's cascade each announce service_port_changed with the change; a refused claim does not", async () => {
+    await stores.ports.claim(allocation(12001));
+    expect(await stores.ports.claim(allocation(12001, { service_name: "other" }))).toMatchObject({ ok: false });
+    await stores.ports.update(12001, "app", "http", (held) => ({ ...held, relay_upstream: "127.0.0.1:4000" }));
+    await stores.ports.release(12001);
+    await stores.ports.claim(allocation(12002, { port_name: "a" }));
+    await stores.ports.claim(allocation(12003, { port_name: "b" }));
+    await stores.ports.releaseService("app");
+    const events = await portEvents();
+    expect(events.slice(0, 5)).toEqual([12001, 12001, 12001, 12002, 12003]);
+    // releaseService: one event per port, in whatever order the service's hash lists them.
+    expect(events.slice(5).sort()).toEqual([12002, 12003]);
+
+    const token = generateApiToken();
+    const hash = hashApiToken(token);
+    await stores.tokens.create({ name: "owner", token, hash, role: "user", cert_email: null, created_at: new Date().toISOString(), created_by: null, owner_token_hash: null });
+    await stores.ports.claim(allocation(12005, { owner_token_hash: hash }));
+    await stores.tokens.deleteCascading("owner");
+    expect(await stores.ports.get(12005)).toBeNull();
+    expect((await portEvents()).slice(-2)).toEqual([12005, 12005]);
+  });
+
+  test("the allocator's update refuses a source token on a udp port (400) and writes nothing", async () => {
+    await stores.ports.claim(allocation(12004, { protocol: "udp" }));
+    const before = await redis.client.xlen(keys.workflowStream);
+    const err = await errorOf(allocator.update((await stores.ports.get(12004))!, { source_token: "t" }));
+    expect(err.status).toBe(400);
+    expect(err.message).toContain("source_token");
+    expect((await stores.ports.get(12004))!.source_token_hash).toBeNull();
+    expect(await redis.client.xlen(keys.workflowStream)).toBe(before);
   });
 });

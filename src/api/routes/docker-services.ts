@@ -26,7 +26,7 @@ const PortConfigBody = t.Object(
     container: t.Any({ description: "The container's port, 1-65535" }),
     bind: t.Optional(t.Any({ description: "127.0.0.1 or 0.0.0.0; default the service's bind_address" })),
     protocol: t.Optional(t.Any({ description: "tcp (default) or udp" })),
-    source_token: t.Optional(t.String({ description: "Stored only as its sha256; NOT enforced yet (nothing checks it)" })),
+    source_token: t.Optional(t.String({ description: "tcp only (udp: 400). The gateway then binds the host port itself and relays HTTP requests that carry the token (Authorization: Bearer or X-Source-Token) to the container; others get 401. Stored only as its sha256" })),
     description: t.Optional(t.String({ maxLength: 500 })),
   },
   { additionalProperties: false },
@@ -256,11 +256,11 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
         {
           bind: t.Optional(t.Any({ description: "127.0.0.1 or 0.0.0.0; a change recreates the container" })),
           description: t.Optional(t.String({ maxLength: 500 })),
-          source_token: t.Optional(t.String({ description: 'Stored only as its sha256 ("" removes it); NOT enforced yet' })),
+          source_token: t.Optional(t.String({ description: 'A new token applies within 100 ms; adding one to a port without, or removing it with "", recreates the container (the gateway or the engine publishes the port). Stored only as its sha256' })),
         },
         { additionalProperties: false },
       ),
-      detail: { summary: "Change a port's bind address (recreates the container), description or source token" },
+      detail: { summary: "Change a port's bind address or whether it has a source token (both recreate the container), its description or its source token" },
     })
     .delete(
       "/:name/ports/:port_name",

@@ -110,7 +110,7 @@ export function registerServicePortCommands(service: Command, context: CommandCo
     .option("--name <port-name>", "the port's name (default: port-<container-port>)")
     .option("--bind <address>", "127.0.0.1 or 0.0.0.0 (default: the service's bind address)")
     .option("--protocol <protocol>", "tcp or udp", "tcp")
-    .option("--source-token <token>", "stored only as its hash; not enforced yet")
+    .option("--source-token <token>", "tcp only: the gateway serves the port and requires this token on each request (stored as its hash)")
     .option("--description <text>", "what the port is for")
     .action(async (name: string, rawContainer: string, flags: PortAddFlags) => {
       const { client, settings, print } = context();
