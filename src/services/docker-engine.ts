@@ -8,6 +8,7 @@
 import Docker from "dockerode";
 import { ApiError } from "../core/errors";
 import type { DockerSettings } from "../core/docker-config";
+import { sshConnectOptions } from "./docker-ssh";
 
 /** Labels on every container the gateway creates (docs/services.md). */
 export const MANAGED_LABEL = "portcullis.managed";
@@ -73,13 +74,21 @@ const UNREACHABLE = new Set(["ECONNREFUSED", "ENOENT", "EACCES", "ECONNRESET", "
 export class DockerEngine {
   private readonly docker: Docker;
 
+  /** Why the last ssh host key was refused (ssh2 only says "verification failed"). */
+  private refusedHostKey: string | null = null;
+
+  /** Throws DockerSshSetupError when an ssh:// engine's key or known_hosts file cannot be used. */
   constructor(private readonly settings: DockerSettings, options: { timeoutMs?: number } = {}) {
     const { endpoint } = settings;
     const common = { version: `v${settings.apiVersion}`, timeout: options.timeoutMs ?? 60_000 };
-    this.docker =
-      endpoint.kind === "unix"
-        ? new Docker({ socketPath: endpoint.socketPath, ...common })
-        : new Docker({ host: endpoint.host, port: endpoint.port, protocol: "http", ...common });
+    if (endpoint.kind === "unix") this.docker = new Docker({ socketPath: endpoint.socketPath, ...common });
+    else if (endpoint.kind === "tcp") this.docker = new Docker({ host: endpoint.host, port: endpoint.port, protocol: "http", ...common });
+    else {
+      const sshOptions = sshConnectOptions(endpoint, settings.ssh!, (reason) => (this.refusedHostKey = reason));
+      // No request timeout over ssh: Node's http client would call setTimeout on the ssh channel, which has none.
+      // A dead connection is found by ssh keepalives instead (sshConnectOptions); an engine that hangs while connected is waited for.
+      this.docker = new Docker({ protocol: "ssh", host: endpoint.host, port: endpoint.port, username: endpoint.user, sshOptions, version: common.version } as Docker.DockerOptions);
+    }
   }
 
   /** The engine's version string; throws engine_unavailable when it does not answer. */
@@ -245,6 +254,12 @@ export class DockerEngine {
     } catch (error) {
       const statusCode = (error as { statusCode?: number }).statusCode;
       if (context.alreadyOk !== undefined && statusCode === context.alreadyOk) return undefined as T;
+      // ssh2's failures (handshake, authentication, host key) carry a `level`: the engine is out of reach.
+      const sshLevel = (error as { level?: unknown }).level;
+      if (this.settings.endpoint.kind === "ssh" && typeof sshLevel === "string") {
+        const reason = sshLevel === "handshake" && this.refusedHostKey ? this.refusedHostKey : (error as Error).message;
+        throw new ApiError("engine_unavailable", `the Docker engine at ${this.settings.host} is unreachable over ssh (${sshLevel}: ${reason})`);
+      }
       throw engineError(error, what, this.settings.host, context);
     }
   }
