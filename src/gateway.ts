@@ -35,6 +35,7 @@ import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./stor
 import { createStores } from "./storage/stores";
 import { DockerEngine } from "./services/docker-engine";
 import { DockerServices } from "./services/docker-services";
+import { LogFollowSlots } from "./services/log-follow-slots";
 import { PortAllocator } from "./services/port-allocator";
 import { OAuthEventRecorder } from "./consumers/oauth-events/recorder";
 import { AuditLog } from "./consumers/audit/audit-log";
@@ -99,7 +100,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const stores = createStores(redis);
   // Docker services: the engine is asked only when a service is created or changed.
   // Their ports go through the allocator, which never hands out the gateway's own listeners (ownPorts, set below).
-  const dockerServices = new DockerServices(new DockerEngine(config.docker), stores.dockerServices, log, new PortAllocator(stores.ports, () => ownPorts));
+  const dockerServices = new DockerServices(new DockerEngine(config.docker), stores.dockerServices, log, new PortAllocator(stores.ports, () => ownPorts), new LogFollowSlots(config.docker.logFollowsMax, config.docker.logFollowsPerToken));
   // Sign-in steps (docs/observability.md "OAuth flow tracing") and API writes ("Audit log").
   const oauthEvents = new OAuthEventRecorder(redis, { retentionHours: config.observability.logRetentionHours }, log);
   const audit = new AuditLog(redis, config.observability.auditRetentionDays, log);

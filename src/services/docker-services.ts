@@ -13,6 +13,7 @@ import type { DockerServiceRecord, DockerServiceRepository } from "../storage/do
 import type { PortAllocation } from "../storage/port-repository";
 import type { ServiceDeleteGuard } from "../storage/service-users";
 import { DockerEngine, MANAGED_LABEL, SERVICE_LABEL, type ContainerStats, type LogLine, type PublishedPort } from "./docker-engine";
+import type { LogFollowSlots } from "./log-follow-slots";
 import type { PortAllocator, PortConfig } from "./port-allocator";
 
 export interface DockerServiceInput {
@@ -79,6 +80,8 @@ export class DockerServices {
     private readonly records: DockerServiceRepository,
     private readonly log: Logger,
     private readonly ports: PortAllocator,
+    /** Open log follows, capped per node and per token. */
+    readonly followSlots: LogFollowSlots,
   ) {
     // A deleted token's services: their records went in its transaction; their containers go now.
     records.onCascadeDeleted = (deleted) => {
@@ -333,10 +336,23 @@ export class DockerServices {
     return this.engine.logs(record.container_id!, { lines, timestamps });
   }
 
-  /** Follows the service's output; the returned function closes the engine stream. */
+  /**
+   * Follows the service's output; the returned function closes the engine
+   * stream and frees the follow's slot (429 when none is free: LogFollowSlots).
+   */
   async followLogs(caller: Caller, name: string, lines: number, timestamps: boolean, onLine: (line: LogLine) => void, onEnd: () => void): Promise<() => void> {
     const record = await this.settled(caller, name);
-    return this.engine.followLogs(record.container_id!, { lines, timestamps }, onLine, onEnd);
+    const release = this.followSlots.acquire(caller.hash);
+    try {
+      const close = await this.engine.followLogs(record.container_id!, { lines, timestamps }, onLine, onEnd);
+      return () => {
+        release();
+        close();
+      };
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   /** One resource sample; 409 when the container is not running. */
