@@ -1,7 +1,8 @@
 /**
  * DOCKER_HOST=ssh://user@host:port against a real sshd (tests/helpers/ssh-docker-host.ts)
  * relaying `docker system dial-stdio` to a real Docker API (podman): a service
- * is created, shown, reached, and deleted through it. The host key is pinned
+ * is created, shown, reached, and deleted through it; the login key comes
+ * from a file or an ssh agent. The host key is pinned
  * by known_hosts: another key, an unauthorized client key, or a known_hosts
  * without the host are refused with errors naming the cause.
  */
@@ -57,6 +58,28 @@ describe("DOCKER_HOST over ssh://", () => {
       await gw.stop();
     }
   }, 90_000);
+
+  test("the login key from an ssh agent (SSH_AUTH_SOCK) when DOCKER_SSH_KEY is unset", async () => {
+    const socket = join(mkdtempSync(join(tmpdir(), "portcullis-agent-")), "agent.sock");
+    const agent = Bun.spawn(["ssh-agent", "-D", "-a", socket], { stdout: "ignore", stderr: "ignore" });
+    try {
+      expect(await within(5_000, async () => (await Bun.file(socket).exists()) || (await Bun.spawn(["test", "-S", socket]).exited) === 0)).toBe(true);
+      const added = Bun.spawn(["ssh-add", sshHost.keyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdout: "ignore", stderr: "pipe" });
+      expect(await added.exited).toBe(0);
+      const { DOCKER_SSH_KEY: _unused, ...withoutKey } = sshEnv();
+      const gw = await startTestGateway(redis, { ...withoutKey, SSH_AUTH_SOCK: socket });
+      try {
+        // Cleanup lists the engine's containers: it answers only if the agent's key logged in.
+        const res = await gw.api("POST", "/api/v1/services/cleanup");
+        expect([res.status, res.json]).toEqual([200, { removed_containers: [], removed_records: [] }]);
+      } finally {
+        await gw.stop();
+      }
+    } finally {
+      agent.kill();
+      await agent.exited;
+    }
+  }, 60_000);
 
   test("a host key other than the one known_hosts lists is refused: 503 naming it, nothing made", async () => {
     const otherKey = tempFile("known_hosts", `[127.0.0.1]:${sshHost.port} ${sshHost.strangerHostKeyPublic}\n`);

@@ -179,7 +179,7 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
         query: t.Object({
           lines: t.Optional(t.String({ description: `How many of the last lines (default ${DEFAULT_LOG_LINES}, 1 to ${MAX_LOG_LINES})` })),
           timestamps: t.Optional(t.String({ description: "true: each line starts with the engine's RFC 3339 timestamp" })),
-          follow: t.Optional(t.String({ description: "true: Server-Sent Events, one `event: log` per line (data {stream, line}), until the client goes away" })),
+          follow: t.Optional(t.String({ description: "true: Server-Sent Events, one `event: log` per line (data {stream, line}), until the client goes away; capped per node (SERVICE_LOG_FOLLOWS_MAX) and per token (SERVICE_LOG_FOLLOWS_PER_TOKEN): 429 with Retry-After past either" })),
         }),
         detail: {
           summary: "A Docker service's container output (stdout and stderr)",
@@ -252,7 +252,11 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
           force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Delete even while the container runs or routes and proxies use the service (they then answer 502)" })),
           delete_proxy: t.Optional(t.Union([t.Literal("true"), t.Literal("false")], { description: "Also delete the caller's own proxies whose target_url is service:{name} (they then do not count as users)" })),
         }),
-        detail: { summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true; delete_proxy=true also deletes the caller's proxies to it" },
+        detail: {
+          summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true; delete_proxy=true also deletes the caller's proxies to it",
+          description:
+            "The in-use check runs inside the record's delete transaction (WATCH on the route and proxy indexes and records), so a route or proxy stored meanwhile refuses the delete. The record goes first, then the container; if the engine fails after the record went, the container stays labelled and POST /services/cleanup removes it.",
+        },
       },
     )
     .post(
