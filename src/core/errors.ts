@@ -41,7 +41,7 @@ const STATUS: Record<ErrorCode, number> = {
 export class ApiError extends Error {
   readonly status: number;
   /** Seconds for a Retry-After header (429 and 503 answers that know when to come back). */
-  retryAfterSeconds?: number;
+  declare retryAfterSeconds?: number;
   constructor(readonly code: ErrorCode, readonly detail: string) {
     super(detail);
     this.name = "ApiError";
