@@ -1,7 +1,7 @@
 /**
  * DOCKER_HOST=ssh://user@host:port against a real sshd (tests/helpers/ssh-docker-host.ts)
  * relaying `docker system dial-stdio` to a real Docker API (podman): a service
- * is created, shown, reached, and deleted through it; the login key comes
+ * is created, shown, reached, its logs read and followed, and deleted through it; the login key comes
  * from a file or an ssh agent. The host key is pinned
  * by known_hosts: another key, an unauthorized client key, or a known_hosts
  * without the host are refused with errors naming the cause.
@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestDockerEngine, TEST_IMAGE, type TestDockerEngine } from "../helpers/docker-engine";
-import { startTestGateway } from "../helpers/gateway-in-process";
+import { GATEWAY_ADMIN, startTestGateway } from "../helpers/gateway-in-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { startTestSshDockerHost, type TestSshDockerHost } from "../helpers/ssh-docker-host";
 import { within } from "../helpers/within";
@@ -39,7 +39,7 @@ function tempFile(name: string, text: string): string {
 }
 
 describe("DOCKER_HOST over ssh://", () => {
-  test("create, show, reach, logs and delete a service through ssh", async () => {
+  test("create, show, reach, logs, follow and delete a service through ssh", async () => {
     const gw = await startTestGateway(redis, sshEnv());
     try {
       const made = await gw.api("POST", "/api/v1/services/", { service_name: "over-ssh", image: TEST_IMAGE, environment: { GREETING: "ssh" } });
@@ -52,6 +52,21 @@ describe("DOCKER_HOST over ssh://", () => {
       expect(await within(10_000, async () => (await fetch(made.json.url).then((r) => r.text()).catch(() => "")).trim() === "hello from ssh")).toBe(true);
       const logs = await gw.api("GET", "/api/v1/services/over-ssh/logs?lines=10");
       expect(logs.json.lines.map((l: { line: string }) => l.line)).toContain("portcullis-test-image listening on 8080");
+      // A follow holds its ssh channel open and streams over it.
+      const abort = new AbortController();
+      const followed = await fetch(`http://127.0.0.1:${gw.gateway.apiPort}/api/v1/services/over-ssh/logs?follow=true&lines=5`, { headers: { authorization: `Bearer ${GATEWAY_ADMIN}` }, signal: abort.signal });
+      expect(followed.status).toBe(200);
+      const reader = followed.body!.getReader();
+      let text = "";
+      const deadline = Date.now() + 10_000;
+      while (!text.includes("listening on 8080") && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      expect(text).toContain('event: log\ndata: {"stream":"stdout","line":"portcullis-test-image listening on 8080"}');
+      abort.abort();
+      await reader.cancel().catch(() => {});
       expect((await gw.api("DELETE", "/api/v1/services/over-ssh?force=true")).status).toBe(200);
       expect(await engine.containersOf("over-ssh")).toEqual([]);
     } finally {
