@@ -9,6 +9,9 @@
 import { describe, expect, test } from "bun:test";
 import { parseStreamEntry } from "../../src/orchestration/events";
 import { keys } from "../../src/storage/keys";
+import { retriedDelete, inUseGuard } from "../../src/api/service-in-use";
+import type { Caller } from "../../src/api/caller";
+import { ServiceRepository } from "../../src/storage/service-repository";
 import { useApiHarness } from "../helpers/api-app";
 
 const suite = useApiHarness();
@@ -59,4 +62,25 @@ describe("deleting an external service while routes and proxies to it are create
     expect(outcomes.refused).toBeGreaterThan(0);
     expect(outcomes.deletedFirst).toBeGreaterThan(0);
   }, 60_000);
+});
+
+describe("a delete whose routes keep changing", () => {
+  test("is tried again, and after every attempt lost answers 409 (try again) with nothing deleted", async () => {
+    expect((await suite.api.call("POST", "/api/v1/services/external", { body: { service_name: "busy", target_url: "http://127.0.0.1:4000" } })).status).toBe(201);
+    const services = new ServiceRepository(suite.redis.client);
+    const admin = { hash: "h", name: "admin", isAdmin: true } as unknown as Caller;
+    const check = inUseGuard(admin, "busy", { force: false, deleteOwnProxies: false }, []);
+    let attempts = 0;
+    // Another writer adds a route (to another service) between every check and its commit.
+    const guard: typeof check = async (conn, tx) => {
+      await check(conn, tx);
+      attempts++;
+      await suite.redis.client.sadd(keys.routeIds, `other-${attempts}`);
+    };
+    const refused = await retriedDelete("busy", () => services.delete("busy", guard)).catch((error) => error);
+    expect([refused.status, refused.code]).toEqual([409, "conflict"]);
+    expect(refused.detail).toContain("kept changing");
+    expect(attempts).toBe(5);
+    expect(await suite.redis.client.exists(keys.serviceExternal("busy"), keys.serviceUrl("busy"))).toBe(2);
+  });
 });
