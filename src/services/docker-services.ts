@@ -213,6 +213,7 @@ export class DockerServices {
       const state = await this.engine.inspect(record.container_id, record.internal_port);
       if (state?.running && !force) throw conflict(`service ${JSON.stringify(name)} is running; stop it first or pass force=true`);
     } else {
+      // No container recorded: still make sure the engine answers before the record goes, so the removal below can run.
       await this.engine.version();
     }
     const deleted = await this.records.delete(name, guard);
