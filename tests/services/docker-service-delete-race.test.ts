@@ -57,7 +57,8 @@ describe("deleting a Docker service while routes and proxies to it are created",
       if (deleted.status === 409) {
         outcomes.refused++;
         delay = delay === 0 ? 10 : Math.min(delay * 2, 5_000);
-        expect(deleted.json.detail).toContain(`to-${name}`);
+        // It names what it saw: the route, the proxy, or both (whichever was stored first).
+        expect(deleted.json.detail).toMatch(new RegExp(`is used by .*(to-${name}|${name}\\.svc\\.test)`));
         // Refused means untouched: the record and the container are still there.
         expect(await redis.client.exists(keys.dockerService(name))).toBe(1);
         expect(await engine.containersOf(name)).toEqual([`portcullis-${name}`]);
