@@ -113,6 +113,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const accessLog = observability.accessLog === "off" ? undefined : new AccessLog(observability.accessLog);
   const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log);
   metrics.watchCertificates(certificates);
+  metrics.watchLogFollows(() => dockerServices.followSlots.count());
   const authHostnames = config.oauth.authHostnames;
   const authorizationServer = createAuthorizationServer({
     events: oauthEvents,

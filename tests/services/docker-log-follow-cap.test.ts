@@ -3,7 +3,8 @@
  * SERVICE_LOG_FOLLOWS_PER_TOKEN per token), with real SSE connections to a
  * real gateway and a real Docker API (podman): past a cap a follow is 429
  * JSON with Retry-After and opens no engine stream; a follow the client
- * closes, or one that ends with its container, frees its slot.
+ * closes, or one that ends with its container, frees its slot; /metrics
+ * shows the open count (portcullis_service_log_follows).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openLogFollowCount } from "../../src/services/docker-engine";
@@ -59,6 +60,12 @@ async function follow(token: string, service: string): Promise<Follow> {
   };
 }
 
+/** portcullis_service_log_follows on this gateway's /metrics. */
+async function followsGauge(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${gw.gateway.apiPort}/metrics`)).text();
+  return Number(/^portcullis_service_log_follows (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
 describe("log follow caps", () => {
   test("per token and per node: 429 with Retry-After past either; a closed follow frees its slot", async () => {
     const before = openLogFollowCount();
@@ -72,6 +79,7 @@ describe("log follow caps", () => {
     expect(a3.headers.get("content-type")).toContain("application/json");
     expect(a3.json.detail).toContain("SERVICE_LOG_FOLLOWS_PER_TOKEN=2");
     expect(openLogFollowCount()).toBe(before + 2); // a refused follow opened no engine stream
+    expect(await followsGauge()).toBe(2);
 
     // Bob's first takes the node's last slot (3); his second meets the node's cap.
     const b1 = await follow(bob, "bob-svc");
@@ -92,8 +100,10 @@ describe("log follow caps", () => {
     // The node is full again.
     expect((await follow(alice, "alice-svc")).status).toBe(429);
 
+    expect(await followsGauge()).toBe(3);
     for (const open of [a2, b1, b3!]) await open.close();
     expect(await within(3_000, async () => openLogFollowCount() === before)).toBe(true);
+    expect(await within(3_000, async () => (await followsGauge()) === 0)).toBe(true);
     // Every slot is free: three follows at once again.
     const again = [await follow(alice, "alice-svc"), await follow(alice, "alice-svc"), await follow(bob, "bob-svc")];
     expect(again.map((f) => f.status)).toEqual([200, 200, 200]);
