@@ -3,8 +3,8 @@
  * loopback port with its own host key, accepting one client key, whose
  * ForceCommand checks that the client asked for `docker system dial-stdio`
  * (what docker-modem runs) and relays stdio to a test engine's API socket
- * with socat. Needs root (sshd), openssh-server and socat (scripts/test
- * installs them).
+ * with socat. Needs openssh-server and socat (scripts/test installs them);
+ * logs in the user running the tests.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -59,7 +59,11 @@ export async function startTestSshDockerHost(engineSocketPath: string): Promise<
       "",
     ].join("\n"),
   );
-  mkdirSync("/run/sshd", { recursive: true }); // sshd's privilege separation directory
+  try {
+    mkdirSync("/run/sshd", { recursive: true }); // sshd's privilege separation directory, when run as root
+  } catch {
+    // Not root: sshd then serves only its own user, without privilege separation.
+  }
   const sshd = Bun.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", config], { stdout: "ignore", stderr: "pipe" });
   const listening = async () => {
     try {
