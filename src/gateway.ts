@@ -37,6 +37,7 @@ import { createStores } from "./storage/stores";
 import { DockerEngine } from "./services/docker-engine";
 import { DockerServices } from "./services/docker-services";
 import { ImageBuilder } from "./services/image-builder";
+import { LogFollowSlots } from "./services/log-follow-slots";
 import { PortAllocator } from "./services/port-allocator";
 import { SourceTokenRelay } from "./services/source-token-relay";
 import { OAuthEventRecorder } from "./consumers/oauth-events/recorder";
@@ -104,7 +105,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // Their ports go through the allocator, which never hands out the gateway's own listeners (ownPorts, set below).
   // Images built from a Dockerfile read only inside DOCKER_BUILD_DIR, never the data directory (services/build-context.ts).
   const imageBuilder = new ImageBuilder(config.docker, config.dataDir, log);
-  const dockerServices = new DockerServices(new DockerEngine(config.docker), stores.dockerServices, log, new PortAllocator(stores.ports, () => ownPorts), imageBuilder);
+  const followSlots = new LogFollowSlots(config.docker.logFollowsMax, config.docker.logFollowsPerToken);
+  const dockerServices = new DockerServices(new DockerEngine(config.docker), stores.dockerServices, log, new PortAllocator(stores.ports, () => ownPorts), imageBuilder, followSlots);
   // Sign-in steps (docs/observability.md "OAuth flow tracing") and API writes ("Audit log").
   const oauthEvents = new OAuthEventRecorder(redis, { retentionHours: config.observability.logRetentionHours }, log);
   const audit = new AuditLog(redis, config.observability.auditRetentionDays, log);
@@ -119,6 +121,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     isPubliclyTrusted(record, config.certificates),
   );
   metrics.watchCertificates(certificates);
+  metrics.watchLogFollows(() => dockerServices.followSlots.count());
   const authHostnames = config.oauth.authHostnames;
   const authorizationServer = createAuthorizationServer({
     events: oauthEvents,

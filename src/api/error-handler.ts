@@ -16,7 +16,10 @@ export function errorHandler(log: Logger) {
       return body;
     };
 
-    if (error instanceof ApiError) return reply(error.status, error.toJSON());
+    if (error instanceof ApiError) {
+      if (error.retryAfterSeconds !== undefined) set.headers["retry-after"] = String(error.retryAfterSeconds);
+      return reply(error.status, error.toJSON());
+    }
     switch (code) {
       case "PARSE": {
         // Elysia wraps what a parser throws; ours names the problem (e.g. the nesting limit).

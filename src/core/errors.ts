@@ -10,6 +10,7 @@ export type ErrorCode =
   | "forbidden"
   | "not_found"
   | "conflict"
+  | "too_many_requests"
   | "unavailable"
   | "engine_unavailable"
   | "image_not_found"
@@ -28,6 +29,8 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  /** A per-node or per-token cap (e.g. open log follows); answered with Retry-After. */
+  too_many_requests: 429,
   unavailable: 503,
   /** The Docker engine (DOCKER_HOST) did not answer. */
   engine_unavailable: 503,
@@ -46,6 +49,8 @@ const STATUS: Record<ErrorCode, number> = {
 
 export class ApiError extends Error {
   readonly status: number;
+  /** Seconds for a Retry-After header (429 and 503 answers that know when to come back). */
+  declare retryAfterSeconds?: number;
   constructor(readonly code: ErrorCode, readonly detail: string) {
     super(detail);
     this.name = "ApiError";
@@ -59,6 +64,7 @@ export class ApiError extends Error {
 
 export const notFound = (what: string) => new ApiError("not_found", `${what} not found`);
 export const conflict = (detail: string) => new ApiError("conflict", detail);
+export const tooManyRequests = (detail: string, retryAfterSeconds: number) => Object.assign(new ApiError("too_many_requests", detail), { retryAfterSeconds });
 export const forbidden = (detail: string) => new ApiError("forbidden", detail);
 export const invalid = (detail: string) => new ApiError("invalid_request", detail);
 /** `detail` names the parameter first: "limit: expected 1 to 1000". */

@@ -38,6 +38,7 @@ export class GatewayMetrics {
   private readonly listeners = new Map<ListenerName, PendingRequestsSource>();
   private requestLog: RequestLogCounts | undefined;
   private certificates: CertificateExpirySource | undefined;
+  private logFollows: (() => number) | undefined;
 
   constructor(redis: Redis, options: GatewayMetricsOptions = {}) {
     collectDefaultMetrics({ register: this.registry });
@@ -60,6 +61,15 @@ export class GatewayMetrics {
     registerCertificateExpiry(this.registry, () => this.certificates);
     registerPendingRequests(this.registry, this.listeners);
     registerRequestLogMetrics(this.registry, () => this.requestLog);
+    const logFollows = () => this.logFollows?.() ?? 0;
+    new Gauge({
+      name: "portcullis_service_log_follows",
+      help: "Service log follows (GET /api/v1/services/{name}/logs?follow=true) this node serves right now; capped by SERVICE_LOG_FOLLOWS_MAX",
+      registers: [this.registry],
+      collect() {
+        this.set(logFollows());
+      },
+    });
   }
 
   /** Starts the periodic Redis ping. */
@@ -82,6 +92,11 @@ export class GatewayMetrics {
   }
 
   /** Reports the request-log writer's queue (queued, dropped, written). */
+  /** Reports the open service log follows (LogFollowSlots) as portcullis_service_log_follows. */
+  watchLogFollows(count: () => number): void {
+    this.logFollows = count;
+  }
+
   watchRequestLog(counts: RequestLogCounts): void {
     this.requestLog = counts;
   }

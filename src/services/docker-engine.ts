@@ -8,6 +8,7 @@
 import Docker from "dockerode";
 import { ApiError } from "../core/errors";
 import type { DockerSettings } from "../core/docker-config";
+import { sshConnectOptions } from "./docker-ssh";
 
 /** Labels on every container the gateway creates (docs/services.md). */
 export const MANAGED_LABEL = "portcullis.managed";
@@ -74,12 +75,16 @@ export function openLogFollowCount(): number {
 }
 
 /** A dockerode client for DOCKER_HOST; `timeoutMs` bounds a silent connection. */
-export function dockerClient(settings: DockerSettings, timeoutMs: number): Docker {
+/** A dockerode client for DOCKER_HOST; `onRefusedHostKey` hears why an ssh engine's host key was refused. */
+export function dockerClient(settings: DockerSettings, timeoutMs: number, onRefusedHostKey: (reason: string) => void = () => {}): Docker {
   const { endpoint } = settings;
   const common = { version: `v${settings.apiVersion}`, timeout: timeoutMs };
-  return endpoint.kind === "unix"
-    ? new Docker({ socketPath: endpoint.socketPath, ...common })
-    : new Docker({ host: endpoint.host, port: endpoint.port, protocol: "http", ...common });
+  if (endpoint.kind === "unix") return new Docker({ socketPath: endpoint.socketPath, ...common });
+  if (endpoint.kind === "tcp") return new Docker({ host: endpoint.host, port: endpoint.port, protocol: "http", ...common });
+  const sshOptions = sshConnectOptions(endpoint, settings.ssh!, onRefusedHostKey);
+  // No request timeout over ssh: Node's http client would call setTimeout on the ssh channel, which has none.
+  // A dead connection is found by ssh keepalives instead (sshConnectOptions); an engine that hangs while connected is waited for.
+  return new Docker({ protocol: "ssh", host: endpoint.host, port: endpoint.port, username: endpoint.user, sshOptions, version: common.version } as Docker.DockerOptions);
 }
 
 const UNREACHABLE = new Set(["ECONNREFUSED", "ENOENT", "EACCES", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTSOCK"]);
@@ -87,8 +92,12 @@ const UNREACHABLE = new Set(["ECONNREFUSED", "ENOENT", "EACCES", "ECONNRESET", "
 export class DockerEngine {
   private readonly docker: Docker;
 
+  /** Why the last ssh host key was refused (ssh2 only says "verification failed"). */
+  private refusedHostKey: string | null = null;
+
+  /** Throws DockerSshSetupError when an ssh:// engine's key or known_hosts file cannot be used. */
   constructor(private readonly settings: DockerSettings, options: { timeoutMs?: number } = {}) {
-    this.docker = dockerClient(settings, options.timeoutMs ?? 60_000);
+    this.docker = dockerClient(settings, options.timeoutMs ?? 60_000, (reason) => (this.refusedHostKey = reason));
   }
 
   /** The engine's version string; throws engine_unavailable when it does not answer. */
@@ -295,6 +304,12 @@ export class DockerEngine {
     } catch (error) {
       const statusCode = (error as { statusCode?: number }).statusCode;
       if (context.alreadyOk !== undefined && statusCode === context.alreadyOk) return undefined as T;
+      // ssh2's failures (handshake, authentication, host key) carry a `level`: the engine is out of reach.
+      const sshLevel = (error as { level?: unknown }).level;
+      if (this.settings.endpoint.kind === "ssh" && typeof sshLevel === "string") {
+        const reason = sshLevel === "handshake" && this.refusedHostKey ? this.refusedHostKey : (error as Error).message;
+        throw new ApiError("engine_unavailable", `the Docker engine at ${this.settings.host} is unreachable over ssh (${sshLevel}: ${reason})`);
+      }
       throw engineError(error, what, this.settings.host, context);
     }
   }

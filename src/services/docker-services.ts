@@ -12,6 +12,8 @@ import { canSee } from "../api/caller";
 import type { DockerServiceRecord, DockerServiceRepository } from "../storage/docker-service-repository";
 import type { PortAllocation } from "../storage/port-repository";
 import type { DockerEngine, ContainerStats, LogLine } from "./docker-engine";
+import type { ServiceDeleteGuard } from "../storage/service-users";
+import type { LogFollowSlots } from "./log-follow-slots";
 import type { PortAllocator, PortConfig } from "./port-allocator";
 import { tagsName, type ImageBuilder } from "./image-builder";
 import { checkServiceSettings, containerSpec, storedSettings, type ServiceSettings } from "./docker-service-settings";
@@ -74,6 +76,8 @@ export class DockerServices {
     private readonly log: Logger,
     private readonly ports: PortAllocator,
     private readonly builder: ImageBuilder,
+    /** Open log follows, capped per node and per token. */
+    readonly followSlots: LogFollowSlots,
   ) {
     // A deleted token's services: their records went in its transaction; their containers (then built images) go now.
     records.onCascadeDeleted = (deleted) => {
@@ -195,23 +199,36 @@ export class DockerServices {
   }
 
   /**
-   * Removes the container, then the record. A running service needs `force`.
-   * If the engine fails, the record stays, so the delete can be tried again.
+   * Deletes the record (with `guard` in its transaction: the in-use check),
+   * then removes the container and releases the ports. A running service
+   * needs `force`. The engine is asked first (is it running?), so an engine
+   * that does not answer refuses the delete with the record untouched; one
+   * that fails after the record went leaves a labelled container that no
+   * record owns, which cleanup removes.
    */
-  async delete(caller: Caller, name: string, force: boolean): Promise<DockerServiceRecord> {
+  async delete(caller: Caller, name: string, force: boolean, guard?: ServiceDeleteGuard): Promise<DockerServiceRecord> {
     const record = await this.visible(caller, name);
     if (record.status === "creating" && !force) throw conflict(`service ${JSON.stringify(name)} is being created; pass force=true to delete it anyway`);
     if (record.container_id) {
       const state = await this.engine.inspect(record.container_id, record.internal_port);
       if (state?.running && !force) throw conflict(`service ${JSON.stringify(name)} is running; stop it first or pass force=true`);
-      await this.engine.remove(record.container_id);
     } else {
-      // A create that never finished (its gateway stopped mid-way) may have made the container: ours by its labels.
-      await this.engine.removeIfOurs(record.container_name, name);
+      // No container recorded: still make sure the engine answers before the record goes, so the removal below can run.
+      await this.engine.version();
     }
-    const deleted = await this.records.delete(name);
+    const deleted = await this.records.delete(name, guard);
     if (!deleted) throw notFound(`service ${JSON.stringify(name)}`);
-    await this.ports.releaseService(name).catch((error) => this.log.error({ err: error, service: name }, "a deleted service's ports could not be released"));
+    try {
+      if (deleted.container_id) await this.engine.remove(deleted.container_id);
+      // A create that never finished (its gateway stopped mid-way) may have made the container: ours by its labels.
+      else await this.engine.removeIfOurs(deleted.container_name, name);
+    } catch (error) {
+      const cause = error instanceof ApiError ? error : new ApiError("engine_error", String(error));
+      this.log.error({ err: error, service: name }, "a deleted service's container could not be removed");
+      throw new ApiError(cause.code, `service ${JSON.stringify(name)} is deleted, but its container could not be removed (${cause.detail}); POST /api/v1/services/cleanup removes it once the engine answers`);
+    } finally {
+      await this.ports.releaseService(name).catch((error) => this.log.error({ err: error, service: name }, "a deleted service's ports could not be released"));
+    }
     // Images built for it: nothing else runs them (their labels name this service).
     if (deleted.dockerfile_path) await this.builder.removeImagesOf(name);
     return deleted;
@@ -336,10 +353,23 @@ export class DockerServices {
     return this.engine.logs(record.container_id!, { lines, timestamps });
   }
 
-  /** Follows the service's output; the returned function closes the engine stream. */
+  /**
+   * Follows the service's output; the returned function closes the engine
+   * stream and frees the follow's slot (429 when none is free: LogFollowSlots).
+   */
   async followLogs(caller: Caller, name: string, lines: number, timestamps: boolean, onLine: (line: LogLine) => void, onEnd: () => void): Promise<() => void> {
     const record = await this.settled(caller, name);
-    return this.engine.followLogs(record.container_id!, { lines, timestamps }, onLine, onEnd);
+    const release = this.followSlots.acquire(caller.hash);
+    try {
+      const close = await this.engine.followLogs(record.container_id!, { lines, timestamps }, onLine, onEnd);
+      return () => {
+        release();
+        close();
+      };
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   /** One resource sample; 409 when the container is not running. */

@@ -8,6 +8,7 @@ import type { ChainableCommander, Redis } from "ioredis";
 import { queueEvent } from "../orchestration/events";
 import { keys } from "./keys";
 import { queueDisown, queueOwn, type OwnedResourceKind } from "./ownership";
+import type { ServiceDeleteGuard } from "./service-users";
 import { watchAndCommit } from "./transaction";
 
 export const DOCKER_SERVICE_KIND = "docker_service";
@@ -89,13 +90,17 @@ export class DockerServiceRepository {
     });
   }
 
-  /** Deletes the record and its URL; the deleted record, or null if there was none. */
-  delete(name: string): Promise<DockerServiceRecord | null> {
+  /**
+   * Deletes the record and its URL; the deleted record, or null if there was none.
+   * `guard` runs in the same transaction (it may refuse by throwing, or queue more writes).
+   */
+  delete(name: string, guard?: ServiceDeleteGuard): Promise<DockerServiceRecord | null> {
     const key = keys.dockerService(name);
     return watchAndCommit(this.redis, [key], async (conn) => {
       const current = parse(await conn.get(key));
       if (!current) return { result: null };
       const tx = conn.multi();
+      await guard?.(conn, tx);
       queueDeleteService(tx, current);
       return { commit: tx, result: current };
     });

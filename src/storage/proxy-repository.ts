@@ -158,7 +158,8 @@ export class ProxyRepository {
   }
 }
 
-function queueDeleteProxy(tx: ChainableCommander, record: ProxyRecord, disown = true): void {
+/** Queues a proxy's removal (record, index, owner bookkeeping, event); also used by a service delete that takes its proxies along. */
+export function queueDeleteProxy(tx: ChainableCommander, record: ProxyRecord, disown = true): void {
   tx.del(keys.proxy(record.hostname));
   tx.srem(keys.proxyHostnames, record.hostname);
   if (disown && record.owner_token_hash) queueDisown(tx, record.owner_token_hash, PROXY_KIND, record.hostname);

@@ -11,6 +11,7 @@ import type { ChainableCommander, Redis } from "ioredis";
 import { queueEvent } from "../orchestration/events";
 import { keys } from "./keys";
 import { queueDisown, queueOwn, type OwnedResourceKind } from "./ownership";
+import type { ServiceDeleteGuard } from "./service-users";
 import { watchAndCommit } from "./transaction";
 
 export const EXTERNAL_SERVICE_KIND = "external_service";
@@ -90,12 +91,16 @@ export class ServiceRepository {
     });
   }
 
-  /** Deletes the external service and its URL; false if it did not exist. */
-  delete(name: string): Promise<boolean> {
+  /**
+   * Deletes the external service and its URL; false if it did not exist.
+   * `guard` runs in the same transaction (it may refuse by throwing, or queue more writes).
+   */
+  delete(name: string, guard?: ServiceDeleteGuard): Promise<boolean> {
     return watchAndCommit(this.redis, [keys.serviceExternal(name)], async (conn) => {
       const current = parse(await conn.get(keys.serviceExternal(name)));
       if (!current) return { result: false };
       const tx = conn.multi();
+      await guard?.(conn, tx);
       queueDelete(tx, current);
       if (current.owner_token_hash) queueDisown(tx, current.owner_token_hash, EXTERNAL_SERVICE_KIND, name);
       return { commit: tx, result: true };

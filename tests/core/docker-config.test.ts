@@ -1,4 +1,4 @@
-/** DOCKER_HOST / DOCKER_API_VERSION parsing, and the size and CPU limits of Docker services. */
+/** DOCKER_HOST / DOCKER_API_VERSION / DOCKER_SSH_* / SERVICE_LOG_FOLLOWS_* parsing, and the size and CPU limits of Docker services. */
 import { describe, expect, test } from "bun:test";
 import { ConfigError, parseConfig } from "../../src/core/config";
 import { parseDockerHost } from "../../src/core/docker-config";
@@ -24,6 +24,9 @@ describe("docker settings", () => {
       buildDir: null,
       buildTimeoutMs: 600_000,
       buildContextLimitBytes: 100 * 1024 * 1024,
+      ssh: null,
+      logFollowsMax: 64,
+      logFollowsPerToken: 8,
     });
   });
 
@@ -32,16 +35,45 @@ describe("docker settings", () => {
       host: "tcp://127.0.0.1:2375",
       endpoint: { kind: "tcp", host: "127.0.0.1", port: 2375 },
       apiVersion: "1.43",
+      ssh: null,
+      logFollowsMax: 64,
+      logFollowsPerToken: 8,
     });
     expect(parseDockerHost("tcp://[::1]:2375")).toEqual({ kind: "tcp", host: "::1", port: 2375 });
     expect(parseDockerHost("unix:///run/podman/podman.sock")).toEqual({ kind: "unix", socketPath: "/run/podman/podman.sock" });
   });
 
   test("bad values stop start-up naming the variable", () => {
-    for (const host of ["/var/run/docker.sock", "unix://relative.sock", "tcp://host", "tcp://host:0", "http://host:2375", "ssh://me@host"]) {
+    for (const host of ["/var/run/docker.sock", "unix://relative.sock", "tcp://host", "tcp://host:0", "http://host:2375", "ssh://host", "ssh://me:secret@host", "ssh://me@host:0", "ssh://me@host:70000", "ssh://me@host/path", "ssh://me@"]) {
       expect(problemsOf({ DOCKER_HOST: host }).some((p) => p.startsWith(`DOCKER_HOST=${JSON.stringify(host)}`))).toBe(true);
     }
     expect(problemsOf({ DOCKER_API_VERSION: "latest" }).some((p) => p.startsWith("DOCKER_API_VERSION="))).toBe(true);
+    for (const value of ["0", "-1", "many", "1.5", "100001"]) {
+      expect(problemsOf({ SERVICE_LOG_FOLLOWS_MAX: value }).some((p) => p.startsWith(`SERVICE_LOG_FOLLOWS_MAX=${JSON.stringify(value)}`))).toBe(true);
+      expect(problemsOf({ SERVICE_LOG_FOLLOWS_PER_TOKEN: value }).some((p) => p.startsWith(`SERVICE_LOG_FOLLOWS_PER_TOKEN=${JSON.stringify(value)}`))).toBe(true);
+    }
+  });
+
+  test("log follow caps", () => {
+    expect(parseConfig({ SERVICE_LOG_FOLLOWS_MAX: "3", SERVICE_LOG_FOLLOWS_PER_TOKEN: "1" }, "/srv").docker).toMatchObject({ logFollowsMax: 3, logFollowsPerToken: 1 });
+  });
+
+  test("ssh://user@host[:port] with a key file or the agent, and a known_hosts file", () => {
+    expect(parseDockerHost("ssh://deploy@docker.example.com")).toEqual({ kind: "ssh", user: "deploy", host: "docker.example.com", port: 22 });
+    expect(parseDockerHost("ssh://deploy@[::1]:2222")).toEqual({ kind: "ssh", user: "deploy", host: "::1", port: 2222 });
+    const withKey = parseConfig({ DOCKER_HOST: "ssh://deploy@10.0.0.5:2222", DOCKER_SSH_KEY: "/etc/portcullis/docker_key", HOME: "/home/portcullis" }, "/srv").docker;
+    expect(withKey.endpoint).toEqual({ kind: "ssh", user: "deploy", host: "10.0.0.5", port: 2222 });
+    expect(withKey.ssh).toEqual({ privateKeyPath: "/etc/portcullis/docker_key", agentSocket: null, knownHostsPath: "/home/portcullis/.ssh/known_hosts" });
+    const withAgent = parseConfig({ DOCKER_HOST: "ssh://deploy@docker.example.com", SSH_AUTH_SOCK: "/run/agent.sock", DOCKER_SSH_KNOWN_HOSTS: "/etc/portcullis/known_hosts" }, "/srv").docker;
+    expect(withAgent.ssh).toEqual({ privateKeyPath: null, agentSocket: "/run/agent.sock", knownHostsPath: "/etc/portcullis/known_hosts" });
+    // SSH settings are only read for an ssh:// host.
+    expect(parseConfig({ DOCKER_SSH_KEY: "relative" }, "/srv").docker.ssh).toBeNull();
+  });
+
+  test("an ssh:// host without a key or agent, a relative key path, or no known_hosts stops start-up naming the variable", () => {
+    expect(problemsOf({ DOCKER_HOST: "ssh://deploy@h", HOME: "/root" })).toEqual([expect.stringMatching(/^DOCKER_HOST="ssh:\/\/deploy@h": .*DOCKER_SSH_KEY.*SSH_AUTH_SOCK/)]);
+    expect(problemsOf({ DOCKER_HOST: "ssh://deploy@h", DOCKER_SSH_KEY: "id_ed25519", HOME: "/root" })).toEqual([expect.stringMatching(/^DOCKER_SSH_KEY="id_ed25519": expected an absolute path/)]);
+    expect(problemsOf({ DOCKER_HOST: "ssh://deploy@h", DOCKER_SSH_KEY: "/k" })).toEqual([expect.stringMatching(/^DOCKER_SSH_KNOWN_HOSTS="": expected an absolute path/)]);
   });
 
   test("build settings: an absolute directory, a timeout in seconds, a context size", () => {

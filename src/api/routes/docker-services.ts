@@ -7,17 +7,15 @@
  */
 import { Elysia, t } from "elysia";
 import type { DockerServices } from "../../services/docker-services";
-import type { ProxyRepository } from "../../storage/proxy-repository";
-import type { RouteRepository } from "../../storage/route-repository";
+import type { Redis } from "ioredis";
 import { authenticate, type Caller } from "../caller";
 import { badParameter, forbidden } from "../../core/errors";
 import { MAX_LOG_LINES } from "../../services/docker-services";
 import { MAX_NETWORKS } from "../../services/docker-service-settings";
 import type { LogLine } from "../../services/docker-engine";
 import { keepOpen } from "../long-lived";
-import { refuseWhileUsed } from "./services";
+import { inUseGuard, precheckInUse, retriedDelete } from "../service-in-use";
 import { createProxyTarget, proxyView, type ProxyCreateDeps } from "./proxy-targets";
-import { serviceTargetName } from "../../storage/service-repository";
 
 const PortConfigBody = t.Object(
   {
@@ -160,7 +158,7 @@ const ServiceProxyBody = t.Object(
   { additionalProperties: false },
 );
 
-export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerServices; routes: RouteRepository; proxies: ProxyRepository; baseDomain: string }) {
+export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerServices; redis: Redis; baseDomain: string }) {
   const services = deps.services;
   return new Elysia({ prefix: "/services", tags: ["services"] })
     .resolve(async ({ request }) => ({ caller: await authenticate(request, deps.tokens) }))
@@ -208,7 +206,7 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
         query: t.Object({
           lines: t.Optional(t.String({ description: `How many of the last lines (default ${DEFAULT_LOG_LINES}, 1 to ${MAX_LOG_LINES})` })),
           timestamps: t.Optional(t.String({ description: "true: each line starts with the engine's RFC 3339 timestamp" })),
-          follow: t.Optional(t.String({ description: "true: Server-Sent Events, one `event: log` per line (data {stream, line}), until the client goes away" })),
+          follow: t.Optional(t.String({ description: "true: Server-Sent Events, one `event: log` per line (data {stream, line}), until the client goes away; capped per node (SERVICE_LOG_FOLLOWS_MAX) and per token (SERVICE_LOG_FOLLOWS_PER_TOKEN): 429 with Retry-After past either" })),
         }),
         detail: {
           summary: "A Docker service's container output (stdout and stderr)",
@@ -275,15 +273,13 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
       async ({ caller, params, query }) => {
         const force = query.force === "true";
         const record = await services.visible(caller, params.name);
-        // delete_proxy: the caller's own proxies of target_url service:{name} go with the service.
-        const ownProxies =
-          query.delete_proxy === "true"
-            ? (await deps.proxies.list()).filter((p) => serviceTargetName(p.target_url) === record.service_name && p.owner_token_hash === caller.hash).map((p) => p.hostname)
-            : [];
-        if (!force) await refuseWhileUsed(deps, caller, record.service_name, new Set(ownProxies));
-        const deleted = await services.delete(caller, record.service_name, force);
+        // delete_proxy: the caller's own proxies of target_url service:{name} go with the service, in the record's transaction.
+        const options = { force, deleteOwnProxies: query.delete_proxy === "true" };
+        // Refused early, before the engine is asked anything; decided again atomically when the record goes.
+        await precheckInUse(deps.redis, caller, record.service_name, options);
         const deletedProxies: string[] = [];
-        for (const hostname of ownProxies) if (await deps.proxies.delete(hostname)) deletedProxies.push(hostname);
+        const guard = inUseGuard(caller, record.service_name, options, deletedProxies);
+        const deleted = await retriedDelete(record.service_name, () => services.delete(caller, record.service_name, force, guard));
         return query.delete_proxy === "true" ? { deleted: deleted.service_name, deleted_proxies: deletedProxies } : { deleted: deleted.service_name };
       },
       {
@@ -293,7 +289,8 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
         }),
         detail: {
           summary: "Delete a Docker service and its container; 409 while it runs or routes/proxies use it, unless force=true; delete_proxy=true also deletes the caller's proxies to it",
-          description: "A service built from a Dockerfile also loses its built images (those labelled portcullis.service={name}).",
+          description:
+            "The in-use check runs inside the record's delete transaction (WATCH on the route and proxy indexes and records), so a route or proxy stored meanwhile refuses the delete. The record goes first, then the container; if the engine fails after the record went, the container stays labelled and POST /services/cleanup removes it. A service built from a Dockerfile also loses its built images (those labelled portcullis.service={name}).",
         },
       },
     )

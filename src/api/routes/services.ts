@@ -8,11 +8,10 @@
  */
 import { Elysia, t } from "elysia";
 import { badParameter, conflict, forbidden, invalid, notFound } from "../../core/errors";
-import type { ProxyRepository } from "../../storage/proxy-repository";
-import type { RouteRepository } from "../../storage/route-repository";
-import { INTERNAL_SERVICES, serviceTargetName, type ExternalServiceRecord, type ServiceRepository } from "../../storage/service-repository";
+import { INTERNAL_SERVICES, type ExternalServiceRecord, type ServiceRepository } from "../../storage/service-repository";
 import type { TokenRepository } from "../../storage/token-repository";
 import { authenticate, canSee, type Caller } from "../caller";
+import { inUseGuard, retriedDelete } from "../service-in-use";
 import {
   checkNewServiceName,
   checkServiceName,
@@ -36,37 +35,7 @@ export interface UnifiedService {
 
 const NameParams = t.Object({ name: t.String({ minLength: 1, maxLength: 200 }) });
 
-/** Routes (target_type service) and proxies (target_url service:{name}) that use the service; those the caller cannot see are only counted. */
-async function usersOf(deps: { routes: RouteRepository; proxies: ProxyRepository }, caller: Caller, name: string, except: ReadonlySet<string>) {
-  const [routes, allProxies] = await Promise.all([deps.routes.list(), deps.proxies.list()]);
-  const proxies = allProxies.filter((p) => !except.has(p.hostname));
-  const usingRoutes = routes.filter((r) => r.target_type === "service" && r.target_value === name);
-  const usingProxies = proxies.filter((p) => serviceTargetName(p.target_url) === name);
-  const visibleRoutes = usingRoutes.filter((r) => canSee(caller, r.owner_token_hash)).map((r) => r.route_id);
-  const visibleProxies = usingProxies.filter((p) => canSee(caller, p.owner_token_hash)).map((p) => p.hostname);
-  return {
-    routes: visibleRoutes,
-    proxies: visibleProxies,
-    hidden: usingRoutes.length - visibleRoutes.length + usingProxies.length - visibleProxies.length,
-  };
-}
-
-/**
- * 409 naming the routes and proxies that use the service (those the caller cannot see only counted); any service type.
- * `except`: proxy hostnames deleted together with the service, not counted.
- */
-export async function refuseWhileUsed(deps: { routes: RouteRepository; proxies: ProxyRepository }, caller: Caller, name: string, except: ReadonlySet<string> = new Set()): Promise<void> {
-  const users = await usersOf(deps, caller, name, except);
-  if (users.routes.length + users.proxies.length + users.hidden === 0) return;
-  const named = [
-    users.routes.length > 0 ? `routes ${users.routes.join(", ")}` : "",
-    users.proxies.length > 0 ? `proxies ${users.proxies.join(", ")}` : "",
-    users.hidden > 0 ? `${users.hidden} route(s) or proxies of other tokens` : "",
-  ].filter(Boolean);
-  throw conflict(`service ${name} is used by ${named.join(" and ")}; change them first, or add force=true to delete it anyway (they then answer 502)`);
-}
-
-export function serviceRoutes(deps: { tokens: TokenRepository; services: ServiceRepository; routes: RouteRepository; proxies: ProxyRepository }) {
+export function serviceRoutes(deps: { tokens: TokenRepository; services: ServiceRepository }) {
   const { services } = deps;
 
   const refuseInternal = (name: string, action: string) => {
@@ -189,8 +158,10 @@ export function serviceRoutes(deps: { tokens: TokenRepository; services: Service
         refuseInternal(params.name, "deleted");
         checkServiceName("name", params.name);
         const current = await visibleService(caller, params.name);
-        if (query.force !== "true") await refuseWhileUsed(deps, caller, current.service_name);
-        if (!(await services.delete(current.service_name))) throw notFound(`external service ${JSON.stringify(params.name)}`);
+        // The in-use check runs inside the delete's transaction: a route or proxy created meanwhile is seen.
+        const guard = inUseGuard(caller, current.service_name, { force: query.force === "true", deleteOwnProxies: false }, []);
+        const deleted = await retriedDelete(current.service_name, () => services.delete(current.service_name, guard));
+        if (!deleted) throw notFound(`external service ${JSON.stringify(params.name)}`);
         return { deleted: current.service_name };
       },
       {
