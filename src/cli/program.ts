@@ -5,6 +5,7 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../core/version";
 import { ApiClient } from "./api-client";
+import { registerBackupCommands } from "./commands/backup";
 import { registerCertCommands } from "./commands/cert";
 import { registerLogCommands } from "./commands/logs";
 import { registerOAuthCommands } from "./commands/oauth";
@@ -70,5 +71,6 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   // `service` may already exist (Docker and external services): the global port commands join it.
   const service = program.commands.find((command) => command.name() === "service") ?? program.command("service").description("Manage services and their ports");
   registerServicePortCommands(service, context);
+  registerBackupCommands(program, env, output);
   return program;
 }

@@ -1,0 +1,80 @@
+/**
+ * A throwaway redis-server that loads a backup's snapshot, so its keys can be
+ * read with DUMP and written wherever the gateway's data belongs. It listens
+ * only on a unix socket in a fresh 0700 directory (no port, so no password
+ * needed), persists nothing, and its directory is removed when it stops.
+ */
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { Redis } from "ioredis";
+
+export class TemporaryRedisError extends Error {
+  override name = "TemporaryRedisError";
+}
+
+const READY_TIMEOUT_MS = 60_000;
+
+export class TemporaryRedis {
+  private constructor(
+    private readonly child: Subprocess,
+    private readonly dir: string,
+    readonly client: Redis,
+  ) {}
+
+  static async load(rdb: Uint8Array, serverBinary: string): Promise<TemporaryRedis> {
+    const binary = Bun.which(serverBinary);
+    if (!binary) throw new TemporaryRedisError(`${serverBinary} was not found on PATH: restoring loads the snapshot with a local redis-server (set REDIS_SERVER_BIN to its path)`);
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-restore-"));
+    chmodSync(dir, 0o700);
+    const socket = join(dir, "redis.sock");
+    const log = join(dir, "redis.log");
+    writeFileSync(join(dir, "snapshot.rdb"), rdb, { mode: 0o600 });
+    const child = Bun.spawn(
+      [binary, "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--dir", dir, "--dbfilename", "snapshot.rdb",
+        "--appendonly", "no", "--save", "", "--daemonize", "no", "--logfile", log, "--databases", "256"],
+      { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
+    );
+    try {
+      const client = await waitForLoaded(child, socket, log);
+      return new TemporaryRedis(child, dir, client);
+    } catch (err) {
+      child.kill("SIGKILL");
+      await child.exited;
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.client.disconnect();
+    if (this.child.exitCode === null) {
+      this.child.kill("SIGKILL"); // it holds nothing worth saving
+      await this.child.exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function waitForLoaded(child: Subprocess, socket: string, log: string): Promise<Redis> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      const tail = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").slice(-3).join(" | ") : "";
+      throw new TemporaryRedisError(`redis-server could not load the snapshot: ${tail || `it exited with code ${child.exitCode}`}`);
+    }
+    if (existsSync(socket)) {
+      const client = new Redis({ path: socket, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      client.on("error", () => {});
+      try {
+        await client.connect();
+        // PING answers "-LOADING" until the snapshot is in memory.
+        if ((await client.ping()) === "PONG") return client;
+      } catch {}
+      client.disconnect();
+    }
+    await Bun.sleep(25);
+  }
+  throw new TemporaryRedisError(`redis-server did not load the snapshot within ${READY_TIMEOUT_MS / 1000} s`);
+}

@@ -1,0 +1,79 @@
+/**
+ * `portcullis backup <file>` and `portcullis restore <file>`: local commands,
+ * not API clients. They run on the gateway's machine and read the settings
+ * `serve` reads (PORTCULLIS_DATA_DIR, REDIS_URL, REDIS_PASSWORD,
+ * OAUTH_SECRETS_KEY, …). Table output is one line for people; json/yaml/csv
+ * print the whole report.
+ */
+import type { Command } from "commander";
+import pino from "pino";
+import { backupGateway } from "../../backup/backup";
+import { restoreGateway } from "../../backup/restore";
+import { ConfigError, parseConfig, type Config } from "../../core/config";
+import { createLogger } from "../../core/logger";
+import { CliError } from "../cli-error";
+import type { CommandOutput } from "../context";
+import { renderItem } from "../output";
+import { resolveSettings, type GlobalFlags } from "../settings";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function registerBackupCommands(program: Command, env: Env, output: CommandOutput): void {
+  const format = () => resolveSettings(program.opts<GlobalFlags>(), env).format;
+
+  program
+    .command("backup")
+    .description("Write this machine's gateway to one archive: a point-in-time Redis snapshot, secrets.key and admin-token (mode 0600: it holds secrets)")
+    .argument("<file>", "the archive to write (.tar.gz); replaced if it exists")
+    .action(async (file: string) => {
+      const config = loadConfig(env);
+      const report = await run(() => backupGateway(config, file, quietLog(config)));
+      const shown = { file: report.file, bytes: report.bytes, ...report.manifest, admin_token: report.admin_token };
+      if (format() !== "table") return output.print(renderItem(shown, format()));
+      const keys = report.manifest.key_count === null ? "" : ` of ${report.manifest.key_count} keys`;
+      output.print(`backup${keys} from ${report.manifest.source.redis} Redis written to ${report.file} (${report.bytes} bytes)`);
+      const secrets = [...(report.manifest.secrets_key === "included" ? ["secrets.key"] : []), ...(report.admin_token ? ["the admin token"] : []), "the API tokens' records, signing keys"];
+      output.note(`It holds secrets (${secrets.join(", ")}): keep it as private as the data dir.`);
+      if (report.manifest.secrets_key === "OAUTH_SECRETS_KEY") output.note("OAUTH_SECRETS_KEY is set, so no secrets.key is in the archive: keep that value with the backup.");
+    });
+
+  program
+    .command("restore")
+    .description("Restore a backup archive into this machine's data dir (PORTCULLIS_DATA_DIR) and Redis; the gateway must be stopped")
+    .argument("<file>", "an archive written by `portcullis backup`")
+    .option("--force", "replace the Redis data, secrets.key and admin-token already there instead of refusing")
+    .action(async (file: string, options: { force?: boolean }) => {
+      const config = loadConfig(env);
+      const report = await run(() => restoreGateway(config, file, { force: options.force === true }, quietLog(config)));
+      for (const warning of report.warnings) output.note(`warning: ${warning}`);
+      if (format() !== "table") return output.print(renderItem({ ...report }, format()));
+      const expired = report.keys_expired > 0 ? ` (${report.keys_expired} had expired since the backup)` : "";
+      output.print(`restored ${report.keys_restored} keys into ${report.redis === "embedded" ? `the embedded Redis of ${report.data_dir}` : report.redis}${expired}`);
+      if (report.written.length > 0) output.print(`wrote ${report.written.join(", ")}`);
+      output.note("Start the gateway with these settings: portcullis serve");
+    });
+}
+
+function loadConfig(env: Env): Config {
+  try {
+    return parseConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, 2);
+    throw err;
+  }
+}
+
+/** Warnings only (an orphaned Redis stopped, …), on stderr: stdout carries the result. */
+function quietLog(config: Config) {
+  return createLogger(config.logLevel === "debug" || config.logLevel === "info" ? "warn" : config.logLevel, pino.destination({ fd: 2, sync: true }));
+}
+
+/** Failures become one line on stderr (exit 1), as other commands report API errors. */
+async function run<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError((err as Error).message);
+  }
+}
