@@ -134,7 +134,7 @@ async function openExternal(url: string, password: string | undefined, force: bo
   try {
     await client.connect();
     const keys = await client.dbsize();
-    if (keys > 0 && !force) throw new RestoreError(`${where} already holds ${keys} keys: restore into an empty database, or add --force to delete them first`);
+    if (keys > 0 && !force) throw new RestoreError(`${where} already holds ${keys} ${keys === 1 ? "key" : "keys"}: restore into an empty database, or add --force to delete them first`);
     return client;
   } catch (err) {
     client.disconnect();

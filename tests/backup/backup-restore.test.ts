@@ -53,7 +53,7 @@ async function expectPopulated(client: Redis): Promise<void> {
   expect(await client.pttl("proxy:app.example.com")).toBe(-1);
   expect(await client.hgetall("token:abc")).toEqual({ name: "alice", role: "user" });
   expect((await client.smembers("proxies")).sort()).toEqual(["app.example.com", "b.example.com"]);
-  expect(await client.zrange("log:index", 0, -1, "WITHSCORES")).toEqual(["r1", "1", "r2", "2"]);
+  expect(await client.zrange("log:index", "0", "-1", "WITHSCORES")).toEqual(["r1", "1", "r2", "2"]);
   expect(await client.getBuffer(Buffer.from([0xff, 0x00, 0x01]))).toEqual(Buffer.from([0x00, 0xfe]));
   expect(await client.xlen("events:workflow")).toBe(1);
   const groups = (await client.xinfo("GROUPS", "events:workflow")) as unknown[][];
@@ -115,7 +115,7 @@ describe("REDIS_URL", () => {
 
     const settings = config({ REDIS_URL: target.url, PORTCULLIS_DATA_DIR: tempDir("restored") });
     expect(await failure(restoreGateway(settings, file, { force: false }, log))).toBe(
-      `redis://127.0.0.1:${target.port}/0 already holds 1 keys: restore into an empty database, or add --force to delete them first`,
+      `redis://127.0.0.1:${target.port}/0 already holds 1 key: restore into an empty database, or add --force to delete them first`,
     );
     expect(await target.client.keys("*")).toEqual(["left:over"]);
 

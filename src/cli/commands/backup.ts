@@ -30,7 +30,7 @@ export function registerBackupCommands(program: Command, env: Env, output: Comma
       const report = await run(() => backupGateway(config, file, quietLog(config)));
       const shown = { file: report.file, bytes: report.bytes, ...report.manifest, admin_token: report.admin_token };
       if (format() !== "table") return output.print(renderItem(shown, format()));
-      const keys = report.manifest.key_count === null ? "" : ` of ${report.manifest.key_count} keys`;
+      const keys = report.manifest.key_count === null ? "" : ` of ${countOf(report.manifest.key_count, "key")}`;
       output.print(`backup${keys} from ${report.manifest.source.redis} Redis written to ${report.file} (${report.bytes} bytes)`);
       const secrets = [...(report.manifest.secrets_key === "included" ? ["secrets.key"] : []), ...(report.admin_token ? ["the admin token"] : []), "the API tokens' records, signing keys"];
       output.note(`It holds secrets (${secrets.join(", ")}): keep it as private as the data dir.`);
@@ -48,11 +48,13 @@ export function registerBackupCommands(program: Command, env: Env, output: Comma
       for (const warning of report.warnings) output.note(`warning: ${warning}`);
       if (format() !== "table") return output.print(renderItem({ ...report }, format()));
       const expired = report.keys_expired > 0 ? ` (${report.keys_expired} had expired since the backup)` : "";
-      output.print(`restored ${report.keys_restored} keys into ${report.redis === "embedded" ? `the embedded Redis of ${report.data_dir}` : report.redis}${expired}`);
+      output.print(`restored ${countOf(report.keys_restored, "key")} into ${report.redis === "embedded" ? `the embedded Redis of ${report.data_dir}` : report.redis}${expired}`);
       if (report.written.length > 0) output.print(`wrote ${report.written.join(", ")}`);
       output.note("Start the gateway with these settings: portcullis serve");
     });
 }
+
+const countOf = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`;
 
 function loadConfig(env: Env): Config {
   try {
