@@ -45,7 +45,13 @@ export interface RestoreReport {
 const EMBEDDED_DATA = ["redis/appendonlydir", "redis/dump.rdb"];
 const DATA_DIR_FILES = [SECRETS_KEY_FILE, ADMIN_TOKEN_FILE];
 
-export async function restoreGateway(config: Config, file: string, options: { force: boolean }, log: Logger): Promise<RestoreReport> {
+export interface RestoreOptions {
+  force: boolean;
+  /** Loads the snapshot; with REDIS_URL, REDIS_SERVER_BIN is not part of the config, so the caller passes it. */
+  redisServerBinary?: string;
+}
+
+export async function restoreGateway(config: Config, file: string, options: RestoreOptions, log: Logger): Promise<RestoreReport> {
   const source = resolve(file);
   let bytes: Uint8Array;
   try {
@@ -80,7 +86,7 @@ export async function restoreGateway(config: Config, file: string, options: { fo
     const external = config.redis.mode === "external" ? await openExternal(config.redis.url, config.redis.password, options.force) : undefined;
     let copied;
     try {
-      const serverBinary = config.redis.mode === "embedded" ? config.redis.serverBinary : (process.env.REDIS_SERVER_BIN ?? "redis-server");
+      const serverBinary = config.redis.mode === "embedded" ? config.redis.serverBinary : (options.redisServerBinary ?? "redis-server");
       const snapshot = await TemporaryRedis.load(contents.rdb, serverBinary);
       try {
         await snapshot.client.select(contents.manifest.source.database);

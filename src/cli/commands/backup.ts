@@ -44,7 +44,7 @@ export function registerBackupCommands(program: Command, env: Env, output: Comma
     .option("--force", "replace the Redis data, secrets.key and admin-token already there instead of refusing")
     .action(async (file: string, options: { force?: boolean }) => {
       const config = loadConfig(env);
-      const report = await run(() => restoreGateway(config, file, { force: options.force === true }, quietLog(config)));
+      const report = await run(() => restoreGateway(config, file, { force: options.force === true, redisServerBinary: env.REDIS_SERVER_BIN || undefined }, quietLog(config)));
       for (const warning of report.warnings) output.note(`warning: ${warning}`);
       if (format() !== "table") return output.print(renderItem({ ...report }, format()));
       const expired = report.keys_expired > 0 ? ` (${report.keys_expired} had expired since the backup)` : "";
