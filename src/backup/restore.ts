@@ -71,6 +71,7 @@ export async function restoreGateway(config: Config, file: string, options: Rest
   const dataDir = config.dataDir;
   const created = !existsSync(dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (created) chmodSync(dataDir, 0o700); // as serve makes it; the mode above is masked by the umask
   let lock;
   try {
     lock = lockDataDir(dataDir);
@@ -201,7 +202,9 @@ function writeDataDirFiles(dataDir: string, contents: BackupContents): string[] 
       return;
     }
     const partial = `${path}.restore-${process.pid}`;
-    writeFileSync(partial, data, { mode: 0o600 });
+    rmSync(partial, { force: true });
+    // wx: never through a link planted at that name.
+    writeFileSync(partial, data, { mode: 0o600, flag: "wx" });
     chmodSync(partial, 0o600);
     renameSync(partial, path);
     written.push(path);

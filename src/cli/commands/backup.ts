@@ -6,11 +6,7 @@
  * print the whole report.
  */
 import type { Command } from "commander";
-import pino from "pino";
-import { backupGateway } from "../../backup/backup";
-import { restoreGateway } from "../../backup/restore";
-import { ConfigError, parseConfig, type Config } from "../../core/config";
-import { createLogger } from "../../core/logger";
+import type { Config } from "../../core/config";
 import { CliError } from "../cli-error";
 import type { CommandOutput } from "../context";
 import { renderItem } from "../output";
@@ -26,8 +22,10 @@ export function registerBackupCommands(program: Command, env: Env, output: Comma
     .description("Write this machine's gateway to one archive: a point-in-time Redis snapshot, secrets.key and admin-token (mode 0600: it holds secrets)")
     .argument("<file>", "the archive to write (.tar.gz); replaced if it exists")
     .action(async (file: string) => {
-      const config = loadConfig(env);
-      const report = await run(() => backupGateway(config, file, quietLog(config)));
+      const config = await loadConfig(env);
+      // Loaded when used: Redis clients and the archive code stay out of every other command's start-up.
+      const { backupGateway } = await import("../../backup/backup");
+      const report = await run(async () => backupGateway(config, file, await quietLog(config)));
       const shown = { file: report.file, bytes: report.bytes, ...report.manifest, admin_token: report.admin_token };
       if (format() !== "table") return output.print(renderItem(shown, format()));
       const keys = report.manifest.key_count === null ? "" : ` of ${countOf(report.manifest.key_count, "key")}`;
@@ -43,8 +41,11 @@ export function registerBackupCommands(program: Command, env: Env, output: Comma
     .argument("<file>", "an archive written by `portcullis backup`")
     .option("--force", "replace the Redis data, secrets.key and admin-token already there instead of refusing")
     .action(async (file: string, options: { force?: boolean }) => {
-      const config = loadConfig(env);
-      const report = await run(() => restoreGateway(config, file, { force: options.force === true, redisServerBinary: env.REDIS_SERVER_BIN || undefined }, quietLog(config)));
+      const config = await loadConfig(env);
+      const { restoreGateway } = await import("../../backup/restore");
+      const report = await run(async () =>
+        restoreGateway(config, file, { force: options.force === true, redisServerBinary: env.REDIS_SERVER_BIN || undefined }, await quietLog(config)),
+      );
       for (const warning of report.warnings) output.note(`warning: ${warning}`);
       if (format() !== "table") return output.print(renderItem({ ...report }, format()));
       const expired = report.keys_expired > 0 ? ` (${report.keys_expired} had expired since the backup)` : "";
@@ -56,7 +57,8 @@ export function registerBackupCommands(program: Command, env: Env, output: Comma
 
 const countOf = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`;
 
-function loadConfig(env: Env): Config {
+async function loadConfig(env: Env): Promise<Config> {
+  const { ConfigError, parseConfig } = await import("../../core/config");
   try {
     return parseConfig(env);
   } catch (err) {
@@ -66,7 +68,8 @@ function loadConfig(env: Env): Config {
 }
 
 /** Warnings only (an orphaned Redis stopped, …), on stderr: stdout carries the result. */
-function quietLog(config: Config) {
+async function quietLog(config: Config) {
+  const [{ createLogger }, { default: pino }] = await Promise.all([import("../../core/logger"), import("pino")]);
   return createLogger(config.logLevel === "debug" || config.logLevel === "info" ? "warn" : config.logLevel, pino.destination({ fd: 2, sync: true }));
 }
 
