@@ -87,6 +87,9 @@ export async function unpackBackup(bytes: Uint8Array): Promise<BackupContents> {
     throw err;
   }
   const secretsKey = read[MEMBERS.secretsKey] ?? null;
+  if ((manifest.secrets_key === "included") !== (secretsKey !== null)) {
+    throw new BackupArchiveError(`${MEMBERS.manifest} says secrets_key is ${JSON.stringify(manifest.secrets_key)}, but ${MEMBERS.secretsKey} is ${secretsKey ? "there" : "missing"}`);
+  }
   if (secretsKey && secretsKey.length !== SECRETS_KEY_BYTES) throw new BackupArchiveError(`${MEMBERS.secretsKey}: expected ${SECRETS_KEY_BYTES} bytes, found ${secretsKey.length}`);
   const tokenBytes = read[MEMBERS.adminToken];
   const adminToken = tokenBytes ? new TextDecoder().decode(tokenBytes).trim() : null;

@@ -99,6 +99,8 @@ describe("the backup archive", () => {
       });
     expect(await refusal(await edit((m) => (m.format_version = 2)))).toMatch(/^backup format version 2 is not one this version reads/);
     expect(await refusal(await edit((m) => (m.format = "other")))).toMatch(/^not a Portcullis backup/);
+    // A manifest that says secrets.key is in it, yet it is not: the key that decrypts per-proxy secrets is not silently lost.
+    expect(await refusal(await edit((m) => (m.secrets_key = "included")))).toBe('manifest.json says secrets_key is "included", but secrets.key is missing');
     expect(await refusal(await rewrite(archive, (files) => (files["manifest.json"] = "{")))).toBe("manifest.json is not JSON");
   });
 

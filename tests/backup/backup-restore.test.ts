@@ -124,6 +124,19 @@ describe("REDIS_URL", () => {
     await expectPopulated(target.client);
   });
 
+  test("an ACL user in the URL (AUTH user password) is how the snapshot is asked for", async () => {
+    await source.client.flushall();
+    await source.client.set("k", "v");
+    await source.client.call("ACL", "SETUSER", "gateway", "on", ">user-secret", "~*", "&*", "+@all");
+    const url = `redis://gateway:user-secret@127.0.0.1:${source.port}/0`;
+    const report = await backupGateway(config({ REDIS_URL: url, PORTCULLIS_DATA_DIR: tempDir("data") }), join(tempDir("backup"), "acl.tar.gz"), log);
+    expect(report.manifest.key_count).toBe(1);
+    // A user without the replication commands is refused with the server's reason.
+    await source.client.call("ACL", "SETUSER", "gateway", "-sync", "-psync");
+    expect(await failure(backupGateway(config({ REDIS_URL: url, PORTCULLIS_DATA_DIR: tempDir("data") }), join(tempDir("backup"), "x.tar.gz"), log))).toMatch(/refused the snapshot \(SYNC\): NOPERM/);
+    await source.client.call("ACL", "DELUSER", "gateway");
+  });
+
   test("a wrong password is reported by the server's words, without the password", async () => {
     const wrong = `redis://:not-the-password@127.0.0.1:${source.port}/0`;
     const message = await failure(backupGateway(config({ REDIS_URL: wrong, PORTCULLIS_DATA_DIR: tempDir("data") }), join(tempDir("backup"), "x.tar.gz"), log));
