@@ -67,6 +67,7 @@ export async function restoreGateway(config: Config, file: string, options: Rest
     throw err;
   }
   const warnings = keyWarnings(config, contents);
+  const target = config.redis.mode === "embedded" ? "embedded" : describeRedis({ url: config.redis.url });
 
   const dataDir = config.dataDir;
   const created = !existsSync(dataDir);
@@ -91,7 +92,7 @@ export async function restoreGateway(config: Config, file: string, options: Rest
       const snapshot = await TemporaryRedis.load(contents.rdb, serverBinary);
       try {
         await snapshot.client.select(contents.manifest.source.database);
-        copied = external ? await copyIntoExternal(snapshot.client, external) : await copyIntoEmbedded(snapshot.client, config, log);
+        copied = external ? await copyIntoExternal(snapshot.client, external, target) : await copyIntoEmbedded(snapshot.client, config, log);
       } finally {
         await snapshot.stop();
       }
@@ -102,7 +103,7 @@ export async function restoreGateway(config: Config, file: string, options: Rest
     return {
       file: source,
       data_dir: dataDir,
-      redis: config.redis.mode === "embedded" ? "embedded" : describeRedis({ url: config.redis.url }),
+      redis: target,
       keys_restored: copied.copied,
       keys_expired: copied.expired,
       written,
@@ -150,10 +151,15 @@ async function openExternal(url: string, password: string | undefined, force: bo
   }
 }
 
-async function copyIntoExternal(snapshot: Redis, target: Redis) {
+async function copyIntoExternal(snapshot: Redis, target: Redis, where: string) {
   // Checked empty above unless --force, which replaces what is there.
   await target.flushdb();
-  return copyKeys(snapshot, target);
+  try {
+    return await copyKeys(snapshot, target);
+  } catch (err) {
+    // Unlike the embedded Redis (staged), this database now holds part of the backup: say so, and how to start over.
+    throw new RestoreError(`restoring into ${where} stopped part way (${(err as Error).message}); it holds some of the backup's keys: run restore again with --force`);
+  }
 }
 
 /**

@@ -124,6 +124,24 @@ describe("REDIS_URL", () => {
     await expectPopulated(target.client);
   });
 
+  test("a target that refuses writes part way: the error says the database holds part of the backup and how to start over", async () => {
+    await source.client.flushall();
+    await target.client.flushall();
+    await populate(source.client);
+    const file = join(tempDir("backup"), "gateway.tar.gz");
+    await backupGateway(config({ REDIS_URL: source.url, PORTCULLIS_DATA_DIR: tempDir("data") }), file, log);
+    await target.client.config("SET", "maxmemory", "1");
+    try {
+      const restoredDir = tempDir("restored");
+      const message = await failure(restoreGateway(config({ REDIS_URL: target.url, PORTCULLIS_DATA_DIR: restoredDir }), file, { force: false }, log));
+      expect(message).toMatch(new RegExp(`^restoring into redis://127\\.0\\.0\\.1:${target.port}/0 stopped part way \\(OOM .+\\); it holds some of the backup's keys: run restore again with --force$`));
+      // secrets.key and admin-token are written only after Redis: the data dir says nothing was restored.
+      expect(readdirSync(restoredDir)).toEqual(["portcullis.lock"]);
+    } finally {
+      await target.client.config("SET", "maxmemory", "0");
+    }
+  });
+
   test("an ACL user in the URL (AUTH user password) is how the snapshot is asked for", async () => {
     await source.client.flushall();
     await source.client.set("k", "v");
