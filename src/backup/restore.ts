@@ -34,7 +34,7 @@ export interface RestoreReport {
   data_dir: string;
   redis: string;
   keys_restored: number;
-  /** Keys in the snapshot that had expired by the time they were copied. */
+  /** Keys whose time to live ran out between the scan and their copy (those that ran out before are not loaded at all). */
   keys_expired: number;
   written: string[];
   warnings: string[];

@@ -142,6 +142,28 @@ describe("REDIS_URL", () => {
     }
   });
 
+  test("OAUTH_SECRETS_KEY: no secrets.key in the archive, and a restore without the same setting is warned about", async () => {
+    await source.client.flushall();
+    await target.client.flushall();
+    const key = Buffer.alloc(32, 3).toString("base64");
+    const dataDir = tempDir("data");
+    // A secrets.key left in the dir is not what this gateway uses: it stays out of the archive.
+    writeFileSync(join(dataDir, "secrets.key"), new Uint8Array(32), { mode: 0o600 });
+    const file = join(tempDir("backup"), "keyed.tar.gz");
+    const report = await backupGateway(config({ REDIS_URL: source.url, PORTCULLIS_DATA_DIR: dataDir, OAUTH_SECRETS_KEY: key }), file, log);
+    expect(report.manifest.secrets_key).toBe("OAUTH_SECRETS_KEY");
+    expect([...(await new Bun.Archive(readFileSync(file)).files()).keys()].sort()).toEqual(["manifest.json", "redis.rdb"]);
+
+    const restored = await restoreGateway(config({ REDIS_URL: target.url, PORTCULLIS_DATA_DIR: tempDir("restored") }), file, { force: false }, log);
+    expect(restored.written).toEqual([]);
+    expect(restored.warnings).toEqual([
+      "the backed-up gateway used OAUTH_SECRETS_KEY, which no backup holds: set the same value here, or per-proxy GitHub secrets cannot be decrypted",
+    ]);
+    await target.client.flushall();
+    const keyed = await restoreGateway(config({ REDIS_URL: target.url, PORTCULLIS_DATA_DIR: tempDir("restored"), OAUTH_SECRETS_KEY: key }), file, { force: false }, log);
+    expect(keyed.warnings).toEqual([]);
+  });
+
   test("an ACL user in the URL (AUTH user password) is how the snapshot is asked for", async () => {
     await source.client.flushall();
     await source.client.set("k", "v");

@@ -48,7 +48,7 @@ export function registerBackupCommands(program: Command, env: Env, output: Comma
       );
       for (const warning of report.warnings) output.note(`warning: ${warning}`);
       if (format() !== "table") return output.print(renderItem({ ...report }, format()));
-      const expired = report.keys_expired > 0 ? ` (${report.keys_expired} had expired since the backup)` : "";
+      const expired = report.keys_expired > 0 ? ` (${report.keys_expired} expired during the copy)` : "";
       output.print(`restored ${countOf(report.keys_restored, "key")} into ${report.redis === "embedded" ? `the embedded Redis of ${report.data_dir}` : report.redis}${expired}`);
       if (report.written.length > 0) output.print(`wrote ${report.written.join(", ")}`);
       output.note("Start the gateway with these settings: portcullis serve");
