@@ -18,6 +18,7 @@ import { DataDirInUseError, lockDataDir } from "../storage/data-dir-lock";
 import { EmbeddedRedis } from "../storage/embedded-redis";
 import { describe as describeRedis } from "../storage/redis-connection";
 import { packBackup, type BackupManifest, type SecretsKeyState } from "./archive";
+import { onInterrupt, signalRedisOf } from "./interrupt-cleanup";
 import { summarizeRdb } from "./rdb-summary";
 import { fetchSnapshot } from "./redis-snapshot";
 
@@ -94,11 +95,17 @@ async function takeSnapshot(config: Config, log: Logger): Promise<{ rdb: Uint8Ar
   }
   try {
     // No gateway runs there (and none can start while the lock is held): start its Redis just for the snapshot.
-    const server = await EmbeddedRedis.start({ dataDir: lock, serverBinary: config.redis.serverBinary, password: config.redis.password, log });
+    // Interrupted, even while it starts: SIGTERM, which flushes its AOF, rather than leaving it running on the gateway's data.
+    const forget = onInterrupt(() => signalRedisOf(redisDir, "SIGTERM"));
+    const server = await EmbeddedRedis.start({ dataDir: lock, serverBinary: config.redis.serverBinary, password: config.redis.password, log }).catch((err) => {
+      forget();
+      throw err;
+    });
     try {
       return { rdb: await fetchSnapshot({ path: server.socketPath, password: server.password }), redis: "embedded", database: 0 };
     } finally {
       await server.stop();
+      forget();
     }
   } finally {
     lock.release();

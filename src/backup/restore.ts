@@ -11,7 +11,7 @@
  * directory that replaces `<data dir>/redis` only once it is complete and
  * its AOF flushed; for REDIS_URL, the URL's database.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Redis } from "ioredis";
 import { ADMIN_TOKEN_FILE } from "../api/admin-token-bootstrap";
@@ -22,6 +22,7 @@ import { DataDirInUseError, lockDataDir } from "../storage/data-dir-lock";
 import { EmbeddedRedis } from "../storage/embedded-redis";
 import { describe as describeRedis } from "../storage/redis-connection";
 import { BackupArchiveError, unpackBackup, type BackupContents, type BackupManifest } from "./archive";
+import { onInterrupt, signalRedisOf } from "./interrupt-cleanup";
 import { copyKeys } from "./key-copy";
 import { TemporaryRedis } from "./temporary-redis";
 
@@ -81,6 +82,7 @@ export async function restoreGateway(config: Config, file: string, options: Rest
     throw err;
   }
   try {
+    removeStaleStaging(dataDir);
     const present = [...(config.redis.mode === "embedded" ? EMBEDDED_DATA : []), ...DATA_DIR_FILES].filter((name) => existsSync(join(dataDir, name)));
     if (present.length > 0 && !options.force) {
       throw new RestoreError(`${dataDir} is not empty: it holds ${present.join(", ")}. Restore into a new data dir (PORTCULLIS_DATA_DIR), or add --force to replace them`);
@@ -174,7 +176,15 @@ async function copyIntoEmbedded(snapshot: Redis, config: Config, log: Logger) {
   mkdirSync(staging, { mode: 0o700 });
   const stagingLock = lockDataDir(staging);
   try {
-    const server = await EmbeddedRedis.start({ dataDir: stagingLock, serverBinary: config.redis.serverBinary, password: config.redis.password, log });
+    // Interrupted, even while it starts: the staging Redis and its half-filled directory go; <data dir>/redis was never touched.
+    const forget = onInterrupt(() => {
+      signalRedisOf(join(staging, "redis"), "SIGKILL");
+      rmSync(staging, { recursive: true, force: true });
+    });
+    const server = await EmbeddedRedis.start({ dataDir: stagingLock, serverBinary: config.redis.serverBinary, password: config.redis.password, log }).catch((err) => {
+      forget();
+      throw err;
+    });
     let outcome;
     try {
       const client = new Redis({ path: server.socketPath, password: server.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -187,6 +197,7 @@ async function copyIntoEmbedded(snapshot: Redis, config: Config, log: Logger) {
       }
     } finally {
       await server.stop();
+      forget();
     }
     const redisDir = join(config.dataDir, "redis");
     rmSync(redisDir, { recursive: true, force: true });
@@ -195,6 +206,19 @@ async function copyIntoEmbedded(snapshot: Redis, config: Config, log: Logger) {
   } finally {
     stagingLock.release();
     rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A restore killed outright (SIGKILL, a reboot) leaves its staging dir, maybe
+ * with its Redis still running. This process holds the data dir's lock, so no
+ * other restore owns one: each goes, its Redis stopped first.
+ */
+function removeStaleStaging(dataDir: string): void {
+  for (const name of readdirSync(dataDir)) {
+    if (!/^\.restore-\d+$/.test(name)) continue;
+    signalRedisOf(join(dataDir, name, "redis"), "SIGKILL");
+    rmSync(join(dataDir, name), { recursive: true, force: true });
   }
 }
 

@@ -73,12 +73,29 @@ async function quietLog(config: Config) {
   return createLogger(config.logLevel === "debug" || config.logLevel === "info" ? "warn" : config.logLevel, pino.destination({ fd: 2, sync: true }));
 }
 
-/** Failures become one line on stderr (exit 1), as other commands report API errors. */
+/**
+ * Failures become one line on stderr (exit 1), as other commands report API
+ * errors. An interrupt stops the Redis servers the work started (see
+ * backup/interrupt-cleanup.ts) before the process exits.
+ */
 async function run<T>(work: () => Promise<T>): Promise<T> {
+  const { runInterruptCleanups } = await import("../../backup/interrupt-cleanup");
+  const interrupted = (signal: NodeJS.Signals, code: number) => () => {
+    runInterruptCleanups();
+    process.stderr.write(`portcullis: interrupted (${signal}); the Redis servers it started are stopped\n`);
+    process.exit(code);
+  };
+  const onInt = interrupted("SIGINT", 130);
+  const onTerm = interrupted("SIGTERM", 143);
+  process.once("SIGINT", onInt);
+  process.once("SIGTERM", onTerm);
   try {
     return await work();
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError((err as Error).message);
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
   }
 }
