@@ -36,11 +36,14 @@ export class TemporaryRedis {
     const socket = join(dir, "redis.sock");
     const log = join(dir, "redis.log");
     writeFileSync(join(dir, "snapshot.rdb"), rdb, { mode: 0o600 });
-    const child = Bun.spawn(
-      [binary, "--port", "0", "--unixsocket", socket, "--pidfile", join(dir, "redis.pid"), "--unixsocketperm", "700", "--dir", dir, "--dbfilename", "snapshot.rdb",
-        "--appendonly", "no", "--save", "", "--daemonize", "no", "--logfile", log, "--databases", "256"],
-      { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
-    );
+    const args = [
+      ...["--port", "0", "--unixsocket", socket, "--unixsocketperm", "700"],
+      ...["--dir", dir, "--dbfilename", "snapshot.rdb", "--appendonly", "no", "--save", ""],
+      ...["--pidfile", join(dir, "redis.pid"), "--logfile", log, "--daemonize", "no"],
+      // Any database index a REDIS_URL may have named.
+      ...["--databases", "256"],
+    ];
+    const child = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     const forget = onInterrupt(() => {
       child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
