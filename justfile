@@ -233,6 +233,15 @@ redis-cli *args:
     export REDISCLI_AUTH
     exec redis-cli -s "$dir/redis.sock" "$@"
 
+# Back up this machine's gateway to one archive (Redis snapshot, secrets.key, admin-token; mode 0600: it holds secrets)
+backup file:
+    @{{ cli }} backup {{ quote(if file =~ '^/' { file } else { invocation_directory() / file }) }}
+
+# Restore a backup into this data dir and Redis, with the gateway stopped; force=true replaces what is there
+restore file force="":
+    @{{ cli }} restore {{ quote(if file =~ '^/' { file } else { invocation_directory() / file }) }} \
+        {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}
+
 # Create a token (admin only) and print it in full
 token-generate name email="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token generate {{ quote(name) }} {{ if email != '' { quote(email) } else { '' } }}

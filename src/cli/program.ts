@@ -5,6 +5,7 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../core/version";
 import { ApiClient } from "./api-client";
+import { registerBackupCommands } from "./commands/backup";
 import { registerCertCommands } from "./commands/cert";
 import { registerConfigCommands } from "./commands/config";
 import { registerLogCommands } from "./commands/logs";
@@ -74,5 +75,6 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   // `service` may already exist (Docker and external services): the global port commands join it.
   const service = program.commands.find((command) => command.name() === "service") ?? program.command("service").description("Manage services and their ports");
   registerServicePortCommands(service, context);
+  registerBackupCommands(program, env, output);
   return program;
 }
