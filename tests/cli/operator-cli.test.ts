@@ -11,6 +11,7 @@ import { CliError } from "../../src/cli/cli-error";
 import { byExpiry } from "../../src/cli/commands/status";
 import { served, unservedHostnames } from "../../src/cli/commands/route-hostnames";
 import { buildProgram } from "../../src/cli/program";
+import { detachGlobalCopies, globalFlagsOf, globalOptions, spreadGlobalOptions } from "../../src/cli/global-flags";
 import { allowedValues } from "../../src/api/error-handler";
 import { CertificateRepository } from "../../src/storage/certificate-repository";
 import { acmeRecord } from "../helpers/certificate-state";
@@ -76,6 +77,30 @@ describe("global flags in any position", () => {
     const entries = JSON.parse(run.stdout) as { token_name?: string }[];
     expect(entries.length).toBeGreaterThan(0);
     expect(entries.every((e) => JSON.stringify(e).includes("alice"))).toBe(true);
+  });
+
+  test("an action never sees the global flags among its own options (they could end up in a query string)", async () => {
+    const program = new Command("p").enablePositionalOptions().exitOverride();
+    for (const option of globalOptions()) program.addOption(option);
+    let seen: Record<string, unknown> = {};
+    let flags = {};
+    let active: Command | undefined;
+    program.hook("preAction", (_, command) => {
+      active = command;
+      detachGlobalCopies(program, command);
+    });
+    program
+      .command("group")
+      .command("leaf")
+      .option("--filter <x>")
+      .action((options: Record<string, unknown>) => {
+        seen = { ...options };
+        flags = globalFlagsOf(program, active);
+      });
+    spreadGlobalOptions(program);
+    await program.parseAsync(["--format", "csv", "group", "--format", "yaml", "leaf", "--token", "secret-1", "--filter", "f", "--api-url", "http://x"], { from: "user" });
+    expect(seen).toEqual({ filter: "f" });
+    expect(flags).toEqual({ token: "secret-1", baseUrl: "http://x", format: "yaml" });
   });
 
   test("a bad --format value in any position lists the allowed ones", async () => {

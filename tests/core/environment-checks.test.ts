@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { ConfigError, parseConfig } from "../../src/core/config";
 import { closest, editDistance } from "../../src/core/edit-distance";
 import { knownVariables, unknownVariableWarnings } from "../../src/core/env-warnings";
+import { startTestRedis } from "../helpers/redis-server";
+import { tempDir } from "../helpers/temp";
 
 const problemsOf = (env: Record<string, string>): string[] => {
   try {
@@ -94,5 +96,44 @@ describe("portcullis serve", () => {
       '  LOG_LEVEL="chatty": expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL',
       "  HTTPS_PORT=8080: already used by HTTP_PORT; choose another port",
     ]);
-  });
+  }, 30_000);
 });
+
+test("with a valid configuration the warning is a warn record in the log, and the gateway serves", async () => {
+  const redis = await startTestRedis();
+  const child = Bun.spawn(["bun", "src/main.ts", "serve"], {
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: "/nonexistent",
+      REDIS_URL: redis.url,
+      HTTP_PORT: "0",
+      HTTPS_PORT: "0",
+      API_PORT: "0",
+      PROXY_PROTOCOL_PORT: "0",
+      SERVER_HOST: "127.0.0.1",
+      AUTO_CERTIFICATES: "false",
+      PORTCULLIS_DATA_DIR: tempDir("env-warn"),
+      PORTCULLIS_DATADIR: "/srv/portcullis",
+    },
+    cwd: join(import.meta.dir, "../.."),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  try {
+    let text = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.includes('"msg":"portcullis is serving"')) break;
+    }
+    const records = text.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+    expect(records.find((r) => r.level === "warn" || r.level === 40)).toMatchObject({
+      msg: "PORTCULLIS_DATADIR is set but portcullis does not read it; did you mean PORTCULLIS_DATA_DIR?",
+    });
+    expect(records.some((r) => r.msg === "portcullis is serving")).toBe(true);
+  } finally {
+    child.kill("SIGTERM");
+    await child.exited;
+    await redis.stop();
+  }
+}, 30_000);
