@@ -43,9 +43,15 @@ function describeValidation(error: ValidationError): string {
   if (!first) return "the request does not match the expected schema";
   const where = "path" in first && first.path ? first.path.replace(/^\//, "").replaceAll("/", ".") : error.type;
   const allowed = "schema" in first ? allowedValues(first.schema) : undefined;
-  if (allowed) return `${where || error.type}: expected one of ${allowed.join(", ")} (got ${JSON.stringify(first.value)})`;
+  if (allowed) return `${where || error.type}: expected one of ${allowed.join(", ")} (got ${shortJson(first.value)})`;
   const message = "summary" in first && first.summary ? first.summary : first.message;
   return `${where || error.type}: ${message}`;
+}
+
+/** The value sent, as JSON, cut to 100 characters: an error message is no place to echo a large body back. */
+function shortJson(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 100 ? `${json.slice(0, 100)}…` : json;
 }
 
 /**

@@ -142,6 +142,8 @@ describe("enum validation errors list the allowed values", () => {
     expect(scope).toEqual({ status: 422, json: { error: "invalid_request", detail: 'scope: expected one of "global", "proxy" (got "everywhere")' } });
     const type = await gw.api("POST", "/api/v1/routes/", { path_pattern: "/e/", target_type: "link", target_value: "x" });
     expect(type.json.detail).toBe('target_type: expected one of "url", "service", "hostname" (got "link")');
+    const long = await gw.api("POST", "/api/v1/routes/", { path_pattern: "/e/", target_type: "x".repeat(5000), target_value: "x" });
+    expect(long.json.detail).toBe(`target_type: expected one of "url", "service", "hostname" (got "${"x".repeat(99)}…)`);
   });
 
   test("the CLI shows the API's message", async () => {
