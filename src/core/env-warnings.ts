@@ -9,10 +9,10 @@ import { closest } from "./edit-distance";
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Read by the CLI rather than parseConfig, or by parseConfig only when another
- * variable is set (OIDC_* need OIDC_ISSUER_URL).
+ * Read by the CLI or the build (scripts/build.ts) rather than parseConfig, or
+ * by parseConfig only when another variable is set (OIDC_* need OIDC_ISSUER_URL).
  */
-const ALSO_KNOWN = ["API_URL", "TOKEN", "NO_COLOR", "XDG_CONFIG_HOME", "OIDC_CLIENT_SECRET", "OIDC_SCOPES", "OIDC_USERNAME_CLAIM"];
+const ALSO_KNOWN = ["API_URL", "TOKEN", "NO_COLOR", "XDG_CONFIG_HOME", "PORTCULLIS_BUILD_COMMIT", "OIDC_CLIENT_SECRET", "OIDC_SCOPES", "OIDC_USERNAME_CLAIM"];
 
 /**
  * Common variables of other programs that sit close to ours (HTTP_PROXY is

@@ -66,7 +66,7 @@ describe("unknown variables that look like the gateway's", () => {
     const env = {
       PATH: "/usr/bin", HOME: "/root", SHELL: "/bin/bash", USER: "root", LANG: "C.UTF-8", TERM: "xterm", PWD: "/", HOSTNAME: "box",
       HTTP_PROXY: "http://proxy:3128", HTTPS_PROXY: "http://proxy:3128", NO_PROXY: "localhost", DOCKER_HOST: "unix:///run/docker.sock",
-      HTTP_PORT: "8080", OIDC_CLIENT_SECRET: "s", API_URL: "http://localhost:9000", TOKEN: "t", NO_COLOR: "1",
+      HTTP_PORT: "8080", OIDC_CLIENT_SECRET: "s", API_URL: "http://localhost:9000", TOKEN: "t", NO_COLOR: "1", PORTCULLIS_BUILD_COMMIT: "abc",
     };
     expect(unknownVariableWarnings(env)).toEqual([]);
   });
