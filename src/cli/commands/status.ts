@@ -28,7 +28,8 @@ interface CertificateRow {
 
 export interface StatusView {
   health: HealthView;
-  counts: { proxies: number; routes: number; tokens: number; services: number; certificates: number };
+  /** null when they cannot be read (Redis unreachable). */
+  counts: { proxies: number; routes: number; tokens: number; services: number; certificates: number } | null;
   certificates: CertificateRow[];
 }
 
@@ -69,6 +70,7 @@ export function renderStatus(view: StatusView, format: OutputFormat): string {
     `Gateway:      ${health.status}${health.redis ? ` (redis ${health.redis})` : ""}${health.version ? `, version ${health.version}` : ""}${uptime(health.uptime_seconds)}`,
   ];
   if (health.nodes) lines.push(`Nodes:        ${health.nodes.length} (${health.nodes.map(nodeName).join(", ")})`);
+  if (!counts) return [...lines, "Counts:       unknown while Redis is unreachable"].join("\n");
   lines.push(
     `Proxies:      ${counts.proxies}`,
     `Routes:       ${counts.routes}`,
@@ -92,7 +94,7 @@ export function registerStatusCommand(program: Command, context: CommandContext)
       } catch (err) {
         // /health answers 503 while Redis is unreachable: that is the status, and nothing else can be counted.
         if (err instanceof ApiError && err.status === 503) {
-          print(renderStatus({ health: { status: "degraded", redis: "unreachable" }, counts: { proxies: 0, routes: 0, tokens: 0, services: 0, certificates: 0 }, certificates: [] }, settings.format));
+          print(renderStatus({ health: { status: "degraded", redis: "unreachable" }, counts: null, certificates: [] }, settings.format));
           throw new ApiError("the gateway is degraded: Redis is unreachable", 503, "unavailable");
         }
         throw err;
