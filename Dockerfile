@@ -16,6 +16,8 @@ WORKDIR /src
 COPY package.json bun.lock bunfig.toml ./
 RUN bun install --frozen-lockfile
 COPY . .
+# The image has no .git: `docker build --build-arg PORTCULLIS_BUILD_COMMIT=$(git rev-parse --short=12 HEAD) .` names the commit for `portcullis version`.
+ARG PORTCULLIS_BUILD_COMMIT=""
 RUN bun run build
 
 # ---- runtime ----------------------------------------------------------------

@@ -177,6 +177,18 @@ config-load filename force="false" token="":
 test *args:
     bun test --timeout 30000 "$@"
 
+# The gateway at a glance through the API: health, counts of what you can see, certificates by expiry
+overview token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} status
+
+# The CLI's version and the git commit it was built from
+version:
+    @{{ cli }} version
+
+# Print a shell completion script (bash, zsh or fish), e.g. `source <(just completion bash)`
+completion shell:
+    @{{ cli }} completion {{ quote(shell) }}
+
 # Show the API's /health (Redis reachability, version, uptime)
 health:
     #!/usr/bin/env bash
@@ -254,9 +266,9 @@ token-show name token="":
 token-list token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token list
 
-# Delete a token and every resource it owns
-token-delete name token="":
-    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token delete {{ quote(name) }}
+# Delete a token and every resource it owns (lists them and asks first; yes=true skips the question)
+token-delete name token="" yes="":
+    @{{ if yes == 'true' { '' } else if yes == 'false' { '' } else if yes == '' { '' } else { error('yes: expected true or false, got ' + quote(yes)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token delete {{ quote(name) }}{{ if yes == 'true' { ' --yes' } else { '' } }}
 
 # Set the certificate email of a token
 token-email name email token="":

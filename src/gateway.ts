@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import type { Redis } from "ioredis";
 import type { Config } from "./core/config";
 import type { Logger } from "./core/logger";
-import { VERSION } from "./core/version";
+import { BUILD_COMMIT, VERSION } from "./core/version";
 import { ensureAdminToken } from "./api/admin-token-bootstrap";
 import { apiFetch, createApiApp } from "./api/app";
 import { createAuthorizationServer } from "./auth/authorization-server";
@@ -339,6 +339,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log.info(
       {
         version: VERSION,
+        commit: BUILD_COMMIT,
         api: `http://${config.apiBind}:${apiServer.port}`,
         api_port: apiServer.port,
         http_port: httpServer.port,

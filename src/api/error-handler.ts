@@ -45,8 +45,34 @@ function describeValidation(error: ValidationError): string {
   const first = error.all[0];
   if (!first) return "the request does not match the expected schema";
   const where = "path" in first && first.path ? first.path.replace(/^\//, "").replaceAll("/", ".") : error.type;
+  const allowed = "schema" in first ? allowedValues(first.schema) : undefined;
+  if (allowed) return `${where || error.type}: expected one of ${allowed.join(", ")} (got ${shortJson(first.value)})`;
   const message = "summary" in first && first.summary ? first.summary : first.message;
   return `${where || error.type}: ${message}`;
+}
+
+/** The value sent, as JSON, cut to 100 characters: an error message is no place to echo a large body back. */
+function shortJson(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 100 ? `${json.slice(0, 100)}…` : json;
+}
+
+/**
+ * The values an enum-like schema accepts (a union of literals, or `enum`), as
+ * JSON, so the message lists them: TypeBox's own summary lists their types
+ * ("should be one of: 'string', 'string'").
+ */
+export function allowedValues(schema: unknown): string[] | undefined {
+  const s = schema as { anyOf?: unknown[]; enum?: unknown[] } | undefined;
+  if (Array.isArray(s?.enum)) return s.enum.map((value) => JSON.stringify(value));
+  if (!Array.isArray(s?.anyOf) || s.anyOf.length === 0) return undefined;
+  const values: string[] = [];
+  for (const branch of s.anyOf) {
+    if (branch && typeof branch === "object" && (branch as { type?: unknown }).type === "null") values.push("null");
+    else if (branch && typeof branch === "object" && "const" in branch) values.push(JSON.stringify(branch.const));
+    else return undefined;
+  }
+  return values;
 }
 
 /**

@@ -7,6 +7,8 @@ export interface CommandOutput {
   note: (text: string) => void;
   /** stdout is a terminal that shows colour (not piped, NO_COLOR unset). */
   colour?: boolean;
+  /** Asks a yes/no question; absent when nobody can answer (stdin is not a terminal). */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 /** What a client command needs, resolved when it runs (not when the program is built). */

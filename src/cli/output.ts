@@ -86,3 +86,12 @@ function raw(value: unknown): string {
   if (value === null || value === undefined) return "";
   return typeof value === "object" ? JSON.stringify(value) : String(value);
 }
+
+/**
+ * What create/update commands print: one line for people (`created proxy
+ * mcp.test → http://127.0.0.1:3000`); the API's whole object for any other
+ * format. `show` prints every field as a table.
+ */
+export function renderChange(line: string, item: Record<string, unknown>, format: OutputFormat): string {
+  return format === "table" ? line : renderItem(item, format);
+}

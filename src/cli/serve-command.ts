@@ -1,20 +1,25 @@
 /** `portcullis serve`: config errors exit 2; start-up failures exit 1; SIGINT/SIGTERM stop cleanly. */
 import { ConfigError, parseConfig } from "../core/config";
+import { unknownVariableWarnings } from "../core/env-warnings";
 import { createLogger } from "../core/logger";
 import { startGateway } from "../gateway";
 
 export async function serve(): Promise<void> {
   let config;
+  // A mistyped variable is often why a value is missing or wrong: say so before the config errors, too.
+  const warnings = unknownVariableWarnings(process.env);
   try {
     config = parseConfig(process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
+      for (const warning of warnings) process.stderr.write(`portcullis: warning: ${warning}\n`);
       process.stderr.write(`portcullis: ${err.message}\n`);
       process.exit(2);
     }
     throw err;
   }
   const log = createLogger(config.logLevel);
+  for (const warning of warnings) log.warn(warning);
   let gateway;
   try {
     gateway = await startGateway(config, log);

@@ -228,10 +228,15 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     metricsPort: read("METRICS_PORT") === undefined ? null : optionalPort("METRICS_PORT", 0),
     metricsBind: host("METRICS_BIND", listeners.apiBind),
   };
-  const taken = { API_PORT: listeners.apiPort, HTTP_PORT: listeners.httpPort, HTTPS_PORT: listeners.httpsPort };
-  for (const [name, used] of Object.entries(taken)) {
-    if (metrics.metricsPort && metrics.metricsPort === used) problems.push(`METRICS_PORT=${used}: already used by ${name}; choose another port`);
-  }
+  problems.push(
+    ...sharedPorts([
+      ["HTTP_PORT", listeners.httpPort],
+      ["HTTPS_PORT", listeners.httpsPort],
+      ["API_PORT", listeners.apiPort],
+      ["PROXY_PROTOCOL_PORT", tlsSettings.proxyProtocolPort],
+      ["METRICS_PORT", metrics.metricsPort],
+    ]),
+  );
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -255,6 +260,23 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     adminEmail,
     baseDomain,
   });
+}
+
+/**
+ * Two listeners on one port: the second bind would fail at start with
+ * EADDRINUSE, after Redis and the rest are up. Said here instead, with the
+ * other config errors. 0 (any free port) and off (null) never collide.
+ */
+export function sharedPorts(ports: readonly (readonly [string, number | null])[]): string[] {
+  const problems: string[] = [];
+  const seen = new Map<number, string>();
+  for (const [name, port] of ports) {
+    if (!port) continue;
+    const earlier = seen.get(port);
+    if (earlier) problems.push(`${name}=${port}: already used by ${earlier}; choose another port`);
+    else seen.set(port, name);
+  }
+  return problems;
 }
 
 function parseRedis(

@@ -16,12 +16,30 @@ export class ListenError extends Error {
   override name = "ListenError";
 }
 
+/**
+ * The variable naming the address each port setting binds: an address that is
+ * not this machine's is that variable's fault, not the port's.
+ */
+const BIND_SETTING: Readonly<Record<string, string>> = {
+  HTTP_PORT: "SERVER_HOST",
+  HTTPS_PORT: "SERVER_HOST",
+  PROXY_PROTOCOL_PORT: "SERVER_HOST",
+  API_PORT: "API_BIND",
+  METRICS_PORT: "METRICS_BIND",
+};
+
 export function listenOrExplain<T>(setting: string, bind: () => T): T {
   try {
     return bind();
   } catch (err) {
     const code = (err as { code?: string }).code ?? "";
     const message = (err as Error).message;
+    if (code === "EADDRNOTAVAIL" || /address not available|EADDRNOTAVAIL/i.test(message)) {
+      const address = BIND_SETTING[setting] ?? setting;
+      throw new ListenError(
+        `${address}: the address is not one of this machine's (EADDRNOTAVAIL) while binding ${setting}; set ${address} to a local address, or 0.0.0.0 for all`,
+      );
+    }
     if (code === "EADDRINUSE" || /in use/i.test(message)) {
       throw new ListenError(`${setting}: the port is already in use by another process; stop it or choose another ${setting}`);
     }

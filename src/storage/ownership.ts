@@ -23,6 +23,12 @@ export function ownershipMember(kind: string, id: string): string {
   return `${kind}${SEPARATOR}${id}`;
 }
 
+/** `kind:id` back into its parts; the id may itself contain ":". */
+export function parseOwnershipMember(member: string): { kind: string; id: string } | undefined {
+  const at = member.indexOf(SEPARATOR);
+  return at < 0 ? undefined : { kind: member.slice(0, at), id: member.slice(at + 1) };
+}
+
 /** Queues the bookkeeping for a newly created resource. */
 export function queueOwn(tx: ChainableCommander, ownerHash: string, kind: string, id: string): void {
   tx.sadd(keys.ownedBy(ownerHash), ownershipMember(kind, id));

@@ -5,7 +5,7 @@
  */
 import type { ChainableCommander, Redis } from "ioredis";
 import { keys } from "./keys";
-import type { OwnershipRegistry } from "./ownership";
+import { parseOwnershipMember, type OwnershipRegistry } from "./ownership";
 import { watchAndCommit } from "./transaction";
 
 export type TokenRole = "admin" | "user";
@@ -64,6 +64,15 @@ export class TokenRepository {
     const record = await this.getByName(name);
     // A record whose hash no longer matches is a stale index entry, not a match.
     return record && record.hash === hash ? record : null;
+  }
+
+  /** What deleting the token would delete with it: every resource in its owner set, by kind then id. */
+  async owned(hash: string): Promise<{ kind: string; id: string }[]> {
+    const members = await this.redis.smembers(keys.ownedBy(hash));
+    return members
+      .map(parseOwnershipMember)
+      .filter((m): m is { kind: string; id: string } => m !== undefined)
+      .sort((a, b) => a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
   }
 
   async list(): Promise<TokenRecord[]> {

@@ -147,6 +147,17 @@ export function tokenRoutes(deps: { tokens: TokenRepository; certificateManager:
       },
       { response: TokenWithSecret, detail: { summary: "The full token, to its owner or the admin" } },
     )
+    .get(
+      "/:name/owned",
+      async ({ caller, params }) => {
+        const record = await visibleToken(caller, params.name);
+        return { name: record.name, owned: await tokens.owned(record.hash) };
+      },
+      {
+        response: t.Object({ name: t.String(), owned: t.Array(t.Object({ kind: t.String(), id: t.String() })) }),
+        detail: { summary: "What deleting the token would delete with it (its owned resources), to its owner or the admin" },
+      },
+    )
     .delete(
       "/:name",
       async ({ caller, params }) => {

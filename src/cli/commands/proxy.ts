@@ -4,7 +4,7 @@ import type { ProxyRecord } from "../../storage/proxy-repository";
 import { ApiError } from "../api-client";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
-import { renderItem, renderList, type Column } from "../output";
+import { renderChange, renderItem, renderList, type Column } from "../output";
 import type { OutputFormat } from "../settings";
 import { registerProxyOAuthCommands } from "./oauth-proxy";
 import { registerProxyAuthCommands } from "./proxy-auth";
@@ -44,6 +44,11 @@ export const PROXY_COLUMNS: Column<ProxyView>[] = [
   { header: "Routes", value: (p) => p.route_mode },
   { header: "Created", value: (p) => p.created_at, kind: "date" },
 ];
+
+/** "proxy mcp.test → http://127.0.0.1:3000": what create/update print by default. */
+export function proxyLine(p: Pick<ProxyView, "hostname" | "target_url" | "enabled">): string {
+  return `proxy ${p.hostname} → ${p.target_url}${p.enabled ? "" : " (disabled)"}`;
+}
 
 export function proxySummary(proxies: readonly Pick<ProxyView, "auth_enabled">[]): string {
   const n = proxies.length;
@@ -172,7 +177,8 @@ export function registerProxyCommands(program: Command, context: CommandContext)
     .action(async (hostname: string, targetUrl: string, flags: ProxyFlags & { staging?: boolean; email?: string }) => {
       const { client, settings, print } = context();
       const body = { hostname, ...proxyBody({ ...flags, target: targetUrl }), ...proxyCertificateBody(flags) };
-      print(renderItem(await client.post<Record<string, unknown>>("/api/v1/proxy/targets/", body), settings.format));
+      const created = await client.post<ProxyView & Record<string, unknown>>("/api/v1/proxy/targets/", body);
+      print(renderChange(`created ${proxyLine(created)}`, created, settings.format));
     });
 
   proxy
@@ -204,7 +210,8 @@ export function registerProxyCommands(program: Command, context: CommandContext)
       const { client, settings, print } = context();
       const body = proxyBody(flags);
       if (Object.keys(body).length === 0) throw new CliError("proxy update: nothing to change; see `portcullis proxy update --help`");
-      print(renderItem(await client.put<Record<string, unknown>>(path(hostname), body), settings.format));
+      const updated = await client.put<ProxyView & Record<string, unknown>>(path(hostname), body);
+      print(renderChange(`updated ${proxyLine(updated)}`, updated, settings.format));
     });
 
   proxy

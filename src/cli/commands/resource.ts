@@ -27,6 +27,11 @@ export const RESOURCE_COLUMNS: Column<ResourceView>[] = [
   { header: "Created", value: (r) => r.created_at, kind: "date" },
 ];
 
+/** "resource https://mcp.example.com/mcp (proxy mcp.example.com)": what register/update print by default. */
+export function resourceLine(r: Pick<ResourceView, "uri" | "proxy_target">): string {
+  return `resource ${r.uri}${r.proxy_target ? ` (proxy ${r.proxy_target})` : ""}`;
+}
+
 export const EMPTY_RESOURCES_HINT =
   "No protected resources registered. Register one: portcullis resource register <uri> --proxy <hostname>, or every protecting proxy's: portcullis resource auto-register";
 
@@ -154,7 +159,8 @@ export function registerResourceCommands(program: Command, context: CommandConte
       .argument("<uri>", "resource URI (https, no query or fragment), e.g. https://mcp.example.com/mcp"),
   ).action(async (uri: string, flags: RegistryFlags) => {
     const { client, settings, print } = context();
-    print(renderObject(await client.post<Record<string, unknown>>(`${BASE}/`, { uri, ...registryBody(flags) }), settings.format));
+    const created = await client.post<ResourceView & Record<string, unknown>>(`${BASE}/`, { uri, ...registryBody(flags) });
+    print(settings.format === "table" ? `registered ${resourceLine(created)}` : renderObject(created, settings.format));
   });
 
   addRegistryOptions(
@@ -166,7 +172,8 @@ export function registerResourceCommands(program: Command, context: CommandConte
     const body = registryBody(flags);
     if (Object.keys(body).length === 0) throw new CliError("resource update: nothing to change; see `portcullis resource update --help`");
     const { client, settings, print } = context();
-    print(renderObject(await client.put<Record<string, unknown>>(at(uri), body), settings.format));
+    const updated = await client.put<ResourceView & Record<string, unknown>>(at(uri), body);
+    print(settings.format === "table" ? `updated ${resourceLine(updated)}` : renderObject(updated, settings.format));
   });
 
   resource

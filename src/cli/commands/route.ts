@@ -4,7 +4,8 @@ import { routeMethods, routePath, routeScope, routeTarget } from "../../dispatch
 import type { RouteRecord } from "../../storage/route-repository";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
-import { renderItem, renderList, type Column } from "../output";
+import { renderChange, renderItem, renderList, type Column } from "../output";
+import { warnAboutUnservedHostnames } from "./route-hostnames";
 
 export type RouteView = Omit<RouteRecord, "owner_token_hash">;
 
@@ -91,6 +92,12 @@ export function routeBody(flags: RouteFlags): Record<string, unknown> {
 
 const path = (id: string) => `/api/v1/routes/${encodeURIComponent(id)}`;
 
+/** "route api: /api/ → http://10.0.0.7:8080/ (priority 90, global)": what create/update print by default. */
+export function routeLine(route: RouteView): string {
+  const disabled = route.enabled ? "" : ", disabled";
+  return `route ${route.route_id}: ${routePath(route)} → ${routeTarget(route)} (priority ${route.priority}, ${routeScope(route)}${disabled})`;
+}
+
 function addSharedRouteOptions(command: Command): Command {
   return command
     .option("--priority <n>", "0-1000, higher is tried first (server default 50)")
@@ -134,9 +141,11 @@ export function registerRouteCommands(program: Command, context: CommandContext)
     .option("--id <id>", "route id: 1-64 letters, digits, _ . -")
     .option("--disabled", "create it disabled")
     .action(async (pathPattern: string, targetType: string, targetValue: string, flags: RouteFlags) => {
-      const { client, settings, print } = context();
+      const { client, settings, print, note } = context();
       const body = routeBody({ ...flags, path: pathPattern, targetType, targetValue });
-      print(renderItem({ ...(await client.post<RouteView>("/api/v1/routes/", body)) }, settings.format));
+      const created = await client.post<RouteView>("/api/v1/routes/", body);
+      print(renderChange(`created ${routeLine(created)}`, { ...created }, settings.format));
+      await warnAboutUnservedHostnames(client, created, note);
     });
 
   addSharedRouteOptions(
@@ -153,10 +162,12 @@ export function registerRouteCommands(program: Command, context: CommandContext)
     .addOption(new Option("--enable", "enable the route").conflicts("disable"))
     .addOption(new Option("--disable", "disable the route"))
     .action(async (id: string, flags: RouteFlags) => {
-      const { client, settings, print } = context();
+      const { client, settings, print, note } = context();
       const body = routeBody(flags);
       if (Object.keys(body).length === 0) throw new CliError("route update: nothing to change; see `portcullis route update --help`");
-      print(renderItem({ ...(await client.put<RouteView>(path(id), body)) }, settings.format));
+      const updated = await client.put<RouteView>(path(id), body);
+      print(renderChange(`updated ${routeLine(updated)}`, { ...updated }, settings.format));
+      if (body.proxy_hostnames !== undefined || body.scope !== undefined || body.target_value !== undefined) await warnAboutUnservedHostnames(client, updated, note);
     });
 
   route

@@ -1,7 +1,8 @@
 /** `portcullis token …`: the spec's token commands over /api/v1/tokens. */
 import type { Command } from "commander";
 import type { CommandContext } from "../context";
-import { renderItem, renderList, type Column } from "../output";
+import { CliError } from "../cli-error";
+import { renderChange, renderItem, renderList, type Column } from "../output";
 
 interface TokenView {
   name: string;
@@ -22,6 +23,29 @@ const COLUMNS: Column<TokenView>[] = [
   { header: "Owner", value: (t) => t.created_by },
   { header: "Token", value: (t) => t.token_preview },
 ];
+
+interface OwnedView {
+  name: string;
+  owned: { kind: string; id: string }[];
+}
+
+interface DeletedView {
+  deleted: string;
+  owned_resources_deleted: Record<string, number>;
+}
+
+/** What a token owns, one resource a line, said before it goes. */
+export function ownedList(name: string, owned: readonly { kind: string; id: string }[]): string {
+  return [`Token ${name} owns these resources; deleting it deletes them too:`, ...owned.map((o) => `  ${o.kind} ${o.id}`)].join("\n");
+}
+
+/** "deleted token ci and what it owned: 1 proxy, 2 route" */
+export function deletedLine(deleted: DeletedView): string {
+  const owned = Object.entries(deleted.owned_resources_deleted)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([kind, n]) => `${n} ${kind}`);
+  return `deleted token ${deleted.deleted}${owned.length > 0 ? ` and what it owned: ${owned.join(", ")}` : ""}`;
+}
 
 const path = (name: string) => `/api/v1/tokens/${encodeURIComponent(name)}`;
 
@@ -60,11 +84,21 @@ export function registerTokenCommands(program: Command, context: CommandContext)
 
   token
     .command("delete")
-    .description("Delete a token and every resource it owns")
+    .description("Delete a token and every resource it owns (lists them and asks first, unless --yes)")
     .argument("<name>", "token name")
-    .action(async (name: string) => {
-      const { client, settings, print } = context();
-      print(renderItem(await client.delete<Record<string, unknown>>(path(name)), settings.format));
+    .option("-y, --yes", "delete without asking, even when the token owns resources")
+    .action(async (name: string, flags: { yes?: boolean }) => {
+      const { client, settings, print, note, confirm } = context();
+      if (!flags.yes) {
+        const { owned } = await client.get<OwnedView>(`${path(name)}/owned`);
+        if (owned.length > 0) {
+          note(ownedList(name, owned));
+          if (!confirm) throw new CliError(`token delete: ${name} owns ${owned.length} resource(s), listed above; pass --yes to delete them with it`);
+          if (!(await confirm(`Delete token ${name} and these ${owned.length} resource(s)?`))) throw new CliError("token delete: nothing deleted");
+        }
+      }
+      const deleted = await client.delete<DeletedView>(path(name));
+      print(renderChange(deletedLine(deleted), { ...deleted }, settings.format));
     });
 
   token
