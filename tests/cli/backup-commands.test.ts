@@ -80,7 +80,7 @@ describe("portcullis backup / restore", () => {
 
   test("both are in the help, with the warning that the archive holds secrets", async () => {
     const help = (await portcullis({}, "--help")).stdout;
-    expect(help).toMatch(/backup <file>\s+Write this machine's gateway to one archive/);
+    expect(help).toMatch(/backup \[options\] <file>\s+Write this machine's gateway to one archive/);
     expect(help).toContain("it holds secrets");
     expect(help).toMatch(/restore \[options\] <file>\s+Restore a backup archive/);
   });
