@@ -852,6 +852,10 @@ service-port-add name port bind-address="" source-token="" token="":
 service-port-remove name port-name token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-remove {{ quote(name) }} {{ quote(port-name) }}
 
+# Change a port of a Docker service: bind address (recreates the container), source token ("" removes it)
+service-port-update name port-name bind-address="" source-token="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-update {{ quote(name) }} {{ quote(port-name) }} {{ if bind-address != '' { '--bind ' + quote(bind-address) } else { '' } }} {{ if source-token != '' { '--source-token ' + quote(source-token) } else { '' } }}
+
 # The ports allocated to one Docker service
 service-port-list name token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service port-list {{ quote(name) }}

@@ -13,6 +13,7 @@ import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/ga
 import { justBinary, justDryRun } from "../helpers/just-dry-run";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
+import { within } from "../helpers/within";
 
 const HOME = tempDir("service-port-cli-home");
 
@@ -91,6 +92,15 @@ describe("against a gateway and a Docker engine", () => {
     const refused = await admin.cli("service", "port-add", "cli-exposed", "8080", "--host", String(host));
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain(String(host));
+    // port-update: the description in place; a source token makes the gateway serve the port and ask for it.
+    const described = await admin.json("service", "port-update", "cli-exposed", "alt", "--description", "renamed");
+    expect(described).toMatchObject({ port_name: "alt", description: "renamed", require_token: false });
+    const guarded = await admin.json("service", "port-update", "cli-exposed", "alt", "--source-token", "s3cret-port-token");
+    expect(guarded).toMatchObject({ port_name: "alt", require_token: true });
+    expect(JSON.stringify(guarded)).not.toContain("s3cret-port-token");
+    expect(await within(5_000, async () => (await fetch(`http://127.0.0.1:${added.host_port}/`).then((r) => r.status).catch(() => 0)) === 401)).toBe(true);
+    const nothing = await admin.cli("service", "port-update", "cli-exposed", "alt");
+    expect({ code: nothing.code, says: nothing.stderr.includes("nothing to change") }).toEqual({ code: 1, says: true });
     expect(await admin.json("service", "port-remove", "cli-exposed", "alt")).toEqual({ released: "alt", host_port: added.host_port });
     const missing = await admin.cli("service", "port-remove", "cli-exposed", "alt");
     expect(missing.code).not.toBe(0);
@@ -112,6 +122,8 @@ describe.skipIf(!justBinary)("just service-create-exposed / service-port-add|rem
     [["service-port-remove", "web", "port-18080"], "service port-remove 'web' 'port-18080'"],
     [["service-port-remove", "web", "http", "tok"], "--token 'tok' service port-remove 'web' 'http'"],
     [["service-port-list", "web", "tok"], "--token 'tok' service port-list 'web'"],
+    [["service-port-update", "web", "http", "0.0.0.0"], "service port-update 'web' 'http' --bind '0.0.0.0'"],
+    [["service-port-update", "web", "http", "", "sek", "tok"], "--token 'tok' service port-update 'web' 'http' --source-token 'sek'"],
   ];
   for (const [args, expected] of cases) {
     test(`just ${args.join(" ")}`, async () => {

@@ -128,6 +128,24 @@ export function registerServicePortCommands(service: Command, context: CommandCo
     });
 
   service
+    .command("port-update")
+    .description("Change a port of a Docker service: its description and source token in place; a new bind address recreates the container")
+    .argument("<name>", "service name")
+    .argument("<port-name>", "the port's name (see port-list)")
+    .option("--bind <address>", "bind address: 127.0.0.1 or 0.0.0.0")
+    .option("--description <text>", "what the port is for")
+    .option("--source-token <token>", 'the token HTTP requests to the port must carry ("" removes it)')
+    .action(async (name: string, portName: string, flags: { bind?: string; description?: string; sourceToken?: string }) => {
+      const change: Record<string, string> = {};
+      if (flags.bind !== undefined) change.bind = flags.bind;
+      if (flags.description !== undefined) change.description = flags.description;
+      if (flags.sourceToken !== undefined) change.source_token = flags.sourceToken;
+      if (Object.keys(change).length === 0) throw new CliError("service port-update: nothing to change; give --bind, --description or --source-token");
+      const { client, settings, print } = context();
+      print(renderItem({ ...(await client.put<Record<string, unknown>>(`/api/v1/services/${encodeURIComponent(name)}/ports/${encodeURIComponent(portName)}`, change)) }, settings.format));
+    });
+
+  service
     .command("port-check")
     .description("Whether a host port could be allocated now, and if not why; exits 1 when it cannot")
     .argument("<port>", "host port, 1-65535")
