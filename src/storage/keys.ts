@@ -55,6 +55,8 @@ export const keys = {
   certificateNames: "certs:names",
   /** The self-signed certificate for names without one, shared by every node with this SELF_SIGNED_CN. */
   selfSignedCertificate: (commonName: string) => `cert:self-signed:${commonName}`,
+  /** The cluster's local CA (root certificate and its key, JSON), claimed once with SET NX so every node signs with the same one. Secret. */
+  localCa: "cert:local-ca",
   /** Progress of the latest issuance or renewal of a certificate (spec "Certificate Keys"). */
   certificateStatus: (name: string) => `cert:status:${name}`,
   /** Held by the one node issuing or renewing the certificate; expires if that node dies. */
