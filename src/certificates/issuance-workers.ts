@@ -126,15 +126,20 @@ export class IssuanceWorkers {
 
   private async issue(job: IssuanceJob): Promise<void> {
     const { log, certificates } = this.deps;
-    const base = statusBase(job);
+    // A retry keeps showing the last failure until a success replaces it.
+    const lastError = job.attempt > 1 ? ((await this.deps.statuses.get(job.cert_name))?.error ?? null) : null;
+    const base = { ...statusBase(job), error: lastError };
     const statuses = { set: (status: Parameters<StatusStore["set"]>[0]) => (this.handedBack.has(job) ? Promise.resolve() : this.deps.statuses.set(status)) };
     // A renewal whose certificate was deleted meanwhile ends quietly: no status, no retry, nothing stored.
     const deleted = async () => job.operation === "renew" && (this.handedBack.has(job) || !(await certificates.get(job.cert_name)));
-    const progress = (message: string) => void statuses.set({ ...base, status: "issuing", message, error: null }).catch(() => {});
+    // A retried first issuance whose request was cancelled (its status deleted) ends quietly too.
+    const cancelled = async () => job.operation === "issue" && job.attempt > 1 && !(await this.deps.statuses.get(job.cert_name));
+    const progress = (message: string) => void statuses.set({ ...base, status: "issuing", message }).catch(() => {});
     const context = { cert_name: job.cert_name, domains: job.domains, operation: job.operation, attempt: job.attempt };
+    if (await cancelled()) return;
     log.info(context, job.operation === "renew" ? "renewing certificate" : "issuing certificate");
     try {
-      await statuses.set({ ...base, status: "issuing", message: "starting", error: null });
+      await statuses.set({ ...base, status: "issuing", message: "starting" });
       const issued = await issueCertificate(
         { domains: job.domains, email: job.email, directoryUrl: job.directory_url, keyType: job.key_type },
         { ...this.deps.issuer, onProgress: progress },
@@ -154,23 +159,18 @@ export class IssuanceWorkers {
       const problem = err instanceof IssuanceError ? err.problem : { detail: (err as Error).message };
       // The message says where it stopped; the error (the CA's problem, or our own detail) says why.
       const at = err instanceof IssuanceError && err.step ? ` at ${err.step}` : "";
-      const retryAt = job.operation === "renew" ? Date.now() + this.backoff(job.attempt) : null;
+      const what = job.operation === "renew" ? "renewal" : "issuance";
+      const retryAt = isFinalProblem(problem) ? null : Date.now() + retryDelayMs(this.deps.settings, job.attempt);
       await statuses.set({
         ...base,
         status: "failed",
-        message: retryAt ? `renewal failed${at}; trying again at ${new Date(retryAt).toISOString()}` : `issuance failed${at}`,
+        message: retryAt ? `${what} failed${at}; trying again at ${new Date(retryAt).toISOString()}` : `${what} failed${at}; the CA will not issue for these names, so it is not tried again`,
         error: problem,
         retry_at: retryAt ? new Date(retryAt).toISOString() : null,
       });
-      log.warn({ ...context, step: err instanceof IssuanceError ? err.step : null, problem }, "certificate issuance failed");
+      log.warn({ ...context, step: err instanceof IssuanceError ? err.step : null, problem, retry_at: retryAt ? new Date(retryAt).toISOString() : null }, "certificate issuance failed");
       if (retryAt) await this.deps.queue.later({ ...job, attempt: job.attempt + 1 }, retryAt);
     }
-  }
-
-  /** Doubles from CERT_RETRY_BASE_SECONDS, capped at the renewal check interval. */
-  private backoff(attempt: number): number {
-    const { retryBaseMs, renewalCheckIntervalMs } = this.deps.settings;
-    return Math.min(retryBaseMs * 2 ** (attempt - 1), renewalCheckIntervalMs);
   }
 
   /** A renewal replaces the record (owner kept); a first issuance creates it, or replaces one made meanwhile. */
@@ -189,6 +189,19 @@ export class IssuanceWorkers {
     await certificates.replace(record);
   }
 }
+
+/** Doubles from CERT_RETRY_BASE_SECONDS after each failed attempt, capped at CERT_RETRY_MAX_SECONDS. */
+export function retryDelayMs(settings: Pick<CertificateSettings, "retryBaseMs" | "retryMaxMs">, attempt: number): number {
+  return Math.min(settings.retryBaseMs * 2 ** Math.min(attempt - 1, 40), settings.retryMaxMs);
+}
+
+/**
+ * Problems that say the CA will never issue for these names as asked (RFC 8555
+ * §6.7): trying again changes nothing, so the failure is final. Anything else
+ * (unreachable CA, a challenge not answered yet, rate limits) may pass later.
+ */
+const FINAL_PROBLEM_TYPES = new Set(["rejectedIdentifier", "malformed", "unsupportedIdentifier"].map((t) => `urn:ietf:params:acme:error:${t}`));
+export const isFinalProblem = (problem: { type?: unknown } | null): boolean => typeof problem?.type === "string" && FINAL_PROBLEM_TYPES.has(problem.type);
 
 function statusBase(job: IssuanceJob) {
   return {

@@ -63,7 +63,7 @@ export const keys = {
   certificateLock: (name: string) => `cert:lock:${name}`,
   /** Issuance jobs waiting for a worker on any node (a list, oldest first). */
   certificateJobs: "cert:jobs",
-  /** Jobs to run later (failed renewals backing off): a sorted set scored by due time in ms. */
+  /** Jobs to run later (failed issuances and renewals backing off): a sorted set scored by due time in ms. */
   certificateJobsLater: "cert:jobs:later",
   /** Held by the node running a renewal sweep, so one node per interval enqueues renewals. */
   renewalSweepLock: "cert:renewal:sweep",
