@@ -10,7 +10,7 @@ import type { Redis } from "ioredis";
 import type { CertificateSettings } from "../core/certificate-config";
 import type { Logger } from "../core/logger";
 import type { AcmeIssuanceCounts } from "../metrics/acme-metrics";
-import type { CertificateRepository } from "../storage/certificate-repository";
+import type { CertificateRecord, CertificateRepository } from "../storage/certificate-repository";
 import { keys } from "../storage/keys";
 import { issueCertificate, type IssuerDeps } from "./acme-issuer";
 import { IssuanceError } from "./acme-problem";
@@ -39,6 +39,8 @@ export interface WorkerDeps {
   readonly nodeId: string;
   /** Counts each order that ends here (portcullis_acme_issuances_total). */
   readonly issuances?: AcmeIssuanceCounts;
+  /** Called after an issued certificate is stored (the proxies it serves follow it). */
+  readonly onStored?: (record: CertificateRecord) => Promise<void>;
 }
 
 export class IssuanceWorkers {
@@ -176,7 +178,7 @@ export class IssuanceWorkers {
   /** A renewal replaces the record (owner kept); a first issuance creates it, or replaces one made meanwhile. */
   private async store(job: IssuanceJob, issued: { fullchain_pem: string; private_key_pem: string; expires_at: string }): Promise<void> {
     const { certificates } = this.deps;
-    const record = {
+    const record: CertificateRecord = {
       cert_name: job.cert_name,
       domains: job.domains,
       email: job.email,
@@ -185,8 +187,8 @@ export class IssuanceWorkers {
       owner_token_hash: job.owner_token_hash,
       ...issued,
     };
-    if (job.operation === "issue" && (await certificates.create(record))) return;
-    await certificates.replace(record);
+    const stored = job.operation === "issue" && (await certificates.create(record)) ? record : await certificates.replace(record);
+    if (stored) await this.deps.onStored?.(stored);
   }
 }
 

@@ -328,7 +328,7 @@ describe("RenewalScheduler.sweep", () => {
     const certificates = new CertificateRepository(redis.client);
     const statuses = new StatusStore(redis.client, 300);
     const requests = new CertificateRequests(redis.client, new JobQueue(redis.client), statuses, settings);
-    const scheduler = () => new RenewalScheduler({ redis: redis.client, certificates, requests, settings, log });
+    const scheduler = () => new RenewalScheduler({ redis: redis.client, certificates, requests, settings, log, reissueLocal: async () => null });
     return { certificates, statuses, scheduler };
   };
   const inDays = (days: number) => new Date(Date.now() + days * DAY_MS);
