@@ -166,7 +166,8 @@ export class IssuanceWorkers {
       await statuses.set({
         ...base,
         status: "failed",
-        message: retryAt ? `${what} failed${at}; trying again at ${new Date(retryAt).toISOString()}` : `${what} failed${at}; the CA will not issue for these names, so it is not tried again`,
+        // No retry_at: the CA refuses these names for good (isFinalProblem), so nothing would change.
+        message: retryAt ? `${what} failed${at}; trying again at ${new Date(retryAt).toISOString()}` : `${what} failed${at}`,
         error: problem,
         retry_at: retryAt ? new Date(retryAt).toISOString() : null,
       });

@@ -491,7 +491,7 @@ describe("IssuanceWorkers", () => {
     await Bun.sleep(100);
     await m.stop();
     expect(status).toMatchObject({ attempts: 1, retry_at: null, error: problem });
-    expect(status.message).toContain("not tried again");
+    expect(status.message).toBe("issuance failed at account registration");
     expect(await laterJobs(redis.client)).toEqual([]);
     expect(await redis.client.ttl(keys.certificateStatus("forbidden"))).toBe(-1);
     await m.delete("forbidden");
