@@ -362,6 +362,8 @@ describe.skipIf(!justBinary)("just recipes (dry run)", () => {
     [["cert-renew", "app"], "cert renew 'app'"],
     [["cert-delete", "app"], "cert delete 'app'"],
     [["cert-delete", "app", "true", "tok"], "--token 'tok' cert delete 'app' --force"],
+    [["cert-root"], "cert root"],
+    [["cert-root", "tok"], "--token 'tok' cert root"],
     [["proxy-create", "a.example.com", "http://127.0.0.1:3000", "true", "", "", "", "ops@example.com"], "proxy create 'a.example.com' 'http://127.0.0.1:3000' --staging --email 'ops@example.com'"],
     [["proxy-create", "a.example.com", "http://127.0.0.1:3000", "false", "false"], "proxy create 'a.example.com' 'http://127.0.0.1:3000' --no-staging --no-preserve-host"],
     [["proxy-delete", "a.example.com", "true", "true", "tok"], "--token 'tok' proxy delete 'a.example.com' --delete-cert --force"],
