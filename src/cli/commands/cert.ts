@@ -313,7 +313,7 @@ export function registerCertCommands(program: Command, context: CommandContext):
     .command("create")
     .description("Request a certificate: from the ACME CA in the background (202), or self-signed at once")
     .argument("<name>", "certificate name")
-    .argument("<domain...>", "one domain, or several for one multi-domain certificate (*.example.com wildcards: --self-signed only)")
+    .argument("<domain...>", "one domain, or several for one multi-domain certificate (public *.example.com wildcards: --self-signed only; internal names such as app.test: signed by the local CA)")
     .option("--staging", "use the ACME CA's staging directory (untrusted certificates, generous rate limits)")
     .option("--no-staging", "use the production directory (server default)")
     .option("--email <email>", "ACME account email (default: your token's certificate email, else ADMIN_EMAIL)")
