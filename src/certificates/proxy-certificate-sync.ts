@@ -18,6 +18,27 @@ export function covers(domains: readonly string[], hostname: string): boolean {
   return domains.some((d) => d === host || d === wildcard);
 }
 
+/**
+ * The first of `domains` that would serve a proxy `isMine` rejects: the
+ * proxy's hostname itself, a wildcard covering it, or a name its wildcard
+ * covers. A certificate for it would take over that proxy's HTTPS (the domain
+ * index gives a name to the certificate stored last), so only its owner or
+ * the admin may create one.
+ */
+export async function foreignProxyName(
+  proxies: ProxyRepository,
+  domains: readonly string[],
+  isMine: (proxy: ProxyRecord) => boolean,
+): Promise<{ domain: string } | null> {
+  const others = (await proxies.list()).filter((p) => !isMine(p));
+  for (const domain of domains) {
+    for (const proxy of others) {
+      if (domain === proxy.hostname || covers([domain], proxy.hostname) || covers([proxy.hostname], domain)) return { domain };
+    }
+  }
+  return null;
+}
+
 /** HTTPS proxies whose hostname `record` now serves point at it; returns their hostnames. */
 export async function adoptCertificate(proxies: ProxyRepository, certificates: CertificateRepository, record: CertificateRecord): Promise<string[]> {
   const adopted: string[] = [];

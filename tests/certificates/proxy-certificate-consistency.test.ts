@@ -4,7 +4,7 @@
  * domain index decides between overlapping ones, deleting the certificate a
  * proxy is served by is refused (409 naming the proxy) unless forced, and a
  * forced delete leaves the proxy naming what serves it now. Two tokens: a
- * user sees only the proxies they own named in a refusal.
+ * user cannot make a certificate that would serve another token's proxy.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
@@ -92,17 +92,44 @@ describe("a proxy and its certificate", () => {
     expect(await proxy(alice, "app.example.com")).toMatchObject({ cert_name: null, certificate: null });
   }, 20_000);
 
-  test("two tokens: bob's refusal does not name alice's proxy, and bob never sees it", async () => {
+  test("two tokens: bob cannot make a certificate that would take over alice's proxy; the admin can, and bob's refusal would not name it", async () => {
     await gw.apiAs(alice, "POST", "/api/v1/proxy/targets/", { hostname: "shared.example.net", target_url: `http://127.0.0.1:${backend.port}` });
-    expect((await selfSigned(bob, "bobs-cert", ["shared.example.net"])).status).toBe(201);
-    const refused = await gw.apiAs(bob, "DELETE", "/api/v1/certificates/bobs-cert");
+    await gw.apiAs(alice, "POST", "/api/v1/proxy/targets/", { hostname: "*.wild.example.net", target_url: `http://127.0.0.1:${backend.port}` });
+    // The exact name, a wildcard covering it, a name alice's wildcard covers; self-signed or local CA alike.
+    for (const [name, domains, acme] of [
+      ["takeover", ["shared.example.net"], false],
+      ["takeover", ["*.example.net"], false],
+      ["takeover", ["a.wild.example.net"], false],
+      ["takeover", ["ok.example.org", "shared.example.net"], false],
+    ] as const) {
+      const res = await gw.apiAs(bob, "POST", "/api/v1/certificates/multi-domain", { cert_name: name, domains, acme });
+      expect({ domains, status: res.status }).toEqual({ domains, status: 403 });
+      expect(res.json.detail).toContain("another token owns");
+      expect(res.json.detail).not.toContain("shared.example.net is");
+    }
+    expect((await gw.apiAs(bob, "GET", "/api/v1/certificates/")).json).toEqual([]);
+    expect((await proxy(alice, "shared.example.net")).cert_name).toBeNull();
+    // Bob's own names are fine.
+    expect((await selfSigned(bob, "bobs-own", ["bob.example.org"])).status).toBe(201);
+
+    // The admin may; the proxy follows. A refusal seen by bob would count alice's proxy without naming it.
+    expect((await gw.api("POST", "/api/v1/certificates/", { cert_name: "admin-shared", domain: "shared.example.net", acme: false })).status).toBe(201);
+    expect((await proxy(alice, "shared.example.net")).cert_name).toBe("admin-shared");
+    const refused = await gw.api("DELETE", "/api/v1/certificates/admin-shared");
     expect(refused.status).toBe(409);
-    expect(refused.json.detail).not.toContain("shared.example.net");
-    expect(refused.json.detail).toContain("1 other proxy");
+    expect(refused.json.detail).toContain("shared.example.net");
     expect((await gw.apiAs(bob, "GET", "/api/v1/proxy/targets/shared.example.net")).status).toBe(404);
     expect((await gw.apiAs(bob, "GET", "/api/v1/proxy/targets/")).json).toEqual([]);
+    // A certificate bob made before alice's proxy existed serves it: bob's refusal counts it without naming it.
+    expect((await selfSigned(bob, "bobs-first", ["later.example.org"])).status).toBe(201);
+    await gw.apiAs(alice, "POST", "/api/v1/proxy/targets/", { hostname: "later.example.org", target_url: `http://127.0.0.1:${backend.port}` });
+    expect((await proxy(alice, "later.example.org")).cert_name).toBe("bobs-first");
+    const hidden = await gw.apiAs(bob, "DELETE", "/api/v1/certificates/bobs-first");
+    expect(hidden.status).toBe(409);
+    expect(hidden.json.detail).toContain("1 other proxy");
+    expect(hidden.json.detail).not.toContain("later.example.org");
     // Alice cannot delete bob's certificate at all.
-    expect((await gw.apiAs(alice, "DELETE", "/api/v1/certificates/bobs-cert?force=true")).status).toBe(404);
+    expect((await gw.apiAs(alice, "DELETE", "/api/v1/certificates/bobs-own?force=true")).status).toBe(404);
   });
 
   test("the CLI: proxy list's Certificate column, and cert delete refused without --force", async () => {

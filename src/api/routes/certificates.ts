@@ -5,10 +5,10 @@
  * what they own. Private keys are shown only when asked for (`?pem=true`).
  */
 import { Elysia, t } from "elysia";
-import { conflict, invalid, notFound } from "../../core/errors";
+import { conflict, forbidden, invalid, notFound } from "../../core/errors";
 import type { CertificateManager } from "../../certificates/certificate-manager";
 import { inProgress } from "../../certificates/certificate-requests";
-import { proxiesServedBy } from "../../certificates/proxy-certificate-sync";
+import { foreignProxyName, proxiesServedBy } from "../../certificates/proxy-certificate-sync";
 import type { CertificateStatus } from "../../certificates/status-store";
 import type { CertificateRecord, CertificateRepository } from "../../storage/certificate-repository";
 import type { ProxyRepository } from "../../storage/proxy-repository";
@@ -52,6 +52,11 @@ export function certificateRoutes(deps: {
     email ?? (await deps.tokens.getByHash(caller.hash))?.cert_email ?? manager.adminEmail;
 
   const create = async (caller: Caller, request: CheckedCertificateRequest, set: { status?: number | string }) => {
+    if (!caller.isAdmin) {
+      const foreign = await foreignProxyName(deps.proxies, request.domains, (p) => canSee(caller, p.owner_token_hash));
+      // The other proxy's hostname is not named: this caller may not see it.
+      if (foreign) throw forbidden(`domains: ${foreign.domain} would serve a proxy another token owns; its owner or the admin may create this certificate`);
+    }
     const issuer = request.acme ? manager.issuerFor(request.domains) : null;
     if (issuer?.kind === "mixed") {
       throw invalid(
