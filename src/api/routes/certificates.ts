@@ -1,7 +1,7 @@
 /**
  * /api/v1/certificates — ACME certificates issued asynchronously (202 and a
- * status URL), self-signed ones on request, renewal and deletion (spec
- * "Certificate Manager"). The admin sees every certificate; other tokens see
+ * status URL), internal names signed at once by the local CA, self-signed ones
+ * on request, the local CA's root, renewal and deletion (spec "Certificate Manager"). The admin sees every certificate; other tokens see
  * what they own. Private keys are shown only when asked for (`?pem=true`).
  */
 import { Elysia, t } from "elysia";
@@ -115,11 +115,11 @@ export function certificateRoutes(deps: {
     })
     .post("/", ({ body, caller, set }) => create(caller, checkCertificateRequest(body), set), {
       body: CertificateCreateBody,
-      detail: { summary: "Request a certificate for one domain: 202 and a status URL (ACME), or 201 (acme: false, self-signed)" },
+      detail: { summary: "Request a certificate for one domain: 202 and a status URL (ACME), or 201 (an internal name: the local CA; acme: false: self-signed)" },
     })
     .post("/multi-domain", ({ body, caller, set }) => create(caller, checkCertificateRequest(body), set), {
       body: MultiDomainCreateBody,
-      detail: { summary: "Request one certificate for up to 100 domains" },
+      detail: { summary: "Request one certificate for up to 100 domains (all public: ACME; all internal: the local CA)" },
     })
     .get(
       "/:name",
