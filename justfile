@@ -527,6 +527,10 @@ cert-delete name force="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cert delete {{ quote(name) }} \
         {{ if force == 'true' { '--force' } else if force == 'false' { '' } else if force == '' { '' } else { error('force: expected true or false, got ' + quote(force)) } }}
 
+# Print the local CA's root certificate (PEM) that signs certificates for internal names: `just cert-root > portcullis-root.pem`, then trust it
+cert-root token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cert root
+
 # ---- OAuth (wrap `portcullis oauth …` and `portcullis proxy oauth-server-…|github-oauth-…`) ----
 # The OAuth admin API needs the admin token. Lists are comma-separated; booleans are "true" or "false"; "" leaves a value as it is.
 

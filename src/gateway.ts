@@ -167,6 +167,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const certificateManager = new CertificateManager({
     redis,
     certificates: stores.certificates,
+    proxies: stores.proxies,
     settings: config.certificates,
     get httpPort() {
       return boundHttpPort;

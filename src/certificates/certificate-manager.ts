@@ -9,12 +9,16 @@ import type { CertificateSettings } from "../core/certificate-config";
 import type { Logger } from "../core/logger";
 import type { AcmeIssuanceCounts } from "../metrics/acme-metrics";
 import type { CertificateRecord, CertificateRepository } from "../storage/certificate-repository";
+import type { ProxyRepository } from "../storage/proxy-repository";
 import { keys } from "../storage/keys";
 import { AcmeAccounts } from "./acme-accounts";
 import { CertificateRequests, type NewCertificateRequest, type RequestOutcome } from "./certificate-requests";
 import { ChallengeStore } from "./challenge-store";
 import { IssuanceWorkers } from "./issuance-workers";
+import { splitByIssuer } from "./internal-names";
 import { JobQueue } from "./job-queue";
+import { adoptCertificate, releaseCertificate } from "./proxy-certificate-sync";
+import { LocalCa } from "./local-ca";
 import { RenewalScheduler } from "./renewal";
 import { createSelfSignedCertificate } from "./self-signed";
 import { StatusStore } from "./status-store";
@@ -22,6 +26,8 @@ import { StatusStore } from "./status-store";
 export interface CertificateManagerOptions {
   readonly redis: Redis;
   readonly certificates: CertificateRepository;
+  /** When given, proxies follow the certificates that serve their hostnames (proxy-certificate-sync.ts). */
+  readonly proxies?: ProxyRepository;
   readonly settings: CertificateSettings;
   /** The port HTTP_PORT is bound to, for the challenge self-check; read at each issuance (the listener may start after the manager). */
   readonly httpPort: number;
@@ -38,6 +44,7 @@ export class CertificateManager {
   readonly challenges: ChallengeStore;
   readonly statuses: StatusStore;
   readonly requests: CertificateRequests;
+  readonly localCa: LocalCa;
   private readonly queue: JobQueue;
   private readonly workers: IssuanceWorkers;
   private readonly renewal: RenewalScheduler;
@@ -47,6 +54,7 @@ export class CertificateManager {
     this.challenges = new ChallengeStore(redis);
     this.statuses = new StatusStore(redis, settings.statusRetentionSeconds);
     this.queue = new JobQueue(redis);
+    this.localCa = new LocalCa(redis);
     this.requests = new CertificateRequests(redis, this.queue, this.statuses, settings);
     this.workers = new IssuanceWorkers({
       redis,
@@ -65,8 +73,16 @@ export class CertificateManager {
       log,
       nodeId: randomUUID(),
       issuances: options.issuances,
+      onStored: (record) => this.stored(record),
     });
-    this.renewal = new RenewalScheduler({ redis, certificates, requests: this.requests, settings, log });
+    this.renewal = new RenewalScheduler({
+      redis,
+      certificates,
+      requests: this.requests,
+      settings,
+      log,
+      reissueLocal: (record) => this.reissueLocal(record),
+    });
   }
 
   get settings(): CertificateSettings {
@@ -104,7 +120,46 @@ export class CertificateManager {
       owner_token_hash: ownerHash,
       ...made,
     };
-    return (await this.options.certificates.create(record)) ? record : null;
+    if (!(await this.options.certificates.create(record))) return null;
+    await this.stored(record);
+    return record;
+  }
+
+  /**
+   * Who issues a certificate for `domains`: the local CA when every name is
+   * internal (unless ACME_INTERNAL_NAMES sends them to the ACME directory),
+   * ACME when none is. A mix cannot be issued by either, so it says which names are which.
+   */
+  issuerFor(domains: readonly string[]): { kind: "local-ca" } | { kind: "acme" } | { kind: "mixed"; internal: string[] } {
+    if (this.options.settings.acmeInternalNames) return { kind: "acme" };
+    const { internal, public: publicNames } = splitByIssuer(domains);
+    if (internal.length === 0) return { kind: "acme" };
+    return publicNames.length === 0 ? { kind: "local-ca" } : { kind: "mixed", internal };
+  }
+
+  /** Signs and stores a certificate from the local CA for `domains`; null if the name is taken. */
+  async issueLocal(name: string, domains: readonly string[], ownerHash: string | null): Promise<CertificateRecord | null> {
+    const made = await this.localCa.sign(domains, this.options.settings.localCaCertDays);
+    const record: CertificateRecord = {
+      cert_name: name,
+      domains: [...domains],
+      email: null,
+      acme_directory_url: null,
+      status: "active",
+      owner_token_hash: ownerHash,
+      issuer: "local-ca",
+      ...made,
+    };
+    if (!(await this.options.certificates.create(record))) return null;
+    this.options.log.info({ cert_name: name, domains, expires_at: made.expires_at }, "certificate signed by the local CA");
+    await this.stored(record);
+    return record;
+  }
+
+  /** A local-CA certificate signed again for the same names (its renewal); null if it was deleted meanwhile. */
+  async reissueLocal(record: CertificateRecord): Promise<CertificateRecord | null> {
+    const made = await this.localCa.sign(record.domains, this.options.settings.localCaCertDays);
+    return this.options.certificates.replace({ ...record, ...made });
   }
 
   /** A self-signed certificate made again for the same names (its "renewal"). */
@@ -113,12 +168,28 @@ export class CertificateManager {
     return this.options.certificates.replace({ ...record, ...made });
   }
 
-  /** Deletes the certificate, its status and any job still waiting for it. */
+  /** Deletes the certificate, its status and any job still waiting for it; proxies naming it let go of it. */
   async delete(name: string): Promise<boolean> {
     const deleted = await this.options.certificates.delete(name);
     await this.queue.forget(name);
     await this.options.redis.del(keys.certificateStatus(name));
+    if (this.options.proxies) {
+      await releaseCertificate(this.options.proxies, this.options.certificates, name).catch((err) =>
+        this.options.log.warn({ cert_name: name, err: (err as Error).message }, "could not update the proxies of a deleted certificate"),
+      );
+    }
     return deleted;
+  }
+
+  /** A certificate was stored: the proxies whose hostnames it now serves name it. Never fails the store. */
+  private async stored(record: CertificateRecord): Promise<void> {
+    if (!this.options.proxies) return;
+    try {
+      const adopted = await adoptCertificate(this.options.proxies, this.options.certificates, record);
+      if (adopted.length > 0) this.options.log.info({ cert_name: record.cert_name, proxies: adopted }, "proxies now use the certificate");
+    } catch (err) {
+      this.options.log.warn({ cert_name: record.cert_name, err: (err as Error).message }, "could not point proxies at a new certificate");
+    }
   }
 
   /**

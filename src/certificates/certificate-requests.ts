@@ -99,7 +99,7 @@ export class CertificateRequests {
   }
 }
 
-/** Pending or issuing; a failed renewal waiting for its retry counts too. */
+/** Pending or issuing; a failed issuance or renewal waiting for its retry counts too. */
 export function inProgress(status: CertificateStatus): boolean {
   return status.status === "pending" || status.status === "issuing" || (status.status === "failed" && status.retry_at !== null);
 }

@@ -10,7 +10,7 @@ import type { Redis } from "ioredis";
 import type { CertificateSettings } from "../core/certificate-config";
 import type { Logger } from "../core/logger";
 import type { AcmeIssuanceCounts } from "../metrics/acme-metrics";
-import type { CertificateRepository } from "../storage/certificate-repository";
+import type { CertificateRecord, CertificateRepository } from "../storage/certificate-repository";
 import { keys } from "../storage/keys";
 import { issueCertificate, type IssuerDeps } from "./acme-issuer";
 import { IssuanceError } from "./acme-problem";
@@ -39,6 +39,8 @@ export interface WorkerDeps {
   readonly nodeId: string;
   /** Counts each order that ends here (portcullis_acme_issuances_total). */
   readonly issuances?: AcmeIssuanceCounts;
+  /** Called after an issued certificate is stored (the proxies it serves follow it). */
+  readonly onStored?: (record: CertificateRecord) => Promise<void>;
 }
 
 export class IssuanceWorkers {
@@ -126,15 +128,20 @@ export class IssuanceWorkers {
 
   private async issue(job: IssuanceJob): Promise<void> {
     const { log, certificates } = this.deps;
-    const base = statusBase(job);
+    // A retry keeps showing the last failure until a success replaces it.
+    const lastError = job.attempt > 1 ? ((await this.deps.statuses.get(job.cert_name))?.error ?? null) : null;
+    const base = { ...statusBase(job), error: lastError };
     const statuses = { set: (status: Parameters<StatusStore["set"]>[0]) => (this.handedBack.has(job) ? Promise.resolve() : this.deps.statuses.set(status)) };
     // A renewal whose certificate was deleted meanwhile ends quietly: no status, no retry, nothing stored.
     const deleted = async () => job.operation === "renew" && (this.handedBack.has(job) || !(await certificates.get(job.cert_name)));
-    const progress = (message: string) => void statuses.set({ ...base, status: "issuing", message, error: null }).catch(() => {});
+    // A retried first issuance whose request was cancelled (its status deleted) ends quietly too.
+    const cancelled = async () => job.operation === "issue" && job.attempt > 1 && !(await this.deps.statuses.get(job.cert_name));
+    const progress = (message: string) => void statuses.set({ ...base, status: "issuing", message }).catch(() => {});
     const context = { cert_name: job.cert_name, domains: job.domains, operation: job.operation, attempt: job.attempt };
+    if (await cancelled()) return;
     log.info(context, job.operation === "renew" ? "renewing certificate" : "issuing certificate");
     try {
-      await statuses.set({ ...base, status: "issuing", message: "starting", error: null });
+      await statuses.set({ ...base, status: "issuing", message: "starting" });
       const issued = await issueCertificate(
         { domains: job.domains, email: job.email, directoryUrl: job.directory_url, keyType: job.key_type },
         { ...this.deps.issuer, onProgress: progress },
@@ -154,29 +161,25 @@ export class IssuanceWorkers {
       const problem = err instanceof IssuanceError ? err.problem : { detail: (err as Error).message };
       // The message says where it stopped; the error (the CA's problem, or our own detail) says why.
       const at = err instanceof IssuanceError && err.step ? ` at ${err.step}` : "";
-      const retryAt = job.operation === "renew" ? Date.now() + this.backoff(job.attempt) : null;
+      const what = job.operation === "renew" ? "renewal" : "issuance";
+      const retryAt = isFinalProblem(problem) ? null : Date.now() + retryDelayMs(this.deps.settings, job.attempt);
       await statuses.set({
         ...base,
         status: "failed",
-        message: retryAt ? `renewal failed${at}; trying again at ${new Date(retryAt).toISOString()}` : `issuance failed${at}`,
+        // No retry_at: the CA refuses these names for good (isFinalProblem), so nothing would change.
+        message: retryAt ? `${what} failed${at}; trying again at ${new Date(retryAt).toISOString()}` : `${what} failed${at}`,
         error: problem,
         retry_at: retryAt ? new Date(retryAt).toISOString() : null,
       });
-      log.warn({ ...context, step: err instanceof IssuanceError ? err.step : null, problem }, "certificate issuance failed");
+      log.warn({ ...context, step: err instanceof IssuanceError ? err.step : null, problem, retry_at: retryAt ? new Date(retryAt).toISOString() : null }, "certificate issuance failed");
       if (retryAt) await this.deps.queue.later({ ...job, attempt: job.attempt + 1 }, retryAt);
     }
-  }
-
-  /** Doubles from CERT_RETRY_BASE_SECONDS, capped at the renewal check interval. */
-  private backoff(attempt: number): number {
-    const { retryBaseMs, renewalCheckIntervalMs } = this.deps.settings;
-    return Math.min(retryBaseMs * 2 ** (attempt - 1), renewalCheckIntervalMs);
   }
 
   /** A renewal replaces the record (owner kept); a first issuance creates it, or replaces one made meanwhile. */
   private async store(job: IssuanceJob, issued: { fullchain_pem: string; private_key_pem: string; expires_at: string }): Promise<void> {
     const { certificates } = this.deps;
-    const record = {
+    const record: CertificateRecord = {
       cert_name: job.cert_name,
       domains: job.domains,
       email: job.email,
@@ -185,10 +188,23 @@ export class IssuanceWorkers {
       owner_token_hash: job.owner_token_hash,
       ...issued,
     };
-    if (job.operation === "issue" && (await certificates.create(record))) return;
-    await certificates.replace(record);
+    const stored = job.operation === "issue" && (await certificates.create(record)) ? record : await certificates.replace(record);
+    if (stored) await this.deps.onStored?.(stored);
   }
 }
+
+/** Doubles from CERT_RETRY_BASE_SECONDS after each failed attempt, capped at CERT_RETRY_MAX_SECONDS. */
+export function retryDelayMs(settings: Pick<CertificateSettings, "retryBaseMs" | "retryMaxMs">, attempt: number): number {
+  return Math.min(settings.retryBaseMs * 2 ** Math.min(attempt - 1, 40), settings.retryMaxMs);
+}
+
+/**
+ * Problems that say the CA will never issue for these names as asked (RFC 8555
+ * §6.7): trying again changes nothing, so the failure is final. Anything else
+ * (unreachable CA, a challenge not answered yet, rate limits) may pass later.
+ */
+const FINAL_PROBLEM_TYPES = new Set(["rejectedIdentifier", "malformed", "unsupportedIdentifier"].map((t) => `urn:ietf:params:acme:error:${t}`));
+export const isFinalProblem = (problem: { type?: unknown } | null): boolean => typeof problem?.type === "string" && FINAL_PROBLEM_TYPES.has(problem.type);
 
 function statusBase(job: IssuanceJob) {
   return {

@@ -1,7 +1,7 @@
 /**
  * Issuance jobs in Redis, shared by every node: `cert:jobs` (a list, oldest
  * first) for work to do now, `cert:jobs:later` (a sorted set by due time) for
- * renewals backing off after a failure. A job is a plain JSON record.
+ * issuances and renewals backing off after a failure. A job is a plain JSON record.
  */
 import type { ChainableCommander, Redis } from "ioredis";
 import { keys } from "../storage/keys";
@@ -15,7 +15,7 @@ export interface IssuanceJob {
   key_type: KeyType;
   owner_token_hash: string | null;
   operation: "issue" | "renew";
-  /** 1 for the first try; a renewal that failed comes back with the next number. */
+  /** 1 for the first try; an attempt that failed comes back later with the next number. */
   attempt: number;
 }
 

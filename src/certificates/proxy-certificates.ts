@@ -1,6 +1,7 @@
 /**
  * "Smart certificate handling" for a new proxy: reuse a certificate that
- * already covers the hostname (exact or wildcard), else request one for it.
+ * already covers the hostname (exact or wildcard), else have the local CA
+ * sign one at once (internal names, internal-names.ts) or request one from ACME.
  * The proxy serves HTTP at once and HTTPS with the default certificate until
  * the issued one is stored; its `certificate_ready` event then makes every
  * node serve it, with no restart.
@@ -11,28 +12,33 @@ import type { CertificateManager } from "./certificate-manager";
 export type ProxyCertificatePlan =
   | { readonly kind: "none" }
   | { readonly kind: "reuse"; readonly cert_name: string }
+  | { readonly kind: "local"; readonly cert_name: string }
   | { readonly kind: "request"; readonly cert_name: string };
 
 /** The name a certificate requested for a proxy gets. */
-export const proxyCertificateName = (hostname: string) => `proxy-${hostname.replace(/\./g, "-")}`;
+export const proxyCertificateName = (hostname: string) => `proxy-${hostname.replace(/^\*\./, "wildcard.").replace(/\./g, "-")}`;
 
 /**
- * What a new proxy's certificate will be. Nothing is requested for HTTPS-off
- * proxies, wildcard hostnames (HTTP-01 cannot prove them), single-label names
- * (no public CA issues for them), or when AUTO_CERTIFICATES is off.
+ * What a new proxy's certificate will be. Nothing for HTTPS-off proxies or
+ * when AUTO_CERTIFICATES is off. Internal names (`mcp.test`, `*.localhost`,
+ * single labels) get one from the local CA unless ACME_INTERNAL_NAMES sends
+ * them to ACME; ACME gets no wildcard (HTTP-01 cannot prove one) and no single label.
  */
 export async function planProxyCertificate(
   proxy: { readonly hostname: string; readonly enable_https: boolean },
   certificates: CertificateRepository,
-  autoCertificates: boolean,
+  settings: { readonly autoCertificates: boolean },
+  issuerFor: CertificateManager["issuerFor"],
 ): Promise<ProxyCertificatePlan> {
   if (!proxy.enable_https) return { kind: "none" };
   const covering = await certificates.getByDomain(proxy.hostname);
   if (covering) return { kind: "reuse", cert_name: covering.cert_name };
-  if (!autoCertificates || proxy.hostname.startsWith("*.") || !proxy.hostname.includes(".")) return { kind: "none" };
+  if (!settings.autoCertificates) return { kind: "none" };
   const name = proxyCertificateName(proxy.hostname);
   // The name is taken by a certificate for other names: nothing to reuse, nothing to request under it.
   if (await certificates.get(name)) return { kind: "none" };
+  if (issuerFor([proxy.hostname]).kind === "local-ca") return { kind: "local", cert_name: name };
+  if (proxy.hostname.startsWith("*.") || !proxy.hostname.includes(".")) return { kind: "none" };
   return { kind: "request", cert_name: name };
 }
 

@@ -12,7 +12,7 @@ import type * as X509 from "@peculiar/x509";
  * import, so the compiled binary would throw at startup: load it on first use.
  */
 let library: Promise<typeof X509> | undefined;
-const loadX509 = () => (library ??= import("@peculiar/x509"));
+export const loadX509 = () => (library ??= import("@peculiar/x509"));
 
 export interface SelfSignedCertificate {
   readonly fullchain_pem: string;
@@ -21,10 +21,10 @@ export interface SelfSignedCertificate {
   readonly expires_at: string;
 }
 
-const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+export const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 const DAY_MS = 86_400_000;
 /** notBefore is set back a little so clients with a slow clock accept a fresh certificate. */
-const BACKDATE_MS = 5 * 60_000;
+export const BACKDATE_MS = 5 * 60_000;
 
 /** A self-signed server certificate for `commonName` (and `altNames`, which default to it alone). */
 export async function createSelfSignedCertificate(

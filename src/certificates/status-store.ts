@@ -1,7 +1,8 @@
 /**
  * `cert:status:{name}`: where an issuance or renewal stands, for the status
- * endpoint and for operators. A status in progress never expires; a finished
- * one (ready, or failed with no retry coming) is kept CERT_STATUS_RETENTION_SECONDS.
+ * endpoint and for operators. A ready status is kept CERT_STATUS_RETENTION_SECONDS
+ * (the certificate then speaks for itself); any other never expires, so a
+ * failure stays visible until a success replaces it or the request is deleted.
  */
 import type { ChainableCommander, Redis } from "ioredis";
 import { keys } from "../storage/keys";
@@ -20,7 +21,7 @@ export interface CertificateStatus {
   error: AcmeProblem | null;
   /** Attempts made so far for this request (renewals retry with backoff). */
   attempts: number;
-  /** When a failed renewal is tried again (ISO 8601), else null. */
+  /** When a failed issuance or renewal is tried again (ISO 8601), else null. */
   retry_at: string | null;
   /** Who asked: decides who may read the status before the certificate exists. */
   owner_token_hash: string | null;
@@ -63,8 +64,7 @@ export class StatusStore {
   /** Queues the write in a transaction (a request's status is written with its job). */
   queueSet(tx: ChainableCommander, status: Omit<CertificateStatus, "updated_at">): void {
     const value = JSON.stringify({ ...status, updated_at: new Date().toISOString() });
-    const finished = status.status === "ready" || (status.status === "failed" && status.retry_at === null);
-    if (finished) tx.set(keys.certificateStatus(status.cert_name), value, "EX", this.retentionSeconds);
+    if (status.status === "ready") tx.set(keys.certificateStatus(status.cert_name), value, "EX", this.retentionSeconds);
     else tx.set(keys.certificateStatus(status.cert_name), value);
   }
 }

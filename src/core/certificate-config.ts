@@ -32,8 +32,14 @@ export interface CertificateSettings {
   readonly statusRetentionSeconds: number;
   /** CERT_GEN_MAX_WORKERS: issuances this node runs at once. */
   readonly maxWorkers: number;
-  /** CERT_RETRY_BASE_SECONDS: first delay before a failed renewal is tried again (doubling, capped at the check interval). */
+  /** CERT_RETRY_BASE_SECONDS: first delay before a failed issuance or renewal is tried again (doubling, capped at retryMaxMs). */
   readonly retryBaseMs: number;
+  /** CERT_RETRY_MAX_SECONDS: the longest wait between two attempts. */
+  readonly retryMaxMs: number;
+  /** ACME_INTERNAL_NAMES: internal names (internal-names.ts) go to the ACME directory too, for a private ACME CA that issues for them; off: to the local CA. */
+  readonly acmeInternalNames: boolean;
+  /** LOCAL_CA_CERT_DAYS: lifetime of a certificate the local CA signs. */
+  readonly localCaCertDays: number;
   /** RSA_KEY_SIZE: for new RSA certificate keys. */
   readonly rsaKeySize: 2048 | 3072 | 4096;
 }
@@ -90,6 +96,9 @@ export function parseCertificateSettings({ read, bool }: ConfigReader, problems:
     statusRetentionSeconds: number("CERT_STATUS_RETENTION_SECONDS", 300, 1, 2_592_000, "seconds"),
     maxWorkers: number("CERT_GEN_MAX_WORKERS", 5, 1, 100, "workers"),
     retryBaseMs: number("CERT_RETRY_BASE_SECONDS", 60, 0.1, 86_400, "seconds", false) * 1000,
+    retryMaxMs: number("CERT_RETRY_MAX_SECONDS", 3_600, 0.1, 604_800, "seconds", false) * 1000,
+    acmeInternalNames: bool("ACME_INTERNAL_NAMES", false),
+    localCaCertDays: number("LOCAL_CA_CERT_DAYS", 7, 1, 365, "days"),
     rsaKeySize: rsaKeySize as CertificateSettings["rsaKeySize"],
   };
 }

@@ -31,6 +31,8 @@ export interface CertificateRecord {
   /** Secret. */
   private_key_pem: string;
   owner_token_hash: string | null;
+  /** "local-ca" when the gateway's own CA signed it (renewed by the sweep); absent for ACME and self-signed certificates. */
+  issuer?: "local-ca";
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

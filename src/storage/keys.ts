@@ -57,13 +57,15 @@ export const keys = {
   certificateNames: "certs:names",
   /** The self-signed certificate for names without one, shared by every node with this SELF_SIGNED_CN. */
   selfSignedCertificate: (commonName: string) => `cert:self-signed:${commonName}`,
+  /** The cluster's local CA (root certificate and its key, JSON), claimed once with SET NX so every node signs with the same one. Secret. */
+  localCa: "cert:local-ca",
   /** Progress of the latest issuance or renewal of a certificate (spec "Certificate Keys"). */
   certificateStatus: (name: string) => `cert:status:${name}`,
   /** Held by the one node issuing or renewing the certificate; expires if that node dies. */
   certificateLock: (name: string) => `cert:lock:${name}`,
   /** Issuance jobs waiting for a worker on any node (a list, oldest first). */
   certificateJobs: "cert:jobs",
-  /** Jobs to run later (failed renewals backing off): a sorted set scored by due time in ms. */
+  /** Jobs to run later (failed issuances and renewals backing off): a sorted set scored by due time in ms. */
   certificateJobsLater: "cert:jobs:later",
   /** Held by the node running a renewal sweep, so one node per interval enqueues renewals. */
   renewalSweepLock: "cert:renewal:sweep",

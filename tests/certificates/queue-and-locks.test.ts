@@ -180,14 +180,15 @@ describe("StatusStore", () => {
   const store = () => new StatusStore(redis.client, RETENTION);
   const ttl = (name: string) => redis.client.ttl(keys.certificateStatus(name));
 
-  test("a finished status (ready, or failed with no retry coming) is kept CERT_STATUS_RETENTION_SECONDS", async () => {
+  test("a ready status is kept CERT_STATUS_RETENTION_SECONDS; a failed one stays until a success replaces it", async () => {
     await store().set(statusOf("ready", { status: "ready" }));
     await store().set(statusOf("failed", { status: "failed", error: { detail: "no" } }));
-    for (const name of ["ready", "failed"]) {
-      const left = await ttl(name);
-      expect(left).toBeGreaterThan(RETENTION - 5);
-      expect(left).toBeLessThanOrEqual(RETENTION);
-    }
+    const left = await ttl("ready");
+    expect(left).toBeGreaterThan(RETENTION - 5);
+    expect(left).toBeLessThanOrEqual(RETENTION);
+    expect(await ttl("failed")).toBe(-1);
+    await store().set(statusOf("failed", { status: "ready" }));
+    expect(await ttl("failed")).toBeGreaterThan(RETENTION - 5);
   });
 
   test("a status in progress never expires, including a failed renewal waiting for its retry", async () => {
@@ -327,7 +328,7 @@ describe("RenewalScheduler.sweep", () => {
     const certificates = new CertificateRepository(redis.client);
     const statuses = new StatusStore(redis.client, 300);
     const requests = new CertificateRequests(redis.client, new JobQueue(redis.client), statuses, settings);
-    const scheduler = () => new RenewalScheduler({ redis: redis.client, certificates, requests, settings, log });
+    const scheduler = () => new RenewalScheduler({ redis: redis.client, certificates, requests, settings, log, reissueLocal: async () => null });
     return { certificates, statuses, scheduler };
   };
   const inDays = (days: number) => new Date(Date.now() + days * DAY_MS);
@@ -443,31 +444,63 @@ describe("IssuanceWorkers", () => {
     expect(await redis.client.llen(keys.certificateJobs)).toBe(0);
   }, 15_000);
 
-  test("a failed first issuance: status failed with the error, no retry, kept for the retention time; lock released", async () => {
+  test("a failed first issuance: status failed with the error and retry_at, queued again with backoff, never expiring; lock released", async () => {
     const directory = refusingDirectory(404, "nothing here\n", "text/plain");
-    const m = manager({ ...settingsOf({ CERT_STATUS_RETENTION_SECONDS: "600" }), directoryUrl: directory });
+    const m = manager({ ...settingsOf({ CERT_STATUS_RETENTION_SECONDS: "600", CERT_RETRY_BASE_SECONDS: "30" }), directoryUrl: directory });
     expect((await m.requestAcme(request("refused"))).queued).toBe(true);
+    const startedAt = Date.now();
     m.start();
     const status = await until("failed", async () => {
       const s = await parsedStatus("refused");
       return s?.status === "failed" ? s : null;
     });
+    const [later] = await until("queued for later", async () => {
+      const l = await laterJobs(redis.client);
+      return l.length > 0 ? l : null;
+    });
     await m.stop();
 
-    expect(status).toMatchObject({ cert_name: "refused", operation: "issue", attempts: 1, retry_at: null, message: "issuance failed at account registration" });
+    expect(status).toMatchObject({ cert_name: "refused", operation: "issue", attempts: 1 });
+    expect(status.message).toBe(`issuance failed at account registration; trying again at ${status.retry_at}`);
+    expect(Date.parse(status.retry_at!) - startedAt).toBeGreaterThanOrEqual(30_000 - 1_000);
+    expect(Date.parse(status.retry_at!) - Date.now()).toBeLessThanOrEqual(30_000);
     expect(status.error!.detail).toBeString();
     expect(status.error!.detail).toContain(directory);
     expect(status.error!.detail).toContain("404");
-    const ttl = await redis.client.ttl(keys.certificateStatus("refused"));
-    expect(ttl).toBeGreaterThan(590);
-    expect(ttl).toBeLessThanOrEqual(600);
-    expect(await redis.client.exists(keys.certificate("refused"), keys.certificateLock("refused"), keys.certificateJobsLater, keys.certificateJobs)).toBe(0);
+    expect(later!.job).toMatchObject({ cert_name: "refused", operation: "issue", attempt: 2 });
+    expect(later!.dueAt).toBe(Date.parse(status.retry_at!));
+    expect(await redis.client.ttl(keys.certificateStatus("refused"))).toBe(-1);
+    // Waiting for its retry: a second request for the name is refused as in progress.
+    expect(await m.requestAcme(request("refused"))).toEqual({ queued: false, reason: "in_progress" });
+    expect(await redis.client.exists(keys.certificate("refused"), keys.certificateLock("refused"), keys.certificateJobs)).toBe(0);
+    // Deleting the request drops the retry too.
+    await m.delete("refused");
+    expect(await laterJobs(redis.client)).toEqual([]);
   }, 15_000);
 
-  test("a failed renewal keeps the CA's problem, sets retry_at, and comes back later with the next attempt; the delay doubles up to the check interval", async () => {
+  test("a first issuance the CA refuses for good (rejectedIdentifier) is not retried; its failure stays", async () => {
+    const problem = { type: "urn:ietf:params:acme:error:rejectedIdentifier", detail: "no issuance for that name", status: 400 };
+    const directory = refusingDirectory(400, JSON.stringify(problem), "application/problem+json");
+    const m = manager({ ...settingsOf(), directoryUrl: directory });
+    expect((await m.requestAcme(request("forbidden"))).queued).toBe(true);
+    m.start();
+    const status = await until("failed", async () => {
+      const s = await parsedStatus("forbidden");
+      return s?.status === "failed" ? s : null;
+    });
+    await Bun.sleep(100);
+    await m.stop();
+    expect(status).toMatchObject({ attempts: 1, retry_at: null, error: problem });
+    expect(status.message).toBe("issuance failed at account registration");
+    expect(await laterJobs(redis.client)).toEqual([]);
+    expect(await redis.client.ttl(keys.certificateStatus("forbidden"))).toBe(-1);
+    await m.delete("forbidden");
+  }, 15_000);
+
+  test("a failed renewal keeps the CA's problem, sets retry_at, and comes back later with the next attempt; the delay doubles up to CERT_RETRY_MAX_SECONDS", async () => {
     const problem = { type: "urn:ietf:params:acme:error:serverInternal", detail: "the CA is having a bad day", status: 403 };
     const directory = refusingDirectory(403, JSON.stringify(problem), "application/problem+json");
-    const m = manager(settingsOf({ CERT_RETRY_BASE_SECONDS: "60", RENEWAL_CHECK_INTERVAL: "100" }));
+    const m = manager(settingsOf({ CERT_RETRY_BASE_SECONDS: "60", CERT_RETRY_MAX_SECONDS: "100" }));
     const certificates = new CertificateRepository(redis.client);
     const record = await acmeRecord("renewing", ["renewing.example.com"], { directory, email: "me@example.org", expiresAt: new Date(Date.now() + 5 * DAY_MS) });
     await certificates.create(record);

@@ -35,6 +35,9 @@ describe("certificate settings", () => {
       statusRetentionSeconds: 300,
       maxWorkers: 5,
       retryBaseMs: 60_000,
+      retryMaxMs: 3_600_000,
+      acmeInternalNames: false,
+      localCaCertDays: 7,
       rsaKeySize: 2048,
     });
     expect(Object.isFrozen(parseConfig({}).certificates)).toBe(true);
@@ -58,6 +61,9 @@ describe("certificate settings", () => {
         CERT_STATUS_RETENTION_SECONDS: "86400",
         CERT_GEN_MAX_WORKERS: "2",
         CERT_RETRY_BASE_SECONDS: "30",
+        CERT_RETRY_MAX_SECONDS: "600",
+        ACME_INTERNAL_NAMES: "true",
+        LOCAL_CA_CERT_DAYS: "30",
         RSA_KEY_SIZE: "4096",
       }),
     ).toEqual({
@@ -76,6 +82,9 @@ describe("certificate settings", () => {
       statusRetentionSeconds: 86_400,
       maxWorkers: 2,
       retryBaseMs: 30_000,
+      retryMaxMs: 600_000,
+      acmeInternalNames: true,
+      localCaCertDays: 30,
       rsaKeySize: 4096,
     });
   });
@@ -154,6 +163,11 @@ describe("bad values are refused, each with one message naming its variable", ()
     ["CERT_GEN_MAX_WORKERS", "many", /workers/],
     ["CERT_RETRY_BASE_SECONDS", "0", /seconds/],
     ["CERT_RETRY_BASE_SECONDS", "86401", /seconds/],
+    ["CERT_RETRY_MAX_SECONDS", "0", /seconds/],
+    ["CERT_RETRY_MAX_SECONDS", "604801", /seconds/],
+    ["LOCAL_CA_CERT_DAYS", "0", /days/],
+    ["LOCAL_CA_CERT_DAYS", "1.5", /days/],
+    ["LOCAL_CA_CERT_DAYS", "366", /days/],
     ["RSA_KEY_SIZE", "1024", /RSA_KEY_SIZE/],
     ["RSA_KEY_SIZE", "3000", /2048, 3072 or 4096/],
     ["RSA_KEY_SIZE", "8192", /RSA_KEY_SIZE/],

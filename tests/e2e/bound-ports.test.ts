@@ -93,6 +93,8 @@ describe("the HTTP-01 self-check with HTTP_PORT=0", () => {
         ACME_STAGING_URL: pebble.directoryUrl,
         ACME_POLL_INTERVAL_SECONDS: "0.1",
         ACME_CHALLENGE_SELF_CHECK: "true",
+        // A .test name that must reach pebble, not the local CA.
+        ACME_INTERNAL_NAMES: "true",
       },
     });
     await gateway.waitForHealthy();

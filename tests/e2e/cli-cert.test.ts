@@ -39,6 +39,8 @@ beforeAll(async () => {
       AUTO_CERTIFICATES: "true",
       // The test names resolve only in pebble's DNS.
       ACME_CHALLENGE_SELF_CHECK: "false",
+      // pebble issues for these .test names; without this they would go to the local CA.
+      ACME_INTERNAL_NAMES: "true",
     },
   });
   await gateway.waitForHealthy();

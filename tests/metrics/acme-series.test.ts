@@ -29,6 +29,8 @@ beforeAll(async () => {
     ADMIN_EMAIL: "admin@example.test",
     ACME_DIRECTORY_URL: pebble.directoryUrl,
     ACME_CHALLENGE_SELF_CHECK: "false",
+    // pebble issues for these .test names; without this they would go to the local CA.
+    ACME_INTERNAL_NAMES: "true",
     ACME_POLL_INTERVAL_SECONDS: "0.1",
   });
 }, 60_000);

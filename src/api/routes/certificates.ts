@@ -1,13 +1,14 @@
 /**
  * /api/v1/certificates — ACME certificates issued asynchronously (202 and a
- * status URL), self-signed ones on request, renewal and deletion (spec
- * "Certificate Manager"). The admin sees every certificate; other tokens see
+ * status URL), internal names signed at once by the local CA, self-signed ones
+ * on request, the local CA's root, renewal and deletion (spec "Certificate Manager"). The admin sees every certificate; other tokens see
  * what they own. Private keys are shown only when asked for (`?pem=true`).
  */
 import { Elysia, t } from "elysia";
-import { conflict, notFound } from "../../core/errors";
+import { conflict, forbidden, invalid, notFound } from "../../core/errors";
 import type { CertificateManager } from "../../certificates/certificate-manager";
 import { inProgress } from "../../certificates/certificate-requests";
+import { foreignProxyName, proxiesServedBy } from "../../certificates/proxy-certificate-sync";
 import type { CertificateStatus } from "../../certificates/status-store";
 import type { CertificateRecord, CertificateRepository } from "../../storage/certificate-repository";
 import type { ProxyRepository } from "../../storage/proxy-repository";
@@ -51,10 +52,27 @@ export function certificateRoutes(deps: {
     email ?? (await deps.tokens.getByHash(caller.hash))?.cert_email ?? manager.adminEmail;
 
   const create = async (caller: Caller, request: CheckedCertificateRequest, set: { status?: number | string }) => {
-    if (!request.acme) {
+    if (!caller.isAdmin) {
+      const foreign = await foreignProxyName(deps.proxies, request.domains, (p) => canSee(caller, p.owner_token_hash));
+      // The other proxy's hostname is not named: this caller may not see it.
+      if (foreign) throw forbidden(`domains: ${foreign.domain} would serve a proxy another token owns; its owner or the admin may create this certificate`);
+    }
+    const issuer = request.acme ? manager.issuerFor(request.domains) : null;
+    if (issuer?.kind === "mixed") {
+      throw invalid(
+        `domains: ${issuer.internal.join(", ")} cannot be issued by a public CA (internal names get a certificate from the gateway's local CA); request them in a certificate of their own`,
+      );
+    }
+    const wildcard = request.domains.find((d) => d.startsWith("*."));
+    if (issuer?.kind === "acme" && wildcard) {
+      throw invalid(`domains: ${wildcard} needs a DNS-01 challenge, and this gateway answers HTTP-01 only; list the host names, or use "acme": false`);
+    }
+    if (!request.acme || issuer?.kind === "local-ca") {
       const status = await manager.statuses.get(request.cert_name);
       if (status && inProgress(status)) throw conflict(`certificate ${request.cert_name} is already being issued; see ${statusUrl(request.cert_name)}`);
-      const record = await manager.createSelfSigned(request.cert_name, request.domains, caller.hash);
+      const record = request.acme
+        ? await manager.issueLocal(request.cert_name, request.domains, caller.hash)
+        : await manager.createSelfSigned(request.cert_name, request.domains, caller.hash);
       if (!record) throw conflict(`a certificate named ${request.cert_name} already exists`);
       set.status = 201;
       return certificateView(record, false);
@@ -89,13 +107,19 @@ export function certificateRoutes(deps: {
     .get("/", async ({ caller }) => (await certificates.list()).filter((c) => canSee(caller, c.owner_token_hash)).map(certificateSummary), {
       detail: { summary: "List the certificates the caller can see (without PEMs)" },
     })
+    // Before /:name, which "root" would otherwise match (no certificate may be named so).
+    .get("/root", async () => manager.localCa.root(), {
+      detail: {
+        summary: "The local CA's root certificate (PEM, subject, SHA-256 fingerprint, validity), for clients to trust; any token. Made on first use.",
+      },
+    })
     .post("/", ({ body, caller, set }) => create(caller, checkCertificateRequest(body), set), {
       body: CertificateCreateBody,
-      detail: { summary: "Request a certificate for one domain: 202 and a status URL (ACME), or 201 (acme: false, self-signed)" },
+      detail: { summary: "Request a certificate for one domain: 202 and a status URL (ACME), or 201 (an internal name: the local CA; acme: false: self-signed)" },
     })
     .post("/multi-domain", ({ body, caller, set }) => create(caller, checkCertificateRequest(body), set), {
       body: MultiDomainCreateBody,
-      detail: { summary: "Request one certificate for up to 100 domains" },
+      detail: { summary: "Request one certificate for up to 100 domains (all public: ACME; all internal: the local CA)" },
     })
     .get(
       "/:name",
@@ -136,6 +160,11 @@ export function certificateRoutes(deps: {
       "/:name/renew",
       async ({ caller, params, set }) => {
         const record = await visibleCertificate(caller, params.name);
+        if (record.issuer === "local-ca") {
+          const reissued = await manager.reissueLocal(record);
+          if (!reissued) throw notFound(`certificate ${JSON.stringify(params.name)}`);
+          return certificateView(reissued, false);
+        }
         if (!record.acme_directory_url) {
           const remade = await manager.remakeSelfSigned(record);
           if (!remade) throw notFound(`certificate ${JSON.stringify(params.name)}`);
@@ -149,13 +178,13 @@ export function certificateRoutes(deps: {
         set.status = 202;
         return { cert_name: record.cert_name, status: "pending", status_url: statusUrl(record.cert_name), message: "renewal queued" };
       },
-      { params: NameParams, detail: { summary: "Renew now: 202 for ACME certificates, a new self-signed one at once otherwise" } },
+      { params: NameParams, detail: { summary: "Renew now: 202 for ACME certificates, a new local-CA or self-signed one at once otherwise" } },
     )
     .delete(
       "/:name",
       async ({ caller, params, query }) => {
         const record = await visibleCertificate(caller, params.name);
-        const users = (await deps.proxies.list()).filter((p) => p.cert_name === record.cert_name);
+        const users = await proxiesServedBy(deps.proxies, certificates, record.cert_name);
         if (users.length > 0 && query.force !== "true") {
           // Name only the proxies the caller may see; count the others.
           const named = users.filter((p) => canSee(caller, p.owner_token_hash)).map((p) => p.hostname);
@@ -169,7 +198,7 @@ export function certificateRoutes(deps: {
       {
         params: NameParams,
         query: t.Object({ force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])) }),
-        detail: { summary: "Delete a certificate; names it served fall back to another certificate or the default one" },
+        detail: { summary: "Delete a certificate; 409 naming the proxies it serves unless ?force=true (they fall back to another certificate or the default one)" },
       },
     );
 }

@@ -10,6 +10,7 @@ import type { RouteRepository } from "../../storage/route-repository";
 import type { TokenRepository } from "../../storage/token-repository";
 import { isEmail } from "../../core/config";
 import type { CertificateManager } from "../../certificates/certificate-manager";
+import { proxyCertificateState } from "../../certificates/proxy-certificate-sync";
 import { planProxyCertificate, requestProxyCertificate } from "../../certificates/proxy-certificates";
 import type { CertificateRepository } from "../../storage/certificate-repository";
 import { authenticate, canSee, type Caller } from "../caller";
@@ -62,9 +63,10 @@ export async function createProxyTarget(deps: ProxyCreateDeps, caller: Caller, b
   const plan =
     settings.cert_name !== undefined
       ? ({ kind: "none" } as const)
-      : await planProxyCertificate(record, deps.certificates, manager.settings.autoCertificates);
+      : await planProxyCertificate(record, deps.certificates, manager.settings, (domains) => manager.issuerFor(domains));
   if (plan.kind !== "none") record.cert_name = plan.cert_name;
   if (!(await proxies.create(record))) throw conflict(`a proxy for ${hostname} already exists`);
+  if (plan.kind === "local") await manager.issueLocal(plan.cert_name, [hostname], caller.hash);
   if (plan.kind === "request") {
     const email = cert_email ?? (await deps.tokens.getByHash(caller.hash))?.cert_email ?? manager.adminEmail;
     await requestProxyCertificate(manager, plan, { hostname, email, staging, owner_token_hash: caller.hash });
@@ -84,6 +86,11 @@ export function proxyTargetRoutes(deps: {
   const { proxies } = deps;
 
   const visibleProxy = (caller: Caller, hostname: string) => visibleProxyOf(proxies, caller, hostname);
+  /** The view plus `certificate`: a certificate that exists, "pending", "failed: <reason>", or null. */
+  const withCertificate = async (record: ProxyRecord) => ({
+    ...proxyView(record),
+    certificate: await proxyCertificateState(record, deps.certificates, deps.certificateManager.statuses),
+  });
 
   const routeControl = async (record: ProxyRecord) => ({
     hostname: record.hostname,
@@ -95,7 +102,7 @@ export function proxyTargetRoutes(deps: {
 
   return new Elysia({ prefix: "/proxy/targets", tags: ["proxies"] })
     .resolve(async ({ request }) => ({ caller: await authenticate(request, deps.tokens) }))
-    .get("/", async ({ caller }) => (await proxies.list()).filter((p) => canSee(caller, p.owner_token_hash)).map(proxyView), {
+    .get("/", async ({ caller }) => Promise.all((await proxies.list()).filter((p) => canSee(caller, p.owner_token_hash)).map(withCertificate)), {
       detail: { summary: "List the proxies the caller can see" },
     })
     .post(
@@ -103,11 +110,11 @@ export function proxyTargetRoutes(deps: {
       async ({ body, caller, set }) => {
         const record = await createProxyTarget(deps, caller, body);
         set.status = 201;
-        return proxyView(record);
+        return withCertificate((await proxies.get(record.hostname)) ?? record);
       },
       { body: ProxyCreateBody, detail: { summary: "Create a proxy target; it serves at once on every node" } },
     )
-    .get("/:hostname", async ({ caller, params }) => proxyView(await visibleProxy(caller, params.hostname)), {
+    .get("/:hostname", async ({ caller, params }) => withCertificate(await visibleProxy(caller, params.hostname)), {
       detail: { summary: "One proxy target" },
     })
     .put(
@@ -120,7 +127,7 @@ export function proxyTargetRoutes(deps: {
         }
         const updated = await proxies.update(current.hostname, (stored) => ({ ...stored, ...settings, hostname: stored.hostname }));
         if (!updated) throw notFound(`proxy ${JSON.stringify(params.hostname)}`);
-        return proxyView(updated);
+        return withCertificate(updated);
       },
       { body: ProxyUpdateBody, detail: { summary: "Change some settings of a proxy target" } },
     )

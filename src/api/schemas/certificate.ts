@@ -2,6 +2,7 @@
 import { t } from "elysia";
 import { invalid } from "../../core/errors";
 import { isEmail } from "../../core/config";
+import { isInternalName } from "../../certificates/internal-names";
 import { checkHostnamePattern } from "./hostname";
 
 const common = {
@@ -19,6 +20,8 @@ export const MultiDomainCreateBody = t.Object(
 );
 
 export const MAX_DOMAINS = 100;
+/** The path segment of the local CA's root: no certificate may take it as a name. */
+export const RESERVED_NAME = "root";
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface CheckedCertificateRequest {
@@ -41,11 +44,13 @@ export function checkCertificateRequest(body: {
   key_type?: "rsa" | "ecdsa";
 }): CheckedCertificateRequest {
   if (!NAME.test(body.cert_name)) throw invalid(`cert_name: ${JSON.stringify(body.cert_name)} may hold letters, digits, ".", "_" and "-" only (up to 128)`);
+  if (body.cert_name === RESERVED_NAME) throw invalid(`cert_name: "${RESERVED_NAME}" is reserved (GET /api/v1/certificates/root is the local CA's root certificate)`);
   const named = body.domain !== undefined ? [["domain", body.domain]] : (body.domains ?? []).map((d, i) => [`domains[${i}]`, d]);
   const domains = [...new Set(named.map(([field, d]) => checkHostnamePattern(field!, d!)))];
   if (domains.length > MAX_DOMAINS) throw invalid(`domains: at most ${MAX_DOMAINS} per certificate`);
   const acme = body.acme ?? true;
-  const wildcard = domains.find((d) => d.startsWith("*."));
+  // The local CA signs internal wildcards (*.apps.internal); ACME here cannot prove any.
+  const wildcard = domains.find((d) => d.startsWith("*.") && !isInternalName(d));
   if (acme && wildcard) {
     throw invalid(`domains: ${wildcard} needs a DNS-01 challenge, and this gateway answers HTTP-01 only; list the host names, or use "acme": false`);
   }

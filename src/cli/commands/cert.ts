@@ -9,6 +9,7 @@ import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
 import { renderItem, renderList, type Column } from "../output";
 import type { OutputFormat } from "../settings";
+import { registerCertRootCommand } from "./cert-root";
 
 /** A certificate as GET /api/v1/certificates/ lists it (no PEMs). */
 export interface CertificateView {
@@ -19,6 +20,8 @@ export interface CertificateView {
   status: string;
   expires_at: string | null;
   owner_token_hash?: string | null;
+  /** "local-ca" for certificates the gateway's local CA signed. */
+  issuer?: string;
 }
 
 /** GET /api/v1/certificates/{name}: the chain always, the key only with ?pem=true. */
@@ -38,7 +41,7 @@ export interface IssuanceStatus {
   updated_at: string | null;
   operation?: string;
   domains?: string[];
-  /** When a failed renewal is tried again. */
+  /** When a failed issuance or renewal is tried again. */
   retry_at?: string | null;
 }
 
@@ -62,8 +65,9 @@ export const WAIT_TIMEOUT_EXIT = 124;
 const BASE = "/api/v1/certificates";
 const path = (name: string) => `${BASE}/${encodeURIComponent(name)}`;
 
-/** The CA's host for ACME certificates ("acme-v02.api.letsencrypt.org"), "self-signed" for the rest. */
-export function certificateIssuer(cert: Pick<CertificateView, "acme_directory_url">): string {
+/** The CA's host for ACME certificates ("acme-v02.api.letsencrypt.org"), "local CA", or "self-signed". */
+export function certificateIssuer(cert: Pick<CertificateView, "acme_directory_url" | "issuer">): string {
+  if (cert.issuer === "local-ca") return "local CA";
   const url = cert.acme_directory_url;
   if (!url) return "self-signed";
   try {
@@ -303,13 +307,13 @@ async function reportIssuance(
 }
 
 export function registerCertCommands(program: Command, context: CommandContext): void {
-  const cert = program.command("cert").description("Manage certificates (ACME or self-signed)");
+  const cert = program.command("cert").description("Manage certificates (ACME, the local CA for internal names, or self-signed)");
 
   const create = cert
     .command("create")
     .description("Request a certificate: from the ACME CA in the background (202), or self-signed at once")
     .argument("<name>", "certificate name")
-    .argument("<domain...>", "one domain, or several for one multi-domain certificate (*.example.com wildcards: --self-signed only)")
+    .argument("<domain...>", "one domain, or several for one multi-domain certificate (public *.example.com wildcards: --self-signed only; internal names such as app.test: signed by the local CA)")
     .option("--staging", "use the ACME CA's staging directory (untrusted certificates, generous rate limits)")
     .option("--no-staging", "use the production directory (server default)")
     .option("--email <email>", "ACME account email (default: your token's certificate email, else ADMIN_EMAIL)")
@@ -377,4 +381,6 @@ export function registerCertCommands(program: Command, context: CommandContext):
         throw err;
       }
     });
+
+  registerCertRootCommand(cert, context);
 }

@@ -16,7 +16,10 @@ import { ROUTE_COLUMNS, splitList, type RouteView } from "./route";
 export type ProxyView = Pick<
   ProxyRecord,
   "hostname" | "target_url" | "enabled" | "enable_http" | "enable_https" | "auth_enabled" | "cert_name" | "route_mode" | "created_at"
->;
+> & {
+  /** A certificate that exists, "pending", "failed: <reason>", or null (the API's view of cert_name). */
+  certificate?: string | null;
+};
 
 export interface RouteControlView {
   hostname: string;
@@ -40,7 +43,8 @@ export const PROXY_COLUMNS: Column<ProxyView>[] = [
   { header: "Target", value: (p) => p.target_url },
   { header: "Status", value: proxyStatus },
   { header: "Auth", value: (p) => p.auth_enabled, kind: "bool" },
-  { header: "Certificate", value: (p) => p.cert_name },
+  // An older gateway sends no `certificate`: its cert_name is the best there is.
+  { header: "Certificate", value: (p) => (p.certificate !== undefined ? p.certificate : p.cert_name) },
   { header: "Routes", value: (p) => p.route_mode },
   { header: "Created", value: (p) => p.created_at, kind: "date" },
 ];
