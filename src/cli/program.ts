@@ -56,7 +56,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
     return { settings, client: new ApiClient(settings), ...output };
   };
   registerTokenCommands(program, context);
-  registerConfigCommands(program, context);
+  registerConfigCommands(program, context, env);
   registerProxyCommands(program, context);
   registerRouteCommands(program, context);
   registerCertCommands(program, context);
