@@ -25,7 +25,8 @@ export async function readPassphrase(source: PassphraseSource, purpose: { confir
     if (!(await file.exists())) throw new CliError(`--passphrase-file ${source.file}: no such file`, 2);
     // One trailing newline is what `echo … > file` adds, not part of the passphrase.
     passphrase = (await file.text()).replace(/\r?\n$/, "");
-  } else if (source.env[PASSPHRASE_ENV] !== undefined) {
+  } else if (source.env[PASSPHRASE_ENV]) {
+    // Set but empty counts as unset, as `VAR= command` means to most tools.
     passphrase = source.env[PASSPHRASE_ENV]!;
   } else if (source.ask) {
     passphrase = await source.ask("Passphrase: ");
@@ -42,7 +43,6 @@ export function terminalAsker(): ((prompt: string) => Promise<string>) | undefin
   if (!process.stdin.isTTY) return undefined;
   return (prompt) =>
     new Promise((resolve, reject) => {
-      process.stderr.write(prompt);
       const stdin = process.stdin;
       let typed = "";
       const done = (error?: Error) => {
@@ -61,7 +61,9 @@ export function terminalAsker(): ((prompt: string) => Promise<string>) | undefin
           else if (char >= " ") typed += char;
         }
       };
+      // Echo goes off before the prompt shows: an answer typed or pasted at once is never echoed.
       stdin.setRawMode(true);
+      process.stderr.write(prompt);
       stdin.resume();
       stdin.on("data", onData);
     });

@@ -8,6 +8,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { connect } from "node:net";
+
+/** One request written byte for byte (fetch would normalise the path); the whole answer. */
+function rawRequest(port: number, request: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(request));
+    let answer = "";
+    socket.on("data", (chunk) => (answer += chunk));
+    socket.on("end", () => resolve(answer));
+    socket.on("error", () => resolve(answer));
+  });
+}
 
 const SECRET = "5ecre7f00dba11a5ecre7f00dba11a5ecre7f00d";
 const HOST = "alice.example.test";
@@ -97,6 +109,33 @@ describe("the secret endpoint", () => {
     expect(everything).not.toContain(SECRET);
     expect(logLines.length).toBeGreaterThan(0);
     expect(logLines.join("\n")).not.toContain(SECRET);
+  });
+
+  test("a path spelt another way (dot segments, trailing slash, encoded name, absolute form) still reaches the audit log", async () => {
+    const variants = [
+      `/api/v1/proxy/targets/${HOST}/github-oauth/secret/`,
+      `/api/v1/proxy/targets/${HOST}/github-oauth/./secret`,
+      `/api/v1/proxy/targets/${HOST}/github-oauth/x/../secret`,
+      `/api/v1/proxy/targets/${HOST.replace(".", "%2e")}/github-oauth/secret`,
+      `http://127.0.0.1/api/v1/proxy/targets/${HOST}/github-oauth/secret`,
+    ];
+    const aliceReads = async () =>
+      (await gw.api("GET", "/api/v1/logs/audit?limit=1000&token=alice")).json.entries.filter((e: any) => e.method === "GET" && e.status === 200);
+    const before = (await aliceReads()).length;
+    let served = 0;
+    for (const path of variants) {
+      const answer = await rawRequest(gw.gateway.apiPort, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: close\r\n\r\n`);
+      if (answer.includes(SECRET)) served++;
+    }
+    expect(served).toBeGreaterThan(0);
+    let reads: any[] = [];
+    for (let i = 0; i < 100; i++) {
+      reads = (await aliceReads()).slice(0, -before || undefined);
+      if (reads.length >= served) break;
+      await Bun.sleep(20);
+    }
+    expect(reads.length).toBe(served);
+    expect(reads.every((e) => e.resource_id === HOST && e.resource_kind === "proxy.github-oauth.secret" && e.after === null)).toBe(true);
   });
 
   test("the OpenAPI document lists it", async () => {

@@ -108,6 +108,9 @@ describe("export --include-secrets", () => {
     expect(run.stdout).not.toMatch(/github_client|pc1:/);
     expect(run.stdout).not.toContain(SECRET);
     expect(run.stderr).toContain("proxy app.example.test: its GitHub OAuth app is not exported");
+    const mistaken = await adminA.cli("export", "--passphrase-file", passFile);
+    expect({ code: mistaken.code, stdout: mistaken.stdout }).toEqual({ code: 2, stdout: "" });
+    expect(mistaken.stderr).toContain("--passphrase-file is for --include-secrets");
   });
 
   test("without a passphrase source (stdin not a terminal) it refuses, exit 2, writing nothing", async () => {

@@ -53,6 +53,8 @@ export function registerConfigCommands(program: Command, context: CommandContext
     .option(PASSPHRASE_FILE, PASSPHRASE_FILE_HELP)
     .action(async (flags: { json?: boolean; includeSecrets?: boolean; passphraseFile?: string }) => {
       const { client, print, note } = context();
+      // A passphrase given for nothing means the caller believes secrets are written: say they are not.
+      if (flags.passphraseFile && !flags.includeSecrets) throw new CliError("--passphrase-file is for --include-secrets; without it no secret is exported", 2);
       // Asked first: a refusal must come before anything is read.
       const passphrase = flags.includeSecrets ? await readPassphrase({ file: flags.passphraseFile, env, ask: terminalAsker() }, { confirm: true }) : null;
       const { state, views } = await readGatewayState(client);
