@@ -7,6 +7,8 @@ export interface CommandOutput {
   note: (text: string) => void;
   /** stdout is a terminal that shows colour (not piped, NO_COLOR unset). */
   colour?: boolean;
+  /** How a passphrase is asked for: unset, on the real terminal when stdin is one; null, never (in-process runs). */
+  ask?: ((prompt: string) => Promise<string>) | null;
 }
 
 /** What a client command needs, resolved when it runs (not when the program is built). */

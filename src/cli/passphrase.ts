@@ -38,7 +38,7 @@ export async function readPassphrase(source: PassphraseSource, purpose: { confir
   return passphrase;
 }
 
-/** Reads one line from the terminal with echo off; null when stdin is not a terminal. */
+/** Reads one line from the terminal with echo off (Ctrl-C or Ctrl-D cancels); undefined when stdin is not a terminal. */
 export function terminalAsker(): ((prompt: string) => Promise<string>) | undefined {
   if (!process.stdin.isTTY) return undefined;
   return (prompt) =>
@@ -56,7 +56,7 @@ export function terminalAsker(): ((prompt: string) => Promise<string>) | undefin
       const onData = (chunk: Buffer) => {
         for (const char of chunk.toString("utf8")) {
           if (char === "\r" || char === "\n") return done();
-          if (char === "\u0003") return done(new CliError("cancelled", 130));
+          if (char === "\u0003" || char === "\u0004") return done(new CliError("cancelled", 130));
           if (char === "\u007f" || char === "\b") typed = typed.slice(0, -1);
           else if (char >= " ") typed += char;
         }

@@ -19,7 +19,8 @@ export async function runProgram(apiUrl: string, token: string | undefined, args
   const out: string[] = [];
   const err: string[] = [];
   const env = { API_URL: apiUrl, HOME: home, PORTCULLIS_DATA_DIR: "/nonexistent", ...(token ? { TOKEN: token } : {}), ...extraEnv };
-  const program = buildProgram(env, { print: (t) => out.push(`${t}\n`), note: (t) => err.push(`${t}\n`) });
+  // ask: null — a test never waits on the terminal it was started from.
+  const program = buildProgram(env, { print: (t) => out.push(`${t}\n`), note: (t) => err.push(`${t}\n`), ask: null });
   const quiet = (command: Command) => {
     command.exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
     command.commands.forEach(quiet);

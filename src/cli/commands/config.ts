@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { stringify as toYaml } from "yaml";
 import { CliError } from "../cli-error";
-import type { CommandContext } from "../context";
+import type { CommandContext, CommandOutput } from "../context";
 import { configJsonSchema, KINDS, parseConfigDocument, type Kind } from "../declarative/config-document";
 import { exportDocument } from "../declarative/entries";
 import { applyChange, readGatewayState } from "../declarative/gateway-api";
@@ -52,11 +52,11 @@ export function registerConfigCommands(program: Command, context: CommandContext
     .option("--include-secrets", "also write each proxy's GitHub OAuth app, its secret encrypted with a passphrase")
     .option(PASSPHRASE_FILE, PASSPHRASE_FILE_HELP)
     .action(async (flags: { json?: boolean; includeSecrets?: boolean; passphraseFile?: string }) => {
-      const { client, print, note } = context();
+      const { client, print, note, ask } = context();
       // A passphrase given for nothing means the caller believes secrets are written: say they are not.
       if (flags.passphraseFile && !flags.includeSecrets) throw new CliError("--passphrase-file is for --include-secrets; without it no secret is exported", 2);
       // Asked first: a refusal must come before anything is read.
-      const passphrase = flags.includeSecrets ? await readPassphrase({ file: flags.passphraseFile, env, ask: terminalAsker() }, { confirm: true }) : null;
+      const passphrase = flags.includeSecrets ? await readPassphrase({ file: flags.passphraseFile, env, ask: asker(ask) }, { confirm: true }) : null;
       const { state, views } = await readGatewayState(client);
       const document = exportDocument(state);
       const withApp = new Set((views.proxies ?? []).filter((proxy) => proxy.github_client_secret_set).map((proxy) => String(proxy.hostname)));
@@ -76,7 +76,7 @@ export function registerConfigCommands(program: Command, context: CommandContext
     .option("--prune", "delete your resources of the kinds the file lists that it does not name")
     .option(PASSPHRASE_FILE, `${PASSPHRASE_FILE_HELP}; needed when the file has encrypted secrets`)
     .action(async (flags: { file: string; dryRun?: boolean; prune?: boolean; passphraseFile?: string }) => {
-      const { client, print, note } = context();
+      const { client, print, note, ask } = context();
       const text = flags.file === "-" ? await Bun.stdin.text() : await readFile(flags.file);
       const parsed = parseConfigDocument(text);
       if (!parsed.ok) throw new CliError(`${flags.file}: not a valid configuration:\n  ${parsed.errors.join("\n  ")}`, 2);
@@ -85,7 +85,7 @@ export function registerConfigCommands(program: Command, context: CommandContext
       // (A file read from stdin leaves no terminal to ask on.)
       const apps =
         sealed.length > 0
-          ? openSecrets(sealed, await readPassphrase({ file: flags.passphraseFile, env, ask: flags.file === "-" ? undefined : terminalAsker() }, { confirm: false }))
+          ? openSecrets(sealed, await readPassphrase({ file: flags.passphraseFile, env, ask: flags.file === "-" ? undefined : asker(ask) }, { confirm: false }))
           : [];
       const kinds = KINDS.filter((kind) => document[kind] !== undefined);
       const { state } = await readGatewayState(client, kinds);
@@ -128,6 +128,11 @@ export function registerConfigCommands(program: Command, context: CommandContext
       const { print } = context();
       print(JSON.stringify(configJsonSchema(), null, 2));
     });
+}
+
+/** The output's way of asking, else the real terminal's (when stdin is one). */
+function asker(ask: CommandOutput["ask"]): ((prompt: string) => Promise<string>) | undefined {
+  return ask === undefined ? terminalAsker() : (ask ?? undefined);
 }
 
 async function readFile(path: string): Promise<string> {
