@@ -6,7 +6,9 @@
  * after the write, so the entry says which fields changed from what to what;
  * otherwise the request body's fields stand for the change. Secrets are
  * redacted (entry.ts). The entry is written after the answer is ready and
- * never delays or fails it.
+ * never delays or fails it. Reads are not audited, except the one read that
+ * hands out a secret (a proxy's GitHub client secret): its entry says who read
+ * it, never the value.
  */
 import { pathOf } from "../core/request-path";
 import type { AuditLog } from "../consumers/audit/audit-log";
@@ -18,6 +20,8 @@ import { apiClientIp } from "./client-address";
 export type AuditStores = Pick<Stores, "tokens" | "proxies" | "routes" | "certificates" | "resources" | "services">;
 
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** GETs that answer a secret in clear: who read one is worth knowing. */
+const SECRET_READ = /^\/api\/v1\/proxy\/targets\/[^/]+\/github-oauth\/secret\/?$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Fields of a request body or a created record that name it, in order of preference. */
 const ID_FIELDS = ["hostname", "route_id", "service_name", "name", "cert_name", "uri", "resource", "client_id", "id"];
@@ -28,6 +32,7 @@ type Handle = (request: Request) => Promise<Response>;
 export function audited(handle: Handle, audit: AuditLog, stores: AuditStores): Handle {
   return async (request) => {
     const path = pathOf(request.url);
+    if (request.method === "GET" && SECRET_READ.test(path)) return auditedRead(handle, request, path, audit, stores);
     if (!WRITES.has(request.method) || !path.startsWith("/api/v1/")) return handle(request);
     const body = request.clone() as Request;
     const target = auditTarget(path);
@@ -46,6 +51,32 @@ export function audited(handle: Handle, audit: AuditLog, stores: AuditStores): H
       });
     return response;
   };
+}
+
+/** A secret's read: the entry names the caller and the record, with no field values (the answer is never read). */
+async function auditedRead(handle: Handle, request: Request, path: string, audit: AuditLog, stores: AuditStores): Promise<Response> {
+  const caller = await authenticate(request, stores.tokens).catch(() => null);
+  const response = await handle(request);
+  if (!caller) return response;
+  const target = auditTarget(path);
+  const failure = response.status >= 400 ? await jsonObject(response.clone() as Response) : null;
+  audit.record({
+    ts: new Date().toISOString(),
+    token: caller.name,
+    role: caller.isAdmin ? "admin" : "user",
+    ip: apiClientIp(request),
+    request_id: requestId(request, response),
+    method: request.method,
+    path,
+    resource_kind: `${target.kind}.secret`,
+    resource_id: target.id,
+    status: response.status,
+    changed: [],
+    before: null,
+    after: null,
+    error: typeof failure?.error === "string" ? failure.error : null,
+  });
+  return response;
 }
 
 interface WriteFacts {

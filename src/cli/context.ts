@@ -9,6 +9,8 @@ export interface CommandOutput {
   colour?: boolean;
   /** Asks a yes/no question; absent when nobody can answer (stdin is not a terminal). */
   confirm?: (question: string) => Promise<boolean>;
+  /** How a passphrase is asked for: unset, on the real terminal when stdin is one; null, never (in-process runs). */
+  ask?: ((prompt: string) => Promise<string>) | null;
 }
 
 /** What a client command needs, resolved when it runs (not when the program is built). */

@@ -81,7 +81,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   };
   registerStatusCommand(program, context);
   registerTokenCommands(program, context);
-  registerConfigCommands(program, context);
+  registerConfigCommands(program, context, env);
   registerProxyCommands(program, context);
   registerRouteCommands(program, context);
   registerCertCommands(program, context);

@@ -162,6 +162,10 @@ describe("per-proxy GitHub OAuth apps", () => {
   test("the OpenAPI document lists the endpoints", async () => {
     const spec = (await call("GET", "/api/v1/openapi.json", { token: null })).json;
     const paths = Object.keys(spec.paths).filter((p) => p.includes("github-oauth"));
-    expect(paths.sort()).toEqual(["/api/v1/proxy/targets/github-oauth/configured", "/api/v1/proxy/targets/{hostname}/github-oauth"]);
+    expect(paths.sort()).toEqual([
+      "/api/v1/proxy/targets/github-oauth/configured",
+      "/api/v1/proxy/targets/{hostname}/github-oauth",
+      "/api/v1/proxy/targets/{hostname}/github-oauth/secret",
+    ]);
   });
 });

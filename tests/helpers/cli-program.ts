@@ -14,11 +14,13 @@ export interface ProgramRun {
   stderr: string;
 }
 
-export async function runProgram(apiUrl: string, token: string | undefined, args: string[], home: string): Promise<ProgramRun> {
+/** `extraEnv`: more of the CLI's environment (e.g. PORTCULLIS_EXPORT_PASSPHRASE). */
+export async function runProgram(apiUrl: string, token: string | undefined, args: string[], home: string, extraEnv: Record<string, string> = {}): Promise<ProgramRun> {
   const out: string[] = [];
   const err: string[] = [];
-  const env = { API_URL: apiUrl, HOME: home, PORTCULLIS_DATA_DIR: "/nonexistent", ...(token ? { TOKEN: token } : {}) };
-  const program = buildProgram(env, { print: (t) => out.push(`${t}\n`), note: (t) => err.push(`${t}\n`) });
+  const env = { API_URL: apiUrl, HOME: home, PORTCULLIS_DATA_DIR: "/nonexistent", ...(token ? { TOKEN: token } : {}), ...extraEnv };
+  // ask: null — a test never waits on the terminal it was started from.
+  const program = buildProgram(env, { print: (t) => out.push(`${t}\n`), note: (t) => err.push(`${t}\n`), ask: null });
   const quiet = (command: Command) => {
     command.exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
     command.commands.forEach(quiet);
@@ -46,8 +48,8 @@ export async function runProgram(apiUrl: string, token: string | undefined, args
  * json, parsed. `apiUrl` is read at each call, so a suite can start its
  * gateway in beforeAll.
  */
-export function cliSession(apiUrl: () => string, token: string, home: string) {
-  const cli = (...args: string[]) => runProgram(apiUrl(), token, args, home);
+export function cliSession(apiUrl: () => string, token: string, home: string, extraEnv: Record<string, string> = {}) {
+  const cli = (...args: string[]) => runProgram(apiUrl(), token, args, home, extraEnv);
   const ok = async (...args: string[]) => {
     const run = await cli(...args);
     expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: "" });

@@ -48,9 +48,9 @@ export function auditLogRoutes(deps: AuditLogRouteDeps) {
     {
       query: QUERY,
       detail: {
-        summary: "The audit log: every API write (admin)",
+        summary: "The audit log: every API write, and every read of a secret (admin)",
         description:
-          "POST, PUT, PATCH and DELETE under /api/v1, successful or not, newest first: ts, token (name), role, ip, method, path, resource_kind, resource_id, status, error, and the change (changed field names, their values before and after; tokens, client secrets, private keys and passwords are \"[redacted]\"). Answers { entries, count, truncated }.",
+          "POST, PUT, PATCH and DELETE under /api/v1, successful or not, newest first: ts, token (name), role, ip, method, path, resource_kind, resource_id, status, error, and the change (changed field names, their values before and after; tokens, client secrets, private keys and passwords are \"[redacted]\"). A read of a proxy's GitHub client secret (GET …/github-oauth/secret) is recorded too, as who read it, with no values. Answers { entries, count, truncated }.",
       },
     },
   );

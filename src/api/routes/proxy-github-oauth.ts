@@ -2,11 +2,12 @@
  * /api/v1/proxy/targets/{hostname}/github-oauth — a proxy's own GitHub OAuth
  * app (002 "Per-Proxy GitHub OAuth Apps"). The client secret goes in once and
  * never comes out: it is sealed before it reaches Redis, and answers only say
- * whether one is set. Visibility follows the proxy routes: the admin sees
+ * whether one is set — except /secret, which hands it to its owner (or the
+ * admin) for `portcullis export --include-secrets`. Visibility follows the proxy routes: the admin sees
  * every proxy, other tokens the ones they own, and an unseen proxy is a 404.
  */
 import { Elysia, t } from "elysia";
-import { invalid, notFound } from "../../core/errors";
+import { conflict, invalid, notFound } from "../../core/errors";
 import type { GitHubApps } from "../../auth/upstream/github-apps";
 import type { ProxyRecord, ProxyRepository } from "../../storage/proxy-repository";
 import type { TokenRepository } from "../../storage/token-repository";
@@ -53,6 +54,27 @@ export function proxyGitHubOAuthRoutes(deps: { tokens: TokenRepository; proxies:
     .get("/:hostname/github-oauth", async ({ caller, params }) => githubOAuthView(await visibleProxy(caller, params.hostname)), {
       detail: { summary: "A proxy's GitHub OAuth app: the client ID and whether a secret is set" },
     })
+    .get(
+      "/:hostname/github-oauth/secret",
+      async ({ caller, params, set }) => {
+        const proxy = await visibleProxy(caller, params.hostname);
+        // A cache (a proxy in between, the client's) must not keep the secret.
+        set.headers["cache-control"] = "no-store";
+        let secret: string | null;
+        try {
+          secret = githubApps.openSecret(proxy);
+        } catch {
+          throw conflict(`the GitHub client secret of ${proxy.hostname} does not open with this gateway's secrets key; configure the proxy's github-oauth again`);
+        }
+        return { hostname: proxy.hostname, github_client_id: proxy.github_client_id, github_client_secret: secret };
+      },
+      {
+        detail: {
+          summary: "A proxy's GitHub client secret, in clear: for its owner or the admin (export --include-secrets); each read is audited",
+          description: "Answers `{hostname, github_client_id, github_client_secret}` (null when the proxy has no app of its own) with Cache-Control: no-store. Another token's proxy is a 404. The audit log records the read, never the value.",
+        },
+      },
+    )
     .post(
       "/:hostname/github-oauth",
       async ({ body, caller, params }) => {

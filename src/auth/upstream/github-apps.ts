@@ -42,6 +42,15 @@ export class GitHubApps {
     return null;
   }
 
+  /**
+   * The proxy's own client secret, opened: for `export --include-secrets`
+   * (the API route checks who may ask). Null when the proxy has none; throws
+   * when the stored secret does not open with this gateway's key.
+   */
+  openSecret(proxy: ProxyRecord): string | null {
+    return proxy.github_client_secret ? this.secrets.open(proxy.github_client_secret) : null;
+  }
+
   /** Gives the proxy its own app; the secret is sealed before it is written. Null when the proxy does not exist. */
   configure(hostname: string, clientId: string, clientSecret: string): Promise<ProxyRecord | null> {
     const sealed = this.secrets.seal(clientSecret);

@@ -5,11 +5,13 @@
 import type { Command } from "commander";
 import { stringify as toYaml } from "yaml";
 import { CliError } from "../cli-error";
-import type { CommandContext } from "../context";
+import type { CommandContext, CommandOutput } from "../context";
 import { configJsonSchema, KINDS, parseConfigDocument, type Kind } from "../declarative/config-document";
 import { exportDocument } from "../declarative/entries";
 import { applyChange, readGatewayState } from "../declarative/gateway-api";
-import { planApply, type ApplyPlan, type Change } from "../declarative/plan";
+import { planApply, type ApplyPlan, type Change, type Entry } from "../declarative/plan";
+import { addSealedSecrets, appsToSet, describeApp, openSecrets, setApp, splitSecrets, type ProxyApp } from "../declarative/proxy-secrets";
+import { readPassphrase, terminalAsker } from "../passphrase";
 
 const SINGULAR: Record<Kind, string> = {
   certificates: "certificate",
@@ -30,25 +32,38 @@ export function describeChange(change: Change): string {
   return `~ update ${what} (${fields.join("; ")})`;
 }
 
-export function describePlan(plan: ApplyPlan): string[] {
-  const lines = plan.changes.map(describeChange);
+export function describePlan(plan: ApplyPlan, apps: readonly ProxyApp[] = []): string[] {
+  const lines = [...plan.changes.map(describeChange), ...apps.map(describeApp)];
   for (const conflict of plan.conflicts) lines.push(`! ${SINGULAR[conflict.kind]} ${conflict.name}: ${conflict.detail}`);
   for (const kept of plan.kept) lines.push(`  keep ${SINGULAR[kept.kind]} ${kept.name} (not in the file; --prune deletes it)`);
-  lines.push(`${plan.changes.length} to change, ${plan.unchanged} unchanged${plan.conflicts.length ? `, ${plan.conflicts.length} that apply cannot change` : ""}`);
+  lines.push(`${plan.changes.length + apps.length} to change, ${plan.unchanged} unchanged${plan.conflicts.length ? `, ${plan.conflicts.length} that apply cannot change` : ""}`);
   return lines;
 }
 
-export function registerConfigCommands(program: Command, context: CommandContext): void {
+type Env = Readonly<Record<string, string | undefined>>;
+const PASSPHRASE_FILE = "--passphrase-file <file>";
+const PASSPHRASE_FILE_HELP = "file holding the secrets' passphrase (else $PORTCULLIS_EXPORT_PASSPHRASE, else asked on the terminal)";
+
+export function registerConfigCommands(program: Command, context: CommandContext, env: Env = process.env): void {
   program
     .command("export")
     .description("Print your configuration (proxies, routes, certificates, external services, resources) as YAML for `apply -f`")
     .option("--json", "JSON instead of YAML")
-    .action(async (flags: { json?: boolean }) => {
-      const { client, print, note } = context();
+    .option("--include-secrets", "also write each proxy's GitHub OAuth app, its secret encrypted with a passphrase")
+    .option(PASSPHRASE_FILE, PASSPHRASE_FILE_HELP)
+    .action(async (flags: { json?: boolean; includeSecrets?: boolean; passphraseFile?: string }) => {
+      const { client, print, note, ask } = context();
+      // A passphrase given for nothing means the caller believes secrets are written: say they are not.
+      if (flags.passphraseFile && !flags.includeSecrets) throw new CliError("--passphrase-file is for --include-secrets; without it no secret is exported", 2);
+      // Asked first: a refusal must come before anything is read.
+      const passphrase = flags.includeSecrets ? await readPassphrase({ file: flags.passphraseFile, env, ask: asker(ask) }, { confirm: true }) : null;
       const { state, views } = await readGatewayState(client);
       const document = exportDocument(state);
-      for (const proxy of views.proxies ?? []) {
-        if (proxy.github_client_secret_set) note(`note: proxy ${proxy.hostname}: its GitHub client secret is not exported; set it again after apply (portcullis proxy github-oauth-set)`);
+      const withApp = new Set((views.proxies ?? []).filter((proxy) => proxy.github_client_secret_set).map((proxy) => String(proxy.hostname)));
+      if (passphrase !== null) {
+        await addSealedSecrets(client, ((document.proxies ?? []) as Entry[]).filter((entry) => withApp.has(String(entry.hostname))), passphrase);
+      } else {
+        for (const hostname of withApp) note(`note: proxy ${hostname}: its GitHub OAuth app is not exported (export --include-secrets writes it encrypted); set it again after apply (portcullis proxy github-oauth-set)`);
       }
       print(flags.json ? JSON.stringify(document, null, 2) : `# portcullis apply -f <this file>; schema: portcullis schema\n${toYaml(document)}`.trimEnd());
     });
@@ -59,16 +74,26 @@ export function registerConfigCommands(program: Command, context: CommandContext
     .requiredOption("-f, --file <file>", "YAML or JSON file (`-` reads stdin)")
     .option("--dry-run", "print what would change, change nothing")
     .option("--prune", "delete your resources of the kinds the file lists that it does not name")
-    .action(async (flags: { file: string; dryRun?: boolean; prune?: boolean }) => {
-      const { client, print, note } = context();
+    .option(PASSPHRASE_FILE, `${PASSPHRASE_FILE_HELP}; needed when the file has encrypted secrets`)
+    .action(async (flags: { file: string; dryRun?: boolean; prune?: boolean; passphraseFile?: string }) => {
+      const { client, print, note, ask } = context();
       const text = flags.file === "-" ? await Bun.stdin.text() : await readFile(flags.file);
       const parsed = parseConfigDocument(text);
       if (!parsed.ok) throw new CliError(`${flags.file}: not a valid configuration:\n  ${parsed.errors.join("\n  ")}`, 2);
-      const kinds = KINDS.filter((kind) => parsed.document[kind] !== undefined);
+      const { document, sealed } = splitSecrets(parsed.document);
+      // Every secret is opened before anything is read or changed: a wrong passphrase applies nothing.
+      // (A file read from stdin leaves no terminal to ask on.)
+      const apps =
+        sealed.length > 0
+          ? openSecrets(sealed, await readPassphrase({ file: flags.passphraseFile, env, ask: flags.file === "-" ? undefined : asker(ask) }, { confirm: false }))
+          : [];
+      const kinds = KINDS.filter((kind) => document[kind] !== undefined);
       const { state } = await readGatewayState(client, kinds);
-      const plan = planApply(parsed.document, state, { prune: flags.prune === true });
+      const plan = planApply(document, state, { prune: flags.prune === true });
+      // Compared before the changes: a proxy this apply creates has no app yet, so it counts as different.
+      const appChanges = await appsToSet(client, apps);
       if (flags.dryRun) {
-        print(describePlan(plan).join("\n"));
+        print(describePlan(plan, appChanges).join("\n"));
         return;
       }
       let failed = 0;
@@ -81,8 +106,18 @@ export function registerConfigCommands(program: Command, context: CommandContext
           print(`${describeChange(change)}: FAILED: ${(error as Error).message}`);
         }
       }
+      // After the proxies exist; a proxy the file deletes is not in `apps` (it is not in the file).
+      for (const app of appChanges) {
+        try {
+          await setApp(client, app);
+          print(describeApp(app));
+        } catch (error) {
+          failed++;
+          print(`${describeApp(app)}: FAILED: ${(error as Error).message}`);
+        }
+      }
       for (const conflict of plan.conflicts) print(`! ${SINGULAR[conflict.kind]} ${conflict.name}: ${conflict.detail}`);
-      note(`${plan.changes.length - failed} changed, ${failed} failed, ${plan.unchanged} unchanged${plan.conflicts.length ? `, ${plan.conflicts.length} not applicable` : ""}`);
+      note(`${plan.changes.length + appChanges.length - failed} changed, ${failed} failed, ${plan.unchanged} unchanged${plan.conflicts.length ? `, ${plan.conflicts.length} not applicable` : ""}`);
       if (failed > 0 || plan.conflicts.length > 0) throw new CliError(`apply: ${failed} change(s) failed, ${plan.conflicts.length} could not be applied`);
     });
 
@@ -93,6 +128,11 @@ export function registerConfigCommands(program: Command, context: CommandContext
       const { print } = context();
       print(JSON.stringify(configJsonSchema(), null, 2));
     });
+}
+
+/** The output's way of asking, else the real terminal's (when stdin is one). */
+function asker(ask: CommandOutput["ask"]): ((prompt: string) => Promise<string>) | undefined {
+  return ask === undefined ? terminalAsker() : (ask ?? undefined);
 }
 
 async function readFile(path: string): Promise<string> {

@@ -12,18 +12,41 @@ import { ProxyCreateBody } from "../../api/schemas/proxy-target";
 import { ResourceCreateBody } from "../../api/schemas/resource";
 import { RouteCreateBody } from "../../api/schemas/route";
 import { ExternalServiceCreateBody } from "../../api/schemas/service";
+import { ENVELOPE_PATTERN } from "./secret-envelope";
 
 export const CONFIG_VERSION = 1;
 
 /** A route in the file needs its id: it is how a second apply finds the route again. */
 const RouteEntry = t.Composite([RouteCreateBody, t.Object({ route_id: t.String({ description: "The route's id: how apply finds it again" }) })], { additionalProperties: false });
 
+/**
+ * A proxy may carry its own GitHub OAuth app, written by `export
+ * --include-secrets`: the client ID and the secret encrypted with the
+ * passphrase (secret-envelope.ts). Apply sets them through the proxy's
+ * github-oauth endpoint; they are not fields of the proxy's create body.
+ */
+const ProxyEntry = t.Composite(
+  [
+    ProxyCreateBody,
+    t.Object({
+      github_client_id: t.Optional(t.String({ minLength: 1, description: "The proxy's own GitHub OAuth app (with github_client_secret_encrypted)" })),
+      github_client_secret_encrypted: t.Optional(
+        t.String({ pattern: ENVELOPE_PATTERN, description: "The app's client secret, encrypted with the export passphrase: pc1:<salt>:<iv>:<ciphertext+tag> (AES-256-GCM, scrypt key)" }),
+      ),
+    }),
+  ],
+  { additionalProperties: false },
+);
+
+/** The fields of a proxy entry that apply sets through the github-oauth endpoint, not the proxy's own. */
+export const PROXY_SECRET_FIELDS = ["github_client_id", "github_client_secret_encrypted"] as const;
+
 export const ConfigDocumentSchema = t.Object(
   {
     version: t.Literal(CONFIG_VERSION, { description: "The file format's version" }),
     certificates: t.Optional(t.Array(MultiDomainCreateBody, { description: "Certificates to request (a proxy's own certificate is planned by the proxy)" })),
     external_services: t.Optional(t.Array(ExternalServiceCreateBody)),
-    proxies: t.Optional(t.Array(ProxyCreateBody)),
+    proxies: t.Optional(t.Array(ProxyEntry)),
     resources: t.Optional(t.Array(ResourceCreateBody, { description: "Protected resources in the registry" })),
     routes: t.Optional(t.Array(RouteEntry)),
   },
@@ -60,14 +83,20 @@ export function parseConfigDocument(text: string): ParsedConfig {
   const errors = [...Value.Errors(ConfigDocumentSchema, value)].slice(0, 20).map((e) => `${e.path || "/"}: ${e.message}`);
   if (errors.length > 0) return { ok: false, errors };
   const document = value as ConfigDocument;
-  const duplicates: string[] = [];
+  const problems: string[] = [];
+  (document.proxies ?? []).forEach((proxy, index) => {
+    // The endpoint sets the two together: one without the other cannot be applied.
+    if ((proxy.github_client_id === undefined) !== (proxy.github_client_secret_encrypted === undefined)) {
+      problems.push(`/proxies/${index}: github_client_id and github_client_secret_encrypted go together (export --include-secrets writes both)`);
+    }
+  });
   for (const kind of KINDS) {
     const seen = new Set<string>();
     for (const entry of (document[kind] ?? []) as Record<string, unknown>[]) {
       const key = String(entry[KEY_FIELD[kind]]);
-      if (seen.has(key)) duplicates.push(`/${kind}: ${JSON.stringify(key)} is listed twice`);
+      if (seen.has(key)) problems.push(`/${kind}: ${JSON.stringify(key)} is listed twice`);
       seen.add(key);
     }
   }
-  return duplicates.length > 0 ? { ok: false, errors: duplicates } : { ok: true, document };
+  return problems.length > 0 ? { ok: false, errors: problems } : { ok: true, document };
 }
