@@ -82,7 +82,7 @@ describe("log stream format", () => {
 
 describe("logs", () => {
   test("the last N lines of stdout and stderr, with and without timestamps", async () => {
-    expect(await within(5_000, async () => (await gw.apiAs(alice, "GET", "/api/v1/services/ticker/logs?lines=20")).json.lines?.length === 20)).toBe(true);
+    expect(await within(15_000, async () => (await gw.apiAs(alice, "GET", "/api/v1/services/ticker/logs?lines=20")).json.lines?.length === 20)).toBe(true);
     const res = await gw.apiAs(alice, "GET", "/api/v1/services/ticker/logs?lines=20");
     expect(res.status).toBe(200);
     expect(res.json.service_name).toBe("ticker");
@@ -100,7 +100,7 @@ describe("logs", () => {
     const web = await gw.api("GET", "/api/v1/services/web/logs");
     expect(web.status).toBe(200);
     expect(web.json.lines).toEqual([{ stream: "stdout", line: "portcullis-test-image listening on 8080" }]);
-    expect(await within(5_000, async () => (await gw.apiAs(alice, "GET", "/api/v1/services/ticker/logs")).json.lines.length === 100)).toBe(true);
+    expect(await within(15_000, async () => (await gw.apiAs(alice, "GET", "/api/v1/services/ticker/logs")).json.lines.length === 100)).toBe(true);
   });
 
   test("bad parameters are 400 naming them; unknown service 404", async () => {
@@ -137,7 +137,7 @@ describe("logs", () => {
     expect(openLogFollowCount()).toBe(1);
     abort.abort();
     await reader.cancel().catch(() => {});
-    expect(await within(3_000, async () => openLogFollowCount() === 0)).toBe(true);
+    expect(await within(15_000, async () => openLogFollowCount() === 0)).toBe(true);
   });
 
   test("a follow ends when the container stops", async () => {
@@ -170,7 +170,7 @@ describe("logs", () => {
     expect(res.status).toBe(200);
     const text = await res.text(); // ends by itself
     expect(text).toContain('event: log\ndata: {"stream":"stdout","line":"portcullis-test-image listening on 8080"}');
-    expect(await within(3_000, async () => openLogFollowCount() === 0)).toBe(true);
+    expect(await within(15_000, async () => openLogFollowCount() === 0)).toBe(true);
     expect((await gw.api("POST", "/api/v1/services/web/start")).status).toBe(200);
   });
 
@@ -256,11 +256,11 @@ describe("service proxy", () => {
       const res = await gw.get("www.svc.test", "/");
       return res.status === 200 ? (await res.text()).trim() : res.status;
     };
-    expect(await within(3_000, async () => (await viaEdge()) === "hello from the container")).toBe(true);
+    expect(await within(15_000, async () => (await viaEdge()) === "hello from the container")).toBe(true);
     expect((await gw.api("POST", "/api/v1/services/web/stop")).status).toBe(200);
-    expect(await within(3_000, async () => (await viaEdge()) === 502)).toBe(true);
+    expect(await within(15_000, async () => (await viaEdge()) === 502)).toBe(true);
     expect((await gw.api("POST", "/api/v1/services/web/start")).status).toBe(200);
-    expect(await within(5_000, async () => (await viaEdge()) === "hello from the container")).toBe(true);
+    expect(await within(15_000, async () => (await viaEdge()) === "hello from the container")).toBe(true);
   });
 
   test("delete_proxy=true deletes the caller's own proxies to the service, never another token's", async () => {

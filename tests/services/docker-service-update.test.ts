@@ -65,12 +65,12 @@ describe("the lifecycle", () => {
     const proxy = await gw.apiAs(alice, "POST", "/api/v1/services/life/proxy", { enable_https: false });
     expect(proxy.status).toBe(201);
     expect(proxy.json).toMatchObject({ hostname: "life.upd.test", target_url: "service:life" });
-    expect(await within(5_000, async () => (await viaEdge("life.upd.test")) === "hello from first")).toBe(true);
+    expect(await within(15_000, async () => (await viaEdge("life.upd.test")) === "hello from first")).toBe(true);
 
     expect((await gw.apiAs(alice, "POST", "/api/v1/services/life/stop")).json.status).toBe("stopped");
-    expect(await within(3_000, async () => (await viaEdge("life.upd.test")) === 502)).toBe(true);
+    expect(await within(15_000, async () => (await viaEdge("life.upd.test")) === 502)).toBe(true);
     expect((await gw.apiAs(alice, "POST", "/api/v1/services/life/restart")).json.status).toBe("running");
-    expect(await within(5_000, async () => (await viaEdge("life.upd.test")) === "hello from first")).toBe(true);
+    expect(await within(15_000, async () => (await viaEdge("life.upd.test")) === "hello from first")).toBe(true);
 
     const updated = await gw.apiAs(alice, "PUT", "/api/v1/services/life", { environment: { GREETING: "second" }, memory_limit: "96m", cpu_limit: 0.5 });
     expect(updated.status).toBe(200);
@@ -80,7 +80,7 @@ describe("the lifecycle", () => {
     expect(await redis.client.get(keys.serviceUrl("life"))).toBe(updated.json.url);
     // The proxy was not touched, and reaches the new container.
     expect((await gw.apiAs(alice, "GET", "/api/v1/proxy/targets/life.upd.test")).json.target_url).toBe("service:life");
-    expect(await within(5_000, async () => (await viaEdge("life.upd.test")) === "hello from second")).toBe(true);
+    expect(await within(15_000, async () => (await viaEdge("life.upd.test")) === "hello from second")).toBe(true);
 
     const info = await engine.inspect("portcullis-life");
     expect(info.Id).toBe(updated.json.container_id);
@@ -91,7 +91,7 @@ describe("the lifecycle", () => {
     expect(await engine.containersOf("life")).toEqual(["portcullis-life"]);
     expect((await gw.apiAs(alice, "GET", "/api/v1/services/life")).json).toEqual(updated.json);
     // The new container's own output and numbers.
-    expect(await within(5_000, async () => (await gw.apiAs(alice, "GET", "/api/v1/services/life/logs")).json.lines?.some((l: any) => l.line === "portcullis-test-image listening on 8080"))).toBe(true);
+    expect(await within(15_000, async () => (await gw.apiAs(alice, "GET", "/api/v1/services/life/logs")).json.lines?.some((l: any) => l.line === "portcullis-test-image listening on 8080"))).toBe(true);
     const stats = await gw.apiAs(alice, "GET", "/api/v1/services/life/stats");
     expect(stats.status).toBe(200);
     expect(stats.json.memory_limit_bytes).toBe(96 * 1024 * 1024);
