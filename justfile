@@ -165,7 +165,7 @@ status:
 gateway-log lines="50":
     tail -n {{ quote(lines) }} -F {{ quote(data_dir / 'portcullis.log') }}
 
-# Save your configuration (proxies, routes, certificates, external services, resources) as YAML: portcullis export
+# Save your configuration (proxies, routes, certificates, external and Docker services, resources) as YAML: portcullis export
 config-save filename="portcullis-config.yaml" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} export > {{ quote(filename) }} && echo "saved {{ filename }}"
 

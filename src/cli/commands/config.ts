@@ -16,6 +16,7 @@ import { readPassphrase, terminalAsker } from "../passphrase";
 const SINGULAR: Record<Kind, string> = {
   certificates: "certificate",
   external_services: "external service",
+  docker_services: "Docker service",
   proxies: "proxy",
   resources: "resource",
   routes: "route",
@@ -47,7 +48,7 @@ const PASSPHRASE_FILE_HELP = "file holding the secrets' passphrase (else $PORTCU
 export function registerConfigCommands(program: Command, context: CommandContext, env: Env = process.env): void {
   program
     .command("export")
-    .description("Print your configuration (proxies, routes, certificates, external services, resources) as YAML for `apply -f`")
+    .description("Print your configuration (proxies, routes, certificates, external and Docker services, resources) as YAML for `apply -f`")
     .option("--json", "JSON instead of YAML")
     .option("--include-secrets", "also write each proxy's GitHub OAuth app, its secret encrypted with a passphrase")
     .option(PASSPHRASE_FILE, PASSPHRASE_FILE_HELP)
@@ -64,6 +65,10 @@ export function registerConfigCommands(program: Command, context: CommandContext
         await addSealedSecrets(client, ((document.proxies ?? []) as Entry[]).filter((entry) => withApp.has(String(entry.hostname))), passphrase);
       } else {
         for (const hostname of withApp) note(`note: proxy ${hostname}: its GitHub OAuth app is not exported (export --include-secrets writes it encrypted); set it again after apply (portcullis proxy github-oauth-set)`);
+      }
+      for (const service of views.docker_services ?? []) {
+        if (Object.keys((service.environment as object | undefined) ?? {}).length > 0) note(`note: Docker service ${service.service_name}: its environment is written as it is; keep the file as private as those values`);
+        if (((service.ports as Entry[] | undefined) ?? []).some((port) => port.require_token)) note(`note: Docker service ${service.service_name}: source tokens of its ports are not exported; set them again (portcullis service port-update)`);
       }
       print(flags.json ? JSON.stringify(document, null, 2) : `# portcullis apply -f <this file>; schema: portcullis schema\n${toYaml(document)}`.trimEnd());
     });

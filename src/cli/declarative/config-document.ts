@@ -11,6 +11,7 @@ import { MultiDomainCreateBody } from "../../api/schemas/certificate";
 import { ProxyCreateBody } from "../../api/schemas/proxy-target";
 import { ResourceCreateBody } from "../../api/schemas/resource";
 import { RouteCreateBody } from "../../api/schemas/route";
+import { DockerServiceCreateBody } from "../../api/schemas/docker-service";
 import { ExternalServiceCreateBody } from "../../api/schemas/service";
 import { ENVELOPE_PATTERN } from "./secret-envelope";
 
@@ -46,6 +47,7 @@ export const ConfigDocumentSchema = t.Object(
     version: t.Literal(CONFIG_VERSION, { description: "The file format's version" }),
     certificates: t.Optional(t.Array(MultiDomainCreateBody, { description: "Certificates to request (a proxy's own certificate is planned by the proxy)" })),
     external_services: t.Optional(t.Array(ExternalServiceCreateBody)),
+    docker_services: t.Optional(t.Array(DockerServiceCreateBody, { description: "Containers the gateway runs; a change recreates the container (PUT /services/{name})" })),
     proxies: t.Optional(t.Array(ProxyEntry)),
     resources: t.Optional(t.Array(ResourceCreateBody, { description: "Protected resources in the registry" })),
     routes: t.Optional(t.Array(RouteEntry)),
@@ -56,13 +58,14 @@ export const ConfigDocumentSchema = t.Object(
 export type ConfigDocument = Static<typeof ConfigDocumentSchema>;
 
 /** The kinds, in the order apply creates and updates them (deletes run backwards): what a later kind names must exist first. */
-export const KINDS = ["certificates", "external_services", "proxies", "resources", "routes"] as const;
+export const KINDS = ["certificates", "external_services", "docker_services", "proxies", "resources", "routes"] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** The field that names an entry of each kind. */
 export const KEY_FIELD: Record<Kind, string> = {
   certificates: "cert_name",
   external_services: "service_name",
+  docker_services: "service_name",
   proxies: "hostname",
   resources: "uri",
   routes: "route_id",

@@ -13,6 +13,7 @@ import type { Entry, GatewayState } from "./plan";
 const PROXY_FIELDS = Object.keys(ProxyCreateBody.properties).filter((f) => !["cert_name", "staging", "cert_email"].includes(f));
 const ROUTE_FIELDS = ["route_id", "path_pattern", "target_type", "target_value", ...Object.keys(ROUTE_DEFAULTS)];
 const SERVICE_FIELDS = ["service_name", "target_url", "description", "routing_enabled"];
+const DOCKER_FIELDS = ["service_name", "image", "dockerfile_path", "internal_port", "memory_limit", "cpu_limit", "environment", "command", "labels", "bind_address", "networks", "port_configs"];
 const RESOURCE_FIELDS = ["uri", "name", "proxy_target", "scopes", "metadata_url", "description"];
 /** The certificate every node serves to names without one of their own. */
 const FALLBACK_CERTIFICATE = "self-signed";
@@ -30,6 +31,13 @@ export function entryOf(kind: Kind, view: Entry): Entry {
       return pick(view, SERVICE_FIELDS);
     case "resources":
       return pick(view, RESOURCE_FIELDS);
+    case "docker_services": {
+      const entry = pick(view, DOCKER_FIELDS);
+      // A built service is re-created from its Dockerfile; its image tag is the gateway's own.
+      if (entry.dockerfile_path) delete entry.image;
+      else delete entry.dockerfile_path;
+      return entry;
+    }
     case "certificates": {
       const entry: Entry = { cert_name: view.cert_name, domains: view.domains };
       if (view.email) entry.email = view.email;
@@ -51,7 +59,9 @@ export function minimalEntry(kind: Kind, entry: Entry): Entry {
           ? { description: "", routing_enabled: true }
           : kind === "resources"
             ? { proxy_target: null, scopes: [], description: "" }
-            : {};
+            : kind === "docker_services"
+              ? { memory_limit: null, cpu_limit: null, environment: {}, command: null, labels: {}, bind_address: "127.0.0.1", networks: [], port_configs: [] }
+              : {};
   const always = new Set([KEY_FIELD[kind], "target_url", "path_pattern", "target_type", "target_value", "domains"]);
   return Object.fromEntries(Object.entries(entry).filter(([field, value]) => always.has(field) || !Bun.deepEquals(value, defaults[field])));
 }

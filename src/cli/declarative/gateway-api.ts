@@ -9,8 +9,10 @@ import { KINDS, type Kind } from "./config-document";
 import type { Change, Entry, GatewayState } from "./plan";
 import { entryOf } from "./entries";
 
-const ENDPOINTS: Record<Kind, { list: string; create: string; one: (name: string) => string }> = {
+const ENDPOINTS: Record<Kind, { list: string; create: string; one: (name: string) => string; remove?: (name: string) => string }> = {
   certificates: { list: "/api/v1/certificates/", create: "/api/v1/certificates/multi-domain", one: (n) => `/api/v1/certificates/${encodeURIComponent(n)}` },
+  // A running service is deleted with force: prune means "make it gone".
+  docker_services: { list: "/api/v1/services/", create: "/api/v1/services/", one: (n) => `/api/v1/services/${encodeURIComponent(n)}`, remove: (n) => `/api/v1/services/${encodeURIComponent(n)}?force=true` },
   external_services: { list: "/api/v1/services/external", create: "/api/v1/services/external", one: (n) => `/api/v1/services/external/${encodeURIComponent(n)}` },
   proxies: { list: "/api/v1/proxy/targets/", create: "/api/v1/proxy/targets/", one: (n) => `/api/v1/proxy/targets/${encodeURIComponent(n)}` },
   resources: { list: "/api/v1/resources/", create: "/api/v1/resources/", one: (n) => `/api/v1/resources/${encodeURIComponent(n)}` },
@@ -34,8 +36,18 @@ export async function readGatewayState(client: ApiClient, kinds: readonly Kind[]
   for (const kind of kinds) {
     const listed = await client.get<Entry[]>(ENDPOINTS[kind].list);
     const owned = caller.role === "admin" ? listed : listed.filter((view) => !("owner_token_hash" in view) || view.owner_token_hash === caller.hash);
-    views[kind] = owned;
-    state[kind] = owned.map((view) => entryOf(kind, view));
+    // A Docker service's ports are listed apart from it: back into port_configs (their source tokens are hashes, not exported).
+    const viewed =
+      kind === "docker_services"
+        ? await Promise.all(
+            owned.map(async (view) => {
+              const ports = await client.get<Entry[]>(`${ENDPOINTS.docker_services.one(String(view.service_name))}/ports`);
+              return { ...view, ports, port_configs: portConfigsOf(ports) };
+            }),
+          )
+        : owned;
+    views[kind] = viewed;
+    state[kind] = viewed.map((view) => entryOf(kind, view));
   }
   return { state, views };
 }
@@ -45,5 +57,14 @@ export async function applyChange(client: ApiClient, change: Change): Promise<vo
   const endpoint = ENDPOINTS[change.kind];
   if (change.action === "create") await client.post(endpoint.create, change.body);
   else if (change.action === "update") await client.put(endpoint.one(change.name), change.body);
-  else await client.delete(endpoint.one(change.name));
+  else await client.delete((endpoint.remove ?? endpoint.one)(change.name));
+}
+
+/** Allocated ports as the port_configs a create takes (name, host, container, bind, protocol, description). */
+function portConfigsOf(allocations: Entry[]): Entry[] {
+  return allocations.map((a) => {
+    const config: Entry = { name: a.port_name, host: a.host_port, container: a.container_port, bind: a.bind_address, protocol: a.protocol };
+    if (a.description) config.description = a.description;
+    return config;
+  });
 }

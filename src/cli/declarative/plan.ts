@@ -36,6 +36,8 @@ export interface ApplyPlan {
 const CREATE_ONLY: Partial<Record<Kind, readonly string[]>> = {
   proxies: ["staging", "cert_email"],
   certificates: ["staging", "acme", "key_type", "email"],
+  // Ports change through /services/{name}/ports, a build only on create.
+  docker_services: ["port_configs", "expose_ports", "dockerfile_path"],
 };
 
 export function planApply(desired: ConfigDocument, current: GatewayState, options: { prune: boolean }): ApplyPlan {
