@@ -19,6 +19,8 @@ export interface NewCertificateRequest {
   readonly domains: readonly string[];
   readonly email: string | null;
   readonly staging: boolean;
+  /** A directory already checked against the allowed ones; it wins over `staging`. */
+  readonly directory_url?: string;
   readonly key_type: KeyType;
   readonly owner_token_hash: string | null;
 }
@@ -43,7 +45,7 @@ export class CertificateRequests {
       cert_name: request.cert_name,
       domains: [...request.domains],
       email: request.email,
-      directory_url: this.directoryFor(request.staging),
+      directory_url: request.directory_url ?? this.directoryFor(request.staging),
       key_type: request.key_type,
       owner_token_hash: request.owner_token_hash,
       operation: "issue",

@@ -13,6 +13,7 @@ import type { CertificateRecord, CertificateRepository } from "../../storage/cer
 import type { ProxyRepository } from "../../storage/proxy-repository";
 import type { TokenRepository } from "../../storage/token-repository";
 import { authenticate, canSee, type Caller } from "../caller";
+import { allowedDirectory } from "../schemas/acme-directory";
 import { CertificateCreateBody, checkCertificateRequest, MultiDomainCreateBody, type CheckedCertificateRequest } from "../schemas/certificate";
 
 /** What a listing shows: no PEMs at all. */
@@ -64,6 +65,7 @@ export function certificateRoutes(deps: {
       domains: request.domains,
       email: await contactFor(caller, request.email),
       staging: request.staging,
+      directory_url: request.acme_directory_url === undefined ? undefined : allowedDirectory(request.acme_directory_url, manager.settings.allowedDirectoryUrls),
       key_type: request.key_type,
       owner_token_hash: caller.hash,
     });
@@ -79,6 +81,7 @@ export function certificateRoutes(deps: {
       cert_name: request.cert_name,
       domains: request.domains,
       status: "pending",
+      acme_directory_url: outcome.job.directory_url,
       status_url: statusUrl(request.cert_name),
       message: `issuance queued with ${outcome.job.directory_url}; poll the status URL`,
     };
