@@ -10,6 +10,7 @@ import type { Logger } from "../core/logger";
 import type { AcmeIssuanceCounts } from "../metrics/acme-metrics";
 import type { CertificateRecord, CertificateRepository } from "../storage/certificate-repository";
 import { keys } from "../storage/keys";
+import { watchAndCommit } from "../storage/transaction";
 import { AcmeAccounts } from "./acme-accounts";
 import { CertificateRequests, type NewCertificateRequest, type RequestOutcome } from "./certificate-requests";
 import { ChallengeStore } from "./challenge-store";
@@ -17,7 +18,7 @@ import { IssuanceWorkers } from "./issuance-workers";
 import { JobQueue } from "./job-queue";
 import { RenewalScheduler } from "./renewal";
 import { createSelfSignedCertificate } from "./self-signed";
-import { StatusStore } from "./status-store";
+import { StatusStore, type CertificateStatus } from "./status-store";
 
 export interface CertificateManagerOptions {
   readonly redis: Redis;
@@ -113,12 +114,35 @@ export class CertificateManager {
     return this.options.certificates.replace({ ...record, ...made });
   }
 
-  /** Deletes the certificate, its status and any job still waiting for it. */
+  /**
+   * Deletes the certificate, its status and any job still waiting for it. The
+   * lock of an issuance still running goes too: that issuance stores nothing
+   * (its request is gone), and must not hold up a new request for the name.
+   */
   async delete(name: string): Promise<boolean> {
     const deleted = await this.options.certificates.delete(name);
     await this.queue.forget(name);
-    await this.options.redis.del(keys.certificateStatus(name));
+    await this.options.redis.del(keys.certificateStatus(name), keys.certificateLock(name));
     return deleted;
+  }
+
+  /**
+   * Drops a request that has no certificate yet (pending, issuing, waiting for
+   * a retry, or failed): its status and lock in one transaction, then its
+   * queued jobs. A worker already issuing it stores nothing, since its status
+   * is gone. Only the request `seen` names (the caller was checked against
+   * it): false if there is a certificate by that name, or another request or none.
+   */
+  async cancel(name: string, seen: Pick<CertificateStatus, "request_id" | "owner_token_hash">): Promise<boolean> {
+    const { redis } = this.options;
+    const dropped = await watchAndCommit(redis, [keys.certificate(name), keys.certificateStatus(name)], async (conn) => {
+      const [certificate, raw] = await Promise.all([conn.exists(keys.certificate(name)), conn.get(keys.certificateStatus(name))]);
+      const status = raw === null ? null : (JSON.parse(raw) as CertificateStatus);
+      if (certificate || !status || status.request_id !== seen.request_id || status.owner_token_hash !== seen.owner_token_hash) return { result: false };
+      return { commit: conn.multi().del(keys.certificateStatus(name), keys.certificateLock(name)), result: true };
+    });
+    if (dropped) await this.queue.forget(name);
+    return dropped;
   }
 
   /**

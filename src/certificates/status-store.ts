@@ -24,8 +24,24 @@ export interface CertificateStatus {
   retry_at: string | null;
   /** Who asked: decides who may read the status before the certificate exists. */
   owner_token_hash: string | null;
+  /**
+   * Which request this status belongs to (its job carries the same id). A
+   * worker writes only while it matches, so a request deleted (cancelled) or
+   * replaced meanwhile never gets its status or certificate written back.
+   * Absent on statuses written before requests had ids.
+   */
+  request_id?: string;
   updated_at: string;
 }
+
+/** SET the status only while the stored one belongs to request ARGV[1]; 1 if written. */
+const SET_IF_CURRENT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, current = pcall(cjson.decode, raw)
+if not ok or type(current) ~= 'table' or current.request_id ~= ARGV[1] then return 0 end
+if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2]) else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+return 1`;
 
 export class StatusStore {
   constructor(
@@ -42,6 +58,17 @@ export class StatusStore {
     const tx = this.redis.multi();
     this.queueSet(tx, status);
     await tx.exec();
+  }
+
+  /** Writes the status only while the stored one is request `requestId`'s; false when it was deleted or replaced. */
+  async setIfCurrent(requestId: string, status: Omit<CertificateStatus, "updated_at">): Promise<boolean> {
+    const { value, ttl } = this.encode({ ...status, request_id: requestId });
+    return (await this.redis.eval(SET_IF_CURRENT, 1, keys.certificateStatus(status.cert_name), requestId, value, ttl === null ? "" : String(ttl))) === 1;
+  }
+
+  /** True while the stored status is request `requestId`'s. */
+  async isCurrent(name: string, requestId: string): Promise<boolean> {
+    return (await this.get(name))?.request_id === requestId;
   }
 
   /** Statuses of requests a token made (SCAN; for its cascade delete, never a request path). */
@@ -62,9 +89,15 @@ export class StatusStore {
 
   /** Queues the write in a transaction (a request's status is written with its job). */
   queueSet(tx: ChainableCommander, status: Omit<CertificateStatus, "updated_at">): void {
+    const { value, ttl } = this.encode(status);
+    if (ttl !== null) tx.set(keys.certificateStatus(status.cert_name), value, "EX", ttl);
+    else tx.set(keys.certificateStatus(status.cert_name), value);
+  }
+
+  /** A finished status (ready, or failed with no retry coming) expires; one in progress does not. */
+  private encode(status: Omit<CertificateStatus, "updated_at">): { value: string; ttl: number | null } {
     const value = JSON.stringify({ ...status, updated_at: new Date().toISOString() });
     const finished = status.status === "ready" || (status.status === "failed" && status.retry_at === null);
-    if (finished) tx.set(keys.certificateStatus(status.cert_name), value, "EX", this.retentionSeconds);
-    else tx.set(keys.certificateStatus(status.cert_name), value);
+    return { value, ttl: finished ? this.retentionSeconds : null };
   }
 }

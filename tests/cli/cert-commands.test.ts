@@ -435,6 +435,9 @@ describe("against the gateway's certificate API", () => {
     const refused = await failing("cert", "create", "dir-bad", "dir-bad.example.test", "--directory", "https://127.0.0.1:1/elsewhere");
     expect(refused).toContain("acme_directory_url");
     expect(refused).toContain(closed);
+    // Still pending (nothing issues here): deleting it cancels the request.
+    expect(await ok("cert", "delete", "dir-ok")).toContain("dir-ok");
+    expect(await failing("cert", "status", "dir-ok")).toContain("404");
   });
 
   test("create --self-signed: 201 and the certificate at once, its chain but never its key", async () => {

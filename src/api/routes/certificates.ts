@@ -28,7 +28,7 @@ export function certificateView(record: CertificateRecord, withKey: boolean) {
   return withKey ? record : view;
 }
 
-const statusView = ({ owner_token_hash, ...status }: CertificateStatus) => status;
+const statusView = ({ owner_token_hash, request_id, ...status }: CertificateStatus) => status;
 const statusUrl = (name: string) => `/api/v1/certificates/${encodeURIComponent(name)}/status`;
 
 const NameParams = t.Object({ name: t.String() });
@@ -157,6 +157,15 @@ export function certificateRoutes(deps: {
     .delete(
       "/:name",
       async ({ caller, params, query }) => {
+        const stored = await certificates.get(params.name);
+        if (!stored) {
+          // No certificate yet: deleting the request cancels it (queued job dropped, a running issuance's result discarded).
+          const status = await manager.statuses.get(params.name);
+          if (!status || !canSee(caller, status.owner_token_hash) || !(await manager.cancel(params.name, status))) {
+            throw notFound(`certificate ${JSON.stringify(params.name)}`);
+          }
+          return { deleted: params.name, cancelled: inProgress(status) };
+        }
         const record = await visibleCertificate(caller, params.name);
         const users = (await deps.proxies.list()).filter((p) => p.cert_name === record.cert_name);
         if (users.length > 0 && query.force !== "true") {
@@ -172,7 +181,10 @@ export function certificateRoutes(deps: {
       {
         params: NameParams,
         query: t.Object({ force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])) }),
-        detail: { summary: "Delete a certificate; names it served fall back to another certificate or the default one" },
+        detail: {
+          summary:
+            "Delete a certificate; names it served fall back to another certificate or the default one. A request still being issued (no certificate yet) is cancelled: `cancelled: true`, and the name is free again",
+        },
       },
     );
 }

@@ -370,7 +370,7 @@ export function registerCertCommands(program: Command, context: CommandContext):
 
   cert
     .command("delete")
-    .description("Delete a certificate (refused while a proxy uses it, unless --force)")
+    .description("Delete a certificate (refused while a proxy uses it, unless --force), or cancel a request still being issued")
     .argument("<name>", "certificate name")
     .option("--force", "delete it even if proxies use it; they fall back to the default certificate")
     .action(async (name: string, flags: { force?: boolean }) => {
