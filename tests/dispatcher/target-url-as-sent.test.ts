@@ -26,9 +26,10 @@ afterAll(async () => {
   for (const backend of [app, api, billing]) backend.stop(true);
 });
 
-const backendOf = async (host: string, path: string) => {
+/** What the backend saw (its name and the path it got), or the gateway's status when no backend answered. */
+const backendOf = async (host: string, path: string): Promise<{ backend?: string; path?: string; status: number }> => {
   const res = await node.get(host, path);
-  return res.status === 200 ? ((await res.json()) as { backend: string; path: string }) : { status: res.status };
+  return res.status === 200 ? { ...((await res.json()) as { backend: string; path: string }), status: 200 } : { status: res.status };
 };
 
 describe("target URLs as sent", () => {
