@@ -16,7 +16,7 @@ import { CertificateRequests, type NewCertificateRequest, type RequestOutcome } 
 import { ChallengeStore } from "./challenge-store";
 import { IssuanceWorkers } from "./issuance-workers";
 import { JobQueue } from "./job-queue";
-import { RenewalScheduler } from "./renewal";
+import { RenewalScheduler, type RenewalState } from "./renewal";
 import { createSelfSignedCertificate } from "./self-signed";
 import { StatusStore, type CertificateStatus } from "./status-store";
 
@@ -158,6 +158,11 @@ export class CertificateManager {
       dropped++;
     }
     return dropped;
+  }
+
+  /** This node's renewal timer: running, last and next run (for /health). */
+  get renewalState(): RenewalState {
+    return this.renewal.state;
   }
 
   /** Runs one renewal sweep now (also what the timer does). */
