@@ -108,7 +108,7 @@ describe("proxy commands", () => {
 
     const csv = (await ok("--format", "csv", "proxy", "list")).trimEnd().split("\n");
     expect(csv[0]).toBe("Hostname,Target,Status,Auth,Certificate,Routes,Created");
-    expect(csv).toContainEqual(expect.stringMatching(/^app\.example\.com,http:\/\/127\.0\.0\.1:3000\/,HTTPS,false,,all,\d{4}-\d\d-\d\dT/));
+    expect(csv).toContainEqual(expect.stringMatching(/^app\.example\.com,http:\/\/127\.0\.0\.1:3000,HTTPS,false,,all,\d{4}-\d\d-\d\dT/));
     expect(csv.join("\n")).not.toContain("Summary");
   });
 
