@@ -364,6 +364,9 @@ bench-mcp-sessions *args: build-if-stale
 # ---- Proxy targets and routes (wrap `portcullis proxy …` and `portcullis route …`) ----
 # Booleans are "true" or "false"; "" leaves the server's default.
 
+# `just proxy create …`, `just proxy auth-show …`, …: the proxy-* recipes spelled as subcommands
+mod proxy 'just/proxy.just'
+
 # Create a proxy target; staging and email are for the certificate the gateway requests for it
 proxy-create hostname target-url staging="" preserve-host="" enable-http="" enable-https="" email="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} proxy create {{ quote(hostname) }} {{ quote(target-url) }} \

@@ -15,10 +15,11 @@ import { LiveScopeCatalog } from "./auth/scopes/scope-catalog";
 import { MAX_SUPPORTED_SCOPES } from "./auth/scopes/scope-syntax";
 import { loadSecretsKey } from "./core/secret-box";
 import { CertificateManager } from "./certificates/certificate-manager";
-import { LiveCertificates } from "./certificates/live-certificates";
+import { LiveCertificates, SELF_SIGNED_NAME } from "./certificates/live-certificates";
 import { isPubliclyTrusted } from "./certificates/public-trust";
+import type { HealthSources } from "./api/health-details";
 import { startHttpEdge } from "./dispatcher/edge";
-import { startHttpsEdge } from "./dispatcher/https-edge";
+import { startHttpsEdge, type HttpsEdge } from "./dispatcher/https-edge";
 import { ClientRegistry } from "../native-tls/relay";
 import { relayedClientIdentity, startProxyProtocolHttp, startProxyProtocolPassthrough } from "./dispatcher/proxy-protocol";
 import { listenOrExplain, SERVE_DEFAULTS } from "./dispatcher/listen";
@@ -234,6 +235,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     accessLog?.start();
     metrics.start();
 
+    // /health reads the HTTPS listener once it is bound (it starts after the API).
+    let httpsHealth: { edge: HttpsEdge; port: number } | undefined;
+    const health: HealthSources = {
+      certificateExpiries: () => certificates.expiries(),
+      fallbackName: SELF_SIGNED_NAME,
+      https: () => (httpsHealth ? { port: httpsHealth.port, draining: httpsHealth.edge.draining, certificateProblem: httpsHealth.edge.certificateProblem } : null),
+      renewal: () => certificateManager.renewalState,
+      appliedEventId: () => live.appliedEventId,
+    };
     const api = {
       fetch: apiFetch(
         createApiApp({
@@ -244,6 +254,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           redis,
           log,
           startedAt,
+          health,
           metrics,
           apiHostnames: config.apiHostnames,
           baseDomain: config.baseDomain,
@@ -329,6 +340,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         })
       : httpsEdge;
     if (httpsServer !== httpsEdge) listeners.push(httpsServer);
+    httpsHealth = { edge: httpsEdge, port: httpsServer.port };
 
     ownPorts = [
       { setting: "HTTP_PORT", port: httpServer.port! },

@@ -29,6 +29,7 @@ import { errorHandler } from "./error-handler";
 import { requestGuard } from "./request-guard";
 import { certificateRoutes } from "./routes/certificates";
 import { healthRoutes } from "./routes/health";
+import type { HealthSources } from "./health-details";
 import { metricsRoutes } from "./routes/metrics";
 import type { GatewayMetrics } from "../metrics/gateway-metrics";
 import { oauthAdminRoutes } from "./routes/oauth-admin";
@@ -86,6 +87,8 @@ export interface ApiDependencies {
   readonly audit?: { readonly log: AuditLog; readonly retentionDays: number };
   /** BASE_DOMAIN: POST /services/{name}/proxy creates {name}.{BASE_DOMAIN} by default (default "localhost", as in the config). */
   readonly baseDomain?: string;
+  /** What /health reports besides Redis (certificates, HTTPS listener, renewal, event-stream lag); without it only the basics. */
+  readonly health?: HealthSources;
   /** Docker services on DOCKER_HOST (/api/v1/services); without it the endpoints are absent. */
   readonly dockerServiceManager?: DockerServices;
 }
@@ -116,7 +119,7 @@ export function createApiApp(deps: ApiDependencies) {
         },
       }),
     )
-    .use(healthRoutes(deps.redis, deps.startedAt))
+    .use(healthRoutes(deps.redis, deps.startedAt, deps.health))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
     .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 

@@ -11,6 +11,7 @@ import type { AcmeIssuanceCounts } from "../metrics/acme-metrics";
 import type { CertificateRecord, CertificateRepository } from "../storage/certificate-repository";
 import type { ProxyRepository } from "../storage/proxy-repository";
 import { keys } from "../storage/keys";
+import { watchAndCommit } from "../storage/transaction";
 import { AcmeAccounts } from "./acme-accounts";
 import { CertificateRequests, type NewCertificateRequest, type RequestOutcome } from "./certificate-requests";
 import { ChallengeStore } from "./challenge-store";
@@ -19,9 +20,9 @@ import { splitByIssuer } from "./internal-names";
 import { JobQueue } from "./job-queue";
 import { adoptCertificate, releaseCertificate } from "./proxy-certificate-sync";
 import { LocalCa } from "./local-ca";
-import { RenewalScheduler } from "./renewal";
+import { RenewalScheduler, type RenewalState } from "./renewal";
 import { createSelfSignedCertificate } from "./self-signed";
-import { StatusStore } from "./status-store";
+import { StatusStore, type CertificateStatus } from "./status-store";
 
 export interface CertificateManagerOptions {
   readonly redis: Redis;
@@ -168,11 +169,15 @@ export class CertificateManager {
     return this.options.certificates.replace({ ...record, ...made });
   }
 
-  /** Deletes the certificate, its status and any job still waiting for it; proxies naming it let go of it. */
+  /**
+   * Deletes the certificate, its status and any job still waiting for it. The
+   * lock of an issuance still running goes too: that issuance stores nothing
+   * (its request is gone), and must not hold up a new request for the name.
+   */
   async delete(name: string): Promise<boolean> {
     const deleted = await this.options.certificates.delete(name);
     await this.queue.forget(name);
-    await this.options.redis.del(keys.certificateStatus(name));
+    await this.options.redis.del(keys.certificateStatus(name), keys.certificateLock(name));
     if (this.options.proxies) {
       await releaseCertificate(this.options.proxies, this.options.certificates, name).catch((err) =>
         this.options.log.warn({ cert_name: name, err: (err as Error).message }, "could not update the proxies of a deleted certificate"),
@@ -193,6 +198,25 @@ export class CertificateManager {
   }
 
   /**
+   * Drops a request that has no certificate yet (pending, issuing, waiting for
+   * a retry, or failed): its status and lock in one transaction, then its
+   * queued jobs. A worker already issuing it stores nothing, since its status
+   * is gone. Only the request `seen` names (the caller was checked against
+   * it): false if there is a certificate by that name, or another request or none.
+   */
+  async cancel(name: string, seen: Pick<CertificateStatus, "request_id" | "owner_token_hash">): Promise<boolean> {
+    const { redis } = this.options;
+    const dropped = await watchAndCommit(redis, [keys.certificate(name), keys.certificateStatus(name)], async (conn) => {
+      const [certificate, raw] = await Promise.all([conn.exists(keys.certificate(name)), conn.get(keys.certificateStatus(name))]);
+      const status = raw === null ? null : (JSON.parse(raw) as CertificateStatus);
+      if (certificate || !status || status.request_id !== seen.request_id || status.owner_token_hash !== seen.owner_token_hash) return { result: false };
+      return { commit: conn.multi().del(keys.certificateStatus(name), keys.certificateLock(name)), result: true };
+    });
+    if (dropped) await this.queue.forget(name);
+    return dropped;
+  }
+
+  /**
    * A deleted token's requests that have no certificate yet: their queued jobs
    * and statuses go with it, so nothing is issued later for an owner that no
    * longer exists. Returns how many.
@@ -205,6 +229,11 @@ export class CertificateManager {
       dropped++;
     }
     return dropped;
+  }
+
+  /** This node's renewal timer: running, last and next run (for /health). */
+  get renewalState(): RenewalState {
+    return this.renewal.state;
   }
 
   /** Runs one renewal sweep now (also what the timer does). */

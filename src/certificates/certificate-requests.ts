@@ -4,7 +4,7 @@
  * already in progress for it, so a request is either fully queued or not at
  * all. Used by the API and by proxy creation.
  */
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { CertificateSettings } from "../core/certificate-config";
 import type { CertificateRecord } from "../storage/certificate-repository";
@@ -19,6 +19,8 @@ export interface NewCertificateRequest {
   readonly domains: readonly string[];
   readonly email: string | null;
   readonly staging: boolean;
+  /** A directory already checked against the allowed ones; it wins over `staging`. */
+  readonly directory_url?: string;
   readonly key_type: KeyType;
   readonly owner_token_hash: string | null;
 }
@@ -43,7 +45,7 @@ export class CertificateRequests {
       cert_name: request.cert_name,
       domains: [...request.domains],
       email: request.email,
-      directory_url: this.directoryFor(request.staging),
+      directory_url: request.directory_url ?? this.directoryFor(request.staging),
       key_type: request.key_type,
       owner_token_hash: request.owner_token_hash,
       operation: "issue",
@@ -67,7 +69,9 @@ export class CertificateRequests {
     return this.enqueue(job, false);
   }
 
-  private enqueue(job: IssuanceJob, mustBeNew: boolean): Promise<RequestOutcome> {
+  private enqueue(request: IssuanceJob, mustBeNew: boolean): Promise<RequestOutcome> {
+    // Each request gets an id its status and job share: a worker stores nothing for a request deleted or replaced meanwhile.
+    const job: IssuanceJob = { ...request, request_id: randomUUID() };
     const name = job.cert_name;
     return watchAndCommit<RequestOutcome>(this.redis, [keys.certificate(name), keys.certificateStatus(name)], async (conn) => {
       const [exists, rawStatus, locked] = await Promise.all([
@@ -92,6 +96,7 @@ export class CertificateRequests {
         attempts: 0,
         retry_at: null,
         owner_token_hash: job.owner_token_hash,
+        request_id: job.request_id,
       });
       this.queue.queuePush(tx, job);
       return { commit: tx, result: { queued: true, job } };

@@ -10,7 +10,7 @@ import type { Redis } from "ioredis";
 import type { CertificateSettings } from "../core/certificate-config";
 import type { Logger } from "../core/logger";
 import type { AcmeIssuanceCounts } from "../metrics/acme-metrics";
-import type { CertificateRecord, CertificateRepository } from "../storage/certificate-repository";
+import type { CertificateRecord, CertificateRepository, WriteGuard } from "../storage/certificate-repository";
 import { keys } from "../storage/keys";
 import { issueCertificate, type IssuerDeps } from "./acme-issuer";
 import { IssuanceError } from "./acme-problem";
@@ -80,11 +80,11 @@ export class IssuanceWorkers {
     const { redis, queue, statuses, nodeId } = this.deps;
     for (const job of this.running.values()) {
       this.handedBack.add(job);
+      // A cancelled request is not handed back: nobody wants it any more.
+      if (await this.cancelled(job).catch(() => false)) continue;
       await queue.requeue(job).catch(() => {});
-      await redis.eval(RELEASE, 1, keys.certificateLock(job.cert_name), nodeId).catch(() => {});
-      await statuses
-        .set({ ...statusBase(job), attempts: job.attempt - 1, status: "pending", message: "handed back to the queue: the node working on it stopped", error: null })
-        .catch(() => {});
+      await redis.eval(RELEASE, 1, keys.certificateLock(job.cert_name), lockOwner(nodeId, job)).catch(() => {});
+      await writeStatus(statuses, job, { ...statusBase(job), attempts: job.attempt - 1, status: "pending", message: "handed back to the queue: the node working on it stopped", error: null }).catch(() => {});
     }
     this.running.clear();
   }
@@ -111,18 +111,23 @@ export class IssuanceWorkers {
   }
 
   private async run(job: IssuanceJob): Promise<void> {
-    const { redis, log, nodeId } = this.deps;
+    const { redis, log } = this.deps;
     const lock = keys.certificateLock(job.cert_name);
-    if (!(await redis.set(lock, nodeId, "PX", LOCK_TTL_MS, "NX"))) {
+    const owner = lockOwner(this.deps.nodeId, job);
+    if (job.request_id && !(await this.deps.statuses.isCurrent(job.cert_name, job.request_id))) {
+      log.info({ cert_name: job.cert_name }, "the request was deleted or replaced before a worker took it; job dropped");
+      return;
+    }
+    if (!(await redis.set(lock, owner, "PX", LOCK_TTL_MS, "NX"))) {
       log.info({ cert_name: job.cert_name }, "another node is already issuing this certificate; job dropped");
       return;
     }
-    const refresh = setInterval(() => void redis.eval(REFRESH, 1, lock, nodeId, String(LOCK_TTL_MS)).catch(() => {}), LOCK_REFRESH_MS);
+    const refresh = setInterval(() => void redis.eval(REFRESH, 1, lock, owner, String(LOCK_TTL_MS)).catch(() => {}), LOCK_REFRESH_MS);
     try {
       await this.issue(job);
     } finally {
       clearInterval(refresh);
-      await redis.eval(RELEASE, 1, lock, nodeId).catch(() => {});
+      await redis.eval(RELEASE, 1, lock, owner).catch(() => {});
     }
   }
 
@@ -131,7 +136,7 @@ export class IssuanceWorkers {
     // A retry keeps showing the last failure until a success replaces it.
     const lastError = job.attempt > 1 ? ((await this.deps.statuses.get(job.cert_name))?.error ?? null) : null;
     const base = { ...statusBase(job), error: lastError };
-    const statuses = { set: (status: Parameters<StatusStore["set"]>[0]) => (this.handedBack.has(job) ? Promise.resolve() : this.deps.statuses.set(status)) };
+    const statuses = { set: (status: Parameters<StatusStore["set"]>[0]) => (this.handedBack.has(job) ? Promise.resolve() : writeStatus(this.deps.statuses, job, status)) };
     // A renewal whose certificate was deleted meanwhile ends quietly: no status, no retry, nothing stored.
     const deleted = async () => job.operation === "renew" && (this.handedBack.has(job) || !(await certificates.get(job.cert_name)));
     // A retried first issuance whose request was cancelled (its status deleted) ends quietly too.
@@ -147,12 +152,15 @@ export class IssuanceWorkers {
         { ...this.deps.issuer, onProgress: progress },
       );
       if (this.handedBack.has(job) || (await deleted())) return;
-      await this.store(job, issued);
+      if ((await this.cancelled(job)) || !(await this.store(job, issued))) {
+        log.info(context, "the request was deleted while it was being issued; the certificate is discarded");
+        return;
+      }
       this.deps.issuances?.finished(job.operation, "success");
       await statuses.set({ ...base, status: "ready", message: `issued; valid until ${issued.expires_at}`, error: null });
       log.info({ ...context, expires_at: issued.expires_at }, "certificate ready");
     } catch (err) {
-      if (this.handedBack.has(job)) return;
+      if (this.handedBack.has(job) || (await this.cancelled(job))) return;
       if (await deleted()) {
         await this.deps.redis.del(keys.certificateStatus(job.cert_name));
         return;
@@ -176,8 +184,17 @@ export class IssuanceWorkers {
     }
   }
 
-  /** A renewal replaces the record (owner kept); a first issuance creates it, or replaces one made meanwhile. */
-  private async store(job: IssuanceJob, issued: { fullchain_pem: string; private_key_pem: string; expires_at: string }): Promise<void> {
+  /** The request was deleted (cancelled) or replaced since this job was queued. */
+  private async cancelled(job: IssuanceJob): Promise<boolean> {
+    return job.request_id !== undefined && !(await this.deps.statuses.isCurrent(job.cert_name, job.request_id));
+  }
+
+  /**
+   * A renewal replaces the record (owner kept); a first issuance creates it, or
+   * replaces one made meanwhile. Written only while the request's status is
+   * still this job's, in the same transaction; false if it was not.
+   */
+  private async store(job: IssuanceJob, issued: { fullchain_pem: string; private_key_pem: string; expires_at: string }): Promise<boolean> {
     const { certificates } = this.deps;
     const record: CertificateRecord = {
       cert_name: job.cert_name,
@@ -188,8 +205,13 @@ export class IssuanceWorkers {
       owner_token_hash: job.owner_token_hash,
       ...issued,
     };
-    const stored = job.operation === "issue" && (await certificates.create(record)) ? record : await certificates.replace(record);
+    const guard = job.request_id === undefined ? undefined : requestGuard(job.cert_name, job.request_id);
+    let stored: CertificateRecord | null = null;
+    if (job.operation === "issue" && (await certificates.create(record, guard))) stored = record;
+    else if (guard && !(await this.deps.statuses.isCurrent(job.cert_name, job.request_id!))) return false;
+    else stored = await certificates.replace(record, guard);
     if (stored) await this.deps.onStored?.(stored);
+    return stored !== null;
   }
 }
 
@@ -206,6 +228,31 @@ export function retryDelayMs(settings: Pick<CertificateSettings, "retryBaseMs" |
 const FINAL_PROBLEM_TYPES = new Set(["rejectedIdentifier", "malformed", "unsupportedIdentifier"].map((t) => `urn:ietf:params:acme:error:${t}`));
 export const isFinalProblem = (problem: { type?: unknown } | null): boolean => typeof problem?.type === "string" && FINAL_PROBLEM_TYPES.has(problem.type);
 
+/** Locks name the request too: a cancelled issuance still running never holds, refreshes or frees the lock of the request made after it. */
+function lockOwner(nodeId: string, job: IssuanceJob): string {
+  return job.request_id ? `${nodeId}/${job.request_id}` : nodeId;
+}
+
+/** A job's status is written only while its request is the current one (jobs without an id, from older versions: always). */
+async function writeStatus(statuses: StatusStore, job: IssuanceJob, status: Parameters<StatusStore["set"]>[0]): Promise<void> {
+  if (job.request_id === undefined) await statuses.set(status);
+  else await statuses.setIfCurrent(job.request_id, status);
+}
+
+/** The repository writes the certificate only while `cert:status:{name}` is this request's. */
+function requestGuard(name: string, requestId: string): WriteGuard {
+  return {
+    key: keys.certificateStatus(name),
+    holds: (raw) => {
+      try {
+        return raw !== null && (JSON.parse(raw) as { request_id?: string }).request_id === requestId;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
 function statusBase(job: IssuanceJob) {
   return {
     cert_name: job.cert_name,
@@ -214,5 +261,6 @@ function statusBase(job: IssuanceJob) {
     attempts: job.attempt,
     retry_at: null,
     owner_token_hash: job.owner_token_hash,
+    request_id: job.request_id,
   };
 }

@@ -17,6 +17,8 @@ export interface IssuanceJob {
   operation: "issue" | "renew";
   /** 1 for the first try; an attempt that failed comes back later with the next number. */
   attempt: number;
+  /** The request this job does (its status carries the same id); absent on jobs queued before requests had ids. */
+  request_id?: string;
 }
 
 /** Moves due jobs from the later set to the list atomically, so two nodes never both move one. */

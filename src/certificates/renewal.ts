@@ -15,8 +15,24 @@ import type { CertificateRequests } from "./certificate-requests";
 
 const DAY_MS = 86_400_000;
 
+/** What /health shows of this node's sweep timer. */
+export interface RenewalState {
+  readonly running: boolean;
+  readonly intervalMs: number;
+  /** When this node's timer last fired (ms since the epoch), and what came of it. */
+  readonly lastRunAt: number | null;
+  readonly lastOutcome: string | null;
+  /** When it fires next (null while stopped). */
+  readonly nextRunAt: number | null;
+}
+
 export class RenewalScheduler {
   private timer?: ReturnType<typeof setInterval>;
+  private startedAt: number | null = null;
+  private lastRunAt: number | null = null;
+  private lastOutcome: string | null = null;
+  /** Whether the latest sweep() took the interval's lock (false: another node had it). */
+  private lastSweepRan = false;
 
   constructor(
     private readonly deps: {
@@ -32,11 +48,35 @@ export class RenewalScheduler {
 
   start(): void {
     const every = this.deps.settings.renewalCheckIntervalMs;
-    this.timer = setInterval(() => void this.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, "renewal sweep failed")), every);
+    this.startedAt = Date.now();
+    this.timer = setInterval(() => void this.tick(), every);
   }
 
   stop(): void {
     clearInterval(this.timer);
+    this.startedAt = null;
+  }
+
+  get state(): RenewalState {
+    const intervalMs = this.deps.settings.renewalCheckIntervalMs;
+    let nextRunAt: number | null = null;
+    if (this.startedAt !== null) {
+      const elapsed = Math.max(0, Date.now() - this.startedAt);
+      nextRunAt = this.startedAt + (Math.floor(elapsed / intervalMs) + 1) * intervalMs;
+    }
+    return { running: this.startedAt !== null, intervalMs, lastRunAt: this.lastRunAt, lastOutcome: this.lastOutcome, nextRunAt };
+  }
+
+  private async tick(): Promise<void> {
+    const at = Date.now();
+    try {
+      const queued = await this.sweep(at);
+      this.lastOutcome = this.lastSweepRan ? `checked; ${queued.length} renewal${queued.length === 1 ? "" : "s"} queued` : "skipped: another node swept this interval";
+    } catch (err) {
+      this.lastOutcome = `failed: ${(err as Error).message}`;
+      this.deps.log.warn({ err: (err as Error).message }, "renewal sweep failed");
+    }
+    this.lastRunAt = at;
   }
 
   /** Queues the renewals due now; returns the names queued (empty if another node holds this interval's sweep). */
@@ -44,7 +84,9 @@ export class RenewalScheduler {
     const { redis, certificates, requests, settings, log } = this.deps;
     // The lock lives a little less than one interval, so each interval gets one sweep whichever node runs it.
     const hold = Math.max(1, Math.floor(settings.renewalCheckIntervalMs * 0.9));
+    this.lastSweepRan = false;
     if (!(await redis.set(keys.renewalSweepLock, String(now), "PX", hold, "NX"))) return [];
+    this.lastSweepRan = true;
     const due = now + settings.renewalThresholdDays * DAY_MS;
     const localDue = now + (settings.localCaCertDays * DAY_MS) / 3;
     const queued: string[] = [];

@@ -9,6 +9,12 @@ export interface CertificateSettings {
   readonly directoryUrl: string;
   /** ACME_STAGING_URL: used when a request asks for `staging`. */
   readonly stagingUrl: string;
+  /**
+   * The directories a request may name in `acme_directory_url`: ACME_DIRECTORY_URL,
+   * ACME_STAGING_URL and ACME_ALLOWED_DIRECTORY_URLS, in that order, without repeats.
+   * Anything else is refused, so a token holder cannot make the gateway call an address of their choosing.
+   */
+  readonly allowedDirectoryUrls: readonly string[];
   /** ACME_POLL_MAX_ATTEMPTS / ACME_POLL_INTERVAL_SECONDS: how long to wait for a challenge, order or authorization to settle. */
   readonly pollMaxAttempts: number;
   readonly pollIntervalMs: number;
@@ -55,14 +61,7 @@ export interface ConfigReader {
 export function parseCertificateSettings({ read, bool }: ConfigReader, problems: string[]): CertificateSettings {
   const url = (name: string, fallback: string): string => {
     const raw = read(name) ?? fallback;
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(raw);
-    } catch {
-      parsed = undefined;
-    }
-    // RFC 8555 §6.1: ACME runs over HTTPS only.
-    if (!parsed || parsed.protocol !== "https:") problems.push(`${name}=${JSON.stringify(raw)}: expected an https:// ACME directory URL`);
+    if (!isHttpsUrl(raw)) problems.push(`${name}=${JSON.stringify(raw)}: expected an https:// ACME directory URL`);
     return raw;
   };
 
@@ -80,9 +79,15 @@ export function parseCertificateSettings({ read, bool }: ConfigReader, problems:
   const rsaKeySize = number("RSA_KEY_SIZE", 2048, 2048, 4096, "bits");
   if (![2048, 3072, 4096].includes(rsaKeySize)) problems.push(`RSA_KEY_SIZE=${JSON.stringify(read("RSA_KEY_SIZE"))}: expected 2048, 3072 or 4096`);
 
+  const directoryUrl = url("ACME_DIRECTORY_URL", LETS_ENCRYPT_DIRECTORY);
+  const stagingUrl = url("ACME_STAGING_URL", LETS_ENCRYPT_STAGING);
+  const listed = (read("ACME_ALLOWED_DIRECTORY_URLS") ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
+  for (const entry of listed) if (!isHttpsUrl(entry)) problems.push(`ACME_ALLOWED_DIRECTORY_URLS: ${JSON.stringify(entry)} is not an https:// ACME directory URL`);
+
   return {
-    directoryUrl: url("ACME_DIRECTORY_URL", LETS_ENCRYPT_DIRECTORY),
-    stagingUrl: url("ACME_STAGING_URL", LETS_ENCRYPT_STAGING),
+    directoryUrl,
+    stagingUrl,
+    allowedDirectoryUrls: [...new Set([directoryUrl, stagingUrl, ...listed.filter(isHttpsUrl)])],
     pollMaxAttempts: number("ACME_POLL_MAX_ATTEMPTS", 60, 1, 1000, "attempts"),
     pollIntervalMs: number("ACME_POLL_INTERVAL_SECONDS", 2, 0.05, 60, "seconds", false) * 1000,
     pollInitialWaitMs: number("ACME_POLL_INITIAL_WAIT", 0, 0, 300, "seconds", false) * 1000,
@@ -101,4 +106,13 @@ export function parseCertificateSettings({ read, bool }: ConfigReader, problems:
     localCaCertDays: number("LOCAL_CA_CERT_DAYS", 7, 1, 365, "days"),
     rsaKeySize: rsaKeySize as CertificateSettings["rsaKeySize"],
   };
+}
+
+/** RFC 8555 §6.1: ACME runs over HTTPS only. */
+function isHttpsUrl(raw: string): boolean {
+  try {
+    return new URL(raw).protocol === "https:";
+  } catch {
+    return false;
+  }
 }

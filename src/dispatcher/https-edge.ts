@@ -26,6 +26,8 @@ export interface HttpsEdgeOptions extends Omit<DispatchOptions, "clientAddress">
 export interface HttpsEdge extends DrainableListener {
   /** A server from before the last certificate change may still accept a connection. */
   readonly draining: boolean;
+  /** Why the latest certificate change could not be applied (the previous set still serves); null when it was. */
+  readonly certificateProblem: string | null;
 }
 
 /** Changes arriving within this window are applied together: a burst costs one new TLS server. */
@@ -53,11 +55,14 @@ export function startHttpsEdge(options: HttpsEdgeOptions): HttpsEdge {
   );
 
   let pending: ReturnType<typeof setTimeout> | undefined;
+  let certificateProblem: string | null = null;
   const apply = () => {
     pending = undefined;
     try {
       listener.setCertificates(options.certificates.served);
+      certificateProblem = null;
     } catch (err) {
+      certificateProblem = (err as Error).message;
       // Each certificate was checked on load, so this is Bun refusing the set as a whole: keep serving the previous one.
       options.log.error({ err: (err as Error).message }, "could not apply the new certificates; still serving the previous ones");
     }
@@ -70,6 +75,9 @@ export function startHttpsEdge(options: HttpsEdgeOptions): HttpsEdge {
     port: listener.port,
     get draining() {
       return listener.draining;
+    },
+    get certificateProblem() {
+      return certificateProblem;
     },
     get pendingRequests() {
       return listener.pendingRequests;

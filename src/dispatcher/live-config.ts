@@ -53,6 +53,11 @@ export class LiveConfig {
     return this.current;
   }
 
+  /** The id of the last `events:workflow` entry applied here ("0-0": none yet), for /health's lag. */
+  get appliedEventId(): string {
+    return this.lastEventId;
+  }
+
   /** Loads the snapshot, then follows the stream in the background. */
   async start(): Promise<void> {
     await this.reload();

@@ -50,16 +50,25 @@ export function checkCertificateRecord(record: CertificateRecord): CertificateRe
   return { ...record, domains };
 }
 
+/** A condition on another key, checked in the same transaction as the write (the write happens only while it holds). */
+export interface WriteGuard {
+  readonly key: string;
+  holds(value: string | null): boolean;
+}
+
+const guardHolds = async (conn: Redis, guard: WriteGuard | undefined) => !guard || guard.holds(await conn.get(guard.key));
+
 const eventData = (record: CertificateRecord) => ({ cert_name: record.cert_name, domains: record.domains });
 
 export class CertificateRepository {
   constructor(private readonly redis: Redis) {}
 
-  /** Stores a new certificate and claims its domains; false if the name is taken. */
-  create(input: CertificateRecord): Promise<boolean> {
+  /** Stores a new certificate and claims its domains; false if the name is taken (or `guard` does not hold). */
+  create(input: CertificateRecord, guard?: WriteGuard): Promise<boolean> {
     const record = checkCertificateRecord(input);
-    const watched = [keys.certificate(record.cert_name), ...record.domains.map(keys.certificateByDomain)];
+    const watched = [keys.certificate(record.cert_name), ...record.domains.map(keys.certificateByDomain), ...(guard ? [guard.key] : [])];
     return watchAndCommit(this.redis, watched, async (conn) => {
+      if (!(await guardHolds(conn, guard))) return { result: false };
       if (await conn.exists(keys.certificate(record.cert_name))) return { result: false };
       const tx = conn.multi();
       queueWrite(tx, record);
@@ -71,12 +80,14 @@ export class CertificateRepository {
 
   /**
    * Replaces a certificate's contents (a renewal, a domain list change); the
-   * owner stays. Returns the stored record, or null if there is no such certificate.
+   * owner stays. Returns the stored record, or null if there is no such
+   * certificate (or `guard` does not hold).
    */
-  replace(input: CertificateRecord): Promise<CertificateRecord | null> {
+  replace(input: CertificateRecord, guard?: WriteGuard): Promise<CertificateRecord | null> {
     const checked = checkCertificateRecord(input);
     const name = checked.cert_name;
-    return watchAndCommit(this.redis, [keys.certificate(name)], async (conn) => {
+    return watchAndCommit(this.redis, [keys.certificate(name), ...(guard ? [guard.key] : [])], async (conn) => {
+      if (!(await guardHolds(conn, guard))) return { result: null };
       const current = parse(await conn.get(keys.certificate(name)));
       if (!current) return { result: null };
       const record = { ...checked, owner_token_hash: current.owner_token_hash };

@@ -74,6 +74,7 @@ describe("an ACME request is queued, not issued", () => {
         owner_token_hash: ADMIN_HASH,
         operation: "issue",
         attempt: 1,
+        request_id: expect.any(String),
       },
     ]);
     // No certificate until a worker issues it.
@@ -390,6 +391,7 @@ describe("renewal on request", () => {
         owner_token_hash: ADMIN_HASH,
         operation: "renew",
         attempt: 1,
+        request_id: expect.any(String),
       },
     ]);
     expect((await call("GET", "/api/v1/certificates/acme/status")).json).toMatchObject({ status: "pending", operation: "renew" });

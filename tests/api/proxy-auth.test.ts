@@ -110,7 +110,7 @@ describe("auth settings", () => {
     });
     expect((await suite.api.call("POST", PATH, { body: {} })).json).toEqual(res.json);
     // Other settings of the proxy are untouched.
-    expect(await stored()).toMatchObject({ target_url: "http://127.0.0.1:3000/", enabled: true });
+    expect(await stored()).toMatchObject({ target_url: "http://127.0.0.1:3000", enabled: true });
   });
 
   test("an operator's own scopes are required as given", async () => {
@@ -135,7 +135,7 @@ describe("auth settings", () => {
     const res = await suite.api.call("DELETE", PATH);
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ hostname: "app.example.com", ...DEFAULT_FIELDS, effective_users: ["carol", "dave"], allowed_users_source: "default" });
-    expect(await stored()).toMatchObject({ ...DEFAULT_FIELDS, target_url: "http://127.0.0.1:3000/" });
+    expect(await stored()).toMatchObject({ ...DEFAULT_FIELDS, target_url: "http://127.0.0.1:3000" });
   });
 
   test("ownership: the owner and the admin; anyone else gets 404, no token 401, and nothing is written", async () => {

@@ -46,6 +46,7 @@ describe("a new HTTPS proxy without a certificate", () => {
         owner_token_hash: hashApiToken(ADMIN),
         operation: "issue",
         attempt: 1,
+        request_id: expect.any(String),
       },
     ]);
     // Its progress is readable at the usual place.

@@ -113,7 +113,7 @@ describe("oauth-server settings", () => {
     expect(res.json).toEqual({ hostname: "app.example.com", ...DEFAULT_FIELDS, metadata_preview: defaultMetadata() });
     const stored = JSON.parse((await suite.redis.client.get(keys.proxy("app.example.com")))!);
     expect(stored).toMatchObject(DEFAULT_FIELDS);
-    expect(stored.target_url).toBe("http://127.0.0.1:3000/");
+    expect(stored.target_url).toBe("http://127.0.0.1:3000");
   });
 
   test("ownership: the owner and the admin; anyone else gets 404, no token 401", async () => {

@@ -157,7 +157,7 @@ describe("resource settings", () => {
     const res = await suite.api.call("POST", PATH, { body: { resource_scopes: [], resource_server_info: {} } });
     expect(res.json).toMatchObject({ resource_endpoint: "/mcp", resource_stateful: true, resource_scopes: null, resource_server_info: null });
     expect((await suite.api.call("POST", PATH, { body: {} })).json).toEqual(res.json);
-    expect(await stored()).toMatchObject({ target_url: "http://127.0.0.1:3000/", auth_enabled: false });
+    expect(await stored()).toMatchObject({ target_url: "http://127.0.0.1:3000", auth_enabled: false });
   });
 
   test("DELETE clears every field", async () => {
@@ -166,7 +166,7 @@ describe("resource settings", () => {
     const res = await suite.api.call("DELETE", PATH);
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ hostname: "app.example.com", ...DEFAULT_FIELDS, ...ROOT_URLS, metadata_preview: basePreview("https://app.example.com") });
-    expect(await stored()).toMatchObject({ ...DEFAULT_FIELDS, target_url: "http://127.0.0.1:3000/" });
+    expect(await stored()).toMatchObject({ ...DEFAULT_FIELDS, target_url: "http://127.0.0.1:3000" });
   });
 
   test("/mcp is the same endpoint as /resource: same answers, same stored fields", async () => {

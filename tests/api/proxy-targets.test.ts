@@ -28,7 +28,7 @@ describe("proxy targets", () => {
     expect(res.json).toMatchObject({ ...visibleDefaults, preserve_host_header: false });
     expect(Object.keys(res.json)).not.toContain("github_client_secret");
     expect(res.json.hostname).toBe("app.example.com");
-    expect(res.json.target_url).toBe("http://127.0.0.1:3000/");
+    expect(res.json.target_url).toBe("http://127.0.0.1:3000");
     expect(res.json.created_by).toBe("admin");
     expect(res.json.github_client_secret_set).toBe(false);
     expect(JSON.parse((await suite.redis.client.get(keys.proxy("app.example.com")))!).route_mode).toBe("all");

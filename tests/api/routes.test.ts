@@ -19,7 +19,7 @@ describe("routes", () => {
       enabled: true,
       scope: "global",
       proxy_hostnames: [],
-      target_value: "http://127.0.0.1:4000/",
+      target_value: "http://127.0.0.1:4000",
     });
     expect(await suite.redis.client.get(keys.routeUnique("/api/", 50))).toBe("api-v1");
     expect(await suite.redis.client.get(keys.routePriority(50, "api-v1"))).toBe("api-v1");
@@ -52,7 +52,7 @@ describe("routes", () => {
     const text = await res.text();
     expect(res.headers.get("content-type")).toContain("text/plain");
     expect(text.split("\n")[0]).toMatch(/^PRIORITY\s+ID\s+PATH\s+METHODS\s+TARGET\s+SCOPE\s+ENABLED\s+DESCRIPTION$/);
-    expect(text).toMatch(/50\s+one\s+\/api\/\s+GET\s+url:http:\/\/127\.0\.0\.1:4000\/\s+global\s+yes\s+first route/);
+    expect(text).toMatch(/50\s+one\s+\/api\/\s+GET\s+url:http:\/\/127\.0\.0\.1:4000\s+global\s+yes\s+first route/);
   });
 
   test("users create routes only for proxies they own; global routes are the admin's", async () => {

@@ -40,14 +40,14 @@ describe("external services", () => {
 
     const updated = await suite.api.call("PUT", "/api/v1/services/external/billing", { body: { target_url: "http://10.0.0.9:8080" } });
     expect(updated.status).toBe(200);
-    expect(updated.json).toMatchObject({ target_url: "http://10.0.0.9:8080/", description: "Billing API", created_at: created.json.created_at });
-    expect(await suite.redis.client.get(keys.serviceUrl("billing"))).toBe("http://10.0.0.9:8080/");
+    expect(updated.json).toMatchObject({ target_url: "http://10.0.0.9:8080", description: "Billing API", created_at: created.json.created_at });
+    expect(await suite.redis.client.get(keys.serviceUrl("billing"))).toBe("http://10.0.0.9:8080");
 
     const off = await suite.api.call("PUT", "/api/v1/services/external/billing", { body: { routing_enabled: false } });
     expect(off.json.routing_enabled).toBe(false);
     expect(await suite.redis.client.exists(keys.serviceUrl("billing"))).toBe(0);
     await suite.api.call("PUT", "/api/v1/services/external/billing", { body: { routing_enabled: true, description: "" } });
-    expect(await suite.redis.client.get(keys.serviceUrl("billing"))).toBe("http://10.0.0.9:8080/");
+    expect(await suite.redis.client.get(keys.serviceUrl("billing"))).toBe("http://10.0.0.9:8080");
 
     const deleted = await suite.api.call("DELETE", "/api/v1/services/external/billing");
     expect([deleted.status, deleted.json]).toEqual([200, { deleted: "billing" }]);
@@ -124,7 +124,7 @@ describe("external services", () => {
     expect((await suite.api.call("DELETE", "/api/v1/tokens/alice")).status).toBe(200);
     expect(await suite.redis.client.exists(keys.serviceExternal("alice-svc"), keys.serviceUrl("alice-svc"))).toBe(0);
     expect(await suite.redis.client.smembers(keys.serviceExternalNames)).toEqual(["bob-svc"]);
-    expect(await suite.redis.client.get(keys.serviceUrl("bob-svc"))).toBe("http://10.0.0.2/");
+    expect(await suite.redis.client.get(keys.serviceUrl("bob-svc"))).toBe("http://10.0.0.2");
   });
 
   test("deleting a service a route or proxy uses is a 409 naming them, unless force=true", async () => {
@@ -184,7 +184,7 @@ describe("internal services and the unified view", () => {
     expect(all.status).toBe(200);
     expect(all.json).toEqual([
       { service_name: "web", service_type: "docker", url: "http://10.88.0.5:80", status: "running", owner: null },
-      { service_name: "ext", service_type: "external", url: "http://10.1.1.1/", status: "registered", owner: "admin" },
+      { service_name: "ext", service_type: "external", url: "http://10.1.1.1", status: "registered", owner: "admin" },
       { service_name: "api", service_type: "internal", url: "http://127.0.0.1:9000", status: "internal", owner: null },
     ]);
     for (const type of ["docker", "external", "internal"]) {

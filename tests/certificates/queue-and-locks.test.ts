@@ -313,6 +313,7 @@ describe("CertificateRequests", () => {
         owner_token_hash: "sha256:me",
         operation: "renew",
         attempt: 1,
+        request_id: expect.any(String),
       },
     });
     expect(await requests.renew(record)).toEqual({ queued: false, reason: "in_progress" });

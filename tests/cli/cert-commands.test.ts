@@ -75,6 +75,7 @@ describe("createRequest", () => {
       body: { cert_name: "app", domains: ["a.example.com", "b.example.com"], staging: true, email: "ops@example.com", key_type: "ecdsa" },
     });
     expect(createRequest("self", ["x.test"], { selfSigned: true, staging: false }).body).toEqual({ cert_name: "self", domain: "x.test", acme: false, staging: false });
+    expect(createRequest("ca", ["x.test"], { directory: "https://ca.test/dir" }).body).toEqual({ cert_name: "ca", domain: "x.test", acme_directory_url: "https://ca.test/dir" });
   });
 
   test("a domain given twice counts once, so two spellings of one domain stay a single-domain request", () => {
@@ -87,6 +88,8 @@ describe("createRequest", () => {
   test("contradictions and bad values stop before any request", () => {
     expect(() => createRequest("x", ["x.test"], { selfSigned: true, staging: true })).toThrow(/--staging .* --self-signed/);
     expect(() => createRequest("x", ["x.test"], { keyType: "dsa" })).toThrow('--key-type "dsa": expected one of rsa, ecdsa');
+    expect(() => createRequest("x", ["x.test"], { directory: "https://ca.test/dir", staging: true })).toThrow(/--directory .* --staging/);
+    expect(() => createRequest("x", ["x.test"], { directory: "https://ca.test/dir", selfSigned: true })).toThrow(/--directory .* --self-signed/);
     expect(() => createRequest("x", [" "], {})).toThrow(CliError);
     expect(() => createRequest("x", [], {})).toThrow("give at least one domain");
   });
@@ -411,8 +414,8 @@ describe("against the gateway's certificate API", () => {
     return run.stderr;
   };
 
+  const closed = `https://127.0.0.1:${closedPort()}/directory`;
   beforeAll(async () => {
-    const closed = `https://127.0.0.1:${closedPort()}/directory`;
     redis = await startTestRedis();
     gateway = await startTestGateway(redis, { AUTO_CERTIFICATES: "false", ACME_DIRECTORY_URL: closed, ACME_STAGING_URL: closed });
     apiUrl = `http://127.0.0.1:${gateway.gateway.apiPort}`;
@@ -426,6 +429,17 @@ describe("against the gateway's certificate API", () => {
     expect(await ok("cert", "list")).toBe(`${EMPTY_CERTIFICATES_HINT}\n`);
     expect(await json("cert", "list")).toEqual([]);
     expect(await ok("--format", "csv", "cert", "list")).toBe("Name,Domains,Status,Expires,Issuer\n");
+  });
+
+  test("create --directory: an allowed directory is used; another is refused by the gateway, naming the field", async () => {
+    const accepted = await json("cert", "create", "dir-ok", "dir-ok.example.test", "--directory", closed);
+    expect(accepted).toMatchObject({ cert_name: "dir-ok", status: "pending", acme_directory_url: closed });
+    const refused = await failing("cert", "create", "dir-bad", "dir-bad.example.test", "--directory", "https://127.0.0.1:1/elsewhere");
+    expect(refused).toContain("acme_directory_url");
+    expect(refused).toContain(closed);
+    // Still pending (nothing issues here): deleting it cancels the request.
+    expect(await ok("cert", "delete", "dir-ok")).toContain("dir-ok");
+    expect(await failing("cert", "status", "dir-ok")).toContain("404");
   });
 
   test("create --self-signed: 201 and the certificate at once, its chain but never its key", async () => {

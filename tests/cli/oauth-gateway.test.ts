@@ -129,7 +129,7 @@ describe("oauth routes-setup", () => {
     expect(rows.find((r) => r.path_pattern === "/revoke")).toMatchObject({ status: "disabled", note: "enable it: portcullis route update oauth-revoke --enable" });
     expect(rows.filter((r) => r.status === "present")).toHaveLength(7);
     expect(run.stderr).toBe(
-      "portcullis: 1 OAuth path is held by other routes: route my-jwks holds /jwks at priority 95 for url:http://127.0.0.1:1/, not hostname:auth.example.test. " +
+      "portcullis: 1 OAuth path is held by other routes: route my-jwks holds /jwks at priority 95 for url:http://127.0.0.1:1, not hostname:auth.example.test. " +
         "Delete or move them (portcullis route delete <id>), then run routes-setup again.\n",
     );
     expect((await gateway.api("GET", "/api/v1/routes/")).json).toHaveLength(9);

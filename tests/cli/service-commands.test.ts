@@ -31,12 +31,12 @@ afterAll(async () => {
 describe("against the gateway", () => {
   test("register, list, show, update, unregister; table, json, yaml, csv", async () => {
     const created = await admin.json("service", "register", "billing", "https://billing.example.com", "--description", "Billing API");
-    expect(created).toMatchObject({ service_name: "billing", service_type: "external", target_url: "https://billing.example.com/", description: "Billing API", routing_enabled: true });
+    expect(created).toMatchObject({ service_name: "billing", service_type: "external", target_url: "https://billing.example.com", description: "Billing API", routing_enabled: true });
 
     const table = await admin.ok("service", "list-external");
     expect(table).toContain("Name");
     expect(table).toContain("billing");
-    expect(table).toContain("https://billing.example.com/");
+    expect(table).toContain("https://billing.example.com");
     expect((await admin.json("service", "list-external")).map((s: any) => s.service_name)).toEqual(["billing"]);
     expect(parseYaml(await admin.ok("--format", "yaml", "service", "show-external", "billing")).description).toBe("Billing API");
     const csv = (await admin.ok("--format", "csv", "service", "list-external")).trim().split("\n");
@@ -44,7 +44,7 @@ describe("against the gateway", () => {
     expect(csv[1]).toContain("billing");
 
     const updated = await admin.json("service", "update-external", "billing", "http://10.0.0.9:8080");
-    expect(updated.target_url).toBe("http://10.0.0.9:8080/");
+    expect(updated.target_url).toBe("http://10.0.0.9:8080");
     expect((await admin.json("service", "update-external", "billing", "--no-routing")).routing_enabled).toBe(false);
     expect((await admin.json("service", "update-external", "billing", "--routing", "--description", "")).description).toBe("");
     const nothing = await admin.cli("service", "update-external", "billing");

@@ -22,6 +22,7 @@ describe("certificate settings", () => {
     expect(certificates({})).toEqual({
       directoryUrl: LETS_ENCRYPT_DIRECTORY,
       stagingUrl: LETS_ENCRYPT_STAGING,
+      allowedDirectoryUrls: [LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING],
       pollMaxAttempts: 60,
       pollIntervalMs: 2_000,
       pollInitialWaitMs: 0,
@@ -48,6 +49,7 @@ describe("certificate settings", () => {
       certificates({
         ACME_DIRECTORY_URL: "https://ca.internal:14000/dir",
         ACME_STAGING_URL: " https://staging.ca.internal/directory ",
+        ACME_ALLOWED_DIRECTORY_URLS: "https://other.ca.internal/dir, https://ca.internal:14000/dir",
         ACME_POLL_MAX_ATTEMPTS: "10",
         ACME_POLL_INTERVAL_SECONDS: "0.5",
         ACME_POLL_INITIAL_WAIT: "3",
@@ -69,6 +71,7 @@ describe("certificate settings", () => {
     ).toEqual({
       directoryUrl: "https://ca.internal:14000/dir",
       stagingUrl: "https://staging.ca.internal/directory",
+      allowedDirectoryUrls: ["https://ca.internal:14000/dir", "https://staging.ca.internal/directory", "https://other.ca.internal/dir"],
       pollMaxAttempts: 10,
       pollIntervalMs: 500,
       pollInitialWaitMs: 3_000,
@@ -94,6 +97,19 @@ describe("certificate settings", () => {
       expect(certificates({ ACME_CHALLENGE_SELF_CHECK: raw, AUTO_CERTIFICATES: raw })).toMatchObject({ challengeSelfCheck: value, autoCertificates: value });
     }
     expect(certificates({ AUTO_CERTIFICATES: "", RSA_KEY_SIZE: "  ", ACME_DIRECTORY_URL: "" })).toMatchObject({ autoCertificates: true, rsaKeySize: 2048, directoryUrl: LETS_ENCRYPT_DIRECTORY });
+  });
+
+  test("ACME_ALLOWED_DIRECTORY_URLS: comma-separated https URLs, each checked, every one named when wrong", () => {
+    expect(certificates({ ACME_ALLOWED_DIRECTORY_URLS: " , https://a.example/dir ,," }).allowedDirectoryUrls).toEqual([
+      LETS_ENCRYPT_DIRECTORY,
+      LETS_ENCRYPT_STAGING,
+      "https://a.example/dir",
+    ]);
+    const problems = problemsOf({ ACME_ALLOWED_DIRECTORY_URLS: "http://plain.example/dir,https://ok.example/dir,not a url" });
+    expect(problems).toEqual([
+      'ACME_ALLOWED_DIRECTORY_URLS: "http://plain.example/dir" is not an https:// ACME directory URL',
+      'ACME_ALLOWED_DIRECTORY_URLS: "not a url" is not an https:// ACME directory URL',
+    ]);
   });
 
   test("RSA_KEY_SIZE accepts 2048, 3072 and 4096", () => {

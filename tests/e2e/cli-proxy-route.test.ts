@@ -61,7 +61,7 @@ describe("proxy commands", () => {
     );
     expect(created).toMatchObject({
       hostname: "app.example.com",
-      target_url: "http://127.0.0.1:3000/",
+      target_url: "http://127.0.0.1:3000",
       preserve_host_header: false,
       enable_http: false,
       enable_https: true,
@@ -95,8 +95,8 @@ describe("proxy commands", () => {
   test("list in table (with the summary), json, yaml and csv", async () => {
     const table = await ok("proxy", "list");
     expect(table).toMatch(/│ Hostname\s+│ Target\s+│ Status\s+│ Auth\s+│ Certificate\s+│ Routes\s+│ Created\s+│/);
-    expect(table).toMatch(/│ app\.example\.com\s+│ http:\/\/127\.0\.0\.1:3000\/\s+│ HTTPS\s+│ ✗\s+│ —\s+│ all\s+│ just now\s+│/);
-    expect(table).toMatch(/│ plain\.example\.com\s+│ http:\/\/127\.0\.0\.1:3001\/\s+│ HTTP \| HTTPS \| disabled\s+│ ✗/);
+    expect(table).toMatch(/│ app\.example\.com\s+│ http:\/\/127\.0\.0\.1:3000\s+│ HTTPS\s+│ ✗\s+│ —\s+│ all\s+│ just now\s+│/);
+    expect(table).toMatch(/│ plain\.example\.com\s+│ http:\/\/127\.0\.0\.1:3001\s+│ HTTP \| HTTPS \| disabled\s+│ ✗/);
     expect(table.trimEnd().split("\n").at(-1)).toBe("Summary: 2 proxies | 0 with auth");
 
     const fromJson = await json("proxy", "list");
@@ -108,13 +108,13 @@ describe("proxy commands", () => {
 
     const csv = (await ok("--format", "csv", "proxy", "list")).trimEnd().split("\n");
     expect(csv[0]).toBe("Hostname,Target,Status,Auth,Certificate,Routes,Created");
-    expect(csv).toContainEqual(expect.stringMatching(/^app\.example\.com,http:\/\/127\.0\.0\.1:3000\/,HTTPS,false,,all,\d{4}-\d\d-\d\dT/));
+    expect(csv).toContainEqual(expect.stringMatching(/^app\.example\.com,http:\/\/127\.0\.0\.1:3000,HTTPS,false,,all,\d{4}-\d\d-\d\dT/));
     expect(csv.join("\n")).not.toContain("Summary");
   });
 
   test("show and update", async () => {
     expect(await ok("proxy", "show", "app.example.com")).toMatch(/│ hostname\s+│ app\.example\.com/);
-    expect((await json("proxy", "show", "APP.example.com")).target_url).toBe("http://127.0.0.1:3000/");
+    expect((await json("proxy", "show", "APP.example.com")).target_url).toBe("http://127.0.0.1:3000");
 
     const updated = await json(
       "proxy",
@@ -182,7 +182,7 @@ describe("route commands", () => {
   test("list in table, json, yaml and csv, and by scope", async () => {
     const table = await ok("route", "list");
     expect(table).toMatch(/│ Priority\s+│ ID\s+│ Path\s+│ Methods\s+│ Target\s+│ Scope\s+│ Enabled\s+│ Description\s+│/);
-    expect(table).toMatch(/│ 90\s+│ api\s+│ \/api\/\s+│ GET,POST\s+│ url:http:\/\/127\.0\.0\.1:4000\/\s+│ global\s+│ ✓\s+│ API v1\s+│/);
+    expect(table).toMatch(/│ 90\s+│ api\s+│ \/api\/\s+│ GET,POST\s+│ url:http:\/\/127\.0\.0\.1:4000\s+│ global\s+│ ✓\s+│ API v1\s+│/);
     expect(table).toMatch(/│ 50\s+│ route-[0-9a-f]{8}\s+│ ~\^\/v\[0-9\]\+\/\s+│ \*\s+│ service:billing\s+│ proxy:app\.example\.com\s+│ ✗\s+│ —\s+│/);
 
     const all = await json("route", "list");
@@ -190,7 +190,7 @@ describe("route commands", () => {
     expect(parseYaml(await ok("--format", "yaml", "route", "list"))).toEqual(all);
     const csv = (await ok("--format", "csv", "route", "list")).trimEnd().split("\n");
     expect(csv[0]).toBe("Priority,ID,Path,Methods,Target,Scope,Enabled,Description");
-    expect(csv[1]).toBe('90,api,/api/,"GET,POST",url:http://127.0.0.1:4000/,global,true,API v1');
+    expect(csv[1]).toBe('90,api,/api/,"GET,POST",url:http://127.0.0.1:4000,global,true,API v1');
 
     const proxyScoped = await json("route", "list", "--scope", "proxy");
     expect(proxyScoped.map((r: { scope: string }) => r.scope)).toEqual(["proxy"]);
@@ -207,7 +207,7 @@ describe("route commands", () => {
     const updated = await json("route", "update", "static", "--priority", "20", "--methods", "GET", "--description", "assets", "--disable");
     expect(updated).toMatchObject({ priority: 20, methods: ["GET"], description: "assets", enabled: false });
     const moved = await json("route", "update", "static", "--path", "/assets/", "--target-value", "http://127.0.0.1:4002", "--methods", "", "--enable");
-    expect(moved).toMatchObject({ path_pattern: "/assets/", target_value: "http://127.0.0.1:4002/", methods: [], enabled: true });
+    expect(moved).toMatchObject({ path_pattern: "/assets/", target_value: "http://127.0.0.1:4002", methods: [], enabled: true });
 
     const nothing = await cli("route", "update", "static");
     expect(nothing.code).toBe(1);

@@ -42,6 +42,23 @@ describe("CertificateRepository", () => {
     expect((await events()).length).toBe(1);
   });
 
+  test("a guard on another key: create and replace write nothing while it does not hold, and write when it does", async () => {
+    const guard = { key: "guard:key", holds: (value: string | null) => value === "mine" };
+    expect(await stores.certificates.create(record("guarded", ["g.example.test"]), guard)).toBe(false);
+    await redis.client.set("guard:key", "theirs");
+    expect(await stores.certificates.create(record("guarded", ["g.example.test"]), guard)).toBe(false);
+    expect(await stores.certificates.get("guarded")).toBeNull();
+    expect(await owner("g.example.test")).toBeNull();
+    expect(await events()).toEqual([]);
+
+    await redis.client.set("guard:key", "mine");
+    expect(await stores.certificates.create(record("guarded", ["g.example.test"]), guard)).toBe(true);
+    await redis.client.set("guard:key", "theirs");
+    expect(await stores.certificates.replace(record("guarded", ["h.example.test"]), guard)).toBeNull();
+    expect((await stores.certificates.get("guarded"))?.domains).toEqual(["g.example.test"]);
+    expect((await events()).length).toBe(1);
+  });
+
   test("get, list and getByDomain (exact first, then the wildcard one label up)", async () => {
     await stores.certificates.create(record("wild", ["*.example.test"]));
     await stores.certificates.create(record("exact", ["a.example.test"]));

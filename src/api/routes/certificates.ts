@@ -14,6 +14,7 @@ import type { CertificateRecord, CertificateRepository } from "../../storage/cer
 import type { ProxyRepository } from "../../storage/proxy-repository";
 import type { TokenRepository } from "../../storage/token-repository";
 import { authenticate, canSee, type Caller } from "../caller";
+import { allowedDirectory } from "../schemas/acme-directory";
 import { CertificateCreateBody, checkCertificateRequest, MultiDomainCreateBody, type CheckedCertificateRequest } from "../schemas/certificate";
 
 /** What a listing shows: no PEMs at all. */
@@ -28,7 +29,7 @@ export function certificateView(record: CertificateRecord, withKey: boolean) {
   return withKey ? record : view;
 }
 
-const statusView = ({ owner_token_hash, ...status }: CertificateStatus) => status;
+const statusView = ({ owner_token_hash, request_id, ...status }: CertificateStatus) => status;
 const statusUrl = (name: string) => `/api/v1/certificates/${encodeURIComponent(name)}/status`;
 
 const NameParams = t.Object({ name: t.String() });
@@ -82,6 +83,7 @@ export function certificateRoutes(deps: {
       domains: request.domains,
       email: await contactFor(caller, request.email),
       staging: request.staging,
+      directory_url: request.acme_directory_url === undefined ? undefined : allowedDirectory(request.acme_directory_url, manager.settings.allowedDirectoryUrls),
       key_type: request.key_type,
       owner_token_hash: caller.hash,
     });
@@ -97,6 +99,7 @@ export function certificateRoutes(deps: {
       cert_name: request.cert_name,
       domains: request.domains,
       status: "pending",
+      acme_directory_url: outcome.job.directory_url,
       status_url: statusUrl(request.cert_name),
       message: `issuance queued with ${outcome.job.directory_url}; poll the status URL`,
     };
@@ -183,6 +186,15 @@ export function certificateRoutes(deps: {
     .delete(
       "/:name",
       async ({ caller, params, query }) => {
+        const stored = await certificates.get(params.name);
+        if (!stored) {
+          // No certificate yet: deleting the request cancels it (queued job dropped, a running issuance's result discarded).
+          const status = await manager.statuses.get(params.name);
+          if (!status || !canSee(caller, status.owner_token_hash) || !(await manager.cancel(params.name, status))) {
+            throw notFound(`certificate ${JSON.stringify(params.name)}`);
+          }
+          return { deleted: params.name, cancelled: inProgress(status) };
+        }
         const record = await visibleCertificate(caller, params.name);
         const users = await proxiesServedBy(deps.proxies, certificates, record.cert_name);
         if (users.length > 0 && query.force !== "true") {
@@ -198,7 +210,10 @@ export function certificateRoutes(deps: {
       {
         params: NameParams,
         query: t.Object({ force: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])) }),
-        detail: { summary: "Delete a certificate; 409 naming the proxies it serves unless ?force=true (they fall back to another certificate or the default one)" },
+        detail: {
+          summary:
+            "Delete a certificate; 409 naming the proxies it serves unless ?force=true (they fall back to another certificate or the default one). A request still being issued (no certificate yet) is cancelled: `cancelled: true`, and the name is free again",
+        },
       },
     );
 }

@@ -9,6 +9,12 @@ const common = {
   cert_name: t.String({ minLength: 1, maxLength: 128, description: "Letters, digits, '.', '_', '-'" }),
   email: t.Optional(t.Union([t.String(), t.Null()], { description: "ACME account contact; default: the token's cert_email, else ADMIN_EMAIL" })),
   staging: t.Optional(t.Boolean({ description: "Use ACME_STAGING_URL instead of ACME_DIRECTORY_URL" })),
+  acme_directory_url: t.Optional(
+    t.String({
+      maxLength: 2048,
+      description: "The ACME directory to issue with: one of ACME_DIRECTORY_URL, ACME_STAGING_URL or ACME_ALLOWED_DIRECTORY_URLS (anything else is refused). Default: ACME_DIRECTORY_URL, or ACME_STAGING_URL with staging",
+    }),
+  ),
   acme: t.Optional(t.Boolean({ description: "false: a self-signed certificate, made at once" })),
   key_type: t.Optional(t.Union([t.Literal("rsa"), t.Literal("ecdsa")], { description: "rsa (RSA_KEY_SIZE bits, default) or ecdsa (P-256)" })),
 };
@@ -29,6 +35,8 @@ export interface CheckedCertificateRequest {
   readonly domains: string[];
   readonly email: string | null | undefined;
   readonly staging: boolean;
+  /** As sent; the route checks it against the allowed directories. */
+  readonly acme_directory_url: string | undefined;
   readonly acme: boolean;
   readonly key_type: "rsa" | "ecdsa";
 }
@@ -40,6 +48,7 @@ export function checkCertificateRequest(body: {
   domains?: string[];
   email?: string | null;
   staging?: boolean;
+  acme_directory_url?: string;
   acme?: boolean;
   key_type?: "rsa" | "ecdsa";
 }): CheckedCertificateRequest {
@@ -56,5 +65,15 @@ export function checkCertificateRequest(body: {
   }
   if (body.email !== undefined && body.email !== null && !isEmail(body.email)) throw invalid(`email: ${JSON.stringify(body.email)} is not an email address`);
   if (!acme && body.staging) throw invalid('staging: applies to ACME certificates only ("acme": false was given)');
-  return { cert_name: body.cert_name, domains, email: body.email, staging: body.staging ?? false, acme, key_type: body.key_type ?? "rsa" };
+  if (!acme && body.acme_directory_url !== undefined) throw invalid('acme_directory_url: applies to ACME certificates only ("acme": false was given)');
+  if (body.staging && body.acme_directory_url !== undefined) throw invalid("acme_directory_url: give either it or staging, not both (staging means ACME_STAGING_URL)");
+  return {
+    cert_name: body.cert_name,
+    domains,
+    email: body.email,
+    staging: body.staging ?? false,
+    acme_directory_url: body.acme_directory_url,
+    acme,
+    key_type: body.key_type ?? "rsa",
+  };
 }

@@ -147,8 +147,15 @@ export function defaultPreserveHost(targetUrl: string): boolean {
   }
 }
 
-/** The backend URL rules: http(s), a host, no credentials, no query or fragment. */
+/**
+ * The backend URL rules: http(s), a host, no credentials, no query or fragment.
+ * Returns the URL exactly as sent (`http://backend:3000` stays without a
+ * trailing slash): every use parses it the same way. Whitespace and control
+ * characters are refused rather than kept, since the URL parser would
+ * silently drop them (`http://back\nend` is `http://backend`).
+ */
 export function checkTargetUrl(field: string, value: string): string {
+  if (/[\s\u0000-\u001f\u007f]/.test(value)) throw invalid(`${field}: ${JSON.stringify(value.slice(0, 200))} contains spaces or control characters`);
   let url: URL;
   try {
     url = new URL(value);
@@ -158,8 +165,8 @@ export function checkTargetUrl(field: string, value: string): string {
   if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid(`${field}: only http and https URLs are supported`);
   if (url.username || url.password) throw invalid(`${field}: credentials in the URL are not allowed; use custom_headers`);
   if (!url.hostname) throw invalid(`${field}: the URL has no host`);
-  if (url.search || url.hash || value.includes("#")) throw invalid(`${field}: a query or fragment is not allowed`);
-  return url.href;
+  if (url.search || url.hash || value.includes("#") || value.includes("?")) throw invalid(`${field}: a query or fragment is not allowed`);
+  return value;
 }
 
 /** A backend URL, or `service:{name}` naming a registered service (resolved by the host table, live). */

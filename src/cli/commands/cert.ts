@@ -89,6 +89,8 @@ export const EMPTY_CERTIFICATES_HINT = "No certificates yet. Create one: portcul
 
 export interface CreateFlags {
   staging?: boolean;
+  /** --directory: one of the ACME directories the gateway allows (the server checks). */
+  directory?: string;
   email?: string;
   selfSigned?: boolean;
   keyType?: string;
@@ -113,6 +115,9 @@ export function createRequest(name: string, domains: readonly string[], flags: C
   if (flags.selfSigned && flags.staging) {
     throw new CliError("cert create: --staging picks the ACME CA's staging directory; a --self-signed certificate uses no CA");
   }
+  if (flags.directory !== undefined && (flags.selfSigned || flags.staging)) {
+    throw new CliError("cert create: --directory names the ACME directory itself; it goes with neither --staging nor --self-signed");
+  }
   if (flags.keyType !== undefined && !(KEY_TYPES as readonly string[]).includes(flags.keyType)) {
     throw new CliError(`--key-type ${JSON.stringify(flags.keyType)}: expected one of ${KEY_TYPES.join(", ")}`);
   }
@@ -121,6 +126,7 @@ export function createRequest(name: string, domains: readonly string[], flags: C
   else body.domains = unique;
   if (flags.email !== undefined) body.email = flags.email;
   if (flags.staging !== undefined) body.staging = flags.staging;
+  if (flags.directory !== undefined) body.acme_directory_url = flags.directory;
   if (flags.selfSigned) body.acme = false;
   if (flags.keyType !== undefined) body.key_type = flags.keyType;
   return { path: unique.length === 1 ? `${BASE}/` : `${BASE}/multi-domain`, body };
@@ -316,6 +322,7 @@ export function registerCertCommands(program: Command, context: CommandContext):
     .argument("<domain...>", "one domain, or several for one multi-domain certificate (public *.example.com wildcards: --self-signed only; internal names such as app.test: signed by the local CA)")
     .option("--staging", "use the ACME CA's staging directory (untrusted certificates, generous rate limits)")
     .option("--no-staging", "use the production directory (server default)")
+    .option("--directory <url>", "ACME directory to issue with: one the gateway allows (ACME_DIRECTORY_URL, ACME_STAGING_URL, ACME_ALLOWED_DIRECTORY_URLS)")
     .option("--email <email>", "ACME account email (default: your token's certificate email, else ADMIN_EMAIL)")
     .option("--self-signed", "make a self-signed certificate instead of asking a CA")
     .addOption(new Option("--key-type <type>", "key type of an ACME certificate (server default: rsa)").choices([...KEY_TYPES]));
@@ -367,7 +374,7 @@ export function registerCertCommands(program: Command, context: CommandContext):
 
   cert
     .command("delete")
-    .description("Delete a certificate (refused while a proxy uses it, unless --force)")
+    .description("Delete a certificate (refused while a proxy uses it, unless --force), or cancel a request still being issued")
     .argument("<name>", "certificate name")
     .option("--force", "delete it even if proxies use it; they fall back to the default certificate")
     .action(async (name: string, flags: { force?: boolean }) => {
