@@ -30,6 +30,8 @@ beforeAll(async () => {
       ADMIN_EMAIL: "admin@example.test",
       NODE_EXTRA_CA_CERTS: pebble.caFile,
       ACME_DIRECTORY_URL: pebble.directoryUrl,
+      // The test names are .test ones: this pebble stands for a private CA that issues internal names.
+      ACME_INTERNAL_NAMES: "true",
       ACME_CHALLENGE_SELF_CHECK: "false",
       ACME_POLL_INTERVAL_SECONDS: "0.1",
       ACME_POLL_INITIAL_WAIT: String(ORDER_PAUSE_S),

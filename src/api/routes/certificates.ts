@@ -58,7 +58,10 @@ export function certificateRoutes(deps: {
       // The other proxy's hostname is not named: this caller may not see it.
       if (foreign) throw forbidden(`domains: ${foreign.domain} would serve a proxy another token owns; its owner or the admin may create this certificate`);
     }
-    const issuer = request.acme ? manager.issuerFor(request.domains) : null;
+    // Checked first: a directory nobody allowed is refused whatever the names.
+    const directory = request.acme_directory_url === undefined ? undefined : allowedDirectory(request.acme_directory_url, manager.settings.allowedDirectoryUrls);
+    // Naming a directory asks for ACME (a private CA may issue internal names); otherwise the names decide.
+    const issuer = !request.acme ? null : directory !== undefined ? ({ kind: "acme" } as const) : manager.issuerFor(request.domains);
     if (issuer?.kind === "mixed") {
       throw invalid(
         `domains: ${issuer.internal.join(", ")} cannot be issued by a public CA (internal names get a certificate from the gateway's local CA); request them in a certificate of their own`,
@@ -83,7 +86,7 @@ export function certificateRoutes(deps: {
       domains: request.domains,
       email: await contactFor(caller, request.email),
       staging: request.staging,
-      directory_url: request.acme_directory_url === undefined ? undefined : allowedDirectory(request.acme_directory_url, manager.settings.allowedDirectoryUrls),
+      directory_url: directory,
       key_type: request.key_type,
       owner_token_hash: caller.hash,
     });
