@@ -443,7 +443,9 @@ describe("against the gateway's certificate API", () => {
   });
 
   test("create --self-signed: 201 and the certificate at once, its chain but never its key", async () => {
-    const table = await ok("cert", "create", "local", "local.example.test", "--self-signed");
+    const line = await ok("cert", "create", "local", "local.example.test", "--self-signed");
+    expect(line).toMatch(/^created certificate local \(self-signed\) for local\.example\.test, valid until \d{4}-\d\d-\d\dT\S+\n$/);
+    const table = await ok("cert", "show", "local");
     expect(table).toMatch(/│ cert_name\s+│ local\s+│/);
     expect(table).toMatch(/│ domains\s+│ local\.example\.test\s+│/);
     expect(table).toMatch(/│ issuer\s+│ self-signed\s+│/);

@@ -62,9 +62,9 @@ describe("against a gateway and a Docker engine", () => {
     expect(info.HostConfig.Memory).toBe(48 * 1024 * 1024);
     expect(Object.keys(info.NetworkSettings.Networks)).not.toContain("cli-net");
 
-    const table = await admin.ok("service", "update", "cli-upd", "--label", "team=blue");
-    expect(table).toContain("cli-upd");
-    expect(table).toContain("team");
+    const line = await admin.ok("service", "update", "cli-upd", "--label", "team=blue");
+    expect(line).toMatch(/^updated Docker service cli-upd \(\S+\) running at http:\/\/127\.0\.0\.1:\d+\n$/);
+    expect((await admin.json("service", "show", "cli-upd")).labels).toEqual({ team: "blue" });
     expect(parseYaml(await admin.ok("--format", "yaml", "service", "update", "cli-upd", "--memory", "64m")).memory_limit).toBe("64m");
     expect(await admin.ok("--format", "csv", "service", "update", "cli-upd", "--cpu", "0.5")).toContain("cli-upd");
 

@@ -7,7 +7,7 @@ import { Option, type Command } from "commander";
 import { ApiError, type ApiClient } from "../api-client";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
-import { renderItem, renderList, type Column } from "../output";
+import { renderChange, renderItem, renderList, type Column } from "../output";
 import type { OutputFormat } from "../settings";
 import { registerCertRootCommand } from "./cert-root";
 
@@ -298,7 +298,8 @@ async function reportIssuance(
 ): Promise<void> {
   const { client, settings, print, note } = context();
   if (!isAccepted(answer)) {
-    print(renderCertificate(answer, settings.format));
+    // Made at once (local CA, self-signed): one line; `cert show` or --format prints the certificate.
+    print(renderChange(`created certificate ${answer.cert_name} (${certificateIssuer(answer)}) for ${answer.domains.join(", ")}${answer.expires_at ? `, valid until ${answer.expires_at}` : ""}`, { ...withoutKey(answer, false) }, settings.format));
     return;
   }
   if (!limits) {

@@ -6,8 +6,8 @@
 import type { Command } from "commander";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
-import { renderItem } from "../output";
-import { collect, serviceSettingsBody, type ServiceCreateFlags, type ServiceView } from "./service";
+import { renderChange } from "../output";
+import { collect, serviceLine, serviceSettingsBody, type ServiceCreateFlags, type ServiceView } from "./service";
 
 export interface ServiceUpdateFlags extends Omit<ServiceCreateFlags, "expose"> {
   image?: string;
@@ -43,6 +43,7 @@ export function registerServiceUpdateCommand(service: Command, context: CommandC
     .action(async (name: string, flags: ServiceUpdateFlags) => {
       const { client, settings, print } = context();
       const at = `/api/v1/services/${encodeURIComponent(name)}`;
-      print(renderItem({ ...(await client.put<ServiceView>(at, serviceUpdateBody(flags))) }, settings.format));
+      const updated = await client.put<ServiceView>(at, serviceUpdateBody(flags));
+      print(renderChange(`updated ${serviceLine(updated)}`, { ...updated }, settings.format));
     });
 }

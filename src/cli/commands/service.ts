@@ -9,7 +9,7 @@ import { followApiEvents } from "../sse";
 import type { DockerServiceRecord } from "../../storage/docker-service-repository";
 import { CliError } from "../cli-error";
 import type { CommandContext } from "../context";
-import { renderItem, renderList, type Column } from "../output";
+import { renderChange, renderItem, renderList, type Column } from "../output";
 
 const BASE = "/api/v1/services";
 const at = (name: string, rest = "") => `${BASE}/${encodeURIComponent(name)}${rest}`;
@@ -169,7 +169,8 @@ export function registerDockerServiceCommands(service: Command, context: Command
     .option("--expose", "publish the container's port on a host port the gateway allocates in the exposed range (11000-65535), listed by service port-list")
     .action(async (name: string, image: string | undefined, flags: ServiceCreateFlags) => {
       const { client, settings, print } = context();
-      print(renderItem({ ...(await client.post<ServiceView>(`${BASE}/`, serviceCreateBody(name, image, flags))) }, settings.format));
+      const created = await client.post<ServiceView>(`${BASE}/`, serviceCreateBody(name, image, flags));
+      print(renderChange(`created ${serviceLine(created)}`, { ...created }, settings.format));
     });
 
   for (const [action, description] of [
@@ -245,7 +246,8 @@ export function registerDockerServiceCommands(service: Command, context: Command
       const body: Record<string, unknown> = {};
       if (flags.hostname !== undefined) body.hostname = flags.hostname;
       if (flags.https !== undefined) body.enable_https = flags.https;
-      print(renderItem(await client.post<Record<string, unknown>>(at(name, "/proxy"), body), settings.format));
+      const proxy = await client.post<Record<string, unknown>>(at(name, "/proxy"), body);
+      print(renderChange(`created proxy ${proxy.hostname} → ${proxy.target_url}`, proxy, settings.format));
     });
 
   service
@@ -262,4 +264,10 @@ export function registerDockerServiceCommands(service: Command, context: Command
       ];
       print(lines.length ? lines.join("\n") : "Nothing to clean up.");
     });
+}
+
+/** `web (localhost/app:1) running at http://127.0.0.1:41873`: what create and update print. */
+export function serviceLine(service: ServiceView): string {
+  const source = service.dockerfile_path ? `built from ${service.dockerfile_path}` : service.image;
+  return `Docker service ${service.service_name} (${source}) ${service.status}${service.url ? ` at ${service.url}` : ""}`;
 }
