@@ -7,6 +7,10 @@ import { OWN_RESPONSE_HEADERS } from "../core/own-response";
  */
 export const SERVE_DEFAULTS = {
   development: false,
+  // Bun.serve outside development mode sets SO_REUSEPORT unless told not to (Bun 1.4.5): a second gateway, or any
+  // process of this user, could then bind the same port silently and take some of its connections. The HTTPS
+  // certificate swap (native-tls TlsServerSet) asks for it on purpose.
+  reusePort: false,
   error: (): Response =>
     Response.json({ error: "internal_error", detail: "internal error; see the gateway log" }, { status: 500, headers: OWN_RESPONSE_HEADERS }),
 } as const;

@@ -119,12 +119,10 @@ export class SourceTokenRelay implements StreamFollower {
     try {
       const fetch = afterPipelinedRequestsSeen((request: Request, server: Server<WebSocketProxyData>) => this.answer(port, request, server));
       const server = Bun.serve<WebSocketProxyData>({
+        // SERVE_DEFAULTS has reusePort: false: a sibling node gets EADDRINUSE instead of sharing the port.
         ...SERVE_DEFAULTS,
         hostname: want.bind,
         port,
-        // Bun.serve outside development mode sets SO_REUSEPORT unless told not to (measured on Bun 1.4.5): a sibling
-        // node, or any process of this user, would then share the port and take some of its connections.
-        reusePort: false,
         idleTimeout: this.options.idleTimeoutSeconds,
         // Bodies stream through to the container, which sets its own limit (as at the edge).
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,

@@ -49,3 +49,15 @@ test("a busy HTTP_PORT names HTTP_PORT", async () => {
     busy.stop(true);
   }
 }, 30_000);
+
+test("a second gateway on the same HTTP_PORT and API_PORT is refused, not let in beside the first (no SO_REUSEPORT)", async () => {
+  const first = await startTestGateway(redis);
+  try {
+    expect(await failureOf({ HTTP_PORT: String(first.gateway.httpPort) })).toBe(
+      "HTTP_PORT: the port is already in use by another process; stop it or choose another HTTP_PORT",
+    );
+    expect(await failureOf({ API_PORT: String(first.gateway.apiPort) })).toMatch(/^API_PORT: the port is already in use/);
+  } finally {
+    await first.stop();
+  }
+}, 30_000);
