@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { ensureBinary, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
-import { startPebble, type Pebble } from "../helpers/pebble";
+import { startPebble, type Pebble, pebbleGatewayEnv } from "../helpers/pebble";
 import { closedPort, preChosenPort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
@@ -43,22 +43,12 @@ beforeAll(async () => {
   [pebble, redis] = await Promise.all([startPebble({ httpPort }), startTestRedis()]);
   gateway = await startGatewayProcess({
     dataDir: tempDataDir(),
-    env: {
-      HTTP_PORT: String(httpPort),
-      REDIS_URL: redis.url,
-      ADMIN_TOKEN: ADMIN,
-      ADMIN_EMAIL: "admin@example.test",
-      NODE_EXTRA_CA_CERTS: pebble.caFile,
+    env: pebbleGatewayEnv(pebble, { httpPort, redisUrl: redis.url, adminToken: ADMIN }, {
       ACME_DIRECTORY_URL: productionUrl,
-      // The test names are .test ones: this pebble stands for a private CA that issues internal names.
-      ACME_INTERNAL_NAMES: "true",
       ACME_STAGING_URL: stagingUrl,
       ACME_ALLOWED_DIRECTORY_URLS: `https://ca.example.test/dir,${pebble.directoryUrl}`,
-      ACME_CHALLENGE_SELF_CHECK: "false",
-      ACME_POLL_INTERVAL_SECONDS: "0.1",
       AUTO_CERTIFICATES: "false",
-      LOG_LEVEL: "INFO",
-    },
+    }),
   });
   await gateway.waitForHealthy();
 }, 60_000);

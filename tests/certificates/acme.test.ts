@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { ensureBinary, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
-import { startPebble, REFUSED_DOMAIN, type Pebble } from "../helpers/pebble";
+import { startPebble, REFUSED_DOMAIN, type Pebble, pebbleGatewayEnv } from "../helpers/pebble";
 import { closedPort, preChosenPort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { peerCertificate } from "../helpers/test-ca";
@@ -31,27 +31,15 @@ beforeAll(async () => {
   root = await pebble.issuingRootPem();
   gateway = await startGatewayProcess({
     dataDir: tempDataDir(),
-    env: {
-      HTTP_PORT: String(httpPort),
-      REDIS_URL: redis.url,
-      ADMIN_TOKEN: ADMIN,
-      ADMIN_EMAIL: "admin@example.test",
-      NODE_EXTRA_CA_CERTS: pebble.caFile,
-      ACME_DIRECTORY_URL: pebble.directoryUrl,
+    env: pebbleGatewayEnv(pebble, { httpPort, redisUrl: redis.url, adminToken: ADMIN }, {
       // A CA that cannot be reached: nothing listens there.
       ACME_STAGING_URL: `https://127.0.0.1:${unreachablePort}/dir`,
-      // The self-check resolves names through the system's DNS, which knows nothing of these test names.
-      ACME_CHALLENGE_SELF_CHECK: "false",
-      // pebble issues for these .test names; without this they would go to the local CA.
-      ACME_INTERNAL_NAMES: "true",
-      ACME_POLL_INTERVAL_SECONDS: "0.1",
       // Each issuance lasts long enough for the worker-limit test to see them overlap.
       ACME_POLL_INITIAL_WAIT: "0.3",
       CERT_GEN_MAX_WORKERS: String(MAX_WORKERS),
       RENEWAL_CHECK_INTERVAL: "1",
       AUTO_CERTIFICATES: "true",
-      LOG_LEVEL: "INFO",
-    },
+    }),
   });
   await gateway.waitForHealthy();
 }, 60_000);

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ensureBinary, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
-import { startPebble, type Pebble } from "../helpers/pebble";
+import { startPebble, type Pebble, pebbleGatewayEnv } from "../helpers/pebble";
 import { preChosenPort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
@@ -23,22 +23,11 @@ beforeAll(async () => {
   [pebble, redis] = await Promise.all([startPebble({ httpPort }), startTestRedis()]);
   gateway = await startGatewayProcess({
     dataDir: tempDataDir(),
-    env: {
-      HTTP_PORT: String(httpPort),
-      REDIS_URL: redis.url,
-      ADMIN_TOKEN: ADMIN,
-      ADMIN_EMAIL: "admin@example.test",
-      NODE_EXTRA_CA_CERTS: pebble.caFile,
-      ACME_DIRECTORY_URL: pebble.directoryUrl,
-      // The test names are .test ones: this pebble stands for a private CA that issues internal names.
-      ACME_INTERNAL_NAMES: "true",
-      ACME_CHALLENGE_SELF_CHECK: "false",
-      ACME_POLL_INTERVAL_SECONDS: "0.1",
+    env: pebbleGatewayEnv(pebble, { httpPort, redisUrl: redis.url, adminToken: ADMIN }, {
       ACME_POLL_INITIAL_WAIT: String(ORDER_PAUSE_S),
       CERT_GEN_MAX_WORKERS: "1",
       AUTO_CERTIFICATES: "false",
-      LOG_LEVEL: "INFO",
-    },
+    }),
   });
   await gateway.waitForHealthy();
 }, 60_000);

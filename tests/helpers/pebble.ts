@@ -250,3 +250,27 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   }
   throw new Error(`pebble could not bind its ports:\n${failures}`);
 }
+
+/**
+ * The settings a gateway process needs to get certificates from this pebble:
+ * its HTTP port is the one pebble validates on, pebble's CA is trusted, and
+ * the challenge self-check is off (it resolves names through the system's DNS,
+ * which knows nothing of the test names). The test names are `.test` ones:
+ * this pebble stands for a private CA that issues internal names. `extra`
+ * adds to or overrides any of them.
+ */
+export function pebbleGatewayEnv(pebble: Pebble, base: { httpPort: number; redisUrl: string; adminToken: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    HTTP_PORT: String(base.httpPort),
+    REDIS_URL: base.redisUrl,
+    ADMIN_TOKEN: base.adminToken,
+    ADMIN_EMAIL: "admin@example.test",
+    NODE_EXTRA_CA_CERTS: pebble.caFile,
+    ACME_DIRECTORY_URL: pebble.directoryUrl,
+    ACME_INTERNAL_NAMES: "true",
+    ACME_CHALLENGE_SELF_CHECK: "false",
+    ACME_POLL_INTERVAL_SECONDS: "0.1",
+    LOG_LEVEL: "INFO",
+    ...extra,
+  };
+}
