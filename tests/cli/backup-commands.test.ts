@@ -5,35 +5,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { Command, CommanderError } from "commander";
-import { CliError } from "../../src/cli/cli-error";
-import { buildProgram } from "../../src/cli/program";
+import { runProgramIn } from "../helpers/cli-program";
 import { justBinary, justDryRun } from "../helpers/just-dry-run";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
 
 /** The real program with `env` as its environment, output captured. */
-async function portcullis(env: Record<string, string>, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const program = buildProgram(env, { print: (t) => out.push(`${t}\n`), note: (t) => err.push(`${t}\n`) });
-  const quiet = (command: Command) => {
-    command.exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
-    command.commands.forEach(quiet);
-  };
-  quiet(program);
-  let code = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (e) {
-    if (e instanceof CliError) {
-      err.push(`portcullis: ${e.message}\n`);
-      code = e.exitCode;
-    } else if (e instanceof CommanderError) code = e.exitCode;
-    else throw e;
-  }
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
+const portcullis = (env: Record<string, string>, ...args: string[]) => runProgramIn(env, args);
 
 let source: TestRedis;
 let target: TestRedis;

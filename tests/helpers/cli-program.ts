@@ -15,10 +15,14 @@ export interface ProgramRun {
 }
 
 /** `extraEnv`: more of the CLI's environment (e.g. PORTCULLIS_EXPORT_PASSPHRASE). */
-export async function runProgram(apiUrl: string, token: string | undefined, args: string[], home: string, extraEnv: Record<string, string> = {}): Promise<ProgramRun> {
+export function runProgram(apiUrl: string, token: string | undefined, args: string[], home: string, extraEnv: Record<string, string> = {}): Promise<ProgramRun> {
+  return runProgramIn({ API_URL: apiUrl, HOME: home, PORTCULLIS_DATA_DIR: "/nonexistent", ...(token ? { TOKEN: token } : {}), ...extraEnv }, args);
+}
+
+/** The program with exactly `env` as its environment (commands that read local settings, like backup and restore). */
+export async function runProgramIn(env: Record<string, string>, args: string[]): Promise<ProgramRun> {
   const out: string[] = [];
   const err: string[] = [];
-  const env = { API_URL: apiUrl, HOME: home, PORTCULLIS_DATA_DIR: "/nonexistent", ...(token ? { TOKEN: token } : {}), ...extraEnv };
   // ask: null — a test never waits on the terminal it was started from.
   const program = buildProgram(env, { print: (t) => out.push(`${t}\n`), note: (t) => err.push(`${t}\n`), ask: null });
   const quiet = (command: Command) => {
