@@ -13,6 +13,7 @@ import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/ga
 import { justBinary, justDryRun } from "../helpers/just-dry-run";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
+import { within } from "../helpers/within";
 
 const HOME = tempDir("service-update-cli-home");
 
@@ -57,7 +58,9 @@ describe("against a gateway and a Docker engine", () => {
     const updated = await admin.json("service", "update", "cli-upd", "--env", "GREETING=two", "--memory", "48m", "--cpu", "0.25", "--clear-networks");
     expect(updated).toMatchObject({ service_name: "cli-upd", status: "running", environment: { GREETING: "two" }, memory_limit: "48m", cpu_limit: 0.25, networks: [] });
     expect(updated.container_id).not.toBe(created.container_id);
-    expect((await (await fetch(updated.url)).text()).trim()).toBe("hello from two");
+    // "running" is the container's state; its server inside may need a moment more to listen.
+    const greeting = async () => (await fetch(updated.url).then((r) => r.text()).catch(() => "")).trim();
+    expect(await within(15_000, async () => (await greeting()) === "hello from two")).toBe(true);
     const info = await engine.inspect("portcullis-cli-upd");
     expect(info.HostConfig.Memory).toBe(48 * 1024 * 1024);
     expect(Object.keys(info.NetworkSettings.Networks)).not.toContain("cli-net");

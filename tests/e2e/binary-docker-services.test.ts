@@ -38,7 +38,7 @@ test("dist/portcullis creates, serves and deletes a Docker service", async () =>
   const made = await call("POST", "/api/v1/services/", { service_name: "bin", image: TEST_IMAGE, environment: { GREETING: "the binary" } });
   expect(made.status).toBe(201);
   expect(made.json.status).toBe("running");
-  const answered = await within(5_000, async () => {
+  const answered = await within(15_000, async () => {
     try {
       return (await (await fetch(made.json.url)).text()).trim() === "hello from the binary";
     } catch {
