@@ -60,6 +60,8 @@ export interface CleanupResult {
   readonly removed_records: string[];
   /** Images built from a Dockerfile that no service runs (older than ten minutes). */
   readonly removed_images: string[];
+  /** Host ports allocated to a service that no record names any more (released). */
+  readonly released_ports: number[];
 }
 
 /** Names that are paths under /api/v1/services/ (spec endpoints), never service names. */
@@ -383,9 +385,10 @@ export class DockerServices {
 
   /**
    * Removes containers labelled as ours that no record owns, records whose
-   * container the engine no longer has, and built images no record runs.
-   * Records still being created (no container yet) and their containers are
-   * left alone.
+   * container the engine no longer has, built images no record runs, and the
+   * port allocations of services no record names. Records still being created
+   * (no container yet) and their containers are left alone; a create reserves
+   * its record before it allocates ports, so its ports are never taken here.
    */
   async cleanup(): Promise<CleanupResult> {
     // Containers first: a container listed here was made after its record was claimed, so a create in flight shows in the records.
@@ -407,11 +410,16 @@ export class DockerServices {
       if (await this.records.delete(record.service_name)) removedRecords.push(record.service_name);
     }
     const live = new Map((await this.records.list()).map((r) => [r.service_name, r]));
+    const releasedPorts: number[] = [];
+    for (const allocation of await this.ports.list()) {
+      if (live.has(allocation.service_name)) continue;
+      if (await this.ports.release(allocation.host_port)) releasedPorts.push(allocation.host_port);
+    }
     const removedImages = await this.builder.removeOrphans((service, tags) => {
       const record = live.get(service);
       return record !== undefined && (record.status === "creating" || tagsName(tags, record.image));
     });
-    return { removed_containers: removedContainers, removed_records: removedRecords, removed_images: removedImages };
+    return { removed_containers: removedContainers, removed_records: removedRecords, removed_images: removedImages, released_ports: releasedPorts };
   }
 
   /**

@@ -157,6 +157,10 @@ export class PortAllocator {
     return this.ports.releaseService(service);
   }
 
+  list(): Promise<PortAllocation[]> {
+    return this.ports.list();
+  }
+
   listForService(service: string): Promise<PortAllocation[]> {
     return this.ports.listForService(service);
   }

@@ -214,8 +214,10 @@ describe("cleanup", () => {
     // An orphan: our labels, no record. A stranger: no label. A record whose container is removed behind our back.
     expect((await engine.podman("create", "--name", "portcullis-orphan", "--label", "portcullis.managed=true", "--label", "portcullis.service=orphan", TEST_IMAGE)).code).toBe(0);
     expect((await engine.podman("create", "--name", "stranger", "--label", "portcullis.service=stranger", TEST_IMAGE)).code).toBe(0);
-    const gone = await gw.api("POST", "/api/v1/services/", { service_name: "gone", image: TEST_IMAGE });
+    const gone = await gw.api("POST", "/api/v1/services/", { service_name: "gone", image: TEST_IMAGE, expose_ports: true });
     expect(gone.status).toBe(201);
+    const gonePorts: number[] = (await gw.api("GET", "/api/v1/services/gone/ports")).json.map((p: any) => p.host_port);
+    expect(gonePorts.length).toBeGreaterThan(0);
     expect((await engine.podman("rm", "--force", "--time", "0", "portcullis-gone")).code).toBe(0);
 
     expect((await gw.apiAs(alice, "POST", "/api/v1/services/cleanup")).status).toBe(403);
@@ -225,7 +227,10 @@ describe("cleanup", () => {
     expect(res.status).toBe(200);
     expect(res.json.removed_containers.map((c: any) => [c.name, c.service])).toEqual([["portcullis-orphan", "orphan"]]);
     expect(res.json.removed_records).toEqual(["gone"]);
-    expect((await engine.podman("container", "exists", "portcullis-orphan")).code).toBe(1);
+    // Its ports go back to the pool.
+    expect(res.json.released_ports.toSorted()).toEqual(gonePorts.toSorted());
+    for (const port of gonePorts) expect(await redis.client.exists(keys.port(port))).toBe(0);
+        expect((await engine.podman("container", "exists", "portcullis-orphan")).code).toBe(1);
     expect((await engine.podman("container", "exists", "stranger")).code).toBe(0);
     expect((await engine.podman("container", "exists", "portcullis-ticker")).code).toBe(0);
     expect((await engine.podman("container", "exists", "portcullis-web")).code).toBe(0);
@@ -233,7 +238,7 @@ describe("cleanup", () => {
     expect(await redis.client.exists(keys.dockerService("ticker"), keys.dockerService("web"))).toBe(2);
 
     // Nothing left to do: a second run removes nothing.
-    expect((await gw.api("POST", "/api/v1/services/cleanup")).json).toEqual({ removed_containers: [], removed_records: [], removed_images: [] });
+    expect((await gw.api("POST", "/api/v1/services/cleanup")).json).toEqual({ removed_containers: [], removed_records: [], removed_images: [], released_ports: [] });
   });
 });
 

@@ -129,7 +129,7 @@ export function dockerServiceRoutes(deps: ProxyCreateDeps & { services: DockerSe
         detail: {
           summary: "Remove orphaned Docker service containers, records and built images (admin)",
           description:
-            "Removes containers labelled portcullis.managed=true that no service record owns, service records whose container the engine no longer has, and images built from a Dockerfile (labelled portcullis.managed=true) that no service runs and that are older than ten minutes (a build finished after its create gave up). Containers and images without the label are never touched; services still being created are left alone. Answers {removed_containers: [{id, name, service}], removed_records: [name], removed_images: [image]}.",
+            "Removes containers labelled portcullis.managed=true that no service record owns, service records whose container the engine no longer has, and images built from a Dockerfile (labelled portcullis.managed=true) that no service runs and that are older than ten minutes (a build finished after its create gave up), and releases host ports allocated to services no record names. Containers and images without the label are never touched; services still being created are left alone. Answers {removed_containers: [{id, name, service}], removed_records: [name], removed_images: [image], released_ports: [port]}.",
         },
       },
     )

@@ -252,15 +252,16 @@ export function registerDockerServiceCommands(service: Command, context: Command
 
   service
     .command("cleanup")
-    .description("Remove containers labelled portcullis.managed=true that no service owns, services whose container is gone, and built images no service runs (admin)")
+    .description("Remove containers labelled portcullis.managed=true that no service owns, services whose container is gone, built images no service runs, and ports of services that are gone (admin)")
     .action(async () => {
       const { client, settings, print } = context();
-      const result = await client.post<{ removed_containers: { id: string; name: string; service: string | null }[]; removed_records: string[]; removed_images: string[] }>(`${BASE}/cleanup`, undefined);
+      const result = await client.post<{ removed_containers: { id: string; name: string; service: string | null }[]; removed_records: string[]; removed_images: string[]; released_ports?: number[] }>(`${BASE}/cleanup`, undefined);
       if (settings.format !== "table") return print(renderItem(result, settings.format));
       const lines = [
         ...result.removed_containers.map((c) => `Removed container ${c.name} (${c.id.slice(0, 12)})`),
         ...result.removed_records.map((name) => `Removed service ${name} (its container was gone)`),
         ...(result.removed_images ?? []).map((image) => `Removed image ${image} (built for a service that no longer runs it)`),
+        ...(result.released_ports ?? []).map((port) => `Released port ${port} (its service is gone)`),
       ];
       print(lines.length ? lines.join("\n") : "Nothing to clean up.");
     });
