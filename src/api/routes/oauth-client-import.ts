@@ -14,32 +14,12 @@ import { parseClientMetadata } from "../../auth/clients/registration";
 import { OAuthError } from "../../auth/oauth-error";
 import { registrationScopeOptions } from "../../auth/scopes/scope-syntax";
 import { invalid, notFound } from "../../core/errors";
-import { AdminClientBody } from "../schemas/oauth";
+import { CLIENT_ID_PATTERN, ClientImportBody } from "../schemas/oauth-client-import";
 import { clientView } from "../schemas/oauth-views";
 import { ADMIN_TEST_CLIENT_ID } from "./oauth-admin";
 import { adminCaller, type OAuthApiDependencies } from "./oauth-status";
 
-/** How a stored secret hash looks: lower-case SHA-256 hex (hashClientSecret). */
-export const SECRET_HASH_PATTERN = "^[0-9a-f]{64}$";
-/**
- * Unreserved URI characters and no ":" or "/": an imported id can never be an
- * https URL, which would shadow a Client ID Metadata Document client.
- */
-const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
-
-const hashField = (what: string) =>
-  t.Optional(t.String({ pattern: SECRET_HASH_PATTERN, description: `The stored SHA-256 hex of the ${what} (from GET .../secret-hashes of the gateway it comes from); never the plaintext` }));
-
-export const ClientImportBody = t.Composite(
-  [
-    AdminClientBody,
-    t.Object({
-      client_secret_hash: hashField("client secret"),
-      registration_access_token_hash: hashField("RFC 7592 registration access token"),
-    }),
-  ],
-  { additionalProperties: false },
-);
+const CLIENT_ID = new RegExp(CLIENT_ID_PATTERN);
 
 const ClientIdParams = t.Object({ client_id: t.String({ maxLength: 2000 }) });
 
