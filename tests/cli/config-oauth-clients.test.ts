@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { hashClientSecret } from "../../src/auth/clients/client-secrets";
+import { sealSecret } from "../../src/cli/declarative/secret-envelope";
 import { PASSPHRASE_ENV } from "../../src/cli/passphrase";
 import { cliSession } from "../helpers/cli-program";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
@@ -86,15 +87,12 @@ describe("export", () => {
     plainFile = await write("plain.yaml", run.stdout);
   });
 
-  test("--include-secrets seals each client's stored hashes (pc1), never a secret or a hash in clear", async () => {
+  test("--include-secrets seals each client's stored hashes (pc1, one envelope per client), never a secret or a hash in clear", async () => {
     const run = await adminA.cli("export", "--include-secrets");
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
     const exported = parseYaml(run.stdout);
-    for (const entry of exported.oauth_clients) {
-      expect(entry.registration_access_token_hash_encrypted).toMatch(/^pc1:/);
-      if (entry.token_endpoint_auth_method === "none") expect(entry).not.toHaveProperty("client_secret_hash_encrypted");
-      else expect(entry.client_secret_hash_encrypted).toMatch(/^pc1:/);
-    }
+    expect(exported.oauth_clients).toHaveLength(3);
+    for (const entry of exported.oauth_clients) expect(entry.secret_hashes_encrypted).toMatch(/^pc1:/);
     for (const label of ["web", "post"]) {
       expect(run.stdout).not.toContain(clients[label]!.client_secret!);
       expect(run.stdout).not.toContain(hashClientSecret(clients[label]!.client_secret!));
@@ -122,7 +120,7 @@ describe("apply", () => {
     const wrong = await write("wrong", "not it at all\n");
     const run = await bareB.cli("apply", "-f", secretFile, "--passphrase-file", wrong);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/OAuth client \S+: (client_secret|registration_access_token)_hash_encrypted does not decrypt: wrong passphrase/);
+    expect(run.stderr).toMatch(/OAuth client \S+: secret_hashes_encrypted does not decrypt: wrong passphrase/);
     expect(await clientIdsOn(b)).toEqual([clients.native!.client_id]);
   });
 
@@ -181,7 +179,7 @@ describe("apply", () => {
   test("the file's schema: client ids and sealed hashes are checked before anything is applied", async () => {
     const cases: [unknown, RegExp][] = [
       [{ version: 1, oauth_clients: [{ client_id: "https://evil.example.net/client.json", redirect_uris: [REDIRECT] }] }, /\/oauth_clients\/0\/client_id/],
-      [{ version: 1, oauth_clients: [{ client_id: "c1", redirect_uris: [REDIRECT], client_secret_hash_encrypted: hashClientSecret("x") }] }, /client_secret_hash_encrypted/],
+      [{ version: 1, oauth_clients: [{ client_id: "c1", redirect_uris: [REDIRECT], secret_hashes_encrypted: hashClientSecret("x") }] }, /secret_hashes_encrypted/],
       [{ version: 1, oauth_clients: [{ client_id: "c1", redirect_uris: [REDIRECT], client_secret_hash: hashClientSecret("x") }] }, /\/oauth_clients\/0/],
       [{ version: 1, oauth_clients: [{ client_id: "c1" }, { client_id: "c1" }] }, /"c1" is listed twice/],
     ];
@@ -190,13 +188,22 @@ describe("apply", () => {
       expect({ document, code: run.code }).toEqual({ document, code: 2 });
       expect(run.stderr).toMatch(message);
     }
+    // An envelope that opens but holds a plaintext secret (or anything but the two hashes) is refused before anything is applied.
+    for (const inside of [JSON.stringify({ client_secret_hash: "plaintext-secret" }), JSON.stringify({ client_secret: hashClientSecret("x") }), "plaintext-secret"]) {
+      const sealed = { version: 1, oauth_clients: [{ client_id: "c-sealed", redirect_uris: [REDIRECT], secret_hashes_encrypted: sealSecret(inside, PASSPHRASE) }] };
+      const run = await adminB.cli("apply", "-f", await write("sealed.json", JSON.stringify(sealed)));
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/OAuth client c-sealed: secret_hashes_encrypted (holds something other than|does not hold secret hashes).*nothing was applied/);
+      expect(run.stderr).not.toContain("plaintext-secret");
+    }
+    expect(await clientIdsOn(b)).not.toContain("c-sealed");
     // Bad metadata passes the file's schema but not the gateway's checks: that entry fails, named.
     const open = await adminB.cli("apply", "-f", await write("open.json", JSON.stringify({ version: 1, oauth_clients: [{ client_id: "c-open", token_endpoint_auth_method: "none", redirect_uris: ["http://evil.example.net/cb"] }] })));
     expect(open.code).toBe(1);
     expect(open.stdout).toMatch(/\+ create OAuth client c-open: FAILED: .*must use https/);
     expect(await clientIdsOn(b)).not.toContain("c-open");
     const schema = JSON.parse(await adminB.ok("schema"));
-    expect(Object.keys(schema.properties.oauth_clients.items.properties)).toEqual(expect.arrayContaining(["client_id", "redirect_uris", "client_secret_hash_encrypted", "registration_access_token_hash_encrypted"]));
+    expect(Object.keys(schema.properties.oauth_clients.items.properties)).toEqual(expect.arrayContaining(["client_id", "redirect_uris", "scope", "token_endpoint_auth_method", "secret_hashes_encrypted"]));
   });
 });
 

@@ -44,9 +44,6 @@ const ProxyEntry = t.Composite(
 /** The fields of a proxy entry that apply sets through the github-oauth endpoint, not the proxy's own. */
 export const PROXY_SECRET_FIELDS = ["github_client_id", "github_client_secret_encrypted"] as const;
 
-const sealedHash = (what: string) =>
-  t.Optional(t.String({ pattern: ENVELOPE_PATTERN, description: `The stored SHA-256 hash of the client's ${what}, encrypted with the export passphrase (pc1, as github_client_secret_encrypted); never the plaintext` }));
-
 /**
  * An OAuth client (RFC 7591 metadata) under its own client_id. Secrets are
  * stored only as hashes; `export --include-secrets` writes those hashes
@@ -58,15 +55,20 @@ const OAuthClientEntry = t.Composite(
     t.Object({ client_id: t.String({ pattern: CLIENT_ID_PATTERN, description: "The client's id: how apply finds it again" }) }),
     AdminClientBody,
     t.Object({
-      client_secret_hash_encrypted: sealedHash("secret"),
-      registration_access_token_hash_encrypted: sealedHash("RFC 7592 registration access token"),
+      secret_hashes_encrypted: t.Optional(
+        t.String({
+          pattern: ENVELOPE_PATTERN,
+          description:
+            'The stored SHA-256 hashes of the client\'s secret and registration access token, as JSON {"client_secret_hash", "registration_access_token_hash"}, encrypted with the export passphrase (pc1, as github_client_secret_encrypted); never a plaintext secret',
+        }),
+      ),
     }),
   ],
   { additionalProperties: false },
 );
 
-/** The fields of a client entry that apply opens into the hashes the import endpoint takes. */
-export const CLIENT_SECRET_FIELDS = { client_secret_hash_encrypted: "client_secret_hash", registration_access_token_hash_encrypted: "registration_access_token_hash" } as const;
+/** The field of a client entry that apply opens into the hashes the import endpoint takes (one envelope per client: one scrypt). */
+export const CLIENT_SEALED_FIELD = "secret_hashes_encrypted";
 
 export const ConfigDocumentSchema = t.Object(
   {
