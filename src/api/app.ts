@@ -33,6 +33,7 @@ import type { HealthSources } from "./health-details";
 import { metricsRoutes } from "./routes/metrics";
 import type { GatewayMetrics } from "../metrics/gateway-metrics";
 import { oauthAdminRoutes } from "./routes/oauth-admin";
+import { oauthClientImportRoutes } from "./routes/oauth-client-import";
 import { oauthStatusRoutes } from "./routes/oauth-status";
 import { proxyAuthRoutes } from "./routes/proxy-auth";
 import { proxyMcpPolicyRoutes } from "./routes/proxy-mcp-policy";
@@ -121,7 +122,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt, deps.health))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(oauthClientImportRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   routes = () => app.routes as unknown as readonly RouteWithBody[];
   return app

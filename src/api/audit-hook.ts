@@ -7,8 +7,8 @@
  * otherwise the request body's fields stand for the change. Secrets are
  * redacted (entry.ts). The entry is written after the answer is ready and
  * never delays or fails it. Reads are not audited, except the one read that
- * hands out a secret (a proxy's GitHub client secret): its entry says who read
- * it, never the value.
+ * hands out a secret (a proxy's GitHub client secret, an OAuth client's stored
+ * secret hashes): its entry says who read it, never the value.
  */
 import { pathOf } from "../core/request-path";
 import type { AuditLog } from "../consumers/audit/audit-log";
@@ -21,7 +21,7 @@ export type AuditStores = Pick<Stores, "tokens" | "proxies" | "routes" | "certif
 
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** GETs that answer a secret in clear: who read one is worth knowing. */
-const SECRET_READ = /^\/api\/v1\/proxy\/targets\/[^/]+\/github-oauth\/secret\/?$/;
+const SECRET_READ = /^\/api\/v1\/(proxy\/targets\/[^/]+\/github-oauth\/secret|oauth\/clients\/[^/]+\/secret-hashes)\/?$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Fields of a request body or a created record that name it, in order of preference. */
 const ID_FIELDS = ["hostname", "route_id", "service_name", "name", "cert_name", "uri", "resource", "client_id", "id"];

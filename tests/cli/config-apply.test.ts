@@ -165,7 +165,7 @@ describe("schema", () => {
   test("the JSON Schema is printed, names every kind, and is what apply checks against", async () => {
     const printed = JSON.parse((await runProgram(urlA(), undefined, ["schema"], HOME)).stdout);
     expect(printed).toEqual(configJsonSchema());
-    expect(Object.keys(printed.properties).sort()).toEqual(["certificates", "docker_services", "external_services", "proxies", "resources", "routes", "version"]);
+    expect(Object.keys(printed.properties).sort()).toEqual(["certificates", "docker_services", "external_services", "oauth_clients", "proxies", "resources", "routes", "version"]);
     expect(printed.properties.proxies.items.properties.auth_mode).toBeDefined();
     expect(parseConfigDocument("version: 1\nproxies: []\n")).toEqual({ ok: true, document: { version: 1, proxies: [] } });
   });

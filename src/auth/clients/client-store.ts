@@ -5,6 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import { keys } from "../../storage/keys";
+import { watchAndCommit } from "../../storage/transaction";
 import { OAuthError } from "../oauth-error";
 import { clientMetadataOf, isConfidentialMethod, type ClientMetadata, type ClientRecord } from "./client-record";
 import { clientSecretMatches, generateClientId, generateClientSecret, generateRegistrationAccessToken, hashClientSecret, secretMatchesHash } from "./client-secrets";
@@ -23,6 +24,12 @@ export interface RegisteredClient {
 }
 
 const SCAN_BATCH = 500;
+
+/** The stored hashes an import may carry over from another gateway (sha256 hex, as hashClientSecret writes them). */
+export interface ImportedHashes {
+  readonly clientSecretHash?: string;
+  readonly registrationAccessTokenHash?: string;
+}
 
 export class ClientStore {
   constructor(
@@ -86,6 +93,54 @@ export class ClientStore {
     // XX: a client deleted or expired meanwhile stays gone; KEEPTTL: an update does not extend its life.
     const stored = await this.redis.set(keys.oauthClient(clientId), JSON.stringify(updated), "KEEPTTL", "XX");
     return stored === "OK" ? updated : null;
+  }
+
+  /**
+   * Creates or replaces the client `clientId` with `metadata` and, when given,
+   * the stored hashes of its secrets (an export's restore). A new client gets
+   * the registration lifetime from now; an existing one keeps its issue time,
+   * remaining lifetime and any hash not given. One WATCH/MULTI transaction: a
+   * concurrent write makes it decide again, never half-write. Throws
+   * invalid_client_metadata when a confidential client would have no secret, a
+   * public one would have one, or the client would switch between the two.
+   */
+  async import(clientId: string, metadata: ClientMetadata, hashes: ImportedHashes): Promise<{ record: ClientRecord; created: boolean }> {
+    const key = keys.oauthClient(clientId);
+    const confidential = isConfidentialMethod(metadata.token_endpoint_auth_method);
+    if (!confidential && hashes.clientSecretHash !== undefined) {
+      throw new OAuthError("invalid_client_metadata", 'client_secret_hash: a public client (token_endpoint_auth_method "none") has no secret');
+    }
+    return watchAndCommit(this.redis, [key], async (conn) => {
+      const current = parseRecord(await conn.get(key));
+      if (current && isConfidentialMethod(current.token_endpoint_auth_method) !== confidential) {
+        throw new OAuthError(
+          "invalid_client_metadata",
+          `token_endpoint_auth_method: a client cannot switch between public ("none") and confidential (currently ${JSON.stringify(current.token_endpoint_auth_method)}); delete it first`,
+        );
+      }
+      const secretHash = hashes.clientSecretHash ?? current?.client_secret_hash ?? null;
+      if (confidential && secretHash === null) {
+        throw new OAuthError("invalid_client_metadata", "client_secret_hash: required to create a confidential client (export --include-secrets carries it; POST /oauth/clients registers one with a new secret)");
+      }
+      const issuedAt = current?.client_id_issued_at ?? Math.floor(Date.now() / 1000);
+      const lifetime = this.settings.clientLifetimeSeconds;
+      const record: ClientRecord = {
+        ...clientMetadataOf(metadata),
+        client_id: clientId,
+        client_secret_hash: secretHash,
+        // A new client without one gets a token nobody holds: only the admin API manages it.
+        registration_access_token_hash: hashes.registrationAccessTokenHash ?? current?.registration_access_token_hash ?? hashClientSecret(generateRegistrationAccessToken()),
+        client_id_issued_at: issuedAt,
+        client_secret_expires_at: current ? current.client_secret_expires_at : lifetime > 0 ? issuedAt + lifetime : 0,
+        registered_from: current?.registered_from ?? null,
+      };
+      const value = JSON.stringify(record);
+      const commit = conn.multi();
+      if (current) commit.set(key, value, "KEEPTTL");
+      else if (lifetime > 0) commit.set(key, value, "EX", lifetime);
+      else commit.set(key, value);
+      return { commit, result: { record, created: current === null } };
+    });
   }
 
   async delete(clientId: string): Promise<boolean> {

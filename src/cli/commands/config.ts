@@ -11,6 +11,7 @@ import { exportDocument } from "../declarative/entries";
 import { applyChange, readGatewayState } from "../declarative/gateway-api";
 import { planApply, type ApplyPlan, type Change, type Entry } from "../declarative/plan";
 import { addSealedSecrets, appsToSet, describeApp, openSecrets, setApp, splitSecrets, type ProxyApp } from "../declarative/proxy-secrets";
+import { addCurrentHashes, addSealedClientHashes, HASH_FIELDS, hasSealedClientHashes, isConfidentialEntry, openClientHashes, withoutUncreatableClients } from "../declarative/oauth-client-secrets";
 import { readPassphrase, terminalAsker } from "../passphrase";
 
 const SINGULAR: Record<Kind, string> = {
@@ -20,16 +21,19 @@ const SINGULAR: Record<Kind, string> = {
   proxies: "proxy",
   resources: "resource",
   routes: "route",
+  oauth_clients: "OAuth client",
 };
 
 const show = (value: unknown) => (value === undefined ? "(unset)" : JSON.stringify(value));
+/** A stored hash is secret material: a plan says that it changes, never what it is. */
+const showField = (field: string, before: unknown, after: unknown) => (HASH_FIELDS.includes(field) ? `${field}: ${before === undefined || before === null ? "(unset)" : "(hidden)"} → (hidden)` : `${field}: ${show(before)} → ${show(after)}`);
 
 /** One line per change, `+` create, `~` update (field: before → after), `-` delete. */
 export function describeChange(change: Change): string {
   const what = `${SINGULAR[change.kind]} ${change.name}`;
   if (change.action === "create") return `+ create ${what}`;
   if (change.action === "delete") return `- delete ${what}`;
-  const fields = Object.entries(change.body ?? {}).map(([field, value]) => `${field}: ${show(change.before?.[field])} → ${show(value)}`);
+  const fields = Object.entries(change.body ?? {}).map(([field, value]) => showField(field, change.before?.[field], value));
   return `~ update ${what} (${fields.join("; ")})`;
 }
 
@@ -48,9 +52,9 @@ const PASSPHRASE_FILE_HELP = "file holding the secrets' passphrase (else $PORTCU
 export function registerConfigCommands(program: Command, context: CommandContext, env: Env = process.env): void {
   program
     .command("export")
-    .description("Print your configuration (proxies, routes, certificates, external and Docker services, resources) as YAML for `apply -f`")
+    .description("Print your configuration (proxies, routes, certificates, external and Docker services, resources; OAuth clients with the admin token) as YAML for `apply -f`")
     .option("--json", "JSON instead of YAML")
-    .option("--include-secrets", "also write each proxy's GitHub OAuth app, its secret encrypted with a passphrase")
+    .option("--include-secrets", "also write each proxy's GitHub OAuth app and each OAuth client's secret hash, encrypted with a passphrase")
     .option(PASSPHRASE_FILE, PASSPHRASE_FILE_HELP)
     .action(async (flags: { json?: boolean; includeSecrets?: boolean; passphraseFile?: string }) => {
       const { client, print, note, ask } = context();
@@ -65,6 +69,11 @@ export function registerConfigCommands(program: Command, context: CommandContext
         await addSealedSecrets(client, ((document.proxies ?? []) as Entry[]).filter((entry) => withApp.has(String(entry.hostname))), passphrase);
       } else {
         for (const hostname of withApp) note(`note: proxy ${hostname}: its GitHub OAuth app is not exported (export --include-secrets writes it encrypted); set it again after apply (portcullis proxy github-oauth-set)`);
+      }
+      const clients = (document.oauth_clients ?? []) as Entry[];
+      if (passphrase !== null) await addSealedClientHashes(client, clients, passphrase);
+      else {
+        for (const entry of clients.filter(isConfidentialEntry)) note(`note: OAuth client ${entry.client_id}: its secret is not exported (export --include-secrets writes its hash encrypted); apply creates it only where it exists already`);
       }
       for (const service of views.docker_services ?? []) {
         if (Object.keys((service.environment as object | undefined) ?? {}).length > 0) note(`note: Docker service ${service.service_name}: its environment is written as it is; keep the file as private as those values`);
@@ -85,16 +94,21 @@ export function registerConfigCommands(program: Command, context: CommandContext
       const text = flags.file === "-" ? await Bun.stdin.text() : await readFile(flags.file);
       const parsed = parseConfigDocument(text);
       if (!parsed.ok) throw new CliError(`${flags.file}: not a valid configuration:\n  ${parsed.errors.join("\n  ")}`, 2);
-      const { document, sealed } = splitSecrets(parsed.document);
+      const { document: withoutApps, sealed } = splitSecrets(parsed.document);
       // Every secret is opened before anything is read or changed: a wrong passphrase applies nothing.
       // (A file read from stdin leaves no terminal to ask on.)
-      const apps =
-        sealed.length > 0
-          ? openSecrets(sealed, await readPassphrase({ file: flags.passphraseFile, env, ask: flags.file === "-" ? undefined : asker(ask) }, { confirm: false }))
-          : [];
+      const passphrase =
+        sealed.length > 0 || hasSealedClientHashes(withoutApps)
+          ? await readPassphrase({ file: flags.passphraseFile, env, ask: flags.file === "-" ? undefined : asker(ask) }, { confirm: false })
+          : null;
+      const apps = passphrase === null ? [] : openSecrets(sealed, passphrase);
+      const document = passphrase === null ? withoutApps : openClientHashes(withoutApps, passphrase);
       const kinds = KINDS.filter((kind) => document[kind] !== undefined);
-      const { state } = await readGatewayState(client, kinds);
-      const plan = planApply(document, state, { prune: flags.prune === true });
+      const { state, caller } = await readGatewayState(client, kinds);
+      // An empty list (an admin's export of a gateway without clients) asks nothing of them.
+      if ((document.oauth_clients?.length ?? 0) > 0 && caller.role !== "admin") throw new CliError("oauth_clients: only the admin token manages OAuth clients; nothing was applied", 2);
+      if (document.oauth_clients) await addCurrentHashes(client, state.oauth_clients ?? [], document.oauth_clients as Entry[]);
+      const plan = withoutUncreatableClients(planApply(document, state, { prune: flags.prune === true }));
       // Compared before the changes: a proxy this apply creates has no app yet, so it counts as different.
       const appChanges = await appsToSet(client, apps);
       if (flags.dryRun) {

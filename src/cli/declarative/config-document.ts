@@ -13,6 +13,8 @@ import { ResourceCreateBody } from "../../api/schemas/resource";
 import { RouteCreateBody } from "../../api/schemas/route";
 import { DockerServiceCreateBody } from "../../api/schemas/docker-service";
 import { ExternalServiceCreateBody } from "../../api/schemas/service";
+import { AdminClientBody } from "../../api/schemas/oauth";
+import { CLIENT_ID_PATTERN } from "../../api/schemas/oauth-client-import";
 import { ENVELOPE_PATTERN } from "./secret-envelope";
 
 export const CONFIG_VERSION = 1;
@@ -42,6 +44,32 @@ const ProxyEntry = t.Composite(
 /** The fields of a proxy entry that apply sets through the github-oauth endpoint, not the proxy's own. */
 export const PROXY_SECRET_FIELDS = ["github_client_id", "github_client_secret_encrypted"] as const;
 
+/**
+ * An OAuth client (RFC 7591 metadata) under its own client_id. Secrets are
+ * stored only as hashes; `export --include-secrets` writes those hashes
+ * encrypted, and apply restores them (PUT /oauth/clients/{client_id}), so the
+ * same client_id and secret work where the file is applied.
+ */
+const OAuthClientEntry = t.Composite(
+  [
+    t.Object({ client_id: t.String({ pattern: CLIENT_ID_PATTERN, description: "The client's id: how apply finds it again" }) }),
+    AdminClientBody,
+    t.Object({
+      secret_hashes_encrypted: t.Optional(
+        t.String({
+          pattern: ENVELOPE_PATTERN,
+          description:
+            'The stored SHA-256 hashes of the client\'s secret and registration access token, as JSON {"client_secret_hash", "registration_access_token_hash"}, encrypted with the export passphrase (pc1, as github_client_secret_encrypted); never a plaintext secret',
+        }),
+      ),
+    }),
+  ],
+  { additionalProperties: false },
+);
+
+/** The field of a client entry that apply opens into the hashes the import endpoint takes (one envelope per client: one scrypt). */
+export const CLIENT_SEALED_FIELD = "secret_hashes_encrypted";
+
 export const ConfigDocumentSchema = t.Object(
   {
     version: t.Literal(CONFIG_VERSION, { description: "The file format's version" }),
@@ -51,6 +79,7 @@ export const ConfigDocumentSchema = t.Object(
     proxies: t.Optional(t.Array(ProxyEntry)),
     resources: t.Optional(t.Array(ResourceCreateBody, { description: "Protected resources in the registry" })),
     routes: t.Optional(t.Array(RouteEntry)),
+    oauth_clients: t.Optional(t.Array(OAuthClientEntry, { description: "OAuth clients (admin only); confidential ones need their encrypted secret hash to be created" })),
   },
   { additionalProperties: false, title: "Portcullis gateway configuration", description: "portcullis apply -f FILE; written by portcullis export" },
 );
@@ -58,7 +87,7 @@ export const ConfigDocumentSchema = t.Object(
 export type ConfigDocument = Static<typeof ConfigDocumentSchema>;
 
 /** The kinds, in the order apply creates and updates them (deletes run backwards): what a later kind names must exist first. */
-export const KINDS = ["certificates", "external_services", "docker_services", "proxies", "resources", "routes"] as const;
+export const KINDS = ["certificates", "external_services", "docker_services", "proxies", "resources", "routes", "oauth_clients"] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** The field that names an entry of each kind. */
@@ -69,6 +98,7 @@ export const KEY_FIELD: Record<Kind, string> = {
   proxies: "hostname",
   resources: "uri",
   routes: "route_id",
+  oauth_clients: "client_id",
 };
 
 /** The JSON Schema of the file (draft 2020-12 keywords TypeBox emits), for editors and `portcullis schema`. */

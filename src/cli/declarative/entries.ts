@@ -6,6 +6,7 @@
 import { proxyCertificateName } from "../../certificates/proxy-certificates";
 import { defaultPreserveHost, PROXY_DEFAULTS, ProxyCreateBody } from "../../api/schemas/proxy-target";
 import { ROUTE_DEFAULTS } from "../../api/schemas/route";
+import { CLIENT_METADATA_FIELDS } from "../../auth/clients/client-record";
 import { KEY_FIELD, type Kind } from "./config-document";
 import type { Entry, GatewayState } from "./plan";
 
@@ -15,6 +16,19 @@ const ROUTE_FIELDS = ["route_id", "path_pattern", "target_type", "target_value",
 const SERVICE_FIELDS = ["service_name", "target_url", "description", "routing_enabled"];
 const DOCKER_FIELDS = ["service_name", "image", "dockerfile_path", "internal_port", "memory_limit", "cpu_limit", "environment", "command", "labels", "bind_address", "networks", "port_configs"];
 const RESOURCE_FIELDS = ["uri", "name", "proxy_target", "scopes", "metadata_url", "description"];
+const CLIENT_FIELDS = ["client_id", ...CLIENT_METADATA_FIELDS];
+/** What /register fills in for a field a client leaves out (scope is the gateway's own default, so always written). */
+const CLIENT_DEFAULTS: Entry = {
+  client_name: null,
+  grant_types: ["authorization_code"],
+  response_types: ["code"],
+  token_endpoint_auth_method: "client_secret_basic",
+  client_uri: null,
+  logo_uri: null,
+  contacts: [],
+  software_id: null,
+  software_version: null,
+};
 /** The certificate every node serves to names without one of their own. */
 const FALLBACK_CERTIFICATE = "self-signed";
 
@@ -31,6 +45,8 @@ export function entryOf(kind: Kind, view: Entry): Entry {
       return pick(view, SERVICE_FIELDS);
     case "resources":
       return pick(view, RESOURCE_FIELDS);
+    case "oauth_clients":
+      return pick(view, CLIENT_FIELDS);
     case "docker_services": {
       const entry = pick(view, DOCKER_FIELDS);
       // A built service is re-created from its Dockerfile; its image tag is the gateway's own.
@@ -61,8 +77,10 @@ export function minimalEntry(kind: Kind, entry: Entry): Entry {
             ? { proxy_target: null, scopes: [], description: "" }
             : kind === "docker_services"
               ? { memory_limit: null, cpu_limit: null, environment: {}, command: null, labels: {}, bind_address: "127.0.0.1", networks: [], port_configs: [] }
-              : {};
-  const always = new Set([KEY_FIELD[kind], "target_url", "path_pattern", "target_type", "target_value", "domains"]);
+              : kind === "oauth_clients"
+                ? CLIENT_DEFAULTS
+                : {};
+  const always = new Set([KEY_FIELD[kind], "target_url", "path_pattern", "target_type", "target_value", "domains", ...(kind === "oauth_clients" ? ["redirect_uris", "scope"] : [])]);
   return Object.fromEntries(Object.entries(entry).filter(([field, value]) => always.has(field) || !Bun.deepEquals(value, defaults[field])));
 }
 

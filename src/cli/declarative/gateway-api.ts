@@ -17,9 +17,14 @@ const ENDPOINTS: Record<Kind, { list: string; create: string; one: (name: string
   proxies: { list: "/api/v1/proxy/targets/", create: "/api/v1/proxy/targets/", one: (n) => `/api/v1/proxy/targets/${encodeURIComponent(n)}` },
   resources: { list: "/api/v1/resources/", create: "/api/v1/resources/", one: (n) => `/api/v1/resources/${encodeURIComponent(n)}` },
   routes: { list: "/api/v1/routes/", create: "/api/v1/routes/", one: (n) => `/api/v1/routes/${encodeURIComponent(n)}` },
+  // Created and replaced by PUT on the client's own id (applyChange); admin only.
+  oauth_clients: { list: "/api/v1/oauth/clients?active_only=true", create: "/api/v1/oauth/clients", one: (n) => `/api/v1/oauth/clients/${encodeURIComponent(n)}` },
 };
 
-interface Caller {
+/** Kinds only the admin token may read or change. */
+export const ADMIN_ONLY_KINDS: readonly Kind[] = ["oauth_clients"];
+
+export interface Caller {
   readonly hash: string;
   readonly role: string;
 }
@@ -29,11 +34,12 @@ interface Caller {
  * Lists are already filtered to the caller's own, except routes, where other
  * tokens may read the global ones: those are not theirs to export or prune.
  */
-export async function readGatewayState(client: ApiClient, kinds: readonly Kind[] = KINDS): Promise<{ state: GatewayState; views: Partial<Record<Kind, Entry[]>> }> {
+export async function readGatewayState(client: ApiClient, kinds: readonly Kind[] = KINDS): Promise<{ state: GatewayState; views: Partial<Record<Kind, Entry[]>>; caller: Caller }> {
   const caller = await client.get<Caller>("/api/v1/tokens/info");
   const state: GatewayState = {};
   const views: Partial<Record<Kind, Entry[]>> = {};
-  for (const kind of kinds) {
+  // Another token cannot list them (403); they are not its to export.
+  for (const kind of kinds.filter((k) => caller.role === "admin" || !ADMIN_ONLY_KINDS.includes(k))) {
     const listed = await client.get<Entry[]>(ENDPOINTS[kind].list);
     const owned = caller.role === "admin" ? listed : listed.filter((view) => !("owner_token_hash" in view) || view.owner_token_hash === caller.hash);
     // A Docker service's ports are listed apart from it: back into port_configs (their source tokens are hashes, not exported).
@@ -49,12 +55,19 @@ export async function readGatewayState(client: ApiClient, kinds: readonly Kind[]
     views[kind] = viewed;
     state[kind] = viewed.map((view) => entryOf(kind, view));
   }
-  return { state, views };
+  return { state, views, caller };
 }
 
 /** Carries out one change through the API; throws the API's error (which names the problem). */
 export async function applyChange(client: ApiClient, change: Change): Promise<void> {
   const endpoint = ENDPOINTS[change.kind];
+  if (change.kind === "oauth_clients" && change.action !== "delete") {
+    // The import replaces the whole client: an update sends what the gateway has with the file's changes on top.
+    const base = change.action === "update" ? entryOf("oauth_clients", await client.get<Entry>(endpoint.one(change.name))) : {};
+    const { client_id: _id, ...body } = { ...base, ...change.body };
+    await client.put(endpoint.one(change.name), body);
+    return;
+  }
   if (change.action === "create") await client.post(endpoint.create, change.body);
   else if (change.action === "update") await client.put(endpoint.one(change.name), change.body);
   else await client.delete((endpoint.remove ?? endpoint.one)(change.name));

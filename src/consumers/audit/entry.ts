@@ -31,7 +31,7 @@ export interface AuditEntry {
 export const REDACTED = "[redacted]";
 
 /** Field names that hold secrets: tokens, client secrets, passwords, private keys. */
-const SECRET_NAME = /(^|_)(token|secret|client_secret|password|passphrase|private_key|private_key_pem|key_pem|api_key|access_token|refresh_token|registration_access_token|code_verifier)$/i;
+const SECRET_NAME = /(^|_)(token|secret|client_secret|password|passphrase|private_key|private_key_pem|key_pem|api_key|access_token|refresh_token|registration_access_token|code_verifier|client_secret_hash|registration_access_token_hash)$/i;
 /** Values that are secrets whatever their field: API tokens and PEM private keys. */
 const SECRET_VALUE = /^acm_|-----BEGIN [A-Z ]*PRIVATE KEY-----/;
 
