@@ -14,6 +14,9 @@ import { BUILD_COMMIT, VERSION } from "../core/version";
 import { eventStreamLag } from "../api/health-details";
 import type { ClusterNodeRepository, NodeReport } from "../storage/cluster-node-repository";
 
+/** How long a clean stop waits to mark the entry stopped (Redis slow or away) before shutdown goes on without it. */
+const STOP_WAIT_MS = 1_000;
+
 export interface NodeListener {
   readonly name: string;
   readonly protocol: string;
@@ -62,15 +65,21 @@ export class ClusterRegistry {
     this.timer.unref?.();
   }
 
-  /** Stops the heartbeat and marks the entry stopped; never throws (shutdown goes on without Redis). */
+  /**
+   * Stops the heartbeat and marks the entry stopped. Never throws, and waits
+   * STOP_WAIT_MS at most: with Redis away, shutdown goes on and the entry
+   * shows down, then is forgotten.
+   */
   async stop(): Promise<void> {
     if (this.timer === undefined) return;
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.beating;
-    await this.repository
-      .markStopped(this.sources.nodeId, this.instance, Date.now(), this.settings.forgetAfterSeconds)
-      .catch((err) => this.log.warn({ err: (err as Error).message }, "cluster registry: could not mark this node stopped; it will show down, then be forgotten"));
+    const mark = async () => {
+      await this.beating;
+      await this.repository.markStopped(this.sources.nodeId, this.instance, Date.now(), this.settings.forgetAfterSeconds);
+    };
+    const outcome = await Promise.race([mark().then(() => "marked" as const), Bun.sleep(STOP_WAIT_MS).then(() => "timed out" as const)]).catch((err: Error) => err.message);
+    if (outcome !== "marked") this.log.warn({ outcome }, "cluster registry: could not mark this node stopped; it will show down, then be forgotten");
   }
 
   /** What this node reports at this beat. */

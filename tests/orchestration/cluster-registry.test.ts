@@ -162,6 +162,20 @@ describe("states", () => {
   });
 });
 
+test("a clean stop waits about a second at most for a Redis that does not answer: shutdown goes on", async () => {
+  const registry = registryFor("edge-paused");
+  await registry.start();
+  // Writes (and scripts) wait while Redis is paused: the stopped mark cannot land.
+  await suite.redis.client.call("CLIENT", "PAUSE", "4000", "WRITE");
+  const began = Date.now();
+  try {
+    await registry.stop();
+    expect(Date.now() - began).toBeLessThan(2_500);
+  } finally {
+    await suite.redis.client.call("CLIENT", "UNPAUSE");
+  }
+});
+
 describe("access", () => {
   test("admin only: a user token gets 403 on the list and on a node, without a token 401", async () => {
     const registry = registryFor("edge-4");
