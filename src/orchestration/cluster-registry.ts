@@ -42,6 +42,7 @@ export class ClusterRegistry {
   private timer: ReturnType<typeof setInterval> | undefined;
   private beating: Promise<void> | undefined;
   private failing = false;
+  private superseded = false;
   private lastCount = 0;
   private lastAt = 0;
 
@@ -114,7 +115,12 @@ export class ClusterRegistry {
   private async beat(): Promise<void> {
     try {
       const now = Date.now();
-      await this.repository.heartbeat(await this.report(now), this.instance, now, this.settings.forgetAfterSeconds);
+      const written = await this.repository.heartbeat(await this.report(now), this.instance, now, this.settings);
+      // During a restart the new process takes the entry over: expected, said once. Otherwise two nodes share a NODE_ID.
+      if (!written && !this.superseded) {
+        this.log.warn({ node_id: this.sources.nodeId }, "cluster registry: a process started later holds this NODE_ID's entry; this one is not listed (a restart in progress, or two nodes with the same NODE_ID)");
+      }
+      this.superseded = !written;
       if (this.failing) this.log.info({}, "cluster registry: heartbeat written again");
       this.failing = false;
     } catch (err) {

@@ -38,6 +38,22 @@ export interface StoredNode {
   readonly stoppedAt: number | null;
 }
 
+// A process started later under the same id (a restart's new process) owns the entry while its heartbeat is fresh:
+// the old one, still draining, does not write over it. Once the newer one is silent past the down threshold, anyone may.
+const HEARTBEAT = `
+local owner = redis.call('HMGET', KEYS[1], 'instance', 'started_ms', 'heartbeat_at', 'state')
+if owner[1] and owner[1] ~= ARGV[2] and owner[4] == 'running'
+  and tonumber(owner[2]) > tonumber(ARGV[4]) and tonumber(owner[3]) >= tonumber(ARGV[3]) - tonumber(ARGV[6]) then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'report', ARGV[1], 'instance', ARGV[2], 'state', 'running', 'heartbeat_at', ARGV[3], 'started_ms', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[8])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1`;
+
 // Only the instance that wrote the entry may mark it stopped: during a restart the new process may already have registered under the same id.
 const MARK_STOPPED = `
 if redis.call('HGET', KEYS[1], 'instance') ~= ARGV[1] then return 0 end
@@ -48,20 +64,27 @@ return 1`;
 export class ClusterNodeRepository {
   constructor(private readonly redis: Redis) {}
 
-  /** Writes this node's entry and heartbeat in one MULTI, and drops ids silent past the forget threshold. */
-  async heartbeat(report: NodeReport, instance: string, now: number, forgetAfterSeconds: number): Promise<void> {
-    const key = keys.clusterNode(report.node_id);
-    const replies = await this.redis
-      .multi()
-      .del(key)
-      .hset(key, { report: JSON.stringify(report), instance, state: "running", heartbeat_at: String(now) })
-      .expire(key, forgetAfterSeconds)
-      .zadd(keys.clusterNodes, now, report.node_id)
-      .zremrangebyscore(keys.clusterNodes, "-inf", `(${now - forgetAfterSeconds * 1000}`)
-      .expire(keys.clusterNodes, forgetAfterSeconds)
-      .exec();
-    const failed = replies?.find(([err]) => err);
-    if (failed) throw failed[0];
+  /**
+   * Writes this node's entry and heartbeat in one script, and drops ids silent
+   * past the forget threshold. False when a process started later under the
+   * same id holds the entry with a fresh heartbeat (nothing written).
+   */
+  async heartbeat(report: NodeReport, instance: string, now: number, timing: { forgetAfterSeconds: number; downAfterSeconds: number }): Promise<boolean> {
+    const written = await this.redis.eval(
+      HEARTBEAT,
+      2,
+      keys.clusterNode(report.node_id),
+      keys.clusterNodes,
+      JSON.stringify(report),
+      instance,
+      String(now),
+      String(Date.parse(report.started_at)),
+      String(timing.forgetAfterSeconds),
+      String(timing.downAfterSeconds * 1000),
+      report.node_id,
+      String(now - timing.forgetAfterSeconds * 1000),
+    );
+    return written === 1;
   }
 
   /** Marks the entry stopped if this instance still owns it; it is forgotten with the usual TTL. */

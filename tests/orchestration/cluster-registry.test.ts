@@ -15,10 +15,10 @@ const suite = useApiHarness();
 const log = pino({ level: "silent" });
 const settings = { heartbeatSeconds: 1, downAfterSeconds: 15, forgetAfterSeconds: 600 };
 
-function sources(nodeId: string, counters = { answered: 0, pending: 0 }): ClusterRegistrySources {
+function sources(nodeId: string, counters = { answered: 0, pending: 0 }, startedAt = Date.now() - 5_000): ClusterRegistrySources {
   return {
     nodeId,
-    startedAt: Date.now() - 5_000,
+    startedAt,
     listeners: () => [
       { name: "api", protocol: "http", port: 9000 },
       { name: "http", protocol: "http", port: 8080 },
@@ -29,8 +29,8 @@ function sources(nodeId: string, counters = { answered: 0, pending: 0 }): Cluste
   };
 }
 
-const registryFor = (nodeId: string, counters?: { answered: number; pending: number }) =>
-  new ClusterRegistry(new ClusterNodeRepository(suite.redis.client), suite.redis.client, settings, sources(nodeId, counters), log);
+const registryFor = (nodeId: string, counters?: { answered: number; pending: number }, startedAt?: number) =>
+  new ClusterRegistry(new ClusterNodeRepository(suite.redis.client), suite.redis.client, settings, sources(nodeId, counters, startedAt), log);
 
 async function userToken(name: string): Promise<string> {
   return (await suite.api.call("POST", "/api/v1/tokens/", { body: { name } })).json.token;
@@ -114,11 +114,16 @@ describe("states", () => {
     expect(Date.parse(node.stopped_at)).toBeGreaterThan(Date.now() - 10_000);
   });
 
-  test("an old instance stopping after a restart under the same id leaves the new one up", async () => {
-    const old = registryFor("edge-3");
+  test("during a restart under the same id the new process owns the entry: the old one's heartbeats and stop leave it alone", async () => {
+    const old = registryFor("edge-3", undefined, Date.now() - 60_000);
     await old.start();
-    const restarted = registryFor("edge-3");
+    const restarted = registryFor("edge-3", undefined, Date.now() - 1_000);
     await restarted.start();
+    const owner = async () => (await suite.redis.client.hget(keys.clusterNode("edge-3"), "instance"));
+    expect(await owner()).toBe(restarted.instance);
+    // The old process keeps beating (every second here) while it drains: the entry stays the new one's.
+    await Bun.sleep(1_500);
+    expect(await owner()).toBe(restarted.instance);
     await old.stop();
     try {
       expect((await suite.api.call("GET", "/api/v1/cluster/nodes/edge-3")).json.state).toBe("up");
@@ -128,12 +133,28 @@ describe("states", () => {
     expect((await suite.api.call("GET", "/api/v1/cluster/nodes/edge-3")).json.state).toBe("stopped");
   });
 
+  test("a newer process that went silent past the down threshold no longer holds the id", async () => {
+    const repository = new ClusterNodeRepository(suite.redis.client);
+    const now = Date.now();
+    const report = await registryFor("edge-5").report(now);
+    const timing = { forgetAfterSeconds: 600, downAfterSeconds: 15 };
+    const newer = { ...report, started_at: new Date(now - 1_000).toISOString() };
+    const older = { ...report, started_at: new Date(now - 60_000).toISOString() };
+    expect(await repository.heartbeat(newer, "newer", now - 20_000, timing)).toBe(true);
+    expect(await repository.heartbeat(older, "older", now, timing)).toBe(true);
+    expect((await repository.get("edge-5"))?.instance).toBe("older");
+    // While the newer one is fresh, the older one does not write.
+    expect(await repository.heartbeat(newer, "newer", now, timing)).toBe(true);
+    expect(await repository.heartbeat(older, "older", now + 1, timing)).toBe(false);
+    expect((await repository.get("edge-5"))?.instance).toBe("newer");
+  });
+
   test("a node silent for longer than CLUSTER_NODE_DOWN_SECONDS is down; past the forget threshold it is pruned", async () => {
     const repository = new ClusterNodeRepository(suite.redis.client);
     const report = await registryFor("edge-silent").report(Date.now());
     const now = Date.now();
-    await repository.heartbeat(report, "i-1", now - 20_000, 600);
-    await repository.heartbeat({ ...report, node_id: "edge-alive" }, "i-2", now, 600);
+    await repository.heartbeat(report, "i-1", now - 20_000, { forgetAfterSeconds: 600, downAfterSeconds: 15 });
+    await repository.heartbeat({ ...report, node_id: "edge-alive" }, "i-2", now, { forgetAfterSeconds: 600, downAfterSeconds: 15 });
     const listed = (await suite.api.call("GET", "/api/v1/cluster/nodes")).json;
     expect(listed.nodes.map((n: { node_id: string; state: string }) => [n.node_id, n.state])).toEqual([
       ["edge-alive", "up"],
@@ -143,8 +164,8 @@ describe("states", () => {
     expect((await suite.api.call("GET", "/api/v1/cluster/nodes/edge-silent")).json.seconds_since_heartbeat).toBeGreaterThanOrEqual(20);
 
     // Silent for longer than the forget threshold: the next heartbeat of any node drops it from the index.
-    await repository.heartbeat({ ...report, node_id: "edge-gone" }, "i-3", now - 700_000, 600);
-    await repository.heartbeat({ ...report, node_id: "edge-alive" }, "i-2", now, 600);
+    await repository.heartbeat({ ...report, node_id: "edge-gone" }, "i-3", now - 700_000, { forgetAfterSeconds: 600, downAfterSeconds: 15 });
+    await repository.heartbeat({ ...report, node_id: "edge-alive" }, "i-2", now, { forgetAfterSeconds: 600, downAfterSeconds: 15 });
     expect(await suite.redis.client.zscore(keys.clusterNodes, "edge-gone")).toBeNull();
     // An entry whose hash expired is not listed even while its id is still indexed.
     await suite.redis.client.zadd(keys.clusterNodes, now, "edge-expired");
