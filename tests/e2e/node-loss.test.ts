@@ -17,7 +17,7 @@ import { within } from "../helpers/within";
 const ADMIN = "acm_node_loss_admin_token_0123456789";
 const HOST = "app.node-loss.test";
 const CONNECTIONS = 12;
-const DOWN_SECONDS = 3;
+const DOWN_SECONDS = 4;
 
 let redis: TestRedis;
 let backend: ReturnType<typeof Bun.serve> | undefined;
