@@ -871,3 +871,9 @@ service-port-list name token="":
 service-ports-global available-only="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} service ports \
         {{ if available-only == 'true' { '--available' } else if available-only == 'false' { '' } else if available-only == '' { '' } else { error('available-only: expected true or false, got ' + quote(available-only)) } }}
+
+# ---- Cluster (wrap `portcullis cluster …`) ----
+
+# The gateway nodes on this Redis: up, down (no heartbeat for CLUSTER_NODE_DOWN_SECONDS) or stopped; with an id, that node's whole entry (admin)
+cluster-nodes id="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cluster {{ if id != '' { 'node ' + quote(id) } else { 'nodes' } }}

@@ -49,6 +49,7 @@ import { RequestLogWriter } from "./consumers/request-log/writer";
 import { connectNativeRedis } from "./storage/native-redis";
 import { AccessLog } from "./consumers/access-log";
 import { startMetricsListener } from "./metrics/metrics-listener";
+import { ClusterRegistry, type NodeListener } from "./orchestration/cluster-registry";
 import type { GatewayPort } from "./services/port-ranges";
 
 /** How long shutdown waits for queued request records to reach Redis, after the listeners have drained. */
@@ -188,8 +189,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   ].filter((p) => p.port > 0);
   // Live tails (GET /api/v1/logs/follow) end when shutdown begins: they have nothing to finish.
   const stopping = new AbortController();
+  // Started once every listener is bound (its entry lists them); marked stopped first thing at shutdown.
+  let registry: ClusterRegistry | undefined;
   const stop = async () => {
     stopping.abort();
+    await registry?.stop();
     // Answer with Connection: close for a moment, then stop accepting, let what is in flight finish, cut the rest.
     await shutDownListeners(listeners);
     tokenRelay.stop();
@@ -255,6 +259,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           log,
           startedAt,
           health,
+          cluster: config.cluster,
+          nodeId: observability.nodeId,
           metrics,
           apiHostnames: config.apiHostnames,
           baseDomain: config.baseDomain,
@@ -349,6 +355,28 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       { setting: "PROXY_PROTOCOL_PORT", port: proxyProtocolServer?.port ?? 0 },
       { setting: "METRICS_PORT", port: metricsServer?.port ?? 0 },
     ].filter((p) => p.port > 0);
+    const boundListeners: NodeListener[] = [
+      { name: "api", protocol: "http", port: apiServer.port! },
+      { name: "http", protocol: config.httpProxyProtocol ? "http+proxy-protocol" : "http", port: httpServer.port! },
+      { name: "https", protocol: httpsRegistry ? "https+proxy-protocol" : "https", port: httpsServer.port },
+      ...(proxyProtocolServer ? [{ name: "proxy_protocol", protocol: "http+proxy-protocol", port: proxyProtocolServer.port! }] : []),
+      ...(metricsServer ? [{ name: "metrics", protocol: "http", port: metricsServer.port! }] : []),
+    ];
+    registry = new ClusterRegistry(
+      stores.clusterNodes,
+      redis,
+      config.cluster,
+      {
+        nodeId: observability.nodeId,
+        startedAt,
+        listeners: () => boundListeners,
+        appliedEventId: () => live.appliedEventId,
+        pendingRequests: () => metrics.pendingRequests(),
+        answeredRequests: () => metrics.edge.answeredRequests(),
+      },
+      log,
+    );
+    await registry.start();
     log.info(
       {
         version: VERSION,

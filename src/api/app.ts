@@ -56,6 +56,9 @@ import { rememberPeer, type PeerSource } from "./client-address";
 import type { AuditLog } from "../consumers/audit/audit-log";
 import { oauthLogRoutes } from "./routes/logs-oauth";
 import { auditLogRoutes } from "./routes/logs-audit";
+import { clusterRoutes } from "./routes/cluster";
+import type { ClusterSettings } from "../core/cluster-config";
+import type { ClusterNodeRepository } from "../storage/cluster-node-repository";
 
 export interface ApiDependencies {
   readonly redis: Redis;
@@ -69,6 +72,12 @@ export interface ApiDependencies {
   readonly services: ServiceRepository;
   /** Host port allocations (/api/v1/services/ports). */
   readonly ports: PortRepository;
+  /** The cluster registry (/api/v1/cluster/nodes). */
+  readonly clusterNodes: ClusterNodeRepository;
+  /** CLUSTER_NODE_DOWN_SECONDS and the rest; without it the defaults (a node is down after 15 s without a heartbeat). */
+  readonly cluster?: ClusterSettings;
+  /** NODE_ID: which node answers /health. */
+  readonly nodeId?: string;
   /** The ports the running gateway listens on (HTTP_PORT, HTTPS_PORT, API_PORT, …): never allocatable. */
   readonly gatewayPorts?: () => readonly GatewayPort[];
   readonly certificateManager: CertificateManager;
@@ -93,6 +102,8 @@ export interface ApiDependencies {
   /** Docker services on DOCKER_HOST (/api/v1/services); without it the endpoints are absent. */
   readonly dockerServiceManager?: DockerServices;
 }
+
+const DEFAULT_CLUSTER = { downAfterSeconds: 15 };
 
 export const OPENAPI_PATH = "/api/v1/openapi.json";
 
@@ -120,9 +131,36 @@ export function createApiApp(deps: ApiDependencies) {
         },
       }),
     )
-    .use(healthRoutes(deps.redis, deps.startedAt, deps.health))
+    .use(healthRoutes(deps.redis, deps.startedAt, deps.health, deps.nodeId))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(oauthClientImportRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) =>
+      api
+        .use(tokenRoutes(deps))
+        .use(proxyGitHubOAuthRoutes(deps))
+        .use(proxyOAuthServerRoutes(deps))
+        .use(proxyAuthRoutes(deps))
+        .use(proxyResourceRoutes(deps))
+        .use(proxyMcpPolicyRoutes(deps))
+        .use(proxyTargetRoutes(deps))
+        .use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames }))
+        .use(certificateRoutes(deps))
+        .use(oauthStatusRoutes(deps))
+        .use(oauthAdminRoutes(deps))
+        .use(oauthClientImportRoutes(deps))
+        .use(resourceRoutes(deps))
+        .use(serviceRoutes(deps))
+        .use(servicePortRoutes(deps))
+        .use(
+          deps.dockerServiceManager
+            ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" })
+            : new Elysia(),
+        )
+        .use(oauthLogRoutes(deps))
+        .use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia())
+        .use(logRoutes(deps))
+        .use(logFollowRoutes(deps))
+        .use(clusterRoutes({ ...deps, cluster: deps.cluster ?? DEFAULT_CLUSTER })),
+    );
 
   routes = () => app.routes as unknown as readonly RouteWithBody[];
   return app

@@ -7,6 +7,7 @@ import { BUILD_COMMIT, VERSION } from "../core/version";
 import { ApiClient } from "./api-client";
 import { registerBackupCommands } from "./commands/backup";
 import { registerCertCommands } from "./commands/cert";
+import { registerClusterCommands } from "./commands/cluster";
 import { registerConfigCommands } from "./commands/config";
 import { registerLogCommands } from "./commands/logs";
 import { registerOAuthCommands } from "./commands/oauth";
@@ -100,6 +101,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   const service = program.commands.find((command) => command.name() === "service") ?? program.command("service").description("Manage services and their ports");
   registerServicePortCommands(service, context);
   registerBackupCommands(program, env, output);
+  registerClusterCommands(program, context);
   spreadGlobalOptions(program);
   return program;
 }

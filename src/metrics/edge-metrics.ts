@@ -91,6 +91,13 @@ export class EdgeMetrics {
     });
   }
 
+  /** Requests answered since start, every host and class together (the cluster registry's requests per second). */
+  answeredRequests(): number {
+    let total = 0;
+    for (const series of this.byHost.values()) for (const count of series.requests) total += count;
+    return total;
+  }
+
   /** `host` must be a configured hostname (or UNKNOWN_HOST): the caller decides, never the client. */
   forHost(host: string): HostSeries {
     let series = this.byHost.get(host);

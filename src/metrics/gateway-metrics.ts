@@ -86,6 +86,13 @@ export class GatewayMetrics {
     this.listeners.set(name, listener);
   }
 
+  /** Requests in flight on every watched listener together (the cluster registry's load). */
+  pendingRequests(): number {
+    let total = 0;
+    for (const listener of this.listeners.values()) total += listener.pendingRequests;
+    return total;
+  }
+
   /** Reports when each served certificate expires (LiveCertificates). */
   watchCertificates(certificates: CertificateExpirySource): void {
     this.certificates = certificates;

@@ -108,6 +108,11 @@ export const keys = {
   /** The key sealing MCP session ids (base64url, 32 bytes), made by the first node to start, read by every other. */
   mcpSessionKey: "mcp:session_key",
 
+  /** One gateway node's registry entry (a hash: its record as JSON, instance, state, heartbeat time); expires CLUSTER_NODE_FORGET_SECONDS after its last write. */
+  clusterNode: (nodeId: string) => `cluster:node:${nodeId}`,
+  /** Sorted set of registered node ids scored by their last heartbeat (ms), so listing never scans; pruned and expiring like the entries. */
+  clusterNodes: "cluster:nodes",
+
   /** Every configuration change, in order; each gateway node follows it (spec "Workflow Stream Keys"). */
   workflowStream: "events:workflow",
 } as const;

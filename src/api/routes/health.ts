@@ -17,7 +17,7 @@ async function redisAnswers(redis: Redis): Promise<boolean> {
   return Promise.race([redis.ping().then((r) => r === "PONG", () => false), timeout]);
 }
 
-export function healthRoutes(redis: Redis, startedAt: number, sources?: HealthSources) {
+export function healthRoutes(redis: Redis, startedAt: number, sources?: HealthSources, nodeId?: string) {
   return new Elysia({ tags: ["health"] })
     .get(
       "/health",
@@ -28,6 +28,8 @@ export function healthRoutes(redis: Redis, startedAt: number, sources?: HealthSo
           status: redisOk ? ("healthy" as const) : ("degraded" as const),
           redis: redisOk ? ("ok" as const) : ("unreachable" as const),
           version: VERSION,
+          // Behind a load balancer, which node answered (its entry in /api/v1/cluster/nodes).
+          ...(nodeId !== undefined && { node_id: nodeId }),
           uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
           ...(sources && (await healthDetails(sources, redisOk ? redis : null))),
         };
