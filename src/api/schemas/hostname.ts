@@ -7,6 +7,13 @@ const WILDCARD = new RegExp(`^\\*\\.${LABEL}(?:\\.${LABEL})+$`);
 
 export function checkHostnamePattern(field: string, value: string): string {
   const host = value.trim().toLowerCase().replace(/\.$/, "");
+  // `*.localhost` (or `*.test`, `*.internal`...): OpenSSL (curl, Python), Node and Bun refuse a certificate whose wildcard
+  // has one label after it, so such a proxy could serve HTTPS to none of them. Said apart so the answer shows the way out.
+  if (/^\*\.[a-z0-9-]+$/.test(host)) {
+    throw invalid(
+      `${field}: ${JSON.stringify(value)} is a wildcard over a single label, and TLS clients (OpenSSL, Node, Bun) refuse certificates for those; use one more label, e.g. ${JSON.stringify(host.replace("*.", "*.app."))}`,
+    );
+  }
   if (host.length > 253 || !(EXACT.test(host) || WILDCARD.test(host))) {
     throw invalid(`${field}: ${JSON.stringify(value)} is not a hostname; expected e.g. api.example.com or *.example.com (no port, no scheme)`);
   }
