@@ -146,6 +146,10 @@ describe("who can put an address into the default certificate", () => {
     expect((await gw.apiAs(alice, "POST", "/api/v1/proxy/targets/", { hostname: "127.0.0.5", target_url: `http://127.0.0.1:${backend.port}` })).status).toBe(201);
     await untilNoSni((c) => sans(c) === "IP Address:127.0.0.5");
 
+    // A "wildcard" over addresses (a name ending in a number that is no address): refused for everyone.
+    const overAddresses = await gw.apiAs(bob, "POST", "/api/v1/proxy/targets/", { hostname: "*.0.0.5", target_url: `http://127.0.0.1:${backend.port}` });
+    expect(overAddresses.status).toBe(422);
+    expect(overAddresses.json.detail).toContain("not an IPv4 address");
     // The same proxy again: taken.
     expect((await gw.apiAs(bob, "POST", "/api/v1/proxy/targets/", { hostname: "127.0.0.5", target_url: `http://127.0.0.1:${backend.port}` })).status).toBe(409);
     // A certificate for alice's address: refused, nothing stored.
