@@ -45,7 +45,7 @@ const PROXY_EVENTS = new Set(["proxy_created", "proxy_updated", "proxy_deleted"]
 
 /** Clients that send no SNI (those connecting to an IP address) get a certificate naming the addresses proxies serve. */
 export interface AddressDefault {
-  readonly proxies: () => Promise<readonly Pick<ProxyRecord, "hostname" | "enable_https">[]>;
+  readonly proxies: () => Promise<readonly Pick<ProxyRecord, "hostname" | "enable_https" | "created_at">[]>;
   readonly certificate: AddressCertificate;
 }
 const RETRY_ADDRESS_MS = 10_000;
@@ -62,6 +62,8 @@ export class LiveCertificates implements CertificateExpirySource {
   private renewal: ReturnType<typeof setTimeout> | undefined;
   private loading: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** IP-address proxies left out of the default certificate at the last reload (warned about once per count). */
+  private droppedAddresses = 0;
 
   /** Domains (exact or `*.example.com`) served by a certificate clients trust without setup. */
   private trustedNames: ReadonlySet<string> = new Set();
@@ -183,7 +185,11 @@ export class LiveCertificates implements CertificateExpirySource {
    */
   private async pickAddressDefault(byServerName: ReadonlyMap<string, ServedCertificate>): Promise<{ served?: ServedCertificate; expiresAtMs?: number; renewAtMs?: number } | null> {
     if (!this.addressDefault) return null;
-    const addresses = proxyAddresses(await this.addressDefault.proxies());
+    const { addresses, dropped } = proxyAddresses(await this.addressDefault.proxies());
+    if (dropped > 0 && dropped !== this.droppedAddresses) {
+      this.log.warn({ named: addresses.length, dropped }, "more HTTPS proxies have IP-address hostnames than the default certificate names; the newest are left out");
+    }
+    this.droppedAddresses = dropped;
     try {
       return await this.addressDefault.certificate.pick(addresses, byServerName);
     } catch (err) {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AddressCertificate, ADDRESS_CERTIFICATE_NAME, proxyAddresses } from "../../src/certificates/address-certificate";
+import { AddressCertificate, ADDRESS_CERTIFICATE_NAME, MAX_ADDRESSES, proxyAddresses } from "../../src/certificates/address-certificate";
 import { LocalCa } from "../../src/certificates/local-ca";
 import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
@@ -178,7 +178,20 @@ describe("AddressCertificate (one node's choice, with a real local CA)", () => {
       { hostname: "10.0.0.1", enable_https: true },
       { hostname: "intranet", enable_https: true },
     ];
-    expect(proxyAddresses(proxies)).toEqual(["10.0.0.1", "10.0.0.2"]);
+    expect(proxyAddresses(proxies)).toEqual({ addresses: ["10.0.0.1", "10.0.0.2"], dropped: 0 });
+  });
+
+  test(`proxyAddresses: at most ${MAX_ADDRESSES}, the oldest proxies' (newer ones never push an address out)`, () => {
+    const at = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();
+    // Created in order 10.0.1.0, 10.0.1.1, ...; the newest five have addresses that sort first.
+    const proxies = Array.from({ length: MAX_ADDRESSES }, (_, i) => ({ hostname: `10.0.1.${i}`, enable_https: true, created_at: at(i) }));
+    for (let i = 0; i < 5; i++) proxies.push({ hostname: `10.0.0.${i}`, enable_https: true, created_at: at(MAX_ADDRESSES + i) });
+    const { addresses, dropped } = proxyAddresses(proxies);
+    expect(dropped).toBe(5);
+    expect(addresses).toHaveLength(MAX_ADDRESSES);
+    expect(addresses).toContain("10.0.1.0");
+    expect(addresses).toContain(`10.0.1.${MAX_ADDRESSES - 1}`);
+    expect(addresses.some((a) => a.startsWith("10.0.0."))).toBe(false);
   });
 
   test("reuses the one certificate serving every address; else signs one leaf, kept until the addresses change or a third of its life is left", async () => {
