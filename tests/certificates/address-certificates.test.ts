@@ -12,7 +12,10 @@ import { X509Certificate } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AddressCertificate, ADDRESS_CERTIFICATE_NAME, MAX_ADDRESSES, proxyAddresses } from "../../src/certificates/address-certificate";
+import { LiveCertificates, SELF_SIGNED_NAME } from "../../src/certificates/live-certificates";
 import { LocalCa } from "../../src/certificates/local-ca";
+import { CertificateRepository } from "../../src/storage/certificate-repository";
+import pino from "pino";
 import { namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
@@ -223,6 +226,45 @@ describe("AddressCertificate (one node's choice, with a real local CA)", () => {
     const changed = (await picker.pick(["10.0.0.1", "10.0.0.3"], new Map(), both.renewAtMs!))!;
     expect(new X509Certificate(changed.served.cert).subjectAltName).toBe("IP Address:10.0.0.1, IP Address:10.0.0.3");
     expect(signed).toBe(3);
+  });
+});
+
+describe("LiveCertificates with an IP-address default", () => {
+  test("a failed signing keeps the previous default (never a half-changed set) and the next reload catches up", async () => {
+    const ca = new LocalCa(redis.client);
+    let failing = false;
+    const certificate = new AddressCertificate((addresses) => (failing ? Promise.reject(new Error("local CA unreadable")) : ca.sign(addresses, 7)));
+    let proxies = [
+      { hostname: "10.9.0.1", enable_https: true, created_at: "2026-01-01T00:00:00Z" },
+      { hostname: "10.9.0.2", enable_https: true, created_at: "2026-01-01T00:00:01Z" },
+    ];
+    const live = new LiveCertificates(new CertificateRepository(redis.client), { commonName: "fallback.invalid", days: 30 }, pino({ level: "silent" }), () => false, {
+      proxies: async () => proxies,
+      certificate,
+    });
+    try {
+      expect(live.wants("proxy_updated")).toBe(true);
+      await live.reload();
+      const first = live.served.fallback;
+      expect(first.cert_name).toBe(ADDRESS_CERTIFICATE_NAME);
+      expect(new X509Certificate(first.cert).subjectAltName).toBe("IP Address:10.9.0.1, IP Address:10.9.0.2");
+
+      failing = true;
+      proxies = [...proxies, { hostname: "10.9.0.3", enable_https: true, created_at: "2026-01-01T00:00:02Z" }];
+      await live.reload();
+      expect(live.served.fallback).toEqual(first);
+
+      failing = false;
+      await live.reload();
+      expect(new X509Certificate(live.served.fallback.cert).subjectAltName).toBe("IP Address:10.9.0.1, IP Address:10.9.0.2, IP Address:10.9.0.3");
+      expect(live.expiries().map((e) => e.certificate)).toContain(ADDRESS_CERTIFICATE_NAME);
+
+      proxies = [];
+      await live.reload();
+      expect(live.served.fallback.cert_name).toBe(SELF_SIGNED_NAME);
+    } finally {
+      live.stop();
+    }
   });
 });
 
