@@ -15,6 +15,7 @@ import { LiveScopeCatalog } from "./auth/scopes/scope-catalog";
 import { MAX_SUPPORTED_SCOPES } from "./auth/scopes/scope-syntax";
 import { loadSecretsKey } from "./core/secret-box";
 import { CertificateManager } from "./certificates/certificate-manager";
+import { AddressCertificate } from "./certificates/address-certificate";
 import { LiveCertificates, SELF_SIGNED_NAME } from "./certificates/live-certificates";
 import { isPubliclyTrusted } from "./certificates/public-trust";
 import type { HealthSources } from "./api/health-details";
@@ -119,8 +120,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     ? new RequestLogWriter(logConnection, { retentionHours: observability.logRetentionHours, queueMax: observability.requestLogQueueMax }, log)
     : undefined;
   const accessLog = observability.accessLog === "off" ? undefined : new AccessLog(observability.accessLog);
-  const certificates = new LiveCertificates(stores.certificates, { commonName: config.selfSignedCn, days: config.selfSignedDays }, log, (record) =>
-    isPubliclyTrusted(record, config.certificates),
+  // Clients of IP-address proxies send no SNI: the default certificate names those addresses (certificates/address-certificate.ts).
+  const addressCertificate = new AddressCertificate((addresses) => certificateManager.localCa.sign(addresses, config.certificates.localCaCertDays));
+  const certificates = new LiveCertificates(
+    stores.certificates,
+    { commonName: config.selfSignedCn, days: config.selfSignedDays },
+    log,
+    (record) => isPubliclyTrusted(record, config.certificates),
+    { proxies: () => stores.proxies.list(), certificate: addressCertificate },
   );
   metrics.watchCertificates(certificates);
   metrics.watchLogFollows(() => dockerServices.followSlots.count());

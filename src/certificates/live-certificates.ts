@@ -11,6 +11,9 @@ import { X509Certificate, createPrivateKey } from "node:crypto";
 import type { Logger } from "../core/logger";
 import type { CertificateExpiry, CertificateExpirySource } from "../metrics/certificate-metrics";
 import type { CertificateRecord, CertificateRepository } from "../storage/certificate-repository";
+import type { ProxyRecord } from "../storage/proxy-repository";
+import type { AddressCertificate } from "./address-certificate";
+import { proxyAddresses } from "./address-certificate";
 import { createSelfSignedCertificate } from "./self-signed";
 
 export interface ServedCertificate {
@@ -20,6 +23,7 @@ export interface ServedCertificate {
 }
 
 export interface ServedCertificates {
+  /** Served without SNI or for a name no certificate serves: the IP-address certificate when proxies serve addresses, else the self-signed one. */
   readonly fallback: ServedCertificate;
   /** Domain (exact or `*.example.com`) → certificate. */
   readonly byServerName: ReadonlyMap<string, ServedCertificate>;
@@ -36,6 +40,15 @@ export interface SelfSignedSettings {
 export const SELF_SIGNED_RENEW_BEFORE_MS = 60 * 60_000;
 export const SELF_SIGNED_NAME = "self-signed";
 const CERTIFICATE_EVENTS = new Set(["certificate_ready", "certificate_deleted", "self_signed_certificate_ready"]);
+/** A proxy's hostname or HTTPS switch may add or remove an IP address from the default certificate. */
+const PROXY_EVENTS = new Set(["proxy_created", "proxy_updated", "proxy_deleted"]);
+
+/** Clients that send no SNI (those connecting to an IP address) get a certificate naming the addresses proxies serve. */
+export interface AddressDefault {
+  readonly proxies: () => Promise<readonly Pick<ProxyRecord, "hostname" | "enable_https" | "created_at">[]>;
+  readonly certificate: AddressCertificate;
+}
+const RETRY_ADDRESS_MS = 10_000;
 /** setTimeout's limit; a later renewal is re-checked when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -49,6 +62,8 @@ export class LiveCertificates implements CertificateExpirySource {
   private renewal: ReturnType<typeof setTimeout> | undefined;
   private loading: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** IP-address proxies left out of the default certificate at the last reload (warned about once per count). */
+  private droppedAddresses = 0;
 
   /** Domains (exact or `*.example.com`) served by a certificate clients trust without setup. */
   private trustedNames: ReadonlySet<string> = new Set();
@@ -59,6 +74,7 @@ export class LiveCertificates implements CertificateExpirySource {
     private readonly log: Logger,
     /** Whether clients trust a certificate without setup (a public CA's, not staging, self-signed or a local CA's). */
     private readonly publiclyTrusted: (record: CertificateRecord) => boolean = () => false,
+    private readonly addressDefault?: AddressDefault,
   ) {}
 
   /** Whether a publicly trusted certificate serves `host` (exactly, or by a wildcard one label up), as of the last reload. */
@@ -88,7 +104,7 @@ export class LiveCertificates implements CertificateExpirySource {
 
   /** The events after which LiveConfig calls `reload`. */
   wants(eventType: string): boolean {
-    return CERTIFICATE_EVENTS.has(eventType);
+    return CERTIFICATE_EVENTS.has(eventType) || (this.addressDefault !== undefined && PROXY_EVENTS.has(eventType));
   }
 
   /**
@@ -125,11 +141,13 @@ export class LiveCertificates implements CertificateExpirySource {
     }
     const trustedCertificates = new Set(records.filter(this.publiclyTrusted).map((r) => r.cert_name));
     this.trustedNames = new Set([...byServerName].filter(([, served]) => trustedCertificates.has(served.cert_name)).map(([domain]) => domain));
-    const next = { fallback: toServed(fallback), byServerName };
+    const forAddresses = await this.pickAddressDefault(byServerName);
+    if (forAddresses?.served && forAddresses.expiresAtMs !== undefined) expiries.push({ certificate: forAddresses.served.cert_name, notAfterMs: forAddresses.expiresAtMs });
+    const next = { fallback: forAddresses?.served ?? toServed(fallback), byServerName };
     const changed = !this.current || !sameCertificates(this.current, next);
     this.current = next;
     this.currentExpiries = expiries;
-    this.scheduleRenewal(fallback);
+    this.scheduleRenewal(fallback, forAddresses?.renewAtMs);
     if (changed) for (const listener of this.listeners) listener();
   }
 
@@ -160,13 +178,36 @@ export class LiveCertificates implements CertificateExpirySource {
     );
   }
 
-  private scheduleRenewal(fallback: CertificateRecord): void {
+  /**
+   * The default for IP-address clients, or null when no proxy serves an
+   * address. If signing fails (the local CA unreadable), the previous default
+   * stays and another try comes in RETRY_ADDRESS_MS.
+   */
+  private async pickAddressDefault(byServerName: ReadonlyMap<string, ServedCertificate>): Promise<{ served?: ServedCertificate; expiresAtMs?: number; renewAtMs?: number } | null> {
+    if (!this.addressDefault) return null;
+    const { addresses, dropped } = proxyAddresses(await this.addressDefault.proxies());
+    if (dropped > 0 && dropped !== this.droppedAddresses) {
+      this.log.warn({ named: addresses.length, dropped }, "more HTTPS proxies have IP-address hostnames than the default certificate names; the newest are left out");
+    }
+    this.droppedAddresses = dropped;
+    try {
+      return await this.addressDefault.certificate.pick(addresses, byServerName);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, addresses }, "could not sign the certificate for IP-address clients; retrying");
+      const previous = this.current?.fallback;
+      return { served: previous?.cert_name === SELF_SIGNED_NAME ? undefined : previous, renewAtMs: Date.now() + RETRY_ADDRESS_MS };
+    }
+  }
+
+  /** One timer for both certificates made here: the self-signed fallback and the IP-address leaf (renewAtMs). */
+  private scheduleRenewal(fallback: CertificateRecord, addressRenewAtMs = Number.POSITIVE_INFINITY): void {
     clearTimeout(this.renewal);
     if (this.stopped) return;
-    const due = Date.parse(fallback.expires_at ?? "") - SELF_SIGNED_RENEW_BEFORE_MS - Date.now();
+    const fallbackDueAt = Date.parse(fallback.expires_at ?? "") - SELF_SIGNED_RENEW_BEFORE_MS;
+    const due = Math.min(fallbackDueAt, addressRenewAtMs) - Date.now();
     const delay = Math.min(Math.max(due, 1_000), MAX_TIMER_MS);
     this.renewal = setTimeout(() => {
-      this.reload().catch((err) => this.log.warn({ err: (err as Error).message }, "could not renew the self-signed fallback certificate; retrying"));
+      this.reload().catch((err) => this.log.warn({ err: (err as Error).message }, "could not renew the self-signed fallback or IP-address certificate; retrying"));
     }, delay);
     this.renewal.unref?.();
   }

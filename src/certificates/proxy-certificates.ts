@@ -20,7 +20,7 @@ export const proxyCertificateName = (hostname: string) => `proxy-${hostname.repl
 
 /**
  * What a new proxy's certificate will be. Nothing for HTTPS-off proxies or
- * when AUTO_CERTIFICATES is off. Internal names (`mcp.test`, `*.localhost`,
+ * when AUTO_CERTIFICATES is off. Internal names (`mcp.test`, `*.app.localhost`,
  * single labels) get one from the local CA unless ACME_INTERNAL_NAMES sends
  * them to ACME; ACME gets no wildcard (HTTP-01 cannot prove one) and no single label.
  */

@@ -156,6 +156,31 @@ describe("portcullis serve with embedded defaults", () => {
     expect(result.stdout.split("\n")[0]).toBe("Name,Role,Certificate Email,Created,Owner,Token");
   });
 
+  test("HTTPS to an IP address: a proxy for 127.0.0.1 makes the local CA's certificate for it the default, which curl verifies without SNI against `cert root`", async () => {
+    const backend = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("by address\n") });
+    try {
+      const created = await runCli(["proxy", "create", "127.0.0.1", `http://127.0.0.1:${backend.port}`], cliEnv());
+      expect(created.code).toBe(0);
+      // JSON: the earlier test left a config.yml asking for csv in this HOME.
+      const root = await runCli(["--format", "json", "cert", "root"], cliEnv());
+      expect(root.code).toBe(0);
+      const caFile = join(tempDir("binary-root"), "root.pem");
+      writeFileSync(caFile, JSON.parse(root.stdout).pem);
+      // The new certificates are served once the HTTPS listener has swapped (asynchronous, with a short drain).
+      const url = `https://127.0.0.1:${gateway.httpsPort}/`;
+      let answer = { code: -1, body: "", trace: "" };
+      for (const deadline = Date.now() + 15_000; answer.code !== 0 && Date.now() < deadline; await Bun.sleep(100)) {
+        const curl = Bun.spawn(["curl", "-sS", "--max-time", "5", "--cacert", caFile, url], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+        const [code, body, trace] = await Promise.all([curl.exited, new Response(curl.stdout).text(), new Response(curl.stderr).text()]);
+        answer = { code, body, trace };
+      }
+      expect(answer).toMatchObject({ code: 0, body: "by address\n" });
+      expect((await runCli(["proxy", "delete", "127.0.0.1"], cliEnv())).code).toBe(0);
+    } finally {
+      backend.stop(true);
+    }
+  }, 30_000);
+
   test("help and version", async () => {
     const help = await runCli(["--help"], {});
     expect(help.stdout).toContain("serve");

@@ -6,6 +6,7 @@
  */
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
+import { X509Certificate } from "node:crypto";
 import { connect } from "node:tls";
 import type { CertificateRecord } from "../../src/storage/certificate-repository";
 
@@ -123,4 +124,18 @@ export function peerCertificate(port: number, serverName?: string, options: { al
     });
     socket.once("error", (err) => reject(Object.assign(err, { message: `${err.message} (handshake with ${serverName ?? "no SNI"} on port ${port})` })));
   });
+}
+
+/**
+ * The SHA-256 fingerprint (as X509Certificate.fingerprint256 writes it) of the certificate a
+ * client sending no SNI gets, as `openssl s_client -noservername` sees it: what a client
+ * connecting to an IP address gets (RFC 6066 §3: no IP literals in SNI).
+ */
+export async function noSniFingerprint(port: number): Promise<string> {
+  const child = Bun.spawn(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-noservername"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  child.stdin.end();
+  const [, out] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  const pem = out.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/);
+  if (!pem) throw new Error(`openssl got no certificate from port ${port}: ${out.slice(0, 300)}`);
+  return new X509Certificate(pem[0]).fingerprint256;
 }

@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { connect } from "node:tls";
 import { TlsListenerSet, type TlsCertificates } from "../../native-tls/tls-listener";
-import { createTestCa, peerCertificate, type IssuedCertificate, type TestCa } from "../helpers/test-ca";
+import { createTestCa, noSniFingerprint, peerCertificate, type IssuedCertificate, type TestCa } from "../helpers/test-ca";
 
 let ca: TestCa;
 let fallback: IssuedCertificate;
@@ -75,6 +75,8 @@ describe("TlsListenerSet", () => {
     expect(await res.text()).toBe("hello");
     expect((await peerCertificate(set.port, "site.test")).fingerprint256).toBe(first.fingerprint256);
     expect((await peerCertificate(set.port, "other.test")).fingerprint256).toBe(fallback.fingerprint256);
+    // No SNI at all (a client connecting to an IP address): the fallback, the first entry of Bun's tls list.
+    expect(await noSniFingerprint(set.port)).toBe(fallback.fingerprint256);
   });
 
   test("the handler learns the real client address, not the relay's", async () => {

@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { connect, type TLSSocket } from "node:tls";
 import { migratesPendingConnections, TlsServerSet, type TlsCertificates } from "../../native-tls/tls-listener";
 import { startTlsLoad } from "../../bench/tls-load";
-import { createTestCa, peerCertificate, type IssuedCertificate, type TestCa } from "../helpers/test-ca";
+import { createTestCa, noSniFingerprint, peerCertificate, type IssuedCertificate, type TestCa } from "../helpers/test-ca";
 
 const DRAIN_MS = 150;
 let ca: TestCa;
@@ -79,6 +79,8 @@ describe("TlsServerSet", () => {
     expect(await res.text()).toBe("hello");
     expect((await peerCertificate(set.port, "site.test")).fingerprint256).toBe(first.fingerprint256);
     expect((await peerCertificate(set.port, "other.test")).fingerprint256).toBe(fallback.fingerprint256);
+    // No SNI at all (a client connecting to an IP address): the fallback, the first entry of Bun's tls list.
+    expect(await noSniFingerprint(set.port)).toBe(fallback.fingerprint256);
   });
 
   test("clientAddress is the peer, or what identifyClient makes of it", async () => {
