@@ -121,7 +121,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const logConnection = !observability.requestLog
     ? undefined
     : "sentinels" in target
-      ? ioredisCommandConnection(redis.duplicate({ connectionName: "portcullis-request-log" }))
+      ? ioredisCommandConnection(redis.duplicate({ connectionName: "portcullis-request-log" }), log)
       : connectNativeRedis(target);
   const requestLog = logConnection
     ? new RequestLogWriter(logConnection, { retentionHours: observability.logRetentionHours, queueMax: observability.requestLogQueueMax }, log)

@@ -8,6 +8,7 @@
  */
 import { RedisClient } from "bun";
 import type { Redis } from "ioredis";
+import type { Logger } from "../core/logger";
 import type { ServerTarget } from "./redis-connection";
 
 export interface CommandConnection {
@@ -71,7 +72,9 @@ export function connectNativeRedis(target: ServerTarget): CommandConnection {
  * failover it would reconnect to the old address for good. Costs the CPU per
  * record the native client saves.
  */
-export function ioredisCommandConnection(client: Redis): CommandConnection {
+export function ioredisCommandConnection(client: Redis, log: Logger): CommandConnection {
+  // The writer reports an outage itself (queued records); connection errors are only worth a debug line.
+  client.on("error", (err) => log.debug({ err: err.message }, "request log: redis connection error"));
   return {
     get ready() {
       return client.status === "ready";

@@ -52,8 +52,9 @@ export function connectRedis(target: RedisTarget, log: Logger, name = "main"): R
 /**
  * ioredis asks the sentinels for the master on each connect, checks the
  * server it reaches says role:master, and (failoverDetector) drops the
- * connection when a sentinel announces +switch-master. Duplicates of the
- * client (followers, blocking readers, transactions) inherit all of it.
+ * connection when a sentinel announces +switch-master — also when the old
+ * master is still reachable from here but not from the sentinels. Duplicates
+ * of the client (followers, blocking readers, transactions) inherit it all.
  */
 function sentinelOptions(target: SentinelTarget, log: Logger): RedisOptions {
   return {
@@ -63,10 +64,10 @@ function sentinelOptions(target: SentinelTarget, log: Logger): RedisOptions {
     ...(target.username ? { username: target.username } : {}),
     db: target.db,
     failoverDetector: true,
-    // Every sentinel unreachable: retried like a lost server, and as loudly.
+    // Every sentinel asked in turn without reaching a master: retried like a lost server, and as loudly.
     sentinelRetryStrategy(attempt) {
       const delay = backoffDelay(attempt);
-      log.warn({ redis: describe(target), attempt, retry_in_ms: delay }, "no redis sentinel answers, retrying");
+      log.warn({ redis: describe(target), attempt, retry_in_ms: delay }, "no redis sentinel named a reachable master, retrying");
       return delay;
     },
     // A demoted master still accepting the connection answers writes with READONLY: reconnect, and the sentinels name the new one.
