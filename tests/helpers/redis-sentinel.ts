@@ -24,6 +24,11 @@ export interface SentinelGroup {
   currentMasterPort(): Promise<number | null>;
   /** SIGKILL of the first master: no goodbye to clients or sentinels. */
   killMaster(): Promise<void>;
+  /** SIGSTOP / SIGCONT of the first master: it hangs, then comes back still believing it is the master. */
+  pauseMaster(): void;
+  resumeMaster(): void;
+  /** `role` from INFO replication of the server on `port` (master or slave), or null when it does not answer. */
+  roleOf(port: number): Promise<string | null>;
   /** A client of the server on `port` (closed by stop()). */
   client(port: number, db?: number): Redis;
   stop(): Promise<void>;
@@ -128,6 +133,19 @@ export async function startSentinelGroup(options: { sentinels?: number } = {}): 
       killMaster: async () => {
         master.child.kill("SIGKILL");
         await master.child.exited;
+      },
+      pauseMaster: () => master.child.kill("SIGSTOP"),
+      resumeMaster: () => master.child.kill("SIGCONT"),
+      roleOf: async (port) => {
+        // A fresh connection each time: sentinel kills client connections when it reconfigures a server.
+        const probe = client(port);
+        try {
+          return /^role:(\w+)/m.exec(await probe.info("replication"))?.[1] ?? null;
+        } catch {
+          return null;
+        } finally {
+          probe.disconnect();
+        }
       },
       client: (port, db) => client(port, db),
       stop,
