@@ -28,6 +28,13 @@ export function backoffDelay(attempt: number): number {
   return Math.min(100 * 2 ** Math.min(attempt, 10), MAX_BACKOFF_MS);
 }
 
+/**
+ * With Sentinel, a promoted replica can be named any moment after the master
+ * is lost, and each attempt first asks a sentinel (cheap): retried at least
+ * every second, so writes resume about a second after the promotion.
+ */
+const SENTINEL_MAX_BACKOFF_MS = 1_000;
+
 export function connectRedis(target: RedisTarget, log: Logger, name = "main"): Redis {
   const options: RedisOptions = {
     connectionName: `portcullis-${name}`,
@@ -37,7 +44,7 @@ export function connectRedis(target: RedisTarget, log: Logger, name = "main"): R
     commandTimeout: 5_000,
     connectTimeout: 5_000,
     retryStrategy(attempt) {
-      const delay = backoffDelay(attempt);
+      const delay = "sentinels" in target ? Math.min(backoffDelay(attempt), SENTINEL_MAX_BACKOFF_MS) : backoffDelay(attempt);
       log.warn({ redis: describe(target), attempt, retry_in_ms: delay }, "redis unreachable, retrying");
       return delay;
     },

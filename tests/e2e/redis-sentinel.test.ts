@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBinary, runCli, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
+import { ensureBinary, ROOT, runCli, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
+import { justBinary } from "../helpers/just-dry-run";
 import { startSentinelGroup, type SentinelGroup } from "../helpers/redis-sentinel";
 import { tempDir } from "../helpers/temp";
 
@@ -166,6 +167,18 @@ test("the master is killed: proxied requests never fail, writes resume on the pr
     expect(backup.stdout).toContain(`redis://127.0.0.1:${group.replicaPort}/${DB}`);
     expect(backup.stdout + backup.stderr).not.toContain(group.password);
     expect(existsSync(out)).toBe(true);
+
+    // `just redis-cli` too: the promoted replica, REDIS_URL's database.
+    if (justBinary) {
+      const child = Bun.spawn([justBinary, "--justfile", join(ROOT, "justfile"), "redis-cli", "GET", "token:admin"], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tempDir("home"), ...sentinelEnv(group) },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
+      expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+      expect(JSON.parse(stdout).role).toBe("admin");
+    }
   } finally {
     await load.stop();
   }
@@ -227,4 +240,14 @@ test("no sentinel answers: backup says so and exits non-zero", async () => {
   const { code, stderr } = await runCli(["backup", join(tempDir("sentinel-backup"), "x.tar.gz")], env);
   expect(code).not.toBe(0);
   expect(stderr).toContain('no sentinel named the master of "nowhere"');
+  if (justBinary) {
+    const child = Bun.spawn([justBinary, "--justfile", join(ROOT, "justfile"), "redis-cli", "PING"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tempDir("home"), ...env },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [justCode, justErr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    expect(justCode).toBe(1);
+    expect(justErr).toContain('no sentinel in REDIS_SENTINELS named the master of "nowhere"');
+  }
 }, 30_000);
