@@ -167,6 +167,11 @@ test("the master is killed: proxied requests never fail, writes resume on the pr
     expect(backup.stdout).toContain(`redis://127.0.0.1:${group.replicaPort}/${DB}`);
     expect(backup.stdout + backup.stderr).not.toContain(group.password);
     expect(existsSync(out)).toBe(true);
+    // And `portcullis restore` writes there (--force: the database holds the gateway's keys).
+    const restore = await runCli(["restore", out, "--force"], { ...sentinelEnv(group), PORTCULLIS_DATA_DIR: tempDataDir() });
+    expect(restore.code).toBe(0);
+    expect(restore.stdout).toContain(`redis://127.0.0.1:${group.replicaPort}/${DB}`);
+    expect(JSON.parse((await group.client(group.replicaPort, DB).get("token:admin"))!).role).toBe("admin");
 
     // `just redis-cli` too: the promoted replica, REDIS_URL's database.
     if (justBinary) {
