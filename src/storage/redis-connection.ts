@@ -73,7 +73,7 @@ function sentinelOptions(target: SentinelTarget, log: Logger): RedisOptions {
     failoverDetector: true,
     // Every sentinel asked in turn without reaching a master: retried like a lost server, and as loudly.
     sentinelRetryStrategy(attempt) {
-      const delay = backoffDelay(attempt);
+      const delay = Math.min(backoffDelay(attempt), SENTINEL_MAX_BACKOFF_MS);
       log.warn({ redis: describe(target), attempt, retry_in_ms: delay }, "no redis sentinel named a reachable master, retrying");
       return delay;
     },
