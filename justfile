@@ -211,13 +211,13 @@ metrics pattern='':
     [ "$code" = 200 ] || { echo "$url answered HTTP $code" >&2; exit 1; }
     if [ -z {{ quote(pattern) }} ]; then cat "$body"; else grep -E -- {{ quote(pattern) }} "$body" || { echo "no series match {{ pattern }}" >&2; exit 1; }; fi
 
-# redis-cli on the gateway's Redis: REDIS_URL, or the embedded server's socket
+# redis-cli on the gateway's Redis: the master REDIS_SENTINELS name, REDIS_URL, or the embedded server's socket
 redis-cli *args:
     #!/usr/bin/env bash
     set -euo pipefail
     # The password goes through REDISCLI_AUTH, never argv where `ps` shows it.
-    if [ -n "${REDIS_URL:-}" ]; then
-        url="$REDIS_URL" user="" pass="${REDIS_PASSWORD:-}"
+    if [ -n "${REDIS_URL:-}" ] || [ -n "${REDIS_SENTINELS:-}" ]; then
+        url="${REDIS_URL:-}" user="" pass="${REDIS_PASSWORD:-}"
         # Take user:password out of the URL (percent-decoded), as the gateway reads it.
         if [[ "$url" =~ ^(rediss?://)([^@/]*)@(.*)$ ]]; then
             url="${BASH_REMATCH[1]}${BASH_REMATCH[3]}"
@@ -229,6 +229,29 @@ redis-cli *args:
             else
                 user="$userinfo"
             fi
+        fi
+        if [ -n "${REDIS_SENTINELS:-}" ]; then
+            # As the gateway does: the master the sentinels name now, in REDIS_URL's database (its host is not used).
+            db=0
+            if [[ "$url" =~ ^rediss?://[^/]*/([0-9]+)$ ]]; then db="${BASH_REMATCH[1]}"; fi
+            master_host="" master_port=""
+            for sentinel in ${REDIS_SENTINELS//,/ }; do
+                if [[ "$sentinel" =~ ^\[(.+)\](:([0-9]+))?$ ]] || [[ "$sentinel" =~ ^([^:]+)(:([0-9]+))?$ ]]; then
+                    reply="$(env -u REDISCLI_AUTH ${REDIS_SENTINEL_PASSWORD:+REDISCLI_AUTH="$REDIS_SENTINEL_PASSWORD"} \
+                        redis-cli --no-auth-warning -h "${BASH_REMATCH[1]}" -p "${BASH_REMATCH[3]:-26379}" --raw \
+                        SENTINEL get-master-addr-by-name "${REDIS_SENTINEL_NAME:-}" 2>/dev/null)" || reply=""
+                    if [[ "$reply" =~ ^([^[:space:]]+)[[:space:]]+([0-9]+)[[:space:]]*$ ]]; then
+                        master_host="${BASH_REMATCH[1]}" master_port="${BASH_REMATCH[2]}"
+                        break
+                    fi
+                fi
+            done
+            if [ -z "$master_port" ]; then
+                echo "no sentinel in REDIS_SENTINELS named the master of \"${REDIS_SENTINEL_NAME:-}\" (REDIS_SENTINEL_NAME, REDIS_SENTINEL_PASSWORD?)" >&2
+                exit 1
+            fi
+            if [ -n "$pass" ]; then export REDISCLI_AUTH="$pass"; fi
+            exec redis-cli -h "$master_host" -p "$master_port" -n "$db" ${user:+--user "$user"} "$@"
         fi
         if [ -n "$pass" ]; then export REDISCLI_AUTH="$pass"; fi
         exec redis-cli -u "$url" ${user:+--user "$user"} "$@"

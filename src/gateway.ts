@@ -47,7 +47,7 @@ import { AuditLog } from "./consumers/audit/audit-log";
 import { GatewayMetrics } from "./metrics/gateway-metrics";
 import { recordMetrics } from "./metrics/record-metrics";
 import { RequestLogWriter } from "./consumers/request-log/writer";
-import { connectNativeRedis } from "./storage/native-redis";
+import { connectNativeRedis, ioredisCommandConnection } from "./storage/native-redis";
 import { AccessLog } from "./consumers/access-log";
 import { startMetricsListener } from "./metrics/metrics-listener";
 import { ClusterRegistry, type NodeListener } from "./orchestration/cluster-registry";
@@ -90,6 +90,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       throw err;
     });
     target = { path: embedded.socketPath, password: embedded.password };
+  } else if (config.redis.mode === "sentinel") {
+    // The sentinels name the master; no embedded server is started.
+    const { sentinels, name, sentinelPassword, username, password, db } = config.redis;
+    target = { sentinels, name, sentinelPassword, username, password, db };
   } else {
     target = { url: config.redis.url, password: config.redis.password };
   }
@@ -114,8 +118,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const oauthEvents = new OAuthEventRecorder(redis, { retentionHours: config.observability.logRetentionHours }, log);
   const audit = new AuditLog(redis, config.observability.auditRetentionDays, log);
   const observability = config.observability;
-  // The request log writes over a connection of its own (storage/native-redis.ts: cheaper per record than ioredis).
-  const logConnection = observability.requestLog ? connectNativeRedis(target) : undefined;
+  // The request log writes over a connection of its own (storage/native-redis.ts: cheaper per record than ioredis;
+  // with Sentinel, ioredis, which follows the master through a failover).
+  const logConnection = !observability.requestLog
+    ? undefined
+    : "sentinels" in target
+      ? ioredisCommandConnection(redis.duplicate({ connectionName: "portcullis-request-log" }), log)
+      : connectNativeRedis(target);
   const requestLog = logConnection
     ? new RequestLogWriter(logConnection, { retentionHours: observability.logRetentionHours, queueMax: observability.requestLogQueueMax }, log)
     : undefined;

@@ -79,13 +79,22 @@ export function allowedValues(schema: unknown): string[] | undefined {
  * ioredis reports a lost connection and a timed-out command through these
  * messages. Matched by text, not class name: the compiled binary is minified.
  */
+const UNREACHABLE = /max retries per request|Connection is closed|Command timed out|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue/i;
+
+/**
+ * A server that answers but cannot take the command now: a demoted master
+ * during a Sentinel failover (READONLY), a master short of the replicas
+ * min-replicas-to-write asks for (NOREPLICAS), a replica cut off from its
+ * master or still loading its data. Redis's own error codes, upper case.
+ */
+const REFUSED = /\b(READONLY|NOREPLICAS|MASTERDOWN|LOADING)\b/;
+
 function isStorageOutage(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    /max retries per request|Connection is closed|Command timed out|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue/i.test(
-      error.message,
-    )
-  );
+  if (!(error instanceof Error)) return false;
+  if (UNREACHABLE.test(error.message) || REFUSED.test(error.message)) return true;
+  // A MULTI refused as a whole (EXECABORT) names the reason in its queued commands' errors.
+  const previous = (error as { previousErrors?: unknown }).previousErrors;
+  return Array.isArray(previous) && previous.some((e) => e instanceof Error && REFUSED.test(e.message));
 }
 
 /** The edge's request id (X-Request-Id, set by the edge for API_HOSTNAME requests), so a log line can be matched to its request record. */

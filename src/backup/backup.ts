@@ -17,6 +17,7 @@ import { VERSION } from "../core/version";
 import { DataDirInUseError, lockDataDir } from "../storage/data-dir-lock";
 import { EmbeddedRedis } from "../storage/embedded-redis";
 import { describe as describeRedis } from "../storage/redis-connection";
+import { externalServer, SentinelLookupError } from "../storage/sentinel-master";
 import { packBackup, type BackupManifest, type SecretsKeyState } from "./archive";
 import { onInterrupt, signalRedisOf } from "./interrupt-cleanup";
 import { summarizeRdb } from "./rdb-summary";
@@ -74,8 +75,10 @@ function writePrivately(target: string, bytes: Uint8Array): void {
 }
 
 async function takeSnapshot(config: Config, log: Logger): Promise<{ rdb: Uint8Array; redis: string; database: number }> {
-  if (config.redis.mode === "external") {
-    const { url, password } = config.redis;
+  if (config.redis.mode !== "embedded") {
+    const { url, password } = await externalServer(config.redis).catch((err) => {
+      throw err instanceof SentinelLookupError ? new BackupError(err.message) : err;
+    });
     const database = Number(new URL(url).pathname.slice(1) || 0);
     return { rdb: await fetchSnapshot({ url, password }), redis: describeRedis({ url }), database };
   }

@@ -21,6 +21,7 @@ import { SECRETS_KEY_FILE } from "../core/secret-box";
 import { DataDirInUseError, lockDataDir } from "../storage/data-dir-lock";
 import { EmbeddedRedis } from "../storage/embedded-redis";
 import { describe as describeRedis } from "../storage/redis-connection";
+import { externalServer, SentinelLookupError } from "../storage/sentinel-master";
 import { BackupArchiveError, unpackBackup, type BackupContents, type BackupManifest } from "./archive";
 import { onInterrupt, signalRedisOf } from "./interrupt-cleanup";
 import { copyKeys } from "./key-copy";
@@ -68,7 +69,11 @@ export async function restoreGateway(config: Config, file: string, options: Rest
     throw err;
   }
   const warnings = keyWarnings(config, contents);
-  const target = config.redis.mode === "embedded" ? "embedded" : describeRedis({ url: config.redis.url });
+  // With Sentinel: the master the sentinels name now.
+  const server = config.redis.mode === "embedded" ? undefined : await externalServer(config.redis).catch((err) => {
+    throw err instanceof SentinelLookupError ? new RestoreError(err.message) : err;
+  });
+  const target = server ? describeRedis({ url: server.url }) : "embedded";
 
   const dataDir = config.dataDir;
   const created = !existsSync(dataDir);
@@ -87,7 +92,7 @@ export async function restoreGateway(config: Config, file: string, options: Rest
     if (present.length > 0 && !options.force) {
       throw new RestoreError(`${dataDir} is not empty: it holds ${present.join(", ")}. Restore into a new data dir (PORTCULLIS_DATA_DIR), or add --force to replace them`);
     }
-    const external = config.redis.mode === "external" ? await openExternal(config.redis.url, config.redis.password, options.force) : undefined;
+    const external = server ? await openExternal(server.url, server.password, options.force) : undefined;
     let copied;
     try {
       const serverBinary = config.redis.mode === "embedded" ? config.redis.serverBinary : (options.redisServerBinary ?? "redis-server");

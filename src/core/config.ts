@@ -11,12 +11,11 @@ import { parseOAuthSettings, type OAuthSettings } from "./oauth-config";
 import { parseObservabilitySettings, type ObservabilitySettings } from "./observability-config";
 import { parseDockerSettings, type DockerSettings } from "./docker-config";
 import { parseClusterSettings, type ClusterSettings } from "./cluster-config";
+import { parseRedisSettings, type RedisSettings } from "./redis-config";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
 
-export type RedisSettings =
-  | { readonly mode: "embedded"; readonly serverBinary: string; readonly password?: string }
-  | { readonly mode: "external"; readonly url: string; readonly password?: string };
+export type { RedisSettings } from "./redis-config";
 
 export interface Config {
   readonly serverHost: string;
@@ -219,7 +218,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const docker = parseDockerSettings({ read }, problems);
   const cluster = parseClusterSettings({ read }, problems);
 
-  const redis = parseRedis(read("REDIS_URL"), read("REDIS_PASSWORD"), read("REDIS_SERVER_BIN"), problems);
+  const redis = parseRedisSettings({ read }, problems);
   const listeners = {
     serverHost: host("SERVER_HOST", "0.0.0.0"),
     httpPort: port("HTTP_PORT", 80),
@@ -282,30 +281,6 @@ export function sharedPorts(ports: readonly (readonly [string, number | null])[]
     else seen.set(port, name);
   }
   return problems;
-}
-
-function parseRedis(
-  url: string | undefined,
-  password: string | undefined,
-  serverBinary: string | undefined,
-  problems: string[],
-): RedisSettings {
-  if (url === undefined) return { mode: "embedded", serverBinary: serverBinary ?? "redis-server", password };
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    problems.push("REDIS_URL: expected redis://[:password@]host[:port][/db] or rediss://… for TLS");
-    return { mode: "external", url };
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    problems.push(`REDIS_URL: scheme ${JSON.stringify(parsed.protocol)} is not supported; expected redis:// or rediss://`);
-  } else if (!parsed.hostname) {
-    problems.push("REDIS_URL: expected a host, as in redis://:password@127.0.0.1:6379/0");
-  } else if (parsed.pathname.length > 1 && !/^\/\d{1,2}$/.test(parsed.pathname)) {
-    problems.push("REDIS_URL: the path must be a database index such as /0");
-  }
-  return { mode: "external", url, password };
 }
 
 /** A lower-case DNS name (no port, no trailing dot). */

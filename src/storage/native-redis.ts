@@ -7,7 +7,9 @@
  * itself after an outage. Everything else keeps ioredis (redis-connection.ts).
  */
 import { RedisClient } from "bun";
-import type { RedisTarget } from "./redis-connection";
+import type { Redis } from "ioredis";
+import type { Logger } from "../core/logger";
+import type { ServerTarget } from "./redis-connection";
 
 export interface CommandConnection {
   /** Connected and authenticated: commands sent now are expected to go through. */
@@ -17,7 +19,7 @@ export interface CommandConnection {
 }
 
 /** The URL Bun's client takes for a target: the password goes into it (REDIS_PASSWORD, or the embedded server's). */
-export function nativeRedisUrl(target: RedisTarget): string {
+export function nativeRedisUrl(target: ServerTarget): string {
   if ("path" in target) return `redis+unix://default:${encodeURIComponent(target.password)}@localhost${target.path}`;
   const url = new URL(target.url);
   if (target.password && !url.password) {
@@ -35,7 +37,7 @@ const RECONNECT_EVERY_MS = 1_000;
  * reconnect is refused (Redis down, or at maxclients) it stays failed; then
  * a fresh client is made, at most once a second, whenever the writer asks.
  */
-export function connectNativeRedis(target: RedisTarget): CommandConnection {
+export function connectNativeRedis(target: ServerTarget): CommandConnection {
   const url = nativeRedisUrl(target);
   const open = () => {
     const client = new RedisClient(url, { enableOfflineQueue: false, autoReconnect: true, connectionTimeout: 5_000 });
@@ -61,5 +63,23 @@ export function connectNativeRedis(target: RedisTarget): CommandConnection {
       closed = true;
       client.close();
     },
+  };
+}
+
+/**
+ * The same interface over an ioredis connection of its own, for a Sentinel
+ * group: Bun's client cannot ask sentinels for the master, and after a
+ * failover it would reconnect to the old address for good. Costs the CPU per
+ * record the native client saves.
+ */
+export function ioredisCommandConnection(client: Redis, log: Logger): CommandConnection {
+  // The writer reports an outage itself (queued records); connection errors are only worth a debug line.
+  client.on("error", (err) => log.debug({ err: err.message }, "request log: redis connection error"));
+  return {
+    get ready() {
+      return client.status === "ready";
+    },
+    send: (command, args) => client.call(command, ...args),
+    close: () => client.disconnect(),
   };
 }

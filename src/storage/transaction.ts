@@ -20,7 +20,9 @@ export async function watchAndCommit<T>(
   watched: readonly string[],
   attempt: (conn: Redis) => Promise<Outcome<T>>,
 ): Promise<T> {
-  const conn = redis.duplicate();
+  // With Sentinel, this connection lives for one write: it asks a sentinel for the master, and skips
+  // the failover detector (a subscription on every sentinel), which long-lived connections keep.
+  const conn = redis.duplicate({ failoverDetector: false });
   conn.on("error", () => {}); // surfaced through the rejected commands instead
   try {
     for (let i = 0; i < MAX_ATTEMPTS; i++) {
