@@ -258,6 +258,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           metrics,
           apiHostnames: config.apiHostnames,
           baseDomain: config.baseDomain,
+          cluster: config.cluster,
           gatewayPorts: () => ownPorts,
           githubApps: authorizationServer.githubApps,
           oauth: authorizationServer.context,

@@ -19,6 +19,10 @@ import type { GatewayPort } from "../services/port-ranges";
 import type { RouteRepository } from "../storage/route-repository";
 import type { ServiceRepository } from "../storage/service-repository";
 import type { TokenRepository } from "../storage/token-repository";
+import type { ClusterKeyRepository } from "../storage/cluster-key-repository";
+import type { ClusterSettings } from "../core/cluster-config";
+import { ApiCredentials, registerCredentials } from "./credentials";
+import { clusterKeyRoutes } from "./routes/cluster-keys";
 import { DOCS_INIT_SCRIPT, renderDocsPage, type OpenApiDocument } from "./docs-page";
 import { DOCS_ASSETS } from "./docs-assets";
 import { completeOpenApiDocument, type OpenApiPaths, type RouteWithBody } from "./openapi-completion";
@@ -59,6 +63,10 @@ import { auditLogRoutes } from "./routes/logs-audit";
 export interface ApiDependencies {
   readonly redis: Redis;
   readonly tokens: TokenRepository;
+  /** Cluster API keys created through /api/v1/cluster/keys. */
+  readonly clusterKeys: ClusterKeyRepository;
+  /** CLUSTER_NAME and CLUSTER_API_KEY (default: cluster "default", no default key). */
+  readonly cluster?: ClusterSettings;
   readonly proxies: ProxyRepository;
   readonly routes: RouteRepository;
   readonly certificates: CertificateRepository;
@@ -94,10 +102,14 @@ export interface ApiDependencies {
 }
 
 export const OPENAPI_PATH = "/api/v1/openapi.json";
+const DEFAULT_CLUSTER: ClusterSettings = Object.freeze({ name: "default" });
 
 export function createApiApp(deps: ApiDependencies) {
   // Set once the app exists: the document is completed from the app's own routes.
   let routes: () => readonly RouteWithBody[] = () => [];
+  const cluster = deps.cluster ?? DEFAULT_CLUSTER;
+  // Every authenticate(request, deps.tokens) also accepts cluster keys from here on (credentials.ts).
+  registerCredentials(deps.tokens, new ApiCredentials(deps.tokens, deps.clusterKeys, cluster));
   // normalize: false makes unknown body fields a 422 instead of silently dropping them.
   const app = new Elysia({ strictPath: false, normalize: false })
     .use(errorHandler(deps.log))
@@ -121,7 +133,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt, deps.health))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(clusterKeyRoutes({ tokens: deps.tokens, clusterKeys: deps.clusterKeys, cluster })).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   routes = () => app.routes as unknown as readonly RouteWithBody[];
   return app

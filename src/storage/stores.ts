@@ -4,6 +4,7 @@
  */
 import type { Redis } from "ioredis";
 import { CertificateRepository } from "./certificate-repository";
+import { ClusterKeyRepository } from "./cluster-key-repository";
 import { DockerServiceRepository } from "./docker-service-repository";
 import { OwnershipRegistry } from "./ownership";
 import { PortRepository } from "./port-repository";
@@ -27,6 +28,8 @@ export interface Stores {
   readonly services: ServiceRepository;
   /** Host port allocations (`port:{port}`, `service:ports:{service}`). */
   readonly ports: PortRepository;
+  /** Cluster API keys (`cluster:keys:*`). */
+  readonly clusterKeys: ClusterKeyRepository;
 }
 
 export function createStores(redis: Redis): Stores {
@@ -45,5 +48,5 @@ export function createStores(redis: Redis): Stores {
   const services = new ServiceRepository(redis);
   ownership.register(services.ownedKind());
   ownership.register(ports.ownedKind());
-  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, services, ports, dockerServices };
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, services, ports, dockerServices, clusterKeys: new ClusterKeyRepository(redis) };
 }
