@@ -19,6 +19,7 @@ import { registerDockerServiceCommands } from "./commands/service";
 import { registerServiceUpdateCommand } from "./commands/service-update";
 import { registerStatusCommand } from "./commands/status";
 import { registerTokenCommands } from "./commands/token";
+import { registerClusterCommands } from "./commands/cluster";
 import { registerAuditLogCommands } from "./commands/logs-audit";
 import { registerOAuthLogCommands } from "./commands/logs-oauth";
 import type { CommandContext, CommandOutput } from "./context";
@@ -81,6 +82,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   };
   registerStatusCommand(program, context);
   registerTokenCommands(program, context);
+  registerClusterCommands(program, context);
   registerConfigCommands(program, context, env);
   registerProxyCommands(program, context);
   registerRouteCommands(program, context);
