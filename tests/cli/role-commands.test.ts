@@ -4,6 +4,7 @@
  * command lines.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { parse as parseYaml } from "yaml";
 import { GATEWAY_ADMIN, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
@@ -68,6 +69,22 @@ describe("cluster key create|list|delete", () => {
     expect(await admin.ok("cluster", "key", "delete", "node-1")).toContain("deleted cluster key node-1");
     expect((await asKey.cli("proxy", "list")).stderr).toContain("401");
     expect((await admin.cli("cluster", "key", "delete", "node-1")).code).not.toBe(0);
+  });
+});
+
+describe("export as a viewer or a cluster key", () => {
+  test("both export every owner's proxies (as the admin does); a service-owner only its own", async () => {
+    const owner = (await admin.json("token", "create", "export-owner")).token;
+    expect((await gw.apiAs(owner, "POST", "/api/v1/proxy/targets/", { hostname: "owned-export.example.test", target_url: "http://127.0.0.1:7000" })).status).toBe(201);
+    expect((await gw.api("POST", "/api/v1/proxy/targets/", { hostname: "admin-export.example.test", target_url: "http://127.0.0.1:7000" })).status).toBe(201);
+    const viewer = (await admin.json("token", "create", "export-viewer", "--role", "viewer")).token;
+    const key = (await admin.json("cluster", "key", "create", "export-key")).key;
+    const hostnames = async (token: string) => (parseYaml(await cliSession(apiUrl, token, HOME).ok("export")).proxies ?? []).map((p: any) => p.hostname).sort();
+    const everything = await hostnames(GATEWAY_ADMIN);
+    expect(everything).toEqual(["admin-export.example.test", "owned-export.example.test"]);
+    expect(await hostnames(viewer)).toEqual(everything);
+    expect(await hostnames(key)).toEqual(everything);
+    expect(await hostnames(owner)).toEqual(["owned-export.example.test"]);
   });
 });
 
