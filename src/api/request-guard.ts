@@ -12,8 +12,8 @@ import { parseBoundedJson } from "../core/bounded-json";
 import { pathOf } from "../core/request-path";
 import { ApiError, forbidden, notFound } from "../core/errors";
 import type { TokenRepository } from "../storage/token-repository";
-import { authenticate } from "./caller";
-import { accessOf, permissionFor } from "./permissions";
+import { authenticate, type Principal } from "./caller";
+import { accessOf, permissionFor, PRINCIPALS, type Rule } from "./permissions";
 
 const API_PREFIX = "/api/v1/";
 
@@ -29,7 +29,7 @@ export function requestGuard(tokens: TokenRepository) {
       const caller = await authenticate(request, tokens);
       // Authenticated first: without a token, an unknown path is a 401 like any other.
       if (!permission) throw notFound(`endpoint ${request.method} ${path.slice(0, 200)}`);
-      if (accessOf(permission.rule, caller.role) === "deny") throw forbidden(`${roleName(caller.role)} may not use ${permission.key} (docs/permissions.md)`);
+      if (accessOf(permission.rule, caller.role) === "deny") throw forbidden(`${permission.key} needs ${whoMay(permission.rule)}; this is ${principalName(caller.role)} (docs/permissions.md)`);
     })
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       if (!/^application\/json\s*(;|$)/i.test(contentType ?? "")) return;
@@ -41,6 +41,13 @@ export function requestGuard(tokens: TokenRepository) {
     });
 }
 
-function roleName(role: string): string {
-  return role === "cluster" ? "a cluster API key" : `a token with role ${role}`;
+const PRINCIPAL_NAMES: Record<Principal, string> = { admin: "the admin token", "service-owner": "a service-owner token", viewer: "a viewer token", cluster: "a cluster API key" };
+
+function principalName(principal: Principal): string {
+  return principal === "admin" ? "an admin token" : PRINCIPAL_NAMES[principal];
+}
+
+/** "the admin token or a viewer token": who the table lets in. */
+function whoMay(rule: Rule): string {
+  return PRINCIPALS.filter((p) => accessOf(rule, p) !== "deny").map((p) => PRINCIPAL_NAMES[p]).join(" or ");
 }

@@ -11,6 +11,7 @@ import { accessOf, normalizeEndpoint, PERMISSIONS, permissionFor, PRINCIPALS } f
 import type { Principal } from "../../src/api/caller";
 import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { rawConnection } from "../helpers/raw-http";
 
 const DEFAULT_CLUSTER_KEY = "matrix-default-cluster-key-0123456789abcdef";
 /** Paths the table lists that the document leaves out on purpose: the document itself. */
@@ -116,5 +117,35 @@ describe("each principal gets what the table says on every operation", () => {
       if (principal === "admin") expect(denied).toBe(0);
       else expect(denied).toBeGreaterThan(0);
     }, 60_000);
+  }
+});
+
+describe("spellings of a denied path do not get around the table (raw bytes, no client normalizing)", () => {
+  const variants = [
+    "/api/v1/tokens",
+    "/api/v1/tokens/",
+    "/api/v1/tokens//",
+    "/api/v1/tokens/?role=admin",
+    "/API/v1/tokens/",
+    "/api/V1/tokens/",
+    "/api/v1/./tokens/",
+    "/api/v1/proxy/../tokens/",
+    "/api/v1/%74okens/",
+    "/api/v1//tokens/",
+    "//api/v1/tokens/",
+    "/api/v1/tokens%2F",
+  ];
+  for (const principal of ["viewer", "cluster"] as const) {
+    test(`${principal}: POST to every spelling of /api/v1/tokens is refused and creates nothing`, async () => {
+      const answers: string[] = [];
+      for (const path of variants) {
+        const connection = await rawConnection(gw.gateway.apiPort);
+        const body = JSON.stringify({ name: `sneaky-${principal}`, role: "admin" });
+        const answer = await connection.send(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${credentials[principal]}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+        answers.push(`${path} → ${answer.slice(9, 12)}`);
+      }
+      expect(answers.filter((a) => !/→ (403|404|400)$/.test(a))).toEqual([]);
+      expect((await gw.api("GET", `/api/v1/tokens/sneaky-${principal}`)).status).toBe(404);
+    });
   }
 });
