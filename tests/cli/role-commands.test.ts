@@ -66,6 +66,9 @@ describe("cluster key create|list|delete", () => {
     expect((await asKey.cli("token", "list")).code).not.toBe(0);
     expect((await asKey.cli("cluster", "key", "list")).code).not.toBe(0);
 
+    const status = await asKey.ok("status");
+    expect(status).toContain("Tokens:       — (a cluster key sees no tokens)");
+    expect((await asKey.json("status")).counts.tokens).toBeNull();
     expect(await admin.ok("cluster", "key", "delete", "node-1")).toContain("deleted cluster key node-1");
     expect((await asKey.cli("proxy", "list")).stderr).toContain("401");
     expect((await admin.cli("cluster", "key", "delete", "node-1")).code).not.toBe(0);
