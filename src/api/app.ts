@@ -124,7 +124,7 @@ export function createApiApp(deps: ApiDependencies) {
           info: {
             title: "Portcullis",
             version: VERSION,
-            description: "HTTPS gateway with OAuth 2.1. Authenticate with the header Authorization: Bearer acm_….",
+            description: "HTTPS gateway with OAuth 2.1. Authenticate with the header Authorization: Bearer acm_… (an API token) or pck_… (a cluster API key); what each role may call is in docs/permissions.md.",
           },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
           security: [{ bearer: [] }],
