@@ -11,6 +11,10 @@
  * An /api/v1 path with no entry answers 404 to everyone, so an endpoint
  * added without an entry is unreachable rather than open (and the role matrix
  * test, generated from the OpenAPI document, fails).
+ *
+ * A new endpoint takes one line with one of the rules below, e.g.
+ * `"GET /api/v1/cluster/nodes": ADMIN,`, and the same row in
+ * docs/permissions.md (tests/api/permissions-doc.test.ts compares them).
  */
 import type { Principal } from "./caller";
 
