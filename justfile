@@ -281,6 +281,22 @@ restore file force="":
 token-generate name email="" token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token generate {{ quote(name) }} {{ if email != '' { quote(email) } else { '' } }}
 
+# Create a token (admin only) with a role: service-owner (default), viewer (read-only) or admin; print it in full
+token-create name role="service-owner" email="" token="":
+    @{{ if role =~ '^(admin|service-owner|viewer|user)$' { '' } else { error('role: expected admin, service-owner or viewer, got ' + quote(role)) } }}{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token create {{ quote(name) }} --role {{ quote(role) }}{{ if email != '' { ' --email ' + quote(email) } else { '' } }}
+
+# Create a cluster API key (admin only; shown once); cluster defaults to the gateway's CLUSTER_NAME
+cluster-key-create name cluster="" token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cluster key create {{ quote(name) }}{{ if cluster != '' { ' --cluster ' + quote(cluster) } else { '' } }}
+
+# List the cluster API keys (previews, never the keys)
+cluster-key-list token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cluster key list
+
+# Delete a cluster API key: it stops working at once on every node
+cluster-key-delete name token="":
+    @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} cluster key delete {{ quote(name) }}
+
 # Print a token in full (owner or admin)
 token-show name token="":
     @{{ cli }} {{ if token != '' { '--token ' + quote(token) } else { '' } }} token show {{ quote(name) }}

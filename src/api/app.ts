@@ -19,6 +19,10 @@ import type { GatewayPort } from "../services/port-ranges";
 import type { RouteRepository } from "../storage/route-repository";
 import type { ServiceRepository } from "../storage/service-repository";
 import type { TokenRepository } from "../storage/token-repository";
+import type { ClusterKeyRepository } from "../storage/cluster-key-repository";
+import { parseClusterSettings, type ClusterSettings } from "../core/cluster-config";
+import { ApiCredentials, registerCredentials } from "./credentials";
+import { clusterKeyRoutes } from "./routes/cluster-keys";
 import { DOCS_INIT_SCRIPT, renderDocsPage, type OpenApiDocument } from "./docs-page";
 import { DOCS_ASSETS } from "./docs-assets";
 import { completeOpenApiDocument, type OpenApiPaths, type RouteWithBody } from "./openapi-completion";
@@ -57,12 +61,15 @@ import type { AuditLog } from "../consumers/audit/audit-log";
 import { oauthLogRoutes } from "./routes/logs-oauth";
 import { auditLogRoutes } from "./routes/logs-audit";
 import { clusterRoutes } from "./routes/cluster";
-import type { ClusterSettings } from "../core/cluster-config";
 import type { ClusterNodeRepository } from "../storage/cluster-node-repository";
 
 export interface ApiDependencies {
   readonly redis: Redis;
   readonly tokens: TokenRepository;
+  /** Cluster API keys created through /api/v1/cluster/keys. */
+  readonly clusterKeys: ClusterKeyRepository;
+  /** CLUSTER_NAME, CLUSTER_API_KEY and the registry's thresholds (default: cluster "default", no default key, a node down after 15 s without a heartbeat). */
+  readonly cluster?: ClusterSettings;
   readonly proxies: ProxyRepository;
   readonly routes: RouteRepository;
   readonly certificates: CertificateRepository;
@@ -74,8 +81,6 @@ export interface ApiDependencies {
   readonly ports: PortRepository;
   /** The cluster registry (/api/v1/cluster/nodes). */
   readonly clusterNodes: ClusterNodeRepository;
-  /** CLUSTER_NODE_DOWN_SECONDS and the rest; without it the defaults (a node is down after 15 s without a heartbeat). */
-  readonly cluster?: ClusterSettings;
   /** NODE_ID: which node answers /health. */
   readonly nodeId?: string;
   /** The ports the running gateway listens on (HTTP_PORT, HTTPS_PORT, API_PORT, …): never allocatable. */
@@ -103,13 +108,15 @@ export interface ApiDependencies {
   readonly dockerServiceManager?: DockerServices;
 }
 
-const DEFAULT_CLUSTER = { downAfterSeconds: 15 };
-
 export const OPENAPI_PATH = "/api/v1/openapi.json";
+const DEFAULT_CLUSTER: ClusterSettings = Object.freeze(parseClusterSettings({ read: () => undefined }, []));
 
 export function createApiApp(deps: ApiDependencies) {
   // Set once the app exists: the document is completed from the app's own routes.
   let routes: () => readonly RouteWithBody[] = () => [];
+  const cluster = deps.cluster ?? DEFAULT_CLUSTER;
+  // Every authenticate(request, deps.tokens) also accepts cluster keys from here on (credentials.ts).
+  registerCredentials(deps.tokens, new ApiCredentials(deps.tokens, deps.clusterKeys, cluster));
   // normalize: false makes unknown body fields a 422 instead of silently dropping them.
   const app = new Elysia({ strictPath: false, normalize: false })
     .use(errorHandler(deps.log))
@@ -124,7 +131,7 @@ export function createApiApp(deps: ApiDependencies) {
           info: {
             title: "Portcullis",
             version: VERSION,
-            description: "HTTPS gateway with OAuth 2.1. Authenticate with the header Authorization: Bearer acm_….",
+            description: "HTTPS gateway with OAuth 2.1. Authenticate with the header Authorization: Bearer acm_… (an API token) or pck_… (a cluster API key); what each role may call is in docs/permissions.md.",
           },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
           security: [{ bearer: [] }],
@@ -136,6 +143,7 @@ export function createApiApp(deps: ApiDependencies) {
     .group("/api/v1", (api) =>
       api
         .use(tokenRoutes(deps))
+        .use(clusterKeyRoutes({ tokens: deps.tokens, clusterKeys: deps.clusterKeys, cluster }))
         .use(proxyGitHubOAuthRoutes(deps))
         .use(proxyOAuthServerRoutes(deps))
         .use(proxyAuthRoutes(deps))
@@ -159,7 +167,7 @@ export function createApiApp(deps: ApiDependencies) {
         .use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia())
         .use(logRoutes(deps))
         .use(logFollowRoutes(deps))
-        .use(clusterRoutes({ ...deps, cluster: deps.cluster ?? DEFAULT_CLUSTER })),
+        .use(clusterRoutes({ ...deps, cluster })),
     );
 
   routes = () => app.routes as unknown as readonly RouteWithBody[];

@@ -63,7 +63,7 @@ async function auditedRead(handle: Handle, request: Request, path: string, audit
   audit.record({
     ts: new Date().toISOString(),
     token: caller.name,
-    role: caller.isAdmin ? "admin" : "user",
+    role: caller.role,
     ip: apiClientIp(request),
     request_id: requestId(request, response),
     method: request.method,
@@ -108,7 +108,7 @@ async function describe(facts: WriteFacts, bodyCopy: Request, response: Response
   return {
     ts: new Date().toISOString(),
     token: caller.name,
-    role: caller.isAdmin ? "admin" : "user",
+    role: caller.role,
     ip: apiClientIp(request),
     request_id: requestId(request, response),
     method: request.method,

@@ -1,6 +1,7 @@
 /**
- * Which request records a caller may read: the admin every record (also
- * those no proxy took: unknown hosts, the API itself); any other token only
+ * Which request records a caller may read: the admin, viewers and cluster
+ * keys every record (also those no proxy took: unknown hosts, the API
+ * itself); a service-owner only
  * records of the proxies it owns, by the record's `proxy` field.
  */
 import type { RequestRecord } from "../consumers/request-log/record";
@@ -19,7 +20,7 @@ export interface LogVisibility {
 }
 
 export async function logVisibility(caller: Caller, proxies: ProxyRepository): Promise<LogVisibility> {
-  if (caller.isAdmin) return { nothing: false };
+  if (caller.seesAll) return { nothing: false };
   const owned = new Set((await proxies.list()).filter((p) => p.owner_token_hash === caller.hash).map((p) => p.hostname));
   return {
     record: (record) => record.proxy !== undefined && owned.has(record.proxy),

@@ -20,6 +20,7 @@ import { registerDockerServiceCommands } from "./commands/service";
 import { registerServiceUpdateCommand } from "./commands/service-update";
 import { registerStatusCommand } from "./commands/status";
 import { registerTokenCommands } from "./commands/token";
+import { registerClusterNodeCommands } from "./commands/cluster-nodes";
 import { registerAuditLogCommands } from "./commands/logs-audit";
 import { registerOAuthLogCommands } from "./commands/logs-oauth";
 import type { CommandContext, CommandOutput } from "./context";
@@ -82,6 +83,8 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   };
   registerStatusCommand(program, context);
   registerTokenCommands(program, context);
+  registerClusterCommands(program, context).description("The cluster: its gateway nodes, and API keys for nodes and automation");
+  registerClusterNodeCommands(program, context);
   registerConfigCommands(program, context, env);
   registerProxyCommands(program, context);
   registerRouteCommands(program, context);
@@ -101,7 +104,6 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   const service = program.commands.find((command) => command.name() === "service") ?? program.command("service").description("Manage services and their ports");
   registerServicePortCommands(service, context);
   registerBackupCommands(program, env, output);
-  registerClusterCommands(program, context);
   spreadGlobalOptions(program);
   return program;
 }

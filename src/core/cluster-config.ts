@@ -1,10 +1,15 @@
 /**
- * Cluster registry timing (docs/configuration.md "Cluster"): how often a node
- * writes its heartbeat, when a silent node is shown down, and when it is
- * forgotten. Pure: a reader in, settings out, problems appended.
+ * The cluster's settings (docs/configuration.md, "Cluster"): its name and
+ * default API key, and the registry's timing — how often a node writes its
+ * heartbeat, when a silent node is shown down, and when it is forgotten.
+ * Pure: a reader in, settings out, problems appended.
  */
 
 export interface ClusterSettings {
+  /** CLUSTER_NAME: the cluster this gateway belongs to; a cluster key made for another cluster is refused. */
+  readonly name: string;
+  /** CLUSTER_API_KEY: a cluster key that always works on this cluster (besides those created through the API); unset: none. */
+  readonly apiKey?: string;
   /** CLUSTER_HEARTBEAT_SECONDS: how often this node refreshes its registry entry. */
   readonly heartbeatSeconds: number;
   /** CLUSTER_NODE_DOWN_SECONDS: a node whose last heartbeat is older than this is shown `down`. */
@@ -13,11 +18,29 @@ export interface ClusterSettings {
   readonly forgetAfterSeconds: number;
 }
 
+/** What the cluster registry needs of the settings. */
+export type RegistryTiming = Pick<ClusterSettings, "heartbeatSeconds" | "downAfterSeconds" | "forgetAfterSeconds">;
+
 interface Reader {
   read(name: string): string | undefined;
 }
 
+export const CLUSTER_NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+/** Long enough that guessing it is hopeless; the generated keys are 68 characters. */
+export const CLUSTER_API_KEY_MIN_LENGTH = 32;
+
 export function parseClusterSettings({ read }: Reader, problems: string[]): ClusterSettings {
+  const name = read("CLUSTER_NAME") ?? "default";
+  if (!CLUSTER_NAME_PATTERN.test(name)) problems.push(`CLUSTER_NAME=${JSON.stringify(name)}: expected 1 to 63 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit`);
+  const apiKey = read("CLUSTER_API_KEY");
+  // The value is never echoed: it is a secret.
+  if (apiKey !== undefined && (apiKey.length < CLUSTER_API_KEY_MIN_LENGTH || !/^[\x21-\x7e]+$/.test(apiKey))) {
+    problems.push(`CLUSTER_API_KEY: expected at least ${CLUSTER_API_KEY_MIN_LENGTH} printable characters without spaces (portcullis cluster key create makes one)`);
+  }
+  return { name, ...(apiKey === undefined ? {} : { apiKey }), ...parseRegistryTiming(read, problems) };
+}
+
+function parseRegistryTiming(read: Reader["read"], problems: string[]): RegistryTiming {
   const whole = (name: string, fallback: number, min: number, max: number): number => {
     const raw = read(name);
     if (raw === undefined) return fallback;

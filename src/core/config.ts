@@ -69,7 +69,7 @@ export interface Config {
   readonly observability: ObservabilitySettings;
   /** DOCKER_HOST and DOCKER_API_VERSION: the engine that runs Docker services. */
   readonly docker: DockerSettings;
-  /** The cluster registry's heartbeat, down and forget thresholds. */
+  /** CLUSTER_NAME, CLUSTER_API_KEY, and the cluster registry's heartbeat, down and forget thresholds. */
   readonly cluster: ClusterSettings;
 }
 

@@ -8,7 +8,7 @@
  */
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
-import type { ClusterSettings } from "../core/cluster-config";
+import type { RegistryTiming } from "../core/cluster-config";
 import type { Logger } from "../core/logger";
 import { BUILD_COMMIT, VERSION } from "../core/version";
 import { eventStreamLag } from "../api/health-details";
@@ -49,7 +49,7 @@ export class ClusterRegistry {
   constructor(
     private readonly repository: ClusterNodeRepository,
     private readonly redis: Redis,
-    private readonly settings: ClusterSettings,
+    private readonly settings: RegistryTiming,
     private readonly sources: ClusterRegistrySources,
     private readonly log: Logger,
   ) {}

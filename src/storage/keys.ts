@@ -10,6 +10,13 @@ export const keys = {
   /** Set of `kind:id` members naming every resource a token owns (for cascade delete). */
   ownedBy: (ownerHash: string) => `owner:${ownerHash}`,
 
+  /** A cluster API key's record (JSON, the key's hash but never the key). */
+  clusterKey: (name: string) => `cluster:keys:key:${name}`,
+  /** A cluster API key's name by the sha256 of the key, for bearer lookup. */
+  clusterKeyByHash: (hash: string) => `cluster:keys:hash:${hash}`,
+  /** Set of cluster API key names. */
+  clusterKeyNames: "cluster:keys:names",
+
   proxy: (hostname: string) => `proxy:${hostname}`,
   /** Set of proxy hostnames. */
   proxyHostnames: "proxies:hostnames",

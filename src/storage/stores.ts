@@ -5,6 +5,7 @@
 import type { Redis } from "ioredis";
 import { CertificateRepository } from "./certificate-repository";
 import { ClusterNodeRepository } from "./cluster-node-repository";
+import { ClusterKeyRepository } from "./cluster-key-repository";
 import { DockerServiceRepository } from "./docker-service-repository";
 import { OwnershipRegistry } from "./ownership";
 import { PortRepository } from "./port-repository";
@@ -30,6 +31,8 @@ export interface Stores {
   readonly ports: PortRepository;
   /** The cluster registry (`cluster:node:{id}`, `cluster:nodes`). */
   readonly clusterNodes: ClusterNodeRepository;
+  /** Cluster API keys (`cluster:keys:*`). */
+  readonly clusterKeys: ClusterKeyRepository;
 }
 
 export function createStores(redis: Redis): Stores {
@@ -48,5 +51,5 @@ export function createStores(redis: Redis): Stores {
   const services = new ServiceRepository(redis);
   ownership.register(services.ownedKind());
   ownership.register(ports.ownedKind());
-  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, services, ports, dockerServices, clusterNodes: new ClusterNodeRepository(redis) };
+  return { ownership, tokens: new TokenRepository(redis, ownership), proxies, routes, certificates, resources, services, ports, dockerServices, clusterNodes: new ClusterNodeRepository(redis), clusterKeys: new ClusterKeyRepository(redis) };
 }

@@ -8,7 +8,21 @@ import { keys } from "./keys";
 import { parseOwnershipMember, type OwnershipRegistry } from "./ownership";
 import { watchAndCommit } from "./transaction";
 
-export type TokenRole = "admin" | "user";
+/**
+ * admin manages everything; service-owner manages only what it owns; viewer
+ * reads and never writes (docs/permissions.md). Records written before the
+ * rename say "user": they read as service-owner (parse), so no migration runs.
+ */
+export type TokenRole = "admin" | "service-owner" | "viewer";
+export const TOKEN_ROLES: readonly TokenRole[] = ["admin", "service-owner", "viewer"];
+/** The role's former name, still accepted on input and in stored records. */
+export const LEGACY_USER_ROLE = "user";
+
+/** A role as a client or a stored record names it, or undefined when it names none. */
+export function tokenRoleOf(name: unknown): TokenRole | undefined {
+  if (name === LEGACY_USER_ROLE) return "service-owner";
+  return TOKEN_ROLES.find((role) => role === name);
+}
 
 export interface TokenRecord {
   name: string;
@@ -142,5 +156,8 @@ export class TokenRepository {
 }
 
 function parse(raw: string | null): TokenRecord | null {
-  return raw === null ? null : (JSON.parse(raw) as TokenRecord);
+  if (raw === null) return null;
+  const record = JSON.parse(raw) as TokenRecord;
+  // An unknown role grants the least: read as a viewer rather than fail every request of the token.
+  return { ...record, role: tokenRoleOf(record.role) ?? "viewer" };
 }

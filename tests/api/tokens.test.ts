@@ -39,7 +39,7 @@ describe("token lifecycle", () => {
 
     const info = await suite.api.call("GET", "/api/v1/tokens/info", { token: secret });
     expect(info.json.name).toBe("dev");
-    expect(info.json.role).toBe("user");
+    expect(info.json.role).toBe("service-owner");
 
     const revealedByOwner = await suite.api.call("GET", "/api/v1/tokens/dev/reveal", { token: secret });
     expect(revealedByOwner.json.token).toBe(secret);

@@ -242,7 +242,7 @@ describe("oauth clients", () => {
     const { token } = JSON.parse(await ok("--format", "json", "token", "generate", "clients-user"));
     const user = await runProgram(apiUrl, token, ["oauth", "clients-list"]);
     expect(user.code).toBe(1);
-    expect(user.stderr).toContain("403 forbidden: the OAuth admin API needs the admin token");
+    expect(user.stderr).toContain("403 forbidden: GET /api/v1/oauth/clients needs the admin token; this is a service-owner token");
   });
 });
 

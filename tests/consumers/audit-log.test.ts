@@ -134,7 +134,7 @@ describe("token writes", () => {
     const own = await call(userSecret, "POST", "/api/v1/proxy/targets", { hostname: "users.example.test", target_url: "http://127.0.0.1:9", enable_https: false });
     expect(own.status).toBe(201);
     const byUser = await entryFor("POST", "/api/v1/proxy/targets", "&token=audited-user");
-    expect(byUser).toMatchObject({ token: "audited-user", role: "user", resource_id: "users.example.test", status: 201 });
+    expect(byUser).toMatchObject({ token: "audited-user", role: "service-owner", resource_id: "users.example.test", status: 201 });
 
     const other = await call(GATEWAY_ADMIN, "POST", "/api/v1/tokens", { name: "short-lived" });
     expect(other.status).toBe(201);

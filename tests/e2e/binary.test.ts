@@ -100,7 +100,7 @@ describe("portcullis serve with embedded defaults", () => {
     const table = await runCli(["token", "list"], cliEnv());
     expect(table.code).toBe(0);
     expect(table.stdout).toContain("│ Name");
-    expect(table.stdout).toMatch(/ci-bot\s+│ user\s+│ bot@example\.com\s+│ just now/);
+    expect(table.stdout).toMatch(/ci-bot\s+│ service-owner\s+│ bot@example\.com\s+│ just now/);
     expect(table.stdout).not.toContain(secret);
 
     const json = JSON.parse((await runCli(["--format", "json", "token", "list"], cliEnv())).stdout);
@@ -111,7 +111,7 @@ describe("portcullis serve with embedded defaults", () => {
 
     const csv = (await runCli(["--format", "csv", "token", "list"], cliEnv())).stdout.trim().split("\n");
     expect(csv[0]).toBe("Name,Role,Certificate Email,Created,Owner,Token");
-    expect(csv[2]).toMatch(/^ci-bot,user,bot@example\.com,\d{4}-\d\d-\d\dT[^,]+,admin,acm_/);
+    expect(csv[2]).toMatch(/^ci-bot,service-owner,bot@example\.com,\d{4}-\d\d-\d\dT[^,]+,admin,acm_/);
 
     const shown = JSON.parse((await runCli(["--format", "json", "token", "show", "ci-bot"], cliEnv())).stdout);
     expect(shown.token).toBe(secret);

@@ -45,7 +45,7 @@ export async function apiHarness(redis: TestRedis, env: Record<string, string> =
   const authorizationServer = createAuthorizationServer({ redis: redis.client, settings: config.oauth, proxies: stores.proxies, secretsKey, servesHost: () => true, liveProxy: () => null, scopes: { all: () => MCP_SCOPES, forHost: () => [] }, log });
   await authorizationServer.start();
   const githubApps = new GitHubApps(stores.proxies, secretBox, config.oauth.github);
-  const app = createApiApp({ ...stores, certificateManager, githubApps, oauth: authorizationServer.context, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"] });
+  const app = createApiApp({ ...stores, certificateManager, githubApps, oauth: authorizationServer.context, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"], cluster: config.cluster });
 
   const call = async (method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string } = {}) => {
     const headers: Record<string, string> = {};

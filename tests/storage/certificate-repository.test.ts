@@ -119,7 +119,7 @@ describe("CertificateRepository", () => {
       name: "owner",
       token: "acm_owner",
       hash,
-      role: "user",
+      role: "service-owner",
       cert_email: null,
       created_at: new Date().toISOString(),
       created_by: null,

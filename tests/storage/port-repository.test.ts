@@ -113,7 +113,7 @@ describe("PortRepository", () => {
   test("deleting the owning token releases its ports and no one else's", async () => {
     const token = generateApiToken();
     const hash = hashApiToken(token);
-    await stores.tokens.create({ name: "alice", token, hash, role: "user", cert_email: null, created_at: new Date().toISOString(), created_by: null, owner_token_hash: null });
+    await stores.tokens.create({ name: "alice", token, hash, role: "service-owner", cert_email: null, created_at: new Date().toISOString(), created_by: null, owner_token_hash: null });
     await stores.ports.claim(allocation(12000, { owner_token_hash: hash }));
     await stores.ports.claim(allocation(12001, { service_name: "bob-app", owner_token_hash: "sha256:bob" }));
     const counts = await stores.tokens.deleteCascading("alice");
@@ -274,7 +274,7 @@ describe("events", () => {
 
     const token = generateApiToken();
     const hash = hashApiToken(token);
-    await stores.tokens.create({ name: "owner", token, hash, role: "user", cert_email: null, created_at: new Date().toISOString(), created_by: null, owner_token_hash: null });
+    await stores.tokens.create({ name: "owner", token, hash, role: "service-owner", cert_email: null, created_at: new Date().toISOString(), created_by: null, owner_token_hash: null });
     await stores.ports.claim(allocation(12005, { owner_token_hash: hash }));
     await stores.tokens.deleteCascading("owner");
     expect(await stores.ports.get(12005)).toBeNull();

@@ -118,7 +118,7 @@ describe("ResourceRepository", () => {
   });
 
   test("deleting the owning token deletes its resources and nobody else's", async () => {
-    const alice = { name: "alice", token: "acm_alice_secret", hash: "sha256:alice", role: "user" as const, cert_email: null, created_at: NOW, created_by: null, owner_token_hash: null };
+    const alice = { name: "alice", token: "acm_alice_secret", hash: "sha256:alice", role: "service-owner" as const, cert_email: null, created_at: NOW, created_by: null, owner_token_hash: null };
     await stores.tokens.create(alice);
     await stores.resources.create(record("https://a.example.com", { owner_token_hash: alice.hash }));
     await stores.resources.create(record("https://b.example.com", { owner_token_hash: "sha256:someone-else" }));

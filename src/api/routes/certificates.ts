@@ -16,6 +16,7 @@ import type { TokenRepository } from "../../storage/token-repository";
 import { authenticate, canSee, type Caller } from "../caller";
 import { allowedDirectory } from "../schemas/acme-directory";
 import { CertificateCreateBody, checkCertificateRequest, MultiDomainCreateBody, type CheckedCertificateRequest } from "../schemas/certificate";
+import { readsSecrets } from "../permissions";
 
 /** What a listing shows: no PEMs at all. */
 export function certificateSummary(record: CertificateRecord) {
@@ -131,6 +132,8 @@ export function certificateRoutes(deps: {
       "/:name",
       async ({ caller, params, query }) => {
         const record = await visibleCertificate(caller, params.name);
+        // The private key is a secret: the owner and the admin only (docs/permissions.md).
+        if (query.pem === "true" && !readsSecrets(caller)) throw forbidden(`pem=true (the private key) is not for ${caller.role === "cluster" ? "cluster API keys" : "viewer tokens"}`);
         return certificateView(record, query.pem === "true");
       },
       {

@@ -1,12 +1,13 @@
 /**
  * /api/v1/cluster/nodes — the gateway nodes registered on this Redis, as
  * their heartbeats describe them, with a state derived at read time (up,
- * down, stopped; orchestration/cluster-view.ts). Admin only: an entry names
- * hosts, pids and ports.
+ * down, stopped; orchestration/cluster-view.ts). The admin, viewers and
+ * cluster keys read it (permissions.ts); never service-owner tokens: an entry
+ * names hosts, pids and ports.
  */
 import { Elysia, t } from "elysia";
 import type { ClusterSettings } from "../../core/cluster-config";
-import { badParameter, forbidden, notFound } from "../../core/errors";
+import { badParameter, notFound } from "../../core/errors";
 import { NODE_ID_PATTERN, nodeView } from "../../orchestration/cluster-view";
 import type { ClusterNodeRepository } from "../../storage/cluster-node-repository";
 import type { TokenRepository } from "../../storage/token-repository";
@@ -23,14 +24,15 @@ const NODE_FIELDS =
   "node_id, state (up, down — no heartbeat for CLUSTER_NODE_DOWN_SECONDS — or stopped: shut down cleanly), host, pid, version, commit, started_at, heartbeat_at, seconds_since_heartbeat, heartbeat_seconds, stopped_at, listeners [{ name, protocol, port }], event_stream { applied_id, behind_events, lag_seconds } as of its last heartbeat, load { pending_requests, requests_per_second, memory_rss_bytes, heap_used_bytes }";
 
 export function clusterRoutes(deps: ClusterRouteDeps) {
-  const requireAdmin = async (request: Request) => {
-    if (!(await authenticate(request, deps.tokens)).isAdmin) throw forbidden("the cluster registry needs the admin token");
+  // Who may read the registry is the permission table's rule (permissions.ts); this only makes sure the credential is valid.
+  const requireCaller = async (request: Request) => {
+    await authenticate(request, deps.tokens);
   };
   return new Elysia({ prefix: "/cluster", tags: ["cluster"] })
     .get(
       "/nodes",
       async ({ request }) => {
-        await requireAdmin(request);
+        await requireCaller(request);
         const now = Date.now();
         const nodes = (await deps.clusterNodes.list()).map((node) => nodeView(node, now, deps.cluster.downAfterSeconds));
         return { nodes, count: nodes.length, up: nodes.filter((n) => n.state === "up").length };
@@ -45,7 +47,7 @@ export function clusterRoutes(deps: ClusterRouteDeps) {
     .get(
       "/nodes/:id",
       async ({ request, params }) => {
-        await requireAdmin(request);
+        await requireCaller(request);
         if (!NODE_ID_PATTERN.test(params.id)) throw badParameter(`id: expected a node id (up to 80 letters, digits, dots, dashes or underscores), got ${JSON.stringify(params.id.slice(0, 100))}`);
         const node = await deps.clusterNodes.get(params.id);
         if (!node) throw notFound(`node ${JSON.stringify(params.id)}`);

@@ -10,6 +10,7 @@ import { forbidden, invalid } from "../../core/errors";
 import type { TokenRepository } from "../../storage/token-repository";
 import { authenticate } from "../caller";
 import { wholeParam } from "./logs-oauth";
+import { allows } from "../permissions";
 
 export interface AuditLogRouteDeps {
   readonly audit: AuditLog;
@@ -39,7 +40,7 @@ export function auditLogRoutes(deps: AuditLogRouteDeps) {
   return new Elysia({ prefix: "/logs", tags: ["logs"] }).get(
     "/audit",
     async ({ request, query }) => {
-      if (!(await authenticate(request, deps.tokens)).isAdmin) throw forbidden("the audit log needs the admin token");
+      if (!allows(await authenticate(request, deps.tokens), "GET /api/v1/logs/audit")) throw forbidden("the audit log needs the admin token or a viewer token");
       const since = query.since !== undefined ? parseSince(query.since) : Date.now() - wholeParam("hours", query.hours, 24, deps.retentionDays * 24) * 3_600_000;
       const limit = wholeParam("limit", query.limit, 100, AUDIT_MAX_LIMIT);
       const { entries, truncated } = await deps.audit.query({ token: query.token, path: query.path, since, limit });

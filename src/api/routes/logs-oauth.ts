@@ -11,6 +11,7 @@ import { findFlow, findFlows } from "../../consumers/oauth-events/query";
 import { forbidden, invalid, notFound } from "../../core/errors";
 import type { TokenRepository } from "../../storage/token-repository";
 import { authenticate } from "../caller";
+import { allows } from "../permissions";
 
 export interface OAuthLogRouteDeps {
   readonly redis: Redis;
@@ -39,7 +40,7 @@ export function wholeParam(name: string, raw: string | undefined, fallback: numb
 export function oauthLogRoutes(deps: OAuthLogRouteDeps) {
   return new Elysia({ prefix: "/logs", tags: ["logs"] })
     .onBeforeHandle(async ({ request }) => {
-      if (!(await authenticate(request, deps.tokens)).isAdmin) throw forbidden("the OAuth flow log needs the admin token");
+      if (!allows(await authenticate(request, deps.tokens), "GET /api/v1/logs/oauth")) throw forbidden("the OAuth flow log needs the admin token or a viewer token");
     })
     .get(
       "/oauth",

@@ -97,7 +97,7 @@ export function logRoutes(deps: LogRouteDeps) {
     .delete(
       "/",
       async ({ caller }) => {
-        if (!caller.isAdmin) throw forbidden("clearing the request log needs the admin token");
+        if (caller.role !== "admin") throw forbidden("clearing the request log needs the admin token");
         return { deleted: await clearRequestLog(deps.redis) };
       },
       { detail: { summary: "Delete the whole request log (admin only)", description: "Every request-log key (records, indexes, stream, hourly counters); answers { deleted: <keys> }." } },

@@ -28,7 +28,7 @@ const PING_TIMEOUT_MS = 1_000;
 /** The OAuth admin endpoints act on every user's sessions: the admin token only. */
 export async function adminCaller(request: Request, tokens: TokenRepository): Promise<Caller> {
   const caller = await authenticate(request, tokens);
-  if (!caller.isAdmin) throw forbidden("the OAuth admin API needs the admin token");
+  if (caller.role !== "admin") throw forbidden("the OAuth admin API needs the admin token");
   return caller;
 }
 

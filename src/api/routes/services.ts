@@ -52,7 +52,7 @@ export function serviceRoutes(deps: { tokens: TokenRepository; services: Service
 
   /** Token names by hash, for the owner column of the unified view (admin only: others see their own name). */
   const ownerNames = async (caller: Caller): Promise<Map<string, string>> => {
-    if (!caller.isAdmin) return new Map([[caller.hash, caller.name]]);
+    if (!caller.seesAll) return new Map([[caller.hash, caller.name]]);
     return new Map((await deps.tokens.list()).map((token) => [token.hash, token.name]));
   };
 

@@ -2,6 +2,8 @@
  * /api/v1/tokens — API token management (spec "Token Management").
  *
  * Visibility: the admin sees every token; any other token sees only itself.
+ * Only the admin creates tokens, of any role. Cluster API keys never reach these endpoints
+ * (permissions.ts).
  * A resource the caller may not see answers 404, so existence is not leaked;
  * an action the caller may never take answers 403.
  */
@@ -9,9 +11,10 @@ import { Elysia, t } from "elysia";
 import { generateApiToken, hashApiToken, previewApiToken } from "../../core/api-token";
 import { isEmail } from "../../core/config";
 import { ApiError, conflict, forbidden, invalid, notFound } from "../../core/errors";
-import type { TokenRecord, TokenRepository } from "../../storage/token-repository";
-import { authenticate, canSee, type Caller } from "../caller";
+import { tokenRoleOf, type TokenRecord, type TokenRepository } from "../../storage/token-repository";
+import { authenticate, type Caller } from "../caller";
 import type { CertificateManager } from "../../certificates/certificate-manager";
+import { ADMIN_TOKEN_NAME } from "../admin-token-bootstrap";
 
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Names that would shadow the fixed paths under /tokens/, and the bootstrap admin token's name. */
@@ -21,6 +24,7 @@ const CreateBody = t.Object(
   {
     name: t.String({ description: "Unique name: letters, digits, `_`, `.`, `-`; at most 64 characters" }),
     cert_email: t.Optional(t.Union([t.String(), t.Null()], { description: "Email used for ACME certificates" })),
+    role: t.Optional(t.String({ description: "admin, service-owner (the default; `user` is its former name) or viewer (docs/permissions.md)" })),
   },
   { additionalProperties: false },
 );
@@ -37,7 +41,7 @@ const TokenView = t.Object({
   name: t.String(),
   token_preview: t.String(),
   hash: t.String(),
-  role: t.Union([t.Literal("admin"), t.Literal("user")]),
+  role: t.Union([t.Literal("admin"), t.Literal("service-owner"), t.Literal("viewer")]),
   cert_email: t.Union([t.String(), t.Null()]),
   created_at: t.String(),
   created_by: t.Union([t.String(), t.Null()]),
@@ -73,20 +77,22 @@ export function tokenRoutes(deps: { tokens: TokenRepository; certificateManager:
   /** Loads a token the caller is allowed to see, or 404. */
   const visibleToken = async (caller: Caller, name: string): Promise<TokenRecord> => {
     const record = await tokens.getByName(name);
-    if (!record || !canSee(caller, record.owner_token_hash, record.hash)) throw notFound(`token ${JSON.stringify(name)}`);
+    if (!record || !(caller.role === "admin" || record.owner_token_hash === caller.hash || record.hash === caller.hash)) throw notFound(`token ${JSON.stringify(name)}`);
     return record;
   };
 
   const create = async ({ body, caller, set }: { body: typeof CreateBody.static; caller: Caller; set: { status?: number | string } }) => {
-    if (!caller.isAdmin) throw forbidden("only the admin token can create tokens");
+    if (caller.role !== "admin") throw forbidden("only the admin token can create tokens");
     validateTokenName(body.name);
+    const role = body.role === undefined ? "service-owner" : tokenRoleOf(body.role);
+    if (!role) throw invalid(`role: ${JSON.stringify(body.role).slice(0, 70)} is not a role; use admin, service-owner (or its former name user) or viewer`);
     if (body.cert_email) validateEmail("cert_email", body.cert_email);
     const secret = generateApiToken();
     const record: TokenRecord = {
       name: body.name,
       token: secret,
       hash: hashApiToken(secret),
-      role: "user",
+      role,
       cert_email: body.cert_email ?? null,
       created_at: new Date().toISOString(),
       created_by: caller.name,
@@ -105,7 +111,7 @@ export function tokenRoutes(deps: { tokens: TokenRepository; certificateManager:
       "/",
       async ({ caller }) => {
         const all = await tokens.list();
-        return all.filter((r) => canSee(caller, r.owner_token_hash, r.hash)).map(tokenView);
+        return all.filter((r) => caller.role === "admin" || r.owner_token_hash === caller.hash || r.hash === caller.hash).map(tokenView);
       },
       { response: t.Array(TokenView), detail: { summary: "List the tokens the caller can see" } },
     )
@@ -162,7 +168,7 @@ export function tokenRoutes(deps: { tokens: TokenRepository; certificateManager:
       "/:name",
       async ({ caller, params }) => {
         const record = await visibleToken(caller, params.name);
-        if (record.role === "admin") throw forbidden("the admin token cannot be deleted; change ADMIN_TOKEN to rotate it");
+        if (record.name === ADMIN_TOKEN_NAME) throw forbidden("the admin token cannot be deleted; change ADMIN_TOKEN to rotate it");
         const deleted = await tokens.deleteCascading(record.name);
         if (!deleted) throw notFound(`token ${JSON.stringify(params.name)}`);
         const requests = await deps.certificateManager.dropRequestsOf(record.hash);

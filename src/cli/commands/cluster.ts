@@ -1,51 +1,60 @@
-/**
- * `portcullis cluster nodes` / `cluster node <id>`: the gateway nodes on this
- * Redis as the registry shows them (admin), over /api/v1/cluster/nodes.
- */
+/** `portcullis cluster key …`: cluster API keys over /api/v1/cluster/keys (admin only); `cluster nodes` is in cluster-nodes.ts. */
 import type { Command } from "commander";
-import type { NodeView } from "../../orchestration/cluster-view";
 import type { CommandContext } from "../context";
-import { renderItem, renderList, type Column } from "../output";
+import { renderChange, renderItem, renderList, type Column } from "../output";
 
-const mebibytes = (bytes: number) => `${Math.round(bytes / 1_048_576)} MiB`;
+interface ClusterKeyView {
+  name: string;
+  key_preview: string;
+  cluster: string;
+  created_at: string;
+  created_by: string;
+  key?: string;
+}
 
-const COLUMNS: Column<NodeView>[] = [
-  { header: "Node", value: (n) => n.node_id },
-  { header: "State", value: (n) => n.state },
-  { header: "Host", value: (n) => n.host },
-  { header: "PID", value: (n) => n.pid },
-  { header: "Version", value: (n) => n.version },
-  { header: "Started", value: (n) => n.started_at, kind: "date" },
-  { header: "Heartbeat", value: (n) => n.heartbeat_at, kind: "date" },
-  { header: "Listeners", value: (n) => n.listeners.map((l) => `${l.name}:${l.port}`).join(" ") },
-  { header: "Behind", value: (n) => n.event_stream.behind_events },
-  { header: "Req/s", value: (n) => n.load.requests_per_second },
-  { header: "In flight", value: (n) => n.load.pending_requests },
-  { header: "Memory", value: (n) => n.load.memory_rss_bytes },
+const COLUMNS: Column<ClusterKeyView>[] = [
+  { header: "Name", value: (k) => k.name },
+  { header: "Cluster", value: (k) => k.cluster },
+  { header: "Created", value: (k) => k.created_at, kind: "date" },
+  { header: "Created By", value: (k) => k.created_by },
+  { header: "Key", value: (k) => k.key_preview },
 ];
 
-/** The table shows memory in MiB; csv/json/yaml keep bytes. */
-const tableColumns = COLUMNS.map((c) => (c.header === "Memory" ? { ...c, value: (n: NodeView) => mebibytes(n.load.memory_rss_bytes) } : c));
+export function registerClusterCommands(program: Command, context: CommandContext): Command {
+  // Other cluster commands may have made `cluster` already: the key commands join it.
+  const cluster = program.commands.find((command) => command.name() === "cluster") ?? program.command("cluster").description("The cluster: API keys for nodes and automation");
+  const key = cluster.command("key").description("Manage cluster API keys (admin only)");
 
-/** Adds `nodes` and `node` under `portcullis cluster` (created here unless another module made it first). */
-export function registerClusterCommands(program: Command, context: CommandContext): void {
-  const cluster = program.commands.find((command) => command.name() === "cluster") ?? program.command("cluster").description("The gateway nodes sharing this Redis");
-  cluster
-    .command("nodes")
-    .description("List the gateway nodes on this Redis: up, down (no heartbeat for CLUSTER_NODE_DOWN_SECONDS) or stopped (admin)")
+  key
+    .command("create")
+    .description("Create a cluster API key and print it (shown this once)")
+    .argument("<name>", "key name")
+    .option("--cluster <name>", "the cluster it works on (default: the gateway's CLUSTER_NAME)")
+    .action(async (name: string, flags: { cluster?: string }) => {
+      const { client, settings, print } = context();
+      const created = await client.post<ClusterKeyView>("/api/v1/cluster/keys/", { name, ...(flags.cluster === undefined ? {} : { cluster: flags.cluster }) });
+      print(renderItem({ ...created }, settings.format));
+      if (settings.format === "table") print("Save this key now: it is stored hashed and never shown again.");
+    });
+
+  key
+    .command("list")
+    .description("List the cluster API keys (previews, never the keys)")
     .action(async () => {
       const { client, settings, print } = context();
-      const { nodes } = await client.get<{ nodes: NodeView[] }>("/api/v1/cluster/nodes");
-      const columns = settings.format === "table" ? tableColumns : COLUMNS;
-      print(renderList(nodes, columns, settings.format, "No gateway node has registered on this Redis (is one running?)."));
+      const rows = await client.get<ClusterKeyView[]>("/api/v1/cluster/keys/");
+      print(renderList(rows, COLUMNS, settings.format, "No cluster keys yet. Create one: portcullis cluster key create <name>"));
     });
-  cluster
-    .command("node")
-    .description("One gateway node's registry entry (admin)")
-    .argument("<id>", "the node id (NODE_ID)")
-    .action(async (id: string) => {
+
+  key
+    .command("delete")
+    .description("Delete a cluster API key: it stops working at once on every node")
+    .argument("<name>", "key name")
+    .action(async (name: string) => {
       const { client, settings, print } = context();
-      const node = await client.get<NodeView>(`/api/v1/cluster/nodes/${encodeURIComponent(id)}`);
-      print(renderItem(node as unknown as Record<string, unknown>, settings.format));
+      const deleted = await client.delete<{ deleted: string }>(`/api/v1/cluster/keys/${encodeURIComponent(name)}`);
+      print(renderChange(`deleted cluster key ${deleted.deleted}`, { ...deleted }, settings.format));
     });
+
+  return cluster;
 }

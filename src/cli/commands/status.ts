@@ -29,7 +29,8 @@ interface CertificateRow {
 export interface StatusView {
   health: HealthView;
   /** null when they cannot be read (Redis unreachable). */
-  counts: { proxies: number; routes: number; tokens: number; services: number; certificates: number } | null;
+  /** `tokens` is null for a cluster API key, which may not list tokens. */
+  counts: { proxies: number; routes: number; tokens: number | null; services: number; certificates: number } | null;
   certificates: CertificateRow[];
 }
 
@@ -74,7 +75,7 @@ export function renderStatus(view: StatusView, format: OutputFormat): string {
   lines.push(
     `Proxies:      ${counts.proxies}`,
     `Routes:       ${counts.routes}`,
-    `Tokens:       ${counts.tokens}`,
+    `Tokens:       ${counts.tokens ?? "— (a cluster key sees no tokens)"}`,
     `Services:     ${counts.services}`,
     `Certificates: ${counts.certificates}${soonest ? ` (soonest: ${soonest.cert_name}, ${expiresIn(soonest.expires_at)})` : ""}`,
   );
@@ -102,7 +103,11 @@ export function registerStatusCommand(program: Command, context: CommandContext)
       const [proxies, routes, tokens, services, certificates] = await Promise.all([
         client.get<unknown[]>("/api/v1/proxy/targets/"),
         client.get<unknown[]>("/api/v1/routes/"),
-        client.get<unknown[]>("/api/v1/tokens/"),
+        // A cluster key is refused /tokens (403): it has no tokens to count.
+        client.get<unknown[]>("/api/v1/tokens/").catch((err) => {
+          if (err instanceof ApiError && err.status === 403) return null;
+          throw err;
+        }),
         client.get<{ service_type: string }[]>("/api/v1/services/unified"),
         client.get<CertificateRow[]>("/api/v1/certificates/"),
       ]);
@@ -111,7 +116,7 @@ export function registerStatusCommand(program: Command, context: CommandContext)
         counts: {
           proxies: proxies.length,
           routes: routes.length,
-          tokens: tokens.length,
+          tokens: tokens ? tokens.length : null,
           // The gateway's own internal services (api, …) are always there: count what someone set up.
           services: services.filter((s) => s.service_type !== "internal").length,
           certificates: certificates.length,

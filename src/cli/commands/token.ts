@@ -47,22 +47,35 @@ export function deletedLine(deleted: DeletedView): string {
   return `deleted token ${deleted.deleted}${owned.length > 0 ? ` and what it owned: ${owned.join(", ")}` : ""}`;
 }
 
+const ROLE_HELP = "admin, service-owner (default; user is its former name) or viewer (read-only)";
+
 const path = (name: string) => `/api/v1/tokens/${encodeURIComponent(name)}`;
 
 export function registerTokenCommands(program: Command, context: CommandContext): void {
   const token = program.command("token").description("Manage API tokens");
+
+  const createToken = async (name: string, email: string | undefined, role: string | undefined) => {
+    const { client, settings, print } = context();
+    const created = await client.post<TokenView>("/api/v1/tokens/", { name, cert_email: email ?? null, ...(role === undefined ? {} : { role }) });
+    print(renderItem({ ...created }, settings.format));
+    if (settings.format === "table") print("Save this token now: `portcullis token show <name>` reveals it again.");
+  };
+
+  token
+    .command("create")
+    .description("Create a token (admin only) with a role and print it in full")
+    .argument("<name>", "token name")
+    .option("--role <role>", ROLE_HELP)
+    .option("--email <email>", "certificate email for this token")
+    .action((name: string, flags: { role?: string; email?: string }) => createToken(name, flags.email, flags.role));
 
   token
     .command("generate")
     .description("Create a token (admin only) and print it in full")
     .argument("<name>", "token name")
     .argument("[email]", "certificate email for this token")
-    .action(async (name: string, email: string | undefined) => {
-      const { client, settings, print } = context();
-      const created = await client.post<TokenView>("/api/v1/tokens/", { name, cert_email: email ?? null });
-      print(renderItem({ ...created }, settings.format));
-      if (settings.format === "table") print("Save this token now: `portcullis token show <name>` reveals it again.");
-    });
+    .option("--role <role>", ROLE_HELP)
+    .action((name: string, email: string | undefined, flags: { role?: string }) => createToken(name, email, flags.role));
 
   token
     .command("show")

@@ -4,7 +4,7 @@
  * other client, so it gets the same checks, ownership and one transaction per
  * resource.
  */
-import type { ApiClient } from "../api-client";
+import { ApiError, type ApiClient } from "../api-client";
 import { KINDS, type Kind } from "./config-document";
 import type { Change, Entry, GatewayState } from "./plan";
 import { entryOf } from "./entries";
@@ -29,19 +29,35 @@ export interface Caller {
   readonly role: string;
 }
 
+/** Roles whose listings hold every owner's records, all of which are theirs to export (viewers: to read only). */
+const SEES_ALL = new Set(["admin", "viewer", "cluster"]);
+
+/**
+ * The calling token; a cluster API key, which may not read /tokens at all
+ * (403), is the cluster principal: it manages every owner's records.
+ */
+async function whoIsCalling(client: ApiClient): Promise<Caller> {
+  try {
+    return await client.get<Caller>("/api/v1/tokens/info");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) return { hash: "", role: "cluster" };
+    throw err;
+  }
+}
+
 /**
  * Everything of `kinds` the caller owns (the admin: everything), as entries.
  * Lists are already filtered to the caller's own, except routes, where other
  * tokens may read the global ones: those are not theirs to export or prune.
  */
 export async function readGatewayState(client: ApiClient, kinds: readonly Kind[] = KINDS): Promise<{ state: GatewayState; views: Partial<Record<Kind, Entry[]>>; caller: Caller }> {
-  const caller = await client.get<Caller>("/api/v1/tokens/info");
+  const caller = await whoIsCalling(client);
   const state: GatewayState = {};
   const views: Partial<Record<Kind, Entry[]>> = {};
   // Another token cannot list them (403); they are not its to export.
   for (const kind of kinds.filter((k) => caller.role === "admin" || !ADMIN_ONLY_KINDS.includes(k))) {
     const listed = await client.get<Entry[]>(ENDPOINTS[kind].list);
-    const owned = caller.role === "admin" ? listed : listed.filter((view) => !("owner_token_hash" in view) || view.owner_token_hash === caller.hash);
+    const owned = SEES_ALL.has(caller.role) ? listed : listed.filter((view) => !("owner_token_hash" in view) || view.owner_token_hash === caller.hash);
     // A Docker service's ports are listed apart from it: back into port_configs (their source tokens are hashes, not exported).
     const viewed =
       kind === "docker_services"

@@ -10,7 +10,8 @@ export interface AuditEntry {
   readonly ts: string;
   /** The calling token's name. */
   readonly token: string;
-  readonly role: "admin" | "user";
+  /** The token's role, or "cluster" for a cluster API key (entries written before the rename say "user": a service-owner). */
+  readonly role: string;
   readonly ip: string | null;
   readonly request_id: string | null;
   readonly method: string;
