@@ -86,6 +86,8 @@ export async function startGatewayProcess(options: { dataDir: string; env?: Reco
     LOG_LEVEL: "DEBUG",
     // New proxies would otherwise ask a public CA for certificates; ACME tests turn it on.
     AUTO_CERTIFICATES: "false",
+    // One process, no supervisor, unless a test asks for workers (tests/e2e/workers*.test.ts).
+    PORTCULLIS_WORKERS: "0",
     ...options.env,
   };
   const child = Bun.spawn([BINARY, "serve"], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
