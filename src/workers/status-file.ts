@@ -13,8 +13,10 @@ export interface WorkersStatus {
   /** 1 at start; each completed restart adds one. */
   readonly generation: number;
   readonly restarting: boolean;
+  /** Restarts asked for (SIGHUP) so far; last_restart.attempt says which one it reports. */
+  readonly restart_attempts: number;
   readonly workers: readonly { readonly index: number; readonly pid: number; readonly node_id: string }[];
-  readonly last_restart: { readonly generation: number; readonly ok: boolean; readonly error?: string; readonly at: string } | null;
+  readonly last_restart: { readonly attempt: number; readonly generation: number; readonly ok: boolean; readonly error?: string; readonly at: string } | null;
 }
 
 export function statusPath(dataDir: string): string {
@@ -32,7 +34,7 @@ export function writeStatus(dataDir: string, status: WorkersStatus): void {
 export function readStatus(dataDir: string): WorkersStatus | null {
   try {
     const parsed = JSON.parse(readFileSync(statusPath(dataDir), "utf8"));
-    return typeof parsed?.supervisor_pid === "number" && typeof parsed?.generation === "number" ? (parsed as WorkersStatus) : null;
+    return typeof parsed?.supervisor_pid === "number" && typeof parsed?.generation === "number" && typeof parsed?.restart_attempts === "number" ? (parsed as WorkersStatus) : null;
   } catch {
     return null;
   }

@@ -58,6 +58,7 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
   let slots: WorkerProcess[] = [];
   let restarting: WorkerProcess[] | null = null;
   let lastRestart: WorkersStatus["last_restart"] = null;
+  let attempts = 0;
   let stopping = false;
   const respawnTimers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -73,6 +74,7 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
       supervisor_pid: process.pid,
       generation,
       restarting: restarting !== null,
+      restart_attempts: attempts,
       workers: slots.map((w) => ({ index: w.index, pid: w.pid, node_id: workerNodeId(config.observability.nodeId, w.index) })),
       last_restart: lastRestart,
     });
@@ -142,6 +144,7 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
       log.warn("a restart is already under way; this SIGHUP is ignored");
       return;
     }
+    const attempt = ++attempts;
     log.info({ generation: generation + 1, workers: count, binary: command[0] }, "restart: starting new workers next to the running ones");
     restarting = Array.from({ length: count }, (_, index) => start(index));
     status();
@@ -153,7 +156,7 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
       log.error({ generation: generation + 1 }, `restart failed: ${error}`);
       restarting = null;
       await stopAll(fresh);
-      lastRestart = { generation: generation + 1, ok: false, error, at: new Date().toISOString() };
+      lastRestart = { attempt, generation: generation + 1, ok: false, error, at: new Date().toISOString() };
       status();
       return;
     }
@@ -163,7 +166,7 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
     generation += 1;
     log.info({ generation, old_pids: old.map((w) => w.pid), pids: slots.map((w) => w.pid) }, "restart: new workers serving; draining the old ones");
     await stopAll(old);
-    lastRestart = { generation, ok: true, at: new Date().toISOString() };
+    lastRestart = { attempt, generation, ok: true, at: new Date().toISOString() };
     status();
     log.info({ generation }, "restart complete");
   };

@@ -12,25 +12,26 @@ import { readStatus, STATUS_FILE, type WorkersStatus } from "../../workers/statu
 import { CliError } from "../cli-error";
 import type { CommandOutput } from "../context";
 import { renderItem } from "../output";
-import { resolveSettings, type GlobalFlags } from "../settings";
+import { globalFlagsOf } from "../global-flags";
+import { resolveSettings } from "../settings";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 const POLL_MS = 100;
 
 export function registerRestartCommand(program: Command, env: Env, output: CommandOutput): void {
-  const format = () => resolveSettings(program.opts<GlobalFlags>(), env).format;
   program
     .command("restart")
     .description("Restart the gateway on this machine without dropping a request: new workers start (from the binary on disk now), then the old ones drain")
     .option("--timeout <seconds>", "how long to wait for the new workers", "90")
-    .action(async (options: { timeout: string }) => {
+    .action(async (options: { timeout: string }, command: Command) => {
+      const format = resolveSettings(globalFlagsOf(program, command), env).format;
       const timeoutSeconds = Number(options.timeout);
       if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new CliError(`--timeout: expected a number of seconds, got ${JSON.stringify(options.timeout)}`, 2);
       const dataDir = resolve(env.PORTCULLIS_DATA_DIR || "data");
       const done = await restartSupervisor(dataDir, timeoutSeconds * 1000, output.note);
       const workers = done.workers.map((w) => ({ index: w.index, pid: w.pid, node_id: w.node_id }));
-      if (format() !== "table") return output.print(renderItem({ supervisor_pid: done.supervisor_pid, generation: done.generation, workers }, format()));
+      if (format !== "table") return output.print(renderItem({ supervisor_pid: done.supervisor_pid, generation: done.generation, workers }, format));
       output.print(`restarted (supervisor pid ${done.supervisor_pid}, generation ${done.generation}): workers ${workers.map((w) => `${w.node_id} pid ${w.pid}`).join(", ")}`);
     });
 }
@@ -46,6 +47,7 @@ export async function restartSupervisor(dataDir: string, timeoutMs: number, note
   const pid = before.supervisor_pid;
   // A workers.json left by a supervisor that was killed: its pid may belong to another process by now.
   if (!alive(pid) || lockHolder(dataDir) !== pid) throw new CliError(`the supervisor in ${join(dataDir, STATUS_FILE)} (pid ${pid}) is not running`);
+  if (before.restarting) throw new CliError(`a restart is already under way (supervisor pid ${pid}); wait for it, then try again`);
   note(`restarting the gateway (supervisor pid ${pid}, generation ${before.generation})…`);
   process.kill(pid, "SIGHUP");
   const deadline = Date.now() + timeoutMs;
@@ -53,10 +55,11 @@ export async function restartSupervisor(dataDir: string, timeoutMs: number, note
     await Bun.sleep(POLL_MS);
     if (!alive(pid)) throw new CliError(`the supervisor (pid ${pid}) exited during the restart; see the gateway's log`);
     const now = readStatus(dataDir);
-    if (!now) continue;
-    if (now.generation > before.generation) return now;
-    const last = now.last_restart;
-    if (last && !last.ok && last.generation > before.generation) throw new CliError(`restart failed: ${last.error ?? "see the gateway's log"}`);
+    const last = now?.last_restart;
+    // Only the outcome of this attempt counts, not a failure recorded before it.
+    if (!now || !last || last.attempt <= before.restart_attempts) continue;
+    if (last.ok) return now;
+    throw new CliError(`restart failed: ${last.error ?? "see the gateway's log"}`);
   }
   throw new CliError(`the restart did not complete within ${timeoutMs / 1000} s; see the gateway's log`);
 }
