@@ -167,3 +167,11 @@ test("a worker that keeps crashing stops the supervisor with a message and exit 
   expect(gateway.output()).toContain("portcullis: workers keep crashing: 5 unexpected exits within 60 s");
   for (const pid of killed) expect(alive(pid)).toBe(false);
 }, 120_000);
+
+test("kill -9 of the supervisor: its workers notice and stop gracefully instead of serving unsupervised", async () => {
+  const gateway = await startWorkers(2, { REDIS_URL: redis.url });
+  const pids = readStatus(gateway.dataDir)!.workers.map((w) => w.pid);
+  gateway.child.kill("SIGKILL");
+  await until(() => pids.every((pid) => !alive(pid)) || undefined, "the workers gone");
+  expect(gateway.output().match(/"reason":"supervisor gone"/g)).toHaveLength(2);
+}, 120_000);
