@@ -80,13 +80,17 @@ const alive = (pid: number) => {
 
 test("two workers share the ports, each with its node id; a proxy created through the API is served by both; SIGTERM stops everything", async () => {
   // The embedded Redis: the supervisor runs it once and hands it to the workers.
-  const gateway = await startWorkers(2);
+  const gateway = await startWorkers(2, { METRICS_PORT: "any" });
   const status = readStatus(gateway.dataDir)!;
   expect(status.supervisor_pid).toBe(gateway.child.pid);
   expect(status.workers.map((w) => w.node_id)).toEqual(["wtest-w0", "wtest-w1"]);
   const pids = status.workers.map((w) => w.pid);
   expect(new Set(pids).size).toBe(2);
   expect(gateway.output().match(/"msg":"admin token/g)?.length ?? 0).toBeLessThanOrEqual(1);
+  // METRICS_PORT=any became one port for every worker.
+  const metricsPort = JSON.parse(gateway.output().match(/^\{.*"msg":"portcullis workers are serving".*\}$/m)![0]).METRICS_PORT;
+  expect(metricsPort).toBeGreaterThan(0);
+  for (let i = 0; i < 6; i++) expect((await rawExchange(metricsPort, [httpRequest("localhost", "/metrics")])).received).toStartWith("HTTP/1.1 200");
 
   await createProxy(gateway, HOST);
   // Both workers follow the event stream: every fresh connection, whichever worker takes it, reaches the backend.
