@@ -60,6 +60,8 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
   let lastRestart: WorkersStatus["last_restart"] = null;
   let attempts = 0;
   let stopping = false;
+  // Until every first worker serves, an exit is a start-up failure (handled below) and SIGHUP has nothing to restart.
+  let serving = false;
   const respawnTimers = new Set<ReturnType<typeof setTimeout>>();
 
   const start = (index: number): WorkerProcess => {
@@ -81,7 +83,7 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
 
   const onExit = (worker: WorkerProcess, code: number) => {
     // Exits the supervisor asked for (shutdown, a retired generation) or a new generation that never came up (restart handles it).
-    if (stopping || slots[worker.index] !== worker) return;
+    if (!serving || stopping || slots[worker.index] !== worker) return;
     log.error({ worker: worker.index, pid: worker.pid, exit_code: code }, "worker exited unexpectedly");
     const decision = policy.onCrash(Date.now());
     if (decision.action === "give-up") {
@@ -140,6 +142,10 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
 
   const restart = async () => {
     if (stopping) return;
+    if (!serving) {
+      log.warn("SIGHUP before the workers serve: ignored (nothing to restart yet)");
+      return;
+    }
     if (restarting) {
       log.warn("a restart is already under way; this SIGHUP is ignored");
       return;
@@ -184,6 +190,7 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
     await stopAll(slots);
     return fail("a worker could not start (its error is above); stopping", storage);
   }
+  serving = true;
   status();
   log.info({ workers: count, pids: slots.map((w) => w.pid), ...ports }, "portcullis workers are serving");
 }

@@ -12,6 +12,7 @@ import { startTlsLoad } from "../../bench/tls-load";
 import { readStatus } from "../../src/workers/status-file";
 import { BINARY, ensureBinary, runCli, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
 import { WORKERS_SERVING } from "../helpers/gateway-workers";
+import { proxyHeader } from "../helpers/proxy-protocol-client";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
 
@@ -60,11 +61,14 @@ async function startServing(workers: number, binary?: string) {
 const restart = (dataDir: string) => runCli(["restart", "--format", "json"], { PORTCULLIS_DATA_DIR: dataDir });
 
 describe.each([1, 2])("PORTCULLIS_WORKERS=%i", (workers) => {
-  test(`${RESTARTS} restarts under ${CONNECTIONS} busy keep-alive connections on HTTP_PORT and API_PORT: 0 failed requests`, async () => {
+  test(`${RESTARTS} restarts under ${CONNECTIONS} busy keep-alive connections on HTTP_PORT, HTTPS_PORT, PROXY_PROTOCOL_PORT and API_PORT: 0 failed requests`, async () => {
     const { gateway, dataDir } = await startServing(workers);
     const first = readStatus(dataDir)!;
+    const host = `${workers}.${HOST}`;
     const loads = [
-      startTlsLoad({ port: gateway.httpPort, host: `${workers}.${HOST}`, connections: CONNECTIONS }),
+      startTlsLoad({ port: gateway.httpPort, host, connections: CONNECTIONS }),
+      startTlsLoad({ port: gateway.httpsPort, host, ca: "insecure", connections: CONNECTIONS }),
+      startTlsLoad({ port: gateway.proxyProtocolPort, host, prefix: proxyHeader(1, { address: "192.0.2.10", port: 1010 }), connections: CONNECTIONS }),
       startTlsLoad({ port: Number(new URL(gateway.apiUrl).port), host: "localhost", path: "/health", connections: CONNECTIONS }),
     ];
     await Bun.sleep(300);
@@ -82,14 +86,14 @@ describe.each([1, 2])("PORTCULLIS_WORKERS=%i", (workers) => {
       }
       await Bun.sleep(200);
     }
-    const [http, api] = await Promise.all(loads.map((load) => load.stop()));
-    for (const counts of [http!, api!]) {
+    const all = await Promise.all(loads.map((load) => load.stop()));
+    for (const counts of all) {
       expect({ ...counts, ok: 0, opened: 0, politeCloses: 0 }).toEqual({ ok: 0, opened: 0, politeCloses: 0, badStatus: 0, failedRequests: 0, resets: 0, serverCloses: 0, connectErrors: 0, errors: [] });
       expect(counts.ok).toBeGreaterThan(100);
       // The old workers told their clients to reconnect (Connection: close) at least once per restart.
       expect(counts.politeCloses).toBeGreaterThanOrEqual(RESTARTS);
     }
-    console.log(`restart, ${workers} worker(s): ${http!.ok} + ${api!.ok} requests, ${RESTARTS} restarts, 0 failures (${http!.politeCloses} + ${api!.politeCloses} polite closes)`);
+    console.log(`restart, ${workers} worker(s): ${all.map((c) => c.ok).join(" + ")} requests (HTTP, HTTPS, PROXY, API), ${RESTARTS} restarts, 0 failures`);
     expect(await gateway.stop()).toBe(0);
   }, 120_000);
 });
