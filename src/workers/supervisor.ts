@@ -170,6 +170,8 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
     slots = fresh;
     restarting = null;
     generation += 1;
+    // A new worker that died between its ready message and now was nobody's to restart until this moment.
+    for (const worker of fresh) if (worker.exitCode !== null) onExit(worker, worker.exitCode);
     log.info({ generation, old_pids: old.map((w) => w.pid), pids: slots.map((w) => w.pid) }, "restart: new workers serving; draining the old ones");
     await stopAll(old);
     lastRestart = { attempt, generation, ok: true, at: new Date().toISOString() };

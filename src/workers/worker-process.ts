@@ -17,6 +17,8 @@ export interface WorkerProcess {
   readonly isReady: boolean;
   /** The exit code, or 128 + the signal number when a signal ended it. */
   readonly exited: Promise<number>;
+  /** The exit code once `exited` has settled; null while it runs. */
+  readonly exitCode: number | null;
   /** SIGTERM: the worker drains (Connection: close), finishes what is in flight and exits. */
   stop(): void;
   kill(): void;
@@ -51,7 +53,8 @@ export function spawnWorker(command: readonly string[], env: Record<string, stri
       }
     },
   });
-  const exited = child.exited.then((code) => (child.signalCode ? 128 + signalNumber(child.signalCode) : code ?? 0));
+  let exitCode: number | null = null;
+  const exited = child.exited.then((code) => (exitCode = child.signalCode ? 128 + signalNumber(child.signalCode) : (code ?? 0)));
   return {
     index,
     pid: child.pid,
@@ -60,6 +63,9 @@ export function spawnWorker(command: readonly string[], env: Record<string, stri
       return isReady;
     },
     exited,
+    get exitCode() {
+      return exitCode;
+    },
     stop: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     },
