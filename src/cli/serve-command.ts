@@ -26,7 +26,9 @@ export async function serve(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const role = readWorkerRole(process.env);
+  // Only a process the supervisor started has its IPC channel: the variable alone, set by hand, makes no worker
+  // (a worker skips the data-dir lock and relies on a supervisor to restart and stop it).
+  const role = process.send ? readWorkerRole(process.env) : null;
   // Warnings once, from the supervisor or the lone gateway, not again from every worker.
   if (!role) for (const warning of warnings) log.warn(warning);
   if (role) return runWorker(config, log, role);
