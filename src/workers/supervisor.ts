@@ -64,9 +64,9 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
   let serving = false;
   const respawnTimers = new Set<ReturnType<typeof setTimeout>>();
 
-  const start = (index: number): WorkerProcess => {
+  const start = (index: number, ofGeneration = generation): WorkerProcess => {
     const worker = spawnWorker(command, workerEnv(env, { index, nodeId: config.observability.nodeId, ports, embeddedRedis: storage.embedded }), index);
-    log.info({ worker: index, pid: worker.pid, generation }, "worker started");
+    log.info({ worker: index, pid: worker.pid, generation: ofGeneration }, "worker started");
     void worker.exited.then((code) => onExit(worker, code));
     return worker;
   };
@@ -101,6 +101,14 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
       slots[worker.index] = replacement;
       status();
       void replacement.ready.then(() => log.info({ worker: worker.index, pid: replacement.pid }, "worker restarted and serving"));
+      // A replacement that hangs on its way up is a crash too (its exit goes through onExit and the policy).
+      const hung = setTimeout(() => {
+        if (replacement.isReady || slots[worker.index] !== replacement) return;
+        log.error({ worker: worker.index, pid: replacement.pid }, "restarted worker not ready within 60 s; killing it");
+        replacement.kill();
+      }, READY_TIMEOUT_MS);
+      hung.unref?.();
+      void replacement.exited.then(() => clearTimeout(hung));
     }, decision.delayMs);
     respawnTimers.add(timer);
   };
@@ -152,7 +160,7 @@ export async function runSupervisor(config: Config, log: Logger, env: Readonly<R
     }
     const attempt = ++attempts;
     log.info({ generation: generation + 1, workers: count, binary: command[0] }, "restart: starting new workers next to the running ones");
-    restarting = Array.from({ length: count }, (_, index) => start(index));
+    restarting = Array.from({ length: count }, (_, index) => start(index, generation + 1));
     status();
     const fresh = restarting;
     const ok = await allReady(fresh);
