@@ -149,8 +149,25 @@ down:
     echo "portcullis (pid $pid) is still running 30 s after SIGTERM; see {{ data_dir }}/portcullis.log" >&2
     exit 1
 
-# Stop the background gateway, then start it again
-restart: down up
+# Restart the background gateway: without downtime when its supervisor runs (PORTCULLIS_WORKERS ≥ 1; rebuilds a stale binary first), else down + up
+restart:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    data={{ quote(data_dir) }}
+    pid="$(cat "$data/portcullis.pid" 2>/dev/null || true)"
+    running() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && { [ ! -r "/proc/$1/cmdline" ] || tr '\0' ' ' <"/proc/$1/cmdline" | grep -q portcullis; }; }
+    if running "$pid" && grep -q "\"supervisor_pid\": $pid," "$data/workers.json" 2>/dev/null; then
+        if [ -n "$(find src native-tls package.json bun.lock -newer dist/portcullis -print -quit 2>/dev/null)" ]; then
+            echo "dist/portcullis is older than the sources: rebuilding it"
+            # Built aside and renamed into place: the running workers keep executing the old file.
+            bun scripts/build.ts --outfile dist/portcullis.new
+            [ ! -f dist/portcullis.new.map ] || mv -f dist/portcullis.new.map dist/portcullis.map
+            mv -f dist/portcullis.new dist/portcullis
+        fi
+        exec dist/portcullis restart
+    fi
+    {{ quote(just_executable()) }} --justfile {{ quote(justfile()) }} down
+    exec {{ quote(just_executable()) }} --justfile {{ quote(justfile()) }} up
 
 # Is the background gateway running, and is it healthy?
 status:
@@ -341,7 +358,9 @@ install-systemd: build-if-stale
         sudo="sudo"
     fi
     echo "==> /usr/local/bin/portcullis"
-    $sudo install -m 0755 dist/portcullis /usr/local/bin/portcullis
+    # Aside, then renamed: the running workers keep the old file; the next ones start from the new one.
+    $sudo install -m 0755 dist/portcullis /usr/local/bin/portcullis.new
+    $sudo mv -f /usr/local/bin/portcullis.new /usr/local/bin/portcullis
     if id -u portcullis >/dev/null 2>&1; then
         echo "==> user portcullis exists"
     else
@@ -364,6 +383,11 @@ install-systemd: build-if-stale
     $sudo install -m 0644 docs/systemd/portcullis.service /etc/systemd/system/portcullis.service
     if [ -d /run/systemd/system ]; then
         $sudo systemctl daemon-reload
+        if $sudo systemctl is-active --quiet portcullis; then
+            # An upgrade: new workers start from the new binary before the old ones drain (docs/operations.md).
+            $sudo systemctl reload portcullis
+            echo "portcullis was running: reloaded (zero-downtime restart onto the new binary)"
+        fi
         $sudo systemctl enable --now portcullis
         echo "portcullis is enabled and started: systemctl status portcullis; journalctl -u portcullis"
         echo "The admin token (if generated) is in /var/lib/portcullis/admin-token."

@@ -16,6 +16,8 @@ export interface BenchOptions {
   readonly wsBytes: number;
   readonly streamRss: boolean;
   readonly writeDocs: boolean;
+  /** --workers N: also measure the plain proxy with 1..N worker processes (bench/workers.ts); 0 skips it. */
+  readonly workers: number;
 }
 
 export const USAGE = `usage: bun bench/run.ts [options]   (or: just bench [options])
@@ -29,6 +31,7 @@ export const USAGE = `usage: bun bench/run.ts [options]   (or: just bench [optio
   --ws-bytes N              WebSocket message size (32)
   --no-stream-rss           skip bench/stream-rss.ts
   --no-docs                 print only; leave docs/benchmarks.md alone
+  --workers N               also measure PORTCULLIS_WORKERS=1..N on the plain proxy (bench/workers.ts)
   --help`;
 
 function positiveInt(name: string, raw: string): number {
@@ -59,6 +62,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
       "ws-bytes": { type: "string", default: "32" },
       "no-stream-rss": { type: "boolean", default: false },
       "no-docs": { type: "boolean", default: false },
+      workers: { type: "string", default: "0" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -78,6 +82,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     wsBytes: positiveInt("ws-bytes", values["ws-bytes"]),
     streamRss: !values["no-stream-rss"],
     writeDocs: !values["no-docs"],
+    workers: nonNegativeInt("workers", values.workers),
   });
 }
 

@@ -18,6 +18,8 @@ export interface RunningPortcullis {
   /** PROXY_PROTOCOL_PORT: the same dispatch behind a PROXY protocol relay. */
   readonly proxyProtocolPort: number;
   readonly apiUrl: string;
+  /** PORTCULLIS_DATA_DIR (`portcullis restart` finds the supervisor there). */
+  readonly dataDir: string;
   /** POST a JSON body to the admin API; throws unless it answers 201. */
   create(path: string, body: unknown): Promise<Record<string, unknown>>;
   /** POST a JSON body to the admin API; throws unless it answers `expectedStatus`. */
@@ -68,6 +70,8 @@ export async function startPortcullis(extraEnv: Record<string, string> = {}): Pr
     ADMIN_TOKEN: adminToken,
     // Per-request logging at info level would be part of the measurement; warnings still show.
     LOG_LEVEL: "WARNING",
+    // One process unless a scenario asks for workers (bench/workers.ts): its CPU is read from one pid.
+    PORTCULLIS_WORKERS: "0",
     ...extraEnv,
   };
   const child = spawnChild([BINARY, "serve"], { env, stdout: "pipe", stderr: "pipe", cwd: dataDir });
@@ -93,7 +97,7 @@ export async function startPortcullis(extraEnv: Record<string, string> = {}): Pr
   };
   const create = (path: string, body: unknown) => post(path, body, 201);
 
-  return { httpPort, httpsPort, proxyProtocolPort, apiUrl, create, post, output: () => output.value, stop: () => stopChild(child) };
+  return { httpPort, httpsPort, proxyProtocolPort, apiUrl, dataDir, create, post, output: () => output.value, stop: () => stopChild(child) };
 }
 
 export const PLAIN_HOST = "bench.local";

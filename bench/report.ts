@@ -32,6 +32,8 @@ export interface BenchReport {
   readonly streamRss: string;
   /** The request-log comparison's table and summary line (bench/request-log.ts). */
   readonly requestLog: string;
+  /** The PORTCULLIS_WORKERS scaling table (bench/workers.ts), or why there is none. */
+  readonly workers: string;
   readonly notes: readonly string[];
   /** How each measurement was run, e.g. "2 s warm-up, then 10 s of wrk -t1 -c50". */
   readonly settings: string;
@@ -135,6 +137,12 @@ export function markdownSection(report: BenchReport): string {
     "",
     report.requestLog,
     "",
+    "### Workers",
+    "",
+    "The plain proxy, scenario (a), with PORTCULLIS_WORKERS=1..N in alternating rounds (bench/workers.ts; `just bench --workers N`):",
+    "",
+    report.workers,
+    "",
     "### Streaming memory (bench/stream-rss.ts)",
     "",
     "```text",
@@ -160,6 +168,9 @@ export function terminalReport(report: BenchReport): string {
     "",
     "Request log (bench/request-log.ts)",
     report.requestLog,
+    "",
+    "Workers (bench/workers.ts)",
+    report.workers,
     "",
     "Streaming memory (bench/stream-rss.ts)",
     report.streamRss.trimEnd(),

@@ -26,10 +26,13 @@ import { benchProxyProtocol } from "./proxy-protocol";
 import { runStreamRss } from "./run-stream-rss";
 import { benchRequestLog, requestLogTable } from "./request-log";
 import { measureHttp, measureWs, shellJoin, WS_WARMUP_MESSAGES, type HttpTarget } from "./scenarios";
+import { benchWorkers, workersTable } from "./workers";
 
 const DOCS = join(ROOT, "docs/benchmarks.md");
 /** Alternating rounds of the request-log comparison (each: both gateways once). */
 const REQUEST_LOG_ROUNDS = 3;
+/** Alternating rounds of the workers comparison (each: every worker count once). */
+const WORKERS_ROUNDS = 3;
 
 interface Collected {
   readonly http: HttpScenario[];
@@ -152,6 +155,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const machine = await machineInfo(ROOT);
   const out: Collected = { http: [], ws: [], notes: [] };
   let requestLog = "not run";
+  let workers = "not run (`--workers N` measures PORTCULLIS_WORKERS=1..N)";
   const backend = await startBackend();
   try {
     // One system at a time, each stopped before the next: an idle proxy still takes CPU on 2 cores.
@@ -165,6 +169,16 @@ async function main(argv: readonly string[]): Promise<number> {
       requestLog = `failed: ${(err as Error).message.split("\n")[0]}`;
       out.notes.push(`Request log comparison ${requestLog}`);
     }
+    if (options.workers > 0) {
+      console.log(`portcullis with 1..${options.workers} workers`);
+      try {
+        const wrk = { duration: options.duration, warmup: options.warmup, connections: options.connections, threads: options.threads };
+        workers = workersTable(await benchWorkers(`http://127.0.0.1:${backend.port}`, options.workers, WORKERS_ROUNDS, wrk), machine.nproc);
+      } catch (err) {
+        workers = `failed: ${(err as Error).message.split("\n")[0]}`;
+        out.notes.push(`Workers comparison ${workers}`);
+      }
+    }
   } finally {
     await backend.stop();
   }
@@ -174,7 +188,7 @@ async function main(argv: readonly string[]): Promise<number> {
     streamRss = await runStreamRss(ROOT);
   }
 
-  const report = { commandLine, date, machine, ...out, streamRss: streamRss.text, requestLog, settings: describeSettings(options) };
+  const report = { commandLine, date, machine, ...out, streamRss: streamRss.text, requestLog, workers, settings: describeSettings(options) };
   console.log(`\n${terminalReport(report)}`);
   if (options.writeDocs) {
     await writeDocsSection(DOCS, markdownSection(report));

@@ -1,5 +1,5 @@
 /**
- * A strict keep-alive HTTPS load generator on raw TLS sockets: each
+ * A strict keep-alive HTTPS (or, without `ca`, plain HTTP) load generator on raw sockets: each
  * connection sends its next GET the moment the previous response is complete,
  * never retries, and counts every way a request or connection can go wrong.
  * (fetch() would hide failures: it silently retries a request whose pooled
@@ -32,7 +32,10 @@ export interface LoadOptions {
   readonly port: number;
   /** SNI and Host. */
   readonly host: string;
-  readonly ca: string;
+  /** The CA to trust for HTTPS, or `insecure` to accept any certificate (a self-signed fallback); absent: plain HTTP. */
+  readonly ca?: string;
+  /** Bytes sent first on every connection (a PROXY protocol header). */
+  readonly prefix?: Uint8Array;
   readonly connections: number;
   readonly path?: string;
 }
@@ -58,10 +61,24 @@ export function startTlsLoad(options: LoadOptions): RunningLoad {
       Bun.connect({
         hostname: "127.0.0.1",
         port: options.port,
-        tls: { ca: options.ca, serverName: options.host },
+        tls:
+          options.ca === undefined
+            ? undefined
+            : options.ca === "insecure"
+              ? { rejectUnauthorized: false, serverName: options.host }
+              : { ca: options.ca, serverName: options.host },
         socket: {
+          open(socket) {
+            if (options.prefix) socket.write(options.prefix);
+            if (options.ca !== undefined) return;
+            handshook = true;
+            counts.opened++;
+            outstanding = true;
+            socket.write(request);
+          },
           handshake(socket, success, error) {
-            if (!success) {
+            // `success` also says whether the certificate was verified: false for any certificate when not verifying.
+            if (!success && options.ca !== "insecure") {
               counts.connectErrors++;
               note(`handshake: ${error?.message}`);
               socket.terminate();

@@ -2,7 +2,6 @@
  * `portcullis serve`: composes storage, the admin token, the API and the
  * listeners, and takes them down again in reverse order.
  */
-import { chmodSync, mkdirSync } from "node:fs";
 import type { Redis } from "ioredis";
 import type { Config } from "./core/config";
 import type { Logger } from "./core/logger";
@@ -32,9 +31,9 @@ import { rateLimitGates } from "./mcp/rate-limit/rate-limit-gate";
 import { McpSessionAffinity } from "./mcp/session-affinity";
 import { loadMcpSessionKey } from "./storage/mcp-session-key";
 import { createForwardingEngine } from "./proxies";
-import { EmbeddedRedis } from "./storage/embedded-redis";
-import { lockDataDir } from "./storage/data-dir-lock";
-import { connectRedis, describe, waitUntilReady, type RedisTarget } from "./storage/redis-connection";
+import { openGatewayStorage, workerStorage } from "./storage/gateway-storage";
+import { connectRedis, describe, waitUntilReady } from "./storage/redis-connection";
+import type { WorkerRole } from "./workers/worker-env";
 import { createStores } from "./storage/stores";
 import { DockerEngine } from "./services/docker-engine";
 import { DockerServices } from "./services/docker-services";
@@ -70,33 +69,17 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+/**
+ * `worker`: this process is one of a supervisor's workers (src/workers/): the
+ * supervisor holds the data dir and runs the embedded Redis and the admin-token
+ * bootstrap; the listeners share their ports with the other workers (SO_REUSEPORT).
+ */
+export async function startGateway(config: Config, log: Logger, worker: WorkerRole | null = null): Promise<Gateway> {
   const startedAt = Date.now();
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(config.dataDir, 0o700);
-  // Before anything else in the dir is read or written; a second gateway stops here.
-  const dataDir = lockDataDir(config.dataDir);
-
-  let embedded: EmbeddedRedis | undefined;
-  let target: RedisTarget;
-  if (config.redis.mode === "embedded") {
-    embedded = await EmbeddedRedis.start({
-      dataDir,
-      serverBinary: config.redis.serverBinary,
-      password: config.redis.password,
-      log,
-    }).catch((err) => {
-      dataDir.release();
-      throw err;
-    });
-    target = { path: embedded.socketPath, password: embedded.password };
-  } else if (config.redis.mode === "sentinel") {
-    // The sentinels name the master; no embedded server is started.
-    const { sentinels, name, sentinelPassword, username, password, db } = config.redis;
-    target = { sentinels, name, sentinelPassword, username, password, db };
-  } else {
-    target = { url: config.redis.url, password: config.redis.password };
-  }
+  const storage = worker ? workerStorage(config, worker.embeddedRedis) : await openGatewayStorage(config, log);
+  const target = storage.target;
+  // Without a supervisor a second gateway on the same port is refused; workers share theirs on purpose.
+  const reusePort = worker !== null;
 
   const listeners: DrainableListener[] = [];
   const redis = connectRedis(target, log);
@@ -227,15 +210,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await live.stop();
     certificates.stop();
     redis.disconnect();
-    await embedded?.stop();
-    dataDir.release();
+    await storage.close();
   };
 
   try {
     log.info({ redis: describe(target) }, "waiting for redis");
     await waitUntilReady(redis);
 
-    await ensureAdminToken({
+    // With workers, the supervisor has done this once for all of them.
+    if (!worker) await ensureAdminToken({
       tokens: stores.tokens,
       configuredToken: config.adminToken,
       adminEmail: config.adminEmail,
@@ -292,6 +275,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       listenOrExplain("API_PORT", () =>
         Bun.serve({
           ...SERVE_DEFAULTS,
+          reusePort,
           hostname: config.apiBind,
           port: config.apiPort,
           // refuseApiBody answers oversized or unsized bodies with a JSON 413/411 before reading; Bun's own 413 has no body.
@@ -305,13 +289,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     metrics.watchListener("api", apiServer);
     // The internal service "api" (routes of target_type service, proxies with target_url service:api) is this API.
     await stores.services.registerInternal("api", internalApiUrl(config.apiBind, apiServer.port!));
-    const metricsServer = config.metricsPort === null ? undefined : startMetricsListener(metrics, { hostname: config.metricsBind, port: config.metricsPort });
+    const metricsServer = config.metricsPort === null ? undefined : startMetricsListener(metrics, { hostname: config.metricsBind, port: config.metricsPort, reusePort });
     if (metricsServer) listeners.push(metricsServer);
     if (metricsServer) metrics.watchListener("metrics", metricsServer);
     if (requestLog) metrics.watchRequestLog(requestLog);
     const edge = {
       hostname: config.serverHost,
       port: config.httpPort,
+      reusePort,
       apiHostnames: config.apiHostnames,
       apiAllowedCidrs: config.apiAllowedCidrs,
       api,
@@ -326,7 +311,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       acmeChallenges: certificateManager.challenges,
       servesTrustedCertificate: (host: string) => certificates.servesTrustedCertificate(host),
     };
-    const proxyProtocol = { trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.proxyProtocolTimeoutMs, log, redis };
+    const proxyProtocol = { trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.proxyProtocolTimeoutMs, log, redis, reusePort };
     const httpServer = config.httpProxyProtocol
       ? startProxyProtocolHttp({ ...edge, ...proxyProtocol, setting: "HTTP_PORT" })
       : startHttpEdge(edge);
@@ -403,6 +388,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         https_port: httpsServer.port,
         proxy_protocol_port: proxyProtocolServer?.port ?? 0,
         metrics_port: metricsServer?.port ?? 0,
+        node: observability.nodeId,
+        pid: process.pid,
       },
       "portcullis is serving",
     );

@@ -51,6 +51,8 @@ export interface RelayOptions {
   readonly hostname: string;
   /** 0 picks a free port (see `port` on the result). */
   readonly port: number;
+  /** Share the port with other processes' relays (SO_REUSEPORT); otherwise a second bind is refused. */
+  readonly reusePort?: boolean;
   /** The internal listener that receives the connection without its header. */
   readonly upstream: { readonly hostname: string; readonly port: number };
   /** Whether a peer address may send PROXY headers. */
@@ -375,6 +377,8 @@ export function startProxyProtocolRelay(options: RelayOptions): ProxyProtocolRel
   const listener: TCPSocketListener<Connection> = Bun.listen<Connection>({
     hostname: options.hostname,
     port: options.port,
+    // Bun.listen honours reusePort (checked on Bun 1.4.5) though its types leave it out.
+    ...({ reusePort: options.reusePort ?? false } as object),
     allowHalfOpen: true,
     socket: clientHandlers(settings),
   });

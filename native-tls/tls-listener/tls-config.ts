@@ -33,6 +33,8 @@ export interface TlsListenerBaseOptions<WS> {
   /** 0 picks a free port. */
   readonly port: number;
   readonly http: HttpHandlers<WS>;
+  /** The TCP front of TlsListenerSet shares the port with other processes (SO_REUSEPORT); TlsServerSet always does. */
+  readonly reusePort?: boolean;
   /**
    * Who the client is, given the TCP peer (default: the peer's address). A
    * PROXY protocol relay in front of the listener maps its connection back to

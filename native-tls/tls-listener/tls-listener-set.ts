@@ -163,6 +163,8 @@ export class TlsListenerSet<WS> implements TlsListener<WS> {
     return Bun.listen<ClientState<WS>>({
       hostname: this.options.hostname,
       port: this.options.port,
+      // Bun.listen honours reusePort (checked on Bun 1.4.5) though its types leave it out.
+      ...({ reusePort: this.options.reusePort ?? false } as object),
       socket: {
         open: (client) => {
           client.data = { phase: "hello", buffered: EMPTY };

@@ -6,6 +6,7 @@ import { Argument, Command } from "commander";
 import { BUILD_COMMIT, VERSION } from "../core/version";
 import { ApiClient } from "./api-client";
 import { registerBackupCommands } from "./commands/backup";
+import { registerRestartCommand } from "./commands/restart";
 import { registerCertCommands } from "./commands/cert";
 import { registerClusterCommands } from "./commands/cluster";
 import { registerConfigCommands } from "./commands/config";
@@ -104,6 +105,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
   const service = program.commands.find((command) => command.name() === "service") ?? program.command("service").description("Manage services and their ports");
   registerServicePortCommands(service, context);
   registerBackupCommands(program, env, output);
+  registerRestartCommand(program, env, output);
   spreadGlobalOptions(program);
   return program;
 }

@@ -12,6 +12,7 @@ import { parseObservabilitySettings, type ObservabilitySettings } from "./observ
 import { parseDockerSettings, type DockerSettings } from "./docker-config";
 import { parseClusterSettings, type ClusterSettings } from "./cluster-config";
 import { parseRedisSettings, type RedisSettings } from "./redis-config";
+import { parseWorkers } from "./workers-config";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
 
@@ -71,6 +72,8 @@ export interface Config {
   readonly docker: DockerSettings;
   /** CLUSTER_NAME, CLUSTER_API_KEY, and the cluster registry's heartbeat, down and forget thresholds. */
   readonly cluster: ClusterSettings;
+  /** PORTCULLIS_WORKERS: worker processes under a supervisor (auto resolved to the core count); 0: none, this process serves. */
+  readonly workers: number;
 }
 
 /** One or more environment variables hold values the gateway cannot use. */
@@ -217,6 +220,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const observability = parseObservabilitySettings({ read, bool }, problems);
   const docker = parseDockerSettings({ read }, problems);
   const cluster = parseClusterSettings({ read }, problems);
+  const workers = parseWorkers(read("PORTCULLIS_WORKERS"), problems);
 
   const redis = parseRedisSettings({ read }, problems);
   const listeners = {
@@ -260,6 +264,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     observability: Object.freeze(observability),
     docker: Object.freeze(docker),
     cluster: Object.freeze(cluster),
+    workers,
     adminToken,
     adminEmail,
     baseDomain,

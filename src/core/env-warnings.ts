@@ -5,6 +5,7 @@
  */
 import { ConfigError, parseConfig } from "./config";
 import { closest } from "./edit-distance";
+import { WORKER_VARIABLES } from "../workers/worker-env";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -12,7 +13,7 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Read by the CLI or the build (scripts/build.ts) rather than parseConfig, or
  * by parseConfig only when another variable is set (OIDC_* need OIDC_ISSUER_URL).
  */
-const ALSO_KNOWN = ["API_URL", "TOKEN", "NO_COLOR", "XDG_CONFIG_HOME", "PORTCULLIS_BUILD_COMMIT", "OIDC_CLIENT_SECRET", "OIDC_SCOPES", "OIDC_USERNAME_CLAIM"];
+const ALSO_KNOWN = ["API_URL", "TOKEN", "NO_COLOR", "XDG_CONFIG_HOME", "PORTCULLIS_BUILD_COMMIT", "OIDC_CLIENT_SECRET", "OIDC_SCOPES", "OIDC_USERNAME_CLAIM", ...WORKER_VARIABLES];
 
 /**
  * Common variables of other programs that sit close to ours (HTTP_PROXY is

@@ -9,6 +9,8 @@ export interface EdgeOptions extends DispatchOptions {
   readonly port: number;
   /** Seconds an idle client connection stays open (CLIENT_IDLE_TIMEOUT). */
   readonly idleTimeoutSeconds: number;
+  /** Share the port with the other workers (SO_REUSEPORT); a lone gateway refuses a second bind instead. */
+  readonly reusePort?: boolean;
 }
 
 export function startHttpEdge(options: EdgeOptions): DrainableListener {
@@ -17,6 +19,7 @@ export function startHttpEdge(options: EdgeOptions): DrainableListener {
   const server = listenOrExplain("HTTP_PORT", () =>
     Bun.serve<WebSocketProxyData>({
       ...SERVE_DEFAULTS,
+      reusePort: options.reusePort ?? false,
       hostname: options.hostname,
       port: options.port,
       idleTimeout: options.idleTimeoutSeconds,

@@ -21,6 +21,8 @@ export interface HttpsEdgeOptions extends Omit<DispatchOptions, "clientAddress">
   readonly log: Logger;
   /** Behind a PROXY protocol relay (HTTPS_PROXY_PROTOCOL): the client behind the relay's connection. */
   readonly identifyClient?: (peerAddress: string, peerPort: number) => string;
+  /** Share the port with the other workers (SO_REUSEPORT). */
+  readonly reusePort?: boolean;
 }
 
 export interface HttpsEdge extends DrainableListener {
@@ -40,6 +42,7 @@ export function startHttpsEdge(options: HttpsEdgeOptions): HttpsEdge {
       {
         hostname: options.hostname,
         port: options.port,
+        reusePort: options.reusePort,
         identifyClient: options.identifyClient,
         http: {
           fetch: dispatch,

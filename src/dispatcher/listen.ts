@@ -9,7 +9,8 @@ export const SERVE_DEFAULTS = {
   development: false,
   // Bun.serve outside development mode sets SO_REUSEPORT unless told not to (Bun 1.4.5): a second gateway, or any
   // process of this user, could then bind the same port silently and take some of its connections. The HTTPS
-  // certificate swap (native-tls TlsServerSet) asks for it on purpose.
+  // certificate swap (native-tls TlsServerSet) asks for it on purpose, and so do the worker processes of one
+  // supervisor (src/workers/), which checks beforehand that nothing else holds their ports.
   reusePort: false,
   error: (): Response =>
     Response.json({ error: "internal_error", detail: "internal error; see the gateway log" }, { status: 500, headers: OWN_RESPONSE_HEADERS }),

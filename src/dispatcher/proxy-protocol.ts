@@ -31,6 +31,8 @@ export interface ProxyProtocolSettings {
   readonly log: Logger;
   /** For the side channel; it is skipped while Redis is not connected. */
   readonly redis?: Redis;
+  /** Share the public port with the other workers (SO_REUSEPORT). */
+  readonly reusePort?: boolean;
 }
 
 export interface ProxyProtocolListener extends DrainableListener {
@@ -138,6 +140,7 @@ function startRelay(
     startProxyProtocolRelay({
       hostname: options.hostname,
       port: options.port,
+      reusePort: options.reusePort,
       upstream: { hostname: "127.0.0.1", port: upstreamPort },
       isTrusted: (address) => trusted.contains(address),
       headerTimeoutMs: options.headerTimeoutMs,

@@ -29,10 +29,10 @@ export function metricsOnly(metrics: MetricsRenderer): (request: Request) => Pro
   };
 }
 
-export function startMetricsListener(metrics: MetricsRenderer, bind: { hostname: string; port: number }): DrainableListener {
+export function startMetricsListener(metrics: MetricsRenderer, bind: { hostname: string; port: number; reusePort?: boolean }): DrainableListener {
   const handlers = { fetch: metricsOnly(metrics) };
   return drainableServer(
-    listenOrExplain("METRICS_PORT", () => Bun.serve({ ...SERVE_DEFAULTS, hostname: bind.hostname, port: bind.port, ...handlers })),
+    listenOrExplain("METRICS_PORT", () => Bun.serve({ ...SERVE_DEFAULTS, reusePort: bind.reusePort ?? false, hostname: bind.hostname, port: bind.port, ...handlers })),
     handlers,
   );
 }

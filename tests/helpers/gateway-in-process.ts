@@ -10,6 +10,7 @@ import { startGateway, type Gateway } from "../../src/gateway";
 import { peerCertificate } from "./test-ca";
 import type { TestRedis } from "./redis-server";
 import { tempDir } from "./temp";
+import { startWorkerTestGateway } from "./gateway-workers";
 
 export const GATEWAY_ADMIN = "acm_in_process_admin_token_000000";
 
@@ -23,10 +24,23 @@ export interface TestGateway {
   /** A request to the edge for `host`. */
   get(host: string, path?: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
+  /** Set when the gateway is a supervisor with this many worker processes (gateway-workers.ts). */
+  readonly workers?: number;
 }
 
-/** `logLines`, when given, collects every log line (debug and up) as the gateway writes it. */
-export async function startTestGateway(redis: TestRedis, env: Record<string, string> = {}, options: { logLines?: string[] } = {}): Promise<TestGateway> {
+/** The gateway shapes a test can run against unchanged: one process, and a supervisor with two workers sharing the ports. */
+export const GATEWAY_WORKER_COUNTS = [0, 2] as const;
+
+/**
+ * `logLines`, when given, collects every log line (debug and up) as the gateway writes it.
+ * `workers` ≥ 1 runs the compiled binary as a supervisor of that many workers instead (no logLines then).
+ */
+export async function startTestGateway(
+  redis: TestRedis,
+  env: Record<string, string> = {},
+  options: { logLines?: string[]; workers?: number } = {},
+): Promise<TestGateway> {
+  if (options.workers) return startWorkerTestGateway(redis, env, options.workers);
   const config = parseConfig({
     REDIS_URL: redis.url,
     ADMIN_TOKEN: GATEWAY_ADMIN,
@@ -62,7 +76,7 @@ export async function startTestGateway(redis: TestRedis, env: Record<string, str
   };
 }
 
-async function callApi(apiBase: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+export async function callApi(apiBase: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(apiBase + path, {
     method,
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -94,8 +108,13 @@ export function namedBackend(name: string) {
  */
 export async function servedEverywhere(gateways: readonly TestGateway[], serverName: string, fingerprint: string, timeoutMs = 2_000): Promise<number> {
   const start = performance.now();
-  for (const { gateway } of gateways) {
-    while (gateway.httpsDraining || (await peerCertificate(gateway.httpsPort, serverName)).fingerprint256 !== fingerprint) {
+  for (const { gateway, workers } of gateways) {
+    // With workers the kernel picks one per connection: that many in a row all served the new certificate (1 in 2^15 to miss one of 2).
+    const inARow = workers ? 16 : 1;
+    for (let seen = 0; seen < inARow; ) {
+      const served = !gateway.httpsDraining && (await peerCertificate(gateway.httpsPort, serverName)).fingerprint256 === fingerprint;
+      seen = served ? seen + 1 : 0;
+      if (served) continue;
       if (performance.now() - start > timeoutMs) throw new Error(`${serverName} not served with the expected certificate within ${timeoutMs} ms`);
       await Bun.sleep(2);
     }

@@ -72,7 +72,8 @@ export function servingPorts(text: string): ServingPorts | undefined {
   return { apiPort: record.api_port, httpPort: record.http_port, httpsPort: record.https_port, proxyProtocolPort: record.proxy_protocol_port };
 }
 
-export async function startGatewayProcess(options: { dataDir: string; env?: Record<string, string> }): Promise<RunningGateway> {
+/** `binary`: another copy of the executable (e.g. one a test replaces while it runs); dist/portcullis by default. */
+export async function startGatewayProcess(options: { dataDir: string; env?: Record<string, string>; binary?: string }): Promise<RunningGateway> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: process.env.HOME ?? "/root",
@@ -86,9 +87,11 @@ export async function startGatewayProcess(options: { dataDir: string; env?: Reco
     LOG_LEVEL: "DEBUG",
     // New proxies would otherwise ask a public CA for certificates; ACME tests turn it on.
     AUTO_CERTIFICATES: "false",
+    // One process, no supervisor, unless a test asks for workers (tests/e2e/workers*.test.ts).
+    PORTCULLIS_WORKERS: "0",
     ...options.env,
   };
-  const child = Bun.spawn([BINARY, "serve"], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([options.binary ?? BINARY, "serve"], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let text = "";
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
