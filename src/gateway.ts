@@ -49,6 +49,9 @@ import { RequestLogWriter } from "./consumers/request-log/writer";
 import { connectNativeRedis } from "./storage/native-redis";
 import { AccessLog } from "./consumers/access-log";
 import { startMetricsListener } from "./metrics/metrics-listener";
+import { WorkflowConsumer } from "./orchestration/workflow-consumer";
+import { WorkflowTickets } from "./orchestration/workflow-tickets";
+import { proxyCertificateHandler } from "./certificates/proxy-certificate-workflow";
 import type { GatewayPort } from "./services/port-ranges";
 
 /** How long shutdown waits for queued request records to reach Redis, after the listeners have drained. */
@@ -178,6 +181,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
     issuances: metrics.acme,
   });
+  // Side effects of configuration events, claimed by one node each through workflow-group (docs/operations.md "Workflow consumer").
+  const workflowHandlers = new Map([["proxy_created", proxyCertificateHandler({ proxies: stores.proxies, manager: certificateManager, log })]]);
+  const workflow = new WorkflowConsumer({ redis, handlers: workflowHandlers, settings: config.workflow, log, nodeId: observability.nodeId, counts: metrics.workflow });
+  metrics.workflow.expect(workflowHandlers.keys());
+  metrics.workflow.watchPending(() => workflow.pendingCount);
+  const workflowTickets = new WorkflowTickets(redis);
   // Ports no service may take: as configured until the listeners are bound, then as bound (a setting of 0 picks any port).
   let ownPorts: GatewayPort[] = [
     { setting: "HTTP_PORT", port: config.httpPort },
@@ -203,6 +212,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     metrics.stop();
     engine.close();
     await rateLimits.stop();
+    // A side effect in progress finishes and is acknowledged; what is left is claimed by another node.
+    await workflow.stop();
+    workflowTickets.stop();
     await certificateManager.stop();
     await live.stop();
     certificates.stop();
@@ -229,6 +241,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     rateLimits.start();
 
     certificateManager.start();
+    // The group exists and this node listens for answers before its API takes a write.
+    await workflowTickets.start();
+    await workflow.start();
     oauthEvents.start();
     const mcpSessions = new McpSessionAffinity(await loadMcpSessionKey(redis));
     requestLog?.start();
@@ -251,6 +266,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           dockerServiceManager: dockerServices,
           stopping: stopping.signal,
           certificateManager,
+          workflowTickets,
           redis,
           log,
           startedAt,

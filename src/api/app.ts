@@ -52,6 +52,7 @@ import { logFollowRoutes } from "./routes/logs-follow";
 import { rememberServer } from "./long-lived";
 import { audited, type AuditStores } from "./audit-hook";
 import { rememberPeer, type PeerSource } from "./client-address";
+import type { WorkflowTickets } from "../orchestration/workflow-tickets";
 import type { AuditLog } from "../consumers/audit/audit-log";
 import { oauthLogRoutes } from "./routes/logs-oauth";
 import { auditLogRoutes } from "./routes/logs-audit";
@@ -71,6 +72,8 @@ export interface ApiDependencies {
   /** The ports the running gateway listens on (HTTP_PORT, HTTPS_PORT, API_PORT, …): never allocatable. */
   readonly gatewayPorts?: () => readonly GatewayPort[];
   readonly certificateManager: CertificateManager;
+  /** Answers from the workflow consumers: proxy creation waits for its certificate work (orchestration/workflow-tickets.ts). */
+  readonly workflowTickets: WorkflowTickets;
   /** Per-proxy GitHub OAuth apps: seals their client secrets before they are stored. */
   readonly githubApps: GitHubApps;
   /** The authorization server (createAuthorizationServer().context), for /api/v1/oauth/* and proxies' oauth-server settings. */
@@ -121,7 +124,7 @@ export function createApiApp(deps: ApiDependencies) {
     )
     .use(healthRoutes(deps.redis, deps.startedAt, deps.health))
     .use(deps.metrics ? metricsRoutes(deps.metrics) : new Elysia())
-    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
+    .group("/api/v1", (api) => api.use(tokenRoutes(deps)).use(proxyGitHubOAuthRoutes(deps)).use(proxyOAuthServerRoutes(deps)).use(proxyAuthRoutes(deps)).use(proxyResourceRoutes(deps)).use(proxyMcpPolicyRoutes(deps)).use(proxyTargetRoutes(deps)).use(routeRoutes({ ...deps, authHostnames: deps.oauth.settings.authHostnames })).use(certificateRoutes(deps)).use(oauthStatusRoutes(deps)).use(oauthAdminRoutes(deps)).use(resourceRoutes(deps)).use(serviceRoutes(deps)).use(servicePortRoutes(deps)).use(deps.dockerServiceManager ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, workflowTickets: deps.workflowTickets, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" }) : new Elysia()).use(oauthLogRoutes(deps)).use(deps.audit ? auditLogRoutes({ ...deps, audit: deps.audit.log, retentionDays: deps.audit.retentionDays }) : new Elysia()).use(logRoutes(deps)).use(logFollowRoutes(deps)));
 
   routes = () => app.routes as unknown as readonly RouteWithBody[];
   return app

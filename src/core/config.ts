@@ -10,6 +10,7 @@ import { parseCertificateSettings, type CertificateSettings } from "./certificat
 import { parseOAuthSettings, type OAuthSettings } from "./oauth-config";
 import { parseObservabilitySettings, type ObservabilitySettings } from "./observability-config";
 import { parseDockerSettings, type DockerSettings } from "./docker-config";
+import { parseWorkflowSettings, type WorkflowSettings } from "./workflow-config";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
 
@@ -69,6 +70,8 @@ export interface Config {
   readonly observability: ObservabilitySettings;
   /** DOCKER_HOST and DOCKER_API_VERSION: the engine that runs Docker services. */
   readonly docker: DockerSettings;
+  /** The workflow consumer: claim timeout, attempts before dead-lettering, forgetting consumers that left. */
+  readonly workflow: WorkflowSettings;
 }
 
 /** One or more environment variables hold values the gateway cannot use. */
@@ -214,6 +217,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const oauth = parseOAuthSettings({ read, bool }, baseDomain, problems);
   const observability = parseObservabilitySettings({ read, bool }, problems);
   const docker = parseDockerSettings({ read }, problems);
+  const workflow = parseWorkflowSettings({ read }, problems);
 
   const redis = parseRedis(read("REDIS_URL"), read("REDIS_PASSWORD"), read("REDIS_SERVER_BIN"), problems);
   const listeners = {
@@ -256,6 +260,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     oauth: Object.freeze(oauth),
     observability: Object.freeze(observability),
     docker: Object.freeze(docker),
+    workflow: Object.freeze(workflow),
     adminToken,
     adminEmail,
     baseDomain,
