@@ -13,7 +13,7 @@
  *
  * Handlers must be idempotent: an entry is redelivered when its node stops
  * between the side effect and the acknowledgement, or when a handler runs
- * longer than the claim timeout. A done marker, set with the acknowledgement
+ * longer than the claim timeout (this node then gives up waiting on it). A done marker, set with the acknowledgement
  * (or by the handler in the side effect's own transaction, `markDone`),
  * makes a redelivered entry that was done be acknowledged without running again.
  */
@@ -154,7 +154,8 @@ export class WorkflowConsumer {
       return;
     }
     try {
-      await handlers.get(event.event_type)!(event, { delivery: deliveries, markDone: (tx) => this.group.queueDoneMarker(tx, event.id) });
+      const run = handlers.get(event.event_type)!(event, { delivery: deliveries, markDone: (tx) => this.group.queueDoneMarker(tx, event.id) });
+      await withDeadline(run, settings.claimIdleMs);
     } catch (err) {
       const reason = (err as Error)?.message ?? String(err);
       counts?.failed(event.event_type);
@@ -188,5 +189,22 @@ export class WorkflowConsumer {
     const ticket = event.data.ticket;
     if (typeof ticket !== "string") return;
     await this.options.redis.publish(keys.workflowSettledChannel, JSON.stringify({ ticket, ok })).catch(() => {});
+  }
+}
+
+/**
+ * A handler still running after the claim timeout counts as failed: by then
+ * another node may claim its entry, and this node's consumer must not stay
+ * stuck behind it. (The handler itself cannot be cancelled; being idempotent, it may finish.)
+ */
+async function withDeadline(run: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`handler still running after ${ms} ms (WORKFLOW_CLAIM_IDLE_MS)`)), ms);
+  });
+  try {
+    await Promise.race([run, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
