@@ -167,12 +167,13 @@ export class WorkflowConsumer {
       await this.settled(event, false);
       return;
     }
+    // Done, acknowledged and answered in one round trip: the API request waiting on the ticket resumes sooner.
     const tx = redis.multi();
     this.group.queueDone(tx, event.id);
+    this.queueSettled(tx, event, true);
     await tx.exec();
     counts?.handled(event.event_type);
     log.debug(about, "workflow event handled");
-    await this.settled(event, true);
   }
 
   private async deadLetter(entry: StreamEntry, event: WorkflowEvent, deliveries: number, reason: string): Promise<void> {
@@ -186,9 +187,18 @@ export class WorkflowConsumer {
 
   /** Tells the node waiting on the event's ticket (the API that wrote it) that an attempt ended. */
   private async settled(event: WorkflowEvent, ok: boolean): Promise<void> {
+    if (typeof event.data.ticket !== "string") return;
+    const tx = this.options.redis.multi();
+    this.queueSettled(tx, event, ok);
+    await tx.exec().catch(() => {});
+  }
+
+  /** Queues that answer on `tx`; false when the event carries no ticket. */
+  private queueSettled(tx: ChainableCommander, event: WorkflowEvent, ok: boolean): boolean {
     const ticket = event.data.ticket;
-    if (typeof ticket !== "string") return;
-    await this.options.redis.publish(keys.workflowSettledChannel, JSON.stringify({ ticket, ok })).catch(() => {});
+    if (typeof ticket !== "string") return false;
+    tx.publish(keys.workflowSettledChannel, JSON.stringify({ ticket, ok }));
+    return true;
   }
 }
 
