@@ -223,6 +223,19 @@ describe("the group itself", () => {
     expect(await effects(before)).toBe(0);
   });
 
+  test("events written while every node was down are handled when a node starts again (the group keeps its place)", async () => {
+    const first = consumer({});
+    await first.start();
+    await first.stop();
+    started.splice(started.indexOf(first), 1);
+    const id = await addEvent(redis.client, "test_effect");
+    let name = "";
+    const again = consumer({ test_effect: countingHandler(redis.client, () => name) });
+    name = again.name;
+    await again.start();
+    expect(await within(5_000, async () => (await effects(id)) === 1 && (await groupPending()) === 0)).toBe(true);
+  });
+
   test("a deleted stream: the group is made again from the start of the new stream, and its first events are handled", async () => {
     const lines: string[] = [];
     let name = "";
