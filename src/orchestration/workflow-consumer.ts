@@ -85,7 +85,7 @@ export class WorkflowConsumer {
     this.loop = this.run(this.blocking);
   }
 
-  /** Stops claiming; a handler already running finishes and is acknowledged first. */
+  /** Stops claiming; a handler already running finishes (within WORKFLOW_CLAIM_IDLE_MS) and is acknowledged first. */
   async stop(): Promise<void> {
     this.running = false;
     this.blocking?.disconnect();
@@ -150,7 +150,7 @@ export class WorkflowConsumer {
     }
     if (deliveries > settings.maxDeliveries) {
       // Its last attempt never ended (the node claiming it died each time).
-      await this.deadLetter(entry, event, deliveries, "its node stopped during every attempt");
+      await this.deadLetter(entry, event, deliveries, `claimed ${deliveries} times without an attempt ending (its nodes stopped mid-way)`);
       return;
     }
     try {
