@@ -161,6 +161,28 @@ describe("retries and dead letters", () => {
     expect(attempts).toBe(SETTINGS.maxDeliveries);
   });
 
+  test("an event whose nodes died during every attempt is dead-lettered when claimed once more, without running it", async () => {
+    const id = await addEvent(redis.client, "test_effect");
+    await redis.client.xgroup("CREATE", keys.workflowStream, keys.workflowGroup, "0");
+    // Delivered to a node that died, then claimed by another that died too, then a third: three attempts that never ended.
+    await redis.client.xreadgroup("GROUP", keys.workflowGroup, "dead-1", "COUNT", 1, "STREAMS", keys.workflowStream, ">");
+    await redis.client.xclaim(keys.workflowStream, keys.workflowGroup, "dead-2", 0, id);
+    await redis.client.xclaim(keys.workflowStream, keys.workflowGroup, "dead-3", 0, id);
+    let ran = 0;
+    const node = consumer({
+      test_effect: async () => {
+        ran++;
+      },
+    });
+    await node.start();
+    expect(await within(5_000, async () => (await redis.client.xlen(keys.workflowDeadLetters)) === 1)).toBe(true);
+    expect(ran).toBe(0);
+    const [[, fields]] = (await redis.client.xrange(keys.workflowDeadLetters, "-", "+")) as [string, string[]][];
+    expect(fields).toContain("deliveries");
+    expect(fields![fields!.indexOf("deliveries") + 1]).toBe("4");
+    expect(await groupPending()).toBe(0);
+  });
+
   test("an entry whose side effect was done but never acknowledged (its node stopped) is acknowledged without running again", async () => {
     const id = await addEvent(redis.client, "test_effect");
     // A node that read it, did it (the done marker), and died before XACK.
