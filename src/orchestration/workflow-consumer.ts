@@ -11,6 +11,10 @@
  * Updating each node's in-memory tables is not work to claim: every node
  * reads the stream itself for that (dispatcher/live-config.ts).
  *
+ * Before a handler runs, its consumer takes a lease on the event (for the
+ * claim timeout): an entry waiting in one node's batch may be claimed by
+ * another meanwhile, and only one of them may run it.
+ *
  * Handlers must be idempotent: an entry is redelivered when its node stops
  * between the side effect and the acknowledgement, or when a handler runs
  * longer than the claim timeout (this node then gives up waiting on it). A done marker, set with the acknowledgement
@@ -52,7 +56,8 @@ export interface WorkflowConsumerOptions {
   readonly counts?: WorkflowCounts;
 }
 
-const READ_COUNT = 50;
+// Small batches: an entry read waits in this node's hands until its turn, and a burst spreads over the nodes.
+const READ_COUNT = 10;
 const CLAIM_COUNT = 50;
 /** Upper bound of one blocking read, so a stop or a due claim round waits no longer. */
 const BLOCK_MS = 1_000;
@@ -143,13 +148,20 @@ export class WorkflowConsumer {
   private async handle(entry: StreamEntry, event: WorkflowEvent, deliveries: number): Promise<void> {
     const { handlers, settings, log, counts, redis } = this.options;
     const about = { event_id: event.id, event_type: event.event_type, hostname: event.hostname || undefined, delivery: deliveries, consumer: this.name };
-    if (await this.group.isDone(event.id)) {
-      // Done on an earlier delivery whose node stopped before acknowledging it.
+    const lease = await this.group.lease(event.id, settings.claimIdleMs);
+    if (lease === "done") {
+      // Done on an earlier delivery (whose node maybe stopped before acknowledging it).
       await this.group.ack([event.id]);
+      return;
+    }
+    if (lease === "busy") {
+      // Another consumer is running it (it read the entry in an earlier batch, or claimed it first): it acknowledges it, or it is claimed again.
+      log.debug(about, "workflow event is being handled by another consumer");
       return;
     }
     if (deliveries > settings.maxDeliveries) {
       // Its last attempt never ended (the node claiming it died each time).
+      await this.group.release(event.id);
       await this.deadLetter(entry, event, deliveries, `claimed ${deliveries} times without an attempt ending (its nodes stopped mid-way)`);
       return;
     }
@@ -158,6 +170,8 @@ export class WorkflowConsumer {
       await withDeadline(run, settings.claimIdleMs);
     } catch (err) {
       const reason = (err as Error)?.message ?? String(err);
+      // A handler that threw has stopped: the retry need not wait for the lease. One past its deadline may still run: its lease expires now anyway.
+      if (!(err instanceof DeadlineError)) await this.group.release(event.id);
       counts?.failed(event.event_type);
       if (deliveries >= settings.maxDeliveries) {
         await this.deadLetter(entry, event, deliveries, reason);
@@ -210,7 +224,7 @@ export class WorkflowConsumer {
 async function withDeadline(run: Promise<void>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`handler still running after ${ms} ms (WORKFLOW_CLAIM_IDLE_MS)`)), ms);
+    timer = setTimeout(() => reject(new DeadlineError(`handler still running after ${ms} ms (WORKFLOW_CLAIM_IDLE_MS)`)), ms);
   });
   try {
     await Promise.race([run, expired]);
@@ -218,3 +232,5 @@ async function withDeadline(run: Promise<void>, ms: number): Promise<void> {
     clearTimeout(timer);
   }
 }
+
+class DeadlineError extends Error {}

@@ -44,6 +44,20 @@ for _, c in ipairs(consumers) do
 end
 return removed`;
 
+/**
+ * KEYS[1] the done marker, KEYS[2] the lease: "done" if the entry was done
+ * (by whoever held the lease before), else the lease for ARGV[1] for ARGV[2] ms,
+ * or "busy". One script: a holder finishing (done marker set, lease deleted,
+ * in one transaction) between a check and a take cannot let a second run through.
+ */
+const TAKE_LEASE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'done' end
+if redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return 'mine' end
+return 'busy'`;
+
+/** Deletes KEYS[1] if it holds ARGV[1]: a lease that expired and was taken by another consumer stays theirs. */
+const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
 export function isNoGroupError(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith("NOGROUP");
 }
@@ -118,15 +132,27 @@ export class WorkflowGroup {
     tx.set(keys.workflowDone(id), this.consumer, "EX", DONE_MARKER_TTL_SECONDS);
   }
 
-  /** Queues the acknowledgement of an entry whose side effect is done, with its done marker. */
+  /**
+   * Takes the right to run an entry's handler for `ms` (the claim timeout,
+   * after which this node gives up on it): "mine", "done" (nothing left to
+   * run), or "busy" while another consumer holds it — an entry can be in two
+   * consumers' hands at once: one still working through the batch it read,
+   * one that claimed the entry as idle meanwhile.
+   */
+  async lease(id: string, ms: number): Promise<"mine" | "done" | "busy"> {
+    return (await this.redis.eval(TAKE_LEASE, 2, keys.workflowDone(id), keys.workflowLease(id), this.consumer, String(ms))) as "mine" | "done" | "busy";
+  }
+
+  /** Gives the lease back (the handler failed), if it is still this consumer's. */
+  async release(id: string): Promise<void> {
+    await this.redis.eval(RELEASE_LEASE, 1, keys.workflowLease(id), this.consumer);
+  }
+
+  /** Queues the acknowledgement of an entry whose side effect is done, with its done marker; the lease goes. */
   queueDone(tx: ChainableCommander, id: string): void {
     this.queueDoneMarker(tx, id);
     tx.xack(stream, group, id);
-  }
-
-  /** True if the entry's side effect was done already (acknowledged or not). */
-  async isDone(id: string): Promise<boolean> {
-    return (await this.redis.exists(keys.workflowDone(id))) === 1;
+    tx.del(keys.workflowLease(id));
   }
 
   /** Moves an entry to the dead letters (its fields, plus where it came from and why) and acknowledges it, in one transaction. */

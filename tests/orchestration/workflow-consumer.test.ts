@@ -12,6 +12,7 @@ import { createLogger } from "../../src/core/logger";
 import type { WorkflowSettings } from "../../src/core/workflow-config";
 import { WorkflowConsumer, type WorkflowHandler } from "../../src/orchestration/workflow-consumer";
 import { WorkflowMetrics } from "../../src/metrics/workflow-metrics";
+import { WorkflowGroup } from "../../src/orchestration/workflow-group";
 import { keys } from "../../src/storage/keys";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 import { within } from "../helpers/within";
@@ -101,6 +102,30 @@ describe("exactly once across nodes", () => {
     expect(await within(5_000, async () => (await effects(handled)) === 1 && (await groupPending()) === 0)).toBe(true);
     expect(await effects(id)).toBe(0);
     expect(await redis.client.exists(keys.workflowDone(id))).toBe(0);
+  });
+});
+
+describe("the lease on running a handler", () => {
+  test("one consumer at a time; finished means done for everyone; a lease is given back only by its holder", async () => {
+    const a = new WorkflowGroup(redis.client, "a");
+    const b = new WorkflowGroup(redis.client, "b");
+    expect(await a.lease("1-0", 5_000)).toBe("mine");
+    // b claimed the same entry meanwhile (it was idle in a's batch): it must not run it too.
+    expect(await b.lease("1-0", 5_000)).toBe("busy");
+    await b.release("1-0");
+    expect(await b.lease("1-0", 5_000)).toBe("busy");
+    // a finishes: done marker, acknowledgement and lease in one transaction; anyone asking later finds it done.
+    const tx = redis.client.multi();
+    a.queueDone(tx, "1-0");
+    await tx.exec();
+    expect(await b.lease("1-0", 5_000)).toBe("done");
+    // A handler that threw gives its lease back at once; an expired lease is free.
+    expect(await a.lease("2-0", 5_000)).toBe("mine");
+    await a.release("2-0");
+    expect(await b.lease("2-0", 5_000)).toBe("mine");
+    expect(await a.lease("3-0", 100)).toBe("mine");
+    await Bun.sleep(150);
+    expect(await b.lease("3-0", 5_000)).toBe("mine");
   });
 });
 
