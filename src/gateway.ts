@@ -50,6 +50,9 @@ import { connectNativeRedis, ioredisCommandConnection } from "./storage/native-r
 import { AccessLog } from "./consumers/access-log";
 import { startMetricsListener } from "./metrics/metrics-listener";
 import { ClusterRegistry, type NodeListener } from "./orchestration/cluster-registry";
+import { WorkflowConsumer } from "./orchestration/workflow-consumer";
+import { WorkflowTickets } from "./orchestration/workflow-tickets";
+import { proxyCertificateHandler } from "./certificates/proxy-certificate-workflow";
 import type { GatewayPort } from "./services/port-ranges";
 
 /** How long shutdown waits for queued request records to reach Redis, after the listeners have drained. */
@@ -178,6 +181,12 @@ export async function startGateway(config: Config, log: Logger, worker: WorkerRo
     log,
     issuances: metrics.acme,
   });
+  // Side effects of configuration events, claimed by one node each through workflow-group (docs/operations.md "Workflow consumer").
+  const workflowHandlers = new Map([["proxy_created", proxyCertificateHandler({ proxies: stores.proxies, manager: certificateManager, log })]]);
+  const workflow = new WorkflowConsumer({ redis, handlers: workflowHandlers, settings: config.workflow, log, nodeId: observability.nodeId, counts: metrics.workflow });
+  metrics.workflow.expect(workflowHandlers.keys());
+  metrics.workflow.watchPending(() => workflow.pendingCount);
+  const workflowTickets = new WorkflowTickets(redis);
   // Ports no service may take: as configured until the listeners are bound, then as bound (a setting of 0 picks any port).
   let ownPorts: GatewayPort[] = [
     { setting: "HTTP_PORT", port: config.httpPort },
@@ -206,6 +215,9 @@ export async function startGateway(config: Config, log: Logger, worker: WorkerRo
     metrics.stop();
     engine.close();
     await rateLimits.stop();
+    // A side effect in progress finishes and is acknowledged; what is left is claimed by another node.
+    await workflow.stop();
+    workflowTickets.stop();
     await certificateManager.stop();
     await live.stop();
     certificates.stop();
@@ -232,6 +244,9 @@ export async function startGateway(config: Config, log: Logger, worker: WorkerRo
     rateLimits.start();
 
     certificateManager.start();
+    // The group exists and this node listens for answers before its API takes a write.
+    await workflowTickets.start();
+    await workflow.start();
     oauthEvents.start();
     const mcpSessions = new McpSessionAffinity(await loadMcpSessionKey(redis));
     requestLog?.start();
@@ -254,6 +269,7 @@ export async function startGateway(config: Config, log: Logger, worker: WorkerRo
           dockerServiceManager: dockerServices,
           stopping: stopping.signal,
           certificateManager,
+          workflowTickets,
           redis,
           log,
           startedAt,

@@ -57,6 +57,7 @@ import { logFollowRoutes } from "./routes/logs-follow";
 import { rememberServer } from "./long-lived";
 import { audited, type AuditStores } from "./audit-hook";
 import { rememberPeer, type PeerSource } from "./client-address";
+import type { WorkflowTickets } from "../orchestration/workflow-tickets";
 import type { AuditLog } from "../consumers/audit/audit-log";
 import { oauthLogRoutes } from "./routes/logs-oauth";
 import { auditLogRoutes } from "./routes/logs-audit";
@@ -86,6 +87,8 @@ export interface ApiDependencies {
   /** The ports the running gateway listens on (HTTP_PORT, HTTPS_PORT, API_PORT, …): never allocatable. */
   readonly gatewayPorts?: () => readonly GatewayPort[];
   readonly certificateManager: CertificateManager;
+  /** Answers from the workflow consumers: proxy creation waits for its certificate work (orchestration/workflow-tickets.ts). */
+  readonly workflowTickets: WorkflowTickets;
   /** Per-proxy GitHub OAuth apps: seals their client secrets before they are stored. */
   readonly githubApps: GitHubApps;
   /** The authorization server (createAuthorizationServer().context), for /api/v1/oauth/* and proxies' oauth-server settings. */
@@ -160,7 +163,7 @@ export function createApiApp(deps: ApiDependencies) {
         .use(servicePortRoutes(deps))
         .use(
           deps.dockerServiceManager
-            ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" })
+            ? dockerServiceRoutes({ tokens: deps.tokens, services: deps.dockerServiceManager, redis: deps.redis, proxies: deps.proxies, certificates: deps.certificates, certificateManager: deps.certificateManager, workflowTickets: deps.workflowTickets, apiHostnames: deps.apiHostnames, oauth: deps.oauth, baseDomain: deps.baseDomain ?? "localhost" })
             : new Elysia(),
         )
         .use(oauthLogRoutes(deps))

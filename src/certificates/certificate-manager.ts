@@ -4,7 +4,7 @@
  * self-signed certificates on request. The API and proxy creation talk to this.
  */
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import type { CertificateSettings } from "../core/certificate-config";
 import type { Logger } from "../core/logger";
 import type { AcmeIssuanceCounts } from "../metrics/acme-metrics";
@@ -105,8 +105,9 @@ export class CertificateManager {
     await this.workers.stop();
   }
 
-  requestAcme(request: NewCertificateRequest): Promise<RequestOutcome> {
-    return this.requests.issue(request);
+  /** Queues an ACME request; `alsoQueue` adds writes to its transaction (see CertificateRequests.issue). */
+  requestAcme(request: NewCertificateRequest, alsoQueue?: (tx: ChainableCommander) => void): Promise<RequestOutcome> {
+    return this.requests.issue(request, alsoQueue);
   }
 
   /** Makes and stores a self-signed certificate for `domains` (the first is the common name); false if the name is taken. */

@@ -5,7 +5,7 @@
  * all. Used by the API and by proxy creation.
  */
 import { createPrivateKey, randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import type { CertificateSettings } from "../core/certificate-config";
 import type { CertificateRecord } from "../storage/certificate-repository";
 import { keys } from "../storage/keys";
@@ -39,8 +39,11 @@ export class CertificateRequests {
     return staging ? this.settings.stagingUrl : this.settings.directoryUrl;
   }
 
-  /** Queues the first issuance of a certificate that does not exist yet. */
-  issue(request: NewCertificateRequest): Promise<RequestOutcome> {
+  /**
+   * Queues the first issuance of a certificate that does not exist yet.
+   * `alsoQueue` adds writes to the same transaction (a workflow event's done marker).
+   */
+  issue(request: NewCertificateRequest, alsoQueue?: (tx: ChainableCommander) => void): Promise<RequestOutcome> {
     const job: IssuanceJob = {
       cert_name: request.cert_name,
       domains: [...request.domains],
@@ -51,7 +54,7 @@ export class CertificateRequests {
       operation: "issue",
       attempt: 1,
     };
-    return this.enqueue(job, true);
+    return this.enqueue(job, true, alsoQueue);
   }
 
   /** Queues a renewal of a stored ACME certificate, with the directory and email it was issued with. */
@@ -69,7 +72,7 @@ export class CertificateRequests {
     return this.enqueue(job, false);
   }
 
-  private enqueue(request: IssuanceJob, mustBeNew: boolean): Promise<RequestOutcome> {
+  private enqueue(request: IssuanceJob, mustBeNew: boolean, alsoQueue?: (tx: ChainableCommander) => void): Promise<RequestOutcome> {
     // Each request gets an id its status and job share: a worker stores nothing for a request deleted or replaced meanwhile.
     const job: IssuanceJob = { ...request, request_id: randomUUID() };
     const name = job.cert_name;
@@ -99,6 +102,7 @@ export class CertificateRequests {
         request_id: job.request_id,
       });
       this.queue.queuePush(tx, job);
+      alsoQueue?.(tx);
       return { commit: tx, result: { queued: true, job } };
     });
   }

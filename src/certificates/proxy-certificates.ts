@@ -1,7 +1,9 @@
 /**
  * "Smart certificate handling" for a new proxy: reuse a certificate that
  * already covers the hostname (exact or wildcard), else have the local CA
- * sign one at once (internal names, internal-names.ts) or request one from ACME.
+ * sign one at once (internal names, internal-names.ts) or request one from ACME
+ * — done by the workflow consumer that claims the proxy's `proxy_created`
+ * event (proxy-certificate-workflow.ts).
  * The proxy serves HTTP at once and HTTPS with the default certificate until
  * the issued one is stored; its `certificate_ready` event then makes every
  * node serve it, with no restart.
@@ -40,19 +42,4 @@ export async function planProxyCertificate(
   if (issuerFor([proxy.hostname]).kind === "local-ca") return { kind: "local", cert_name: name };
   if (proxy.hostname.startsWith("*.") || !proxy.hostname.includes(".")) return { kind: "none" };
   return { kind: "request", cert_name: name };
-}
-
-export async function requestProxyCertificate(
-  manager: CertificateManager,
-  plan: { readonly cert_name: string },
-  request: { readonly hostname: string; readonly email: string | null; readonly staging: boolean; readonly owner_token_hash: string },
-): Promise<void> {
-  await manager.requestAcme({
-    cert_name: plan.cert_name,
-    domains: [request.hostname],
-    email: request.email,
-    staging: request.staging,
-    key_type: "rsa",
-    owner_token_hash: request.owner_token_hash,
-  });
 }

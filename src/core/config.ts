@@ -13,6 +13,7 @@ import { parseDockerSettings, type DockerSettings } from "./docker-config";
 import { parseClusterSettings, type ClusterSettings } from "./cluster-config";
 import { parseRedisSettings, type RedisSettings } from "./redis-config";
 import { parseWorkers } from "./workers-config";
+import { parseWorkflowSettings, type WorkflowSettings } from "./workflow-config";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
 
@@ -74,6 +75,8 @@ export interface Config {
   readonly cluster: ClusterSettings;
   /** PORTCULLIS_WORKERS: worker processes under a supervisor (auto resolved to the core count); 0: none, this process serves. */
   readonly workers: number;
+  /** The workflow consumer: claim timeout, attempts before dead-lettering, forgetting consumers that left. */
+  readonly workflow: WorkflowSettings;
 }
 
 /** One or more environment variables hold values the gateway cannot use. */
@@ -221,6 +224,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const docker = parseDockerSettings({ read }, problems);
   const cluster = parseClusterSettings({ read }, problems);
   const workers = parseWorkers(read("PORTCULLIS_WORKERS"), problems);
+  const workflow = parseWorkflowSettings({ read }, problems);
 
   const redis = parseRedisSettings({ read }, problems);
   const listeners = {
@@ -265,6 +269,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     docker: Object.freeze(docker),
     cluster: Object.freeze(cluster),
     workers,
+    workflow: Object.freeze(workflow),
     adminToken,
     adminEmail,
     baseDomain,

@@ -21,6 +21,7 @@ import { OAuthTokenMetrics } from "./oauth-token-metrics";
 import { RedisProbe, REDIS_PROBE_INTERVAL_MS } from "./redis-probe";
 import { registerRequestLogMetrics, type RequestLogCounts } from "./request-log-metrics";
 import { StreamMetrics } from "./stream-metrics";
+import { WorkflowMetrics } from "./workflow-metrics";
 
 export interface GatewayMetricsOptions {
   /** How often Redis is pinged for portcullis_redis_command_duration_seconds. */
@@ -34,6 +35,7 @@ export class GatewayMetrics {
   readonly streams = new StreamMetrics(this.registry);
   readonly oauthTokens = new OAuthTokenMetrics(this.registry);
   readonly acme = new AcmeMetrics(this.registry);
+  readonly workflow = new WorkflowMetrics(this.registry);
   private readonly redisProbe: RedisProbe;
   private readonly listeners = new Map<ListenerName, PendingRequestsSource>();
   private requestLog: RequestLogCounts | undefined;

@@ -2,7 +2,8 @@
  * Configuration events on `events:workflow` (spec "Event Schema"). Writers queue
  * the event in the same MULTI as the change, so a change and its announcement
  * land together or not at all. Every gateway node follows the stream to update
- * its in-memory tables.
+ * its in-memory tables (fan-out); side effects an event asks for are claimed
+ * by one node through the `workflow-group` consumer group (workflow-consumer.ts).
  */
 import type { ChainableCommander } from "ioredis";
 import { keys } from "../storage/keys";

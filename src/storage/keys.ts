@@ -122,4 +122,14 @@ export const keys = {
 
   /** Every configuration change, in order; each gateway node follows it (spec "Workflow Stream Keys"). */
   workflowStream: "events:workflow",
+  /** The consumer group on workflowStream through which each event's side effects are claimed by one node (spec "Consumer Group"). */
+  workflowGroup: "workflow-group",
+  /** Events whose handler kept failing, with where and how often they were tried (a bounded stream). */
+  workflowDeadLetters: "events:workflow:dead",
+  /** Set when an event's side effect is done (TTL a day), so a redelivered event is acknowledged without doing it again. */
+  workflowDone: (eventId: string) => `workflow:done:${eventId}`,
+  /** Held (PX WORKFLOW_CLAIM_IDLE_MS) by the one consumer running an event's handler, so a consumer that claimed the same entry meanwhile does not run it too. */
+  workflowLease: (eventId: string) => `workflow:lease:${eventId}`,
+  /** Pub/sub channel: `{ticket, ok}` after each attempt at an event that carries a ticket, for the API node waiting on it. */
+  workflowSettledChannel: "workflow:settled",
 } as const;

@@ -96,15 +96,19 @@ const eventData = (p: ProxyRecord) => ({ enable_http: p.enable_http, enable_http
 export class ProxyRepository {
   constructor(private readonly redis: Redis) {}
 
-  /** Stores a new proxy; false if the hostname is taken. */
-  create(record: ProxyRecord): Promise<boolean> {
+  /**
+   * Stores a new proxy; false if the hostname is taken. `work` joins the
+   * `proxy_created` event's data: what the workflow consumer is to do for it
+   * (a certificate) and the ticket its writer waits on (orchestration/workflow-tickets.ts).
+   */
+  create(record: ProxyRecord, work: Record<string, unknown> = {}): Promise<boolean> {
     return watchAndCommit(this.redis, [keys.proxy(record.hostname)], async (conn) => {
       if (await conn.exists(keys.proxy(record.hostname))) return { result: false };
       const tx = conn.multi();
       tx.set(keys.proxy(record.hostname), JSON.stringify(record));
       tx.sadd(keys.proxyHostnames, record.hostname);
       if (record.owner_token_hash) queueOwn(tx, record.owner_token_hash, PROXY_KIND, record.hostname);
-      queueEvent(tx, { event_type: "proxy_created", hostname: record.hostname, data: eventData(record) });
+      queueEvent(tx, { event_type: "proxy_created", hostname: record.hostname, data: { ...work, ...eventData(record) } });
       return { commit: tx, result: true };
     });
   }

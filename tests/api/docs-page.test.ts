@@ -1,7 +1,7 @@
 /** The OpenAPI document and the /docs page, the latter opened in a real browser. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Server } from "bun";
-import { apiHarness } from "../helpers/api-app";
+import { apiHarness, stopApiHarnesses } from "../helpers/api-app";
 import { join } from "node:path";
 import { withChromiumPage } from "../helpers/chromium-page";
 import { tempDir } from "../helpers/temp";
@@ -17,6 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.stop(true);
+  await stopApiHarnesses();
   await redis?.stop();
 });
 

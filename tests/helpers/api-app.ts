@@ -2,7 +2,7 @@
  * The real API app wired to a real (test) Redis, driven in-process with
  * `app.handle(new Request(...))`.
  */
-import { afterAll, beforeAll, beforeEach } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import { randomBytes } from "node:crypto";
 import pino from "pino";
 import { createApiApp } from "../../src/api/app";
@@ -14,14 +14,26 @@ import { parseConfig } from "../../src/core/config";
 import { MCP_SCOPES } from "../../src/core/oauth-config";
 import { SecretBox } from "../../src/core/secret-box";
 import { createStores } from "../../src/storage/stores";
+import { proxyCertificateHandler } from "../../src/certificates/proxy-certificate-workflow";
+import { WorkflowConsumer } from "../../src/orchestration/workflow-consumer";
+import { WorkflowTickets } from "../../src/orchestration/workflow-tickets";
 import { startTestRedis, type TestRedis } from "./redis-server";
 
 export const ADMIN = "acm_test_admin_token_0123456789abcdef";
 
+/** Harnesses whose workflow consumer still runs; useApiHarness stops them after each test. */
+const running = new Set<{ stop(): Promise<void> }>();
+
+/** Stops the workflow consumers of every harness started so far (what `stop()` of each does). */
+export async function stopApiHarnesses(): Promise<void> {
+  await Promise.all([...running].map((harness) => harness.stop()));
+}
+
 /**
  * `env` sets certificate manager variables; new proxies request no
  * certificates unless it says AUTO_CERTIFICATES=true. The manager's workers
- * do not run: ACME requests wait in Redis.
+ * do not run: ACME requests wait in Redis. A workflow consumer runs (as on a
+ * gateway node), so a new proxy's certificate is signed or requested; `stop()` ends it.
  */
 export async function apiHarness(redis: TestRedis, env: Record<string, string> = {}) {
   const stores = createStores(redis.client);
@@ -45,7 +57,25 @@ export async function apiHarness(redis: TestRedis, env: Record<string, string> =
   const authorizationServer = createAuthorizationServer({ redis: redis.client, settings: config.oauth, proxies: stores.proxies, secretsKey, servesHost: () => true, liveProxy: () => null, scopes: { all: () => MCP_SCOPES, forHost: () => [] }, log });
   await authorizationServer.start();
   const githubApps = new GitHubApps(stores.proxies, secretBox, config.oauth.github);
-  const app = createApiApp({ ...stores, certificateManager, githubApps, oauth: authorizationServer.context, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"], cluster: config.cluster });
+  const workflowTickets = new WorkflowTickets(redis.client);
+  const workflow = new WorkflowConsumer({
+    redis: redis.client,
+    handlers: new Map([["proxy_created", proxyCertificateHandler({ proxies: stores.proxies, manager: certificateManager, log })]]),
+    settings: config.workflow,
+    log,
+    nodeId: "api-harness",
+  });
+  await workflowTickets.start();
+  await workflow.start();
+  const lifecycle = {
+    async stop() {
+      running.delete(lifecycle);
+      await workflow.stop();
+      workflowTickets.stop();
+    },
+  };
+  running.add(lifecycle);
+  const app = createApiApp({ ...stores, certificateManager, workflowTickets, githubApps, oauth: authorizationServer.context, redis: redis.client, log, startedAt: Date.now(), apiHostnames: ["localhost"], cluster: config.cluster });
 
   const call = async (method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string } = {}) => {
     const headers: Record<string, string> = {};
@@ -67,7 +97,7 @@ export async function apiHarness(redis: TestRedis, env: Record<string, string> =
     return { status: response.status, json, headers: response.headers };
   };
 
-  return { app, ...stores, certificateManager, githubApps, secretBox, authorizationServer, tokens, ownership, call };
+  return { app, ...stores, certificateManager, workflow, githubApps, secretBox, authorizationServer, tokens, ownership, call, stop: lifecycle.stop };
 }
 
 /** Every key and its value: to prove a rejected request wrote nothing. */
@@ -95,6 +125,8 @@ export function useApiHarness(env: Record<string, string> = {}): { redis: TestRe
     suite.redis = await startTestRedis();
   });
   afterAll(() => suite.redis.stop());
+  // Before the next test empties Redis: a consumer left running would recreate the group under it.
+  afterEach(() => stopApiHarnesses());
   beforeEach(async () => {
     await suite.redis.client.flushdb();
     suite.api = await apiHarness(suite.redis, env);

@@ -11,7 +11,9 @@ import type { TokenRepository } from "../../storage/token-repository";
 import { isEmail } from "../../core/config";
 import type { CertificateManager } from "../../certificates/certificate-manager";
 import { proxyCertificateState } from "../../certificates/proxy-certificate-sync";
-import { planProxyCertificate, requestProxyCertificate } from "../../certificates/proxy-certificates";
+import { planProxyCertificate } from "../../certificates/proxy-certificates";
+import type { ProxyCertificateWork } from "../../certificates/proxy-certificate-workflow";
+import type { WorkflowTickets } from "../../orchestration/workflow-tickets";
 import type { CertificateRepository } from "../../storage/certificate-repository";
 import { authenticate, canSee, type Caller } from "../caller";
 import { checkProxySettings, defaultPreserveHost, PROXY_DEFAULTS, ProxyCreateBody, ProxyUpdateBody } from "../schemas/proxy-target";
@@ -33,11 +35,20 @@ const RouteControlBody = t.Object(
 );
 
 /** What creating a proxy needs (the deps of proxyTargetRoutes). */
-export type ProxyCreateDeps = Pick<Parameters<typeof proxyTargetRoutes>[0], "tokens" | "proxies" | "certificates" | "certificateManager" | "apiHostnames" | "oauth">;
+export type ProxyCreateDeps = Pick<Parameters<typeof proxyTargetRoutes>[0], "tokens" | "proxies" | "certificates" | "certificateManager" | "workflowTickets" | "apiHostnames" | "oauth">;
+
+/**
+ * How long creating a proxy waits for the node that claims its certificate
+ * work (usually a few ms); after that the answer shows the certificate as it
+ * stands, and the work is still done when a node claims it.
+ */
+const CERTIFICATE_WAIT_MS = 5_000;
 
 /**
  * Creates a proxy owned by the caller (POST /proxy/targets, also used by
  * POST /services/{name}/proxy): the checks, the record, its certificate. 409 if it exists.
+ * The certificate is planned here and written into the proxy's `proxy_created`
+ * event; one node's workflow consumer signs or requests it, and this waits for that.
  */
 export async function createProxyTarget(deps: ProxyCreateDeps, caller: Caller, body: typeof ProxyCreateBody.static): Promise<ProxyRecord> {
   const proxies = deps.proxies;
@@ -65,12 +76,20 @@ export async function createProxyTarget(deps: ProxyCreateDeps, caller: Caller, b
       ? ({ kind: "none" } as const)
       : await planProxyCertificate(record, deps.certificates, manager.settings, (domains) => manager.issuerFor(domains));
   if (plan.kind !== "none") record.cert_name = plan.cert_name;
-  if (!(await proxies.create(record))) throw conflict(`a proxy for ${hostname} already exists`);
-  if (plan.kind === "local") await manager.issueLocal(plan.cert_name, [hostname], caller.hash);
+  let work: ProxyCertificateWork | null = null;
+  if (plan.kind === "local") work = { issuer: "local-ca", cert_name: plan.cert_name };
   if (plan.kind === "request") {
     const email = cert_email ?? (await deps.tokens.getByHash(caller.hash))?.cert_email ?? manager.adminEmail;
-    await requestProxyCertificate(manager, plan, { hostname, email, staging, owner_token_hash: caller.hash });
+    work = { issuer: "acme", cert_name: plan.cert_name, email, staging };
   }
+  const expectation = work ? deps.workflowTickets.expect() : null;
+  try {
+    if (!(await proxies.create(record, work ? { certificate: work, ticket: expectation!.ticket } : {}))) throw conflict(`a proxy for ${hostname} already exists`);
+  } catch (err) {
+    expectation?.cancel();
+    throw err;
+  }
+  await expectation?.settled(CERTIFICATE_WAIT_MS);
   return record;
 }
 
@@ -80,6 +99,8 @@ export function proxyTargetRoutes(deps: {
   routes: RouteRepository;
   certificates: CertificateRepository;
   certificateManager: CertificateManager;
+  /** Lets proxy creation wait for the node that claims its certificate work. */
+  workflowTickets: WorkflowTickets;
   apiHostnames: readonly string[];
   oauth: { settings: { authHostnames: readonly string[] } };
 }) {
