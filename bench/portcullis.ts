@@ -48,14 +48,8 @@ export async function ensureBinary(): Promise<string | undefined> {
   return undefined;
 }
 
-/** How the binary is started: `wrap` goes before it (e.g. valgrind), which also needs a longer start-up. */
-export interface StartOptions {
-  readonly wrap?: readonly string[];
-  readonly healthTimeoutMs?: number;
-}
-
 /** Starts dist/portcullis on free ports; `extraEnv` adds or overrides settings (e.g. REDIS_URL). */
-export async function startPortcullis(extraEnv: Record<string, string> = {}, start: StartOptions = {}): Promise<RunningPortcullis & { readonly pid: number }> {
+export async function startPortcullis(extraEnv: Record<string, string> = {}): Promise<RunningPortcullis> {
   const dataDir = makeTempDir("portcullis");
   const httpPort = freePort();
   const apiPort = freePort();
@@ -77,11 +71,11 @@ export async function startPortcullis(extraEnv: Record<string, string> = {}, sta
     LOG_LEVEL: "WARNING",
     ...extraEnv,
   };
-  const child = spawnChild([...(start.wrap ?? []), BINARY, "serve"], { env, stdout: "pipe", stderr: "pipe", cwd: dataDir });
+  const child = spawnChild([BINARY, "serve"], { env, stdout: "pipe", stderr: "pipe", cwd: dataDir });
   const output = new OutputTail([child.stdout, child.stderr]);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   try {
-    await waitForHttp(`${apiUrl}/health`, child, start.healthTimeoutMs ?? 30_000);
+    await waitForHttp(`${apiUrl}/health`, child, 30_000);
   } catch (err) {
     await stopChild(child);
     throw new Error(`portcullis did not become healthy: ${(err as Error).message}\n${output.value}`);
@@ -100,7 +94,7 @@ export async function startPortcullis(extraEnv: Record<string, string> = {}, sta
   };
   const create = (path: string, body: unknown) => post(path, body, 201);
 
-  return { pid: child.pid, httpPort, httpsPort, proxyProtocolPort, apiUrl, create, post, output: () => output.value, stop: () => stopChild(child) };
+  return { httpPort, httpsPort, proxyProtocolPort, apiUrl, create, post, output: () => output.value, stop: () => stopChild(child) };
 }
 
 export const PLAIN_HOST = "bench.local";
