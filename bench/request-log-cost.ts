@@ -1,20 +1,20 @@
 /**
- * `bun bench/request-log-cost.ts [--records N] [--batch N] [--mode off|hot|on]`:
- * the request log's own cost per record inside one process, without HTTP, so
- * it can run under `valgrind --tool=callgrind` (instruction counts do not move
- * with the load other processes put on a shared machine) as well as with CPU
- * time. Records are made the way the edge makes them (RecordDraft for a
- * proxied GET /) and go to a real redis-server:
+ * `bun bench/request-log-cost.ts [--records N] [--batch N] [--rounds N] [--mode off|hot|on]`
+ * (or `just bench-request-log-cost`): the request log's own cost per record
+ * inside one process, without HTTP, so the gateway's share splits into the
+ * request path and the flush. Records are made the way the edge makes them
+ * (RecordDraft for a proxied GET /) and go to a real redis-server:
  *
  *   off   drafts finished with no request log (what REQUEST_LOG=false does)
- *   hot   also handed to the writer (the request path: queue push); never flushed
- *   on    also flushed to Redis every --batch records (the full cost)
+ *   hot   also handed to the writer (the request path: a queue push); never written
+ *   on    also written to Redis every --batch records (the writer's flush)
  *
- * Prints CPU µs per record for the drafting loop and for the flushes apart,
- * and redis-server's CPU µs per record.
- * With --mode and callgrind, (Ir(on) − Ir(off)) ÷ records is the log's
- * instructions per record; run each mode with --records 0 as well to take the
- * start-up away.
+ * Prints, best of --rounds, CPU µs per record of the drafting loop and of the
+ * flushes, and redis-server's CPU µs per record. One --mode at a time also
+ * runs under `valgrind --tool=callgrind` (instructions do not move with other
+ * work on a shared machine), but JavaScript runs in lower JIT tiers there: it
+ * compares native work (JSON.stringify, Bun's Redis client) fairly, not
+ * JavaScript against native.
  */
 import { parseArgs } from "node:util";
 import { RequestLogWriter } from "../src/consumers/request-log/writer";
@@ -29,6 +29,7 @@ const { values } = parseArgs({
   options: {
     records: { type: "string", default: "200000" },
     batch: { type: "string", default: "256" },
+    /** Default: all three, in alternating rounds. */
     mode: { type: "string", default: "all" },
     rounds: { type: "string", default: "3" },
   },
@@ -36,6 +37,10 @@ const { values } = parseArgs({
 const total = Number(values.records);
 const batchSize = Number(values.batch);
 const modes = values.mode === "all" ? ["off", "hot", "on"] : [values.mode!];
+if (!modes.every((m) => ["off", "hot", "on"].includes(m)) || !(total >= 0) || !(batchSize >= 1) || !(Number(values.rounds) >= 1)) {
+  console.error("usage: bun bench/request-log-cost.ts [--records N ≥ 0] [--batch N ≥ 1] [--rounds N ≥ 1] [--mode off|hot|on]");
+  process.exit(2);
+}
 
 function cpuMicros(): number {
   const u = process.cpuUsage();
