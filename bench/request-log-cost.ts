@@ -85,6 +85,8 @@ async function run(mode: string, redisUrl: string, redisPid: number): Promise<Co
       (writer as unknown as { queue: unknown[] }).queue = [];
     }
   }
+  // A flush that wrote nothing would measure nothing.
+  if (mode === "on" && (writer.written !== total || writer.dropped !== 0)) throw new Error(`${writer.written} of ${total} records written, ${writer.dropped} dropped`);
   const redisUs = (await totalCpuMicros([redisPid])) - redisBefore;
   connection.close();
   return { draftUs, flushUs, redisUs };
