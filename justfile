@@ -416,6 +416,10 @@ bench-https *args: build-if-stale
 bench-request-log *args: build-if-stale
     bun bench/request-log.ts "$@"
 
+# The request log's cost per record in one process, no HTTP: the request path (draft, queue push) and the flush to Redis apart, plus Redis CPU (prints only). E.g. `just bench-request-log-cost --batch 256`
+bench-request-log-cost *args:
+    bun bench/request-log-cost.ts "$@"
+
 # What the MCP edge costs on an authenticated tools/call: auth only vs per-tool policy vs policy + rate limit vs 2026-07-28 header checks, CPU µs per request (prints only). E.g. `just bench-mcp --rounds 3`
 bench-mcp *args: build-if-stale
     bun bench/mcp-profile.ts "$@"

@@ -10,7 +10,8 @@ import { freePort, makeTempDir, OutputTail, spawnChild, stopChild } from "./proc
 import { waitForHttp } from "./ready";
 
 export const ROOT = resolve(import.meta.dir, "..");
-export const BINARY = join(ROOT, "dist/portcullis");
+/** BENCH_BINARY measures another build (e.g. the previous one) with the same harness. */
+export const BINARY = process.env.BENCH_BINARY ?? join(ROOT, "dist/portcullis");
 
 export interface RunningPortcullis {
   readonly httpPort: number;
@@ -31,6 +32,11 @@ export interface RunningPortcullis {
 
 /** Builds the binary when it is missing; returns a note when it is older than the sources. */
 export async function ensureBinary(): Promise<string | undefined> {
+  // Another build was asked for on purpose: it is not built here, and its age says nothing.
+  if (process.env.BENCH_BINARY) {
+    if (!existsSync(BINARY)) throw new Error(`BENCH_BINARY ${BINARY} does not exist`);
+    return `measuring ${BINARY} (BENCH_BINARY)`;
+  }
   if (!existsSync(BINARY)) {
     console.log("dist/portcullis is missing: bun run build");
     const child = spawnChild(["bun", "run", "build"], { stdout: "inherit", stderr: "inherit", cwd: ROOT });

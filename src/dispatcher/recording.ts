@@ -80,37 +80,35 @@ export class RecordDraft {
     if (this.done) return;
     this.done = true;
     const sinks = this.sinks;
-    const record: RequestRecord = {
-      ts: this.ts,
-      node: sinks.node,
-      ip: this.ip,
-      method: this.method,
-      host: this.host,
-      path: this.path,
-      query: this.query,
-      status,
-      bytes_in: this.bytesIn,
-      bytes_out: bytesOut,
-      duration_ms: microsecondsAsMs(Bun.nanoseconds() - this.startNs),
-      upstream_ms: this.upstreamNs === 0 ? undefined : microsecondsAsMs(this.upstreamNs),
-      backend: this.backend,
-      proxy: this.proxy,
-      route: this.route,
-      kind: this.kind,
-      auth: this.auth,
-      user: this.user,
-      client_id: this.clientId,
-      request_id: this.requestId,
-      trace_id: this.traceId,
-      mcp_method: this.mcpMethod,
-      mcp_tool: this.mcpTool,
-      error,
-    };
+    // Absent facts are left off rather than set to undefined: JSON.stringify (request log, access log) skips an
+    // undefined property at a cost, about 10% more instructions for a proxied request's record (callgrind). The
+    // properties are added in RequestRecord's order, so the JSON reads as before.
+    const record: Mutable<RequestRecord> = { ts: this.ts, node: sinks.node, ip: this.ip, method: this.method, host: this.host, path: this.path } as Mutable<RequestRecord>;
+    if (this.query !== undefined) record.query = this.query;
+    record.status = status;
+    record.bytes_in = this.bytesIn;
+    record.bytes_out = bytesOut;
+    record.duration_ms = microsecondsAsMs(Bun.nanoseconds() - this.startNs);
+    if (this.upstreamNs !== 0) record.upstream_ms = microsecondsAsMs(this.upstreamNs);
+    if (this.backend !== undefined) record.backend = this.backend;
+    if (this.proxy !== undefined) record.proxy = this.proxy;
+    if (this.route !== undefined) record.route = this.route;
+    record.kind = this.kind;
+    record.auth = this.auth;
+    if (this.user !== undefined) record.user = this.user;
+    if (this.clientId !== undefined) record.client_id = this.clientId;
+    record.request_id = this.requestId;
+    record.trace_id = this.traceId;
+    if (this.mcpMethod !== undefined) record.mcp_method = this.mcpMethod;
+    if (this.mcpTool !== undefined) record.mcp_tool = this.mcpTool;
+    if (error !== undefined) record.error = error;
     sinks.log?.record(record);
     sinks.metrics?.observe(record);
     sinks.accessLog?.write(record);
   }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Nanoseconds as milliseconds to the microsecond: as precise as a request log needs, and shorter to store. */
 function microsecondsAsMs(ns: number): number {
