@@ -5,6 +5,8 @@
  * Pure: a reader in, settings out, problems appended.
  */
 
+import { wholeNumberReader } from "./whole-number-setting";
+
 export interface ClusterSettings {
   /** CLUSTER_NAME: the cluster this gateway belongs to; a cluster key made for another cluster is refused. */
   readonly name: string;
@@ -41,20 +43,11 @@ export function parseClusterSettings({ read }: Reader, problems: string[]): Clus
 }
 
 function parseRegistryTiming(read: Reader["read"], problems: string[]): RegistryTiming {
-  const whole = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = read(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < min || value > max) {
-      problems.push(`${name}=${JSON.stringify(raw)}: expected whole seconds from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
-  const heartbeatSeconds = whole("CLUSTER_HEARTBEAT_SECONDS", 5, 1, 3600);
+  const whole = wholeNumberReader(read, problems);
+  const heartbeatSeconds = whole("CLUSTER_HEARTBEAT_SECONDS", 5, 1, 3600, "seconds");
   // Three missed heartbeats by default: one late write (a busy event loop, a Redis hiccup) never shows a node down.
-  const downAfterSeconds = whole("CLUSTER_NODE_DOWN_SECONDS", heartbeatSeconds * 3, 1, 86_400);
-  const forgetAfterSeconds = whole("CLUSTER_NODE_FORGET_SECONDS", 600, 1, 30 * 86_400);
+  const downAfterSeconds = whole("CLUSTER_NODE_DOWN_SECONDS", heartbeatSeconds * 3, 1, 86_400, "seconds");
+  const forgetAfterSeconds = whole("CLUSTER_NODE_FORGET_SECONDS", 600, 1, 30 * 86_400, "seconds");
   if (downAfterSeconds <= heartbeatSeconds) {
     problems.push(`CLUSTER_NODE_DOWN_SECONDS=${downAfterSeconds}: expected more than CLUSTER_HEARTBEAT_SECONDS (${heartbeatSeconds}), or every node flaps between up and down`);
   }

@@ -5,6 +5,8 @@
  * appended.
  */
 
+import { wholeNumberReader } from "./whole-number-setting";
+
 export type UpstreamKind = "github" | "oidc";
 
 export interface GitHubSettings {
@@ -93,16 +95,7 @@ const PRIVATE_KEY_PEM: Record<JwtAlgorithm, { header: RegExp; expected: string }
 };
 
 export function parseOAuthSettings({ read, bool }: OAuthConfigReader, baseDomain: string, problems: string[]): OAuthSettings {
-  const integer = (name: string, fallback: number, min: number, max: number, unit: string): number => {
-    const raw = read(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < min || value > max) {
-      problems.push(`${name}=${JSON.stringify(raw)}: expected whole ${unit} from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
+  const integer = wholeNumberReader(read, problems);
 
   // Base URLs may be plain http only on loopback (tests, a local GitHub Enterprise tunnel).
   const baseUrl = (name: string, fallback: string): string => {

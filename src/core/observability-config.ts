@@ -3,6 +3,7 @@
  * Pure: a reader in, settings out, problems appended.
  */
 import { hostname } from "node:os";
+import { wholeNumberReader } from "./whole-number-setting";
 
 export type AccessLogFormat = "off" | "json" | "common";
 
@@ -29,16 +30,7 @@ interface Reader {
 const ACCESS_LOG_FORMATS: readonly AccessLogFormat[] = ["off", "json", "common"];
 
 export function parseObservabilitySettings({ read, bool }: Reader, problems: string[]): ObservabilitySettings {
-  const whole = (name: string, fallback: number, max: number, unit: string): number => {
-    const raw = read(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < 1 || value > max) {
-      problems.push(`${name}=${JSON.stringify(raw)}: expected whole ${unit} from 1 to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
+  const whole = wholeNumberReader(read, problems);
   const rawAccessLog = (read("ACCESS_LOG") ?? "off").toLowerCase();
   const accessLog = ACCESS_LOG_FORMATS.find((format) => format === rawAccessLog);
   if (!accessLog) problems.push(`ACCESS_LOG=${JSON.stringify(read("ACCESS_LOG"))}: expected off, json or common`);
@@ -46,9 +38,9 @@ export function parseObservabilitySettings({ read, bool }: Reader, problems: str
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId)) problems.push(`NODE_ID=${JSON.stringify(nodeId)}: expected up to 64 letters, digits, dots, dashes or underscores`);
   return {
     requestLog: bool("REQUEST_LOG", true),
-    logRetentionHours: whole("LOG_RETENTION_HOURS", 24, 24 * 366, "hours"),
-    auditRetentionDays: whole("AUDIT_RETENTION_DAYS", 90, 3660, "days"),
-    requestLogQueueMax: whole("REQUEST_LOG_QUEUE_MAX", 100_000, 10_000_000, "records"),
+    logRetentionHours: whole("LOG_RETENTION_HOURS", 24, 1, 24 * 366, "hours"),
+    auditRetentionDays: whole("AUDIT_RETENTION_DAYS", 90, 1, 3660, "days"),
+    requestLogQueueMax: whole("REQUEST_LOG_QUEUE_MAX", 100_000, 1, 10_000_000, "records"),
     accessLog: accessLog ?? "off",
     nodeId,
   };

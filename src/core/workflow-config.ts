@@ -4,6 +4,8 @@
  * a consumer that left is forgotten. Pure: a reader in, settings out, problems appended.
  */
 
+import { wholeNumberReader } from "./whole-number-setting";
+
 export interface WorkflowSettings {
   /** WORKFLOW_CLAIM_IDLE_MS: an event claimed this long without being acknowledged (its node died, or its handler failed) is claimed again by any node. */
   readonly claimIdleMs: number;
@@ -18,16 +20,7 @@ interface Reader {
 }
 
 export function parseWorkflowSettings({ read }: Reader, problems: string[]): WorkflowSettings {
-  const whole = (name: string, fallback: number, min: number, max: number, unit: string): number => {
-    const raw = read(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < min || value > max) {
-      problems.push(`${name}=${JSON.stringify(raw)}: expected whole ${unit} from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
+  const whole = wholeNumberReader(read, problems);
   return {
     claimIdleMs: whole("WORKFLOW_CLAIM_IDLE_MS", 30_000, 100, 3_600_000, "milliseconds"),
     maxDeliveries: whole("WORKFLOW_MAX_DELIVERIES", 5, 1, 100, "deliveries"),
