@@ -86,7 +86,7 @@ describe("DOCKER_HOST over ssh://", () => {
       try {
         // Cleanup lists the engine's containers: it answers only if the agent's key logged in.
         const res = await gw.api("POST", "/api/v1/services/cleanup");
-        expect([res.status, res.json]).toEqual([200, { removed_containers: [], removed_images: [], removed_records: [] }]);
+        expect([res.status, res.json]).toEqual([200, { removed_containers: [], removed_images: [], removed_records: [], released_ports: [] }]);
       } finally {
         await gw.stop();
       }
