@@ -533,3 +533,20 @@ describe.skipIf(!justBinary)("resource-* recipes, run", () => {
     expect(auto.stdout).toContain("Auto-register: 0 created, 0 updated, 2 unchanged, 0 skipped.");
   });
 });
+
+describe("proxy create --auth --resource-endpoint --resource-scopes", () => {
+  const host = `guarded.${DOMAIN}`;
+
+  test("the proxy is created protected: the API shows the settings and the edge answers 401 with the metadata URL", async () => {
+    const created = await json("proxy", "create", host, `http://127.0.0.1:${backend.port}`, "--no-enable-https", "--auth", "forward", "--resource-endpoint", "/mcp", "--resource-scopes", "mcp:read,mcp:write");
+    expect(created).toMatchObject({ hostname: host, auth_enabled: true, auth_mode: "forward", resource_endpoint: "/mcp", resource_scopes: ["mcp:read", "mcp:write"] });
+    const { res } = await edgeOnce(host, "/mcp", (r) => r.status !== 404);
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toContain(`resource_metadata="http://${host}/.well-known/oauth-protected-resource/mcp"`);
+  });
+
+  test("a mode outside forward, redirect and passthrough is refused before anything is sent", async () => {
+    expect(await failing("proxy", "create", `bad.${DOMAIN}`, "http://127.0.0.1:1", "--auth", "on")).toContain("forward, redirect, passthrough");
+    expect((await gateway.api("GET", `/api/v1/proxy/targets/bad.${DOMAIN}`)).status).toBe(404);
+  });
+});

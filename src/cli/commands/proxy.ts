@@ -7,7 +7,7 @@ import type { CommandContext } from "../context";
 import { renderChange, renderItem, renderList, type Column } from "../output";
 import type { OutputFormat } from "../settings";
 import { registerProxyOAuthCommands } from "./oauth-proxy";
-import { registerProxyAuthCommands } from "./proxy-auth";
+import { AUTH_MODES, listOrDefault, registerProxyAuthCommands } from "./proxy-auth";
 import { registerProxyMcpCommands } from "./proxy-mcp";
 import { registerProxyResourceCommands } from "./proxy-resource";
 import { ROUTE_COLUMNS, splitList, type RouteView } from "./route";
@@ -178,9 +178,12 @@ export function registerProxyCommands(program: Command, context: CommandContext)
     .option("--staging", "request its certificate from the ACME CA's staging directory (untrusted; for tests)")
     .option("--no-staging", "request it from the production directory (server default)")
     .option("--email <email>", "ACME account email for its certificate (default: your token's certificate email, else ADMIN_EMAIL)")
-    .action(async (hostname: string, targetUrl: string, flags: ProxyFlags & { staging?: boolean; email?: string }) => {
+    .addOption(new Option("--auth <mode>", "require tokens from the first request on: forward (401 + WWW-Authenticate, for MCP and APIs), redirect (browsers log in) or passthrough").choices([...AUTH_MODES]))
+    .option("--resource-endpoint <path>", "serve protected resource metadata for this endpoint from the start, e.g. /mcp")
+    .option("--resource-scopes <list>", "the resource's scopes_supported, e.g. mcp:read,mcp:write")
+    .action(async (hostname: string, targetUrl: string, flags: ProxyFlags & ProtectionFlags & { staging?: boolean; email?: string }) => {
       const { client, settings, print } = context();
-      const body = { hostname, ...proxyBody({ ...flags, target: targetUrl }), ...proxyCertificateBody(flags) };
+      const body = { hostname, ...proxyBody({ ...flags, target: targetUrl }), ...protectionBody(flags), ...proxyCertificateBody(flags) };
       const created = await client.post<ProxyView & Record<string, unknown>>("/api/v1/proxy/targets/", body);
       print(renderChange(`created ${proxyLine(created)}`, created, settings.format));
     });
@@ -264,4 +267,19 @@ export function registerProxyCommands(program: Command, context: CommandContext)
   registerProxyAuthCommands(proxy, context);
   registerProxyResourceCommands(proxy, context);
   registerProxyMcpCommands(proxy, context);
+}
+
+/** proxy create's auth and resource flags: set in the create itself, so the proxy never serves without them. */
+interface ProtectionFlags {
+  auth?: string;
+  resourceEndpoint?: string;
+  resourceScopes?: string;
+}
+
+function protectionBody(flags: ProtectionFlags): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (flags.auth !== undefined) Object.assign(body, { auth_enabled: true, auth_mode: flags.auth });
+  if (flags.resourceEndpoint !== undefined) body.resource_endpoint = flags.resourceEndpoint.trim() === "" ? null : flags.resourceEndpoint.trim();
+  if (flags.resourceScopes !== undefined) body.resource_scopes = listOrDefault(flags.resourceScopes);
+  return body;
 }
