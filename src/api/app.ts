@@ -63,6 +63,7 @@ import { oauthLogRoutes } from "./routes/logs-oauth";
 import { auditLogRoutes } from "./routes/logs-audit";
 import { clusterRoutes } from "./routes/cluster";
 import type { ClusterNodeRepository } from "../storage/cluster-node-repository";
+import { isWrite, untilAppliedHere } from "./applied-here";
 
 export interface ApiDependencies {
   readonly redis: Redis;
@@ -124,6 +125,10 @@ export function createApiApp(deps: ApiDependencies) {
   const app = new Elysia({ strictPath: false, normalize: false })
     .use(errorHandler(deps.log))
     .use(requestGuard(deps.tokens))
+    // A write answers once this node serves it (applied-here.ts); without an edge (the API alone) there is nothing to wait for.
+    .onAfterHandle({ as: "global" }, async ({ request }) => {
+      if (deps.health && isWrite(request.method)) await untilAppliedHere(deps.redis, deps.health.appliedEventId);
+    })
     // The plugin's document, with what it leaves out (request bodies, responses) put back.
     .onAfterHandle({ as: "global" }, ({ path, response }) => (path === OPENAPI_PATH ? completeOpenApiDocument(response as OpenApiPaths, routes()) : undefined))
     .use(

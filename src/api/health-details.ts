@@ -9,6 +9,7 @@ import type { Redis } from "ioredis";
 import type { RenewalState } from "../certificates/renewal";
 import type { CertificateExpiry } from "../metrics/certificate-metrics";
 import { keys } from "../storage/keys";
+import { compareStreamIds } from "../orchestration/events";
 
 /** Entries counted at most when a node is behind (the count says "at least" past it). */
 export const LAG_COUNT_LIMIT = 1000;
@@ -67,12 +68,6 @@ export function renewalHealth(state: RenewalState) {
 
 const idMs = (id: string) => Number(id.split("-")[0]);
 
-/** Stream ids compare by milliseconds, then sequence. */
-function compareIds(a: string, b: string): number {
-  const [am, as] = a.split("-").map(Number) as [number, number];
-  const [bm, bs] = b.split("-").map(Number) as [number, number];
-  return am !== bm ? am - bm : as - bs;
-}
 
 /**
  * How far `appliedId` is behind the stream's newest entry: entries not yet
@@ -83,7 +78,7 @@ export async function eventStreamLag(redis: Redis, appliedId: string, now: numbe
   const stream = keys.workflowStream;
   const [latest] = await redis.xrevrange(stream, "+", "-", "COUNT", 1);
   const latestId = latest?.[0] ?? "0-0";
-  const unapplied = compareIds(appliedId, latestId) < 0 ? await redis.xrange(stream, `(${appliedId}`, "+", "COUNT", LAG_COUNT_LIMIT) : [];
+  const unapplied = compareStreamIds(appliedId, latestId) < 0 ? await redis.xrange(stream, `(${appliedId}`, "+", "COUNT", LAG_COUNT_LIMIT) : [];
   return {
     stream,
     applied_id: appliedId,

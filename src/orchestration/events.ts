@@ -68,3 +68,10 @@ export function parseStreamEntry([id, fields]: [string, string[]]): WorkflowEven
     timestamp: map.get("timestamp") ?? "",
   };
 }
+
+/** Stream ids compare by milliseconds, then sequence. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am, as] = a.split("-").map(Number) as [number, number];
+  const [bm, bs] = b.split("-").map(Number) as [number, number];
+  return am !== bm ? am - bm : as - bs;
+}
