@@ -2,16 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING } from "../../src/core/certificate-config";
 import { ConfigError, parseConfig } from "../../src/core/config";
+import { configProblems as problemsOf } from "../helpers/config-problems";
 
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env, "/srv");
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  return [];
-};
 
 const certificates = (env: Record<string, string>) => parseConfig(env, "/srv").certificates;
 

@@ -1,16 +1,8 @@
 /** CLUSTER_NAME, CLUSTER_API_KEY and the registry timing (CLUSTER_HEARTBEAT_SECONDS, CLUSTER_NODE_DOWN_SECONDS, CLUSTER_NODE_FORGET_SECONDS): defaults, each read, bad values and orderings named. */
 import { describe, expect, test } from "bun:test";
-import { ConfigError, parseConfig } from "../../src/core/config";
+import { parseConfig } from "../../src/core/config";
+import { configProblems as problems } from "../helpers/config-problems";
 
-const problems = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
-    throw error;
-  }
-  return [];
-};
 
 test("defaults: a heartbeat every 5 s, down after 3 missed (15 s), forgotten after 10 minutes", () => {
   expect(parseConfig({}).cluster).toMatchObject({ heartbeatSeconds: 5, downAfterSeconds: 15, forgetAfterSeconds: 600 });

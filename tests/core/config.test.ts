@@ -1,15 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, parseConfig } from "../../src/core/config";
+import { parseConfig } from "../../src/core/config";
+import { configProblems as problemsOf } from "../helpers/config-problems";
 
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env, "/srv");
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  return [];
-};
 
 describe("parseConfig", () => {
   test("defaults", () => {

@@ -1,17 +1,10 @@
 /** DOCKER_HOST / DOCKER_API_VERSION / DOCKER_SSH_* / SERVICE_LOG_FOLLOWS_* parsing, and the size and CPU limits of Docker services. */
 import { describe, expect, test } from "bun:test";
-import { ConfigError, parseConfig } from "../../src/core/config";
+import { parseConfig } from "../../src/core/config";
 import { parseDockerHost } from "../../src/core/docker-config";
 import { parseCpuLimit, parseMemoryLimit } from "../../src/services/docker-service-settings";
+import { configProblems as problemsOf } from "../helpers/config-problems";
 
-const problemsOf = (env: Record<string, string>): readonly string[] => {
-  try {
-    parseConfig(env, "/srv");
-    return [];
-  } catch (error) {
-    return (error as ConfigError).problems;
-  }
-};
 
 describe("docker settings", () => {
   test("defaults: the local socket, API 1.41", () => {

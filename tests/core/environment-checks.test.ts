@@ -1,21 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, parseConfig } from "../../src/core/config";
 import { closest, editDistance } from "../../src/core/edit-distance";
 import { knownVariables, unknownVariableWarnings } from "../../src/core/env-warnings";
 import { startTestRedis } from "../helpers/redis-server";
 import { tempDir } from "../helpers/temp";
+import { configProblems as problemsOf } from "../helpers/config-problems";
 
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env, "/srv");
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  return [];
-};
 
 describe("listeners sharing a port are a config error", () => {
   test("HTTP_PORT = HTTPS_PORT is reported together with the other bad variables", () => {

@@ -1,17 +1,9 @@
 /** OAuth settings from the environment: defaults, and a clear message for each bad value. */
 import { describe, expect, test } from "bun:test";
 import { generateKeyPairSync } from "node:crypto";
-import { ConfigError, parseConfig } from "../../src/core/config";
+import { parseConfig } from "../../src/core/config";
+import { configProblems as problems } from "../helpers/config-problems";
 
-const problems = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  return [];
-};
 
 describe("OAuth settings", () => {
   test("defaults: issuer on auth.{BASE_DOMAIN}, spec lifetimes, nobody allowed until configured", () => {

@@ -1,17 +1,9 @@
 /** REQUEST_LOG, LOG_RETENTION_HOURS, REQUEST_LOG_QUEUE_MAX, ACCESS_LOG and NODE_ID: defaults, and bad values named. */
 import { expect, test } from "bun:test";
 import { hostname } from "node:os";
-import { ConfigError, parseConfig } from "../../src/core/config";
+import { parseConfig } from "../../src/core/config";
+import { configProblems as problems } from "../helpers/config-problems";
 
-const problems = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
-    throw error;
-  }
-  return [];
-};
 
 test("defaults: the request log on for a day, a queue of 100000, no access log, the machine's name", () => {
   expect(parseConfig({}).observability).toEqual({ requestLog: true, logRetentionHours: 24, requestLogQueueMax: 100_000, accessLog: "off", nodeId: hostname(), auditRetentionDays: 90 });

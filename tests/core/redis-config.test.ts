@@ -1,18 +1,11 @@
 /** REDIS_URL / REDIS_SENTINELS / REDIS_SENTINEL_NAME / REDIS_SENTINEL_PASSWORD: which Redis the gateway uses. */
 import { describe, expect, test } from "bun:test";
-import { ConfigError, parseConfig } from "../../src/core/config";
+import { parseConfig } from "../../src/core/config";
 import { parseSentinelList } from "../../src/core/redis-config";
 import { unknownVariableWarnings } from "../../src/core/env-warnings";
 import { describe as describeRedis } from "../../src/storage/redis-connection";
+import { configProblems as problemsOf } from "../helpers/config-problems";
 
-const problemsOf = (env: Record<string, string>): readonly string[] => {
-  try {
-    parseConfig(env, "/srv");
-    return [];
-  } catch (error) {
-    return (error as ConfigError).problems;
-  }
-};
 
 describe("redis settings", () => {
   test("unset: the embedded server; REDIS_URL: that server", () => {

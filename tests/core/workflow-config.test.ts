@@ -1,16 +1,8 @@
 /** WORKFLOW_CLAIM_IDLE_MS, WORKFLOW_MAX_DELIVERIES and WORKFLOW_CONSUMER_FORGET_MS: defaults, and bad values named. */
 import { expect, test } from "bun:test";
-import { ConfigError, parseConfig } from "../../src/core/config";
+import { parseConfig } from "../../src/core/config";
+import { configProblems as problems } from "../helpers/config-problems";
 
-const problems = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
-    throw error;
-  }
-  return [];
-};
 
 test("defaults: claimed again after 30 s, dead-lettered after 5 attempts, consumers forgotten after 10 min", () => {
   expect(parseConfig({}).workflow).toEqual({ claimIdleMs: 30_000, maxDeliveries: 5, consumerForgetMs: 600_000 });
