@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { RequestRecord } from "../../src/consumers/request-log/record";
-import { edgeCaughtUp, GATEWAY_ADMIN, namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
+import { GATEWAY_ADMIN, namedBackend, startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { closedPort } from "../helpers/ports";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
@@ -45,8 +45,7 @@ beforeAll(async () => {
   for (const [owner, hostname, target_url] of proxies) {
     expect((await asToken(tokens[owner], "/api/v1/proxy/targets/", { method: "POST", body: JSON.stringify({ hostname, target_url, enable_https: false }) })).status).toBe(201);
   }
-  // The edge applies a new proxy from its event a moment after the API answers.
-  await edgeCaughtUp(gw);
+  // No wait here: an API write answers once this gateway serves it (src/api/applied-here.ts).
   const send = async (name: string, host: string, path: string, method = "GET") => {
     const res = await gw.get(host, path, { method });
     await res.arrayBuffer();

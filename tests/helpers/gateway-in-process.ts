@@ -76,19 +76,6 @@ export async function startTestGateway(
   };
 }
 
-/**
- * Waits until the gateway has applied every configuration event written so far
- * (/health's event_stream.behind_events is 0): its edge then serves what the API
- * just answered, without a probe request that would itself be recorded.
- * With workers, /health speaks for the one worker that answers it.
- */
-export async function edgeCaughtUp(gw: TestGateway, timeoutMs = 5_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await Bun.sleep(5)) {
-    if ((await gw.api("GET", "/health")).json?.event_stream?.behind_events === 0) return;
-  }
-  throw new Error(`the gateway did not apply its configuration events within ${timeoutMs} ms`);
-}
-
 export async function callApi(apiBase: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(apiBase + path, {
     method,
