@@ -416,7 +416,7 @@ bench-https *args: build-if-stale
 bench-request-log *args: build-if-stale
     bun bench/request-log.ts "$@"
 
-# The request log's cost per record in one process, no HTTP: the request path (draft, queue push) and the flush to Redis apart, plus Redis CPU (prints only). E.g. `just bench-request-log-cost --batch 256`
+# The request log's cost per record in one process, no HTTP: the request path (draft, queue push) and the flush to Redis apart, plus Redis CPU (prints only). E.g. `just bench-request-log-cost --batch 256` (default 1024, the writer's own flush size)
 bench-request-log-cost *args:
     bun bench/request-log-cost.ts "$@"
 

@@ -28,7 +28,7 @@ const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
     records: { type: "string", default: "200000" },
-    batch: { type: "string", default: "256" },
+    batch: { type: "string", default: "1024" },
     /** Default: all three, in alternating rounds. */
     mode: { type: "string", default: "all" },
     rounds: { type: "string", default: "3" },

@@ -104,6 +104,14 @@ describe("filters", () => {
     expect(ids((await query({ ip: "10.0.0.2" })).records)).toEqual(["c"]);
   });
 
+  test("records stored one per field (earlier versions) are read beside arrays; a damaged array element is skipped", async () => {
+    await seedTraffic();
+    const group = keys.group(T, "10.0.0.2");
+    await redis.client.hset(group, "old", JSON.stringify(requestRecord({ request_id: "old", ts: T - 25, ip: "10.0.0.2", status: 200 })));
+    await redis.client.hset(group, "mixed", JSON.stringify([{ damaged: true }, requestRecord({ request_id: "kept", ts: T - 20, ip: "10.0.0.2" })]));
+    expect(ids((await query({ ip: "10.0.0.2" })).records)).toEqual(["kept", "old", "c"]);
+  });
+
   test("reads at most maxGroups groups, and says truncated", async () => {
     for (let i = 0; i < 30; i++) await seedFlush(redis.client, T + i, [requestRecord({ ts: T + i, ip: "10.1.1.1", status: 500, request_id: `r${i}` })]);
     const result = await query({ ip: "10.1.1.1", path: { prefix: "/nothing/" } }, 100, 10);

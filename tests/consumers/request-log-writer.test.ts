@@ -11,6 +11,7 @@ import type { RequestRecord } from "../../src/consumers/request-log/record";
 import { connectNativeRedis, type CommandConnection } from "../../src/storage/native-redis";
 import { requestRecord } from "../helpers/request-log-seed";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { storedRequestRecords } from "../helpers/stored-request-records";
 
 const silent = pino({ level: "silent" });
 const cleanups: (() => unknown)[] = [];
@@ -35,9 +36,7 @@ async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
 
 /** Records written to Redis, by request id. */
 async function stored(redis: Redis): Promise<Set<string>> {
-  const ids = new Set<string>();
-  for (const key of await redis.keys("req:*")) for (const id of await redis.hkeys(key)) ids.add(id);
-  return ids;
+  return new Set((await storedRequestRecords(redis)).keys());
 }
 
 const records = (n: number, ip = "192.0.2.10"): RequestRecord[] => Array.from({ length: n }, () => requestRecord({ ip }));
@@ -130,4 +129,25 @@ test("stop gives up at its deadline when Redis cannot take the records, and says
   expect(await writer.stop(Date.now() + 300)).toBe(25);
   expect(Date.now() - started).toBeLessThan(2_000);
   await server.client.config("SET", "maxmemory", "0");
+});
+
+test("one flush stores each client's records as one JSON array in one hash field, in arrival order, with a TTL", async () => {
+  const { server, gateway } = await withRedis();
+  const writer = manualWriter(gateway, 1000);
+  const mine = records(30, "192.0.2.20");
+  const theirs = records(5, "192.0.2.21");
+  for (let i = 0; i < 30; i++) {
+    writer.record(mine[i]!);
+    if (i < 5) writer.record(theirs[i]!);
+  }
+  await writer.flush();
+  const groups = (await server.client.keys("req:*")).sort();
+  expect(groups).toHaveLength(2);
+  for (const [group, expected] of [[groups[0]!, mine], [groups[1]!, theirs]] as const) {
+    expect(group.endsWith(`:${expected[0]!.ip}`)).toBe(true);
+    const fields = await server.client.hgetall(group);
+    expect(Object.keys(fields)).toEqual([expected[0]!.request_id]);
+    expect(JSON.parse(fields[expected[0]!.request_id]!)).toEqual(expected);
+    expect(await server.client.ttl(group)).toBeGreaterThan(0);
+  }
 });

@@ -11,6 +11,7 @@ import { streamBackend } from "../helpers/stream-backend";
 import type { RequestRecord } from "../../src/consumers/request-log/record";
 import { requestLogKeys } from "../../src/consumers/request-log/keys";
 import { httpRequest, proxyHeader, rawExchange } from "../helpers/proxy-protocol-client";
+import { storedRequestRecords } from "../helpers/stored-request-records";
 
 let redis: TestRedis;
 let gw: TestGateway;
@@ -62,9 +63,7 @@ afterAll(async () => {
 /** Every stored record, by request id (read straight from the group hashes). */
 async function storedRecords(): Promise<Map<string, RequestRecord>> {
   const records = new Map<string, RequestRecord>();
-  for (const key of await redis.client.keys("req:*")) {
-    for (const [id, json] of Object.entries(await redis.client.hgetall(key))) records.set(id, JSON.parse(json));
-  }
+  for (const [id, { record }] of await storedRequestRecords(redis.client)) records.set(id, record);
   return records;
 }
 
@@ -80,7 +79,8 @@ async function recordOf(requestId: string | null): Promise<RequestRecord> {
 }
 
 async function groupKeyOf(requestId: string): Promise<string> {
-  for (const key of await redis.client.keys("req:*")) if (await redis.client.hexists(key, requestId)) return key;
+  const stored = (await storedRequestRecords(redis.client)).get(requestId);
+  if (stored) return stored.groupKey;
   throw new Error(`no group holds ${requestId}`);
 }
 

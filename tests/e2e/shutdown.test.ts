@@ -10,6 +10,7 @@ import { ensureBinary, startGatewayProcess, tempDataDir, type RunningGateway } f
 import { keepAliveClient, type KeepAliveTarget } from "../helpers/keep-alive-clients";
 import { proxyHeader } from "../helpers/proxy-protocol-client";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+import { storedRequestRecords } from "../helpers/stored-request-records";
 
 const ADMIN = `acm_${"5d".repeat(32)}`;
 const HOST = "busy.example.test";
@@ -77,9 +78,7 @@ test("SIGTERM: 20 busy keep-alive connections on every listener lose no request"
 /** Request-log records of `path`, read from every group hash. */
 async function recordedRequests(path: string): Promise<number> {
   let count = 0;
-  for (const key of await redis.client.keys("req:*")) {
-    for (const json of await redis.client.hvals(key)) if (JSON.parse(json).path === path) count++;
-  }
+  for (const { record } of (await storedRequestRecords(redis.client)).values()) if (record.path === path) count++;
   return count;
 }
 

@@ -34,9 +34,13 @@ export function requestRecord(overrides: Partial<RequestRecord> = {}): RequestRe
 /** One flush at `flushMs`: groups per client address, every index, the hourly counters, one stream entry. */
 export async function seedFlush(redis: Redis, flushMs: number, records: readonly RequestRecord[], ttlSeconds = 3600): Promise<void> {
   const pipeline = redis.pipeline();
+  const byClient = Map.groupBy(records, (record) => record.ip);
+  for (const [ip, own] of byClient) {
+    // As the writer stores them: one field per client and flush, the records as one JSON array.
+    pipeline.hset(keys.group(flushMs, ip), own[0]!.request_id, JSON.stringify(own)).expire(keys.group(flushMs, ip), ttlSeconds);
+  }
   for (const record of records) {
     const group = keys.group(flushMs, record.ip);
-    pipeline.hset(group, record.request_id, JSON.stringify(record)).expire(group, ttlSeconds);
     const indexes = [keys.byIp(record.ip), keys.byHost(record.host), keys.byStatus(record.status), keys.byPath(record.method, record.path)];
     if (record.user !== undefined) indexes.push(keys.byUser(record.user));
     if (record.client_id !== undefined) indexes.push(keys.byClient(record.client_id));

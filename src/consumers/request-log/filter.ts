@@ -51,16 +51,27 @@ export function recordMatches(record: RequestRecord, filter: LogFilter): boolean
   return true;
 }
 
-/** Parses a stored record; anything that is not one (a foreign or damaged field) is skipped, not fatal. */
-export function parseRecord(json: string): RequestRecord | null {
+/**
+ * The records of one stored hash field: a JSON array (one flush's records of
+ * one client), or one record as written before records were grouped into
+ * arrays. Anything else (a foreign or damaged field) is skipped, not fatal.
+ */
+export function parseStoredRecords(json: string): RequestRecord[] {
+  let value: unknown;
   try {
-    return asRecord(JSON.parse(json));
+    value = JSON.parse(json);
   } catch {
-    return null;
+    return [];
   }
+  const records: RequestRecord[] = [];
+  for (const item of Array.isArray(value) ? value : [value]) {
+    const record = asRecord(item);
+    if (record) records.push(record);
+  }
+  return records;
 }
 
-export function asRecord(value: unknown): RequestRecord | null {
+function asRecord(value: unknown): RequestRecord | null {
   const record = value as RequestRecord | null;
   return record && typeof record === "object" && typeof record.ts === "number" && typeof record.status === "number" ? record : null;
 }

@@ -1,8 +1,8 @@
 /**
  * The request log's Redis keys (spec "RequestLogger System"). Records are
  * written in groups: every record of one client address in one flush (about
- * 100 ms) lands in one hash, `req:{flush ms}:{ip}`, field = request id,
- * value = the record as JSON. The indexes are sorted sets of those hash keys
+ * 100 ms) lands in one hash, `req:{flush ms}:{ip}`, as one field: the first
+ * record's request id → the records as one JSON array. The indexes are sorted sets of those hash keys
  * scored by the flush time, so a query reads a few hashes and filters their
  * records; every key expires after LOG_RETENTION_HOURS.
  */
@@ -14,7 +14,7 @@ export function hourBucket(epochMs: number): string {
 }
 
 export const requestLogKeys = {
-  /** Hash: request id → record JSON, for one client address in one flush. */
+  /** Hash: first request id → JSON array of the records of one client address in one flush (one field per writing node). */
   group: (flushMs: number, ip: string) => `req:${flushMs}:${ip}`,
   byIp: (ip: string) => `idx:req:ip:${ip}`,
   byHost: (host: string) => `idx:req:host:${host}`,

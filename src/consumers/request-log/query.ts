@@ -9,7 +9,7 @@
  */
 import type { Redis } from "ioredis";
 import { execOrThrow, groupKeysNewestFirst } from "./index-union";
-import { newestFirst, parseRecord, recordMatches, type LogFilter } from "./filter";
+import { newestFirst, parseStoredRecords, recordMatches, type LogFilter } from "./filter";
 import { requestLogKeys as keys } from "./keys";
 import type { RequestRecord } from "./record";
 
@@ -123,8 +123,9 @@ export async function queryRequestLog(redis: Redis, filter: LogFilter, options: 
       for (const hash of await execOrThrow(pipeline)) {
         // An expired group reads as {}: skipped.
         for (const json of Object.values(hash as Record<string, string>)) {
-          const record = parseRecord(json);
-          if (record && recordMatches(record, filter) && (!options.visible || options.visible(record))) matched.push(record);
+          for (const record of parseStoredRecords(json)) {
+            if (recordMatches(record, filter) && (!options.visible || options.visible(record))) matched.push(record);
+          }
         }
       }
     }

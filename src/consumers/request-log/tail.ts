@@ -4,7 +4,7 @@
  * waits, so it can never share the gateway's command connection).
  */
 import type { Redis } from "ioredis";
-import { asRecord } from "./filter";
+import { parseStoredRecords } from "./filter";
 import { requestLogKeys as keys } from "./keys";
 import type { RequestRecord } from "./record";
 
@@ -57,8 +57,7 @@ export class RequestLogTail {
     for (const [error, values] of (await pipeline.exec()) ?? []) {
       if (error) continue;
       for (const json of values as string[]) {
-        const record = parseRecord(json);
-        if (record && this.firstSighting(record.request_id)) records.push(record);
+        for (const record of parseStoredRecords(json)) if (this.firstSighting(record.request_id)) records.push(record);
       }
     }
     return records.sort((a, b) => a.ts - b.ts);
@@ -103,10 +102,3 @@ function parseGroupKeys(json: string): string[] {
   }
 }
 
-function parseRecord(json: string): RequestRecord | null {
-  try {
-    return asRecord(JSON.parse(json));
-  } catch {
-    return null;
-  }
-}
