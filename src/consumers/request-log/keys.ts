@@ -2,9 +2,10 @@
  * The request log's Redis keys (spec "RequestLogger System"). Records are
  * written in groups: every record of one client address in one flush (about
  * 100 ms) lands in one hash, `req:{flush ms}:{ip}`, as one field: the first
- * record's request id → the records as one JSON array. The indexes are sorted sets of those hash keys
- * scored by the flush time, so a query reads a few hashes and filters their
- * records; every key expires after LOG_RETENTION_HOURS.
+ * record's request id → the records as one JSON array. The indexes are
+ * sorted sets of those hash keys scored by the flush time, so a query reads
+ * a few hashes and filters their records; every key expires after
+ * LOG_RETENTION_HOURS.
  */
 
 /** `YYYYMMDD:HH` in UTC, the hour buckets of the stats keys. */

@@ -101,4 +101,3 @@ function parseGroupKeys(json: string): string[] {
     return [];
   }
 }
-

@@ -128,8 +128,8 @@ export class RequestLogWriter implements RequestLogCounts {
    * One flush: records of one client address go into one hash field as one
    * JSON array (field = the first record's request id, unique to this
    * writer, so two nodes flushing into the same hash in the same millisecond
-   * keep both arrays); each index gets that hash's key once; counters and unique
-   * addresses are summed per host and hour before they are sent. Consecutive
+   * keep both arrays); each index gets that hash's key once; counters and
+   * unique addresses are summed per host and hour before they are sent. Consecutive
    * records of a client mostly share host, path and status, so the index and
    * counter keys are looked at only when one of those changes.
    */
