@@ -39,6 +39,11 @@ export interface RequestLogComparison {
   readonly rpsRatio: number;
   /** on − off gateway CPU µs per request, median over rounds. */
   readonly extraGatewayUs: number;
+  /** The smallest and largest per-round on − off difference: how far single rounds wander. */
+  readonly extraGatewayRange: [number, number];
+  readonly rounds: number;
+  /** Seconds of wrk per gateway and round (after the warm-up). */
+  readonly roundSeconds: number;
   readonly redisMbPerMillion: number;
 }
 
@@ -100,6 +105,7 @@ export async function benchRequestLog(backend: RunningBackend, rounds: number, o
     const onRuns = samples.get(LOG_ON)!;
     // Warm-up requests are recorded too: count them with the measured ones.
     const warmupShare = options.warmup > 0 ? 1 + options.warmup / options.duration : 1;
+    const extra = onRuns.map((s, i) => s.gatewayUs - offRuns[i]!.gatewayUs);
     const recorded = onRuns.reduce((n, s) => n + s.requests * warmupShare, 0);
     const grown = onRuns.reduce((n, s) => n + s.redisBytes, 0);
     return {
@@ -109,7 +115,10 @@ export async function benchRequestLog(backend: RunningBackend, rounds: number, o
         return { name, rps: median(runs.map((s) => s.rps)), gatewayUs: median(us), gatewayRange: [Math.min(...us), Math.max(...us)], redisUs: median(runs.map((s) => s.redisUs)) };
       }),
       rpsRatio: median(onRuns.map((s, i) => s.rps / offRuns[i]!.rps)),
-      extraGatewayUs: median(onRuns.map((s, i) => s.gatewayUs - offRuns[i]!.gatewayUs)),
+      extraGatewayUs: median(extra),
+      extraGatewayRange: [Math.min(...extra), Math.max(...extra)],
+      rounds,
+      roundSeconds: options.duration,
       redisMbPerMillion: ((grown / recorded) * 1e6) / (1024 * 1024),
     };
   } finally {
@@ -118,13 +127,17 @@ export async function benchRequestLog(backend: RunningBackend, rounds: number, o
   }
 }
 
+const signed = (us: number) => `${us >= 0 ? "+" : "−"}${Math.abs(us).toFixed(2)}`;
+
 export function requestLogTable(c: RequestLogComparison): string {
   const lines = ["| variant | req/s median | gateway CPU µs/req: median (min–max) | Redis CPU µs/req |", "| --- | ---: | ---: | ---: |"];
   for (const r of c.rows) lines.push(`| ${r.name} | ${Math.round(r.rps)} | ${r.gatewayUs.toFixed(2)} (${r.gatewayRange[0].toFixed(2)}–${r.gatewayRange[1].toFixed(2)}) | ${r.redisUs.toFixed(2)} |`);
   lines.push(
     "",
-    `on ÷ off req/s (median per round): ${c.rpsRatio.toFixed(3)}; gateway CPU on − off: ${c.extraGatewayUs >= 0 ? "+" : ""}${c.extraGatewayUs.toFixed(2)} µs/request; ` +
+    `on ÷ off req/s (median per round): ${c.rpsRatio.toFixed(3)}; gateway CPU on − off: ${signed(c.extraGatewayUs)} µs/request; ` +
       `Redis memory: ${c.redisMbPerMillion.toFixed(0)} MiB per million requests recorded`,
+    "",
+    `${c.rounds} rounds of ${c.roundSeconds} s per gateway; single rounds' on − off ranged from ${signed(c.extraGatewayRange[0])} to ${signed(c.extraGatewayRange[1])} µs.`,
   );
   return lines.join("\n");
 }

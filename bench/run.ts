@@ -29,8 +29,15 @@ import { measureHttp, measureWs, shellJoin, WS_WARMUP_MESSAGES, type HttpTarget 
 import { benchWorkers, workersTable } from "./workers";
 
 const DOCS = join(ROOT, "docs/benchmarks.md");
-/** Alternating rounds of the request-log comparison (each: both gateways once). */
-const REQUEST_LOG_ROUNDS = 3;
+/**
+ * Alternating rounds of the request-log comparison (each: both gateways once),
+ * shorter than the main scenarios': the difference it reports is about 1 µs of
+ * CPU per request while single rounds scatter by ±3 µs on a shared machine, so
+ * more rounds say more than longer ones (9 rounds of 1 + 5 s per gateway take
+ * about 110 s, against about 70 s for 3 of the main scenarios' 2 + 10 s).
+ */
+const REQUEST_LOG_ROUNDS = 9;
+const REQUEST_LOG_ROUND = { duration: 5, warmup: 1 } as const;
 /** Alternating rounds of the workers comparison (each: every worker count once). */
 const WORKERS_ROUNDS = 3;
 
@@ -164,7 +171,7 @@ async function main(argv: readonly string[]): Promise<number> {
     await benchPortcullis(backend, options, out);
     console.log("portcullis with and without the request log");
     try {
-      requestLog = requestLogTable(await benchRequestLog(backend, REQUEST_LOG_ROUNDS, options));
+      requestLog = requestLogTable(await benchRequestLog(backend, REQUEST_LOG_ROUNDS, { ...options, ...REQUEST_LOG_ROUND }));
     } catch (err) {
       requestLog = `failed: ${(err as Error).message.split("\n")[0]}`;
       out.notes.push(`Request log comparison ${requestLog}`);
