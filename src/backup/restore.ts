@@ -158,14 +158,27 @@ async function openExternal(url: string, password: string | undefined, force: bo
   }
 }
 
+/**
+ * Unlike the embedded Redis (staged), an external database that failed part
+ * way holds part of the backup: say so, and how to start over. BUSYKEY means
+ * a key appeared between the flush and its copy: something else writes to
+ * that database, most often a gateway still running on it.
+ */
+export function partWayMessage(where: string, error: string): string {
+  const stopped = `restoring into ${where} stopped part way (${error})`;
+  if (error.startsWith("BUSYKEY")) {
+    return `${stopped}: another client wrote to it during the restore, a gateway still running on it perhaps; it holds some of the backup's keys: stop every gateway that uses it, then run restore again with --force`;
+  }
+  return `${stopped}; it holds some of the backup's keys: run restore again with --force`;
+}
+
 async function copyIntoExternal(snapshot: Redis, target: Redis, where: string) {
   // Checked empty above unless --force, which replaces what is there.
   await target.flushdb();
   try {
     return await copyKeys(snapshot, target);
   } catch (err) {
-    // Unlike the embedded Redis (staged), this database now holds part of the backup: say so, and how to start over.
-    throw new RestoreError(`restoring into ${where} stopped part way (${(err as Error).message}); it holds some of the backup's keys: run restore again with --force`);
+    throw new RestoreError(partWayMessage(where, (err as Error).message));
   }
 }
 

@@ -142,6 +142,41 @@ describe("REDIS_URL", () => {
     }
   });
 
+  test("another client writing to the target during the restore (a gateway left running): BUSYKEY, and the error says to stop it first", async () => {
+    await source.client.flushall();
+    await target.client.flushall();
+    // Three copy batches, so the writer below lands between two of them.
+    const names = Array.from({ length: 2500 }, (_, i) => `proxy:k${i}`);
+    const seed = source.client.pipeline();
+    for (const name of names) seed.set(name, "v");
+    await seed.exec();
+    const file = join(tempDir("backup"), "gateway.tar.gz");
+    await backupGateway(config({ REDIS_URL: source.url, PORTCULLIS_DATA_DIR: tempDir("data") }), file, log);
+
+    // As soon as the first key is restored, another client writes every key the backup holds (the restore's flush is past).
+    await target.client.config("SET", "notify-keyspace-events", "Eg");
+    const listener = target.client.duplicate();
+    const writer = target.client.duplicate();
+    let wrote = false;
+    listener.on("message", () => {
+      if (wrote) return;
+      wrote = true;
+      const write = writer.pipeline();
+      for (const name of names) write.set(name, "written meanwhile");
+      void write.exec();
+    });
+    await listener.subscribe("__keyevent@0__:restore");
+    try {
+      const message = await failure(restoreGateway(config({ REDIS_URL: target.url, PORTCULLIS_DATA_DIR: tempDir("restored") }), file, { force: true }, log));
+      expect(message).toStartWith(`restoring into redis://127.0.0.1:${target.port}/0 stopped part way (BUSYKEY`);
+      expect(message).toEndWith("another client wrote to it during the restore, a gateway still running on it perhaps; it holds some of the backup's keys: stop every gateway that uses it, then run restore again with --force");
+    } finally {
+      listener.disconnect();
+      writer.disconnect();
+      await target.client.config("SET", "notify-keyspace-events", "");
+    }
+  });
+
   test("OAUTH_SECRETS_KEY: no secrets.key in the archive, and a restore without the same setting is warned about", async () => {
     await source.client.flushall();
     await target.client.flushall();
