@@ -164,7 +164,7 @@ async function openExternal(url: string, password: string | undefined, force: bo
  * a key appeared between the flush and its copy: something else writes to
  * that database, most often a gateway still running on it.
  */
-export function partWayMessage(where: string, error: string): string {
+function partWayMessage(where: string, error: string): string {
   const stopped = `restoring into ${where} stopped part way (${error})`;
   if (error.startsWith("BUSYKEY")) {
     return `${stopped}: another client wrote to it during the restore, a gateway still running on it perhaps; it holds some of the backup's keys: stop every gateway that uses it, then run restore again with --force`;

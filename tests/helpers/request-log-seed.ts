@@ -34,10 +34,10 @@ export function requestRecord(overrides: Partial<RequestRecord> = {}): RequestRe
 /** One flush at `flushMs`: groups per client address, every index, the hourly counters, one stream entry. */
 export async function seedFlush(redis: Redis, flushMs: number, records: readonly RequestRecord[], ttlSeconds = 3600): Promise<void> {
   const pipeline = redis.pipeline();
-  const byClient = Map.groupBy(records, (record) => record.ip);
-  for (const [ip, own] of byClient) {
+  for (const [ip, own] of Map.groupBy(records, (record) => record.ip)) {
     // As the writer stores them: one field per client and flush, the records as one JSON array.
-    pipeline.hset(keys.group(flushMs, ip), own[0]!.request_id, JSON.stringify(own)).expire(keys.group(flushMs, ip), ttlSeconds);
+    const group = keys.group(flushMs, ip);
+    pipeline.hset(group, own[0]!.request_id, JSON.stringify(own)).expire(group, ttlSeconds);
   }
   for (const record of records) {
     const group = keys.group(flushMs, record.ip);
