@@ -9,6 +9,9 @@
  *   Bun.serve, minimal          bench/ceiling-proxy.ts MODE=serve
  *   Bun.serve + requestIP       MODE=serve-ip: the minimal proxy that tells the backend the client's address
  *   Bun.listen, minimal         MODE=raw: no Request/Response objects, the address read once per connection
+ *   Bun.listen + Portcullis work  MODE=raw-work: the same plus what Portcullis does per proxied request, with
+ *                               its own code (parser, ids, forwarding headers, record, metrics, request log to
+ *                               a redis-server of its own)
  *   portcullis (a)              dist/portcullis, one proxy target
  *   portcullis (e)              the same gateway with edge auth and a JWT on every request
  *
@@ -26,16 +29,16 @@ import { startBackend } from "./backend-process";
 import { machineInfo } from "./machine";
 import { startNginx } from "./nginx";
 import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
-import { cleanup, installExitHandlers, OutputTail, spawnChild, stopChild } from "./processes";
+import { cleanup, freePort, installExitHandlers, OutputTail, spawnChild, stopChild } from "./processes";
 import { pidsListeningOn } from "./process-cpu";
 import { measureWithCpu, median, runRounds } from "./rounds";
 import { checkHttp, type HttpTarget } from "./scenarios";
 
 const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 3);
 
-async function startCeilingProxy(mode: string, backendPort: number) {
+async function startCeilingProxy(mode: string, backendPort: number, extraEnv: Record<string, string> = {}) {
   const child = spawnChild([process.execPath, join(import.meta.dir, "ceiling-proxy.ts")], {
-    env: { ...process.env, MODE: mode, BACKEND_PORT: String(backendPort) },
+    env: { ...process.env, MODE: mode, BACKEND_PORT: String(backendPort), ...extraEnv },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -69,6 +72,13 @@ async function main(): Promise<void> {
   const minimal = await startCeilingProxy("serve", backend.port);
   const withIp = await startCeilingProxy("serve-ip", backend.port);
   const raw = await startCeilingProxy("raw", backend.port);
+  const spikeRedisPort = freePort();
+  const spikeRedis = spawnChild(["redis-server", "--port", String(spikeRedisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
+  await Bun.sleep(300);
+  const rawWork = await startCeilingProxy("raw-work", backend.port, { REDIS_URL: `redis://127.0.0.1:${spikeRedisPort}/0` });
+  const rawWorkNoLog = await startCeilingProxy("raw-work", backend.port);
+  const rawProduct = await startCeilingProxy("raw-product", backend.port, { REDIS_URL: `redis://127.0.0.1:${spikeRedisPort}/0` });
+  const rawProductNoLog = await startCeilingProxy("raw-product", backend.port);
   const gateway = await startPortcullis({ ...AUTH_ENV });
   await configurePlainProxy(gateway, backendUrl);
   const tokens = await configureAuthProxy(gateway, backendUrl);
@@ -83,9 +93,15 @@ async function main(): Promise<void> {
     at("Bun.serve, minimal", minimal.port),
     at("Bun.serve + requestIP", withIp.port),
     at("Bun.listen, minimal", raw.port),
+    at("Bun.listen + Portcullis work", rawWork.port),
+    at("… without the request log", rawWorkNoLog.port),
+    at("Bun.listen + engine + edge", rawProduct.port),
+    at("… without the request log ", rawProductNoLog.port),
     at("portcullis (a)", gateway.httpPort),
     authTarget(gateway.httpPort, tokens.valid, undefined, "portcullis (e)"),
   ];
+  const only = process.env.CEILING_ONLY?.split(",");
+  if (only) variants.splice(0, variants.length, ...variants.filter((v) => only.some((o) => v.name.startsWith(o))));
   for (const v of variants) await checkHttp(v);
 
   const pids = new Map<string, number[]>();
@@ -107,7 +123,8 @@ async function main(): Promise<void> {
         `${median(vsForwarding).toFixed(2)}× (${range(vsForwarding)}) | ${median(cpu).toFixed(1)} (${range(cpu, 1)}) |`,
     );
   }
-  await Promise.all([gateway.stop(), nginx.stop(), minimal.stop(), withIp.stop(), raw.stop(), backend.stop()]);
+  await Promise.all([gateway.stop(), nginx.stop(), minimal.stop(), withIp.stop(), raw.stop(), rawWork.stop(), rawWorkNoLog.stop(), backend.stop()]);
+  await stopChild(spikeRedis);
 }
 
 try {
