@@ -8,6 +8,7 @@
  * computed once per target and cached.
  */
 import type { ForwardContext, ForwardTarget } from "./forward-target";
+import type { HeaderView } from "./header-view";
 
 /** RFC 9110 §7.6.1 plus the de-facto ones (Keep-Alive, Proxy-Connection). */
 const HOP_BY_HOP = new Set([
@@ -97,7 +98,7 @@ export function displayIp(ip: string): string {
  * (context.trace), tracestate goes along only with a valid traceparent;
  * custom_headers are applied last and win.
  */
-export function visitUpstreamRequestHeaders(incoming: Headers, target: ForwardTarget, context: ForwardContext, emit: HeaderSink): void {
+export function visitUpstreamRequestHeaders(incoming: HeaderView, target: ForwardTarget, context: ForwardContext, emit: HeaderSink): void {
   const t = compile(target);
   const clientHost = incoming.get("host");
   const hopByHop = connectionTokens(incoming.get("connection"));

@@ -10,6 +10,8 @@ import { PoolSet } from "./http1/pool";
 import type { ForwardContext, ForwardTarget } from "./forward-target";
 import type { ForwardingOptions } from "./options";
 import { createWebSocketProxy, isWebSocketUpgrade, type WebSocketProxyData } from "./websocket";
+import { sendRequest, type UpstreamRequest } from "./http1/client";
+import type { StreamCounts } from "../metrics/stream-metrics";
 
 export { parseCidrList, type CidrList } from "./cidr";
 export { upstreamErrorResponse, upstreamFailureOf, prefersJson, type UpstreamFailure } from "./errors";
@@ -37,6 +39,14 @@ export interface ForwardingEngine {
   ): Promise<Response | undefined>;
   /** Pass to Bun.serve({ websocket }) of every listener that may upgrade. */
   readonly websocket: WebSocketHandler<WebSocketProxyData>;
+  /**
+   * Sends a request whose head (and body) the caller has written itself, on
+   * the same keep-alive connections; `request` answers the client (the raw
+   * edge, dispatcher/raw-edge).
+   */
+  send(target: ForwardTarget, request: UpstreamRequest): void;
+  /** Counts open event streams and WebSockets, when the gateway keeps metrics. */
+  readonly streams?: StreamCounts;
   /** Closes pooled backend connections and relayed WebSockets. */
   close(): void;
 }
@@ -48,6 +58,8 @@ export function createForwardingEngine(options: ForwardingOptions): ForwardingEn
   const websockets = createWebSocketProxy(options);
   return {
     forward,
+    send: (target, request) => void sendRequest(pools.forUrl(target.url), request),
+    streams: options.streams,
     isWebSocketUpgrade,
     upgradeWebSocket: websockets.upgrade,
     websocket: websockets.websocket,

@@ -3,6 +3,7 @@
  * backend, returned to the client, and kept for whoever records the request.
  */
 import { requestIdFor } from "./request-id";
+import type { HeaderView } from "./header-view";
 import { gatewayTraceparent, parseTraceparent } from "./trace-context";
 
 export interface RequestTrace {
@@ -16,7 +17,7 @@ export interface RequestTrace {
   readonly continued: boolean;
 }
 
-export function traceRequest(headers: Headers, trustedPeer: boolean): RequestTrace {
+export function traceRequest(headers: HeaderView, trustedPeer: boolean): RequestTrace {
   const incoming = parseTraceparent(headers.get("traceparent"));
   const traceparent = gatewayTraceparent(incoming);
   return {

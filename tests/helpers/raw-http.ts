@@ -52,8 +52,27 @@ export async function rawConnection(port: number): Promise<RawConnection> {
   };
 }
 
-/** Counts the status lines in what a server answered. */
-export const statusLines = (answer: string): string[] => answer.match(/^HTTP\/1\.1 \d{3}/gm) ?? [];
+/**
+ * The status lines of the responses in what a server answered, read in
+ * sequence by their framing (Content-Length; bodiless otherwise), so a
+ * response that follows a body on the same line is found too and text
+ * inside a body is never taken for a response.
+ */
+export const statusLines = (answer: string): string[] => {
+  const found: string[] = [];
+  let at = 0;
+  while (at < answer.length) {
+    const status = /^HTTP\/1\.1 \d{3}/.exec(answer.slice(at, at + 12));
+    const end = answer.indexOf("\r\n\r\n", at);
+    if (!status || end < 0) break;
+    found.push(status[0]);
+    const head = answer.slice(at, end + 2);
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+    const lastChunk = /\r\ntransfer-encoding: *chunked/i.test(head) ? answer.indexOf("0\r\n\r\n", end + 4) : -1;
+    at = lastChunk >= 0 ? lastChunk + 5 : end + 4 + (length ? Number(length[1]) : 0);
+  }
+  return found;
+};
 
 export interface RecordedRequest {
   /** The head as received, request line first, without the blank line. */

@@ -1,0 +1,336 @@
+/**
+ * One client connection of the raw edge (Bun.listen): requests are parsed
+ * from the bytes by the strict request-head parser and answered one at a time,
+ * in order, by the fast lane; pipelined requests wait in the buffer for their
+ * turn. The first request the fast lane does not take (an API call, a
+ * WebSocket handshake, a chunked upload, edge auth…) and everything after it
+ * on this connection are relayed as bytes to the internal Bun.serve, which
+ * dispatches them as every other listener does; the client's address goes
+ * with them (InternalClients).
+ */
+import type { Socket } from "bun";
+import { Outbox } from "../../../native-tls/relay/outbox";
+import { findHeadEnd } from "../../proxies/http1/response-head";
+import { isRefusal, MAX_REQUEST_HEAD_BYTES, parseRequestHead, type RequestHead, type RequestHeadRefusal } from "../http1/request-head";
+import { refusalResponse } from "./refusal";
+import { writeResponse } from "./response-writer";
+import type { InternalClients } from "./internal-clients";
+
+/** Bodies up to this size (Content-Length) are read whole by the fast lane; larger ones are relayed. */
+export const FAST_LANE_MAX_BODY = 64 * 1024;
+/** Bytes queued toward a socket beyond which the other side stops being read. */
+const HIGH_WATER = 64 * 1024;
+
+export interface FastLane {
+  /**
+   * Answers the request through `connection` (and calls `connection.answered`
+   * when done), or returns false without side effects: the connection then
+   * relays this request and the rest to the internal listener.
+   */
+  take(head: RequestHead, body: Buffer | undefined, connection: ClientConnection): boolean;
+}
+
+export interface ConnectionSettings {
+  readonly lane: FastLane;
+  readonly idleTimeoutSeconds: number;
+  readonly internalPort: number;
+  readonly internalClients: InternalClients;
+  /** Answer with Connection: close from now on (shutdown's drain); `onRequest` hears of each request. */
+  draining: { readonly onRequest: () => void } | undefined;
+  readonly live: Set<ClientConnection>;
+}
+
+const enum Mode {
+  Fast,
+  Relay,
+  Closed,
+}
+
+export class ClientConnection {
+  private mode = Mode.Fast;
+  private buffer: Buffer | undefined;
+  /** A request is being answered; later bytes wait in `buffer`. */
+  busy = false;
+  private readonly toClient = new Outbox();
+  private endAfterFlush = false;
+  /** The client sent FIN: nothing more will arrive. */
+  private clientEnded = false;
+  private drained: (() => void) | undefined;
+  private relay: InternalRelay | undefined;
+
+  constructor(
+    readonly socket: Socket<ClientConnection>,
+    readonly settings: ConnectionSettings,
+    /** The client's address: the TCP peer's, or the PROXY protocol header's. */
+    readonly address: string,
+    /** The client is in TRUSTED_PROXY_CIDRS (decided once per connection). */
+    readonly trustedPeer: boolean,
+  ) {}
+
+  /** A request on this connection is being answered by the fast lane. */
+  get active(): boolean {
+    return this.busy;
+  }
+
+  get draining(): boolean {
+    return this.settings.draining !== undefined;
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.mode === Mode.Relay) return this.relay!.fromClient(chunk);
+    if (this.mode === Mode.Closed) return;
+    this.buffer = this.buffer ? Buffer.concat([this.buffer, chunk]) : chunk;
+    if (!this.busy) this.next();
+    // A client pipelining far ahead waits until its earlier requests are answered.
+    else if (this.buffer.length > HIGH_WATER) this.socket.pause();
+  }
+
+  /** Takes the next complete request off the buffer, if there is one. */
+  private next(): void {
+    const bytes = this.buffer;
+    if (!bytes || this.mode !== Mode.Fast) return;
+    const end = findHeadEnd(bytes, 0);
+    if (end < 0) {
+      if (bytes.length > MAX_REQUEST_HEAD_BYTES + 4) this.refuse({ status: 431, reason: "request head too large" });
+      return;
+    }
+    const head = parseRequestHead(bytes.toString("latin1", 0, end - 4));
+    if (isRefusal(head)) return this.refuse(head);
+    const framing = head.framing;
+    // What the fast lane leaves to Bun.serve is known from the head alone: no point waiting for a body.
+    if (head.upgrade !== undefined || framing.kind === "chunked" || (framing.kind === "length" && framing.length > FAST_LANE_MAX_BODY)) {
+      return this.startRelay(bytes);
+    }
+    const length = framing.kind === "length" ? framing.length : 0;
+    if (bytes.length < end + length) {
+      // Expect: 100-continue is Bun.serve's to answer; the client would wait for it before sending the body.
+      if (hasExpect(head)) this.startRelay(bytes);
+      return;
+    }
+    this.busy = true;
+    this.socket.timeout(0);
+    this.settings.draining?.onRequest();
+    const body = length === 0 ? undefined : bytes.subarray(end, end + length);
+    if (!this.settings.lane.take(head, body, this)) {
+      this.busy = false;
+      return this.startRelay(bytes);
+    }
+    this.buffer = bytes.length > end + length ? bytes.subarray(end + length) : undefined;
+  }
+
+  /** Writes bytes of the current answer; false once the client is behind (wait for `writable`). */
+  write(bytes: Uint8Array): boolean {
+    if (this.mode === Mode.Closed && !this.endAfterFlush) return false;
+    this.toClient.write(this.socket, bytes);
+    return this.toClient.bytes <= HIGH_WATER;
+  }
+
+  /** Resolves once the client has taken what was written (or is gone). */
+  writable(): Promise<void> {
+    if (this.toClient.bytes <= HIGH_WATER || this.mode === Mode.Closed) return Promise.resolve();
+    return new Promise((resolve) => (this.drained = resolve));
+  }
+
+  /** The current answer is complete; `keepAlive` false closes the connection once it is out. */
+  answered(keepAlive: boolean): void {
+    this.busy = false;
+    if (this.mode === Mode.Closed) return;
+    if (!keepAlive || this.draining) return this.end();
+    this.socket.timeout(this.settings.idleTimeoutSeconds);
+    this.socket.resume();
+    this.next();
+    if (this.clientEnded && !this.busy && this.mode === Mode.Fast) this.end();
+  }
+
+  /** An answer broke off (the backend failed mid-body): the client must see the connection end, not a short body. */
+  abort(): void {
+    this.busy = false;
+    this.close();
+  }
+
+  /** No idle timeout while an event stream is quiet. */
+  keepOpenWhileQuiet(): void {
+    this.socket.timeout(0);
+  }
+
+  onDrain(): void {
+    if (!this.toClient.flush(this.socket)) return;
+    if (this.endAfterFlush) return void this.socket.end();
+    this.relay?.clientDrained();
+    const drained = this.drained;
+    this.drained = undefined;
+    drained?.();
+  }
+
+  /** The internal listener closed the relayed connection: the client's closes once what is queued for it is out. */
+  endRelayed(): void {
+    this.end();
+  }
+
+  /** The gateway is shutting down: an idle connection closes now, a busy one after its answer. */
+  closeIfIdle(): void {
+    if (this.mode === Mode.Fast && !this.busy) this.end();
+  }
+
+  private end(): void {
+    this.mode = Mode.Closed;
+    if (this.toClient.empty) this.socket.end();
+    else this.endAfterFlush = true;
+  }
+
+  private refuse(refusal: RequestHeadRefusal): void {
+    this.busy = true;
+    this.socket.pause();
+    void writeResponse(this, refusalResponse(refusal), false);
+  }
+
+  /** From here on the connection is a byte pipe to the internal listener, starting with `pending`. */
+  private startRelay(pending: Buffer): void {
+    this.mode = Mode.Relay;
+    this.buffer = undefined;
+    this.socket.timeout(0);
+    this.relay = new InternalRelay(this, pending);
+  }
+
+  onEnd(): void {
+    if (this.mode === Mode.Relay) return this.relay!.clientEnded();
+    // Half-closed after its last request: what is complete is answered, then the connection closes.
+    this.clientEnded = true;
+    if (!this.busy) this.end();
+  }
+
+  onClose(): void {
+    const wasRelay = this.mode === Mode.Relay;
+    this.mode = Mode.Closed;
+    this.toClient.clear();
+    this.settings.live.delete(this);
+    if (wasRelay) this.relay!.clientClosed();
+    const drained = this.drained;
+    this.drained = undefined;
+    drained?.();
+  }
+
+  /** True once the client has gone (the fast lane drops its backend request). */
+  get gone(): boolean {
+    return this.mode === Mode.Closed && !this.endAfterFlush;
+  }
+
+  /** Cuts the connection at once (shutdown's last step). */
+  close(): void {
+    this.mode = Mode.Closed;
+    this.socket.terminate();
+    this.relay?.close();
+  }
+}
+
+function hasExpect(head: RequestHead): boolean {
+  return /\r\nexpect:/i.test(head.text);
+}
+
+/**
+ * The relayed part of a connection: bytes both ways between the client and a
+ * connection to the internal listener, each side paused while the other is
+ * behind. The internal connection's local port names the client there.
+ */
+class InternalRelay {
+  private upstream: Socket<InternalRelay> | undefined;
+  private readonly toUpstream = new Outbox();
+  private localPort = 0;
+  private endUpstream = false;
+  private upstreamClosed = false;
+  private clientPaused = false;
+
+  constructor(
+    private readonly client: ClientConnection,
+    pending: Buffer,
+  ) {
+    this.toUpstream.write(undefined, pending);
+    client.socket.pause();
+    this.clientPaused = true;
+    const { internalPort } = client.settings;
+    Bun.connect<InternalRelay>({ hostname: "127.0.0.1", port: internalPort, data: this, allowHalfOpen: true, socket: internalHandlers }).catch(() => {});
+  }
+
+  opened(socket: Socket<InternalRelay>): void {
+    if (this.client.gone) return socket.terminate();
+    this.upstream = socket;
+    this.localPort = socket.localPort;
+    this.client.settings.internalClients.add(this.localPort, this.client);
+    this.upstreamDrained();
+  }
+
+  fromClient(chunk: Uint8Array): void {
+    this.toUpstream.write(this.upstream, chunk);
+    if (this.toUpstream.bytes > HIGH_WATER && !this.clientPaused) {
+      this.clientPaused = true;
+      this.client.socket.pause();
+    }
+  }
+
+  fromUpstream(chunk: Uint8Array): void {
+    if (!this.client.write(chunk)) this.upstream?.pause();
+  }
+
+  upstreamDrained(): void {
+    const upstream = this.upstream;
+    if (!upstream || !this.toUpstream.flush(upstream)) return;
+    if (this.endUpstream) upstream.shutdown();
+    if (this.clientPaused) {
+      this.clientPaused = false;
+      this.client.socket.resume();
+    }
+  }
+
+  clientDrained(): void {
+    if (!this.upstreamClosed) this.upstream?.resume();
+  }
+
+  clientEnded(): void {
+    if (this.upstream && this.toUpstream.empty) this.upstream.shutdown();
+    else this.endUpstream = true;
+  }
+
+  upstreamEnded(): void {
+    this.client.endRelayed();
+  }
+
+  upstreamClose(): void {
+    if (this.upstreamClosed) return;
+    this.upstreamClosed = true;
+    this.client.settings.internalClients.remove(this.localPort, this.client);
+    this.client.endRelayed();
+  }
+
+  clientClosed(): void {
+    if (!this.upstreamClosed) this.upstream?.terminate();
+  }
+
+  close(): void {
+    this.upstream?.terminate();
+  }
+}
+
+const internalHandlers = {
+  binaryType: "buffer" as const,
+  open(socket: Socket<InternalRelay>) {
+    socket.data.opened(socket);
+  },
+  data(socket: Socket<InternalRelay>, chunk: Uint8Array) {
+    socket.data.fromUpstream(chunk);
+  },
+  drain(socket: Socket<InternalRelay>) {
+    socket.data.upstreamDrained();
+  },
+  end(socket: Socket<InternalRelay>) {
+    socket.data.upstreamEnded();
+  },
+  close(socket: Socket<InternalRelay>) {
+    socket.data.upstreamClose();
+  },
+  connectError(socket: Socket<InternalRelay>) {
+    socket.data.upstreamClose();
+  },
+  error() {
+    // `close` follows.
+  },
+};
