@@ -32,11 +32,20 @@ import type { EdgeTokenVerifier } from "./edge-tokens";
 import { isBearer } from "./identity-headers";
 import type { EdgeAuthPolicy } from "./policy";
 import { originFor, resourceUrlFor } from "./request-origin";
+import type { HeaderView } from "../../proxies/header-view";
 
 export type EdgeAuthDecision =
   | { readonly kind: "allow"; readonly identity: AccessTokenClaims | null }
   | { readonly kind: "deny"; readonly response: Response }
   | { readonly kind: "login"; readonly returnTo: string };
+
+/** What the decision reads of a request: a Bun Request, or the raw edge's parsed head (dispatcher/raw-edge). */
+export interface EdgeAuthRequest {
+  readonly method: string;
+  /** Absolute; only a sign-in redirect reads it (its return address). */
+  readonly url: string;
+  readonly headers: HeaderView;
+}
 
 export interface EdgeRequestFacts {
   /** How the client reached the gateway (PROXY protocol / trusted X-Forwarded-Proto already applied). */
@@ -58,7 +67,7 @@ const MALFORMED = Symbol("malformed");
 export function authenticateAtEdge(
   policy: EdgeAuthPolicy,
   verifier: EdgeTokenVerifier,
-  request: Request,
+  request: EdgeAuthRequest,
   facts: EdgeRequestFacts,
 ): EdgeAuthDecision | Promise<EdgeAuthDecision> {
   if (policy.isExcluded(facts.path)) return ANONYMOUS;
@@ -81,7 +90,7 @@ export function authenticateAtEdge(
   return decide(policy, request, facts, verified);
 }
 
-function decide(policy: EdgeAuthPolicy, request: Request, facts: EdgeRequestFacts, claims: AccessTokenClaims): EdgeAuthDecision {
+function decide(policy: EdgeAuthPolicy, request: EdgeAuthRequest, facts: EdgeRequestFacts, claims: AccessTokenClaims): EdgeAuthDecision {
   if (!audienceMatches(policy, facts, claims.aud)) {
     return badToken(policy, request, facts, "token audience does not include this resource");
   }
@@ -121,7 +130,7 @@ export function hasScope(scopes: string, wanted: string): boolean {
   }
 }
 
-function presentedToken(policy: EdgeAuthPolicy, headers: Headers): string | typeof MALFORMED | null {
+function presentedToken(policy: EdgeAuthPolicy, headers: HeaderView): string | typeof MALFORMED | null {
   const authorization = headers.get("authorization");
   if (authorization !== null && isBearer(authorization)) {
     // Syntax (RFC 6750 b64token) is the verifier's first check on a miss; a hit is a token already verified.
@@ -150,14 +159,14 @@ function cookieValue(cookie: string | null, name: string): string | null {
   return null;
 }
 
-function withoutToken(policy: EdgeAuthPolicy, request: Request, facts: EdgeRequestFacts): EdgeAuthDecision {
+function withoutToken(policy: EdgeAuthPolicy, request: EdgeAuthRequest, facts: EdgeRequestFacts): EdgeAuthDecision {
   if (policy.mode === "passthrough") return ANONYMOUS;
   if (policy.mode === "redirect" && looksLikeBrowser(request)) return login(request, facts);
   const challenge = bearerChallenge({ realm: facts.host, metadataUrl: facts.metadataUrl, asIssuer: facts.asIssuer, scope: policy.scopeHint });
   return deny(401, { error: "unauthorized", error_description: "this resource needs a bearer token" }, challenge);
 }
 
-function badToken(policy: EdgeAuthPolicy, request: Request, facts: EdgeRequestFacts, reason: string): EdgeAuthDecision {
+function badToken(policy: EdgeAuthPolicy, request: EdgeAuthRequest, facts: EdgeRequestFacts, reason: string): EdgeAuthDecision {
   if (policy.mode === "passthrough") return ANONYMOUS;
   if (policy.mode === "redirect" && looksLikeBrowser(request)) return login(request, facts);
   const challenge = bearerChallenge({
@@ -194,13 +203,13 @@ function deny(status: number, body: Record<string, string>, challenge: string | 
 }
 
 /** A top-level navigation: only those can follow a sign-in redirect and come back. */
-function looksLikeBrowser(request: Request): boolean {
+function looksLikeBrowser(request: EdgeAuthRequest): boolean {
   const method = request.method;
   return (method === "GET" || method === "HEAD") && (request.headers.get("accept")?.includes("text/html") ?? false);
 }
 
 /** The URL to come back to after signing in: as the client asked for it, query included. */
-function login(request: Request, facts: EdgeRequestFacts): EdgeAuthDecision {
+function login(request: EdgeAuthRequest, facts: EdgeRequestFacts): EdgeAuthDecision {
   const url = request.url;
   const start = url.indexOf("/", url.indexOf("//") + 2);
   const hash = url.indexOf("#", start);

@@ -5,6 +5,7 @@
  * paths, with a bad token — and only then are the verified values set.
  */
 import type { IdentityRewrite } from "../../proxies/forward-target";
+import type { HeaderView } from "../../proxies/header-view";
 import type { AccessTokenClaims } from "../tokens/access-token";
 import type { EdgeAuthPolicy } from "./policy";
 
@@ -71,7 +72,7 @@ export function stripIdentityHeaders(headers: Headers, prefix: string): void {
 }
 
 /** True when the Authorization header carries a Bearer credential (the scheme compared case-insensitively). */
-export function hasBearerCredential(headers: Headers): boolean {
+export function hasBearerCredential(headers: HeaderView): boolean {
   const value = headers.get("authorization");
   return value !== null && isBearer(value);
 }

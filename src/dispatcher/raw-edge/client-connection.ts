@@ -15,6 +15,7 @@ import { isRefusal, MAX_REQUEST_HEAD_BYTES, parseRequestHead, type RequestHead, 
 import { refusalResponse } from "./refusal";
 import { writeResponse } from "./response-writer";
 import type { InternalClients } from "./internal-clients";
+import type { FastForward } from "./fast-lane";
 
 /** Bodies up to this size (Content-Length) are read whole by the fast lane; larger ones are relayed. */
 export const FAST_LANE_MAX_BODY = 64 * 1024;
@@ -23,11 +24,13 @@ const HIGH_WATER = 64 * 1024;
 
 export interface FastLane {
   /**
-   * Answers the request through `connection` (and calls `connection.answered`
-   * when done), or returns false without side effects: the connection then
-   * relays this request and the rest to the internal listener.
+   * How the fast lane would forward this request, or null (decided without
+   * side effects, at once or after a first-seen token is verified): the
+   * connection then relays this request and the rest to the internal listener.
    */
-  take(head: RequestHead, body: Buffer | undefined, connection: ClientConnection): boolean;
+  decide(head: RequestHead, connection: ClientConnection): FastForward | null | Promise<FastForward | null>;
+  /** Forwards and answers through `connection`, which hears `answered` when done. */
+  forward(plan: FastForward, body: Buffer | undefined, connection: ClientConnection): void;
 }
 
 export interface ConnectionSettings {
@@ -107,15 +110,37 @@ export class ClientConnection {
       if (hasExpect(head)) this.startRelay(bytes);
       return;
     }
+    const lane = this.settings.lane;
+    const plan = lane.decide(head, this);
+    if (plan === null) return this.startRelay(bytes);
     this.busy = true;
     this.socket.timeout(0);
     this.settings.draining?.onRequest();
-    const body = length === 0 ? undefined : bytes.subarray(end, end + length);
-    if (!this.settings.lane.take(head, body, this)) {
-      this.busy = false;
-      return this.startRelay(bytes);
+    const consumed = end + length;
+    const body = length === 0 ? undefined : bytes.subarray(end, consumed);
+    if (!(plan instanceof Promise)) {
+      this.consume(consumed);
+      return lane.forward(plan, body, this);
     }
-    this.buffer = bytes.length > end + length ? bytes.subarray(end + length) : undefined;
+    // Bytes that arrive meanwhile are appended to the buffer, which still starts with this request.
+    plan.then(
+      (decided) => {
+        if (this.mode !== Mode.Fast) return;
+        if (decided === null) {
+          this.busy = false;
+          return this.startRelay(this.buffer!);
+        }
+        this.consume(consumed);
+        lane.forward(decided, body, this);
+      },
+      () => this.close(),
+    );
+  }
+
+  /** Drops the first `count` bytes of the buffer (the request being answered). */
+  private consume(count: number): void {
+    const bytes = this.buffer!;
+    this.buffer = bytes.length > count ? bytes.subarray(count) : undefined;
   }
 
   /** Writes bytes of the current answer; false once the client is behind (wait for `writable`). */

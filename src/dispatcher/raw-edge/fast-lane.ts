@@ -1,27 +1,31 @@
 /**
  * What the raw edge answers itself: a request to a proxy that dispatch.ts
- * would forward as it is, with no decision on the way that needs a Request
- * object: no edge auth or metadata, no MCP endpoint, no route to another
- * host, no in-process app, no ACME challenge, no redirect, nothing the
- * gateway answers itself (unknown or disabled hosts, bad Host headers).
- * Every check below is an allow-list entry; whatever fails one goes to the
- * internal Bun.serve and dispatch.ts, which decides it as for any listener.
- * The forwarding itself is the engine's (the same header rules, backend
- * client and request record as dispatch.ts).
+ * would forward as it is, with no step on the way that needs a Request
+ * object: no MCP endpoint, no route to another host, no in-process app, no
+ * ACME challenge, no redirect, no answer of the gateway's own (unknown or
+ * disabled hosts, bad Host headers, auth refusals and sign-ins, metadata).
+ * Edge auth is decided here when it allows the request (allowedAtOnce, the
+ * same rules as dispatch's guardRequest). Every check is an allow-list
+ * entry: whatever fails one goes to the internal Bun.serve and dispatch.ts,
+ * which decides it as for any listener. Forwarding uses the engine's backend
+ * client, header rules and request record, as dispatch.ts does.
  */
-import type { CidrList } from "../../proxies/cidr";
 import type { ForwardingEngine } from "../../proxies";
+import type { ForwardTarget, IdentityRewrite } from "../../proxies/forward-target";
 import { visitUpstreamRequestHeaders } from "../../proxies/headers";
 import { forwardedClientIp } from "../../proxies/forwarded-client";
 import { traceRequest } from "../../proxies/request-trace";
+import type { AccessTokenClaims } from "../../auth/tokens/access-token";
 import { redactedQuery } from "../../consumers/request-log/query-redaction";
+import { isBuiltInOAuthRequest } from "../builtin-oauth";
 import type { DispatchOptions } from "../dispatch";
+import { allowedAtOnce, clientFacts, isGuarded } from "../edge-auth";
 import { isValidHostHeader, normalizeHost } from "../host";
-import { isGuarded } from "../edge-auth";
+import type { HostEntry } from "../host-table";
 import { HeadHeaders } from "../http1/head-headers";
 import type { RequestHead } from "../http1/request-head";
 import { RecordDraft, type RecordSinks } from "../recording";
-import { matchRoute } from "../routes";
+import { matchRoute, type CompiledRoute } from "../routes";
 import type { ClientConnection, FastLane } from "./client-connection";
 import { RawForward } from "./response-writer";
 
@@ -37,73 +41,101 @@ const FAST_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
 /**
- * Paths Bun.serve rewrites before dispatch sees them ("." and ".." segments,
- * also percent-encoded; backslashes) or that carry a fragment: relayed, so
- * that route matching and the path sent upstream are the same on every engine.
+ * Targets Bun.serve rewrites before dispatch sees them ("." and ".."
+ * segments, also percent-encoded; backslashes) or that carry a fragment:
+ * relayed, so that route matching and the path sent upstream are the same
+ * whichever way a request goes.
  */
 const NEEDS_NORMALIZING = /\/\.|%2e|\\|#/i;
 
-export function createFastLane(options: DispatchOptions & { readonly engine: ForwardingEngine }): FastLane {
-  const { engine, trustedProxies } = options;
-  const inProcess = new Set<string>([...options.apiHostnames, ...(options.oauth?.hostnames ?? [])]);
-  const sinks: RecordSinks = options.records ?? { node: "" };
-  const edgeAuth = options.edgeAuth;
-  const servesTrusted = options.servesTrustedCertificate;
-  return {
-    take(head: RequestHead, body: Buffer | undefined, client: ClientConnection): boolean {
-      const target = head.target;
-      if (target.charCodeAt(0) !== 47 /* "/" */ || NEEDS_NORMALIZING.test(target)) return false;
-      const query = target.indexOf("?");
-      const path = query < 0 ? target : target.slice(0, query);
-      const method = head.method;
-      if (!FAST_METHODS.has(method)) return false;
-      if (options.acmeChallenges && path.startsWith(ACME_CHALLENGE)) return false;
-      const hostHeader = head.host ?? null;
-      if (!isValidHostHeader(hostHeader)) return false;
-      const host = normalizeHost(hostHeader);
-      if (inProcess.has(host)) return false;
-      const entry = options.table().lookup(host);
-      if (!entry || !entry.enableHttp || !entry.enabled || entry.mcp || entry.protectedResource) return false;
-      if (entry.redirectsToHttps && servesTrusted?.(host)) return false;
-      const route = entry.routes.length > 0 ? matchRoute(entry.routes, method, path) : undefined;
-      if (route?.hostTarget) return false;
-      if (edgeAuth && isGuarded(entry, route)) return false;
-      const forwardTo = route ? route.target : entry.target;
-      if (!forwardTo) return false;
-
-      const clientIp = client.address;
-      const trustedPeer = client.trustedPeer;
-      const headers = new HeadHeaders(head);
-      const trace = traceRequest(headers, trustedPeer);
-      const recordedIp = trustedPeer ? forwardedClientIp(clientIp, trustedProxies, headers.get("x-forwarded-for")) : clientIp;
-      const draft = new RecordDraft(sinks, recordedIp, method, host, path, trace.requestId, trace.traceId);
-      draft.kind = "proxy";
-      draft.proxy = entry.hostname;
-      draft.route = route?.id;
-      draft.backend = forwardTo.origin;
-      if (entry.logQuery) draft.query = redactedQuery(target);
-
-      let lines = `${method} ${forwardTo.basePath}${target} HTTP/1.1\r\n`;
-      visitUpstreamRequestHeaders(headers, forwardTo, { clientIp, proto: "http", trustedPeer, trace, record: draft }, (name, value) => {
-        lines += `${name}: ${value}\r\n`;
-      });
-      let bytes: string | Uint8Array;
-      if (body === undefined) {
-        lines += BODY_METHODS.has(method) ? "content-length: 0\r\n\r\n" : "\r\n";
-        bytes = Buffer.byteLength(lines) === lines.length ? lines : Buffer.from(lines, "latin1");
-      } else {
-        lines += `content-length: ${body.length}\r\n\r\n`;
-        const whole = Buffer.allocUnsafe(lines.length + body.length);
-        whole.write(lines, 0, "latin1");
-        whole.set(body, lines.length);
-        bytes = whole;
-        draft.bytesIn = body.length;
-      }
-      draft.upstreamStartNs = Bun.nanoseconds();
-      engine.send(forwardTo, new RawForward(method, bytes, client, headers, forwardTo, draft, head.keepAlive, head.minor === 1, engine.streams));
-      return true;
-    },
-  };
+/** A request the fast lane forwards, and how. */
+export interface FastForward {
+  readonly head: RequestHead;
+  readonly headers: HeadHeaders;
+  readonly host: string;
+  readonly path: string;
+  readonly entry: HostEntry;
+  readonly route: CompiledRoute | undefined;
+  readonly target: ForwardTarget;
+  readonly identity: IdentityRewrite | undefined;
+  readonly claims: AccessTokenClaims | null | undefined;
 }
 
-export type { CidrList };
+export function createFastLane(options: DispatchOptions & { readonly engine: ForwardingEngine }): FastLane {
+  const { engine, trustedProxies, edgeAuth } = options;
+  const inProcess = new Set<string>([...options.apiHostnames, ...(options.oauth?.hostnames ?? [])]);
+  const sinks: RecordSinks = options.records ?? { node: "" };
+  const servesTrusted = options.servesTrustedCertificate;
+
+  const decide = (head: RequestHead, client: ClientConnection): FastForward | null | Promise<FastForward | null> => {
+    const target = head.target;
+    if (target.charCodeAt(0) !== 47 /* "/" */ || NEEDS_NORMALIZING.test(target)) return null;
+    const method = head.method;
+    if (!FAST_METHODS.has(method)) return null;
+    const query = target.indexOf("?");
+    const path = query < 0 ? target : target.slice(0, query);
+    if (options.acmeChallenges && path.startsWith(ACME_CHALLENGE)) return null;
+    const hostHeader = head.host ?? null;
+    if (!isValidHostHeader(hostHeader)) return null;
+    const host = normalizeHost(hostHeader);
+    if (inProcess.has(host)) return null;
+    const entry = options.table().lookup(host);
+    if (!entry || !entry.enableHttp || !entry.enabled || entry.mcp) return null;
+    if (entry.redirectsToHttps && servesTrusted?.(host)) return null;
+    const route = entry.routes.length > 0 ? matchRoute(entry.routes, method, path) : undefined;
+    if (route?.hostTarget) return null;
+    // The authorization server's endpoints on a protected resource's host (builtin-oauth.ts).
+    if (!route && options.oauth && entry.protectedResource && isBuiltInOAuthRequest(method, path, method === "OPTIONS")) return null;
+    const forwardTo = route ? route.target : entry.target;
+    if (!forwardTo) return null;
+    const headers = new HeadHeaders(head);
+    const plan = { head, headers, host, path, entry, route, target: forwardTo, identity: undefined, claims: undefined };
+    if (!edgeAuth || !isGuarded(entry, route)) return plan;
+    const request = { method, headers, url: `http://${hostHeader}${target}` };
+    const outcome = allowedAtOnce(edgeAuth, entry, route, request, clientFacts(request, "http", path, client.trustedPeer));
+    const withIdentity = (allowed: { identity?: IdentityRewrite; claims?: AccessTokenClaims | null } | null): FastForward | null =>
+      allowed && { ...plan, identity: allowed.identity, claims: allowed.claims };
+    return outcome instanceof Promise ? outcome.then(withIdentity) : withIdentity(outcome);
+  };
+
+  const forward = (plan: FastForward, body: Buffer | undefined, client: ClientConnection): void => {
+    const { head, headers, target: forwardTo } = plan;
+    const method = head.method;
+    const clientIp = client.address;
+    const trustedPeer = client.trustedPeer;
+    const trace = traceRequest(headers, trustedPeer);
+    const recordedIp = trustedPeer ? forwardedClientIp(clientIp, trustedProxies, headers.get("x-forwarded-for")) : clientIp;
+    const draft = new RecordDraft(sinks, recordedIp, method, plan.host, plan.path, trace.requestId, trace.traceId);
+    draft.kind = "proxy";
+    draft.proxy = plan.entry.hostname;
+    draft.route = plan.route?.id;
+    draft.backend = forwardTo.origin;
+    if (plan.entry.logQuery) draft.query = redactedQuery(head.target);
+    if (plan.identity) draft.authenticated(plan.claims);
+
+    let lines = `${method} ${forwardTo.basePath}${head.target} HTTP/1.1\r\n`;
+    const context = { clientIp, proto: "http" as const, trustedPeer, trace, record: draft, identity: plan.identity };
+    visitUpstreamRequestHeaders(headers, forwardTo, context, (name, value) => {
+      lines += `${name}: ${value}\r\n`;
+    });
+    let bytes: string | Uint8Array;
+    // Read and dropped, as Bun.serve drops them: a request goes upstream the same whichever way it came.
+    if (method === "GET" || method === "HEAD") body = undefined;
+    if (body === undefined) {
+      lines += BODY_METHODS.has(method) ? "content-length: 0\r\n\r\n" : "\r\n";
+      // Header values may hold bytes above 0x7f (latin1 characters); such heads go out as latin1 bytes.
+      bytes = Buffer.byteLength(lines) === lines.length ? lines : Buffer.from(lines, "latin1");
+    } else {
+      lines += `content-length: ${body.length}\r\n\r\n`;
+      const whole = Buffer.allocUnsafe(lines.length + body.length);
+      whole.write(lines, 0, "latin1");
+      whole.set(body, lines.length);
+      bytes = whole;
+      draft.bytesIn = body.length;
+    }
+    draft.upstreamStartNs = Bun.nanoseconds();
+    engine.send(forwardTo, new RawForward(method, bytes, client, headers, forwardTo, draft, head.keepAlive, head.minor === 1, engine.streams));
+  };
+
+  return { decide, forward };
+}
