@@ -19,6 +19,7 @@ import { LiveCertificates, SELF_SIGNED_NAME } from "./certificates/live-certific
 import { isPubliclyTrusted } from "./certificates/public-trust";
 import type { HealthSources } from "./api/health-details";
 import { startHttpEdge } from "./dispatcher/edge";
+import { startRawHttpEdge } from "./dispatcher/raw-edge/listener";
 import { startHttpsEdge, type HttpsEdge } from "./dispatcher/https-edge";
 import { ClientRegistry } from "../native-tls/relay";
 import { relayedClientIdentity, startProxyProtocolHttp, startProxyProtocolPassthrough } from "./dispatcher/proxy-protocol";
@@ -328,16 +329,21 @@ export async function startGateway(config: Config, log: Logger, worker: WorkerRo
       servesTrustedCertificate: (host: string) => certificates.servesTrustedCertificate(host),
     };
     const proxyProtocol = { trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.proxyProtocolTimeoutMs, log, redis, reusePort };
-    const httpServer = config.httpProxyProtocol
-      ? startProxyProtocolHttp({ ...edge, ...proxyProtocol, setting: "HTTP_PORT" })
-      : startHttpEdge(edge);
+    const raw = config.httpEngine === "raw";
+    const httpServer = raw
+      ? startRawHttpEdge({ ...edge, setting: "HTTP_PORT", proxyProtocol: config.httpProxyProtocol ? proxyProtocol : undefined })
+      : config.httpProxyProtocol
+        ? startProxyProtocolHttp({ ...edge, ...proxyProtocol, setting: "HTTP_PORT" })
+        : startHttpEdge(edge);
     listeners.push(httpServer);
     metrics.watchListener("http", httpServer);
     boundHttpPort = httpServer.port!;
     const proxyProtocolServer =
       config.proxyProtocolPort === null
         ? undefined
-        : startProxyProtocolHttp({ ...edge, ...proxyProtocol, port: config.proxyProtocolPort, setting: "PROXY_PROTOCOL_PORT" });
+        : raw
+          ? startRawHttpEdge({ ...edge, port: config.proxyProtocolPort, setting: "PROXY_PROTOCOL_PORT", proxyProtocol })
+          : startProxyProtocolHttp({ ...edge, ...proxyProtocol, port: config.proxyProtocolPort, setting: "PROXY_PROTOCOL_PORT" });
     if (proxyProtocolServer) listeners.push(proxyProtocolServer);
     if (proxyProtocolServer) metrics.watchListener("proxy_protocol", proxyProtocolServer);
     // With HTTPS_PROXY_PROTOCOL the TLS edge moves to loopback behind a relay that owns HTTPS_PORT.

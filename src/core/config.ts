@@ -56,6 +56,12 @@ export interface Config {
   readonly proxyProtocolPort: number | null;
   /** HTTP_PROXY_PROTOCOL / HTTPS_PROXY_PROTOCOL: require the header on HTTP_PORT / HTTPS_PORT. */
   readonly httpProxyProtocol: boolean;
+  /**
+   * HTTP_ENGINE: what serves plain HTTP (HTTP_PORT, PROXY_PROTOCOL_PORT):
+   * `raw`, the raw-socket edge with its fast lane (dispatcher/raw-edge), or
+   * `serve`, Bun.serve for every request.
+   */
+  readonly httpEngine: "raw" | "serve";
   readonly httpsProxyProtocol: boolean;
   /** PROXY_PROTOCOL_TRUSTED_CIDRS: peers allowed to send a PROXY protocol header. */
   readonly proxyProtocolTrusted: CidrList;
@@ -216,6 +222,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     proxyConnectTimeoutMs: seconds("PROXY_CONNECT_TIMEOUT", 30),
     proxyRequestTimeoutMs: seconds("PROXY_REQUEST_TIMEOUT", 120),
     clientIdleTimeoutSeconds: idleSeconds("CLIENT_IDLE_TIMEOUT", 120),
+    httpEngine: httpEngine(read("HTTP_ENGINE"), problems),
   };
 
   const certificates = parseCertificateSettings({ read, bool }, problems);
@@ -300,4 +307,11 @@ export function isHostname(value: string): boolean {
 
 export function isEmail(value: string): boolean {
   return value.length <= 254 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value);
+}
+
+function httpEngine(raw: string | undefined, problems: string[]): "raw" | "serve" {
+  if (raw === undefined || raw === "raw") return "raw";
+  if (raw === "serve") return "serve";
+  problems.push(`HTTP_ENGINE=${JSON.stringify(raw)}: expected raw (the raw-socket edge, the default) or serve (Bun.serve)`);
+  return "raw";
 }

@@ -3,7 +3,6 @@ import type { WebSocketProxyData } from "../proxies";
 import { createDispatch, type DispatchOptions } from "./dispatch";
 import { listenOrExplain, SERVE_DEFAULTS } from "./listen";
 import { drainableServer, type DrainableListener } from "./shutdown";
-import { startRawHttpEdge } from "./raw-edge/listener";
 
 export interface EdgeOptions extends DispatchOptions {
   readonly hostname: string;
@@ -15,7 +14,6 @@ export interface EdgeOptions extends DispatchOptions {
 }
 
 export function startHttpEdge(options: EdgeOptions): DrainableListener {
-  if (process.env.PORTCULLIS_RAW_EDGE === "1") return startRawHttpEdge(options);
   const dispatch = createDispatch(options, "http");
   const handlers = { fetch: dispatch, websocket: options.engine.websocket };
   const server = listenOrExplain("HTTP_PORT", () =>

@@ -11,7 +11,7 @@
  */
 import type { Server } from "bun";
 import type { Redis } from "ioredis";
-import { ClientRegistry, startProxyProtocolRelay, type RelayedConnection } from "../../native-tls/relay";
+import { ClientRegistry, startProxyProtocolRelay, type RelayedClient, type RelayedConnection } from "../../native-tls/relay";
 import type { Logger } from "../core/logger";
 import type { CidrList } from "../proxies/cidr";
 import type { WebSocketProxyData } from "../proxies";
@@ -162,10 +162,22 @@ function startRelay(
   };
 }
 
-/** Fire and forget: a slow or absent Redis never holds a connection back. */
+/**
+ * The raw edge's side channel (raw-edge/listener.ts): the key names the
+ * public port and the load balancer's source port of that connection, as the
+ * raw edge has no internal connection for the relayed one.
+ */
+export function sideChannelWriter(redis: Redis, listenerPort: () => number): (client: RelayedClient, connection: { readonly socket: { readonly remotePort: number } }) => void {
+  return (client, connection) => writeSideChannelEntry(redis, client, listenerPort(), connection.socket.remotePort);
+}
+
 function writeSideChannel(redis: Redis, connection: RelayedConnection): void {
+  writeSideChannelEntry(redis, connection.client, connection.upstreamPort, connection.upstreamLocalPort);
+}
+
+/** Fire and forget: a slow or absent Redis never holds a connection back. */
+function writeSideChannelEntry(redis: Redis, client: RelayedClient, serverPort: number, clientPort: number): void {
   if (redis.status !== "ready") return;
-  const { client } = connection;
   const value = JSON.stringify({
     client_ip: client.address,
     client_port: client.port,
@@ -173,6 +185,6 @@ function writeSideChannel(redis: Redis, connection: RelayedConnection): void {
     proxy_port: client.proxy.port,
     timestamp: Date.now() / 1000,
   });
-  const key = keys.proxyClient(connection.upstreamPort, connection.upstreamLocalPort);
+  const key = keys.proxyClient(serverPort, clientPort);
   redis.set(key, value, "EX", SIDE_CHANNEL_TTL_SECONDS).catch(() => {});
 }

@@ -15,6 +15,9 @@ import { isRefusal, MAX_REQUEST_HEAD_BYTES, parseRequestHead, type RequestHead, 
 import { refusalResponse } from "./refusal";
 import { writeResponse } from "./response-writer";
 import type { InternalClients } from "./internal-clients";
+import { ProxyHeaderReader, type RelayedClient, type RelayRejection, type RelayRejectReason } from "../../../native-tls/relay";
+import type { ProxyErrorCode } from "../../../native-tls/proxy-protocol";
+import type { CidrList } from "../../proxies/cidr";
 import type { FastForward } from "./fast-lane";
 
 /** Bodies up to this size (Content-Length) are read whole by the fast lane; larger ones are relayed. */
@@ -33,8 +36,23 @@ export interface FastLane {
   forward(plan: FastForward, body: Buffer | undefined, connection: ClientConnection): void;
 }
 
+/** A listener that requires a PROXY protocol header (v1 or v2) before the first request. */
+export interface ProxyHeaderSettings {
+  /** Peers allowed to send one (PROXY_PROTOCOL_TRUSTED_CIDRS); others are closed at once. */
+  readonly trusted: CidrList;
+  /** Time allowed for the whole header (PROXY_PROTOCOL_TIMEOUT). */
+  readonly headerTimeoutMs: number;
+  /** Each refused connection, for the log. */
+  readonly onReject: (rejection: RelayRejection) => void;
+  /** Each accepted header (the spec's Redis side channel). */
+  readonly onClient?: (client: RelayedClient, connection: ClientConnection) => void;
+}
+
 export interface ConnectionSettings {
   readonly lane: FastLane;
+  /** TRUSTED_PROXY_CIDRS: clients whose X-Forwarded-* headers are extended, not replaced. */
+  readonly trustedProxies: CidrList;
+  readonly proxyHeader?: ProxyHeaderSettings;
   readonly idleTimeoutSeconds: number;
   readonly internalPort: number;
   readonly internalClients: InternalClients;
@@ -44,13 +62,15 @@ export interface ConnectionSettings {
 }
 
 const enum Mode {
+  /** Reading the PROXY protocol header; nothing else is read yet. */
+  ProxyHeader,
   Fast,
   Relay,
   Closed,
 }
 
 export class ClientConnection {
-  private mode = Mode.Fast;
+  private mode: Mode;
   private buffer: Buffer | undefined;
   /** A request is being answered; later bytes wait in `buffer`. */
   busy = false;
@@ -60,15 +80,68 @@ export class ClientConnection {
   private clientEnded = false;
   private drained: (() => void) | undefined;
   private relay: InternalRelay | undefined;
+  private headerReader: ProxyHeaderReader | undefined;
+  private headerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The client's address: the TCP peer's, or the PROXY protocol header's. */
+  address: string;
+  /** The client is in TRUSTED_PROXY_CIDRS (decided once per connection). */
+  trustedPeer: boolean;
 
   constructor(
     readonly socket: Socket<ClientConnection>,
     readonly settings: ConnectionSettings,
-    /** The client's address: the TCP peer's, or the PROXY protocol header's. */
-    readonly address: string,
-    /** The client is in TRUSTED_PROXY_CIDRS (decided once per connection). */
-    readonly trustedPeer: boolean,
-  ) {}
+  ) {
+    this.address = socket.remoteAddress;
+    this.trustedPeer = settings.trustedProxies.contains(this.address);
+    this.mode = settings.proxyHeader ? Mode.ProxyHeader : Mode.Fast;
+  }
+
+  /** Called once the connection is the socket's data: a PROXY protocol listener checks the peer and starts the header's clock. */
+  start(): void {
+    const proxyHeader = this.settings.proxyHeader;
+    if (!proxyHeader) return;
+    const socket = this.socket;
+    const peer = { address: this.address, port: socket.remotePort };
+    if (!proxyHeader.trusted.contains(peer.address)) {
+      this.rejectHeader("untrusted_source", "the peer is not in the trusted ranges for PROXY protocol headers");
+      return;
+    }
+    this.headerReader = new ProxyHeaderReader(peer);
+    this.headerTimer = setTimeout(
+      () => this.rejectHeader("header_timeout", `no complete PROXY protocol header within ${proxyHeader.headerTimeoutMs} ms`),
+      proxyHeader.headerTimeoutMs,
+    );
+  }
+
+  /** The PROXY protocol header names the client; what follows it is HTTP. */
+  private readHeader(chunk: Buffer): void {
+    const result = this.headerReader!.push(chunk);
+    if (result.kind === "incomplete") return;
+    if (result.kind === "error") return this.rejectHeader("malformed_header", result.message, result.code);
+    this.headerReader = undefined;
+    clearTimeout(this.headerTimer);
+    this.headerTimer = undefined;
+    this.address = result.client.address;
+    this.trustedPeer = this.settings.trustedProxies.contains(this.address);
+    this.mode = Mode.Fast;
+    this.settings.proxyHeader!.onClient?.(result.client, this);
+    if (result.rest.length > 0) this.onData(Buffer.from(result.rest.buffer, result.rest.byteOffset, result.rest.length));
+  }
+
+  private rejectHeader(reason: RelayRejectReason, detail: string, code?: ProxyErrorCode): void {
+    if (this.mode !== Mode.ProxyHeader) return;
+    clearTimeout(this.headerTimer);
+    this.headerTimer = undefined;
+    const rejection: RelayRejection = { reason, peer: { address: this.socket.remoteAddress, port: this.socket.remotePort }, detail, bytesReceived: this.headerReader?.received ?? 0 };
+    this.headerReader = undefined;
+    this.mode = Mode.Closed;
+    try {
+      this.settings.proxyHeader!.onReject(code === undefined ? rejection : { ...rejection, code });
+    } catch {
+      // The logger's fault; the connection is closed all the same.
+    }
+    this.socket.terminate();
+  }
 
   /** A request on this connection is being answered by the fast lane. */
   get active(): boolean {
@@ -81,6 +154,7 @@ export class ClientConnection {
 
   onData(chunk: Buffer): void {
     if (this.mode === Mode.Relay) return this.relay!.fromClient(chunk);
+    if (this.mode === Mode.ProxyHeader) return this.readHeader(chunk);
     if (this.mode === Mode.Closed) return;
     this.buffer = this.buffer ? Buffer.concat([this.buffer, chunk]) : chunk;
     if (!this.busy) this.next();
@@ -219,12 +293,14 @@ export class ClientConnection {
 
   onEnd(): void {
     if (this.mode === Mode.Relay) return this.relay!.clientEnded();
+    if (this.mode === Mode.ProxyHeader) return this.rejectHeader("closed_before_header", "the peer closed the connection before its PROXY protocol header was complete");
     // Half-closed after its last request: what is complete is answered, then the connection closes.
     this.clientEnded = true;
     if (!this.busy) this.end();
   }
 
   onClose(): void {
+    if (this.mode === Mode.ProxyHeader) this.rejectHeader("closed_before_header", "the peer closed the connection before its PROXY protocol header was complete");
     const wasRelay = this.mode === Mode.Relay;
     this.mode = Mode.Closed;
     this.toClient.clear();

@@ -14,8 +14,17 @@ import { drainableServer, type DrainableListener } from "../shutdown";
 import { ClientConnection, type ConnectionSettings } from "./client-connection";
 import { createFastLane } from "./fast-lane";
 import { InternalClients } from "./internal-clients";
+import { rejectionLogger } from "../proxy-protocol-log";
+import { sideChannelWriter, type ProxyProtocolSettings } from "../proxy-protocol";
 
-export function startRawHttpEdge(options: EdgeOptions & { readonly setting?: string }): DrainableListener {
+export interface RawEdgeOptions extends EdgeOptions {
+  /** The setting that names the port, for binding errors and the PROXY protocol log (HTTP_PORT, PROXY_PROTOCOL_PORT). */
+  readonly setting: string;
+  /** Require a PROXY protocol header on every connection (PROXY_PROTOCOL_PORT, HTTP_PROXY_PROTOCOL). */
+  readonly proxyProtocol?: ProxyProtocolSettings;
+}
+
+export function startRawHttpEdge(options: RawEdgeOptions): DrainableListener {
   const internalClients = new InternalClients();
   const dispatch = createDispatch(
     {
@@ -37,18 +46,26 @@ export function startRawHttpEdge(options: EdgeOptions & { readonly setting?: str
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     ...handlers,
   });
+  const proxyProtocol = options.proxyProtocol;
+  let listenerPort = 0;
   const settings: ConnectionSettings = {
     lane: createFastLane(options),
+    trustedProxies: options.trustedProxies,
+    proxyHeader: proxyProtocol && {
+      trusted: proxyProtocol.trusted,
+      headerTimeoutMs: proxyProtocol.headerTimeoutMs,
+      onReject: rejectionLogger(proxyProtocol.log, options.setting),
+      onClient: proxyProtocol.redis ? sideChannelWriter(proxyProtocol.redis, () => listenerPort) : undefined,
+    },
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     internalPort: internal.port!,
     internalClients,
     draining: undefined,
     live: new Set(),
   };
-  const { trustedProxies } = options;
   let listener;
   try {
-    listener = listenOrExplain(options.setting ?? "HTTP_PORT", () =>
+    listener = listenOrExplain(options.setting, () =>
       Bun.listen<ClientConnection>({
         hostname: options.hostname,
         port: options.port,
@@ -58,12 +75,12 @@ export function startRawHttpEdge(options: EdgeOptions & { readonly setting?: str
         socket: {
           binaryType: "buffer",
           open(socket: Socket<ClientConnection>) {
-            const address = socket.remoteAddress;
-            const connection = new ClientConnection(socket, settings, address, trustedProxies.contains(address));
+            const connection = new ClientConnection(socket, settings);
             socket.data = connection;
             settings.live.add(connection);
             socket.setNoDelay(true);
             socket.timeout(options.idleTimeoutSeconds);
+            connection.start();
           },
           data(socket, chunk: Buffer) {
             socket.data.onData(chunk);
@@ -90,6 +107,7 @@ export function startRawHttpEdge(options: EdgeOptions & { readonly setting?: str
     internal.stop(true);
     throw err;
   }
+  listenerPort = listener.port;
   const relayed = drainableServer(internal, handlers);
   return {
     port: listener.port,
