@@ -1,0 +1,199 @@
+/**
+ * The raw edge (HTTP_ENGINE=raw, dispatcher/raw-edge) over real sockets:
+ * pipelined requests answered in order, smuggling attempts refused before
+ * anything is forwarded, the hand-over of a connection to the internal
+ * Bun.serve keeping the client's address (also one from a PROXY header),
+ * edge auth decided in the fast lane with the same result as on Bun.serve,
+ * and HTTP/1.0 clients getting a body they can read.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
+import { proxyHeader, rawExchange } from "../helpers/proxy-protocol-client";
+import { rawConnection, startRecordingBackend, statusLines } from "../helpers/raw-http";
+import { startTestRedis, type TestRedis } from "../helpers/redis-server";
+
+const HOST = "raw.example.test";
+const STREAM_HOST = "raw-stream.example.test";
+
+const backend = startRecordingBackend();
+/** Answers with a chunked body of three pieces, or a Server-Sent Events stream on /events. */
+const streamingBackend = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  async fetch(request) {
+    const url = new URL(request.url);
+    // /wait/N answers "N" after N ms: pipelined behind it, a quicker request must still be answered second.
+    if (url.pathname.startsWith("/wait/")) {
+      const ms = Number(url.pathname.slice(6));
+      await Bun.sleep(ms);
+      return new Response(String(ms));
+    }
+    const pieces = ["one,", "two,", "three"];
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const piece = pieces.shift();
+        if (piece === undefined) return controller.close();
+        await Bun.sleep(5);
+        controller.enqueue(new TextEncoder().encode(piece));
+      },
+    });
+    return new Response(body, { headers: { "content-type": new URL(request.url).pathname === "/events" ? "text/event-stream" : "text/plain" } });
+  },
+});
+
+let redis: TestRedis;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test" });
+  expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: HOST, target_url: backend.url })).status).toBe(201);
+  expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: STREAM_HOST, target_url: streamingBackend.url.href })).status).toBe(201);
+  for (let i = 0; i < 100 && (await gw.get(HOST, "/")).status !== 200; i++) await Bun.sleep(20);
+  for (let i = 0; i < 100 && (await gw.get(STREAM_HOST, "/")).status !== 200; i++) await Bun.sleep(20);
+});
+
+afterAll(async () => {
+  await gw?.stop();
+  backend.stop();
+  streamingBackend.stop(true);
+  await redis?.stop();
+});
+
+const requestLines = () => backend.requests.map((r) => r.head.slice(0, r.head.indexOf(" HTTP/1.1")));
+const headerOf = (head: string, name: string) => new RegExp(`\\r\\n${name}: *([^\\r]*)`, "i").exec(head)?.[1];
+
+async function oneWrite(bytes: string | Uint8Array, port = gw.gateway.httpPort) {
+  backend.requests.length = 0;
+  const exchange = await rawExchange(port, [bytes], { timeoutMs: 1_500 });
+  await Bun.sleep(30);
+  return exchange;
+}
+
+describe("pipelining", () => {
+  test("requests pipelined in one write, POSTs among them, are all forwarded and answered in order", async () => {
+    const post = (path: string) => `POST ${path} HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 2\r\n\r\n{}`;
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`;
+    const { received } = await oneWrite(post("/pay") + get("/status") + post("/pay-again") + `GET /last HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
+    expect(statusLines(received)).toEqual(["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 200"]);
+    expect(requestLines()).toEqual(["POST /pay", "GET /status", "POST /pay-again", "GET /last"]);
+    // Each answer carries its own request's id, in the order the requests came.
+    const ids = [...received.matchAll(/x-request-id: ([^\r]+)/g)].map((m) => m[1]!);
+    expect(ids).toEqual(backend.requests.map((r) => headerOf(r.head, "x-request-id")!));
+  });
+
+  test("a slow answer pipelined before a quick one is still sent first", async () => {
+    const get = (ms: number) => `GET /wait/${ms} HTTP/1.1\r\nHost: ${STREAM_HOST}\r\n\r\n`;
+    const { received } = await rawExchange(gw.gateway.httpPort, [get(150) + get(0) + get(50)], { timeoutMs: 1_000 });
+    const bodies = received.split(/\r\n\r\n/).slice(1).map((rest) => rest.split("HTTP/1.1")[0]);
+    expect(bodies).toEqual(["150", "0", "50"]);
+  });
+
+  test("a request split across writes, byte by byte, is framed as one", async () => {
+    backend.requests.length = 0;
+    const request = `POST /slow HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`;
+    const { received } = await rawExchange(gw.gateway.httpPort, [...request], { gapMs: 1 });
+    expect(statusLines(received)).toEqual(["HTTP/1.1 200"]);
+    expect(requestLines()).toEqual(["POST /slow"]);
+    expect(backend.requests[0]!.body.toString()).toBe("hello");
+  });
+});
+
+describe("heads the raw edge refuses: an error, the connection closed, nothing forwarded", () => {
+  const cases: Record<string, string> = {
+    "Transfer-Encoding beside Content-Length": `POST / HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+    "two different Content-Lengths": `POST / HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}GET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+    "a bare LF ending a header line": `GET / HTTP/1.1\r\nHost: ${HOST}\nX-Smuggle: 1\r\n\r\n`,
+    "obs-fold": `GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Folded: a\r\n b\r\n\r\n`,
+    "whitespace before the colon": `GET / HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length : 5\r\n\r\nhello`,
+    "Transfer-Encoding other than chunked": `POST / HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`,
+  };
+  for (const [name, bytes] of Object.entries(cases)) {
+    test(name, async () => {
+      const { received, closed } = await oneWrite(bytes);
+      expect(statusLines(received)).toHaveLength(1);
+      expect(received).toMatch(/^HTTP\/1\.1 (400|501) /);
+      expect(received.toLowerCase()).toContain("x-content-type-options: nosniff");
+      expect(received).toContain('"error"');
+      expect(closed).toBe(true);
+      expect(requestLines()).toEqual([]);
+    });
+  }
+
+  test("a head over 32 KiB: 431", async () => {
+    const { received, closed } = await oneWrite(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Big: ${"a".repeat(40_000)}\r\n\r\n`);
+    expect(statusLines(received)).toEqual(["HTTP/1.1 431"]);
+    expect(closed).toBe(true);
+    expect(requestLines()).toEqual([]);
+  });
+
+  test("a refused head after a good one: the good one is answered first, and nothing after the bad one is read", async () => {
+    const { received, closed } = await oneWrite(
+      `GET /first HTTP/1.1\r\nHost: ${HOST}\r\n\r\nGET /bad HTTP/1.1\r\nHost: ${HOST}\r\nHost: other.example.test\r\n\r\nGET /never HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+    );
+    expect(statusLines(received)).toEqual(["HTTP/1.1 200", "HTTP/1.1 400"]);
+    expect(received).toContain("Host header");
+    expect(closed).toBe(true);
+    expect(requestLines()).toEqual(["GET /first"]);
+  });
+});
+
+describe("what the fast lane hands to Bun.serve", () => {
+  test("a chunked upload after a fast-lane request on the same connection: both forwarded, the client's address kept", async () => {
+    backend.requests.length = 0;
+    const header = proxyHeader(2, { address: "192.0.2.55", port: 5_555 });
+    const requests = `GET /fast HTTP/1.1\r\nHost: ${HOST}\r\n\r\nPOST /relayed HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n`;
+    const exchange = await rawExchange(gw.gateway.proxyProtocolPort, [header, requests], { timeoutMs: 1_500 });
+    expect(statusLines(exchange.received)).toEqual(["HTTP/1.1 200", "HTTP/1.1 200"]);
+    expect(requestLines()).toEqual(["GET /fast", "POST /relayed"]);
+    for (const request of backend.requests) {
+      expect(headerOf(request.head, "x-real-ip")).toBe("192.0.2.55");
+      expect(headerOf(request.head, "x-forwarded-for")).toBe("192.0.2.55");
+    }
+  });
+
+  test("a request for an unknown host behind a fast-lane one: dispatch answers it (404), nothing more is forwarded", async () => {
+    const { received } = await oneWrite(`GET /first HTTP/1.1\r\nHost: ${HOST}\r\n\r\nGET /health HTTP/1.1\r\nHost: unknown.example.test\r\nConnection: close\r\n\r\n`);
+    expect(statusLines(received)).toEqual(["HTTP/1.1 200", "HTTP/1.1 404"]);
+    expect(requestLines()).toEqual(["GET /first"]);
+  });
+
+  test("a client-sent X-Auth-* or X-Forwarded-* header never reaches the backend from the fast lane", async () => {
+    await oneWrite(`GET /spoof HTTP/1.1\r\nHost: ${HOST}\r\nX-Auth-User-Name: admin\r\nX_Auth_User_Name: admin\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nConnection: close\r\n\r\n`);
+    const head = backend.requests[0]!.head;
+    expect(head.toLowerCase()).not.toContain("x-auth-user-name");
+    expect(head.toLowerCase()).not.toContain("x_auth_user_name");
+    expect(head).not.toContain("6.6.6.6");
+    expect(headerOf(head, "x-forwarded-for")).toBe("127.0.0.1");
+  });
+});
+
+describe("answers a client can read", () => {
+  test("an HTTP/1.0 client gets a streamed body without chunked framing, ended by the close", async () => {
+    const { received, closed } = await rawExchange(gw.gateway.httpPort, [`GET / HTTP/1.0\r\nHost: ${STREAM_HOST}\r\n\r\n`]);
+    expect(closed).toBe(true);
+    const [head, body] = received.split("\r\n\r\n");
+    expect(head!.toLowerCase()).not.toContain("transfer-encoding");
+    expect(head!.toLowerCase()).toContain("connection: close");
+    expect(body).toBe("one,two,three");
+  });
+
+  test("an HTTP/1.1 client gets it chunked, and the connection stays usable", async () => {
+    const connection = await rawConnection(gw.gateway.httpPort);
+    const first = await connection.send(`GET / HTTP/1.1\r\nHost: ${STREAM_HOST}\r\n\r\n`, 200);
+    expect(first.toLowerCase()).toContain("transfer-encoding: chunked");
+    expect(first).toContain("5\r\nthree\r\n0\r\n\r\n");
+    const second = await connection.send(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, 200);
+    expect(statusLines(second)).toEqual(["HTTP/1.1 200"]);
+    connection.close();
+  });
+
+  test("HEAD keeps no body, and the next request on the connection is framed right", async () => {
+    const connection = await rawConnection(gw.gateway.httpPort);
+    const answer = await connection.send(`HEAD / HTTP/1.1\r\nHost: ${HOST}\r\n\r\nGET /after-head HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, 200);
+    // A HEAD answer announces the GET's length but carries no body: the next status line follows its head at once.
+    expect(answer.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+    expect(answer).toMatch(/content-length: 2\r\n\r\nHTTP\/1\.1 200 /);
+    connection.close();
+  });
+});
