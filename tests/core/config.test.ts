@@ -79,6 +79,12 @@ describe("parseConfig", () => {
     expect(config.trustedProxies.contains("11.0.0.1")).toBe(false);
   });
 
+  test("HTTP_ENGINE: raw unless serve is asked for", () => {
+    expect(parseConfig({}).httpEngine).toBe("raw");
+    expect(parseConfig({ HTTP_ENGINE: "serve" }).httpEngine).toBe("serve");
+    expect(parseConfig({ HTTP_ENGINE: "raw" }).httpEngine).toBe("raw");
+  });
+
   test("TLS and PROXY protocol settings", () => {
     const defaults = parseConfig({});
     expect(defaults).toMatchObject({ selfSignedCn: "localhost", selfSignedDays: 365, proxyProtocolPort: 10001, httpProxyProtocol: false, httpsProxyProtocol: false });
@@ -130,6 +136,7 @@ describe("parseConfig", () => {
     ["non-numeric timeout", { PROXY_REQUEST_TIMEOUT: "2m" }, /^PROXY_REQUEST_TIMEOUT="2m": expected a number of seconds/],
     ["bad trusted range", { TRUSTED_PROXY_CIDRS: "10.0.0.0/33" }, /^TRUSTED_PROXY_CIDRS: "10.0.0.0\/33": the prefix length must be 0 to 32/],
     ["trusted garbage", { TRUSTED_PROXY_CIDRS: "lb.internal" }, /^TRUSTED_PROXY_CIDRS: "lb.internal" is not an IPv4 or IPv6 address/],
+    ["unknown HTTP_ENGINE", { HTTP_ENGINE: "nginx" }, /^HTTP_ENGINE="nginx": expected raw \(the raw-socket edge, the default\) or serve/],
     ["bad boolean", { HTTP_PROXY_PROTOCOL: "maybe" }, /^HTTP_PROXY_PROTOCOL="maybe": expected true or false/],
     ["bad SELF_SIGNED_DAYS", { SELF_SIGNED_DAYS: "0" }, /^SELF_SIGNED_DAYS="0": expected whole days/],
     ["bad SELF_SIGNED_CN", { SELF_SIGNED_CN: "not a name" }, /^SELF_SIGNED_CN/],

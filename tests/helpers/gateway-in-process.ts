@@ -53,6 +53,8 @@ export async function startTestGateway(
     PORTCULLIS_DATA_DIR: tempDir("gateway"),
     // New proxies would otherwise ask a public CA for certificates; ACME tests turn it on.
     AUTO_CERTIFICATES: "false",
+    // tests/security/serve-engine.test.ts runs the security suite again on HTTP_ENGINE=serve.
+    ...(process.env.TEST_HTTP_ENGINE ? { HTTP_ENGINE: process.env.TEST_HTTP_ENGINE } : {}),
     ...env,
   });
   const lines = options.logLines;

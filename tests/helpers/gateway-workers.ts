@@ -16,7 +16,14 @@ export async function startWorkerTestGateway(redis: TestRedis, env: Record<strin
   await ensureBinary();
   const running = await startGatewayProcess({
     dataDir: tempDir("gateway"),
-    env: { REDIS_URL: redis.url, ADMIN_TOKEN: GATEWAY_ADMIN, LOG_LEVEL: "INFO", ...env, PORTCULLIS_WORKERS: String(workers) },
+    env: {
+      REDIS_URL: redis.url,
+      ADMIN_TOKEN: GATEWAY_ADMIN,
+      LOG_LEVEL: "INFO",
+      ...(process.env.TEST_HTTP_ENGINE ? { HTTP_ENGINE: process.env.TEST_HTTP_ENGINE } : {}),
+      ...env,
+      PORTCULLIS_WORKERS: String(workers),
+    },
   });
   await running.waitForOutput(WORKERS_SERVING, 60_000);
   const ports = servingPorts(running.output())!;
