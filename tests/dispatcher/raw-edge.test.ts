@@ -16,6 +16,7 @@ const HOST = "raw.example.test";
 const STREAM_HOST = "raw-stream.example.test";
 
 const backend = startRecordingBackend();
+let sizedAnswers = 0;
 /** Answers with a chunked body of three pieces, or a Server-Sent Events stream on /events. */
 const streamingBackend = Bun.serve({
   hostname: "127.0.0.1",
@@ -27,6 +28,10 @@ const streamingBackend = Bun.serve({
       const ms = Number(url.pathname.slice(6));
       await Bun.sleep(ms);
       return new Response(String(ms));
+    }
+    if (url.pathname.startsWith("/size/")) {
+      sizedAnswers++;
+      return new Response("x".repeat(Number(url.pathname.slice(6))));
     }
     const pieces = ["one,", "two,", "three"];
     const body = new ReadableStream<Uint8Array>({
@@ -87,6 +92,34 @@ describe("pipelining", () => {
     const { received } = await rawExchange(gw.gateway.httpPort, [get(150) + get(0) + get(50)], { timeoutMs: 1_000 });
     const bodies = received.split(/\r\n\r\n/).slice(1).map((rest) => rest.split("HTTP/1.1")[0]);
     expect(bodies).toEqual(["150", "0", "50"]);
+  });
+
+  test("a client that pipelines without reading gets no more forwarded than it reads", async () => {
+    sizedAnswers = 0;
+    const count = 400;
+    const request = `GET /size/60000 HTTP/1.1\r\nHost: ${STREAM_HOST}\r\n\r\n`;
+    let received = 0;
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: gw.gateway.httpPort,
+      socket: {
+        data(_socket, chunk) {
+          received += chunk.length;
+        },
+      },
+    });
+    // 24 MB of answers: far more than the kernel's socket buffers hold while the client does not read.
+    socket.pause();
+    socket.write(request.repeat(count));
+    await Bun.sleep(700);
+    const forwardedWhileStalled = sizedAnswers;
+    expect(forwardedWhileStalled).toBeLessThan(count);
+    socket.resume();
+    for (let i = 0; i < 400 && sizedAnswers < count; i++) await Bun.sleep(10);
+    expect(sizedAnswers).toBe(count);
+    for (let i = 0; i < 400 && received < count * 60_000; i++) await Bun.sleep(10);
+    expect(received).toBeGreaterThan(count * 60_000);
+    socket.end();
   });
 
   test("a request split across writes, byte by byte, is framed as one", async () => {

@@ -76,6 +76,8 @@ export class ClientConnection {
   busy = false;
   private readonly toClient = new Outbox();
   private endAfterFlush = false;
+  /** Answers wait in the outbox: the next request is taken once the client has read them. */
+  private nextAfterDrain = false;
   /** The client sent FIN: nothing more will arrive. */
   private clientEnded = false;
   private drained: (() => void) | undefined;
@@ -157,8 +159,8 @@ export class ClientConnection {
     if (this.mode === Mode.ProxyHeader) return this.readHeader(chunk);
     if (this.mode === Mode.Closed) return;
     this.buffer = this.buffer ? Buffer.concat([this.buffer, chunk]) : chunk;
-    if (!this.busy) this.next();
-    // A client pipelining far ahead waits until its earlier requests are answered.
+    if (!this.busy && !this.nextAfterDrain) this.next();
+    // A client pipelining far ahead waits until its earlier requests are answered (and read).
     else if (this.buffer.length > HIGH_WATER) this.socket.pause();
   }
 
@@ -236,6 +238,15 @@ export class ClientConnection {
     if (this.mode === Mode.Closed) return;
     if (!keepAlive || this.draining) return this.end();
     this.socket.timeout(this.settings.idleTimeoutSeconds);
+    // A client that pipelines without reading its answers gets the next one only once it has taken these.
+    if (this.toClient.bytes > HIGH_WATER) {
+      this.nextAfterDrain = true;
+      return;
+    }
+    this.resumeReading();
+  }
+
+  private resumeReading(): void {
     this.socket.resume();
     this.next();
     if (this.clientEnded && !this.busy && this.mode === Mode.Fast) this.end();
@@ -259,6 +270,10 @@ export class ClientConnection {
     const drained = this.drained;
     this.drained = undefined;
     drained?.();
+    if (this.nextAfterDrain) {
+      this.nextAfterDrain = false;
+      if (this.mode === Mode.Fast && !this.busy) this.resumeReading();
+    }
   }
 
   /** The internal listener closed the relayed connection: the client's closes once what is queued for it is out. */
