@@ -12,15 +12,15 @@
  *                    backend who the client is must do.
  *   MODE=raw         Bun.listen: no Request or Response objects at all; the
  *                    client address is read once per connection.
- *   MODE=raw-work    Bun.listen plus the per-request work of Portcullis's
- *                    proxy path, with its own code (bench/ceiling-raw-work.ts).
+ *   MODE=raw-engine  Bun.listen plus the per-request work of Portcullis's
+ *                    proxy path, with its own code (bench/ceiling-raw-engine.ts):
+ *                    the spike that showed a raw edge worth building.
  *
  * Usage: BACKEND_PORT=N MODE=... bun bench/ceiling-proxy.ts → prints
  * "listening <port>", then serves until SIGTERM/SIGINT.
  */
 import type { Socket } from "bun";
-import { rawWork } from "./ceiling-raw-work";
-import { rawProduct } from "./ceiling-raw-product";
+import { rawEngine } from "./ceiling-raw-engine";
 
 const BACKEND_PORT = Number(process.env.BACKEND_PORT);
 const MODE = process.env.MODE ?? "serve";
@@ -132,7 +132,7 @@ function raw(): number {
   return listener.port;
 }
 
-const port = MODE === "raw" ? raw() : MODE === "raw-work" ? rawWork(BACKEND_PORT) : MODE === "raw-product" ? rawProduct(BACKEND_PORT) : serve(MODE === "serve-ip");
+const port = MODE === "raw" ? raw() : MODE === "raw-engine" ? rawEngine(BACKEND_PORT) : serve(MODE === "serve-ip");
 console.log(`listening ${port}`);
 const stop = () => process.exit(0);
 process.on("SIGTERM", stop);

@@ -9,11 +9,12 @@
  *   Bun.serve, minimal          bench/ceiling-proxy.ts MODE=serve
  *   Bun.serve + requestIP       MODE=serve-ip: the minimal proxy that tells the backend the client's address
  *   Bun.listen, minimal         MODE=raw: no Request/Response objects, the address read once per connection
- *   Bun.listen + Portcullis work  MODE=raw-work: the same plus what Portcullis does per proxied request, with
- *                               its own code (parser, ids, forwarding headers, record, metrics, request log to
- *                               a redis-server of its own)
- *   portcullis (a)              dist/portcullis, one proxy target
+ *   Bun.listen + engine (spike) MODE=raw-engine: the same plus what Portcullis does per proxied request, with
+ *                               its own code (parser, ids, forwarding headers, backend client, record, metrics,
+ *                               request log to a redis-server of its own)
+ *   portcullis (a)              dist/portcullis, one proxy target, on its default raw edge
  *   portcullis (e)              the same gateway with edge auth and a JWT on every request
+ *   … HTTP_ENGINE=serve         (a) and (e) on a second gateway serving plain HTTP with Bun.serve
  *
  * Ratios are per round (against that round's nginx), then the median over
  * rounds. Besides req/s it reads the CPU time the proxy process spent during
@@ -75,14 +76,15 @@ async function main(): Promise<void> {
   const spikeRedisPort = freePort();
   const spikeRedis = spawnChild(["redis-server", "--port", String(spikeRedisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
   await Bun.sleep(300);
-  const rawWork = await startCeilingProxy("raw-work", backend.port, { REDIS_URL: `redis://127.0.0.1:${spikeRedisPort}/0` });
-  const rawWorkNoLog = await startCeilingProxy("raw-work", backend.port);
-  const rawProduct = await startCeilingProxy("raw-product", backend.port, { REDIS_URL: `redis://127.0.0.1:${spikeRedisPort}/0` });
-  const rawProductNoLog = await startCeilingProxy("raw-product", backend.port);
-  const gateway = await startPortcullis({ ...AUTH_ENV });
+  const rawEngine = await startCeilingProxy("raw-engine", backend.port, { REDIS_URL: `redis://127.0.0.1:${spikeRedisPort}/0` });
+  // The same gateway build twice: the default raw edge, and HTTP_ENGINE=serve (Bun.serve for every request).
+  const gateway = await startPortcullis({ ...AUTH_ENV, HTTP_ENGINE: "raw" });
   await configurePlainProxy(gateway, backendUrl);
   const tokens = await configureAuthProxy(gateway, backendUrl);
   console.log(await checkAuthEnforced(gateway.httpPort, tokens));
+  const served = await startPortcullis({ ...AUTH_ENV, HTTP_ENGINE: "serve" });
+  await configurePlainProxy(served, backendUrl);
+  const servedTokens = await configureAuthProxy(served, backendUrl);
 
   const at = (name: string, port: number): HttpTarget => ({ name, description: "", port, host: PLAIN_HOST, path: "/" });
   const reference = at("nginx", nginx.port);
@@ -93,15 +95,12 @@ async function main(): Promise<void> {
     at("Bun.serve, minimal", minimal.port),
     at("Bun.serve + requestIP", withIp.port),
     at("Bun.listen, minimal", raw.port),
-    at("Bun.listen + Portcullis work", rawWork.port),
-    at("… without the request log", rawWorkNoLog.port),
-    at("Bun.listen + engine + edge", rawProduct.port),
-    at("… without the request log ", rawProductNoLog.port),
+    at("Bun.listen + engine (spike)", rawEngine.port),
     at("portcullis (a)", gateway.httpPort),
     authTarget(gateway.httpPort, tokens.valid, undefined, "portcullis (e)"),
+    at("portcullis (a), HTTP_ENGINE=serve", served.httpPort),
+    authTarget(served.httpPort, servedTokens.valid, undefined, "portcullis (e), HTTP_ENGINE=serve"),
   ];
-  const only = process.env.CEILING_ONLY?.split(",");
-  if (only) variants.splice(0, variants.length, ...variants.filter((v) => only.some((o) => v.name.startsWith(o))));
   for (const v of variants) await checkHttp(v);
 
   const pids = new Map<string, number[]>();
@@ -112,18 +111,28 @@ async function main(): Promise<void> {
   const perRound = (name: string, against: string) => rps(name).map((value, i) => value / rps(against)[i]!);
   console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; load at start ${machine.loadAverage}`);
   console.log(`${ROUNDS} rounds; each: ${options.warmup} s warm-up, ${options.duration} s of wrk -t1 -c${options.connections}\n`);
-  console.log("| variant | req/s, median | ÷ nginx, per round: median (range) | ÷ nginx + forwarding headers: median (range) | proxy CPU µs/request: median (range) |");
-  console.log("| --- | ---: | ---: | ---: | ---: |");
+  const cpu = (name: string) => samples.get(name)!.map((s) => s.cpuPerRequest);
+  const cpuPerRound = (name: string, against: string) => cpu(name).map((value, i) => value / cpu(against)[i]!);
+  console.log(
+    "| variant | req/s, median | ÷ nginx, per round: median (range) | ÷ nginx + forwarding headers: median (range) | proxy CPU µs/request: median (range) | CPU ÷ nginx + forwarding headers: median (range) |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const v of variants) {
     const vsNginx = perRound(v.name, reference.name);
     const vsForwarding = perRound(v.name, forwarding.name);
-    const cpu = samples.get(v.name)!.map((s) => s.cpuPerRequest);
+    const cpuVsForwarding = cpuPerRound(v.name, forwarding.name);
     console.log(
       `| ${v.name} | ${Math.round(median(rps(v.name))).toLocaleString("en")} | ${median(vsNginx).toFixed(2)}× (${range(vsNginx)}) | ` +
-        `${median(vsForwarding).toFixed(2)}× (${range(vsForwarding)}) | ${median(cpu).toFixed(1)} (${range(cpu, 1)}) |`,
+        `${median(vsForwarding).toFixed(2)}× (${range(vsForwarding)}) | ${median(cpu(v.name)).toFixed(1)} (${range(cpu(v.name), 1)}) | ` +
+        `${median(cpuVsForwarding).toFixed(2)}× (${range(cpuVsForwarding)}) |`,
     );
   }
-  await Promise.all([gateway.stop(), nginx.stop(), minimal.stop(), withIp.stop(), raw.stop(), rawWork.stop(), rawWorkNoLog.stop(), backend.stop()]);
+  // Issue targets: (a) ≤ 1.3× nginx + forwarding headers and (e) ≤ 1.1× (a), in CPU per request.
+  for (const suffix of ["", ", HTTP_ENGINE=serve"]) {
+    const authVsPlain = cpuPerRound(`portcullis (e)${suffix}`, `portcullis (a)${suffix}`);
+    console.log(`\n(e) ÷ (a)${suffix}, CPU per request, per round: median ${median(authVsPlain).toFixed(2)}× (${range(authVsPlain)})`);
+  }
+  await Promise.all([gateway.stop(), nginx.stop(), minimal.stop(), withIp.stop(), raw.stop(), rawEngine.stop(), served.stop(), backend.stop()]);
   await stopChild(spikeRedis);
 }
 

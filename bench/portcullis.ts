@@ -78,7 +78,6 @@ export async function startPortcullis(extraEnv: Record<string, string> = {}): Pr
     LOG_LEVEL: "WARNING",
     // One process unless a scenario asks for workers (bench/workers.ts): its CPU is read from one pid.
     PORTCULLIS_WORKERS: "0",
-    ...(process.env.PORTCULLIS_RAW_EDGE ? { PORTCULLIS_RAW_EDGE: process.env.PORTCULLIS_RAW_EDGE } : {}),
     ...extraEnv,
   };
   const child = spawnChild([BINARY, "serve"], { env, stdout: "pipe", stderr: "pipe", cwd: dataDir });

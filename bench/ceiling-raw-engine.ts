@@ -1,12 +1,15 @@
 /**
- * MODE=raw-product of bench/ceiling-proxy.ts: like raw-work, but the backend
- * exchange is the engine's own (src/proxies/http1: PoolSet, Deadlines,
- * sendRequest, Exchange, HeadCache, responseHeaderPairs) instead of the
- * spike's one-backend shortcut, and the client side does what a product edge
- * must: one request at a time per connection with pipelined ones queued in
- * order, keep-alive and HTTP/1.0 close, an idle timeout per connection, a
- * Date header, the refusal of bad heads. Still not a product: Content-Length
- * request bodies only, buffered response bodies only.
+ * MODE=raw-engine of bench/ceiling-proxy.ts, the spike that showed a raw
+ * edge worth building: Portcullis's per-request proxy work on raw sockets
+ * with its own code (request-head parser, request id and traceparent,
+ * forwarding headers, request record, metrics, the request log to a real
+ * Redis), the engine's backend client (PoolSet, Deadlines, sendRequest,
+ * Exchange, HeadCache, responseHeaderPairs), and what a client side must do:
+ * one request at a time per connection with pipelined ones queued in order,
+ * keep-alive and HTTP/1.0 close, an idle timeout, a Date header, refused bad
+ * heads. Not a product (src/dispatcher/raw-edge is): one proxy, no routes or
+ * auth, Content-Length request bodies and buffered response bodies only.
+ * Beside portcullis (a) it shows what the product's own checks add.
  */
 import type { Socket } from "bun";
 import { Registry } from "prom-client";
@@ -185,7 +188,7 @@ function dispatch(client: Client, head: RequestHead, body: Buffer | undefined): 
   sendRequest(pools.forUrl(entry.target.url), new RawForward(head.method, bytes, client, entry, draft, head.keepAlive));
 }
 
-export function rawProduct(backendPort: number): number {
+export function rawEngine(backendPort: number): number {
   const registry = new Registry();
   const redisUrl = process.env.REDIS_URL;
   const log = redisUrl ? new RequestLogWriter(connectNativeRedis({ url: redisUrl }), { retentionHours: 24, queueMax: 100_000, flushAt: 1024 }) : undefined;
