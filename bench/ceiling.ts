@@ -6,6 +6,7 @@
  *
  *   nginx                       the reference of `just bench` (no forwarding headers)
  *   nginx + forwarding headers  the same, sending what Portcullis always sends
+ *   … bearer token              the same with (e)'s Authorization header: what its bytes cost a proxy
  *   Bun.serve, minimal          bench/ceiling-proxy.ts MODE=serve
  *   Bun.serve + requestIP       MODE=serve-ip: the minimal proxy that tells the backend the client's address
  *   Bun.listen, minimal         MODE=raw: no Request/Response objects, the address read once per connection
@@ -92,6 +93,8 @@ async function main(): Promise<void> {
   const variants: HttpTarget[] = [
     reference,
     forwarding,
+    // What carrying (e)'s 800-byte bearer token costs a proxy that does nothing with it.
+    authTarget(nginx.forwardingPort, tokens.valid, undefined, "nginx + forwarding headers, bearer token"),
     at("Bun.serve, minimal", minimal.port),
     at("Bun.serve + requestIP", withIp.port),
     at("Bun.listen, minimal", raw.port),

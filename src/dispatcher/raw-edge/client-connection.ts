@@ -19,11 +19,10 @@ import { ProxyHeaderReader, type RelayedClient, type RelayRejection, type RelayR
 import type { ProxyErrorCode } from "../../../native-tls/proxy-protocol";
 import type { CidrList } from "../../proxies/cidr";
 import type { FastForward } from "./fast-lane";
+import { HIGH_WATER, InternalRelay } from "./internal-relay";
 
 /** Bodies up to this size (Content-Length) are read whole by the fast lane; larger ones are relayed. */
 export const FAST_LANE_MAX_BODY = 64 * 1024;
-/** Bytes queued toward a socket beyond which the other side stops being read. */
-const HIGH_WATER = 64 * 1024;
 
 export interface FastLane {
   /**
@@ -72,12 +71,18 @@ const enum Mode {
 export class ClientConnection {
   private mode: Mode;
   private buffer: Buffer | undefined;
-  /** A request is being answered; later bytes wait in `buffer`. */
-  busy = false;
+  /** A request is being answered by the fast lane; later bytes wait in `buffer`. */
+  private busy = false;
   private readonly toClient = new Outbox();
   private endAfterFlush = false;
   /** Answers wait in the outbox: the next request is taken once the client has read them. */
   private nextAfterDrain = false;
+  /**
+   * An event stream turned the idle timeout off. Otherwise it stays armed
+   * while a request is at the backend, as Bun.serve's does (any byte either
+   * way restarts it), which spares two calls per request.
+   */
+  private quietAllowed = false;
   /** The client sent FIN: nothing more will arrive. */
   private clientEnded = false;
   private drained: (() => void) | undefined;
@@ -145,11 +150,6 @@ export class ClientConnection {
     this.socket.terminate();
   }
 
-  /** A request on this connection is being answered by the fast lane. */
-  get active(): boolean {
-    return this.busy;
-  }
-
   get draining(): boolean {
     return this.settings.draining !== undefined;
   }
@@ -190,7 +190,6 @@ export class ClientConnection {
     const plan = lane.decide(head, this);
     if (plan === null) return this.startRelay(bytes);
     this.busy = true;
-    this.socket.timeout(0);
     this.settings.draining?.onRequest();
     const consumed = end + length;
     const body = length === 0 ? undefined : bytes.subarray(end, consumed);
@@ -237,7 +236,10 @@ export class ClientConnection {
     this.busy = false;
     if (this.mode === Mode.Closed) return;
     if (!keepAlive || this.draining) return this.end();
-    this.socket.timeout(this.settings.idleTimeoutSeconds);
+    if (this.quietAllowed) {
+      this.quietAllowed = false;
+      this.socket.timeout(this.settings.idleTimeoutSeconds);
+    }
     // A client that pipelines without reading its answers gets the next one only once it has taken these.
     if (this.toClient.bytes > HIGH_WATER) {
       this.nextAfterDrain = true;
@@ -260,6 +262,7 @@ export class ClientConnection {
 
   /** No idle timeout while an event stream is quiet. */
   keepOpenWhileQuiet(): void {
+    this.quietAllowed = true;
     this.socket.timeout(0);
   }
 
@@ -326,6 +329,11 @@ export class ClientConnection {
     drained?.();
   }
 
+  /** A request on this connection is being answered by the fast lane. */
+  get active(): boolean {
+    return this.busy;
+  }
+
   /** True once the client has gone (the fast lane drops its backend request). */
   get gone(): boolean {
     return this.mode === Mode.Closed && !this.endAfterFlush;
@@ -342,111 +350,3 @@ export class ClientConnection {
 function hasExpect(head: RequestHead): boolean {
   return /\r\nexpect:/i.test(head.text);
 }
-
-/**
- * The relayed part of a connection: bytes both ways between the client and a
- * connection to the internal listener, each side paused while the other is
- * behind. The internal connection's local port names the client there.
- */
-class InternalRelay {
-  private upstream: Socket<InternalRelay> | undefined;
-  private readonly toUpstream = new Outbox();
-  private localPort = 0;
-  private endUpstream = false;
-  private upstreamClosed = false;
-  private clientPaused = false;
-
-  constructor(
-    private readonly client: ClientConnection,
-    pending: Buffer,
-  ) {
-    this.toUpstream.write(undefined, pending);
-    client.socket.pause();
-    this.clientPaused = true;
-    const { internalPort } = client.settings;
-    Bun.connect<InternalRelay>({ hostname: "127.0.0.1", port: internalPort, data: this, allowHalfOpen: true, socket: internalHandlers }).catch(() => {});
-  }
-
-  opened(socket: Socket<InternalRelay>): void {
-    if (this.client.gone) return socket.terminate();
-    this.upstream = socket;
-    this.localPort = socket.localPort;
-    this.client.settings.internalClients.add(this.localPort, this.client);
-    this.upstreamDrained();
-  }
-
-  fromClient(chunk: Uint8Array): void {
-    this.toUpstream.write(this.upstream, chunk);
-    if (this.toUpstream.bytes > HIGH_WATER && !this.clientPaused) {
-      this.clientPaused = true;
-      this.client.socket.pause();
-    }
-  }
-
-  fromUpstream(chunk: Uint8Array): void {
-    if (!this.client.write(chunk)) this.upstream?.pause();
-  }
-
-  upstreamDrained(): void {
-    const upstream = this.upstream;
-    if (!upstream || !this.toUpstream.flush(upstream)) return;
-    if (this.endUpstream) upstream.shutdown();
-    if (this.clientPaused) {
-      this.clientPaused = false;
-      this.client.socket.resume();
-    }
-  }
-
-  clientDrained(): void {
-    if (!this.upstreamClosed) this.upstream?.resume();
-  }
-
-  clientEnded(): void {
-    if (this.upstream && this.toUpstream.empty) this.upstream.shutdown();
-    else this.endUpstream = true;
-  }
-
-  upstreamEnded(): void {
-    this.client.endRelayed();
-  }
-
-  upstreamClose(): void {
-    if (this.upstreamClosed) return;
-    this.upstreamClosed = true;
-    this.client.settings.internalClients.remove(this.localPort, this.client);
-    this.client.endRelayed();
-  }
-
-  clientClosed(): void {
-    if (!this.upstreamClosed) this.upstream?.terminate();
-  }
-
-  close(): void {
-    this.upstream?.terminate();
-  }
-}
-
-const internalHandlers = {
-  binaryType: "buffer" as const,
-  open(socket: Socket<InternalRelay>) {
-    socket.data.opened(socket);
-  },
-  data(socket: Socket<InternalRelay>, chunk: Uint8Array) {
-    socket.data.fromUpstream(chunk);
-  },
-  drain(socket: Socket<InternalRelay>) {
-    socket.data.upstreamDrained();
-  },
-  end(socket: Socket<InternalRelay>) {
-    socket.data.upstreamEnded();
-  },
-  close(socket: Socket<InternalRelay>) {
-    socket.data.upstreamClose();
-  },
-  connectError(socket: Socket<InternalRelay>) {
-    socket.data.upstreamClose();
-  },
-  error() {
-    // `close` follows.
-  },
-};
