@@ -47,13 +47,10 @@ export class RawForward implements UpstreamRequest {
     const draft = this.draft;
     draft.upstreamAnswered();
     const keepAlive = this.keepAlive && !this.client.draining;
-    let lines = `HTTP/1.1 ${head.status} ${STATUS_CODES[head.status] ?? ""}\r\n`;
-    let hasDate = false;
-    for (const [name, value] of responseHeaderPairs(head.headers, head.connectionTokens, this.target)) {
-      if (name === "date") hasDate = true;
-      lines += `${name}: ${value}\r\n`;
-    }
-    if (!hasDate) lines += currentDateLine();
+    // The same head as last time (HeadCache) for the same target: its lines are made once.
+    let cached = head.rawLines;
+    if (cached?.key !== this.target) head.rawLines = cached = statusAndHeaderLines(head, this.target);
+    let lines = cached.hasDate ? cached.lines : cached.lines + currentDateLine();
     lines += `x-request-id: ${draft.requestId}\r\n`;
     const bodiless = this.method === "HEAD" || head.status === 204 || head.status === 304;
     if (!(body instanceof ReadableStream) || bodiless) {
@@ -133,6 +130,16 @@ export class RawForward implements UpstreamRequest {
   clientGone(): boolean {
     return this.client.gone;
   }
+}
+
+function statusAndHeaderLines(head: ResponseHead, target: ForwardTarget): NonNullable<ResponseHead["rawLines"]> {
+  let lines = `HTTP/1.1 ${head.status} ${STATUS_CODES[head.status] ?? ""}\r\n`;
+  let hasDate = false;
+  for (const [name, value] of responseHeaderPairs(head.headers, head.connectionTokens, target)) {
+    if (name === "date") hasDate = true;
+    lines += `${name}: ${value}\r\n`;
+  }
+  return { key: target, lines, hasDate };
 }
 
 const CRLF = Buffer.from("\r\n");

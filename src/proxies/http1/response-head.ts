@@ -33,6 +33,8 @@ export interface ResponseHead {
    * The only mutable part of a head.
    */
   memo?: { readonly key: object; readonly headers: Headers };
+  /** The raw edge's status and header lines last written from this head, and for which target (dispatcher/raw-edge). */
+  rawLines?: { readonly key: object; readonly lines: string; readonly hasDate: boolean };
 }
 
 const HEAD_END = Buffer.from("\r\n\r\n");
