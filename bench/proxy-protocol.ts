@@ -3,7 +3,8 @@
  * nginx's stream module stands in for the load balancer: one server passes
  * connections to HTTP_PORT as they are (c), another to PROXY_PROTOCOL_PORT
  * with a header (d). nginx is on both paths, so (d) ÷ (c) is the price of the
- * relay alone.
+ * header alone: the raw edge reads it once per connection and serves the
+ * requests itself (with HTTP_ENGINE=serve, a relay hop to an internal listener).
  */
 import type { BenchOptions } from "./args";
 import { startNginxStream } from "./nginx-stream";
@@ -18,7 +19,7 @@ const PLAIN = "portcullis (c) via nginx stream";
 const RELAYED = "portcullis (d) PROXY protocol";
 const PLAIN_DESCRIPTION = "nginx stream (1 worker, no header) → HTTP_PORT, proxy target as in (a); the baseline for (d).";
 const RELAYED_DESCRIPTION =
-  "nginx stream with `proxy_protocol on` → PROXY_PROTOCOL_PORT (relay → internal listener → the same dispatch), proxy target as in (a).";
+  "nginx stream with `proxy_protocol on` → PROXY_PROTOCOL_PORT (the raw edge reads the header, then serves the requests as HTTP_PORT does), proxy target as in (a).";
 
 export async function benchProxyProtocol(gateway: RunningPortcullis, options: BenchOptions): Promise<{ http: HttpScenario[]; notes: string[] }> {
   console.log("portcullis behind nginx stream, without and with a PROXY protocol header");
