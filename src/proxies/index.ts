@@ -11,7 +11,6 @@ import type { ForwardContext, ForwardTarget } from "./forward-target";
 import type { ForwardingOptions } from "./options";
 import { createWebSocketProxy, isWebSocketUpgrade, type WebSocketProxyData } from "./websocket";
 import { sendRequest, type UpstreamRequest } from "./http1/client";
-import type { StreamCounts } from "../metrics/stream-metrics";
 
 export { parseCidrList, type CidrList } from "./cidr";
 export { upstreamErrorResponse, upstreamFailureOf, prefersJson, type UpstreamFailure } from "./errors";
@@ -45,8 +44,8 @@ export interface ForwardingEngine {
    * edge, dispatcher/raw-edge).
    */
   send(target: ForwardTarget, request: UpstreamRequest): void;
-  /** Counts open event streams and WebSockets, when the gateway keeps metrics. */
-  readonly streams?: StreamCounts;
+  /** Its timeouts, and the open-stream counts of the gateway's metrics. */
+  readonly options: ForwardingOptions;
   /** Closes pooled backend connections and relayed WebSockets. */
   close(): void;
 }
@@ -59,7 +58,7 @@ export function createForwardingEngine(options: ForwardingOptions): ForwardingEn
   return {
     forward,
     send: (target, request) => void sendRequest(pools.forUrl(target.url), request),
-    streams: options.streams,
+    options,
     isWebSocketUpgrade,
     upgradeWebSocket: websockets.upgrade,
     websocket: websockets.websocket,

@@ -14,6 +14,21 @@ import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
 const HOST = "raw.example.test";
 const STREAM_HOST = "raw-stream.example.test";
+const WS_HOST = "raw-ws.example.test";
+
+/** Echoes text frames, prefixed with the X-Real-IP the handshake carried. */
+const wsBackend = Bun.serve<{ realIp: string | null }>({
+  hostname: "127.0.0.1",
+  port: 0,
+  fetch(request, server) {
+    return server.upgrade(request, { data: { realIp: request.headers.get("x-real-ip") } }) ? undefined : new Response("not a handshake", { status: 426 });
+  },
+  websocket: {
+    message(ws, message) {
+      ws.send(`${ws.data.realIp} ${String(message)}`);
+    },
+  },
+});
 
 const backend = startRecordingBackend();
 let sizedAnswers = 0;
@@ -54,6 +69,7 @@ beforeAll(async () => {
   gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test" });
   expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: HOST, target_url: backend.url })).status).toBe(201);
   expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: STREAM_HOST, target_url: streamingBackend.url.href })).status).toBe(201);
+  expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: WS_HOST, target_url: wsBackend.url.href })).status).toBe(201);
   for (let i = 0; i < 100 && (await gw.get(HOST, "/")).status !== 200; i++) await Bun.sleep(20);
   for (let i = 0; i < 100 && (await gw.get(STREAM_HOST, "/")).status !== 200; i++) await Bun.sleep(20);
 });
@@ -62,6 +78,7 @@ afterAll(async () => {
   await gw?.stop();
   backend.stop();
   streamingBackend.stop(true);
+  wsBackend.stop(true);
   await redis?.stop();
 });
 
@@ -228,5 +245,38 @@ describe("answers a client can read", () => {
     expect(answer.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
     expect(answer).toMatch(/content-length: 2\r\n\r\nHTTP\/1\.1 200 /);
     connection.close();
+  });
+});
+
+describe("WebSocket handshakes the fast lane tunnels", () => {
+  /** A masked client text frame (RFC 6455 §5.2), payload under 126 bytes. */
+  const textFrame = (text: string) => {
+    const payload = Buffer.from(text);
+    const mask = Buffer.from([1, 2, 3, 4]);
+    return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]);
+  };
+  const handshake = (host: string) =>
+    `GET /socket HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Real-IP: 6.6.6.6\r\n\r\n`;
+
+  test("a frame sent right behind the handshake, before the 101, reaches the backend; the answer carries a request id", async () => {
+    const { received } = await rawExchange(gw.gateway.httpPort, [Buffer.concat([Buffer.from(handshake(WS_HOST)), textFrame("early")])], { timeoutMs: 800 });
+    expect(received).toStartWith("HTTP/1.1 101 ");
+    expect(received.toLowerCase()).toContain("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=");
+    expect(received).toMatch(/x-request-id: \S+/);
+    // The backend's echo frame: the client's address as the gateway set it (never the client's own X-Real-IP), then the text.
+    expect(received).toContain("127.0.0.1 early");
+    expect(received).not.toContain("6.6.6.6");
+  });
+
+  test("a backend that is not listening: 502 from the gateway, and the connection closes", async () => {
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = closed.port;
+    closed.stop(true);
+    const host = "raw-ws-gone.example.test";
+    expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: host, target_url: `http://127.0.0.1:${port}` })).status).toBe(201);
+    for (let i = 0; i < 100 && (await gw.get(host, "/")).status === 404; i++) await Bun.sleep(20);
+    const exchange = await rawExchange(gw.gateway.httpPort, [handshake(host)], { timeoutMs: 2_000 });
+    expect(statusLines(exchange.received)).toEqual(["HTTP/1.1 502"]);
+    expect(exchange.closed).toBe(true);
   });
 });

@@ -20,6 +20,7 @@ import type { ProxyErrorCode } from "../../../native-tls/proxy-protocol";
 import type { CidrList } from "../../proxies/cidr";
 import type { FastForward } from "./fast-lane";
 import { HIGH_WATER, InternalRelay } from "./internal-relay";
+import type { WebSocketTunnel } from "./websocket-tunnel";
 
 /** Bodies up to this size (Content-Length) are read whole by the fast lane; larger ones are relayed. */
 export const FAST_LANE_MAX_BODY = 64 * 1024;
@@ -33,6 +34,8 @@ export interface FastLane {
   decide(head: RequestHead, connection: ClientConnection): FastForward | null | Promise<FastForward | null>;
   /** Forwards and answers through `connection`, which hears `answered` when done. */
   forward(plan: FastForward, body: Buffer | undefined, connection: ClientConnection): void;
+  /** A WebSocket handshake: sent to the backend with `early` (bytes the client sent after it), then joined to it. */
+  tunnel(plan: FastForward, early: Uint8Array | undefined, connection: ClientConnection): WebSocketTunnel;
 }
 
 /** A listener that requires a PROXY protocol header (v1 or v2) before the first request. */
@@ -65,6 +68,8 @@ const enum Mode {
   ProxyHeader,
   Fast,
   Relay,
+  /** Joined to a backend WebSocket connection. */
+  Tunnel,
   Closed,
 }
 
@@ -87,6 +92,7 @@ export class ClientConnection {
   private clientEnded = false;
   private drained: (() => void) | undefined;
   private relay: InternalRelay | undefined;
+  private tunnel: WebSocketTunnel | undefined;
   private headerReader: ProxyHeaderReader | undefined;
   private headerTimer: ReturnType<typeof setTimeout> | undefined;
   /** The client's address: the TCP peer's, or the PROXY protocol header's. */
@@ -156,6 +162,7 @@ export class ClientConnection {
 
   onData(chunk: Buffer): void {
     if (this.mode === Mode.Relay) return this.relay!.fromClient(chunk);
+    if (this.mode === Mode.Tunnel) return this.tunnel!.fromClient(chunk);
     if (this.mode === Mode.ProxyHeader) return this.readHeader(chunk);
     if (this.mode === Mode.Closed) return;
     this.buffer = this.buffer ? Buffer.concat([this.buffer, chunk]) : chunk;
@@ -176,10 +183,9 @@ export class ClientConnection {
     const head = parseRequestHead(bytes.toString("latin1", 0, end - 4));
     if (isRefusal(head)) return this.refuse(head);
     const framing = head.framing;
+    if (head.upgrade !== undefined) return framing.kind === "none" ? this.upgrade(head, bytes, end) : this.startRelay(bytes);
     // What the fast lane leaves to Bun.serve is known from the head alone: no point waiting for a body.
-    if (head.upgrade !== undefined || framing.kind === "chunked" || (framing.kind === "length" && framing.length > FAST_LANE_MAX_BODY)) {
-      return this.startRelay(bytes);
-    }
+    if (framing.kind === "chunked" || (framing.kind === "length" && framing.length > FAST_LANE_MAX_BODY)) return this.startRelay(bytes);
     const length = framing.kind === "length" ? framing.length : 0;
     if (bytes.length < end + length) {
       // Expect: 100-continue is Bun.serve's to answer; the client would wait for it before sending the body.
@@ -210,6 +216,45 @@ export class ClientConnection {
       },
       () => this.close(),
     );
+  }
+
+  /** A WebSocket handshake the fast lane takes is tunnelled to the backend; one it does not goes to Bun.serve. */
+  private upgrade(head: RequestHead, bytes: Buffer, end: number): void {
+    const lane = this.settings.lane;
+    const plan = lane.decide(head, this);
+    if (plan === null) return this.startRelay(bytes);
+    this.busy = true;
+    this.settings.draining?.onRequest();
+    const open = (decided: FastForward) => {
+      // Whatever came after the handshake (a client that did not wait for the 101) follows it.
+      const early = this.buffer!.length > end ? this.buffer!.subarray(end) : undefined;
+      this.buffer = undefined;
+      this.mode = Mode.Tunnel;
+      this.tunnel = lane.tunnel(decided, early, this);
+    };
+    if (!(plan instanceof Promise)) return open(plan);
+    plan.then(
+      (decided) => {
+        if (this.mode !== Mode.Fast) return;
+        if (decided === null) {
+          this.busy = false;
+          return this.startRelay(this.buffer!);
+        }
+        open(decided);
+      },
+      () => this.close(),
+    );
+  }
+
+  /** The backend accepted the WebSocket: from now on it is not a request in flight (drain does not wait for it). */
+  tunnelOpened(): void {
+    this.busy = false;
+  }
+
+  /** The backend's side of the WebSocket closed: the client's closes once what is queued for it is out. */
+  endTunnel(): void {
+    this.busy = false;
+    this.end();
   }
 
   /** Drops the first `count` bytes of the buffer (the request being answered). */
@@ -270,6 +315,7 @@ export class ClientConnection {
     if (!this.toClient.flush(this.socket)) return;
     if (this.endAfterFlush) return void this.socket.end();
     this.relay?.clientDrained();
+    this.tunnel?.clientDrained();
     const drained = this.drained;
     this.drained = undefined;
     drained?.();
@@ -311,6 +357,10 @@ export class ClientConnection {
 
   onEnd(): void {
     if (this.mode === Mode.Relay) return this.relay!.clientEnded();
+    if (this.mode === Mode.Tunnel) {
+      this.tunnel!.close();
+      return this.endTunnel();
+    }
     if (this.mode === Mode.ProxyHeader) return this.rejectHeader("closed_before_header", "the peer closed the connection before its PROXY protocol header was complete");
     // Half-closed after its last request: what is complete is answered, then the connection closes.
     this.clientEnded = true;
@@ -321,6 +371,7 @@ export class ClientConnection {
     if (this.mode === Mode.ProxyHeader) this.rejectHeader("closed_before_header", "the peer closed the connection before its PROXY protocol header was complete");
     const wasRelay = this.mode === Mode.Relay;
     this.mode = Mode.Closed;
+    this.tunnel?.clientClosed();
     this.toClient.clear();
     this.settings.live.delete(this);
     if (wasRelay) this.relay!.clientClosed();
@@ -344,6 +395,7 @@ export class ClientConnection {
     this.mode = Mode.Closed;
     this.socket.terminate();
     this.relay?.close();
+    this.tunnel?.close();
   }
 }
 

@@ -28,6 +28,7 @@ import { RecordDraft, type RecordSinks } from "../recording";
 import { matchRoute, type CompiledRoute } from "../routes";
 import type { ClientConnection, FastLane } from "./client-connection";
 import { RawForward } from "./response-writer";
+import { WebSocketTunnel } from "./websocket-tunnel";
 
 const ACME_CHALLENGE = "/.well-known/acme-challenge/";
 
@@ -88,6 +89,8 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     if (!route && options.oauth && entry.protectedResource && isBuiltInOAuthRequest(method, path, method === "OPTIONS")) return null;
     const forwardTo = route ? route.target : entry.target;
     if (!forwardTo) return null;
+    // A WebSocket handshake to a plain-HTTP backend is tunnelled; anything else that asks to upgrade goes to Bun.serve.
+    if (head.upgrade !== undefined && (method !== "GET" || head.upgrade.toLowerCase() !== "websocket" || forwardTo.url.protocol !== "http:")) return null;
     const headers = new HeadHeaders(head);
     const plan = { head, headers, host, path, entry, route, target: forwardTo, identity: undefined, claims: undefined };
     if (!edgeAuth || !isGuarded(entry, route)) return plan;
@@ -98,7 +101,8 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     return outcome instanceof Promise ? outcome.then(withIdentity) : withIdentity(outcome);
   };
 
-  const forward = (plan: FastForward, body: Buffer | undefined, client: ClientConnection): void => {
+  /** The request's record and the head sent upstream up to its framing (the forwarding headers included). */
+  const prepare = (plan: FastForward, client: ClientConnection): { draft: RecordDraft; lines: string } => {
     const { head, headers, target: forwardTo } = plan;
     const method = head.method;
     const clientIp = client.address;
@@ -112,12 +116,20 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     draft.backend = forwardTo.origin;
     if (plan.entry.logQuery) draft.query = redactedQuery(head.target);
     if (plan.identity) draft.authenticated(plan.claims);
-
     let lines = `${method} ${forwardTo.basePath}${head.target} HTTP/1.1\r\n`;
     const context = { clientIp, proto: "http" as const, trustedPeer, trace, record: draft, identity: plan.identity };
     visitUpstreamRequestHeaders(headers, forwardTo, context, (name, value) => {
       lines += `${name}: ${value}\r\n`;
     });
+    return { draft, lines };
+  };
+
+  const forward = (plan: FastForward, body: Buffer | undefined, client: ClientConnection): void => {
+    const { head, headers, target: forwardTo } = plan;
+    const method = head.method;
+    const prepared = prepare(plan, client);
+    const draft = prepared.draft;
+    let lines = prepared.lines;
     let bytes: string | Uint8Array;
     // Read and dropped, as Bun.serve drops them: a request goes upstream the same whichever way it came.
     if (method === "GET" || method === "HEAD") body = undefined;
@@ -134,8 +146,24 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
       draft.bytesIn = body.length;
     }
     draft.upstreamStartNs = Bun.nanoseconds();
-    engine.send(forwardTo, new RawForward(method, bytes, client, headers, forwardTo, draft, head.keepAlive, head.minor === 1, engine.streams));
+    engine.send(forwardTo, new RawForward(method, bytes, client, headers, forwardTo, draft, head.keepAlive, head.minor === 1, engine.options.streams));
   };
 
-  return { decide, forward };
+  const { connectTimeoutMs, requestTimeoutMs } = engine.options;
+  // The whole backend handshake must fit in the connect timeout (or the request timeout, if shorter), as on Bun.serve.
+  const handshakeMs = Math.min(connectTimeoutMs, requestTimeoutMs);
+  const handshakeFailure = connectTimeoutMs <= requestTimeoutMs ? "connect_timeout" : "request_timeout";
+
+  const tunnel = (plan: FastForward, early: Uint8Array | undefined, client: ClientConnection): WebSocketTunnel => {
+    const { draft, lines } = prepare(plan, client);
+    draft.kind = "websocket";
+    const head = `${lines}connection: upgrade\r\nupgrade: websocket\r\n\r\n`;
+    const request = Buffer.allocUnsafe(head.length + (early?.length ?? 0));
+    request.write(head, 0, "latin1");
+    if (early) request.set(early, head.length);
+    draft.upstreamStartNs = Bun.nanoseconds();
+    return new WebSocketTunnel(client, plan.target, draft, plan.headers.get("accept"), engine.options.streams, request, handshakeMs, handshakeFailure);
+  };
+
+  return { decide, forward, tunnel };
 }
