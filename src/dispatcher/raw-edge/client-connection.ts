@@ -192,27 +192,32 @@ export class ClientConnection {
       if (hasExpect(head)) this.startRelay(bytes);
       return;
     }
-    const lane = this.settings.lane;
-    const plan = lane.decide(head, this);
+    const consumed = end + length;
+    const body = length === 0 ? undefined : bytes.subarray(end, consumed);
+    this.take(head, bytes, (plan) => {
+      this.consume(consumed);
+      this.settings.lane.forward(plan, body, this);
+    });
+  }
+
+  /**
+   * Asks the fast lane about the request at the start of the buffer: `go`
+   * when it takes it (at once, or once a first-seen token is verified), else
+   * the connection goes to Bun.serve from this request on.
+   */
+  private take(head: RequestHead, bytes: Buffer, go: (plan: FastForward) => void): void {
+    const plan = this.settings.lane.decide(head, this);
     if (plan === null) return this.startRelay(bytes);
     this.busy = true;
     this.settings.draining?.onRequest();
-    const consumed = end + length;
-    const body = length === 0 ? undefined : bytes.subarray(end, consumed);
-    if (!(plan instanceof Promise)) {
-      this.consume(consumed);
-      return lane.forward(plan, body, this);
-    }
+    if (!(plan instanceof Promise)) return go(plan);
     // Bytes that arrive meanwhile are appended to the buffer, which still starts with this request.
     plan.then(
       (decided) => {
         if (this.mode !== Mode.Fast) return;
-        if (decided === null) {
-          this.busy = false;
-          return this.startRelay(this.buffer!);
-        }
-        this.consume(consumed);
-        lane.forward(decided, body, this);
+        if (decided !== null) return go(decided);
+        this.busy = false;
+        this.startRelay(this.buffer!);
       },
       () => this.close(),
     );
@@ -220,35 +225,20 @@ export class ClientConnection {
 
   /** A WebSocket handshake the fast lane takes is tunnelled to the backend; one it does not goes to Bun.serve. */
   private upgrade(head: RequestHead, bytes: Buffer, end: number): void {
-    const lane = this.settings.lane;
-    const plan = lane.decide(head, this);
-    if (plan === null) return this.startRelay(bytes);
-    this.busy = true;
-    this.settings.draining?.onRequest();
-    const open = (decided: FastForward) => {
+    this.take(head, bytes, (plan) => {
       // Whatever came after the handshake (a client that did not wait for the 101) follows it.
       const early = this.buffer!.length > end ? this.buffer!.subarray(end) : undefined;
       this.buffer = undefined;
       this.mode = Mode.Tunnel;
-      this.tunnel = lane.tunnel(decided, early, this);
-    };
-    if (!(plan instanceof Promise)) return open(plan);
-    plan.then(
-      (decided) => {
-        if (this.mode !== Mode.Fast) return;
-        if (decided === null) {
-          this.busy = false;
-          return this.startRelay(this.buffer!);
-        }
-        open(decided);
-      },
-      () => this.close(),
-    );
+      this.tunnel = this.settings.lane.tunnel(plan, early, this);
+    });
   }
 
-  /** The backend accepted the WebSocket: from now on it is not a request in flight (drain does not wait for it). */
+  /** The backend accepted the WebSocket: from now on it is not a request in flight (drain does not wait for it), nor an idle HTTP connection. */
   tunnelOpened(): void {
     this.busy = false;
+    // CLIENT_IDLE_TIMEOUT is for HTTP: a quiet WebSocket stays open, as on Bun.serve (whose WebSockets ping instead).
+    this.socket.timeout(0);
   }
 
   /** The backend's side of the WebSocket closed: the client's closes once what is queued for it is out. */
