@@ -1,6 +1,7 @@
 /** The plain-HTTP edge on HTTP_PORT. */
+import type { Server, WebSocketHandler } from "bun";
 import type { WebSocketProxyData } from "../proxies";
-import { createDispatch, type DispatchOptions } from "./dispatch";
+import { createDispatch, type Dispatch, type DispatchOptions } from "./dispatch";
 import { listenOrExplain, SERVE_DEFAULTS } from "./listen";
 import { drainableServer, type DrainableListener } from "./shutdown";
 
@@ -29,4 +30,25 @@ export function startHttpEdge(options: EdgeOptions): DrainableListener {
     }),
   );
   return drainableServer(server, handlers);
+}
+
+/**
+ * A plain-HTTP Bun.serve on 127.0.0.1 (any free port) behind a listener of
+ * the gateway's own: the PROXY protocol relay, or the raw edge's hand-over.
+ * Only that listener connects to it, and tells it who the client is.
+ */
+export function startInternalHttp(handlers: InternalHandlers, idleTimeoutSeconds: number): Server<WebSocketProxyData> {
+  return Bun.serve<WebSocketProxyData>({
+    ...SERVE_DEFAULTS,
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: idleTimeoutSeconds,
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    ...handlers,
+  });
+}
+
+export interface InternalHandlers {
+  readonly fetch: Dispatch;
+  readonly websocket: WebSocketHandler<WebSocketProxyData>;
 }

@@ -9,16 +9,14 @@
  * written for each relayed connection without waiting for it; nothing reads it
  * on the request path.
  */
-import type { Server } from "bun";
 import type { Redis } from "ioredis";
 import { ClientRegistry, startProxyProtocolRelay, type RelayedClient, type RelayedConnection } from "../../native-tls/relay";
 import type { Logger } from "../core/logger";
 import type { CidrList } from "../proxies/cidr";
-import type { WebSocketProxyData } from "../proxies";
 import { keys } from "../storage/keys";
 import { createDispatch, type DispatchOptions } from "./dispatch";
-import type { EdgeOptions } from "./edge";
-import { listenOrExplain, SERVE_DEFAULTS } from "./listen";
+import { startInternalHttp, type EdgeOptions } from "./edge";
+import { listenOrExplain } from "./listen";
 import { rejectionLogger } from "./proxy-protocol-log";
 import { drainableServer, type DrainableListener } from "./shutdown";
 
@@ -82,14 +80,7 @@ export function startProxyProtocolHttp(options: EdgeOptions & ProxyProtocolSetti
   const registry = new ClientRegistry();
   const dispatch = createDispatch({ ...options, clientAddress: relayedClientAddress(registry) }, "http");
   const handlers = { fetch: dispatch, websocket: options.engine.websocket };
-  const internal: Server<WebSocketProxyData> = Bun.serve<WebSocketProxyData>({
-    ...SERVE_DEFAULTS,
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: options.idleTimeoutSeconds,
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    ...handlers,
-  });
+  const internal = startInternalHttp(handlers, options.idleTimeoutSeconds);
   try {
     const relay = startRelay(options, internal.port!, registry);
     const http = drainableServer(internal, handlers);

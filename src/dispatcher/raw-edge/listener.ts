@@ -5,11 +5,10 @@
  * first request it does not take is relayed to an internal Bun.serve on
  * 127.0.0.1 running the same dispatch as every listener.
  */
-import type { Server, Socket } from "bun";
-import type { WebSocketProxyData } from "../../proxies";
+import type { Socket } from "bun";
 import { createDispatch } from "../dispatch";
-import type { EdgeOptions } from "../edge";
-import { listenOrExplain, SERVE_DEFAULTS } from "../listen";
+import { startInternalHttp, type EdgeOptions } from "../edge";
+import { listenOrExplain } from "../listen";
 import { drainableServer, type DrainableListener } from "../shutdown";
 import { ClientConnection, type ConnectionSettings } from "./client-connection";
 import { createFastLane } from "./fast-lane";
@@ -38,14 +37,7 @@ export function startRawHttpEdge(options: RawEdgeOptions): DrainableListener {
     "http",
   );
   const handlers = { fetch: dispatch, websocket: options.engine.websocket };
-  const internal: Server<WebSocketProxyData> = Bun.serve<WebSocketProxyData>({
-    ...SERVE_DEFAULTS,
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: options.idleTimeoutSeconds,
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    ...handlers,
-  });
+  const internal = startInternalHttp(handlers, options.idleTimeoutSeconds);
   const proxyProtocol = options.proxyProtocol;
   let listenerPort = 0;
   const settings: ConnectionSettings = {
