@@ -2,11 +2,11 @@
  * One client connection of the raw edge (Bun.listen): requests are parsed
  * from the bytes by the strict request-head parser and answered one at a time,
  * in order, by the fast lane; pipelined requests wait in the buffer for their
- * turn. The first request the fast lane does not take (an API call, a
- * WebSocket handshake, a chunked upload, edge auth…) and everything after it
- * on this connection are relayed as bytes to the internal Bun.serve, which
- * dispatches them as every other listener does; the client's address goes
- * with them (InternalClients).
+ * turn; a WebSocket handshake it takes becomes a tunnel to the backend. The
+ * first request the fast lane does not take (an API call, an auth refusal, a
+ * chunked upload…) and everything after it on this connection are relayed as
+ * bytes to the internal Bun.serve, which dispatches them as every other
+ * listener does; the client's address goes with them (InternalClients).
  */
 import type { Socket } from "bun";
 import { Outbox } from "../../../native-tls/relay/outbox";

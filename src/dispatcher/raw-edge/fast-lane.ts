@@ -8,7 +8,8 @@
  * same rules as dispatch's guardRequest). Every check is an allow-list
  * entry: whatever fails one goes to the internal Bun.serve and dispatch.ts,
  * which decides it as for any listener. Forwarding uses the engine's backend
- * client, header rules and request record, as dispatch.ts does.
+ * client, header rules and request record, as dispatch.ts does; a WebSocket
+ * handshake to a plain-HTTP backend is tunnelled (websocket-tunnel.ts).
  */
 import type { ForwardingEngine } from "../../proxies";
 import type { ForwardTarget, IdentityRewrite } from "../../proxies/forward-target";
