@@ -78,6 +78,8 @@ export async function startPortcullis(extraEnv: Record<string, string> = {}): Pr
     LOG_LEVEL: "WARNING",
     // One process unless a scenario asks for workers (bench/workers.ts): its CPU is read from one pid.
     PORTCULLIS_WORKERS: "0",
+    // `HTTP_ENGINE=serve just bench…` measures the Bun.serve engine with the same harness.
+    ...(process.env.HTTP_ENGINE ? { HTTP_ENGINE: process.env.HTTP_ENGINE } : {}),
     ...extraEnv,
   };
   const child = spawnChild([BINARY, "serve"], { env, stdout: "pipe", stderr: "pipe", cwd: dataDir });
