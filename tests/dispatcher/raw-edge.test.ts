@@ -66,7 +66,7 @@ let gw: TestGateway;
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test" });
+  gw = await startTestGateway(redis, { BASE_DOMAIN: "example.test", OAUTH_ALLOWED_GITHUB_USERS: "alice" });
   expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: HOST, target_url: backend.url })).status).toBe(201);
   expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: STREAM_HOST, target_url: streamingBackend.url.href })).status).toBe(201);
   expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: WS_HOST, target_url: wsBackend.url.href })).status).toBe(201);
@@ -278,5 +278,38 @@ describe("WebSocket handshakes the fast lane tunnels", () => {
     const exchange = await rawExchange(gw.gateway.httpPort, [handshake(host)], { timeoutMs: 2_000 });
     expect(statusLines(exchange.received)).toEqual(["HTTP/1.1 502"]);
     expect(exchange.closed).toBe(true);
+  });
+});
+
+describe("edge auth in the fast lane", () => {
+  const AUTH_HOST = "raw-auth.example.test";
+  const mint = async (username: string) => {
+    // Tokens name resources by https (the plain-HTTP audience is listed in auth_allowed_audiences below, as in bench/auth.ts).
+    const res = await gw.api("POST", "/api/v1/oauth/test-tokens", { resource: `https://${AUTH_HOST}`, username });
+    expect(res.status).toBe(201);
+    return res.json.access_token as string;
+  };
+
+  test("one connection: a valid token forwarded with the gateway's identity, then no token and a disallowed user refused, in order", async () => {
+    expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: AUTH_HOST, target_url: backend.url })).status).toBe(201);
+    expect((await gw.api("POST", `/api/v1/proxy/targets/${AUTH_HOST}/auth`, { auth_enabled: true, auth_mode: "forward", auth_allowed_audiences: [`https://${AUTH_HOST}`] })).status).toBe(200);
+    for (let i = 0; i < 100 && (await gw.get(AUTH_HOST, "/")).status !== 401; i++) await Bun.sleep(20);
+    const [alice, bob] = [await mint("alice"), await mint("bob")];
+    const get = (path: string, token?: string) =>
+      `GET ${path} HTTP/1.1\r\nHost: ${AUTH_HOST}\r\n${token ? `Authorization: Bearer ${token}\r\n` : ""}X-Auth-User-Name: mallory\r\n\r\n`;
+    backend.requests.length = 0;
+    const connection = await rawConnection(gw.gateway.httpPort);
+    // The first two pipelined: the fast lane answers alice, then hands the connection over at the refusal.
+    const answers = [await connection.send(get("/alice", alice) + get("/anonymous"), 200)];
+    // From here on Bun.serve answers this connection (one request at a time: it does not take pipelining behind a pending answer).
+    answers.push(await connection.send(get("/bob", bob), 200), await connection.send(get("/alice-again", alice), 200));
+    connection.close();
+    expect(answers.map(statusLines)).toEqual([["HTTP/1.1 200", "HTTP/1.1 401"], ["HTTP/1.1 403"], ["HTTP/1.1 200"]]);
+    expect(requestLines()).toEqual(["GET /alice", "GET /alice-again"]);
+    for (const request of backend.requests) {
+      expect(headerOf(request.head, "x-auth-user-name")).toBe("alice");
+      expect(request.head.toLowerCase()).not.toContain("authorization:");
+      expect(request.head).not.toContain("mallory");
+    }
   });
 });
