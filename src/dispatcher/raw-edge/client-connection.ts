@@ -15,15 +15,16 @@ import { isRefusal, MAX_REQUEST_HEAD_BYTES, parseRequestHead, type RequestHead, 
 import { refusalResponse } from "./refusal";
 import { writeResponse } from "./response-writer";
 import type { InternalClients } from "./internal-clients";
-import { ProxyHeaderReader, type RelayedClient, type RelayRejection, type RelayRejectReason } from "../../../native-tls/relay";
+// HIGH_WATER: bytes queued toward a socket beyond which the other side stops being read (the PROXY protocol relay's mark).
+import { DEFAULT_HIGH_WATER_BYTES as HIGH_WATER, ProxyHeaderReader, type RelayedClient, type RelayRejection, type RelayRejectReason } from "../../../native-tls/relay";
 import type { ProxyErrorCode } from "../../../native-tls/proxy-protocol";
 import type { CidrList } from "../../proxies/cidr";
 import type { FastForward } from "./fast-lane";
-import { HIGH_WATER, InternalRelay } from "./internal-relay";
+import { InternalRelay } from "./internal-relay";
 import type { WebSocketTunnel } from "./websocket-tunnel";
 
 /** Bodies up to this size (Content-Length) are read whole by the fast lane; larger ones are relayed. */
-export const FAST_LANE_MAX_BODY = 64 * 1024;
+const FAST_LANE_MAX_BODY = 64 * 1024;
 
 export interface FastLane {
   /**

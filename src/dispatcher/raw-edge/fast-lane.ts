@@ -95,7 +95,14 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     const headers = new HeadHeaders(head);
     const plan = { head, headers, host, path, entry, route, target: forwardTo, identity: undefined, claims: undefined };
     if (!edgeAuth || !isGuarded(entry, route)) return plan;
-    const request = { method, headers, url: `http://${hostHeader}${target}` };
+    const request = {
+      method,
+      headers,
+      // Only a sign-in redirect reads it, and the fast lane never sends one: no string per request for it.
+      get url() {
+        return `http://${hostHeader}${target}`;
+      },
+    };
     const outcome = allowedAtOnce(edgeAuth, entry, route, request, clientFacts(request, "http", path, client.trustedPeer));
     const withIdentity = (allowed: { identity?: IdentityRewrite; claims?: AccessTokenClaims | null } | null): FastForward | null =>
       allowed && { ...plan, identity: allowed.identity, claims: allowed.claims };

@@ -6,11 +6,9 @@
  * address, not the raw edge's.
  */
 import type { Socket } from "bun";
+import { DEFAULT_HIGH_WATER_BYTES as HIGH_WATER } from "../../../native-tls/relay";
 import { Outbox } from "../../../native-tls/relay/outbox";
 import type { ClientConnection } from "./client-connection";
-
-/** Bytes queued toward a socket beyond which the other side stops being read. */
-export const HIGH_WATER = 64 * 1024;
 
 export class InternalRelay {
   private upstream: Socket<InternalRelay> | undefined;

@@ -7,8 +7,7 @@
  * one, as Bun.serve writes it.
  */
 import { STATUS_CODES } from "node:http";
-import type { UpstreamFailure } from "../../proxies/errors";
-import { upstreamErrorResponse } from "../../proxies/errors";
+import { upstreamErrorResponse, type UpstreamFailure } from "../../proxies/errors";
 import type { ForwardTarget } from "../../proxies/forward-target";
 import type { HeaderView } from "../../proxies/header-view";
 import { responseHeaderPairs } from "../../proxies/headers";

@@ -16,7 +16,7 @@ import { findHeadEnd, MAX_HEAD_BYTES, parseResponseHead } from "../../proxies/ht
 import type { StreamCounts } from "../../metrics/stream-metrics";
 import type { RecordDraft } from "../recording";
 import type { ClientConnection } from "./client-connection";
-import { HIGH_WATER } from "./internal-relay";
+import { DEFAULT_HIGH_WATER_BYTES as HIGH_WATER } from "../../../native-tls/relay";
 import { currentDateLine } from "./date-line";
 import { writeResponse } from "./response-writer";
 
