@@ -408,6 +408,10 @@ bench *args: build-if-stale
 bench-ceiling *args: build-if-stale
     bun bench/ceiling.ts "$@"
 
+# One environment setting's effect on the gateway's CPU and page faults per request: two gateways of one build in alternating rounds (prints only). E.g. `just bench-setting --base MIMALLOC_PURGE_DELAY=10 --candidate MIMALLOC_PURGE_DELAY=-1 --rounds 12 --pin`
+bench-setting *args: build-if-stale
+    bun bench/setting-ab.ts "$@"
+
 # HTTPS keep-alive and new TLS handshakes, Portcullis vs nginx with the same certificate (prints only). E.g. `just bench-https --rounds 3`
 bench-https *args: build-if-stale
     bun bench/https.ts "$@"

@@ -40,7 +40,8 @@ const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 3
 
 async function startCeilingProxy(mode: string, backendPort: number, extraEnv: Record<string, string> = {}) {
   const child = spawnChild([process.execPath, join(import.meta.dir, "ceiling-proxy.ts")], {
-    env: { ...process.env, MODE: mode, BACKEND_PORT: String(backendPort), ...extraEnv },
+    // The allocator setting Portcullis's workers run with (bench/portcullis.ts): the floors are Bun's, run the same way.
+    env: { ...process.env, MODE: mode, BACKEND_PORT: String(backendPort), MIMALLOC_PURGE_DELAY: "-1", ...extraEnv },
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -55,8 +55,8 @@ export async function ensureBinary(): Promise<string | undefined> {
   return undefined;
 }
 
-/** Starts dist/portcullis on free ports; `extraEnv` adds or overrides settings (e.g. REDIS_URL). */
-export async function startPortcullis(extraEnv: Record<string, string> = {}): Promise<RunningPortcullis> {
+/** Starts dist/portcullis (or `binary`) on free ports; `extraEnv` adds or overrides settings (e.g. REDIS_URL). */
+export async function startPortcullis(extraEnv: Record<string, string> = {}, binary = BINARY): Promise<RunningPortcullis> {
   const dataDir = makeTempDir("portcullis");
   const httpPort = freePort();
   const apiPort = freePort();
@@ -78,11 +78,14 @@ export async function startPortcullis(extraEnv: Record<string, string> = {}): Pr
     LOG_LEVEL: "WARNING",
     // One process unless a scenario asks for workers (bench/workers.ts): its CPU is read from one pid.
     PORTCULLIS_WORKERS: "0",
+    // What every worker gets from its supervisor (src/workers/worker-env.ts ALLOCATOR_DEFAULTS): one process
+    // measures what `portcullis serve` runs by default.
+    MIMALLOC_PURGE_DELAY: "-1",
     // `HTTP_ENGINE=serve just bench…` measures the Bun.serve engine with the same harness.
     ...(process.env.HTTP_ENGINE ? { HTTP_ENGINE: process.env.HTTP_ENGINE } : {}),
     ...extraEnv,
   };
-  const child = spawnChild([BINARY, "serve"], { env, stdout: "pipe", stderr: "pipe", cwd: dataDir });
+  const child = spawnChild([binary, "serve"], { env, stdout: "pipe", stderr: "pipe", cwd: dataDir });
   const output = new OutputTail([child.stdout, child.stderr]);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   try {

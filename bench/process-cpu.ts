@@ -14,6 +14,12 @@ async function cpuMicros(pid: number): Promise<number> {
   return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/** Minor page faults of a process so far, all threads (/proc/PID/stat minflt). */
+export async function minorFaults(pid: number): Promise<number> {
+  const stat = await Bun.file(`/proc/${pid}/stat`).text();
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
+}
+
 /** The pids of the processes holding a loopback TCP port's listening socket (ss -ltnp); nginx's master and worker both do. */
 export async function pidsListeningOn(port: number): Promise<number[]> {
   const child = Bun.spawn(["ss", "-ltnpH", `sport = :${port}`], { stdout: "pipe", stderr: "ignore" });

@@ -5,15 +5,27 @@
  */
 import { ConfigError, parseConfig } from "./config";
 import { closest } from "./edit-distance";
-import { WORKER_VARIABLES } from "../workers/worker-env";
+import { ALLOCATOR_DEFAULTS, WORKER_VARIABLES } from "../workers/worker-env";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Read by the CLI or the build (scripts/build.ts) rather than parseConfig, or
- * by parseConfig only when another variable is set (OIDC_* need OIDC_ISSUER_URL).
+ * Read by the CLI or the build (scripts/build.ts) rather than parseConfig, by
+ * parseConfig only when another variable is set (OIDC_* need OIDC_ISSUER_URL),
+ * or by the runtime (the allocator settings workers get).
  */
-const ALSO_KNOWN = ["API_URL", "TOKEN", "NO_COLOR", "XDG_CONFIG_HOME", "PORTCULLIS_BUILD_COMMIT", "OIDC_CLIENT_SECRET", "OIDC_SCOPES", "OIDC_USERNAME_CLAIM", ...WORKER_VARIABLES];
+const ALSO_KNOWN = [
+  "API_URL",
+  "TOKEN",
+  "NO_COLOR",
+  "XDG_CONFIG_HOME",
+  "PORTCULLIS_BUILD_COMMIT",
+  "OIDC_CLIENT_SECRET",
+  "OIDC_SCOPES",
+  "OIDC_USERNAME_CLAIM",
+  ...WORKER_VARIABLES,
+  ...Object.keys(ALLOCATOR_DEFAULTS),
+];
 
 /**
  * Common variables of other programs that sit close to ours (HTTP_PROXY is

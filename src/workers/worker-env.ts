@@ -8,6 +8,18 @@ export const WORKER_INDEX_VAR = "PORTCULLIS_WORKER_INDEX";
 /** The supervisor's embedded Redis (a unix socket): workers connect, never start one. */
 export const WORKER_REDIS_SOCKET_VAR = "PORTCULLIS_WORKER_REDIS_SOCKET";
 export const WORKER_REDIS_PASSWORD_VAR = "PORTCULLIS_WORKER_REDIS_PASSWORD";
+/**
+ * The runtime's allocator (mimalloc) hands freed memory back to the system
+ * 10 ms after it is freed, and a busy worker faults it straight back in: about
+ * 0.4 page faults per proxied request, and about 5 % of a worker's CPU per
+ * request (bench/setting-ab.ts, docs/benchmarks.md). -1 keeps what a worker
+ * has freed for it to reuse; a delay of 1 or 10 s removed too few of the
+ * faults to matter. The cost: a worker's resident memory stays at the peak it
+ * reached. mimalloc reads the variable when a process starts, so only a
+ * supervisor can set it for its workers; an operator's own value wins.
+ */
+export const ALLOCATOR_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({ MIMALLOC_PURGE_DELAY: "-1" });
+
 /** Set by the supervisor only: a typo warning for them would be noise in every worker's log. */
 export const WORKER_VARIABLES = [WORKER_INDEX_VAR, WORKER_REDIS_SOCKET_VAR, WORKER_REDIS_PASSWORD_VAR] as const;
 
@@ -38,7 +50,7 @@ export function workerEnv(
   env: Readonly<Record<string, string | undefined>>,
   worker: { readonly index: number; readonly nodeId: string; readonly ports: WorkerPorts; readonly embeddedRedis?: WorkerRole["embeddedRedis"] },
 ): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = { ...ALLOCATOR_DEFAULTS };
   for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
   for (const [name, port] of Object.entries(worker.ports)) if (port !== undefined) out[name] = String(port);
   out.NODE_ID = workerNodeId(worker.nodeId, worker.index);

@@ -6,7 +6,7 @@
  * gateway cannot share the ports by accident.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readStatus } from "../../src/workers/status-file";
 import { ensureBinary, startGatewayProcess, tempDataDir, type RunningGateway } from "../helpers/gateway-process";
 import { WORKERS_SERVING } from "../helpers/gateway-workers";
@@ -86,6 +86,8 @@ test("two workers share the ports, each with its node id; a proxy created throug
   expect(status.workers.map((w) => w.node_id)).toEqual(["wtest-w0", "wtest-w1"]);
   const pids = status.workers.map((w) => w.pid);
   expect(new Set(pids).size).toBe(2);
+  // The allocator setting reaches the worker processes themselves (read back from the kernel, not from workerEnv).
+  for (const pid of pids) expect(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")).toContain("MIMALLOC_PURGE_DELAY=-1");
   expect(gateway.output().match(/"msg":"admin token/g)?.length ?? 0).toBeLessThanOrEqual(1);
   // METRICS_PORT=any became one port for every worker.
   const metricsPort = JSON.parse(gateway.output().match(/^\{.*"msg":"portcullis workers are serving".*\}$/m)![0]).METRICS_PORT;

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { ConfigError, parseConfig } from "../../src/core/config";
 import { unknownVariableWarnings } from "../../src/core/env-warnings";
 import { parseWorkers } from "../../src/core/workers-config";
-import { readWorkerRole, workerEnv, workerNodeId, WORKER_INDEX_VAR } from "../../src/workers/worker-env";
+import { ALLOCATOR_DEFAULTS, readWorkerRole, workerEnv, workerNodeId, WORKER_INDEX_VAR } from "../../src/workers/worker-env";
 import { selfCommand } from "../../src/workers/worker-process";
 
 test("PORTCULLIS_WORKERS: auto is the core count, 0 is no supervisor, anything else names the variable", () => {
@@ -39,6 +39,13 @@ test("a worker's environment: resolved ports, its node id, its role; the supervi
   // Still a valid NODE_ID (64 characters at most).
   expect(workerNodeId("n".repeat(64), 12)).toBe(`${"n".repeat(60)}-w12`);
   expect(parseConfig({ NODE_ID: workerNodeId("n".repeat(64), 255) }).observability.nodeId).toHaveLength(64);
+});
+
+test("workers keep the memory they free (MIMALLOC_PURGE_DELAY=-1) unless the operator set their own value", () => {
+  const ports = { HTTP_PORT: 1, HTTPS_PORT: 2, API_PORT: 3 };
+  expect(ALLOCATOR_DEFAULTS).toEqual({ MIMALLOC_PURGE_DELAY: "-1" });
+  expect(workerEnv({ PATH: "/bin" }, { index: 0, nodeId: "n", ports }).MIMALLOC_PURGE_DELAY).toBe("-1");
+  expect(workerEnv({ MIMALLOC_PURGE_DELAY: "10" }, { index: 0, nodeId: "n", ports }).MIMALLOC_PURGE_DELAY).toBe("10");
 });
 
 test("the worker variables set by the supervisor draw no typo warning", () => {
