@@ -3,7 +3,7 @@
  * edge worth building: Portcullis's per-request proxy work on raw sockets
  * with its own code (request-head parser, request id and traceparent,
  * forwarding headers, request record, metrics, the request log to a real
- * Redis), the engine's backend client (PoolSet, Deadlines, sendRequest,
+ * Redis), the engine's backend client (PoolSet, Deadlines, dispatchRequest,
  * Exchange, HeadCache, responseHeaderPairs), and what a client side must do:
  * one request at a time per connection with pipelined ones queued in order,
  * keep-alive and HTTP/1.0 close, an idle timeout, a Date header, refused bad
@@ -21,7 +21,7 @@ import { EdgeMetrics } from "../src/metrics/edge-metrics";
 import { recordMetrics } from "../src/metrics/record-metrics";
 import { forwardTarget, type ForwardTarget } from "../src/proxies/forward-target";
 import { responseHeaderPairs } from "../src/proxies/headers";
-import { sendRequest, type UpstreamRequest } from "../src/proxies/http1/client";
+import { dispatchRequest, type UpstreamRequest } from "../src/proxies/http1/client";
 import { Deadlines } from "../src/proxies/http1/deadlines";
 import { PoolSet } from "../src/proxies/http1/pool";
 import { findHeadEnd, type ResponseHead } from "../src/proxies/http1/response-head";
@@ -38,7 +38,7 @@ const IDLE_SECONDS = 75;
 let dateLine = `date: ${new Date().toUTCString()}\r\n`;
 setInterval(() => (dateLine = `date: ${new Date().toUTCString()}\r\n`), 1000).unref();
 
-/** Unused by the raw edge; sendRequest's contract wants a Response back. */
+/** Unused by the raw edge; UpstreamRequest.respond's contract wants a Response back. */
 const WRITTEN = new Response(null);
 
 interface Entry {
@@ -185,7 +185,7 @@ function dispatch(client: Client, head: RequestHead, body: Buffer | undefined): 
     draft.bytesIn = body.length;
   }
   draft.upstreamStartNs = Bun.nanoseconds();
-  sendRequest(pools.forUrl(entry.target.url), new RawForward(head.method, bytes, client, entry, draft, head.keepAlive));
+  dispatchRequest(pools.forUrl(entry.target.url), new RawForward(head.method, bytes, client, entry, draft, head.keepAlive));
 }
 
 export function rawEngine(backendPort: number): number {

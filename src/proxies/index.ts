@@ -10,7 +10,7 @@ import { PoolSet } from "./http1/pool";
 import type { ForwardContext, ForwardTarget } from "./forward-target";
 import type { ForwardingOptions } from "./options";
 import { createWebSocketProxy, isWebSocketUpgrade, type WebSocketProxyData } from "./websocket";
-import { sendRequest, type UpstreamRequest } from "./http1/client";
+import { dispatchRequest, type UpstreamRequest } from "./http1/client";
 
 export { parseCidrList, type CidrList } from "./cidr";
 export { upstreamErrorResponse, upstreamFailureOf, prefersJson, type UpstreamFailure } from "./errors";
@@ -57,7 +57,7 @@ export function createForwardingEngine(options: ForwardingOptions): ForwardingEn
   const websockets = createWebSocketProxy(options);
   return {
     forward,
-    send: (target, request) => void sendRequest(pools.forUrl(target.url), request),
+    send: (target, request) => dispatchRequest(pools.forUrl(target.url), request),
     options,
     isWebSocketUpgrade,
     upgradeWebSocket: websockets.upgrade,

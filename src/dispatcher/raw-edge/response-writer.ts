@@ -18,7 +18,7 @@ import type { RecordDraft } from "../recording";
 import type { ClientConnection } from "./client-connection";
 import { currentDateLine } from "./date-line";
 
-/** sendRequest wants a Response back; the raw edge has written its answer already. */
+/** UpstreamRequest.respond returns a Response; the raw edge has written its answer already. */
 const WRITTEN = new Response(null);
 
 /** One fast-lane request on its way to the backend and its answer on the way back. */

@@ -39,6 +39,13 @@ export function sendRequest(pool: OriginPool, request: UpstreamRequest): Promise
   return new Promise((resolve) => attempt(pool, request, resolve, 0));
 }
 
+/** sendRequest for a caller whose `request` answers the client itself (the raw edge): no Promise per request. */
+export function dispatchRequest(pool: OriginPool, request: UpstreamRequest): void {
+  attempt(pool, request, IGNORE_RESPONSE, 0);
+}
+
+const IGNORE_RESPONSE = (): void => {};
+
 function attempt(pool: OriginPool, request: UpstreamRequest, resolve: (r: Response) => void, tries: number): void {
   // A retry always takes a fresh connection: the other idle ones may be stale too.
   const idle = tries === 0 ? pool.takeIdle() : undefined;
