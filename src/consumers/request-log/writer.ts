@@ -228,6 +228,8 @@ class Group {
   private method = "";
   private path = "";
   private hourStart = -1;
+  private user: string | undefined;
+  private clientId: string | undefined;
   private count: { requests: number; errors: number } | undefined;
 
   constructor(readonly ip: string) {}
@@ -258,8 +260,17 @@ class Group {
       this.method = record.method;
       indexes.add(keys.byPath(record.method, record.path));
     }
-    if (record.user !== undefined) indexes.add(keys.byUser(record.user));
-    if (record.client_id !== undefined) indexes.add(keys.byClient(record.client_id));
+    // An authenticated client sends the same token request after request: its keys are made when it changes.
+    const user = record.user;
+    if (user !== undefined && user !== this.user) {
+      this.user = user;
+      indexes.add(keys.byUser(user));
+    }
+    const clientId = record.client_id;
+    if (clientId !== undefined && clientId !== this.clientId) {
+      this.clientId = clientId;
+      indexes.add(keys.byClient(clientId));
+    }
     if (isErrorStatus(record.status)) {
       this.count.errors++;
       indexes.add(keys.errors);
