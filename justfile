@@ -408,6 +408,10 @@ bench *args: build-if-stale
 bench-ceiling *args: build-if-stale
     bun bench/ceiling.ts "$@"
 
+# The PROXY protocol path's cost in the gateway's CPU per request: nginx stream to HTTP_PORT vs to PROXY_PROTOCOL_PORT, alternating rounds (prints only). E.g. `just bench-proxy-protocol --rounds 10`
+bench-proxy-protocol *args: build-if-stale
+    bun bench/proxy-protocol-cpu.ts "$@"
+
 # One environment setting's effect on the gateway's CPU and page faults per request: two gateways of one build in alternating rounds (prints only). E.g. `just bench-setting --base MIMALLOC_PURGE_DELAY=10 --candidate MIMALLOC_PURGE_DELAY=-1 --rounds 12 --pin`
 bench-setting *args: build-if-stale
     bun bench/setting-ab.ts "$@"

@@ -120,10 +120,18 @@ export class OutputTail {
   }
 }
 
+/** Ports freePort returned in this process. */
+const handedOut = new Set<number>();
+
 /** A loopback TCP port that was free a moment ago (for programs that cannot bind port 0 and report it). */
 export function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
+  for (;;) {
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = listener.port;
+    listener.stop(true);
+    // The kernel may hand a port it just gave out again: a gateway would then be told to bind two listeners to one port.
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
