@@ -19,13 +19,11 @@
  */
 import { AUTH_ENV, AUTH_VARIANT, authTarget, checkAuthEnforced, configureAuthProxy, type AuthVariant } from "./auth";
 import { parseRoundArgs } from "./args";
-import { startBackend } from "./backend-process";
-import { machineInfo } from "./machine";
-import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
-import { cleanup, installExitHandlers } from "./processes";
+import { configurePlainProxy, PLAIN_HOST, startPortcullis } from "./portcullis";
+import { cleanup } from "./processes";
 import { checkHttp, type HttpTarget } from "./scenarios";
 import { pidsListeningOn } from "./process-cpu";
-import { measureWithCpu, median, runRounds } from "./rounds";
+import { measureWithCpu, median, runRounds, startRoundBench } from "./rounds";
 
 interface Sample {
   readonly rps: number;
@@ -49,11 +47,7 @@ async function measure(target: HttpTarget, pids: { gateway: number; backend: num
 }
 
 async function main(): Promise<void> {
-  installExitHandlers();
-  const stale = await ensureBinary();
-  if (stale) console.log(`note: ${stale}`);
-  const machine = await machineInfo(ROOT);
-  const backend = await startBackend();
+  const { machine, backend } = await startRoundBench();
   const backendUrl = `http://127.0.0.1:${backend.port}`;
   const gateway = await startPortcullis({ ...AUTH_ENV, OAUTH_JWT_ALGORITHM: extra["jwt-algorithm"]! });
   await configurePlainProxy(gateway, backendUrl);

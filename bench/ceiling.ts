@@ -27,13 +27,11 @@
 import { join } from "node:path";
 import { parseRoundArgs } from "./args";
 import { AUTH_ENV, authTarget, checkAuthEnforced, configureAuthProxy } from "./auth";
-import { startBackend } from "./backend-process";
-import { machineInfo } from "./machine";
 import { startNginx } from "./nginx";
-import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
-import { cleanup, freePort, installExitHandlers, OutputTail, spawnChild, stopChild } from "./processes";
+import { configurePlainProxy, PLAIN_HOST, startPortcullis } from "./portcullis";
+import { cleanup, freePort, OutputTail, spawnChild, stopChild } from "./processes";
 import { pidsListeningOn } from "./process-cpu";
-import { measureWithCpu, median, runRounds } from "./rounds";
+import { measureWithCpu, median, runRounds, startRoundBench } from "./rounds";
 import { checkHttp, type HttpTarget } from "./scenarios";
 
 const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 3);
@@ -65,11 +63,7 @@ async function measure(target: HttpTarget, pids: readonly number[]): Promise<Sam
 }
 
 async function main(): Promise<void> {
-  installExitHandlers();
-  const stale = await ensureBinary();
-  if (stale) console.log(`note: ${stale}`);
-  const machine = await machineInfo(ROOT);
-  const backend = await startBackend();
+  const { machine, backend } = await startRoundBench();
   const backendUrl = `http://127.0.0.1:${backend.port}`;
   const nginx = await startNginx(backend.port);
   const minimal = await startCeilingProxy("serve", backend.port);

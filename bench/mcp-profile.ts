@@ -26,12 +26,10 @@
  */
 import { parseRoundArgs } from "./args";
 import { AUTH_ENV, AUTH_USER } from "./auth";
-import { startBackend } from "./backend-process";
-import { machineInfo } from "./machine";
-import { ensureBinary, ROOT, startPortcullis, type RunningPortcullis } from "./portcullis";
-import { cleanup, installExitHandlers } from "./processes";
+import { startPortcullis, type RunningPortcullis } from "./portcullis";
+import { cleanup } from "./processes";
 import { pidsListeningOn } from "./process-cpu";
-import { gatewaySample, median, runRounds } from "./rounds";
+import { gatewaySample, median, runRounds, startRoundBench } from "./rounds";
 import type { HttpTarget } from "./scenarios";
 import { postScript } from "./wrk";
 
@@ -93,11 +91,7 @@ async function send(t: HttpTarget, body: string, replace: Record<string, string>
 }
 
 async function main(): Promise<void> {
-  installExitHandlers();
-  const stale = await ensureBinary();
-  if (stale) console.log(`note: ${stale}`);
-  const machine = await machineInfo(ROOT);
-  const backend = await startBackend();
+  const { machine, backend } = await startRoundBench();
   const backendUrl = `http://127.0.0.1:${backend.port}`;
   const gateway = await startPortcullis({ ...AUTH_ENV });
   const authOnlyToken = await configure(gateway, backendUrl, AUTH_ONLY_HOST, false);

@@ -20,12 +20,10 @@
  */
 import { parseRoundArgs } from "./args";
 import { AUTH_ENV, AUTH_USER } from "./auth";
-import { startBackend } from "./backend-process";
-import { machineInfo } from "./machine";
-import { ensureBinary, ROOT, startPortcullis } from "./portcullis";
-import { cleanup, installExitHandlers } from "./processes";
+import { startPortcullis } from "./portcullis";
+import { cleanup } from "./processes";
 import { pidsListeningOn } from "./process-cpu";
-import { gatewaySample, median, runRounds } from "./rounds";
+import { gatewaySample, median, runRounds, startRoundBench } from "./rounds";
 import type { HttpTarget } from "./scenarios";
 import { postScript } from "./wrk";
 
@@ -34,11 +32,7 @@ const HOST = "bench-mcp-sessions.local";
 const BODY = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "search", arguments: { query: "portcullis benchmark", limit: 10 } } });
 
 async function main(): Promise<void> {
-  installExitHandlers();
-  const stale = await ensureBinary();
-  if (stale) console.log(`note: ${stale}`);
-  const machine = await machineInfo(ROOT);
-  const backend = await startBackend();
+  const { machine, backend } = await startRoundBench();
   const gateway = await startPortcullis({ ...AUTH_ENV });
   const resource = `https://${HOST}/mcp`;
   await gateway.create("/api/v1/proxy/targets/", { hostname: HOST, target_url: `http://127.0.0.1:${backend.port}` });

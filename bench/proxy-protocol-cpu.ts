@@ -10,13 +10,11 @@
  * the per-round ratios.
  */
 import { parseRoundArgs } from "./args";
-import { startBackend } from "./backend-process";
-import { machineInfo } from "./machine";
 import { startNginxStream } from "./nginx-stream";
-import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
-import { cleanup, installExitHandlers } from "./processes";
+import { configurePlainProxy, PLAIN_HOST, startPortcullis } from "./portcullis";
+import { cleanup } from "./processes";
 import { pidsListeningOn } from "./process-cpu";
-import { measureWithCpu, median, runRounds } from "./rounds";
+import { measureWithCpu, median, runRounds, startRoundBench } from "./rounds";
 import type { HttpTarget } from "./scenarios";
 
 const { rounds: ROUNDS, wrk: options } = parseRoundArgs(process.argv.slice(2), 10);
@@ -25,11 +23,7 @@ const PLAIN = "(c) HTTP_PORT via nginx stream";
 const WITH_HEADER = "(d) PROXY_PROTOCOL_PORT via nginx stream";
 
 async function main(): Promise<void> {
-  installExitHandlers();
-  const stale = await ensureBinary();
-  if (stale) console.log(`note: ${stale}`);
-  const machine = await machineInfo(ROOT);
-  const backend = await startBackend();
+  const { machine, backend } = await startRoundBench();
   const gateway = await startPortcullis();
   await configurePlainProxy(gateway, `http://127.0.0.1:${backend.port}`);
   const pid = (await pidsListeningOn(gateway.httpPort))[0]!;

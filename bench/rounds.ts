@@ -4,6 +4,10 @@
  * around the measured part only, and the median they report per variant.
  */
 import type { RoundOptions } from "./args";
+import { startBackend, type RunningBackend } from "./backend-process";
+import { machineInfo, type MachineInfo } from "./machine";
+import { ensureBinary, ROOT } from "./portcullis";
+import { installExitHandlers } from "./processes";
 import { totalCpuMicros } from "./process-cpu";
 import type { HttpTarget } from "./scenarios";
 import { runWrk, type WrkResult } from "./wrk";
@@ -14,6 +18,14 @@ export interface CpuSample {
   readonly cpuPerRequest: number[];
   /** Socket errors and non-2xx/3xx answers together. */
   readonly errors: number;
+}
+
+/** How each round-based script starts: exit handlers, the build (a note when it is stale), the machine's description, the backend. */
+export async function startRoundBench(): Promise<{ machine: MachineInfo; backend: RunningBackend }> {
+  installExitHandlers();
+  const stale = await ensureBinary();
+  if (stale) console.log(`note: ${stale}`);
+  return { machine: await machineInfo(ROOT), backend: await startBackend() };
 }
 
 export async function measureWithCpu(target: HttpTarget, options: RoundOptions["wrk"], groups: readonly (readonly number[])[]): Promise<CpuSample> {
