@@ -151,3 +151,18 @@ test("one flush stores each client's records as one JSON array in one hash field
     expect(await server.client.ttl(group)).toBeGreaterThan(0);
   }
 });
+
+test("one client's records under several users and OAuth clients: each user's and client's index names the flush's group", async () => {
+  const { server, gateway } = await withRedis();
+  const writer = manualWriter(gateway, 1000);
+  // One address (a shared NAT or load balancer) with tokens of two users and two OAuth clients, interleaved.
+  const who = [["alice", "client-1"], ["bob", "client-1"], ["alice", "client-2"], [undefined, undefined], ["alice", "client-1"]] as const;
+  for (const [user, client_id] of who) writer.record(requestRecord({ ip: "192.0.2.30", user, client_id }));
+  await writer.flush();
+  const [group] = await server.client.keys("req:*");
+  for (const index of ["idx:req:user:alice", "idx:req:user:bob", "idx:req:client:client-1", "idx:req:client:client-2"]) {
+    expect(await server.client.zrange(index, 0, -1)).toEqual([group!]);
+  }
+  expect(await server.client.keys("idx:req:user:*")).toHaveLength(2);
+  expect(await server.client.keys("idx:req:client:*")).toHaveLength(2);
+});
