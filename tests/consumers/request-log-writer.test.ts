@@ -161,7 +161,7 @@ test("one client's records under several users and OAuth clients: each user's an
   await writer.flush();
   const [group] = await server.client.keys("req:*");
   for (const index of ["idx:req:user:alice", "idx:req:user:bob", "idx:req:client:client-1", "idx:req:client:client-2"]) {
-    expect(await server.client.zrange(index, 0, -1)).toEqual([group!]);
+    expect(await server.client.zrange(index, "0", "-1")).toEqual([group!]);
   }
   expect(await server.client.keys("idx:req:user:*")).toHaveLength(2);
   expect(await server.client.keys("idx:req:client:*")).toHaveLength(2);
