@@ -157,11 +157,14 @@ describe("without Redis", () => {
     expect(elapsed).toBeLessThan(1000);
     // Node A knew of 3 calls: it admits the rest of the budget by itself.
     expect(onA).toBe(LIMIT - 3);
-    // Once Redis is back, node B learns of them with its next call (it may let that one through) and refuses.
+    // Once Redis is back, node B learns of them with its next call (it may let that one through) and refuses
+    // once Redis has answered that call: a call right behind it is still decided on B's old view (the file
+    // comment of cluster-counters.ts), and on a loaded machine the answer can take longer than a call.
     await Bun.sleep(2500);
     await synced();
-    const afterwards = (await admitted(nodeB, token)) + (await admitted(nodeB, token));
-    expect(afterwards).toBeLessThanOrEqual(1);
+    const first = await admitted(nodeB, token);
+    await synced();
+    expect(first + (await admitted(nodeB, token))).toBeLessThanOrEqual(1);
     await synced();
     expect(await admitted(nodeB, token)).toBe(0);
   });
