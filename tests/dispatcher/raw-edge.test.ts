@@ -4,12 +4,14 @@
  * anything is forwarded, the hand-over of a connection to the internal
  * Bun.serve keeping the client's address (also one from a PROXY header),
  * edge auth decided in the fast lane with the same result as on Bun.serve,
- * and HTTP/1.0 clients getting a body they can read.
+ * HTTP/1.0 clients getting a body they can read, and the backend connection
+ * failing under the fast lane (a stale pooled connection, none at all).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
 import { proxyHeader, rawExchange } from "../helpers/proxy-protocol-client";
 import { rawConnection, startRecordingBackend, statusLines } from "../helpers/raw-http";
+import { startRawBackend } from "../proxies/harness";
 import { startTestRedis, type TestRedis } from "../helpers/redis-server";
 
 const HOST = "raw.example.test";
@@ -278,6 +280,65 @@ describe("WebSocket handshakes the fast lane tunnels", () => {
     const exchange = await rawExchange(gw.gateway.httpPort, [handshake(host)], { timeoutMs: 2_000 });
     expect(statusLines(exchange.received)).toEqual(["HTTP/1.1 502"]);
     expect(exchange.closed).toBe(true);
+  });
+});
+
+describe("the backend connection behind the fast lane", () => {
+  /** A proxy host on a fresh backend, once the gateway serves it. */
+  async function proxyTo(host: string, url: string): Promise<void> {
+    expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: host, target_url: url })).status).toBe(201);
+    for (let i = 0; i < 100 && (await rawExchange(gw.gateway.httpPort, [`HEAD / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`])).received.includes(" 404 "); i++) await Bun.sleep(20);
+  }
+
+  test("a pooled connection the backend closes as it is reused: the GET is sent again on a new one, the client sees only answers", async () => {
+    // Each backend connection answers its first request and closes on its second, unanswered: an idle timeout racing the reuse.
+    const racing = startRawBackend((socket, request) => {
+      if (request.index === 1) socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      else socket.end();
+    });
+    try {
+      const host = "raw-stale.example.test";
+      await proxyTo(host, racing.url);
+      const before = racing.connections();
+      const client = await rawConnection(gw.gateway.httpPort);
+      for (let i = 0; i < 4; i++) expect(statusLines(await client.send(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`))).toEqual(["HTTP/1.1 200"]);
+      client.close();
+      // Every GET after the first found its pooled connection closed under it and went out again on a new one.
+      expect(racing.connections() - before).toBe(4);
+    } finally {
+      racing.stop();
+    }
+  });
+
+  test("the same race on a POST: not sent twice, 502", async () => {
+    const racing = startRawBackend((socket, request) => {
+      if (request.index === 1) socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      else socket.end();
+    });
+    try {
+      const host = "raw-stale-post.example.test";
+      await proxyTo(host, racing.url);
+      const client = await rawConnection(gw.gateway.httpPort);
+      const post = (body: string) => client.send(`POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      expect(statusLines(await post("a"))).toEqual(["HTTP/1.1 200"]);
+      const connections = racing.connections();
+      expect(statusLines(await post("b"))).toEqual(["HTTP/1.1 502"]);
+      expect(racing.connections()).toBe(connections);
+      client.close();
+    } finally {
+      racing.stop();
+    }
+  });
+
+  test("a backend that is not listening: the fast lane answers 502 itself", async () => {
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = closed.port;
+    closed.stop(true);
+    const host = "raw-gone.example.test";
+    await proxyTo(host, `http://127.0.0.1:${port}`);
+    const exchange = await rawExchange(gw.gateway.httpPort, [`GET / HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`], { timeoutMs: 2_000 });
+    expect(statusLines(exchange.received)).toEqual(["HTTP/1.1 502"]);
+    expect(exchange.received).toContain('"error":"bad_gateway","detail":"the upstream service refused the connection"');
   });
 });
 
