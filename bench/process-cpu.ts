@@ -6,18 +6,28 @@
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
+/** The fields of /proc/PID/stat after the command name (which is in parentheses and may contain spaces): state is [0]. */
+async function statFields(pid: number): Promise<string[]> {
+  const stat = await Bun.file(`/proc/${pid}/stat`).text();
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
 /** utime + stime of a process, all threads, in µs. */
 async function cpuMicros(pid: number): Promise<number> {
-  const stat = await Bun.file(`/proc/${pid}/stat`).text();
-  // Fields after the command name, which is in parentheses and may contain spaces.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const fields = await statFields(pid);
   return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND;
 }
 
-/** Minor page faults of a process so far, all threads (/proc/PID/stat minflt). */
+/** Minor page faults of a process so far, all threads (minflt). */
 export async function minorFaults(pid: number): Promise<number> {
-  const stat = await Bun.file(`/proc/${pid}/stat`).text();
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
+  return Number((await statFields(pid))[7]);
+}
+
+/** Resident memory of a process now and at its peak, in MiB (VmRSS and VmHWM of /proc/PID/status). */
+export async function residentMemory(pid: number): Promise<{ readonly now: number; readonly peak: number }> {
+  const status = await Bun.file(`/proc/${pid}/status`).text();
+  const mib = (field: string) => Math.round(Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) / 1024);
+  return { now: mib("VmRSS"), peak: mib("VmHWM") };
 }
 
 /** The pids of the processes holding a loopback TCP port's listening socket (ss -ltnp); nginx's master and worker both do. */

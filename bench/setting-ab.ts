@@ -17,7 +17,7 @@ import { startBackend } from "./backend-process";
 import { machineInfo } from "./machine";
 import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
 import { cleanup, installExitHandlers } from "./processes";
-import { minorFaults, pidsListeningOn } from "./process-cpu";
+import { minorFaults, pidsListeningOn, residentMemory } from "./process-cpu";
 import { measureWithCpu, median, runRounds } from "./rounds";
 import type { HttpTarget } from "./scenarios";
 
@@ -43,13 +43,6 @@ function setting(flag: "base" | "candidate"): [string, string] {
 interface Sample {
   readonly cpuUs: number;
   readonly faults: number;
-}
-
-/** "98 MB (120 MB)": VmRSS and VmHWM of /proc/PID/status. */
-async function residentMemory(pid: number): Promise<string> {
-  const status = await Bun.file(`/proc/${pid}/status`).text();
-  const mb = (field: string) => Math.round(Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) / 1024);
-  return `${mb("VmRSS")} MB (${mb("VmHWM")} MB)`;
 }
 
 const taskset = (cpu: number, pid: number) => Bun.spawnSync(["taskset", "-a", "-p", "-c", String(cpu), String(pid)], { stdout: "ignore" });
@@ -96,7 +89,7 @@ async function main(): Promise<void> {
     const cpu = runs.map((s) => s.cpuUs);
     const memory = await residentMemory(variant.pid);
     console.log(
-      `| ${variant.name} | ${median(cpu).toFixed(2)} (${Math.min(...cpu).toFixed(2)}–${Math.max(...cpu).toFixed(2)}) | ${(median(runs.map((s) => s.faults)) * 1000).toFixed(0)} | ${memory} |`,
+      `| ${variant.name} | ${median(cpu).toFixed(2)} (${Math.min(...cpu).toFixed(2)}–${Math.max(...cpu).toFixed(2)}) | ${(median(runs.map((s) => s.faults)) * 1000).toFixed(0)} | ${memory.now} MB (${memory.peak} MB) |`,
     );
   }
   const [b, c] = variants.map((v) => samples.get(v.name)!);
