@@ -29,6 +29,7 @@ import { RecordDraft, type RecordSinks } from "../recording";
 import { matchRoute, type CompiledRoute } from "../routes";
 import type { ClientConnection, FastLane } from "./client-connection";
 import { RawForward } from "./response-writer";
+import { headWithBytes } from "./wire-bytes";
 import { WebSocketTunnel } from "./websocket-tunnel";
 
 const ACME_CHALLENGE = "/.well-known/acme-challenge/";
@@ -147,10 +148,7 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
       bytes = Buffer.byteLength(lines) === lines.length ? lines : Buffer.from(lines, "latin1");
     } else {
       lines += `content-length: ${body.length}\r\n\r\n`;
-      const whole = Buffer.allocUnsafe(lines.length + body.length);
-      whole.write(lines, 0, "latin1");
-      whole.set(body, lines.length);
-      bytes = whole;
+      bytes = headWithBytes(lines, body);
       draft.bytesIn = body.length;
     }
     draft.upstreamStartNs = Bun.nanoseconds();
@@ -166,9 +164,7 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     const { draft, lines } = prepare(plan, client);
     draft.kind = "websocket";
     const head = `${lines}connection: upgrade\r\nupgrade: websocket\r\n\r\n`;
-    const request = Buffer.allocUnsafe(head.length + (early?.length ?? 0));
-    request.write(head, 0, "latin1");
-    if (early) request.set(early, head.length);
+    const request = headWithBytes(head, early);
     draft.upstreamStartNs = Bun.nanoseconds();
     return new WebSocketTunnel(client, plan.target, draft, plan.headers.get("accept"), engine.options.streams, request, handshakeMs, handshakeFailure);
   };

@@ -17,6 +17,7 @@ import type { StreamCounts } from "../../metrics/stream-metrics";
 import type { RecordDraft } from "../recording";
 import type { ClientConnection } from "./client-connection";
 import { currentDateLine } from "./date-line";
+import { headWithBytes } from "./wire-bytes";
 
 /** UpstreamRequest.respond returns a Response; the raw edge has written its answer already. */
 const WRITTEN = new Response(null);
@@ -59,10 +60,7 @@ export class RawForward implements UpstreamRequest {
       else lines += `content-length: ${length}\r\n`;
       lines += keepAlive ? "\r\n" : "connection: close\r\n\r\n";
       const sent = bodiless ? 0 : length;
-      const bytes = Buffer.allocUnsafe(lines.length + sent);
-      bytes.write(lines, 0, "latin1");
-      if (sent > 0) bytes.set(body as Uint8Array, lines.length);
-      this.client.write(bytes);
+      this.client.write(headWithBytes(lines, sent > 0 ? (body as Uint8Array) : undefined));
       if (body instanceof ReadableStream) body.cancel().catch(() => {});
       draft.finish(head.status, sent);
       this.client.answered(keepAlive);
@@ -152,9 +150,6 @@ export async function writeResponse(client: ClientConnection, response: Response
     if (name !== "content-length" && name !== "transfer-encoding" && name !== "connection") lines += `${name}: ${value}\r\n`;
   });
   lines += `${currentDateLine()}content-length: ${body.length}\r\n${keepAlive ? "" : "connection: close\r\n"}\r\n`;
-  const bytes = Buffer.allocUnsafe(lines.length + body.length);
-  bytes.write(lines, 0, "latin1");
-  bytes.set(body, lines.length);
-  client.write(bytes);
+  client.write(headWithBytes(lines, body));
   client.answered(keepAlive);
 }
