@@ -290,12 +290,15 @@ describe("the backend connection behind the fast lane", () => {
     for (let i = 0; i < 100 && (await rawExchange(gw.gateway.httpPort, [`HEAD / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`])).received.includes(" 404 "); i++) await Bun.sleep(20);
   }
 
-  test("a pooled connection the backend closes as it is reused: the GET is sent again on a new one, the client sees only answers", async () => {
-    // Each backend connection answers its first request and closes on its second, unanswered: an idle timeout racing the reuse.
-    const racing = startRawBackend((socket, request) => {
+  /** Each connection answers its first request and closes on its second, unanswered: an idle timeout racing the reuse. */
+  const racingBackend = () =>
+    startRawBackend((socket, request) => {
       if (request.index === 1) socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
       else socket.end();
     });
+
+  test("a pooled connection the backend closes as it is reused: the GET is sent again on a new one, the client sees only answers", async () => {
+    const racing = racingBackend();
     try {
       const host = "raw-stale.example.test";
       await proxyTo(host, racing.url);
@@ -311,10 +314,7 @@ describe("the backend connection behind the fast lane", () => {
   });
 
   test("the same race on a POST: not sent twice, 502", async () => {
-    const racing = startRawBackend((socket, request) => {
-      if (request.index === 1) socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-      else socket.end();
-    });
+    const racing = racingBackend();
     try {
       const host = "raw-stale-post.example.test";
       await proxyTo(host, racing.url);
