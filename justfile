@@ -412,7 +412,7 @@ bench-ceiling *args: build-if-stale
 bench-proxy-protocol *args: build-if-stale
     bun bench/proxy-protocol-cpu.ts "$@"
 
-# One environment setting's effect on the gateway's CPU and page faults per request: two gateways of one build in alternating rounds (prints only). E.g. `just bench-setting --base MIMALLOC_PURGE_DELAY=10 --candidate MIMALLOC_PURGE_DELAY=-1 --rounds 12 --pin`
+# One environment setting's (or, with --base-binary, one build's) effect on the gateway's CPU and page faults per request: two gateways in alternating rounds, scenario (a) or --scenario e (prints only). E.g. `just bench-setting --base MIMALLOC_PURGE_DELAY=10 --candidate MIMALLOC_PURGE_DELAY=-1 --rounds 12 --pin`
 bench-setting *args: build-if-stale
     bun bench/setting-ab.ts "$@"
 

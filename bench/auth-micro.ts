@@ -53,10 +53,14 @@ const table = buildHostTable({
 });
 const entry = (host: string): HostEntry => table.lookup(host) ?? (() => { throw new Error(`no host ${host}: ${table.problems.join("; ")}`); })();
 
-// Real RS256 keys, held in memory instead of Redis: the verifier only asks for the public key of a kid.
+// Real RS256 keys, held in memory instead of Redis: the verifier only asks for a kid's algorithm and public key.
 const { privateKey, publicKey } = await generateKeyPair("RS256");
 const kid = "bench";
-const keys = { current: () => ({ kid, privateKey }), publicKey: (k: string) => (k === kid ? publicKey : undefined), reloadForUnknownKid: async () => {} } as unknown as SigningKeys;
+const keys = {
+  current: () => ({ kid, alg: "RS256", privateKey }),
+  verificationKey: (k: string) => (k === kid ? { alg: "RS256", publicKey } : undefined),
+  reloadForUnknownKid: async () => {},
+} as unknown as SigningKeys;
 const revoked = new RevokedTokens(null as never);
 const verifier = new EdgeTokenVerifier(keys, revoked);
 const mint = async (host: string) =>

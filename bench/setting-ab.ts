@@ -1,11 +1,17 @@
 /**
- * `bun bench/setting-ab.ts --base NAME=VALUE --candidate NAME=VALUE [--rounds N] [--duration S] [--warmup S] [--connections N] [--pin]`
- * (or `just bench-setting …`): what one environment setting does to the
- * gateway's cost per request. Two gateways of the same build, one started
- * with each value, serve scenario (a) in alternating rounds. Prints each
- * round, then per gateway the median CPU µs and minor page faults per request,
- * and the median of the per-round ratios candidate ÷ base (the rounds drift
- * together on a shared machine; their ratio moves less than either).
+ * `bun bench/setting-ab.ts --base NAME=VALUE --candidate NAME=VALUE [--base-binary PATH] [--scenario a|e] [--rounds N] [--duration S] [--warmup S] [--connections N] [--pin]`
+ * (or `just bench-setting …`): what one environment setting, or one change
+ * of the code, does to the gateway's cost per request. Two gateways, one
+ * started with each value, serve the same scenario in alternating rounds.
+ * Prints each round, then per gateway the median CPU µs and minor page faults
+ * per request, and the median of the per-round ratios candidate ÷ base (the
+ * rounds drift together on a shared machine; their ratio moves less than either).
+ *
+ * --base-binary runs the base gateway from another build (e.g. the previous
+ * commit's, `bun scripts/build.ts --outfile /tmp/base`) and the candidate from
+ * dist/portcullis; --base and --candidate may then be left out.
+ * --scenario e measures scenario (e) of bench/ceiling.ts (edge auth and a
+ * bearer token on every request) instead of (a).
  *
  * --pin puts both gateways on CPU 1 and everything else (this script, wrk,
  * the backend) on CPU 0 (taskset), so the gateway measured does not share
@@ -15,7 +21,8 @@
 import { parseArgs } from "node:util";
 import { startBackend } from "./backend-process";
 import { machineInfo } from "./machine";
-import { configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
+import { AUTH_ENV, authTarget, configureAuthProxy } from "./auth";
+import { BINARY, configurePlainProxy, ensureBinary, PLAIN_HOST, ROOT, startPortcullis } from "./portcullis";
 import { cleanup, installExitHandlers } from "./processes";
 import { minorFaults, pidsListeningOn, residentMemory } from "./process-cpu";
 import { measureWithCpu, median, runRounds } from "./rounds";
@@ -26,6 +33,8 @@ const { values } = parseArgs({
   options: {
     base: { type: "string" },
     candidate: { type: "string" },
+    "base-binary": { type: "string" },
+    scenario: { type: "string", default: "a" },
     rounds: { type: "string", default: "10" },
     duration: { type: "string", default: "5" },
     warmup: { type: "string", default: "1" },
@@ -34,9 +43,12 @@ const { values } = parseArgs({
   },
 });
 
-function setting(flag: "base" | "candidate"): [string, string] {
-  const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(values[flag] ?? "");
-  if (!match) throw new Error(`--${flag} NAME=VALUE is required (e.g. --base MIMALLOC_PURGE_DELAY=10 --candidate MIMALLOC_PURGE_DELAY=-1)`);
+/** The variable to set and its value; none when the two gateways differ by build alone (--base-binary). */
+function setting(flag: "base" | "candidate"): [string, string] | undefined {
+  const given = values[flag];
+  if (given === undefined && values["base-binary"] !== undefined) return undefined;
+  const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(given ?? "");
+  if (!match) throw new Error(`--${flag} NAME=VALUE is required without --base-binary (e.g. --base MIMALLOC_PURGE_DELAY=10 --candidate MIMALLOC_PURGE_DELAY=-1)`);
   return [match[1]!, match[2]!];
 }
 
@@ -59,13 +71,19 @@ async function main(): Promise<void> {
   // Children inherit the affinity they are started with: the backend and every wrk run stay on CPU 0.
   if (values.pin) taskset(0, process.pid);
   const backend = await startBackend();
+  const scenario = values.scenario;
+  if (scenario !== "a" && scenario !== "e") throw new Error(`--scenario is a or e, not ${scenario}`);
+  const baseBinary = values["base-binary"];
   const variants: (HttpTarget & { readonly pid: number })[] = [];
-  for (const [label, [name, value]] of [["base", base], ["candidate", candidate]] as const) {
-    const gateway = await startPortcullis({ [name]: value });
-    await configurePlainProxy(gateway, `http://127.0.0.1:${backend.port}`);
+  for (const [label, given, binary] of [["base", base, baseBinary ?? BINARY], ["candidate", candidate, BINARY]] as const) {
+    const gateway = await startPortcullis({ ...(scenario === "e" ? AUTH_ENV : {}), ...(given ? { [given[0]]: given[1] } : {}) }, binary);
+    const backendUrl = `http://127.0.0.1:${backend.port}`;
+    await configurePlainProxy(gateway, backendUrl);
+    const target = scenario === "e" ? authTarget(gateway.httpPort, (await configureAuthProxy(gateway, backendUrl)).valid) : { port: gateway.httpPort, host: PLAIN_HOST, path: "/" };
     const pid = (await pidsListeningOn(gateway.httpPort))[0]!;
     if (values.pin) taskset(1, pid);
-    variants.push({ name: `${label} ${name}=${value}`, description: "", port: gateway.httpPort, host: PLAIN_HOST, path: "/", pid });
+    const name = `${label}${given ? ` ${given[0]}=${given[1]}` : ""}${binary === baseBinary ? ` (${binary})` : ""}`;
+    variants.push({ ...target, name, description: "", pid });
   }
 
   const samples = await runRounds(
@@ -81,7 +99,7 @@ async function main(): Promise<void> {
     (s) => `${s.cpuUs.toFixed(2)} µs`,
   );
 
-  console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; ${rounds} rounds of ${wrk.duration} s (wrk -t1 -c${wrk.connections})${values.pin ? ", gateways pinned to CPU 1" : ""}\n`);
+  console.log(`\n${machine.cpuModel}, ${machine.nproc} CPUs; Bun ${machine.bun}; source ${machine.revision}; ${rounds} rounds of ${wrk.duration} s (wrk -t1 -c${wrk.connections}), scenario (${scenario})${values.pin ? ", gateways pinned to CPU 1" : ""}\n`);
   console.log("| gateway | CPU µs/request, median (min–max) | minor page faults per 1,000 requests, median | resident memory after the rounds (peak) |");
   console.log("| --- | ---: | ---: | ---: |");
   for (const variant of variants) {

@@ -9,6 +9,7 @@
  */
 import type { ForwardContext, ForwardTarget } from "./forward-target";
 import type { HeaderView } from "./header-view";
+import type { RequestTrace } from "./request-trace";
 
 /** RFC 9110 §7.6.1 plus the de-facto ones (Keep-Alive, Proxy-Connection). */
 const HOP_BY_HOP = new Set([
@@ -96,9 +97,32 @@ export function displayIp(ip: string): string {
  * headers emitted instead); X-Forwarded-* / X-Real-IP / Forwarded are replaced
  * unless the peer is trusted; X-Request-Id and traceparent are the gateway's
  * (context.trace), tracestate goes along only with a valid traceparent;
- * custom_headers are applied last and win.
+ * custom_headers win over all of these.
  */
 export function visitUpstreamRequestHeaders(incoming: HeaderView, target: ForwardTarget, context: ForwardContext, emit: HeaderSink): void {
+  visitUntracedUpstreamHeaders(incoming, target, context, emit);
+  if (context.trace) visitTraceHeaders(target, context.trace, emit);
+}
+
+/**
+ * The request's own X-Request-Id and traceparent (unless custom_headers set
+ * them), emitted last: the lines before them depend only on the client's
+ * headers, the target, the client and the identity, so a connection's next
+ * request with the same headers can reuse them (dispatcher/raw-edge).
+ */
+export function visitTraceHeaders(target: ForwardTarget, trace: RequestTrace, emit: HeaderSink): void {
+  const custom = compile(target).requestNames;
+  if (!custom.has("x-request-id")) emit("x-request-id", trace.requestId);
+  if (!custom.has("traceparent")) emit("traceparent", trace.traceparent);
+}
+
+/**
+ * visitUpstreamRequestHeaders without the trace's own two headers
+ * (visitTraceHeaders): what it emits does not change from one request to the
+ * next while the incoming headers, the target and the context's client
+ * address, trust, identity and `trace.continued` stay the same.
+ */
+export function visitUntracedUpstreamHeaders(incoming: HeaderView, target: ForwardTarget, context: ForwardContext, emit: HeaderSink): void {
   const t = compile(target);
   const clientHost = incoming.get("host");
   const hopByHop = connectionTokens(incoming.get("connection"));
@@ -139,10 +163,6 @@ export function visitUpstreamRequestHeaders(incoming: HeaderView, target: Forwar
     emit(name, value);
   });
   if (identity) for (const [name, value] of identity.headers) emit(name, value);
-  if (trace) {
-    if (!custom.has("x-request-id")) emit("x-request-id", trace.requestId);
-    if (!custom.has("traceparent")) emit("traceparent", trace.traceparent);
-  }
 
   const peer = displayIp(context.clientIp);
   if (!anyCustom) {

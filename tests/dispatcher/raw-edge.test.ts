@@ -374,3 +374,67 @@ describe("edge auth in the fast lane", () => {
     }
   });
 });
+
+describe("header lines reused on a keep-alive connection (upstream-header-lines.ts)", () => {
+  const REUSE_HOST = "raw-reuse.example.test";
+  const AUTH_REUSE_HOST = "raw-reuse-auth.example.test";
+  const get = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: ${REUSE_HOST}\r\n${extra}\r\n`;
+
+  beforeAll(async () => {
+    expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: REUSE_HOST, target_url: backend.url, custom_headers: { "X-Config": "one" } })).status).toBe(201);
+    expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: AUTH_REUSE_HOST, target_url: backend.url })).status).toBe(201);
+    const auth = { auth_enabled: true, auth_mode: "forward", auth_required_users: ["alice", "carol"], auth_allowed_audiences: [`https://${AUTH_REUSE_HOST}`] };
+    expect((await gw.api("POST", `/api/v1/proxy/targets/${AUTH_REUSE_HOST}/auth`, auth)).status).toBe(200);
+    for (let i = 0; i < 100 && (await gw.get(REUSE_HOST, "/")).status !== 200; i++) await Bun.sleep(20);
+    for (let i = 0; i < 100 && (await gw.get(AUTH_REUSE_HOST, "/")).status !== 401; i++) await Bun.sleep(20);
+  });
+
+  test("a header changed between requests goes up changed; the same headers again still get their own request id and span", async () => {
+    await oneWrite(get("/1", "X-Note: one\r\n") + get("/2", "X-Note: two\r\n") + get("/3", "X-Note: two\r\nConnection: close\r\n"));
+    expect(requestLines()).toEqual(["GET /1", "GET /2", "GET /3"]);
+    expect(backend.requests.map((r) => headerOf(r.head, "x-note"))).toEqual(["one", "two", "two"]);
+    for (const name of ["x-request-id", "traceparent"]) {
+      const values = backend.requests.map((r) => headerOf(r.head, name));
+      expect(new Set(values).size).toBe(3);
+    }
+    // Each request's own ids, once each: the reused lines hold none.
+    for (const request of backend.requests) expect(request.head.match(/\r\nx-request-id:/gi)).toHaveLength(1);
+  });
+
+  test("two users' tokens on one connection, interleaved: each request goes up with its own identity", async () => {
+    const mint = async (username: string) => {
+      const res = await gw.api("POST", "/api/v1/oauth/test-tokens", { resource: `https://${AUTH_REUSE_HOST}`, username });
+      expect(res.status).toBe(201);
+      return res.json.access_token as string;
+    };
+    const [alice, carol] = [await mint("alice"), await mint("carol")];
+    const as = (path: string, token: string) => `GET ${path} HTTP/1.1\r\nHost: ${AUTH_REUSE_HOST}\r\nAuthorization: Bearer ${token}\r\n\r\n`;
+    backend.requests.length = 0;
+    const connection = await rawConnection(gw.gateway.httpPort);
+    // One at a time: the second and third are taken only after the first's token is verified and answered.
+    const answers = [await connection.send(as("/alice", alice), 200), await connection.send(as("/carol", carol), 200), await connection.send(as("/alice-again", alice), 200)];
+    connection.close();
+    expect(answers.map(statusLines)).toEqual([["HTTP/1.1 200"], ["HTTP/1.1 200"], ["HTTP/1.1 200"]]);
+    expect(requestLines()).toEqual(["GET /alice", "GET /carol", "GET /alice-again"]);
+    expect(backend.requests.map((r) => headerOf(r.head, "x-auth-user-name"))).toEqual(["alice", "carol", "alice"]);
+  });
+
+  test("a config change between two requests on one connection: the second goes up with the new custom header", async () => {
+    backend.requests.length = 0;
+    const connection = await rawConnection(gw.gateway.httpPort);
+    expect(statusLines(await connection.send(get("/before"), 200))).toEqual(["HTTP/1.1 200"]);
+    expect((await gw.api("PUT", `/api/v1/proxy/targets/${REUSE_HOST}`, { custom_headers: { "X-Config": "two" } })).status).toBe(200);
+    // The change is in effect once a request on another connection carries it.
+    for (let i = 0; i < 100; i++) {
+      backend.requests.length = 1;
+      await gw.get(REUSE_HOST, "/probe");
+      if (headerOf(backend.requests.at(-1)?.head ?? "", "x-config") === "two") break;
+      await Bun.sleep(20);
+    }
+    backend.requests.length = 1;
+    expect(statusLines(await connection.send(get("/after"), 200))).toEqual(["HTTP/1.1 200"]);
+    connection.close();
+    expect(requestLines()).toEqual(["GET /before", "GET /after"]);
+    expect(backend.requests.map((r) => headerOf(r.head, "x-config"))).toEqual(["one", "two"]);
+  });
+});

@@ -21,6 +21,7 @@ import type { ProxyErrorCode } from "../../../native-tls/proxy-protocol";
 import type { CidrList } from "../../proxies/cidr";
 import type { FastForward } from "./fast-lane";
 import { InternalRelay } from "./internal-relay";
+import { UpstreamHeaderLines } from "./upstream-header-lines";
 import type { WebSocketTunnel } from "./websocket-tunnel";
 
 /** Bodies up to this size (Content-Length) are read whole by the fast lane; larger ones are relayed. */
@@ -100,6 +101,8 @@ export class ClientConnection {
   address: string;
   /** The client is in TRUSTED_PROXY_CIDRS (decided once per connection). */
   trustedPeer: boolean;
+  /** The header lines its last request went upstream with, reused while its headers stay the same. */
+  readonly upstreamHeaders = new UpstreamHeaderLines();
 
   constructor(
     readonly socket: Socket<ClientConnection>,

@@ -13,7 +13,7 @@
  */
 import type { ForwardingEngine } from "../../proxies";
 import type { ForwardTarget, IdentityRewrite } from "../../proxies/forward-target";
-import { visitUpstreamRequestHeaders } from "../../proxies/headers";
+import { visitTraceHeaders } from "../../proxies/headers";
 import { forwardedClientIp } from "../../proxies/forwarded-client";
 import { traceRequest } from "../../proxies/request-trace";
 import type { AccessTokenClaims } from "../../auth/tokens/access-token";
@@ -110,8 +110,12 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     return outcome instanceof Promise ? outcome.then(withIdentity) : withIdentity(outcome);
   };
 
-  /** The request's record and the head sent upstream up to its framing (the forwarding headers included). */
-  const prepare = (plan: FastForward, client: ClientConnection): { draft: RecordDraft; lines: string } => {
+  /**
+   * The request's record and the head sent upstream up to its framing (the
+   * forwarding headers included); `ascii` false when a header carries latin1
+   * bytes the client sent.
+   */
+  const prepare = (plan: FastForward, client: ClientConnection): { draft: RecordDraft; lines: string; ascii: boolean } => {
     const { head, headers, target: forwardTo } = plan;
     const method = head.method;
     const clientIp = client.address;
@@ -125,12 +129,14 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     draft.backend = forwardTo.origin;
     if (plan.entry.logQuery) draft.query = redactedQuery(head.target);
     if (plan.identity) draft.authenticated(plan.claims);
-    let lines = `${method} ${forwardTo.basePath}${head.target} HTTP/1.1\r\n`;
     const context = { clientIp, proto: "http" as const, trustedPeer, trace, record: draft, identity: plan.identity };
-    visitUpstreamRequestHeaders(headers, forwardTo, context, (name, value) => {
+    const untraced = client.upstreamHeaders.get(head, headers, forwardTo, context);
+    // The method is a token and the target visible ASCII (request-head.ts), the base path a URL's: all ASCII.
+    let lines = `${method} ${forwardTo.basePath}${head.target} HTTP/1.1\r\n${untraced.text}`;
+    visitTraceHeaders(forwardTo, trace, (name, value) => {
       lines += `${name}: ${value}\r\n`;
     });
-    return { draft, lines };
+    return { draft, lines, ascii: untraced.ascii };
   };
 
   const forward = (plan: FastForward, body: Buffer | undefined, client: ClientConnection): void => {
@@ -145,7 +151,7 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     if (body === undefined) {
       lines += BODY_METHODS.has(method) ? "content-length: 0\r\n\r\n" : "\r\n";
       // Header values may hold bytes above 0x7f (latin1 characters); such heads go out as latin1 bytes.
-      bytes = Buffer.byteLength(lines) === lines.length ? lines : Buffer.from(lines, "latin1");
+      bytes = prepared.ascii ? lines : Buffer.from(lines, "latin1");
     } else {
       lines += `content-length: ${body.length}\r\n\r\n`;
       bytes = headWithBytes(lines, body);
