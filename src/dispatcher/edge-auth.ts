@@ -147,16 +147,23 @@ export function allowedAtOnce(
 }
 
 function decisionFacts(policy: EdgeAuthPolicy, resource: HostEntry["protectedResource"], facts: EdgeFacts): EdgeRequestFacts {
-  return {
-    proto: facts.proto,
-    host: facts.host,
-    path: facts.path,
-    asIssuer: policy.issuer,
-    // Only a refusal names the metadata URL: allowed requests never build it.
-    get metadataUrl() {
-      return resource ? metadataUrlFor(facts.proto, facts.host, resource.endpoint) : null;
-    },
-  };
+  return new DecisionFacts(facts.proto, facts.host, facts.path, policy.issuer, resource?.endpoint);
+}
+
+/** A class rather than an object literal with a getter, which is slow to make (this runs per request). */
+class DecisionFacts implements EdgeRequestFacts {
+  constructor(
+    readonly proto: "http" | "https",
+    readonly host: string,
+    readonly path: string,
+    readonly asIssuer: string,
+    private readonly resourceEndpoint: string | undefined,
+  ) {}
+
+  /** Only a refusal names the metadata URL: allowed requests never build it. */
+  get metadataUrl(): string | null {
+    return this.resourceEndpoint === undefined ? null : metadataUrlFor(this.proto, this.host, this.resourceEndpoint);
+  }
 }
 
 /**

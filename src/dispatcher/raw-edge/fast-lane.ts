@@ -16,6 +16,7 @@ import type { ForwardTarget, IdentityRewrite } from "../../proxies/forward-targe
 import { visitTraceHeaders } from "../../proxies/headers";
 import { forwardedClientIp } from "../../proxies/forwarded-client";
 import { traceRequest } from "../../proxies/request-trace";
+import type { EdgeAuthRequest } from "../../auth/edge/authenticate";
 import type { AccessTokenClaims } from "../../auth/tokens/access-token";
 import { redactedQuery } from "../../consumers/request-log/query-redaction";
 import { isBuiltInOAuthRequest } from "../builtin-oauth";
@@ -60,8 +61,27 @@ export interface FastForward {
   readonly entry: HostEntry;
   readonly route: CompiledRoute | undefined;
   readonly target: ForwardTarget;
-  readonly identity: IdentityRewrite | undefined;
-  readonly claims: AccessTokenClaims | null | undefined;
+  /** Set by edge auth's decision, once, before the plan is handed on. */
+  identity: IdentityRewrite | undefined;
+  claims: AccessTokenClaims | null | undefined;
+}
+
+/**
+ * What edge auth reads of a request the fast lane decides. Its URL is read
+ * only for a sign-in redirect, which the fast lane never sends: no string per
+ * request for it (and a class, as an object literal with a getter is slow to make).
+ */
+class LaneAuthRequest implements EdgeAuthRequest {
+  constructor(
+    readonly method: string,
+    readonly headers: HeadHeaders,
+    private readonly hostHeader: string,
+    private readonly target: string,
+  ) {}
+
+  get url(): string {
+    return `http://${this.hostHeader}${this.target}`;
+  }
 }
 
 export function createFastLane(options: DispatchOptions & { readonly engine: ForwardingEngine }): FastLane {
@@ -94,19 +114,16 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     // A WebSocket handshake to a plain-HTTP backend is tunnelled; anything else that asks to upgrade goes to Bun.serve.
     if (head.upgrade !== undefined && (method !== "GET" || head.upgrade.toLowerCase() !== "websocket" || forwardTo.url.protocol !== "http:")) return null;
     const headers = new HeadHeaders(head);
-    const plan = { head, headers, host, path, entry, route, target: forwardTo, identity: undefined, claims: undefined };
+    const plan: FastForward = { head, headers, host, path, entry, route, target: forwardTo, identity: undefined, claims: undefined };
     if (!edgeAuth || !isGuarded(entry, route)) return plan;
-    const request = {
-      method,
-      headers,
-      // Only a sign-in redirect reads it, and the fast lane never sends one: no string per request for it.
-      get url() {
-        return `http://${hostHeader}${target}`;
-      },
-    };
+    const request = new LaneAuthRequest(method, headers, hostHeader!, target);
     const outcome = allowedAtOnce(edgeAuth, entry, route, request, clientFacts(request, "http", path, client.trustedPeer));
-    const withIdentity = (allowed: { identity?: IdentityRewrite; claims?: AccessTokenClaims | null } | null): FastForward | null =>
-      allowed && { ...plan, identity: allowed.identity, claims: allowed.claims };
+    const withIdentity = (allowed: { identity?: IdentityRewrite; claims?: AccessTokenClaims | null } | null): FastForward | null => {
+      if (!allowed) return null;
+      plan.identity = allowed.identity;
+      plan.claims = allowed.claims;
+      return plan;
+    };
     return outcome instanceof Promise ? outcome.then(withIdentity) : withIdentity(outcome);
   };
 
