@@ -23,6 +23,14 @@ export interface HeaderLines {
   readonly ascii: boolean;
 }
 
+/**
+ * Header blocks up to this size are kept for reuse. Usual heads, a bearer
+ * token or a few cookies included, are well under it; keeping a larger one
+ * would hold up to 32 KiB per idle connection (MAX_REQUEST_HEAD_BYTES) for a
+ * client that sends one request and waits.
+ */
+const MAX_KEPT_BLOCK = 8 * 1024;
+
 export class UpstreamHeaderLines {
   private block: string | undefined;
   private target: ForwardTarget | undefined;
@@ -54,6 +62,10 @@ export class UpstreamHeaderLines {
     });
     // byteLength also flattens the rope of pieces, once: each reuse then copies one string.
     const lines = { text, ascii: Buffer.byteLength(text) === text.length };
+    if (block.length > MAX_KEPT_BLOCK) {
+      this.block = undefined;
+      return lines;
+    }
     this.block = block;
     this.target = target;
     this.identity = identity;
