@@ -1,10 +1,10 @@
 /**
  * The raw edge's reuse of a connection's upstream header lines
  * (dispatcher/raw-edge/upstream-header-lines.ts): reused only while every
- * input is the same, each input alone forces a rebuild, large header blocks
- * are never kept, and latin1 bytes a client sent are flagged. The raw-socket
- * side (a changed header, token or config on one connection) is in
- * raw-edge.test.ts.
+ * input is the same, each input alone forces a rebuild, lines from a head
+ * over 8 KiB are never kept, and latin1 bytes a client sent are flagged. The
+ * raw-socket side (a changed header, token or config on one connection) is
+ * in raw-edge.test.ts.
  */
 import { describe, expect, test } from "bun:test";
 import { HeadHeaders } from "../../src/dispatcher/http1/head-headers";
@@ -13,8 +13,8 @@ import { UpstreamHeaderLines } from "../../src/dispatcher/raw-edge/upstream-head
 import { forwardTarget, type IdentityRewrite } from "../../src/proxies/forward-target";
 import type { RequestTrace } from "../../src/proxies/request-trace";
 
-function parsed(headerLines: string): RequestHead {
-  const head = parseRequestHead(`GET / HTTP/1.1\r\nHost: app.example.test\r\n${headerLines}`.replace(/\r\n$/, ""));
+function parsed(headerLines: string, path = "/"): RequestHead {
+  const head = parseRequestHead(`GET ${path} HTTP/1.1\r\nHost: app.example.test\r\n${headerLines}`.replace(/\r\n$/, ""));
   if (isRefusal(head)) throw new Error(head.reason);
   return head;
 }
@@ -76,13 +76,14 @@ describe("UpstreamHeaderLines", () => {
     expect(memo.get(traced, new HeadHeaders(traced), target, { ...context, trace: trace(false) }).text).not.toContain("tracestate");
   });
 
-  test("a header block over 8 KiB is built each time, never kept", () => {
-    const memo = new UpstreamHeaderLines();
-    const head = parsed(`Cookie: c=${"x".repeat(9000)}\r\n`);
-    const { headers, passes } = counted(head);
-    memo.get(head, headers, target, context);
-    memo.get(head, headers, target, context);
-    expect(passes()).toBe(2);
+  test("a head over 8 KiB is built each time, never kept: a long header, or a long request line behind short headers", () => {
+    for (const head of [parsed(`Cookie: c=${"x".repeat(9000)}\r\n`), parsed("X-Note: one\r\n", `/${"p".repeat(9000)}`)]) {
+      const memo = new UpstreamHeaderLines();
+      const { headers, passes } = counted(head);
+      memo.get(head, headers, target, context);
+      memo.get(head, headers, target, context);
+      expect(passes()).toBe(2);
+    }
   });
 
   test("a header value with a latin1 byte is flagged, so the head goes out as latin1 bytes", () => {

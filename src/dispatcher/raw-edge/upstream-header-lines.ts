@@ -24,12 +24,12 @@ export interface HeaderLines {
 }
 
 /**
- * Header blocks up to this size are kept for reuse. Usual heads, a bearer
- * token or a few cookies included, are well under it; keeping a larger one
- * would hold up to 32 KiB per idle connection (MAX_REQUEST_HEAD_BYTES) for a
- * client that sends one request and waits.
+ * Lines are kept for reuse only from heads up to this size (the header block
+ * kept to compare shares the head's string). Usual heads, a bearer token or
+ * a few cookies included, are well under it; an idle connection then holds
+ * at most this much, and its lines, until its next request.
  */
-const MAX_KEPT_BLOCK = 8 * 1024;
+const MAX_KEPT_HEAD = 8 * 1024;
 
 export class UpstreamHeaderLines {
   private block: string | undefined;
@@ -62,7 +62,7 @@ export class UpstreamHeaderLines {
     });
     // byteLength also flattens the rope of pieces, once: each reuse then copies one string.
     const lines = { text, ascii: Buffer.byteLength(text) === text.length };
-    if (block.length > MAX_KEPT_BLOCK) {
+    if (head.text.length > MAX_KEPT_HEAD) {
       this.block = undefined;
       return lines;
     }
