@@ -10,6 +10,8 @@
  *   Bun.serve, minimal          bench/ceiling-proxy.ts MODE=serve
  *   Bun.serve + requestIP       MODE=serve-ip: the minimal proxy that tells the backend the client's address
  *   Bun.listen, minimal         MODE=raw: no Request/Response objects, the address read once per connection
+ *   … bearer token              the same with (e)'s Authorization header, which it neither reads nor passes on:
+ *                               what receiving the token costs a Bun proxy
  *   Bun.listen + engine (spike) MODE=raw-engine: the same plus what Portcullis does per proxied request, with
  *                               its own code (parser, ids, forwarding headers, backend client, record, metrics,
  *                               request log to a redis-server of its own)
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
     at("Bun.serve, minimal", minimal.port),
     at("Bun.serve + requestIP", withIp.port),
     at("Bun.listen, minimal", raw.port),
+    { ...at("Bun.listen, minimal, bearer token", raw.port), headers: [`Authorization: Bearer ${tokens.valid}`] },
     at("Bun.listen + engine (spike)", rawEngine.port),
     at("portcullis (a)", gateway.httpPort),
     authTarget(gateway.httpPort, tokens.valid, undefined, "portcullis (e)"),

@@ -12,12 +12,6 @@
  * what it is given). Differences between rows are what each step costs. Best
  * of several batches, in ns per request, each row in a process of its own.
  */
-import { generateKeyPair } from "jose";
-import { EdgeTokenVerifier } from "../src/auth/edge/edge-tokens";
-import { signAccessToken } from "../src/auth/tokens/access-token";
-import { RevokedTokens } from "../src/auth/tokens/revoked-tokens";
-import type { SigningKeys } from "../src/auth/tokens/signing-keys";
-import { PROXY_DEFAULTS } from "../src/api/schemas/proxy-target";
 import { buildHostTable } from "../src/dispatcher/host-table";
 import { isRefusal, parseRequestHead } from "../src/dispatcher/http1/request-head";
 import type { ClientConnection } from "../src/dispatcher/raw-edge/client-connection";
@@ -28,18 +22,9 @@ import type { ForwardingEngine } from "../src/proxies";
 import { DEFAULT_FORWARDING_OPTIONS } from "../src/proxies";
 import { parseCidrList } from "../src/proxies/cidr";
 import { findHeadEnd } from "../src/proxies/http1/response-head";
-import type { ProxyRecord } from "../src/storage/proxy-repository";
-import { AUTH_ENV, AUTH_HOST, AUTH_USER } from "./auth";
+import { AUTH_ENV, AUTH_HOST } from "./auth";
+import { inMemoryTokens, ISSUER, printRows, proxyRecord as record, timeRows, type MicroRow } from "./micro";
 import { PLAIN_HOST } from "./portcullis";
-
-const ISSUER = `https://auth.${AUTH_ENV.BASE_DOMAIN}`;
-const BATCH = 100_000;
-const BATCHES = 7;
-
-function record(hostname: string, auth: Partial<ProxyRecord>): ProxyRecord {
-  const now = new Date().toISOString();
-  return { ...PROXY_DEFAULTS, hostname, target_url: "http://127.0.0.1:9/", owner_token_hash: null, created_by: null, created_at: now, updated_at: now, ...auth } as ProxyRecord;
-}
 
 // The proxies of bench/ceiling.ts: (a) without auth, (e) as configureAuthProxy sets it up (bench/auth.ts).
 const table = buildHostTable({
@@ -59,19 +44,8 @@ const table = buildHostTable({
   edgeAuth: { issuer: ISSUER, allowedUsers: AUTH_ENV.OAUTH_ALLOWED_GITHUB_USERS!.split(",") },
 });
 
-// Real RS256 keys, held in memory instead of Redis: the verifier only asks for a kid's algorithm and public key.
-const { privateKey, publicKey } = await generateKeyPair("RS256");
-const kid = "bench";
-const keys = {
-  current: () => ({ kid, alg: "RS256", privateKey }),
-  verificationKey: (k: string) => (k === kid ? { alg: "RS256", publicKey } : undefined),
-  reloadForUnknownKid: async () => {},
-} as unknown as SigningKeys;
-const verifier = new EdgeTokenVerifier(keys, new RevokedTokens(null as never));
-const claims = { iss: ISSUER, sub: `admin-${AUTH_USER}`, aud: [`https://${AUTH_HOST}`], client_id: "portcullis-admin", azp: "portcullis-admin", scope: "mcp:read mcp:write", login: AUTH_USER };
-const token = (await signAccessToken(keys, claims, 3_600)).token;
-// The first sighting (the signature check) happens here, not in the timed loops.
-await verifier.verify(token);
+const { verifier, mint } = await inMemoryTokens();
+const token = await mint(AUTH_HOST);
 
 let sink = 0;
 const engine = {
@@ -106,49 +80,16 @@ function run(bytes: Buffer, forward: boolean): void {
   if (forward) lane.forward(plan, undefined, client);
 }
 
-function time(step: () => void): number {
-  for (let i = 0; i < BATCH; i++) step(); // warm-up: JIT tiers
-  let bestNs = Infinity;
-  for (let b = 0; b < BATCHES; b++) {
-    const start = Bun.nanoseconds();
-    for (let i = 0; i < BATCH; i++) step();
-    bestNs = Math.min(bestNs, (Bun.nanoseconds() - start) / BATCH);
-  }
-  return bestNs;
-}
-
 const plainHead = head(PLAIN_HOST);
 const authHead = head(AUTH_HOST, token);
-const ROWS: readonly (readonly [name: string, step: () => void])[] = [
+const ROWS: readonly MicroRow[] = [
   ["(a) parse + decide", () => run(plainHead, false)],
   ["(a) parse + decide + upstream head", () => run(plainHead, true)],
   ["(e) parse + decide (edge auth)", () => run(authHead, false)],
   ["(e) parse + decide + upstream head (identity headers)", () => run(authHead, true)],
 ];
-/** Processes per row; the best is kept. */
-const PROCESSES = 3;
 
-const rowFlag = process.argv.indexOf("--row");
-if (rowFlag >= 0) {
-  const ns = time(ROWS[Number(process.argv[rowFlag + 1])]![1]);
-  console.log(`${ns}${sink < 0 ? " " : ""}`);
-  process.exit(0);
-}
-
-const results: number[] = [];
-for (let i = 0; i < ROWS.length; i++) {
-  let bestNs = Infinity;
-  for (let p = 0; p < PROCESSES; p++) {
-    const child = Bun.spawnSync([process.execPath, import.meta.path, "--row", String(i)], { stderr: "inherit" });
-    if (!child.success) throw new Error(`row ${i} failed`);
-    bestNs = Math.min(bestNs, Number(child.stdout.toString().trim()));
-  }
-  results.push(bestNs);
-}
-
-console.log(`Bun ${Bun.version}; per row: best of ${PROCESSES} processes × ${BATCHES} batches of ${BATCH.toLocaleString("en-US")}; token ${token.length} characters\n`);
-console.log("| step | ns per request |");
-console.log("| --- | ---: |");
-ROWS.forEach(([name], i) => console.log(`| ${name} | ${results[i]!.toFixed(0)} |`));
+const results = timeRows(import.meta.path, ROWS, () => sink);
+printRows(ROWS, results, token.length);
 const at = (i: number) => results[i]!;
 console.log(`\n(e) − (a), parse + decide: ${(at(2) - at(0)).toFixed(0)} ns; upstream head: ${(at(3) - at(2) - (at(1) - at(0))).toFixed(0)} ns; in all: ${(at(3) - at(1)).toFixed(0)} ns`);
