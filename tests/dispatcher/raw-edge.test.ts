@@ -4,8 +4,10 @@
  * anything is forwarded, the hand-over of a connection to the internal
  * Bun.serve keeping the client's address (also one from a PROXY header),
  * edge auth decided in the fast lane with the same result as on Bun.serve,
- * HTTP/1.0 clients getting a body they can read, and the backend connection
- * failing under the fast lane (a stale pooled connection, none at all).
+ * HTTP/1.0 clients getting a body they can read, the backend connection
+ * failing under the fast lane (a stale pooled connection, none at all), and
+ * the header lines a connection reuses never outliving a changed header,
+ * token or proxy config.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestGateway, type TestGateway } from "../helpers/gateway-in-process";
