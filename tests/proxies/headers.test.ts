@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { forwardTarget, rewriteResponseHeaders, upstreamRequestHeaders, type ForwardContext } from "../../src/proxies";
+import { visitUpstreamRequestHeaders } from "../../src/proxies/headers";
 import { rawExchange, startEchoBackend, startGateway, type Echo } from "./harness";
 
 const untrusted: ForwardContext = { clientIp: "203.0.113.7", proto: "https", trustedPeer: false };
@@ -101,6 +102,27 @@ describe("upstreamRequestHeaders (pure)", () => {
     expect(h.get("x-auth-user-id")).toBeNull();
     expect(h.get("x-forwarded-proto")).toBe("https");
     expect(h.get("accept")).toBe("application/json");
+  });
+
+  test("the trace's X-Request-Id and traceparent: sent once, last, in place of the client's; custom headers naming them win", () => {
+    const trace = { requestId: "gw-1", traceparent: `00-${"1".repeat(32)}-${"2".repeat(16)}-00`, traceId: "1".repeat(32), continued: false };
+    const client = new Headers({ host: "app.example.com", "x-request-id": "client-id", traceparent: `00-${"3".repeat(32)}-${"4".repeat(16)}-01`, accept: "*/*" });
+    const plain = upstreamRequestHeaders(client, forwardTarget("http://b:1"), { ...untrusted, trace });
+    expect(plain.get("x-request-id")).toBe("gw-1");
+    expect(plain.get("traceparent")).toBe(trace.traceparent);
+    // Headers iterates sorted, so the order is read from the sink instead.
+    const order: string[] = [];
+    visitUpstreamRequestHeaders(client, forwardTarget("http://b:1"), { ...untrusted, trace }, (name) => order.push(name));
+    expect(order.slice(-2)).toEqual(["x-request-id", "traceparent"]);
+    expect(order.filter((name) => name === "x-request-id" || name === "traceparent")).toHaveLength(2);
+    const custom = forwardTarget("http://b:1", { requestHeaders: { "X-Request-Id": "fixed", traceparent: `00-${"5".repeat(32)}-${"6".repeat(16)}-00` } });
+    const sent: [string, string][] = [];
+    visitUpstreamRequestHeaders(client, custom, { ...untrusted, trace }, (name, value) => sent.push([name, value]));
+    // Custom headers keep the operator's spelling.
+    expect(sent.filter(([name]) => /^(x-request-id|traceparent)$/i.test(name))).toEqual([
+      ["X-Request-Id", "fixed"],
+      ["traceparent", `00-${"5".repeat(32)}-${"6".repeat(16)}-00`],
+    ]);
   });
 
   test("custom header values with CR/LF are refused", () => {
