@@ -1,6 +1,6 @@
 /** Identity headers: client-sent ones never reach the backend; verified ones do; the bearer token only when asked. */
 import { describe, expect, test } from "bun:test";
-import { cookieHeaderWithout, hasBearerCredential, identityHeaderPairs, identityRewrite, stripIdentityHeaders, upstreamIdentity } from "../../../src/auth/edge/identity-headers";
+import { cookieHeaderWithout, hasBearerCredential, identityHeaderPairs, isBearer, identityRewrite, stripIdentityHeaders, upstreamIdentity } from "../../../src/auth/edge/identity-headers";
 import type { EdgeAuthPolicy } from "../../../src/auth/edge/policy";
 import { forwardTarget } from "../../../src/proxies/forward-target";
 import { visitUpstreamRequestHeaders } from "../../../src/proxies/headers";
@@ -164,6 +164,17 @@ test("hasBearerCredential: the scheme is case-insensitive and must be Bearer", (
   expect(hasBearerCredential(new Headers({ authorization: "Bearerx y" }))).toBe(false);
   expect(hasBearerCredential(new Headers({ authorization: "Basic x" }))).toBe(false);
   expect(hasBearerCredential(new Headers())).toBe(false);
+});
+
+test("isBearer: any case of each letter of the scheme, then the end or a space; nothing else", () => {
+  for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR"]) {
+    expect(isBearer(scheme)).toBe(true);
+    expect(isBearer(`${scheme} token`)).toBe(true);
+  }
+  // Characters one bit (0x20) away from a letter are not that letter; a tab is not the space the scheme ends with.
+  for (const value of ["Beare", "Bearer\ttoken", "Bearer,token", "Bearerx", "Bearer_", "Basic x", "Bea\x02er x", "\x02earer x", "Bearer\x00", "Bear\x12r x", ""]) {
+    expect(isBearer(value)).toBe(false);
+  }
 });
 
 describe("identityHeaderPairs (for a forwarder writing the head itself)", () => {
