@@ -12,9 +12,27 @@ import type { HeaderView } from "../../proxies/header-view";
 import { FIELD_STRIDE, type RequestHead } from "./request-head";
 
 export class HeadHeaders implements HeaderView {
+  /**
+   * The last name looked up and its value: edge auth reads Authorization
+   * twice (the token, then whether it came as a bearer), and a second slice
+   * of the same value would be a new string to resolve again.
+   */
+  private lastName = "";
+  private lastValue: string | null = null;
+
   constructor(private readonly head: RequestHead) {}
 
   get(name: string): string | null {
+    if (name === this.lastName) return this.lastValue;
+    // The parser already holds it: one Host line at most (a second is refused), its value without whitespace.
+    if (name === "host") return this.head.host ?? null;
+    const value = this.scan(name);
+    this.lastName = name;
+    this.lastValue = value;
+    return value;
+  }
+
+  private scan(name: string): string | null {
     const { text, fields, fieldCount } = this.head;
     const length = name.length;
     let found: string | null = null;
