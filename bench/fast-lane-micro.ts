@@ -17,6 +17,7 @@ import { isRefusal, parseRequestHead } from "../src/dispatcher/http1/request-hea
 import type { ClientConnection } from "../src/dispatcher/raw-edge/client-connection";
 import { createFastLane } from "../src/dispatcher/raw-edge/fast-lane";
 import { UpstreamHeaderLines } from "../src/dispatcher/raw-edge/upstream-header-lines";
+import { RememberedToken } from "../src/auth/edge/edge-tokens";
 import type { DispatchOptions } from "../src/dispatcher/dispatch";
 import type { ForwardingEngine } from "../src/proxies";
 import { DEFAULT_FORWARDING_OPTIONS } from "../src/proxies";
@@ -66,7 +67,7 @@ const options = {
 } as unknown as DispatchOptions & { engine: ForwardingEngine };
 const lane = createFastLane(options);
 // One keep-alive connection sending the same headers each time, as wrk's do.
-const client = { address: "127.0.0.1", trustedPeer: false, draining: false, upstreamHeaders: new UpstreamHeaderLines() } as unknown as ClientConnection;
+const client = { address: "127.0.0.1", trustedPeer: false, draining: false, upstreamHeaders: new UpstreamHeaderLines(), rememberedToken: new RememberedToken() } as unknown as ClientConnection;
 
 /** What wrk sends in bench/ceiling.ts: (a) its two-line GET, (e) the same with the bearer token. */
 const head = (host: string, bearer?: string) => Buffer.from(`GET / HTTP/1.1\r\nHost: ${host}\r\n${bearer ? `Authorization: Bearer ${bearer}\r\n` : ""}\r\n`);

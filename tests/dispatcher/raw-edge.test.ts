@@ -421,6 +421,30 @@ describe("header lines reused on a keep-alive connection (upstream-header-lines.
     expect(backend.requests.map((r) => headerOf(r.head, "x-auth-user-name"))).toEqual(["alice", "carol", "alice"]);
   });
 
+  test("a token revoked while its connection stays open: the next request on that connection is refused", async () => {
+    const minted = await gw.api("POST", "/api/v1/oauth/test-tokens", { resource: `https://${AUTH_REUSE_HOST}`, username: "alice" });
+    expect(minted.status).toBe(201);
+    const as = (path: string) => `GET ${path} HTTP/1.1\r\nHost: ${AUTH_REUSE_HOST}\r\nAuthorization: Bearer ${minted.json.access_token}\r\n\r\n`;
+    backend.requests.length = 0;
+    const connection = await rawConnection(gw.gateway.httpPort);
+    // Twice first: the second request finds the token verified, and its connection remembers it (edge-tokens.ts).
+    expect(statusLines(await connection.send(as("/first"), 200))).toEqual(["HTTP/1.1 200"]);
+    expect(statusLines(await connection.send(as("/second"), 200))).toEqual(["HTTP/1.1 200"]);
+    expect((await gw.api("DELETE", `/api/v1/oauth/sessions/${minted.json.session_id}`)).status).toBe(200);
+    // In effect once another connection is refused with it.
+    for (let i = 0; i < 100; i++) {
+      const res = await fetch(`http://127.0.0.1:${gw.gateway.httpPort}/probe`, { headers: { host: AUTH_REUSE_HOST, authorization: `Bearer ${minted.json.access_token}` } });
+      await res.body?.cancel();
+      if (res.status === 401) break;
+      await Bun.sleep(20);
+    }
+    const refused = await connection.send(as("/after-revocation"), 200);
+    connection.close();
+    expect(statusLines(refused)).toEqual(["HTTP/1.1 401"]);
+    expect(refused).toContain("token revoked");
+    expect(requestLines()).toEqual(["GET /first", "GET /second"]);
+  });
+
   test("a config change between two requests on one connection: the second goes up with the new custom header", async () => {
     backend.requests.length = 0;
     const connection = await rawConnection(gw.gateway.httpPort);

@@ -56,7 +56,25 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** Refusals worth remembering: they cost a signature check and can never turn into acceptance. */
 const FINAL_REFUSALS = new Set(["signature verification failed", "token expired"]);
 
+/**
+ * What one client connection remembers of the token it presented last. A
+ * keep-alive client sends the same token on every request, and comparing it
+ * with the last one is cheaper than hashing it for the Map lookup (~0.15 µs
+ * for an RS256 token). Only a token found verified is remembered; expiry,
+ * revocation and the issuer are checked on every use all the same. Both
+ * strings compared come from the same client, so the comparison's timing
+ * tells it nothing it did not send.
+ */
+export class RememberedToken {
+  token = "";
+  entry: Verified | undefined = undefined;
+  /** The verifier's generation when remembered: clear() forgets every connection's token too. */
+  generation = -1;
+}
+
 export class EdgeTokenVerifier {
+  /** Bumped by clear(), so tokens remembered by connections before it are verified again. */
+  private generation = 0;
   private readonly verified = new Map<string, Verified>();
   private readonly refused = new Map<string, Refused>();
   /** First sightings being verified, so a burst of requests with a new token shares one signature check. */
@@ -82,10 +100,16 @@ export class EdgeTokenVerifier {
    * (a value, or a throw) for a token seen before; a Promise on a first sighting.
    * The claims object is shared between requests and frozen.
    */
-  verify(token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
+  verify(token: string, remembered?: RememberedToken): AccessTokenClaims | Promise<AccessTokenClaims> {
+    if (remembered !== undefined && remembered.generation === this.generation && remembered.token === token) return this.admit(token, remembered.entry!);
     const hit = this.verified.get(token);
-    if (hit !== undefined) return this.admit(token, hit);
-    return this.firstSighting(token);
+    if (hit === undefined) return this.firstSighting(token);
+    if (remembered !== undefined) {
+      remembered.token = token;
+      remembered.entry = hit;
+      remembered.generation = this.generation;
+    }
+    return this.admit(token, hit);
   }
 
   /** Verified tokens remembered now. */
@@ -95,6 +119,7 @@ export class EdgeTokenVerifier {
 
   /** Forgets everything remembered (e.g. after the signing keys were replaced outright). */
   clear(): void {
+    this.generation++;
     this.verified.clear();
     this.refused.clear();
   }

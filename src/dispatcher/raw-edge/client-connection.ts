@@ -22,6 +22,7 @@ import type { CidrList } from "../../proxies/cidr";
 import type { FastForward } from "./fast-lane";
 import { InternalRelay } from "./internal-relay";
 import { UpstreamHeaderLines } from "./upstream-header-lines";
+import { RememberedToken } from "../../auth/edge/edge-tokens";
 import type { WebSocketTunnel } from "./websocket-tunnel";
 
 /** Bodies up to this size (Content-Length) are read whole by the fast lane; larger ones are relayed. */
@@ -103,6 +104,8 @@ export class ClientConnection {
   trustedPeer: boolean;
   /** The header lines its last request went upstream with, reused while its headers stay the same. */
   readonly upstreamHeaders = new UpstreamHeaderLines();
+  /** The token its last request presented, found again without hashing it (edge-tokens.ts). */
+  readonly rememberedToken = new RememberedToken();
 
   constructor(
     readonly socket: Socket<ClientConnection>,

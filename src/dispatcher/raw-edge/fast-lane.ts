@@ -17,6 +17,7 @@ import { visitTraceHeaders } from "../../proxies/headers";
 import { forwardedClientIp } from "../../proxies/forwarded-client";
 import { traceRequest } from "../../proxies/request-trace";
 import type { EdgeAuthRequest } from "../../auth/edge/authenticate";
+import type { RememberedToken } from "../../auth/edge/edge-tokens";
 import type { AccessTokenClaims } from "../../auth/tokens/access-token";
 import { redactedQuery } from "../../consumers/request-log/query-redaction";
 import { isBuiltInOAuthRequest } from "../builtin-oauth";
@@ -77,6 +78,7 @@ class LaneAuthRequest implements EdgeAuthRequest {
     readonly headers: HeadHeaders,
     private readonly hostHeader: string,
     private readonly target: string,
+    readonly rememberedToken: RememberedToken,
   ) {}
 
   get url(): string {
@@ -116,7 +118,7 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     const headers = new HeadHeaders(head);
     const plan: FastForward = { head, headers, host, path, entry, route, target: forwardTo, identity: undefined, claims: undefined };
     if (!edgeAuth || !isGuarded(entry, route)) return plan;
-    const request = new LaneAuthRequest(method, headers, hostHeader!, target);
+    const request = new LaneAuthRequest(method, headers, hostHeader!, target, client.rememberedToken);
     const outcome = allowedAtOnce(edgeAuth, entry, route, request, clientFacts(request, "http", path, client.trustedPeer));
     const withIdentity = (allowed: { identity?: IdentityRewrite; claims?: AccessTokenClaims | null } | null): FastForward | null => {
       if (!allowed) return null;

@@ -359,6 +359,21 @@ describe("audience", () => {
   });
 });
 
+test("a token's allow is reused only for the same policy, scheme and Host", async () => {
+  const policy = policyFor("forward");
+  const at = (overrides: Partial<EdgeRequestFacts>, on = policy) => authenticateAtEdge(on, verifier, request(tokens.valid!), facts("/mcp", overrides));
+  const first = await at({});
+  expect(first.kind).toBe("allow");
+  // The token names https://HOST/mcp: the same policy reached another way decides again, and refuses.
+  expect((await at({ proto: "http" })).kind).toBe("deny");
+  expect((await at({ host: "other.example.test" })).kind).toBe("deny");
+  // A config change compiles a new policy: its allowlist applies at once.
+  expect((await denial(await at({}, policyFor("forward", { auth_required_users: ["bob"] })))).status).toBe(403);
+  const again = await at({});
+  expect(again.kind).toBe("allow");
+  expect(again).toBe(first);
+});
+
 describe("allowlists and scopes", () => {
   test("users fall back to the global allowlist; ['*'] admits everyone", async () => {
     const global = policyFor("forward", { auth_required_users: null });

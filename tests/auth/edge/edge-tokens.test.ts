@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeyPair, SignJWT } from "jose";
 import pino from "pino";
-import { EdgeTokenVerifier } from "../../../src/auth/edge/edge-tokens";
+import { EdgeTokenVerifier, RememberedToken } from "../../../src/auth/edge/edge-tokens";
 import { OAuthError } from "../../../src/auth/oauth-error";
 import { signAccessToken, type AccessTokenClaims } from "../../../src/auth/tokens/access-token";
 import { RevokedTokens } from "../../../src/auth/tokens/revoked-tokens";
@@ -68,10 +68,10 @@ async function recordedToken(): Promise<{ token: string; claims: AccessTokenClai
 }
 
 /** The refusal reason, and whether it came synchronously (a throw) or as a rejected Promise. */
-function refusal(verifier: EdgeTokenVerifier, token: string): { sync: true; reason: string } | Promise<{ sync: false; reason: string }> {
+function refusal(verifier: EdgeTokenVerifier, token: string, remembered?: RememberedToken): { sync: true; reason: string } | Promise<{ sync: false; reason: string }> {
   let result: ReturnType<EdgeTokenVerifier["verify"]>;
   try {
-    result = verifier.verify(token);
+    result = verifier.verify(token, remembered);
   } catch (err) {
     expect(err).toBeInstanceOf(OAuthError);
     expect((err as OAuthError).code).toBe("invalid_token");
@@ -209,5 +209,77 @@ describe("EdgeTokenVerifier", () => {
     verifier.clear();
     expect(verifier.size).toBe(0);
     expect(verifier.verify(token)).toBeInstanceOf(Promise);
+  });
+});
+
+describe("a connection's remembered token (RememberedToken)", () => {
+  test("found verified, it is remembered: the same claims, synchronously; another token on the connection gets its own", async () => {
+    const verifier = new EdgeTokenVerifier(keys, revoked);
+    const [a, b] = await Promise.all([sign(), sign(600, { sub: "github-2", login: "bob" })]);
+    await verifier.verify(a!.token);
+    await verifier.verify(b!.token);
+    const remembered = new RememberedToken();
+    for (const [token, expected] of [[a!.token, a!.claims], [a!.token, a!.claims], [b!.token, b!.claims], [a!.token, a!.claims], [b!.token, b!.claims]] as const) {
+      const claims = verifier.verify(token, remembered);
+      expect(claims).not.toBeInstanceOf(Promise);
+      expect((claims as AccessTokenClaims).jti).toBe(expected.jti);
+      expect(remembered.token).toBe(token);
+    }
+  });
+
+  test("a first sighting is not remembered: only a token found verified is", async () => {
+    const verifier = new EdgeTokenVerifier(keys, revoked);
+    const { token } = await sign();
+    const remembered = new RememberedToken();
+    await verifier.verify(token, remembered);
+    expect(remembered.entry).toBeUndefined();
+    verifier.verify(token, remembered);
+    expect(remembered.token).toBe(token);
+  });
+
+  test("a remembered token revoked is refused from the moment RevokedTokens reloads", async () => {
+    const verifier = new EdgeTokenVerifier(keys, revoked);
+    const { token, claims: signed } = await recordedToken();
+    const remembered = new RememberedToken();
+    await verifier.verify(token);
+    expect(verifier.verify(token, remembered)).toEqual(signed);
+    expect(remembered.token).toBe(token);
+    expect(await store.revokeAccessToken(signed.jti)).toBe(true);
+    await revoked.reload();
+    expect(refusal(verifier, token, remembered)).toEqual({ sync: true, reason: "token revoked" });
+  });
+
+  test("a remembered token is refused once it expires, on every later use", async () => {
+    const verifier = new EdgeTokenVerifier(keys, revoked, { clockToleranceSeconds: 0 });
+    const { token, claims: signed } = await sign(1);
+    const remembered = new RememberedToken();
+    await verifier.verify(token);
+    expect(verifier.verify(token, remembered)).toEqual(signed);
+    await Bun.sleep(Math.max(0, signed.exp * 1000 - Date.now()) + 5);
+    expect(refusal(verifier, token, remembered)).toEqual({ sync: true, reason: "token expired" });
+    expect(refusal(verifier, token, remembered)).toEqual({ sync: true, reason: "token expired" });
+  });
+
+  test("with issuers, iss is checked on every use of a remembered token", async () => {
+    let issuers = new Set([ISSUER]);
+    const verifier = new EdgeTokenVerifier(keys, revoked, { issuers: () => issuers });
+    const { token } = await sign();
+    const remembered = new RememberedToken();
+    await verifier.verify(token);
+    verifier.verify(token, remembered);
+    issuers = new Set(["https://another-issuer.example.test"]);
+    expect(refusal(verifier, token, remembered)).toEqual({ sync: true, reason: "claim iss invalid" });
+  });
+
+  test("clear() forgets what every connection remembers: the next use is verified again", async () => {
+    const verifier = new EdgeTokenVerifier(keys, revoked);
+    const { token, claims: signed } = await sign();
+    const remembered = new RememberedToken();
+    await verifier.verify(token);
+    verifier.verify(token, remembered);
+    verifier.clear();
+    const again = verifier.verify(token, remembered);
+    expect(again).toBeInstanceOf(Promise);
+    expect((await again).jti).toBe(signed.jti);
   });
 });
