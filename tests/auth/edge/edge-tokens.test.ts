@@ -50,6 +50,12 @@ const claims = (overrides: Partial<AccessTokenClaims> = {}): Omit<AccessTokenCla
 });
 const sign = (lifetime = 600, overrides: Partial<AccessTokenClaims> = {}) => signAccessToken(keys, claims(overrides), lifetime);
 
+/** A token whose exp (whole seconds) is a full second away: signed just after a second begins, not just before it ends. */
+async function signExpiringInASecond() {
+  await Bun.sleep(1000 - (Date.now() % 1000) + 5);
+  return sign(1);
+}
+
 /** A token recorded under a grant, so TokenStore can revoke it as the API does. */
 async function recordedToken(): Promise<{ token: string; claims: AccessTokenClaims }> {
   const grant = await store.createGrant({
@@ -128,7 +134,7 @@ describe("EdgeTokenVerifier", () => {
 
   test("a cached token is refused synchronously from the moment it expires", async () => {
     const verifier = new EdgeTokenVerifier(keys, revoked, { clockToleranceSeconds: 0 });
-    const { token, claims: signed } = await sign(1);
+    const { token, claims: signed } = await signExpiringInASecond();
     expect((await verifier.verify(token)).jti).toBe(signed.jti);
     await Bun.sleep(Math.max(0, signed.exp * 1000 - Date.now()) + 5);
     expect(refusal(verifier, token)).toEqual({ sync: true, reason: "token expired" });
@@ -251,7 +257,7 @@ describe("a connection's remembered token (RememberedToken)", () => {
 
   test("a remembered token is refused once it expires, on every later use", async () => {
     const verifier = new EdgeTokenVerifier(keys, revoked, { clockToleranceSeconds: 0 });
-    const { token, claims: signed } = await sign(1);
+    const { token, claims: signed } = await signExpiringInASecond();
     const remembered = new RememberedToken();
     await verifier.verify(token);
     expect(verifier.verify(token, remembered)).toEqual(signed);
