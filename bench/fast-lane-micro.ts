@@ -13,7 +13,8 @@
  * of several batches, in ns per request, each row in a process of its own.
  */
 import { buildHostTable } from "../src/dispatcher/host-table";
-import { isRefusal, parseRequestHead } from "../src/dispatcher/http1/request-head";
+import { isRefusal, parseRequestHead, type RequestHead } from "../src/dispatcher/http1/request-head";
+import { HeadHeaders } from "../src/dispatcher/http1/head-headers";
 import type { ClientConnection } from "../src/dispatcher/raw-edge/client-connection";
 import { createFastLane } from "../src/dispatcher/raw-edge/fast-lane";
 import { UpstreamHeaderLines } from "../src/dispatcher/raw-edge/upstream-header-lines";
@@ -67,15 +68,26 @@ const options = {
 } as unknown as DispatchOptions & { engine: ForwardingEngine };
 const lane = createFastLane(options);
 // One keep-alive connection sending the same headers each time, as wrk's do.
-const client = { address: "127.0.0.1", trustedPeer: false, draining: false, upstreamHeaders: new UpstreamHeaderLines(), rememberedToken: new RememberedToken() } as unknown as ClientConnection;
+// What ClientConnection keeps per connection: the last head (its block shared with the next) and its headers.
+let previous: RequestHead | undefined;
+let lastHeaders: HeadHeaders | undefined;
+const client = {
+  address: "127.0.0.1",
+  trustedPeer: false,
+  draining: false,
+  upstreamHeaders: new UpstreamHeaderLines(),
+  rememberedToken: new RememberedToken(),
+  headersOf: (head: RequestHead) => (lastHeaders?.reads(head) ? lastHeaders : (lastHeaders = new HeadHeaders(head))),
+} as unknown as ClientConnection;
 
 /** What wrk sends in bench/ceiling.ts: (a) its two-line GET, (e) the same with the bearer token. */
 const head = (host: string, bearer?: string) => Buffer.from(`GET / HTTP/1.1\r\nHost: ${host}\r\n${bearer ? `Authorization: Bearer ${bearer}\r\n` : ""}\r\n`);
 
 function run(bytes: Buffer, forward: boolean): void {
   const end = findHeadEnd(bytes, 0);
-  const parsed = parseRequestHead(bytes.toString("latin1", 0, end - 4));
+  const parsed = parseRequestHead(bytes.toString("latin1", 0, end - 4), previous);
   if (isRefusal(parsed)) throw new Error(`refused: ${parsed.reason}`);
+  previous = parsed;
   const plan = lane.decide(parsed, client);
   if (plan === null || plan instanceof Promise) throw new Error("the fast lane did not take the request at once");
   if (forward) lane.forward(plan, undefined, client);

@@ -344,6 +344,19 @@ describe("the backend connection behind the fast lane", () => {
   });
 });
 
+test("Expect: 100-continue, as the first header or a later one: the client is told to go on before it sends its body", async () => {
+  for (const headers of [`Expect: 100-continue\r\nHost: ${HOST}\r\n`, `Host: ${HOST}\r\nExpect: 100-continue\r\n`]) {
+    backend.requests.length = 0;
+    const connection = await rawConnection(gw.gateway.httpPort);
+    const interim = await connection.send(`POST /upload HTTP/1.1\r\n${headers}Content-Length: 5\r\n\r\n`, 300);
+    expect(statusLines(interim)).toEqual(["HTTP/1.1 100"]);
+    const answer = await connection.send("hello", 200);
+    connection.close();
+    expect(statusLines(answer)).toEqual(["HTTP/1.1 200"]);
+    expect(requestLines()).toEqual(["POST /upload"]);
+  }
+});
+
 describe("edge auth in the fast lane", () => {
   const AUTH_HOST = "raw-auth.example.test";
   const mint = async (username: string) => {

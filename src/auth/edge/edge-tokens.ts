@@ -66,6 +66,9 @@ const FINAL_REFUSALS = new Set(["signature verification failed", "token expired"
  * tells it nothing it did not send.
  */
 export class RememberedToken {
+  /** The Authorization value last presented and the token cut from it (authenticate.ts): the same value is the same token. */
+  authorization = "";
+  bearer = "";
   token = "";
   entry: Verified | undefined = undefined;
   /** The verifier's generation when remembered: clear() forgets every connection's token too. */

@@ -13,22 +13,26 @@ import { FIELD_STRIDE, type RequestHead } from "./request-head";
 
 export class HeadHeaders implements HeaderView {
   /**
-   * The last name looked up and its value: edge auth reads Authorization
-   * twice (the token, then whether it came as a bearer), and a second slice
-   * of the same value would be a new string to resolve again.
+   * Values looked up so far. Edge auth reads Authorization twice (the token,
+   * then whether it came as a bearer), and a raw-edge connection keeps these
+   * headers for its next requests while their header block repeats: the same
+   * string each time, which later comparisons find equal at once.
    */
-  private lastName = "";
-  private lastValue: string | null = null;
+  private values: Map<string, string | null> | undefined;
 
   constructor(private readonly head: RequestHead) {}
 
+  /** Whether these are `head`'s headers too: its block is the one the parser shared from this head's. */
+  reads(head: RequestHead): boolean {
+    return head.fields === this.head.fields;
+  }
+
   get(name: string): string | null {
-    if (name === this.lastName) return this.lastValue;
     // The parser already holds it: one Host line at most (a second is refused), its value without whitespace.
     if (name === "host") return this.head.host ?? null;
-    const value = this.scan(name);
-    this.lastName = name;
-    this.lastValue = value;
+    const values = (this.values ??= new Map());
+    let value = values.get(name);
+    if (value === undefined) values.set(name, (value = this.scan(name)));
     return value;
   }
 

@@ -28,8 +28,15 @@ export interface RequestHead {
   readonly target: string;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   readonly minor: 0 | 1;
-  /** The head's text (without its final CRLFCRLF), which `fields` point into. */
+  /**
+   * The header block: the head's text after the request line's CRLF, without
+   * the final CRLFCRLF ("" without headers). `fields` point into it. A head
+   * parsed with `previous` whose block is the same bytes shares this string,
+   * `fields` and everything derived from them with it.
+   */
   readonly text: string;
+  /** The whole head's length, request line included: what keeping `text` (a slice of it) may hold on to. */
+  readonly size: number;
   /**
    * Every header line, in arrival order, as FIELD_STRIDE numbers: name start,
    * name end (the colon), value start and end (optional whitespace left out),
@@ -131,23 +138,69 @@ const DIGITS = /^\d{1,15}$/;
 
 const refuse = (status: RequestHeadRefusal["status"], reason: string): RequestHeadRefusal => ({ status, reason });
 
-export const isRefusal = (result: RequestHead | RequestHeadRefusal): result is RequestHeadRefusal => "status" in result;
+export const isRefusal = <T extends object>(result: T | RequestHeadRefusal): result is RequestHeadRefusal => "status" in result;
 
 /**
  * `head` is the latin1 text of one request head without its final CRLFCRLF
  * (callers find the end, see findHeadEnd in proxies/http1/response-head.ts).
  * Empty lines before the request line are not accepted: a head must start
  * with its method.
+ *
+ * `previous` is the last head parsed on the same connection. A keep-alive
+ * client sends the same header block request after request; when this head's
+ * block is those bytes again (and the HTTP version the same: framing and
+ * keep-alive depend on it), only the request line is parsed and the rest is
+ * the previous head's, shared. The parse of a block depends on nothing but
+ * its bytes and the version, so the result is what a full parse would give.
  */
-export function parseRequestHead(head: string): RequestHead | RequestHeadRefusal {
+export function parseRequestHead(head: string, previous?: RequestHead): RequestHead | RequestHeadRefusal {
   if (head.length > MAX_REQUEST_HEAD_BYTES) return refuse(431, "request head too large");
+  if (previous !== undefined && previous.text !== "") {
+    const repeated = withRepeatedBlock(head, previous);
+    if (repeated !== undefined) return repeated;
+  }
   // One scan of the whole head: line breaks are CRLF only (a lone CR or LF is where parsers disagree), and no
   // other control character appears anywhere (field values allow tabs; RFC 9110 §5.5).
   const bad = FORBIDDEN.exec(head);
-  if (bad) return refuse(400, bad[0] === "\n" ? "bare LF in request head" : bad[0] === "\r" ? "bare CR in request head" : "control character in request head");
+  if (bad) return refuse(400, forbiddenReason(bad[0]));
 
   const lineEnd = lineEndFrom(head, 0);
-  const line = head.slice(0, lineEnd);
+  const line = parseRequestLine(head.slice(0, lineEnd));
+  if (isRefusal(line)) return line;
+  // The caller cut the head at its first empty line: one left inside, or at the end, is not a head.
+  if (head.endsWith("\r\n")) return refuse(400, "empty line in request head");
+  const block = parseHeaderBlock(lineEnd < head.length ? head.slice(lineEnd + 2) : "", line.minor);
+  if (isRefusal(block)) return block;
+  const { text, fields, fieldCount, host, framing, keepAlive, upgrade } = block;
+  return { method: line.method, target: line.target, minor: line.minor, text, size: head.length, fields, fieldCount, host, framing, keepAlive, upgrade };
+}
+
+/** The head with `previous`'s block (same bytes, same version), or undefined when it is not that: parse it whole. */
+function withRepeatedBlock(head: string, previous: RequestHead): RequestHead | undefined {
+  const block = previous.text;
+  const blockStart = head.length - block.length;
+  // The request line, its CRLF (the head's first LF), then exactly the previous block's bytes. The block passed
+  // every check before, with the same version; the line gets a full parse's, and admits no control character,
+  // CR or LF (a token, a visible-ASCII target, an exact version), so FORBIDDEN has nothing to find in it.
+  if (blockStart < 2 || head.indexOf("\n") !== blockStart - 1 || head.charCodeAt(blockStart - 2) !== 13 || !head.endsWith(block)) return undefined;
+  const line = parseRequestLine(head.slice(0, blockStart - 2));
+  if (isRefusal(line) || line.minor !== previous.minor) return undefined;
+  const { text, fields, fieldCount, host, framing, keepAlive, upgrade } = previous;
+  return { method: line.method, target: line.target, minor: line.minor, text, size: head.length, fields, fieldCount, host, framing, keepAlive, upgrade };
+}
+
+function forbiddenReason(found: string): string {
+  return found === "\n" ? "bare LF in request head" : found === "\r" ? "bare CR in request head" : "control character in request head";
+}
+
+interface RequestLine {
+  readonly method: string;
+  readonly target: string;
+  readonly minor: 0 | 1;
+}
+
+/** The request line, without its CRLF. */
+function parseRequestLine(line: string): RequestLine | RequestHeadRefusal {
   const firstSpace = line.indexOf(" ");
   const lastSpace = line.lastIndexOf(" ");
   if (firstSpace <= 0 || lastSpace === firstSpace) return refuse(400, "malformed request line");
@@ -165,31 +218,36 @@ export function parseRequestHead(head: string): RequestHead | RequestHeadRefusal
   if (target === "*" ? method !== "OPTIONS" : !target.startsWith("/") && !/^https?:\/\//i.test(target)) {
     return refuse(400, "malformed request target");
   }
+  return { method, target, minor };
+}
 
-  const fields = new Int32Array(FIELD_STRIDE * Math.min(MAX_REQUEST_HEADERS, countLines(head, lineEnd)));
+type HeaderBlock = Omit<RequestHead, keyof RequestLine | "size">;
+
+/** The header lines after the request line (FORBIDDEN already ruled out on them), and what they say about framing. */
+function parseHeaderBlock(block: string, minor: 0 | 1): HeaderBlock | RequestHeadRefusal {
+  // Every line ends in a CRLF but the last.
+  const fields = new Int32Array(FIELD_STRIDE * Math.min(MAX_REQUEST_HEADERS, block === "" ? 0 : countLines(block, 0) + 1));
   let fieldCount = 0;
   let host: string | undefined;
   let contentLength: string | undefined;
   let transferEncoding: string | undefined;
   let connection = "";
   let upgrade: string | undefined;
-  // The caller cut the head at its first empty line: one left inside, or at the end, is not a head.
-  if (head.endsWith("\r\n")) return refuse(400, "empty line in request head");
-  let pos = lineEnd + 2;
-  while (pos < head.length) {
-    const end = lineEndFrom(head, pos);
+  let pos = 0;
+  while (pos < block.length) {
+    const end = lineEndFrom(block, pos);
     if (fieldCount === MAX_REQUEST_HEADERS) return refuse(431, "too many header fields");
-    const colon = head.indexOf(":", pos);
+    const colon = block.indexOf(":", pos);
     // obs-fold (a line starting with whitespace) and whitespace before the colon are refused (RFC 9112 §5.1, §5.2).
     if (colon <= pos || colon > end) return refuse(400, "malformed header line");
     for (let i = pos; i < colon; i++) {
-      if (TOKEN_CHAR[head.charCodeAt(i)] !== 1) return refuse(400, "malformed header name");
+      if (TOKEN_CHAR[block.charCodeAt(i)] !== 1) return refuse(400, "malformed header name");
     }
     let valueStart = colon + 1;
     let valueEnd = end;
-    while (valueStart < valueEnd && isOws(head.charCodeAt(valueStart))) valueStart++;
-    while (valueEnd > valueStart && isOws(head.charCodeAt(valueEnd - 1))) valueEnd--;
-    const kind = fieldKind(head, pos, colon);
+    while (valueStart < valueEnd && isOws(block.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isOws(block.charCodeAt(valueEnd - 1))) valueEnd--;
+    const kind = fieldKind(block, pos, colon);
     const at = fieldCount++ * FIELD_STRIDE;
     fields[at] = pos;
     fields[at + 1] = colon;
@@ -198,7 +256,7 @@ export function parseRequestHead(head: string): RequestHead | RequestHeadRefusal
     fields[at + 4] = kind;
     pos = end + 2;
     if (kind === FieldKind.Other) continue;
-    const value = head.slice(valueStart, valueEnd);
+    const value = block.slice(valueStart, valueEnd);
     switch (kind) {
       case FieldKind.ContentLength:
         // A list (`5, 5`) or a repeated header must agree on one length (RFC 9110 §8.6).
@@ -241,10 +299,7 @@ export function parseRequestHead(head: string): RequestHead | RequestHeadRefusal
   const tokens = connection === "" ? NO_TOKENS : connection.toLowerCase().split(",").map(trimOws);
   const keepAlive = minor === 1 ? !tokens.includes("close") : tokens.includes("keep-alive");
   return {
-    method,
-    target,
-    minor,
-    text: head,
+    text: block,
     fields,
     fieldCount,
     host,

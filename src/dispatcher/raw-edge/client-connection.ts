@@ -21,7 +21,8 @@ import type { ProxyErrorCode } from "../../../native-tls/proxy-protocol";
 import type { CidrList } from "../../proxies/cidr";
 import type { FastForward } from "./fast-lane";
 import { InternalRelay } from "./internal-relay";
-import { UpstreamHeaderLines } from "./upstream-header-lines";
+import { MAX_KEPT_HEAD, UpstreamHeaderLines } from "./upstream-header-lines";
+import { HeadHeaders } from "../http1/head-headers";
 import { RememberedToken } from "../../auth/edge/edge-tokens";
 import type { WebSocketTunnel } from "./websocket-tunnel";
 
@@ -106,6 +107,16 @@ export class ClientConnection {
   readonly upstreamHeaders = new UpstreamHeaderLines();
   /** The token its last request presented, found again without hashing it (edge-tokens.ts). */
   readonly rememberedToken = new RememberedToken();
+  /** Its last request's head: the next one with the same header block shares its parse (request-head.ts). */
+  private previousHead: RequestHead | undefined;
+  private headers: HeadHeaders | undefined;
+
+  /** The head's headers, as the last request's when the parser found its block repeated (their lookups are kept). */
+  headersOf(head: RequestHead): HeadHeaders {
+    const last = this.headers;
+    if (last !== undefined && last.reads(head)) return last;
+    return (this.headers = new HeadHeaders(head));
+  }
 
   constructor(
     readonly socket: Socket<ClientConnection>,
@@ -187,8 +198,9 @@ export class ClientConnection {
       if (bytes.length > MAX_REQUEST_HEAD_BYTES + 4) this.refuse({ status: 431, reason: "request head too large" });
       return;
     }
-    const head = parseRequestHead(bytes.toString("latin1", 0, end - 4));
+    const head = parseRequestHead(bytes.toString("latin1", 0, end - 4), this.previousHead);
     if (isRefusal(head)) return this.refuse(head);
+    this.previousHead = head.size <= MAX_KEPT_HEAD ? head : undefined;
     const framing = head.framing;
     if (head.upgrade !== undefined) return framing.kind === "none" ? this.upgrade(head, bytes, end) : this.startRelay(bytes);
     // What the fast lane leaves to Bun.serve is known from the head alone: no point waiting for a body.
@@ -397,5 +409,5 @@ export class ClientConnection {
 }
 
 function hasExpect(head: RequestHead): boolean {
-  return /\r\nexpect:/i.test(head.text);
+  return /(?:^|\r\n)expect:/i.test(head.text);
 }

@@ -25,7 +25,7 @@ import type { DispatchOptions } from "../dispatch";
 import { allowedAtOnce, clientFacts, isGuarded } from "../edge-auth";
 import { isValidHostHeader, normalizeHost } from "../host";
 import type { HostEntry } from "../host-table";
-import { HeadHeaders } from "../http1/head-headers";
+import type { HeadHeaders } from "../http1/head-headers";
 import type { RequestHead } from "../http1/request-head";
 import { RecordDraft, type RecordSinks } from "../recording";
 import { matchRoute, type CompiledRoute } from "../routes";
@@ -115,7 +115,7 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     if (!forwardTo) return null;
     // A WebSocket handshake to a plain-HTTP backend is tunnelled; anything else that asks to upgrade goes to Bun.serve.
     if (head.upgrade !== undefined && (method !== "GET" || head.upgrade.toLowerCase() !== "websocket" || forwardTo.url.protocol !== "http:")) return null;
-    const headers = new HeadHeaders(head);
+    const headers = client.headersOf(head);
     const plan: FastForward = { head, headers, host, path, entry, route, target: forwardTo, identity: undefined, claims: undefined };
     if (!edgeAuth || !isGuarded(entry, route)) return plan;
     const request = new LaneAuthRequest(method, headers, hostHeader!, target, client.rememberedToken);

@@ -24,12 +24,14 @@ export interface HeaderLines {
 }
 
 /**
- * Lines are kept for reuse only from heads up to this size (the header block
- * kept to compare shares the head's string). Usual heads, a bearer token or
- * a few cookies included, are well under it; an idle connection then holds
- * at most this much, and its lines, until its next request.
+ * Lines are kept for reuse only from heads up to this size, request line
+ * included (the block kept to compare is a slice of the head's string), and
+ * a connection keeps its last head for the parser (request-head.ts) only up
+ * to this size too. Usual heads, a bearer token or a few cookies included,
+ * are well under it; an idle connection then holds at most this much, and
+ * its lines, until its next request.
  */
-const MAX_KEPT_HEAD = 8 * 1024;
+export const MAX_KEPT_HEAD = 8 * 1024;
 
 export class UpstreamHeaderLines {
   private block: string | undefined;
@@ -42,8 +44,9 @@ export class UpstreamHeaderLines {
 
   /** This request's lines: the last ones when nothing they depend on changed, else built now (and kept for the next). */
   get(head: RequestHead, headers: HeaderView, target: ForwardTarget, context: ForwardContext & { readonly trace: RequestTrace }): HeaderLines {
-    // The header block after the request line: the parser derives every field from it alone.
-    const block = head.fieldCount === 0 ? "" : head.text.slice(head.fields[0]);
+    // The header block after the request line: the parser derives every field from it alone. A block the
+    // parser found repeated is the same string as the last one, so comparing it costs nothing.
+    const block = head.text;
     const { identity, clientIp, trustedPeer } = context;
     const continued = context.trace.continued;
     if (
@@ -62,7 +65,7 @@ export class UpstreamHeaderLines {
     });
     // byteLength also flattens the rope of pieces, once: each reuse then copies one string.
     const lines = { text, ascii: Buffer.byteLength(text) === text.length };
-    if (head.text.length > MAX_KEPT_HEAD) {
+    if (head.size > MAX_KEPT_HEAD) {
       this.block = undefined;
       return lines;
     }

@@ -38,3 +38,21 @@ test("forEach visits every line in order, names lower-cased, repeated ones one b
   headersOf(["Host: h", "X-Tag: one", "X-TAG: two"]).forEach((value, name) => seen.push(`${name}=${value}`));
   expect(seen).toEqual(["host=h", "x-tag=one", "x-tag=two"]);
 });
+
+test("reads: the headers of a head also read the next head whose block the parser shared, and no other", () => {
+  const first = parseRequestHead("GET /1 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t");
+  if (isRefusal(first)) throw new Error(first.reason);
+  const headers = new HeadHeaders(first);
+  const value = headers.get("authorization");
+  const repeated = parseRequestHead("GET /2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t", first);
+  const other = parseRequestHead("GET /2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer u", first);
+  const alone = parseRequestHead("GET /2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t");
+  if (isRefusal(repeated) || isRefusal(other) || isRefusal(alone)) throw new Error("refused");
+  expect(headers.reads(repeated)).toBe(true);
+  // The value the next request reads is the very string the last one did.
+  expect(headers.get("authorization")).toBe(value!);
+  expect(headers.reads(other)).toBe(false);
+  expect(new HeadHeaders(other).get("authorization")).toBe("Bearer u");
+  // Same bytes parsed on their own: a separate parse, read by its own headers.
+  expect(headers.reads(alone)).toBe(false);
+});

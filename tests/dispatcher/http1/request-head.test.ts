@@ -34,8 +34,11 @@ function refusal(text: string): { status: number; reason: string } {
 describe("accepted heads", () => {
   test("a GET: method, target, version, headers in order with names lowercased, no body, keep-alive", () => {
     const parsed = accepted(head("GET /items?id=7 HTTP/1.1", "Host: app.test", "User-Agent:  curl/8 \t", "X-Two: a", "x-two: b"));
-    const { text, fields, fieldCount, ...rest } = parsed;
+    const { text, size, fields, fieldCount, ...rest } = parsed;
     expect(rest).toEqual({ method: "GET", target: "/items?id=7", minor: 1, host: "app.test", framing: { kind: "none" }, keepAlive: true, upgrade: undefined });
+    // The header block after the request line, which the offsets point into; the size is the whole head's.
+    expect(text).toBe("Host: app.test\r\nUser-Agent:  curl/8 \t\r\nX-Two: a\r\nx-two: b");
+    expect(size).toBe("GET /items?id=7 HTTP/1.1\r\n".length + text.length);
     expect(fieldCount).toBe(4);
     expect(headerPairs(parsed)).toEqual(["host", "app.test", "user-agent", "curl/8", "x-two", "a", "x-two", "b"]);
     // The offsets point at each name and its value without surrounding whitespace.
@@ -148,6 +151,43 @@ describe("refused heads (request smuggling and malformed input)", () => {
   });
 });
 
+describe("a header block repeated on a connection (parsed with the previous head)", () => {
+  const BLOCK = ["Host: app.test", "Authorization: Bearer abc.def", "Content-Length: 5"];
+  const previous = accepted(head("POST /first HTTP/1.1", ...BLOCK));
+
+  test("the same block after another request line: the block's parse is shared, the request line is this one's", () => {
+    const next = parseRequestHead(head("PUT /second?x=1 HTTP/1.1", ...BLOCK), previous) as RequestHead;
+    expect(next).toMatchObject({ method: "PUT", target: "/second?x=1", minor: 1, host: "app.test", framing: { kind: "length", length: 5 }, keepAlive: true });
+    expect(next.text).toBe(previous.text);
+    expect(next.fields).toBe(previous.fields);
+    expect(next.size).toBe(head("PUT /second?x=1 HTTP/1.1", ...BLOCK).length);
+  });
+
+  test("another version with the same block is parsed whole: keep-alive and framing depend on it", () => {
+    const http10 = parseRequestHead(head("POST /first HTTP/1.0", ...BLOCK), previous) as RequestHead;
+    expect(http10.fields).not.toBe(previous.fields);
+    expect(http10).toMatchObject({ minor: 0, keepAlive: false });
+    const chunked = accepted(head("POST / HTTP/1.1", "Host: a", "Transfer-Encoding: chunked"));
+    expect(parseRequestHead(head("POST / HTTP/1.0", "Host: a", "Transfer-Encoding: chunked"), chunked)).toEqual({ status: 400, reason: "Transfer-Encoding in an HTTP/1.0 request" });
+  });
+
+  test("a block that merely ends with the previous one is parsed whole: header lines smuggled after the request line count", () => {
+    const smuggled = parseRequestHead(head("POST /first HTTP/1.1", "Transfer-Encoding: chunked", ...BLOCK), previous);
+    expect(smuggled).toEqual({ status: 400, reason: "both Transfer-Encoding and Content-Length" });
+    const extraHost = parseRequestHead(head("POST /first HTTP/1.1", "Host: evil.test", ...BLOCK), previous);
+    expect(extraHost).toEqual({ status: 400, reason: "more than one Host" });
+  });
+
+  test("the request line before a repeated block is checked as in a full parse", () => {
+    for (const line of ["GET /a b HTTP/1.1", "GET /\x01 HTTP/1.1", "GET /\r HTTP/1.1", "GET /\n HTTP/1.1", "CONNECT a:443 HTTP/1.1", "GET / HTTP/2.0", "G@T / HTTP/1.1", "GET nope HTTP/1.1", " GET / HTTP/1.1", "GET / HTTP/1.1 "]) {
+      const text = head(line, ...BLOCK);
+      const alone = parseRequestHead(text);
+      expect(isRefusal(alone)).toBe(true);
+      expect(parseRequestHead(text, previous)).toEqual(alone);
+    }
+  });
+});
+
 describe("seeded fuzz", () => {
   /** mulberry32: the same seed gives the same cases on every run and machine. */
   function random(seed: number) {
@@ -247,5 +287,37 @@ describe("seeded fuzz", () => {
     // Both sides are exercised: a fuzz that only ever refuses (or accepts) checks nothing.
     expect(acceptedCount).toBeGreaterThan(1000);
     expect(refusedCount).toBeGreaterThan(1000);
+  });
+  /** What a parse says, as plain values: a head parsed with `previous` must say exactly what a full parse says. */
+  const view = (result: ReturnType<typeof parseRequestHead>) =>
+    isRefusal(result) ? result : { ...result, fields: Array.from(result.fields.subarray(0, result.fieldCount * FIELD_STRIDE)) };
+
+  test("20,000 mutated heads after a valid one on the same connection: parsed as if alone, repeated header block or not", () => {
+    const next = random(0xb10c);
+    let repeated = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const seed = SEEDS[i % SEEDS.length]!;
+      const previous = parseRequestHead(seed) as RequestHead;
+      let text = seed;
+      const roll = next();
+      // A fifth are the next request of a keep-alive client: another target, the same block.
+      if (roll < 0.2) text = seed.replace(/ \/\S*/, ` /next/${i}`);
+      // Some touch only the request line (or what sits between it and the block), so the block may repeat.
+      else if (roll < 0.6) {
+        const lineEnd = seed.indexOf("\r\n");
+        let line = seed.slice(0, lineEnd + 2);
+        const rounds = 1 + Math.floor(next() * 2);
+        for (let r = 0; r < rounds; r++) line = mutate(line, next);
+        text = line + seed.slice(lineEnd + 2);
+      } else {
+        const rounds = 1 + Math.floor(next() * 3);
+        for (let r = 0; r < rounds; r++) text = mutate(text, next);
+      }
+      const withPrevious = parseRequestHead(text, previous);
+      if (!isRefusal(withPrevious) && withPrevious.fields === previous.fields) repeated++;
+      expect(view(withPrevious)).toEqual(view(parseRequestHead(text)));
+    }
+    // The shared path is exercised: a test where it never runs would compare two full parses.
+    expect(repeated).toBeGreaterThan(1000);
   });
 });
