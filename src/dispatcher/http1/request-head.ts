@@ -177,16 +177,28 @@ export function parseRequestHead(head: string, previous?: RequestHead): RequestH
 
 /** The head with `previous`'s block (same bytes, same version), or undefined when it is not that: parse it whole. */
 function withRepeatedBlock(head: string, previous: RequestHead): RequestHead | undefined {
-  const block = previous.text;
-  const blockStart = head.length - block.length;
-  // The request line, its CRLF (the head's first LF), then exactly the previous block's bytes. The block passed
-  // every check before, with the same version; the line gets a full parse's, and admits no control character,
-  // CR or LF (a token, a visible-ASCII target, an exact version), so FORBIDDEN has nothing to find in it.
-  if (blockStart < 2 || head.indexOf("\n") !== blockStart - 1 || head.charCodeAt(blockStart - 2) !== 13 || !head.endsWith(block)) return undefined;
-  const line = parseRequestLine(head.slice(0, blockStart - 2));
+  const blockStart = head.length - previous.text.length;
+  // A line, a CRLF, then exactly the previous block's bytes (withPreviousBlock makes sure the line is one request line).
+  if (blockStart < 2 || head.charCodeAt(blockStart - 1) !== 10 || head.charCodeAt(blockStart - 2) !== 13 || !head.endsWith(previous.text)) return undefined;
+  return withPreviousBlock(head.slice(0, blockStart - 2), head.length, previous);
+}
+
+/**
+ * The head made of `requestLine` (what comes before the CRLF) and
+ * `previous`'s header block, which the caller found to follow it byte for
+ * byte; `size` is the whole head's length. Undefined when the line is not
+ * one valid request line or names another version: parse the head whole.
+ * The block passed every check before, with the same version. The line gets
+ * a full parse's checks, which admit no control character, CR or LF (a token,
+ * a visible-ASCII target, an exact version): it cannot hide header lines of
+ * its own, and FORBIDDEN would find nothing in it.
+ */
+export function withPreviousBlock(requestLine: string, size: number, previous: RequestHead): RequestHead | undefined {
+  if (size > MAX_REQUEST_HEAD_BYTES) return undefined;
+  const line = parseRequestLine(requestLine);
   if (isRefusal(line) || line.minor !== previous.minor) return undefined;
   const { text, fields, fieldCount, host, framing, keepAlive, upgrade } = previous;
-  return { method: line.method, target: line.target, minor: line.minor, text, size: head.length, fields, fieldCount, host, framing, keepAlive, upgrade };
+  return { method: line.method, target: line.target, minor: line.minor, text, size, fields, fieldCount, host, framing, keepAlive, upgrade };
 }
 
 function forbiddenReason(found: string): string {

@@ -11,7 +11,7 @@
 import type { Socket } from "bun";
 import { Outbox } from "../../../native-tls/relay/outbox";
 import { findHeadEnd } from "../../proxies/http1/response-head";
-import { isRefusal, MAX_REQUEST_HEAD_BYTES, parseRequestHead, type RequestHead, type RequestHeadRefusal } from "../http1/request-head";
+import { isRefusal, MAX_REQUEST_HEAD_BYTES, type RequestHead, type RequestHeadRefusal } from "../http1/request-head";
 import { refusalResponse } from "./refusal";
 import { writeResponse } from "./response-writer";
 import type { InternalClients } from "./internal-clients";
@@ -21,7 +21,8 @@ import type { ProxyErrorCode } from "../../../native-tls/proxy-protocol";
 import type { CidrList } from "../../proxies/cidr";
 import type { FastForward } from "./fast-lane";
 import { InternalRelay } from "./internal-relay";
-import { MAX_KEPT_HEAD, UpstreamHeaderLines } from "./upstream-header-lines";
+import { UpstreamHeaderLines } from "./upstream-header-lines";
+import { RepeatedHeads } from "./repeated-heads";
 import { HeadHeaders } from "../http1/head-headers";
 import { RememberedToken } from "../../auth/edge/edge-tokens";
 import type { WebSocketTunnel } from "./websocket-tunnel";
@@ -107,8 +108,8 @@ export class ClientConnection {
   readonly upstreamHeaders = new UpstreamHeaderLines();
   /** The token its last request presented, found again without hashing it (edge-tokens.ts). */
   readonly rememberedToken = new RememberedToken();
-  /** Its last request's head: the next one with the same header block shares its parse (request-head.ts). */
-  private previousHead: RequestHead | undefined;
+  /** Its last head: the next one with the same header block shares its parse. */
+  private readonly heads = new RepeatedHeads();
   private headers: HeadHeaders | undefined;
 
   /** The head's headers, as the last request's when the parser found its block repeated (their lookups are kept). */
@@ -198,9 +199,8 @@ export class ClientConnection {
       if (bytes.length > MAX_REQUEST_HEAD_BYTES + 4) this.refuse({ status: 431, reason: "request head too large" });
       return;
     }
-    const head = parseRequestHead(bytes.toString("latin1", 0, end - 4), this.previousHead);
+    const head = this.heads.parse(bytes, end);
     if (isRefusal(head)) return this.refuse(head);
-    this.previousHead = head.size <= MAX_KEPT_HEAD ? head : undefined;
     const framing = head.framing;
     if (head.upgrade !== undefined) return framing.kind === "none" ? this.upgrade(head, bytes, end) : this.startRelay(bytes);
     // What the fast lane leaves to Bun.serve is known from the head alone: no point waiting for a body.
