@@ -15,9 +15,8 @@
  * of several batches, in ns per request, each row in a process of its own.
  */
 import { buildHostTable } from "../src/dispatcher/host-table";
-import { isRefusal, type RequestHead } from "../src/dispatcher/http1/request-head";
+import { isRefusal } from "../src/dispatcher/http1/request-head";
 import { RepeatedHeads } from "../src/dispatcher/raw-edge/repeated-heads";
-import { HeadHeaders } from "../src/dispatcher/http1/head-headers";
 import type { ClientConnection } from "../src/dispatcher/raw-edge/client-connection";
 import { createFastLane } from "../src/dispatcher/raw-edge/fast-lane";
 import { UpstreamHeaderLines } from "../src/dispatcher/raw-edge/upstream-header-lines";
@@ -73,14 +72,13 @@ const lane = createFastLane(options);
 // One keep-alive connection sending the same headers each time, as wrk's do.
 // What ClientConnection keeps per connection: the last head (its block shared with the next) and its headers.
 const heads = new RepeatedHeads();
-let lastHeaders: HeadHeaders | undefined;
 const client = {
   address: "127.0.0.1",
   trustedPeer: false,
   draining: false,
   upstreamHeaders: new UpstreamHeaderLines(),
   rememberedToken: new RememberedToken(),
-  headersOf: (head: RequestHead) => (lastHeaders?.reads(head) ? lastHeaders : (lastHeaders = new HeadHeaders(head))),
+  heads,
 } as unknown as ClientConnection;
 
 /** What wrk sends in bench/ceiling.ts: (a) its two-line GET, (e) the same with the bearer token. */

@@ -59,8 +59,9 @@ const FINAL_REFUSALS = new Set(["signature verification failed", "token expired"
 /**
  * What one client connection remembers of the token it presented last. A
  * keep-alive client sends the same token on every request, and comparing it
- * with the last one is cheaper than hashing it for the Map lookup (~0.15 µs
- * for an RS256 token). Only a token found verified is remembered; expiry,
+ * with the last one (usually the very same string, see the raw edge's
+ * RepeatedHeads) is cheaper than hashing it for the Map lookup (~0.15 µs for
+ * an RS256 token). Only a token found verified is remembered; expiry,
  * revocation and the issuer are checked on every use all the same. Both
  * strings compared come from the same client, so the comparison's timing
  * tells it nothing it did not send.

@@ -23,7 +23,6 @@ import type { FastForward } from "./fast-lane";
 import { InternalRelay } from "./internal-relay";
 import { UpstreamHeaderLines } from "./upstream-header-lines";
 import { RepeatedHeads } from "./repeated-heads";
-import { HeadHeaders } from "../http1/head-headers";
 import { RememberedToken } from "../../auth/edge/edge-tokens";
 import type { WebSocketTunnel } from "./websocket-tunnel";
 
@@ -108,16 +107,8 @@ export class ClientConnection {
   readonly upstreamHeaders = new UpstreamHeaderLines();
   /** The token its last request presented, found again without hashing it (edge-tokens.ts). */
   readonly rememberedToken = new RememberedToken();
-  /** Its last head: the next one with the same header block shares its parse. */
-  private readonly heads = new RepeatedHeads();
-  private headers: HeadHeaders | undefined;
-
-  /** The head's headers, as the last request's when the parser found its block repeated (their lookups are kept). */
-  headersOf(head: RequestHead): HeadHeaders {
-    const last = this.headers;
-    if (last !== undefined && last.reads(head)) return last;
-    return (this.headers = new HeadHeaders(head));
-  }
+  /** Its last head: the next one with the same header block shares its parse, and its headers' lookups. */
+  readonly heads = new RepeatedHeads();
 
   constructor(
     readonly socket: Socket<ClientConnection>,

@@ -115,7 +115,7 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     if (!forwardTo) return null;
     // A WebSocket handshake to a plain-HTTP backend is tunnelled; anything else that asks to upgrade goes to Bun.serve.
     if (head.upgrade !== undefined && (method !== "GET" || head.upgrade.toLowerCase() !== "websocket" || forwardTo.url.protocol !== "http:")) return null;
-    const headers = client.headersOf(head);
+    const headers = client.heads.headersOf(head);
     const plan: FastForward = { head, headers, host, path, entry, route, target: forwardTo, identity: undefined, claims: undefined };
     if (!edgeAuth || !isGuarded(entry, route)) return plan;
     const request = new LaneAuthRequest(method, headers, hostHeader!, target, client.rememberedToken);

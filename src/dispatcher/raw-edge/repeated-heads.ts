@@ -4,21 +4,31 @@
  * head, and its header block's bytes, so the next head whose block is those
  * bytes again is neither decoded nor parsed past its request line: the
  * parser checks the line and shares the rest (withPreviousBlock in
- * request-head.ts). Any other head is decoded and parsed whole.
+ * request-head.ts), and its headers are the last head's, lookups done
+ * (HeadHeaders). Any other head is decoded and parsed whole.
  */
 import { MAX_KEPT_HEAD } from "./upstream-header-lines";
+import { HeadHeaders } from "../http1/head-headers";
 import { isRefusal, parseRequestHead, withPreviousBlock, type RequestHead, type RequestHeadRefusal } from "../http1/request-head";
 
 export class RepeatedHeads {
   private previous: RequestHead | undefined;
   /** `previous`'s header block as bytes, compared with the next head's before any of it is decoded. */
   private block: Buffer | undefined;
+  private headers: HeadHeaders | undefined;
 
   /** The head in `bytes` ending at `end` (its CRLFCRLF included), parsed. */
   parse(bytes: Buffer, end: number): RequestHead | RequestHeadRefusal {
     const head = this.withPreviousBlock(bytes, end) ?? parseRequestHead(bytes.toString("latin1", 0, end - 4), this.previous);
     if (!isRefusal(head)) this.remember(head);
     return head;
+  }
+
+  /** The head's headers: the last head's when the parser shared its block with it. */
+  headersOf(head: RequestHead): HeadHeaders {
+    const last = this.headers;
+    if (last !== undefined && last.reads(head)) return last;
+    return (this.headers = new HeadHeaders(head));
   }
 
   private withPreviousBlock(bytes: Buffer, end: number): RequestHead | undefined {
