@@ -72,13 +72,13 @@ export class RememberedToken {
   bearer = "";
   token = "";
   entry: Verified | undefined = undefined;
-  /** The verifier's generation when remembered: clear() forgets every connection's token too. */
-  generation = -1;
+  /** The verifier's epoch when remembered: another verifier's, or one before clear(), is not this one's. */
+  epoch: object | undefined = undefined;
 }
 
 export class EdgeTokenVerifier {
-  /** Bumped by clear(), so tokens remembered by connections before it are verified again. */
-  private generation = 0;
+  /** Replaced by clear(), so tokens connections remembered before it are looked up again. */
+  private epoch: object = {};
   private readonly verified = new Map<string, Verified>();
   private readonly refused = new Map<string, Refused>();
   /** First sightings being verified, so a burst of requests with a new token shares one signature check. */
@@ -105,13 +105,13 @@ export class EdgeTokenVerifier {
    * The claims object is shared between requests and frozen.
    */
   verify(token: string, remembered?: RememberedToken): AccessTokenClaims | Promise<AccessTokenClaims> {
-    if (remembered !== undefined && remembered.generation === this.generation && remembered.token === token) return this.admit(token, remembered.entry!);
+    if (remembered !== undefined && remembered.epoch === this.epoch && remembered.token === token) return this.admit(token, remembered.entry!);
     const hit = this.verified.get(token);
     if (hit === undefined) return this.firstSighting(token);
     if (remembered !== undefined) {
       remembered.token = token;
       remembered.entry = hit;
-      remembered.generation = this.generation;
+      remembered.epoch = this.epoch;
     }
     return this.admit(token, hit);
   }
@@ -123,7 +123,7 @@ export class EdgeTokenVerifier {
 
   /** Forgets everything remembered (e.g. after the signing keys were replaced outright). */
   clear(): void {
-    this.generation++;
+    this.epoch = {};
     this.verified.clear();
     this.refused.clear();
   }

@@ -170,9 +170,7 @@ export function parseRequestHead(head: string, previous?: RequestHead): RequestH
   // The caller cut the head at its first empty line: one left inside, or at the end, is not a head.
   if (head.endsWith("\r\n")) return refuse(400, "empty line in request head");
   const block = parseHeaderBlock(lineEnd < head.length ? head.slice(lineEnd + 2) : "", line.minor);
-  if (isRefusal(block)) return block;
-  const { text, fields, fieldCount, host, framing, keepAlive, upgrade } = block;
-  return { method: line.method, target: line.target, minor: line.minor, text, size: head.length, fields, fieldCount, host, framing, keepAlive, upgrade };
+  return isRefusal(block) ? block : headOf(line, head.length, block);
 }
 
 /** The head with `previous`'s block (same bytes, same version), or undefined when it is not that: parse it whole. */
@@ -196,8 +194,12 @@ function withRepeatedBlock(head: string, previous: RequestHead): RequestHead | u
 export function withPreviousBlock(requestLine: string, size: number, previous: RequestHead): RequestHead | undefined {
   if (size > MAX_REQUEST_HEAD_BYTES) return undefined;
   const line = parseRequestLine(requestLine);
-  if (isRefusal(line) || line.minor !== previous.minor) return undefined;
-  const { text, fields, fieldCount, host, framing, keepAlive, upgrade } = previous;
+  return isRefusal(line) || line.minor !== previous.minor ? undefined : headOf(line, size, previous);
+}
+
+/** One object shape for every head, however its block was come by. */
+function headOf(line: RequestLine, size: number, block: HeaderBlock): RequestHead {
+  const { text, fields, fieldCount, host, framing, keepAlive, upgrade } = block;
   return { method: line.method, target: line.target, minor: line.minor, text, size, fields, fieldCount, host, framing, keepAlive, upgrade };
 }
 

@@ -277,6 +277,15 @@ describe("a connection's remembered token (RememberedToken)", () => {
     expect(refusal(verifier, token, remembered)).toEqual({ sync: true, reason: "claim iss invalid" });
   });
 
+  test("what a connection remembered from one verifier means nothing to another", async () => {
+    const { token } = await sign();
+    const first = new EdgeTokenVerifier(keys, revoked);
+    const remembered = new RememberedToken();
+    await first.verify(token);
+    first.verify(token, remembered);
+    expect(new EdgeTokenVerifier(keys, revoked).verify(token, remembered)).toBeInstanceOf(Promise);
+  });
+
   test("clear() forgets what every connection remembers: the next use is verified again", async () => {
     const verifier = new EdgeTokenVerifier(keys, revoked);
     const { token, claims: signed } = await sign();
