@@ -102,7 +102,7 @@ function fieldKind(head: string, start: number, end: number): FieldKind {
 }
 
 /**
- * Header lines in a head (an upper bound: line ends after the request line).
+ * Line ends in a header block from `from` (a block has one line more).
  * Like every line-end search below, it runs after FORBIDDEN has ruled out a
  * CR or LF outside a CRLF, so each LF ends a CRLF; a one-character search
  * measured about three times faster than one for "\r\n".
