@@ -344,6 +344,19 @@ describe("the backend connection behind the fast lane", () => {
   });
 });
 
+test("a header line slipped in before a repeated header block on one connection counts: both framings refused, nothing more forwarded", async () => {
+  const block = `Host: ${HOST}\r\nContent-Length: 5\r\n\r\n`;
+  backend.requests.length = 0;
+  const connection = await rawConnection(gw.gateway.httpPort);
+  expect(statusLines(await connection.send(`POST /first HTTP/1.1\r\n${block}hello`, 200))).toEqual(["HTTP/1.1 200"]);
+  // The same block's bytes end this head too; the Transfer-Encoding line before them must not be read past.
+  const refused = await connection.send(`POST /second HTTP/1.1\r\nTransfer-Encoding: chunked\r\n${block}0\r\n\r\n`, 200);
+  expect(statusLines(refused)).toEqual(["HTTP/1.1 400"]);
+  expect(refused).toContain("both Transfer-Encoding and Content-Length");
+  expect(connection.closed).toBe(true);
+  expect(requestLines()).toEqual(["POST /first"]);
+});
+
 test("Expect: 100-continue, as the first header or a later one: the client is told to go on before it sends its body", async () => {
   for (const headers of [`Expect: 100-continue\r\nHost: ${HOST}\r\n`, `Host: ${HOST}\r\nExpect: 100-continue\r\n`]) {
     backend.requests.length = 0;
