@@ -31,8 +31,8 @@ export interface RequestHead {
   /**
    * The header block: the head's text after the request line's CRLF, without
    * the final CRLFCRLF ("" without headers). `fields` point into it. A head
-   * parsed with `previous` whose block is the same bytes shares this string,
-   * `fields` and everything derived from them with it.
+   * built by withPreviousBlock shares this string, `fields` and everything
+   * derived from them with the previous head.
    */
   readonly text: string;
   /** The whole head's length, request line included: what keeping `text` (a slice of it) may hold on to. */
@@ -146,19 +146,11 @@ export const isRefusal = <T extends object>(result: T | RequestHeadRefusal): res
  * Empty lines before the request line are not accepted: a head must start
  * with its method.
  *
- * `previous` is the last head parsed on the same connection. A keep-alive
- * client sends the same header block request after request; when this head's
- * block is those bytes again (and the HTTP version the same: framing and
- * keep-alive depend on it), only the request line is parsed and the rest is
- * the previous head's, shared. The parse of a block depends on nothing but
- * its bytes and the version, so the result is what a full parse would give.
+ * A head whose header block repeats the last one of its connection can skip
+ * most of this: see withPreviousBlock.
  */
-export function parseRequestHead(head: string, previous?: RequestHead): RequestHead | RequestHeadRefusal {
+export function parseRequestHead(head: string): RequestHead | RequestHeadRefusal {
   if (head.length > MAX_REQUEST_HEAD_BYTES) return refuse(431, "request head too large");
-  if (previous !== undefined && previous.text !== "") {
-    const repeated = withRepeatedBlock(head, previous);
-    if (repeated !== undefined) return repeated;
-  }
   // One scan of the whole head: line breaks are CRLF only (a lone CR or LF is where parsers disagree), and no
   // other control character appears anywhere (field values allow tabs; RFC 9110 §5.5).
   const bad = FORBIDDEN.exec(head);
@@ -173,14 +165,6 @@ export function parseRequestHead(head: string, previous?: RequestHead): RequestH
   return isRefusal(block) ? block : headOf(line, head.length, block);
 }
 
-/** The head with `previous`'s block (same bytes, same version), or undefined when it is not that: parse it whole. */
-function withRepeatedBlock(head: string, previous: RequestHead): RequestHead | undefined {
-  const blockStart = head.length - previous.text.length;
-  // A line, a CRLF, then exactly the previous block's bytes (withPreviousBlock makes sure the line is one request line).
-  if (blockStart < 2 || head.charCodeAt(blockStart - 1) !== 10 || head.charCodeAt(blockStart - 2) !== 13 || !head.endsWith(previous.text)) return undefined;
-  return withPreviousBlock(head.slice(0, blockStart - 2), head.length, previous);
-}
-
 /**
  * The head made of `requestLine` (what comes before the CRLF) and
  * `previous`'s header block, which the caller found to follow it byte for
@@ -189,7 +173,9 @@ function withRepeatedBlock(head: string, previous: RequestHead): RequestHead | u
  * The block passed every check before, with the same version. The line gets
  * a full parse's checks, which admit no control character, CR or LF (a token,
  * a visible-ASCII target, an exact version): it cannot hide header lines of
- * its own, and FORBIDDEN would find nothing in it.
+ * its own, and FORBIDDEN would find nothing in it. The parse of a block
+ * depends on nothing but its bytes and the version, so the result is what a
+ * full parse of the head would give.
  */
 export function withPreviousBlock(requestLine: string, size: number, previous: RequestHead): RequestHead | undefined {
   if (size > MAX_REQUEST_HEAD_BYTES) return undefined;

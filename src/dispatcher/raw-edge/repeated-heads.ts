@@ -19,7 +19,7 @@ export class RepeatedHeads {
 
   /** The head in `bytes` ending at `end` (its CRLFCRLF included), parsed. */
   parse(bytes: Buffer, end: number): RequestHead | RequestHeadRefusal {
-    const head = this.withPreviousBlock(bytes, end) ?? parseRequestHead(bytes.toString("latin1", 0, end - 4), this.previous);
+    const head = this.withPreviousBlock(bytes, end) ?? parseRequestHead(bytes.toString("latin1", 0, end - 4));
     if (!isRefusal(head)) this.remember(head);
     return head;
   }

@@ -2,6 +2,7 @@
 import { expect, test } from "bun:test";
 import { HeadHeaders } from "../../../src/dispatcher/http1/head-headers";
 import { isRefusal, parseRequestHead } from "../../../src/dispatcher/http1/request-head";
+import { RepeatedHeads } from "../../../src/dispatcher/raw-edge/repeated-heads";
 
 function headersOf(lines: readonly string[]): HeadHeaders {
   const head = parseRequestHead(["GET / HTTP/1.1", ...lines].join("\r\n"));
@@ -40,12 +41,17 @@ test("forEach visits every line in order, names lower-cased, repeated ones one b
 });
 
 test("reads: the headers of a head also read the next head whose block the parser shared, and no other", () => {
-  const first = parseRequestHead("GET /1 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t");
+  const heads = new RepeatedHeads();
+  const onConnection = (text: string) => {
+    const bytes = Buffer.from(`${text}\r\n\r\n`, "latin1");
+    return heads.parse(bytes, bytes.length);
+  };
+  const first = onConnection("GET /1 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t");
   if (isRefusal(first)) throw new Error(first.reason);
   const headers = new HeadHeaders(first);
   const value = headers.get("authorization");
-  const repeated = parseRequestHead("GET /2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t", first);
-  const other = parseRequestHead("GET /2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer u", first);
+  const repeated = onConnection("GET /2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t");
+  const other = onConnection("GET /2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer u");
   const alone = parseRequestHead("GET /2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t");
   if (isRefusal(repeated) || isRefusal(other) || isRefusal(alone)) throw new Error("refused");
   expect(headers.reads(repeated)).toBe(true);

@@ -16,6 +16,7 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "../../../src/dispatcher/http1/request-head";
+import { RepeatedHeads } from "../../../src/dispatcher/raw-edge/repeated-heads";
 
 const head = (...lines: string[]) => lines.join("\r\n");
 
@@ -29,6 +30,18 @@ function refusal(text: string): { status: number; reason: string } {
   const result = parseRequestHead(text);
   if (!isRefusal(result)) throw new Error(`accepted: ${JSON.stringify(result)}`);
   return result;
+}
+
+/** `text` parsed on a connection whose last head was `previousText`, as the raw edge parses (RepeatedHeads). */
+function parsedAfter(previousText: string, text: string): { previous: RequestHead; next: ReturnType<typeof parseRequestHead> } {
+  const heads = new RepeatedHeads();
+  const parse = (head: string) => {
+    const bytes = Buffer.from(`${head}\r\n\r\n`, "latin1");
+    return heads.parse(bytes, bytes.length);
+  };
+  const previous = parse(previousText);
+  if (isRefusal(previous)) throw new Error(`refused: ${previous.reason}`);
+  return { previous, next: parse(text) };
 }
 
 describe("accepted heads", () => {
@@ -151,31 +164,30 @@ describe("refused heads (request smuggling and malformed input)", () => {
   });
 });
 
-describe("a header block repeated on a connection (parsed with the previous head)", () => {
+describe("a header block repeated on a connection (withPreviousBlock, through RepeatedHeads)", () => {
   const BLOCK = ["Host: app.test", "Authorization: Bearer abc.def", "Content-Length: 5"];
-  const previous = accepted(head("POST /first HTTP/1.1", ...BLOCK));
+  const FIRST = head("POST /first HTTP/1.1", ...BLOCK);
 
   test("the same block after another request line: the block's parse is shared, the request line is this one's", () => {
-    const next = parseRequestHead(head("PUT /second?x=1 HTTP/1.1", ...BLOCK), previous) as RequestHead;
+    const { previous, next } = parsedAfter(FIRST, head("PUT /second?x=1 HTTP/1.1", ...BLOCK));
     expect(next).toMatchObject({ method: "PUT", target: "/second?x=1", minor: 1, host: "app.test", framing: { kind: "length", length: 5 }, keepAlive: true });
-    expect(next.text).toBe(previous.text);
-    expect(next.fields).toBe(previous.fields);
-    expect(next.size).toBe(head("PUT /second?x=1 HTTP/1.1", ...BLOCK).length);
+    const shared = next as RequestHead;
+    expect(shared.text).toBe(previous.text);
+    expect(shared.fields).toBe(previous.fields);
+    expect(shared.size).toBe(head("PUT /second?x=1 HTTP/1.1", ...BLOCK).length);
   });
 
   test("another version with the same block is parsed whole: keep-alive and framing depend on it", () => {
-    const http10 = parseRequestHead(head("POST /first HTTP/1.0", ...BLOCK), previous) as RequestHead;
-    expect(http10.fields).not.toBe(previous.fields);
-    expect(http10).toMatchObject({ minor: 0, keepAlive: false });
-    const chunked = accepted(head("POST / HTTP/1.1", "Host: a", "Transfer-Encoding: chunked"));
-    expect(parseRequestHead(head("POST / HTTP/1.0", "Host: a", "Transfer-Encoding: chunked"), chunked)).toEqual({ status: 400, reason: "Transfer-Encoding in an HTTP/1.0 request" });
+    const { previous, next } = parsedAfter(FIRST, head("POST /first HTTP/1.0", ...BLOCK));
+    expect((next as RequestHead).fields).not.toBe(previous.fields);
+    expect(next).toMatchObject({ minor: 0, keepAlive: false });
+    const chunked = head("Host: a", "Transfer-Encoding: chunked");
+    expect(parsedAfter(`POST / HTTP/1.1\r\n${chunked}`, `POST / HTTP/1.0\r\n${chunked}`).next).toEqual({ status: 400, reason: "Transfer-Encoding in an HTTP/1.0 request" });
   });
 
   test("a block that merely ends with the previous one is parsed whole: header lines smuggled after the request line count", () => {
-    const smuggled = parseRequestHead(head("POST /first HTTP/1.1", "Transfer-Encoding: chunked", ...BLOCK), previous);
-    expect(smuggled).toEqual({ status: 400, reason: "both Transfer-Encoding and Content-Length" });
-    const extraHost = parseRequestHead(head("POST /first HTTP/1.1", "Host: evil.test", ...BLOCK), previous);
-    expect(extraHost).toEqual({ status: 400, reason: "more than one Host" });
+    expect(parsedAfter(FIRST, head("POST /first HTTP/1.1", "Transfer-Encoding: chunked", ...BLOCK)).next).toEqual({ status: 400, reason: "both Transfer-Encoding and Content-Length" });
+    expect(parsedAfter(FIRST, head("POST /first HTTP/1.1", "Host: evil.test", ...BLOCK)).next).toEqual({ status: 400, reason: "more than one Host" });
   });
 
   test("the request line before a repeated block is checked as in a full parse", () => {
@@ -183,7 +195,7 @@ describe("a header block repeated on a connection (parsed with the previous head
       const text = head(line, ...BLOCK);
       const alone = parseRequestHead(text);
       expect(isRefusal(alone)).toBe(true);
-      expect(parseRequestHead(text, previous)).toEqual(alone);
+      expect(parsedAfter(FIRST, text).next).toEqual(alone);
     }
   });
 });
@@ -288,7 +300,7 @@ describe("seeded fuzz", () => {
     expect(acceptedCount).toBeGreaterThan(1000);
     expect(refusedCount).toBeGreaterThan(1000);
   });
-  /** What a parse says, as plain values: a head parsed with `previous` must say exactly what a full parse says. */
+  /** What a parse says, as plain values: a head parsed after a previous one must say exactly what a full parse says. */
   const view = (result: ReturnType<typeof parseRequestHead>) =>
     isRefusal(result) ? result : { ...result, fields: Array.from(result.fields.subarray(0, result.fieldCount * FIELD_STRIDE)) };
 
@@ -297,7 +309,6 @@ describe("seeded fuzz", () => {
     let repeated = 0;
     for (let i = 0; i < 20_000; i++) {
       const seed = SEEDS[i % SEEDS.length]!;
-      const previous = parseRequestHead(seed) as RequestHead;
       let text = seed;
       const roll = next();
       // A fifth are the next request of a keep-alive client: another target, the same block.
@@ -313,7 +324,7 @@ describe("seeded fuzz", () => {
         const rounds = 1 + Math.floor(next() * 3);
         for (let r = 0; r < rounds; r++) text = mutate(text, next);
       }
-      const withPrevious = parseRequestHead(text, previous);
+      const { previous, next: withPrevious } = parsedAfter(seed, text);
       if (!isRefusal(withPrevious) && withPrevious.fields === previous.fields) repeated++;
       expect(view(withPrevious)).toEqual(view(parseRequestHead(text)));
     }
