@@ -1,7 +1,8 @@
 /**
  * Keeps this node's host table in step with Redis: a snapshot at start, then
- * every event on `events:workflow`, each applied by re-reading the record it
- * names and rebuilding the table, which is swapped in one step. Requests read
+ * every event on `events:workflow` about a proxy, route or service URL, each
+ * applied by re-reading the record it names and rebuilding the table, which
+ * is swapped in one step. Requests read
  * `table` and never wait on Redis; if Redis goes away the last table keeps
  * serving, and a full reload runs when it comes back.
  *
@@ -104,11 +105,14 @@ export class LiveConfig {
         const entries = reply?.[0]?.[1] ?? [];
         if (entries.length === 0) continue;
         const events = entries.map(parseStreamEntry);
-        for (const event of events) await this.apply(event);
+        let tableChanged = false;
+        for (const event of events) if (await this.apply(event)) tableChanged = true;
         const concerned = this.followers.filter((f) => events.some((e) => f.wants(e.event_type)));
         await Promise.all(concerned.map((f) => f.reload()));
         this.lastEventId = entries[entries.length - 1]![0];
-        this.rebuild();
+        // Other events (a revoked token, a certificate) leave the table as it is: recompiling every proxy for
+        // them would cost each node CPU, and the connections' per-proxy reuse (raw-edge) a fresh start.
+        if (tableChanged) this.rebuild();
       } catch (err) {
         if (!this.running) break;
         needsReload = true;
@@ -118,8 +122,11 @@ export class LiveConfig {
     }
   }
 
-  /** Brings the one record an event names up to date; the table is rebuilt after the batch. */
-  private async apply(event: WorkflowEvent): Promise<void> {
+  /**
+   * Brings the one record an event names up to date; true when the event is
+   * about something the table is built from (it is rebuilt after the batch).
+   */
+  private async apply(event: WorkflowEvent): Promise<boolean> {
     if (event.event_type.startsWith("proxy_") && event.hostname) {
       const record = await this.repos.proxies.get(event.hostname);
       if (record) this.proxies.set(event.hostname, record);
@@ -132,7 +139,8 @@ export class LiveConfig {
       const url = await this.redis.get(keys.serviceUrl(event.data.name));
       if (url) this.serviceUrls.set(event.data.name, url);
       else this.serviceUrls.delete(event.data.name);
-    }
+    } else return false;
+    return true;
   }
 
   private rebuild(): void {
