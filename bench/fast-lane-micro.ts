@@ -17,6 +17,7 @@
 import { buildHostTable } from "../src/dispatcher/host-table";
 import { isRefusal } from "../src/dispatcher/http1/request-head";
 import { RepeatedHeads } from "../src/dispatcher/raw-edge/repeated-heads";
+import { LastAllowed } from "../src/dispatcher/raw-edge/last-allowed";
 import type { ClientConnection } from "../src/dispatcher/raw-edge/client-connection";
 import { createFastLane } from "../src/dispatcher/raw-edge/fast-lane";
 import { UpstreamHeaderLines } from "../src/dispatcher/raw-edge/upstream-header-lines";
@@ -70,7 +71,8 @@ const options = {
 } as unknown as DispatchOptions & { engine: ForwardingEngine };
 const lane = createFastLane(options);
 // One keep-alive connection sending the same headers each time, as wrk's do.
-// What ClientConnection keeps per connection: the last head (its block shared with the next) and its headers.
+// What ClientConnection keeps per connection: the last head (its block shared with the next) and its headers,
+// the token it presented and what edge auth allowed it last.
 const heads = new RepeatedHeads();
 const client = {
   address: "127.0.0.1",
@@ -79,6 +81,7 @@ const client = {
   upstreamHeaders: new UpstreamHeaderLines(),
   rememberedToken: new RememberedToken(),
   heads,
+  lastAllowed: new LastAllowed(),
 } as unknown as ClientConnection;
 
 /** What wrk sends in bench/ceiling.ts: (a) its two-line GET, (e) the same with the bearer token. */

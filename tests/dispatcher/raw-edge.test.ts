@@ -490,3 +490,77 @@ describe("header lines reused on a keep-alive connection (upstream-header-lines.
     expect(backend.requests.map((r) => headerOf(r.head, "x-config"))).toEqual(["one", "two"]);
   });
 });
+
+describe("the same request again on one connection reuses edge auth's allow (last-allowed.ts), and nothing else does", () => {
+  const HOST_AGAIN = "raw-again.example.test";
+  const policy = (users: string[]) => ({
+    auth_enabled: true,
+    auth_mode: "forward",
+    auth_required_users: users,
+    auth_excluded_paths: ["/public"],
+    auth_allowed_audiences: [`https://${HOST_AGAIN}`],
+  });
+  const mint = async () => {
+    const res = await gw.api("POST", "/api/v1/oauth/test-tokens", { resource: `https://${HOST_AGAIN}`, username: "alice" });
+    expect(res.status).toBe(201);
+    return res.json as { access_token: string; session_id: string };
+  };
+  const as = (path: string, token: string) => `GET ${path} HTTP/1.1\r\nHost: ${HOST_AGAIN}\r\nAuthorization: Bearer ${token}\r\n\r\n`;
+  /** Polls on new connections until `token` gets `status`: a change is then in effect on this gateway. */
+  const untilAnswered = async (token: string, status: number) => {
+    for (let i = 0; i < 100; i++) {
+      const res = await fetch(`http://127.0.0.1:${gw.gateway.httpPort}/probe`, { headers: { host: HOST_AGAIN, authorization: `Bearer ${token}` } });
+      await res.body?.cancel();
+      if (res.status === status) return;
+      await Bun.sleep(20);
+    }
+    throw new Error(`never answered ${status}`);
+  };
+
+  beforeAll(async () => {
+    expect((await gw.api("POST", "/api/v1/proxy/targets", { hostname: HOST_AGAIN, target_url: backend.url })).status).toBe(201);
+    expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST_AGAIN}/auth`, policy(["alice"]))).status).toBe(200);
+    for (let i = 0; i < 100 && (await gw.get(HOST_AGAIN, "/")).status !== 401; i++) await Bun.sleep(20);
+  });
+
+  test("its token revoked: the very same request on that connection is refused", async () => {
+    const minted = await mint();
+    backend.requests.length = 0;
+    const connection = await rawConnection(gw.gateway.httpPort);
+    for (let i = 0; i < 3; i++) expect(statusLines(await connection.send(as("/same", minted.access_token), 200))).toEqual(["HTTP/1.1 200"]);
+    expect((await gw.api("DELETE", `/api/v1/oauth/sessions/${minted.session_id}`)).status).toBe(200);
+    await untilAnswered(minted.access_token, 401);
+    const refused = await connection.send(as("/same", minted.access_token), 200);
+    connection.close();
+    expect(statusLines(refused)).toEqual(["HTTP/1.1 401"]);
+    expect(refused).toContain("token revoked");
+    expect(requestLines()).toEqual(["GET /same", "GET /same", "GET /same"]);
+  });
+
+  test("the proxy's allowlist changed to leave its user out: the very same request on that connection is refused", async () => {
+    const { access_token: token } = await mint();
+    backend.requests.length = 0;
+    const connection = await rawConnection(gw.gateway.httpPort);
+    try {
+      for (let i = 0; i < 2; i++) expect(statusLines(await connection.send(as("/same", token), 200))).toEqual(["HTTP/1.1 200"]);
+      expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST_AGAIN}/auth`, policy(["carol"]))).status).toBe(200);
+      await untilAnswered(token, 403);
+      expect(statusLines(await connection.send(as("/same", token), 200))).toEqual(["HTTP/1.1 403"]);
+      expect(requestLines()).toEqual(["GET /same", "GET /same"]);
+    } finally {
+      connection.close();
+      expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST_AGAIN}/auth`, policy(["alice"]))).status).toBe(200);
+      await untilAnswered(token, 200);
+    }
+  });
+
+  test("the same headers to an excluded path right after an allowed request: forwarded without the identity", async () => {
+    const { access_token: token } = await mint();
+    backend.requests.length = 0;
+    const connection = await rawConnection(gw.gateway.httpPort);
+    for (const path of ["/private", "/private", "/public", "/private"]) expect(statusLines(await connection.send(as(path, token), 200))).toEqual(["HTTP/1.1 200"]);
+    connection.close();
+    expect(requestLines()).toEqual(["GET /private", "GET /private", "GET /public", "GET /private"]);
+    expect(backend.requests.map((r) => headerOf(r.head, "x-auth-user-name"))).toEqual(["alice", "alice", undefined, "alice"]);
+  });
+});

@@ -23,6 +23,7 @@ import type { FastForward } from "./fast-lane";
 import { InternalRelay } from "./internal-relay";
 import { UpstreamHeaderLines } from "./upstream-header-lines";
 import { RepeatedHeads } from "./repeated-heads";
+import { LastAllowed } from "./last-allowed";
 import { RememberedToken } from "../../auth/edge/edge-tokens";
 import type { WebSocketTunnel } from "./websocket-tunnel";
 
@@ -109,6 +110,8 @@ export class ClientConnection {
   readonly rememberedToken = new RememberedToken();
   /** Its last head: the next one with the same header block shares its parse, and its headers' lookups. */
   readonly heads = new RepeatedHeads();
+  /** What edge auth allowed it last: the same request again is allowed the same way while its token is admitted. */
+  readonly lastAllowed = new LastAllowed();
 
   constructor(
     readonly socket: Socket<ClientConnection>,

@@ -67,6 +67,12 @@ export interface FastForward {
   claims: AccessTokenClaims | null | undefined;
 }
 
+function withAllowance(plan: FastForward, allowed: { readonly identity?: IdentityRewrite; readonly claims?: AccessTokenClaims | null }): FastForward {
+  plan.identity = allowed.identity;
+  plan.claims = allowed.claims;
+  return plan;
+}
+
 /**
  * What edge auth reads of a request the fast lane decides. Its URL is read
  * only for a sign-in redirect, which the fast lane never sends: no string per
@@ -118,15 +124,16 @@ export function createFastLane(options: DispatchOptions & { readonly engine: For
     const headers = client.heads.headersOf(head);
     const plan: FastForward = { head, headers, host, path, entry, route, target: forwardTo, identity: undefined, claims: undefined };
     if (!edgeAuth || !isGuarded(entry, route)) return plan;
-    const request = new LaneAuthRequest(method, headers, hostHeader!, target, client.rememberedToken);
+    const remembered = client.rememberedToken;
+    const again = client.lastAllowed.again(headers, entry, route, method, path, edgeAuth.verifier, remembered);
+    if (again !== undefined) return withAllowance(plan, again);
+    const request = new LaneAuthRequest(method, headers, hostHeader!, target, remembered);
     const outcome = allowedAtOnce(edgeAuth, entry, route, request, clientFacts(request, "http", path, client.trustedPeer));
-    const withIdentity = (allowed: { identity?: IdentityRewrite; claims?: AccessTokenClaims | null } | null): FastForward | null => {
-      if (!allowed) return null;
-      plan.identity = allowed.identity;
-      plan.claims = allowed.claims;
-      return plan;
-    };
-    return outcome instanceof Promise ? outcome.then(withIdentity) : withIdentity(outcome);
+    if (outcome instanceof Promise) return outcome.then((allowed) => (allowed ? withAllowance(plan, allowed) : null));
+    if (!outcome) return null;
+    // Only a decision made at once: its token is then the one the verifier saw last (`remembered`).
+    if (outcome.claims) client.lastAllowed.remember(headers, entry, route, method, path, { identity: outcome.identity, claims: outcome.claims });
+    return withAllowance(plan, outcome);
   };
 
   /**
