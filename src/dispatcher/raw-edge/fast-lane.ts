@@ -67,6 +67,7 @@ export interface FastForward {
   claims: AccessTokenClaims | null | undefined;
 }
 
+/** The plan with what edge auth allowed it with: the identity to send upstream and the token's claims. */
 function withAllowance(plan: FastForward, allowed: { readonly identity?: IdentityRewrite; readonly claims?: AccessTokenClaims | null }): FastForward {
   plan.identity = allowed.identity;
   plan.claims = allowed.claims;
