@@ -27,7 +27,7 @@ afterAll(async () => {
 
 /** Waits until the follower has applied every event written so far. */
 async function caughtUp(): Promise<void> {
-  const [[latest]] = (await redis.client.xrevrange("events:workflow", "+", "-", "COUNT", 1)) as [[string]];
+  const latest = (await redis.client.xrevrange("events:workflow", "+", "-", "COUNT", 1))[0]?.[0];
   for (let i = 0; i < 200 && live.appliedEventId !== latest; i++) await Bun.sleep(10);
   expect(live.appliedEventId).toBe(latest);
 }
