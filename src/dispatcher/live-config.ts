@@ -2,9 +2,9 @@
  * Keeps this node's host table in step with Redis: a snapshot at start, then
  * every event on `events:workflow` about a proxy, route or service URL, each
  * applied by re-reading the record it names and rebuilding the table, which
- * is swapped in one step. Requests read
- * `table` and never wait on Redis; if Redis goes away the last table keeps
- * serving, and a full reload runs when it comes back.
+ * is swapped in one step. Requests read `table` and never wait on Redis; if
+ * Redis goes away the last table keeps serving, and a full reload runs when
+ * it comes back.
  *
  * Other in-memory state that follows the same stream (certificates) joins as
  * a `StreamFollower`: reloaded with the snapshot, and once after each batch

@@ -43,8 +43,8 @@ export class LastAllowed {
 
   /**
    * The last allowance, when this request is the same as its request and its
-   * token is still admitted;
-   * otherwise undefined (and forgotten), and the caller decides afresh.
+   * token is still admitted; otherwise undefined (and forgotten once the
+   * token is not), and the caller decides afresh.
    */
   again(
     headers: HeadHeaders,
