@@ -500,8 +500,8 @@ describe("the same request again on one connection reuses edge auth's allow (las
     auth_excluded_paths: ["/public"],
     auth_allowed_audiences: [`https://${HOST_AGAIN}`],
   });
-  const mint = async () => {
-    const res = await gw.api("POST", "/api/v1/oauth/test-tokens", { resource: `https://${HOST_AGAIN}`, username: "alice" });
+  const mint = async (username = "alice") => {
+    const res = await gw.api("POST", "/api/v1/oauth/test-tokens", { resource: `https://${HOST_AGAIN}`, username });
     expect(res.status).toBe(201);
     return res.json as { access_token: string; session_id: string };
   };
@@ -552,6 +552,19 @@ describe("the same request again on one connection reuses edge auth's allow (las
       expect((await gw.api("POST", `/api/v1/proxy/targets/${HOST_AGAIN}/auth`, policy(["alice"]))).status).toBe(200);
       await untilAnswered(token, 200);
     }
+  });
+
+  test("another user's token, then no token, on the same path right after allowed requests: each decided for itself", async () => {
+    const [alice, bob] = [(await mint()).access_token, (await mint("bob")).access_token];
+    backend.requests.length = 0;
+    const connection = await rawConnection(gw.gateway.httpPort);
+    const answers = [];
+    for (const token of [alice, alice, bob]) answers.push(await connection.send(as("/same", token), 200));
+    // The refusal handed the connection to Bun.serve; the same path without a token is refused there too.
+    answers.push(await connection.send(`GET /same HTTP/1.1\r\nHost: ${HOST_AGAIN}\r\n\r\n`, 200));
+    connection.close();
+    expect(answers.map(statusLines)).toEqual([["HTTP/1.1 200"], ["HTTP/1.1 200"], ["HTTP/1.1 403"], ["HTTP/1.1 401"]]);
+    expect(requestLines()).toEqual(["GET /same", "GET /same"]);
   });
 
   test("the same headers to an excluded path right after an allowed request: forwarded without the identity", async () => {
