@@ -7,11 +7,23 @@
  * `bun test` runs side by side used to fail with "port is already in use".
  */
 
+/**
+ * Every port handed out by this process. The kernel may give a port just
+ * released to the next bind of port 0, so two picks in a row (pebble's five,
+ * then redis's, then the gateway's HTTP port in one setup) could name the
+ * same port and the later server find it taken: a port is never handed out twice.
+ */
+const handedOut = new Set<number>();
+
 function unusedLoopbackPort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
+  for (;;) {
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = listener.port;
+    listener.stop(true);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /** A loopback port nothing listens on (a moment ago): for "connection refused" cases. */
